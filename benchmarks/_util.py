@@ -1,0 +1,50 @@
+"""Helpers for benchmarks: repeated timing with medians, and a table printer.
+
+Quote medians and ratios against a baseline measured in the same run; the
+machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Measurement:
+    name: str
+    items: int
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def per_second(self) -> float:
+        return self.items / self.median if self.median else float("inf")
+
+
+def measure(name: str, fn: Callable[[], object], items: int, repeat: int = 5, warmup: int = 1) -> Measurement:
+    """Run ``fn`` (which handles ``items`` items) ``repeat`` times after warm-up."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return Measurement(name, items, times)
+
+
+def print_table(title: str, rows: list[Measurement], baseline: Measurement | None = None) -> None:
+    """Print items/s (median), per-item time and the ratio to ``baseline``."""
+    print(f"\n{title}")
+    header = f"{'what':<44} {'items/s (median)':>17} {'µs/item':>10} {'vs baseline':>12}"
+    print(header)
+    print("-" * len(header))
+    for m in rows:
+        ratio = f"{m.per_second / baseline.per_second:>11.2f}x" if baseline else ""
+        print(f"{m.name:<44} {m.per_second:>17,.0f} {1e6 / m.per_second:>10.1f} {ratio:>12}")

@@ -1,0 +1,211 @@
+"""The ``gateway`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from gateway import __version__
+from gateway.app import Gateway
+from gateway.config import ConfigError
+from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
+from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
+from gateway.plugins import PluginError, PluginHost
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_QUARANTINED = 3
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _load(config: Path) -> Gateway:
+    try:
+        gw = Gateway.from_config(config)
+    except ConfigError as exc:
+        _fail("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
+    except PluginError as exc:
+        _fail(f"plugin error: {exc}")
+    for info in gw.host.broken:
+        click.echo(f"warning: plugin {info.name} not loaded: {info.error}", err=True)
+    return gw
+
+
+def print_summary(summary: RunSummary, out_dir: Path) -> None:
+    s = summary
+    rows = [
+        ("inputs read", s.inputs),
+        ("duplicates skipped", s.duplicates),
+        ("messages quarantined", s.messages_quarantined),
+        ("encounters", s.encounters),
+        ("encounters quarantined", s.encounters_quarantined),
+        ("claims", s.claims),
+        ("statements", s.statements),
+        ("documents written", len(s.outputs)),
+    ]
+    width = max(len(r[0]) for r in rows)
+    click.echo(f"\n{'summary':<{width}}  count")
+    for label, n in rows:
+        click.echo(f"{label:<{width}}  {n:>5}")
+    if s.reasons:
+        click.echo("\nquarantined, by rule:")
+        for rule, n in sorted(s.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"  {rule:<28} {n:>5}")
+    if s.outputs:
+        click.echo(f"\nwritten under {out_dir}:")
+        for dest, name in s.outputs:
+            click.echo(f"  {dest}/{name}")
+    if s.quarantine_reports:
+        click.echo(f"\nquarantine reports: {out_dir / 'quarantine'} ({len(s.quarantine_reports)} files)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gateway")
+def cli() -> None:
+    """Billing integration gateway: HL7 v2 and FHIR encounters in, X12 837P
+    claims and patient statements out.
+
+    Start with `gateway demo --out DIR`, then `gateway init DIR` for a
+    deployment of your own.
+    """
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for the demo's outputs.")
+def demo(out_dir: Path) -> None:
+    """Run the bundled example deployment end to end on embedded defaults.
+
+    Writes the example deployment to OUT/deployment, runs every fixture
+    through it and puts claims, statements and quarantine reports in OUT.
+    """
+    try:
+        config = write_example_deployment(out_dir / "deployment", overwrite=True)
+        inputs = demo_inputs()
+    except ExamplesMissing as exc:
+        _fail(str(exc), EXIT_FAILED)
+    gw = _load(config)
+    click.echo(f"demo: {len(inputs)} inputs through {len(gw.clinics)} clinic(s), config {config}")
+    summary = process_files(gw, inputs, out_dir)
+    print_summary(summary, out_dir)
+    (out_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Write a working example deployment (gateway.yaml + mapping files) to DIRECTORY."""
+    try:
+        config = write_example_deployment(directory)
+    except (ExamplesMissing, FileExistsError) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    click.echo(f"wrote {config}; edit it, then: gateway check-config {config}")
+
+
+@cli.command()
+@click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for outputs and quarantine reports.",
+)
+@click.option("--clinic", "clinic_id", help="Treat every input as this clinic's (else routed by sender).")
+@click.option("--strict", is_flag=True, help="Exit 3 when anything was quarantined.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Processing date for date rules (default: today).")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, today, inputs: tuple[Path, ...]) -> None:
+    """Run INPUT files (or folders) through the gateway once.
+
+    Claims and statements go to OUT/<destination>/, reasons for quarantined
+    inputs to OUT/quarantine/. Exit 0 unless the run itself failed.
+    """
+    gw = _load(config)
+    if clinic_id and clinic_id not in gw.clinics:
+        _fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
+    files = expand_inputs(inputs)
+    with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
+        summary = process_files(
+            gw,
+            files,
+            out_dir,
+            clinic_id=clinic_id,
+            today=today.date() if today else None,
+            progress=lambda _p: bar.update(1),
+        )
+    print_summary(summary, out_dir)
+    if strict and (summary.messages_quarantined or summary.encounters_quarantined):
+        sys.exit(EXIT_QUARANTINED)
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Default: the bundled example deployment.",
+)
+@click.option("--clinic", "clinic_id", help="Treat every input as this clinic's.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Processing date for date rules (default: today).")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Path, ...]) -> None:
+    """Print, as JSON, the encounters, claims and findings understood from each INPUT."""
+    if config is None:
+        try:
+            config = example_dir() / "gateway.yaml"
+        except ExamplesMissing as exc:
+            _fail(f"{exc}; or pass --config", EXIT_FAILED)
+    gw = _load(config)
+    run = Run(gateway=gw, today=today.date() if today else date.today(), clinic_id=clinic_id)
+    out = [inspect_result(run.process_bytes(p.read_bytes(), p.name), p.name) for p in expand_inputs(inputs)]
+    click.echo(json.dumps(out, indent=2))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List loaded plugins: name, distribution, version and hooks."""
+    try:
+        host = PluginHost()
+    except PluginError as exc:
+        _fail(f"plugin error: {exc}")
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in host.infos], indent=2))
+        return
+    for info in host.infos:
+        dist = f"{info.distribution} {info.version}" if info.distribution else "(registered directly)"
+        click.echo(f"{info.name}  [{info.module}]  {dist}")
+        if info.error:
+            click.echo(f"    NOT LOADED: {info.error}")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+
+
+@cli.command("check-config")
+@click.argument("config", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def check_config(config: Path) -> None:
+    """Validate a gateway.yaml, plugin sections and mapping files included."""
+    gw = _load(config)
+    click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
+
+
+def main() -> None:
+    try:
+        host = PluginHost()
+    except PluginError as exc:
+        _fail(f"plugin error: {exc}")
+    for plugin, _result, error in host.call_each("gateway_register_commands", cli=cli):
+        if error is not None:
+            click.echo(f"warning: plugin {plugin} could not add commands ({type(error).__name__})", err=True)
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,297 @@
+"""gateway.yaml: the deployment's configuration, validated with clear errors.
+
+Errors name the file, line and key path (``clinics[0].billing_provider.npi``)
+and what was expected, with a suggestion for misspelt keys. Secrets are
+references (``env:NAME`` or ``file:PATH``), never values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.identifiers import npi_is_valid
+from gateway.model import Address
+
+Path_ = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """One or more configuration problems, each with key path and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _check_secret(value: str) -> str:
+    if not re.fullmatch(r"(env|file):\S+", value):
+        raise ValueError("must be a secret reference 'env:NAME' or 'file:PATH', not a value")
+    return value
+
+
+#: A reference to a secret: ``env:SFTP_PASSWORD`` or ``file:/run/secrets/key``.
+SecretRef = Annotated[str, AfterValidator(_check_secret)]
+
+
+def resolve_secret(ref: str, base_dir: Path) -> str:
+    """Read the secret a :data:`SecretRef` points at (raises ConfigError)."""
+    kind, _, name = ref.partition(":")
+    if kind == "env":
+        if name not in os.environ:
+            raise ConfigError([f"secret {ref}: environment variable {name} is not set"])
+        return os.environ[name]
+    path = (base_dir / name).resolve()
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError([f"secret {ref}: cannot read file ({exc.strerror})"]) from None
+
+
+def _check_npi(value: str) -> str:
+    if not npi_is_valid(value):
+        raise ValueError("not a valid NPI (10 digits starting 1 or 2 with a correct check digit)")
+    return value
+
+
+NPI = Annotated[str, AfterValidator(_check_npi)]
+
+
+class Strict(BaseModel):
+    """Config sections refuse unknown keys: a typo is an error, not a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BillingProviderConfig(Strict):
+    npi: NPI
+    name: str
+    tax_id: Annotated[str, Field(pattern=r"^\d{9}$")]
+    taxonomy: str | None = None
+    address: Address
+    phone: str | None = None
+
+
+class PartyConfig(Strict):
+    """Submitter (1000A) or receiver (1000B) of claim files."""
+
+    name: str
+    id: str
+    id_qualifier: str = "ZZ"
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+
+
+class PluginsConfig(Strict):
+    disable: list[str] = Field(default_factory=list)
+
+
+class Extensible(BaseModel):
+    """A section whose extra keys a plugin-registered model validates."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SourceConfig(Extensible):
+    type: str
+
+
+class DestinationConfig(Extensible):
+    transport: str
+    format: str
+
+
+class ClinicConfig(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+    name: str
+    billing_provider: BillingProviderConfig
+    senders: list[str] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    charge_master: str | None = None
+    code_maps: list[str] = Field(default_factory=list)
+    payers: str | None = None
+    strict_payers: bool = False
+    claims_to: str | None = None
+    statements_to: str | None = None
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class GatewayConfig(Strict):
+    version: int = 1
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    submitter: PartyConfig
+    receiver: PartyConfig
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    clinics: list[ClinicConfig] = Field(min_length=1)
+
+
+@dataclass
+class Clinic:
+    """A clinic at run time: its config, validated plugin settings and the
+    mapping data plugins loaded for it (``resources``)."""
+
+    config: ClinicConfig
+    settings: dict[str, BaseModel] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config with where it came from (for relative paths)."""
+
+    config: GatewayConfig
+    path: Path
+    lines: dict[Path_, int]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def line_of(self, loc: Path_) -> int | None:
+        """Line of the deepest key of ``loc`` present in the file."""
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.lines:
+                return self.lines[loc[:n]]
+        return None
+
+    def problem(self, loc: Path_, message: str) -> str:
+        return format_problem(self.path, self.line_of(loc), loc, message)
+
+
+def format_path(loc: Path_) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_problem(path: Path, line: int | None, loc: Path_, message: str) -> str:
+    where = f"{path.name}:{line}" if line else path.name
+    return f"{where}: {format_path(loc)}: {message}"
+
+
+def _line_marks(node: yaml.Node, loc: Path_, out: dict[Path_, int]) -> None:
+    out[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[(*loc, k)] = key.start_mark.line + 1
+            _line_marks(value, (*loc, k), out)
+            out[(*loc, k)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_marks(item, (*loc, i), out)
+
+
+def _known_keys(model: type[BaseModel], loc: Path_) -> list[str]:
+    """Field names valid at ``loc`` (walking the model), for suggestions."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        ann = fields[part].annotation
+        args = getattr(ann, "__args__", ()) or ()
+        current = next((a for a in (ann, *args) if hasattr(a, "model_fields")), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def validation_problems(
+    exc: ValidationError, model: type[BaseModel], path: Path, lines: dict[Path_, int], prefix: Path_ = ()
+) -> list[str]:
+    """Turn a pydantic error into one readable line per problem."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            close = difflib.get_close_matches(key, _known_keys(model, tuple(err["loc"])), n=1)
+            msg = f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        line = None
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                line = lines[loc[:n]]
+                break
+        problems.append(format_problem(path, line, loc, msg))
+    return problems
+
+
+def read_config(path: Path) -> LoadedConfig:
+    """Parse and validate the core schema of a gateway.yaml (raises ConfigError).
+
+    Plugin-defined sections (clinic settings, source and destination options)
+    are checked by :func:`gateway.app.Gateway` once plugins are loaded.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path.name}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path.name}: expected a mapping at the top level"])
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _line_marks(node, (), lines)
+    try:
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc, GatewayConfig, path, lines)) from None
+    loaded = LoadedConfig(config=config, path=path.resolve(), lines=lines)
+    problems = _cross_checks(loaded)
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+def _cross_checks(loaded: LoadedConfig) -> list[str]:
+    cfg = loaded.config
+    problems = []
+    seen: dict[str, int] = {}
+    for i, clinic in enumerate(cfg.clinics):
+        if clinic.id in seen:
+            problems.append(
+                loaded.problem(("clinics", i, "id"), f"duplicate clinic id (also clinics[{seen[clinic.id]}])")
+            )
+        seen[clinic.id] = i
+        for key in ("claims_to", "statements_to"):
+            dest = getattr(clinic, key)
+            if dest is not None and dest not in cfg.destinations:
+                known = ", ".join(sorted(cfg.destinations)) or "none defined"
+                problems.append(
+                    loaded.problem(("clinics", i, key), f"no destination named '{dest}' (destinations: {known})")
+                )
+    senders: dict[str, str] = {}
+    for clinic in cfg.clinics:
+        for s in clinic.senders:
+            if s in senders and senders[s] != clinic.id:
+                problems.append(f"{loaded.path.name}: sender '{s}' is listed by clinics {senders[s]} and {clinic.id}")
+            senders[s] = clinic.id
+    return problems

@@ -1,0 +1,79 @@
+"""Documents (rendered claims and statements) and the renderer interface."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from gateway.model import Claim, Statement
+
+Kind = Literal["claims", "statements"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file or message to deliver.
+
+    ``name`` is deterministic (the same input renders the same name), so a
+    transport can deliver idempotently. ``refs`` lists the claim or statement
+    ids inside, for tracing. ``headers`` carries transport hints such as an
+    e-mail recipient, never PHI a transport would log.
+    """
+
+    name: str
+    content: bytes
+    media_type: str
+    kind: Kind
+    clinic_id: str
+    refs: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+class ControlNumbers(Protocol):
+    """Allocates interchange/group/transaction control numbers: persisted,
+    never reused (the store implements it in the daemon)."""
+
+    def next(self, scope: str, counter: str) -> int: ...
+
+
+class MemoryControlNumbers:
+    """Counter per (scope, counter) starting at 1; for one-shot runs and tests."""
+
+    def __init__(self) -> None:
+        self._n: dict[tuple[str, str], int] = {}
+
+    def next(self, scope: str, counter: str) -> int:
+        n = self._n.get((scope, counter), 0) + 1
+        self._n[(scope, counter)] = n
+        return n
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a renderer may use besides the items: the run's timestamp, the
+    gateway configuration and a control-number allocator."""
+
+    created: datetime
+    config: object
+    control_numbers: ControlNumbers
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+class Renderer(Protocol):
+    """Turns claims or statements of one clinic into documents.
+
+    ``name`` is what configuration refers to (``x12-837p``, ``pdf``);
+    ``kind`` says whether it takes claims or statements.
+    """
+
+    name: str
+    kind: Kind
+
+    def render(self, items: Sequence[Claim] | Sequence[Statement], ctx: RenderContext) -> list[Document]: ...

@@ -1,0 +1,184 @@
+"""The whole plugin contract of the gateway.
+
+Every hook starts with ``gateway_``. Built-in plugins (``gateway_plugins.*``)
+implement these exactly as third-party plugins do, registered through the
+``gateway.plugins`` entry-point group. docs/plugins.md shows each hook with a
+working example.
+
+Two kinds of hooks:
+
+* start-up hooks, called once per gateway instance, build registries
+  (renderers, transports, sources, clinic settings) and load per-clinic
+  mapping data (the only place a plugin may do I/O besides transports and
+  sources);
+* per-message hooks, called by the pure pipeline. They must not do I/O. An
+  exception raised by one implementation becomes an error
+  :class:`~gateway.model.Finding` naming the plugin and the hook; the other
+  messages go on.
+
+Per-message hooks that return findings may return ``None``, a single
+Finding or an iterable of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from pydantic import BaseModel
+
+    from gateway.config import Clinic, ClinicConfig
+    from gateway.documents import Renderer
+    from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
+    from gateway.model import Claim, Encounter, Finding
+
+PROJECT = "gateway"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# --------------------------------------------------------------------------
+# start-up hooks
+
+
+@hookspec
+def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
+    """Register a per-clinic settings section validated by a pydantic model.
+
+    ``register(section, Model)``: a clinic's ``settings.<section>`` mapping
+    in gateway.yaml is validated with ``Model`` (errors name the key path and
+    line) and is available to hooks as ``clinic.settings[section]``. Two
+    plugins registering one section is a start-up error naming both.
+    """
+
+
+@hookspec
+def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
+    """Register renderers: objects with ``name``, ``kind`` ("claims" or
+    "statements") and ``render(items, ctx) -> list[Document]``.
+
+    Destinations pick a renderer by name (``format: x12-837p``).
+    """
+
+
+@hookspec
+def gateway_register_transports(
+    register: Callable[[str, Callable[..., Any], type[BaseModel]], None],
+) -> None:
+    """Register a transport: ``register(name, factory, SettingsModel)``.
+
+    A destination ``transport: <name>`` has its settings validated with
+    ``SettingsModel``; ``factory(settings, base_dir)`` returns an object
+    following :class:`gateway.transport.Transport`.
+    """
+
+
+@hookspec
+def gateway_register_sources(
+    register: Callable[[str, Callable[..., Any], type[BaseModel]], None],
+) -> None:
+    """Register an inbound source type: ``register(name, factory, SettingsModel)``.
+
+    A clinic's ``sources: [{type: <name>, ...}]`` entries are validated with
+    ``SettingsModel``; ``factory(settings, clinic_id, base_dir)`` returns a
+    :class:`gateway.sources.Source` the daemon starts.
+    """
+
+
+@hookspec
+def gateway_register_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``gateway`` command line (a click group)."""
+
+
+@hookspec
+def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] | None:
+    """Load the mapping data a plugin needs for one clinic (I/O allowed here).
+
+    Return a dict merged into ``clinic.resources`` (key clashes between
+    plugins are a start-up error), or ``None``. Relative paths in the clinic
+    config are relative to ``base_dir`` (the config file's folder). Raise
+    ``gateway.config.ConfigError`` for bad data so the key path is reported.
+    """
+
+
+# --------------------------------------------------------------------------
+# per-message hooks (pure: no I/O)
+
+
+@hookspec(firstresult=True)
+def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
+    """Recognise the format of ``raw`` cheaply; stops at the first non-None result.
+
+    Return an :class:`~gateway.messages.Envelope` (format name, sender,
+    control id) when this plugin's format is recognised, else ``None``. Must
+    not parse more than needed to route and deduplicate.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_parse(
+    raw: bytes,
+    envelope: Envelope,
+    clinic: Clinic,
+    records: RecordLookup,
+) -> ParseResult | None:
+    """Parse a message of ``envelope.format`` into encounters; stops at the
+    first non-None result.
+
+    Return ``None`` for formats this plugin does not own. ``records`` gives
+    what earlier messages taught (ADT registrations, companion FHIR bundles);
+    put what this message teaches into ``ParseResult.updates``. Problems are
+    findings with a location (segment and field, JSON path), never exceptions.
+    """
+
+
+@hookspec
+def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> Finding | Iterable[Finding] | None:
+    """Enrich an encounter in place from mappings (charge master, code maps,
+    payer directory) and return findings."""
+
+
+@hookspec
+def gateway_code_encounter(encounter: Encounter, clinic: Clinic) -> Finding | Iterable[Finding] | None:
+    """Check and code diagnoses and procedures of an encounter in place
+    (normalise ICD-10-CM, validate CPT/HCPCS) and return findings."""
+
+
+@hookspec
+def gateway_scrub_claim(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Finding | Iterable[Finding] | None:
+    """Check a claim against clean-claim rules and return findings; an error
+    finding keeps the claim from being sent."""
+
+
+@hookspec
+def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Finding | Iterable[Finding] | None:
+    """Apply payer-specific edits to a claim (in place) and return findings.
+
+    Called for every claim: an implementation checks ``claim.payer.id`` or
+    ``claim.coverage.claim_filing_indicator`` and returns ``None`` for
+    payers it does not handle.
+    """
+
+
+#: Hooks called once per gateway instance.
+STARTUP_HOOKS = (
+    "gateway_register_settings",
+    "gateway_register_renderers",
+    "gateway_register_transports",
+    "gateway_register_sources",
+    "gateway_register_commands",
+    "gateway_load_clinic",
+)
+#: Hooks called by the pure pipeline, per message.
+MESSAGE_HOOKS = (
+    "gateway_sniff",
+    "gateway_parse",
+    "gateway_map_encounter",
+    "gateway_code_encounter",
+    "gateway_scrub_claim",
+    "gateway_payer_rules",
+)

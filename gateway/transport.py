@@ -1,0 +1,91 @@
+"""The transport interface: deliver a document somewhere, idempotently.
+
+A transport is built from a destination's settings by a factory registered
+through ``gateway_register_transports``. Contract (checked by the shared
+suite in ``tests/transport_contract.py`` that every transport's tests use):
+
+* ``deliver(doc)`` returns a :class:`Receipt`; delivering the same document
+  twice leaves one copy at the destination (deterministic names);
+* failures raise :class:`TransportError` with ``retryable`` telling the
+  outbox whether to try again;
+* ``close()`` releases connections; a transport is a context manager.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+from gateway.documents import Document
+
+
+class TransportError(Exception):
+    """Delivery failed. ``retryable`` is False for errors a retry cannot fix
+    (refused host key, bad credentials, bad configuration)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of delivery: where the document went and whether it was already there."""
+
+    location: str
+    already_present: bool = False
+
+
+class Transport(Protocol):
+    def deliver(self, doc: Document) -> Receipt: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Transport: ...
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+class BaseTransport:
+    """Context-manager plumbing shared by transports."""
+
+    def close(self) -> None:
+        """Release resources; the default has none."""
+
+    def __enter__(self) -> BaseTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MemoryTransport(BaseTransport):
+    """Reference transport that keeps documents in a dict (for tests).
+
+    ``fail_next`` makes the next N deliveries raise a retryable error, to
+    exercise retry paths.
+    """
+
+    def __init__(self, fail_next: int = 0) -> None:
+        self.delivered: dict[str, bytes] = {}
+        self.fail_next = fail_next
+        self.closed = False
+
+    def deliver(self, doc: Document) -> Receipt:
+        if self.closed:
+            raise TransportError("transport is closed", retryable=False)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransportError("simulated outage")
+        present = self.delivered.get(doc.name) == doc.content
+        self.delivered[doc.name] = doc.content
+        return Receipt(location=f"memory:{doc.name}", already_present=present)
+
+    def close(self) -> None:
+        self.closed = True

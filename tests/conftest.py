@@ -1,0 +1,26 @@
+"""Shared fixtures: paths, a gateway built from the example deployment."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gateway.app import Gateway
+from gateway.examples import write_example_deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+TODAY = date(2026, 11, 27)
+
+
+@pytest.fixture
+def example_config(tmp_path: Path) -> Path:
+    """A fresh copy of the example deployment's gateway.yaml."""
+    return write_example_deployment(tmp_path / "deployment")
+
+
+@pytest.fixture
+def example_gateway(example_config: Path) -> Gateway:
+    return Gateway.from_config(example_config)
