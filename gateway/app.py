@@ -104,6 +104,7 @@ class Gateway:
         self.host = host
         self.registries = Registries.build(host)
         self.destination_settings: dict[str, BaseModel] = {}
+        self.format_settings: dict[str, BaseModel | None] = {}
         self.clinics: dict[str, Clinic] = {}
         problems = self._validate_plugin_sections()
         if problems:
@@ -139,6 +140,14 @@ class Gateway:
                     self.destination_settings[name] = settings
             if dest.format not in reg.renderers:
                 problems.append(problem((*loc, "format"), _unknown("format", dest.format, reg.renderers)))
+            else:
+                model = reg.renderers[dest.format][0].settings_model
+                if model is None and dest.format_settings:
+                    problems.append(problem((*loc, "format_settings"), f"format '{dest.format}' takes no settings"))
+                elif model is not None:
+                    fs, errs = self._validate(model, dest.format_settings, (*loc, "format_settings"))
+                    problems += errs
+                    self.format_settings[name] = fs
         for i, clinic in enumerate(cfg.clinics):
             loc = ("clinics", i)
             runtime = Clinic(config=clinic)

@@ -105,8 +105,12 @@ class SourceConfig(Extensible):
 
 
 class DestinationConfig(Extensible):
+    """``transport`` options are the extra keys (validated by the transport's
+    model); ``format_settings`` are validated by the renderer's model."""
+
     transport: str
     format: str
+    format_settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class ClinicConfig(Strict):
@@ -126,6 +130,9 @@ class ClinicConfig(Strict):
 
 class GatewayConfig(Strict):
     version: int = 1
+    #: folder for the gateway's own state (control numbers, journal), relative
+    #: to gateway.yaml's folder
+    state_dir: str = "state"
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     submitter: PartyConfig
     receiver: PartyConfig
@@ -158,6 +165,10 @@ class LoadedConfig:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.base_dir / self.config.state_dir
 
     def line_of(self, loc: Path_) -> int | None:
         """Line of the deepest key of ``loc`` present in the file."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from pydantic import BaseModel
+
 from gateway.model import Claim, Statement
 
 Kind = Literal["claims", "statements"]
@@ -58,22 +60,27 @@ class MemoryControlNumbers:
 @dataclass(frozen=True)
 class RenderContext:
     """What a renderer may use besides the items: the run's timestamp, the
-    gateway configuration and a control-number allocator."""
+    gateway configuration (submitter, receiver), a control-number allocator
+    and the destination's ``format_settings`` validated by the renderer's
+    ``settings_model``."""
 
     created: datetime
     config: object
     control_numbers: ControlNumbers
-    settings: dict[str, object] = field(default_factory=dict)
+    settings: BaseModel | None = None
 
 
 class Renderer(Protocol):
     """Turns claims or statements of one clinic into documents.
 
     ``name`` is what configuration refers to (``x12-837p``, ``pdf``);
-    ``kind`` says whether it takes claims or statements.
+    ``kind`` says whether it takes claims or statements;
+    ``settings_model`` (a pydantic model or None) validates a destination's
+    ``format_settings`` (ISA15, separators, file naming…).
     """
 
     name: str
     kind: Kind
+    settings_model: type[BaseModel] | None
 
     def render(self, items: Sequence[Claim] | Sequence[Statement], ctx: RenderContext) -> list[Document]: ...

@@ -112,20 +112,6 @@ class Subscriber(_Model):
     group_name: str | None = None
 
 
-#: X12 individual relationship codes (SBR02 / PAT01): patient to subscriber.
-RELATIONSHIP_CODES: dict[str, str] = {
-    "18": "self",
-    "01": "spouse",
-    "19": "child",
-    "20": "employee",
-    "21": "unknown",
-    "39": "organ donor",
-    "40": "cadaver donor",
-    "53": "life partner",
-    "G8": "other relationship",
-}
-
-
 class Coverage(_Model):
     """One insurance policy that pays for the patient's care.
 
@@ -182,7 +168,12 @@ class ServiceLine(_Model):
     service_date: date
     procedure_code: str | None = None
     code_system: Literal["CPT", "HCPCS"] | None = None
+    #: the code as the clinic sent it when it is not CPT/HCPCS: a charge
+    #: master code (``local_system`` None) or another code system's code
+    #: (``local_system`` e.g. ``http://snomed.info/sct``), mapped by the
+    #: charge master and code map plugins
     local_code: str | None = None
+    local_system: str | None = None
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: Decimal = Decimal(1)
     charge: Money | None = None

@@ -99,7 +99,7 @@ class Run:
     def write_outputs(self, out_dir: Path, created: datetime) -> None:
         """Render each clinic's claims and statements with its destination's
         format and write them to ``out_dir/<destination>/``."""
-        ctx = RenderContext(created=created, config=self.gateway.config, control_numbers=MemoryControlNumbers())
+        numbers = MemoryControlNumbers()
         for kind, batches in (("claims", self.claims), ("statements", self.statements)):
             for clinic_id, items in sorted(batches.items()):
                 clinic = self.gateway.clinics[clinic_id]
@@ -108,6 +108,12 @@ class Run:
                     self.summary.reasons[f"GW-NO-DESTINATION ({kind})"] += len(items)
                     continue
                 renderer = self.gateway.renderer(dest)
+                ctx = RenderContext(
+                    created=created,
+                    config=self.gateway.config,
+                    control_numbers=numbers,
+                    settings=self.gateway.format_settings.get(dest),
+                )
                 with self.gateway.folder_transport(out_dir / dest) as transport:
                     for doc in renderer.render(items, ctx):
                         transport.deliver(doc)

@@ -85,6 +85,8 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
 class JsonRenderer:
     """Claims or statements as one canonical JSON document per batch."""
 
+    settings_model = None
+
     def __init__(self, name: str, kind: Kind) -> None:
         self.name = name
         self.kind = kind

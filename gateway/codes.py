@@ -1,0 +1,45 @@
+"""Code tables shared by format plugins (so no plugin copies another's)."""
+
+from __future__ import annotations
+
+#: X12 individual relationship codes (SBR02 / PAT01): patient to subscriber.
+X12_RELATIONSHIPS: dict[str, str] = {
+    "18": "self",
+    "01": "spouse",
+    "19": "child",
+    "20": "employee",
+    "21": "unknown",
+    "39": "organ donor",
+    "40": "cadaver donor",
+    "53": "life partner",
+    "G8": "other relationship",
+}
+
+# HL7 v2 table 0063 / 0344 codes and FHIR subscriber-relationship codes,
+# upper-cased, to X12 relationship codes.
+_TO_X12: dict[str, str] = {
+    # self
+    "SEL": "18", "SELF": "18", "01": "18", "18": "18", "S": "18",
+    # spouse / partner
+    "SPO": "01", "SPOUSE": "01", "02": "01", "DOM": "53", "PAR": "53", "LIFE PARTNER": "53",
+    "COMMON": "01",
+    # child
+    "CHD": "19", "CHILD": "19", "03": "19", "DEP": "19", "FCH": "19", "SCH": "19", "ADOPTED": "19",
+    # employee
+    "EME": "20", "EMPLOYEE": "20", "04": "20",
+    # other
+    "OTH": "G8", "OTHER": "G8", "PARENT": "G8", "GRD": "G8", "MTH": "G8", "FTH": "G8",
+    "INJURED": "G8", "UNK": "21", "UNKNOWN": "21",
+}  # fmt: skip
+
+
+def x12_relationship(code: str | None, default: str = "18") -> str:
+    """Map an HL7 v2 (IN1-17, tables 0063/0344) or FHIR
+    (Coverage.relationship) relationship code to the X12 code; X12 codes
+    pass through; empty → ``default`` (self)."""
+    if not code:
+        return default
+    c = code.strip().upper()
+    if c in X12_RELATIONSHIPS or code.strip() in X12_RELATIONSHIPS:
+        return code.strip().upper()
+    return _TO_X12.get(c, "G8")
