@@ -74,17 +74,18 @@ class PluginHost:
     # -- loading ---------------------------------------------------------
     def _load_entry_points(self) -> None:
         seen: dict[str, str] = {}
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
-            if ep.name in seen and seen[ep.name] != ep.value:
+            where = f"{ep.value} (distribution {dist})"
+            if ep.name in seen and not seen[ep.name].startswith(f"{ep.value} "):
                 raise PluginError(
-                    f"two plugins are named '{ep.name}': {seen[ep.name]} and {ep.value} "
-                    f"(distribution {dist}); uninstall one or disable it with {DISABLE_ENV}"
+                    f"two plugins are named '{ep.name}': {seen[ep.name]} and {where}; "
+                    f"uninstall one or disable the name with {DISABLE_ENV}"
                 )
             if ep.name in seen:
                 continue  # the same distribution seen twice on sys.path
-            seen[ep.name] = ep.value
+            seen[ep.name] = where
             if ep.name in self.disabled:
                 continue
             try:

@@ -1,0 +1,242 @@
+"""The pure pipeline: routing, quarantine isolation, plugin failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from gateway import hookimpl
+from gateway.app import Gateway
+from gateway.claims import MAX_LINES_PER_CLAIM, claim_id
+from gateway.messages import Envelope, MemoryRecords, MessageMeta, ParseResult
+from gateway.model import Finding, Severity
+from tests.conftest import FIXTURES, TODAY
+
+INSURED = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
+SELF_PAY = (FIXTURES / "encounters" / "lakeside-selfpay.json").read_bytes()
+
+
+def meta(clinic_id: str | None = None) -> MessageMeta:
+    return MessageMeta(source="test", today=TODAY, clinic_id=clinic_id)
+
+
+def run(gw: Gateway, raw: bytes, clinic_id: str | None = None):
+    return gw.pipeline.process(raw, meta(clinic_id), MemoryRecords())
+
+
+def doc(encounters: list[dict], sender: str | None = "RIVERSIDE") -> bytes:
+    body: dict = {"gateway_format": "encounters/1", "encounters": encounters}
+    if sender:
+        body["sender"] = sender
+    return json.dumps(body).encode()
+
+
+def insured_encounter(**changes) -> dict:
+    enc = json.loads(INSURED)["encounters"][0]
+    enc.update(changes)
+    return enc
+
+
+def test_insured_encounter_becomes_one_claim(example_gateway: Gateway) -> None:
+    result = run(example_gateway, INSURED)
+    assert not result.findings and result.clinic_id == "riverside"
+    (enc,) = result.encounters
+    (claim,) = enc.claims
+    assert claim.id == "V10001" and claim.total_charge == Decimal("160.50")
+    assert claim.billing_provider.npi == "1234567893"  # from the clinic's config
+    assert claim.payer.id == "EXPAYER1" and not enc.statements
+
+
+def test_self_pay_encounter_becomes_a_statement(example_gateway: Gateway) -> None:
+    (enc,) = run(example_gateway, SELF_PAY).encounters
+    assert not enc.claims
+    (st,) = enc.statements
+    assert st.account_number == "ACCT-2001" and st.total_due == Decimal("222.25")
+    assert (st.due_date - st.statement_date).days == 30
+
+
+def test_routing_channel_beats_sender(example_gateway: Gateway) -> None:
+    assert run(example_gateway, INSURED, clinic_id="lakeside").clinic_id == "lakeside"
+
+
+def test_unknown_sender_with_two_clinics_is_quarantined(example_gateway: Gateway) -> None:
+    result = run(example_gateway, doc([insured_encounter()], sender="NOBODY"))
+    assert result.quarantined and [f.rule for f in result.findings] == ["GW-ROUTE"]
+    assert "NOBODY" in result.findings[0].message
+
+
+def test_only_clinic_takes_unrouted_messages(example_config: Path) -> None:
+    text = example_config.read_text()
+    example_config.write_text(text[: text.index("  - id: lakeside")])
+    gw = Gateway.from_config(example_config)
+    assert run(gw, doc([insured_encounter()], sender=None)).clinic_id == "riverside"
+
+
+def test_unrecognised_input(example_gateway: Gateway) -> None:
+    result = run(example_gateway, b"\x00\x01 nothing")
+    assert result.quarantined and result.findings[0].rule == "GW-FORMAT"
+
+
+def test_error_quarantines_only_that_encounter(example_gateway: Gateway) -> None:
+    bad = insured_encounter(id="BAD1")
+    del bad["service_lines"][0]["charge"]
+    result = run(example_gateway, doc([bad, insured_encounter(id="GOOD1")]))
+    assert not result.quarantined
+    bad_r, good_r = result.encounters
+    assert bad_r.quarantined and not bad_r.claims
+    assert [f.rule for f in bad_r.findings if f.is_error] == ["GW-LINE-CHARGE"]
+    assert not good_r.quarantined and [c.id for c in good_r.claims] == ["GOOD1"]
+
+
+def test_invalid_json_names_the_path(example_gateway: Gateway) -> None:
+    enc = insured_encounter()
+    enc["service_lines"][1]["units"] = "many"
+    result = run(example_gateway, doc([enc]))
+    assert result.quarantined
+    assert result.findings[0].location == "$.encounters[0].service_lines[1].units"
+
+
+class Exploding:
+    """A plugin that raises in one hook for one visit only."""
+
+    @hookimpl
+    def gateway_code_encounter(self, encounter, clinic):
+        if encounter.id == "BOOM":
+            raise RuntimeError("patient Alma Testperson broke me")  # text must not leak
+        return None
+
+
+def test_plugin_that_raises_becomes_a_finding_naming_it(example_config: Path) -> None:
+    gw = Gateway.from_config(example_config, extra_plugins=[("exploding", Exploding())])
+    result = run(gw, doc([insured_encounter(id="BOOM"), insured_encounter(id="FINE")]))
+    boom, fine = result.encounters
+    (f,) = [f for f in boom.findings if f.is_error]
+    assert f.rule == "GW-PLUGIN-ERROR" and f.plugin == "exploding"
+    assert "gateway_code_encounter" in f.message and "RuntimeError" in f.message
+    assert "Testperson" not in f.message  # exception text may carry PHI
+    assert boom.quarantined and not fine.quarantined and fine.claims
+
+
+def test_other_messages_go_on_after_a_plugin_failure(example_config: Path) -> None:
+    class ParseBomb:
+        @hookimpl(tryfirst=True)
+        def gateway_parse(self, raw, envelope, clinic, records):
+            if b"BOMB" in raw:
+                raise ValueError("bad")
+            return None
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("parse-bomb", ParseBomb())])
+    first = run(gw, doc([insured_encounter(id="BOMB")]))
+    second = run(gw, doc([insured_encounter(id="OK1")]))
+    assert first.quarantined and first.findings[0].plugin == "parse-bomb"
+    assert not second.quarantined and second.encounters[0].claims
+
+
+def test_plugin_returning_garbage_is_reported(example_config: Path) -> None:
+    class Garbage:
+        @hookimpl
+        def gateway_scrub_claim(self, claim, clinic, meta):
+            return ["not a finding"]
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("garbage", Garbage())])
+    (enc,) = run(gw, INSURED).encounters
+    assert [f.rule for f in enc.findings if f.is_error] == ["GW-PLUGIN-RESULT"]
+
+
+def test_scrub_and_payer_hooks_see_each_claim(example_config: Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Rules:
+        @hookimpl
+        def gateway_scrub_claim(self, claim, clinic, meta):
+            seen.append(("scrub", claim.id))
+            assert meta.today == TODAY
+
+        @hookimpl
+        def gateway_payer_rules(self, claim, clinic, meta):
+            seen.append(("payer", claim.id))
+            if claim.payer.id == "EXPAYER1":
+                return [Finding(severity=Severity.WARNING, rule="EX-1", message="example payer edit")]
+            return None
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("rules", Rules())])
+    (enc,) = run(gw, INSURED).encounters
+    assert seen == [("scrub", "V10001"), ("payer", "V10001")]
+    assert not enc.quarantined and [f.rule for f in enc.findings] == ["EX-1"]
+    assert enc.findings[0].plugin == "rules"
+
+
+def test_long_encounters_split_into_claims_of_50_lines(example_gateway: Gateway) -> None:
+    enc = insured_encounter(id="LONG")
+    line = enc["service_lines"][0]
+    enc["service_lines"] = [dict(line, charge="1.00") for _ in range(MAX_LINES_PER_CLAIM + 7)]
+    (r,) = run(example_gateway, doc([enc])).encounters
+    assert [len(c.service_lines) for c in r.claims] == [50, 7]
+    assert [c.id for c in r.claims] == ["LONG-1", "LONG-2"]
+    assert [c.total_charge for c in r.claims] == [Decimal("50.00"), Decimal("7.00")]
+
+
+def test_claim_ids_are_deterministic_and_short() -> None:
+    assert claim_id("c", "V1", 1, 1) == "V1"
+    long_id = claim_id("c", "VISIT/with spaces and a very long number 123456789", 1, 1)
+    assert len(long_id) == 20 and long_id == claim_id("c", "VISIT/with spaces and a very long number 123456789", 1, 1)
+    assert claim_id("a", "X" * 30, 1, 1) != claim_id("b", "X" * 30, 1, 1)
+    assert len(claim_id("c", "X" * 30, 2, 3)) == 20
+
+
+def test_pipeline_reads_no_clock(example_gateway: Gateway) -> None:
+    other_day = MessageMeta(source="t", today=date(2030, 1, 1))
+    (enc,) = example_gateway.pipeline.process(SELF_PAY, other_day, MemoryRecords()).encounters
+    assert enc.statements[0].statement_date == date(2030, 1, 1)
+
+
+def test_parser_returning_wrong_type(example_config: Path) -> None:
+    class Weird:
+        @hookimpl(tryfirst=True)
+        def gateway_sniff(self, raw, meta):
+            return Envelope(format="weird") if raw.startswith(b"WEIRD") else None
+
+        @hookimpl
+        def gateway_parse(self, raw, envelope, clinic, records):
+            return {"not": "a ParseResult"} if envelope.format == "weird" else None
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("weird", Weird())])
+    result = run(gw, b"WEIRD", clinic_id="riverside")
+    assert result.quarantined and "returned dict" in result.findings[0].message
+
+
+def test_parse_updates_are_exposed(example_config: Path) -> None:
+    from gateway.messages import RecordUpdate
+
+    class Teacher:
+        @hookimpl(tryfirst=True)
+        def gateway_sniff(self, raw, meta):
+            return Envelope(format="teach", sender="RIVERSIDE", control_id="1") if raw == b"TEACH" else None
+
+        @hookimpl
+        def gateway_parse(self, raw, envelope, clinic, records):
+            if envelope.format != "teach":
+                return None
+            return ParseResult(updates=[RecordUpdate("patient", "MRN1", {"x": 1})], acknowledgement=b"ACK")
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("teacher", Teacher())])
+    result = run(gw, b"TEACH")
+    assert result.updates[0].key == "MRN1" and result.acknowledgement == b"ACK"
+    assert result.envelope is not None and result.envelope.dedup_key == "RIVERSIDE|1"
+    records = MemoryRecords()
+    records.apply("riverside", result.updates)
+    assert records.get("riverside", "patient", "MRN1") == {"x": 1}
+
+
+def test_map_hook_failure_is_attributed(example_config: Path) -> None:
+    class BadMapper:
+        @hookimpl
+        def gateway_map_encounter(self, encounter, clinic):
+            raise KeyError("charge master row")
+
+    gw = Gateway.from_config(example_config, extra_plugins=[("bad-mapper", BadMapper())])
+    (enc,) = run(gw, INSURED).encounters
+    (f,) = [f for f in enc.findings if f.is_error]
+    assert f.plugin == "bad-mapper" and "gateway_map_encounter" in f.message and "KeyError" in f.message
