@@ -63,12 +63,16 @@ class ParseResult:
     """Output of a parse plugin for one message (or one batch file).
 
     ``findings`` are message-level; an error here quarantines the whole
-    message. ``acknowledgement`` is the reply the sender expects (an HL7 ACK),
-    when the format has one.
+    message. ``encounter_findings`` maps an index into ``encounters`` to
+    findings about that encounter only (an unresolved reference in one visit
+    of a batch): an error there quarantines that encounter, not the message.
+    ``acknowledgement`` is the reply the sender expects (an HL7 ACK), when
+    the format has one.
     """
 
     encounters: list[Encounter] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    encounter_findings: dict[int, list[Finding]] = field(default_factory=dict)
     updates: list[RecordUpdate] = field(default_factory=list)
     acknowledgement: bytes | None = None
 

@@ -11,6 +11,7 @@ that encounter only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.claims import build_claims, build_statements
@@ -109,14 +110,18 @@ class Pipeline:
         result.acknowledgement = parsed.acknowledgement
         if result.quarantined:
             return result
-        for encounter in parsed.encounters:
-            result.encounters.append(self.process_encounter(encounter, clinic, meta))
+        for i, encounter in enumerate(parsed.encounters):
+            found = parsed.encounter_findings.get(i, [])
+            result.encounters.append(self.process_encounter(encounter, clinic, meta, found))
         return result
 
-    def process_encounter(self, encounter: Encounter, clinic: Clinic, meta: MessageMeta) -> EncounterResult:
-        """Map, code, build claims/statements and scrub one encounter."""
+    def process_encounter(
+        self, encounter: Encounter, clinic: Clinic, meta: MessageMeta, parse_findings: Iterable[Finding] = ()
+    ) -> EncounterResult:
+        """Map, code, build claims/statements and scrub one encounter
+        (``parse_findings``: what the parser found about this encounter)."""
         encounter.clinic_id = clinic.id
-        out = EncounterResult(encounter=encounter)
+        out = EncounterResult(encounter=encounter, findings=list(parse_findings))
         out.findings += self.host.findings("gateway_map_encounter", encounter=encounter, clinic=clinic)
         out.findings += self.host.findings("gateway_code_encounter", encounter=encounter, clinic=clinic)
         claims, blockers = build_claims(encounter, clinic)
