@@ -24,3 +24,10 @@ def example_config(tmp_path: Path) -> Path:
 @pytest.fixture
 def example_gateway(example_config: Path) -> Gateway:
     return Gateway.from_config(example_config)
+
+
+def pytest_report_header() -> str:
+    from tests.corpus.conftest import CORPUS
+
+    state = "present" if CORPUS.is_dir() else "absent"
+    return f"corpus suite (tests/corpus, `make corpus`): deselected here; samples at {CORPUS}: {state}"
