@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app import Gateway
-from gateway.documents import MemoryControlNumbers, RenderContext
+from gateway.control_numbers import SQLiteControlNumbers
+from gateway.documents import ControlNumbers, RenderContext
 from gateway.messages import MemoryRecords, MessageMeta
 from gateway.model import Claim, Statement
 from gateway.pipeline import MessageResult
@@ -65,6 +66,9 @@ class Run:
     summary: RunSummary = field(default_factory=RunSummary)
     claims: dict[str, list[Claim]] = field(default_factory=dict)
     statements: dict[str, list[Statement]] = field(default_factory=dict)
+    #: allocator for ISA13/GS06/ST02 and file sequence numbers; default: the
+    #: deployment's persisted one in its state folder (never reused)
+    control_numbers: ControlNumbers | None = None
     _seen: set[str] = field(default_factory=set)
 
     def process_bytes(self, raw: bytes, name: str) -> MessageResult | None:
@@ -99,7 +103,9 @@ class Run:
     def write_outputs(self, out_dir: Path, created: datetime) -> None:
         """Render each clinic's claims and statements with its destination's
         format and write them to ``out_dir/<destination>/``."""
-        numbers = MemoryControlNumbers()
+        if self.control_numbers is None:
+            self.control_numbers = SQLiteControlNumbers.in_state_dir(self.gateway.loaded.state_dir)
+        numbers = self.control_numbers
         for kind, batches in (("claims", self.claims), ("statements", self.statements)):
             for clinic_id, items in sorted(batches.items()):
                 clinic = self.gateway.clinics[clinic_id]

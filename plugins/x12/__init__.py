@@ -1,0 +1,40 @@
+"""X12 5010 837P claims out: the ``x12-837p`` renderer, a tolerant 837P
+reader and the ``gateway validate`` command (pyx12 + clean-claim checks).
+
+See docs/x12-837p.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from gateway.documents import Renderer
+from gateway.hookspecs import hookimpl
+
+from .render import Claim837Renderer, X12RenderError
+from .settings import X12ClinicSettings, X12Settings
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["Claim837Renderer", "X12ClinicSettings", "X12RenderError", "X12Settings"]
+
+
+@hookimpl
+def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
+    register(Claim837Renderer())
+
+
+@hookimpl
+def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
+    register("x12", X12ClinicSettings)
+
+
+@hookimpl
+def gateway_register_commands(cli: click.Group) -> None:
+    from .cli import validate
+
+    cli.add_command(validate)

@@ -1,0 +1,348 @@
+"""Claim facts: what an 837P says about one claim, comparable both ways.
+
+:func:`facts_of` computes them from a canonical :class:`~gateway.model.Claim`
+with the same rules the renderer applies (which loops are sent, how codes and
+names are written); the reader (:mod:`.reader`) extracts them from a file.
+Round-trip tests compare the two. :func:`to_claim` turns read facts back
+into a canonical claim so the scrubber's rules can check a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from gateway.model import (
+    Address,
+    Claim,
+    Coverage,
+    Diagnosis,
+    Patient,
+    Payer,
+    PersonName,
+    Provider,
+    ServiceLine,
+    Subscriber,
+)
+
+from .syntax import d8
+
+#: relationship codes PAT01 accepts (5010); anything else is sent as G8
+PAT_RELATIONSHIPS = frozenset({"01", "19", "20", "21", "39", "40", "53", "G8"})
+SELF = "18"
+
+
+def norm(text: str | None) -> str:
+    """How text compares: upper case, single spaces."""
+    return " ".join(text.upper().split()) if text else ""
+
+
+def diagnosis_code(code: str) -> str:
+    """ICD-10-CM as X12 writes it: no dot, upper case."""
+    return code.replace(".", "").replace(" ", "").upper()
+
+
+def line_control_number(claim: Claim, index: int) -> str:
+    """REF*6R of line ``index`` (1-based): the line's own control number, or
+    ``<CLM01>-<n>``, stable across resubmissions so an 835 SVC matches it."""
+    own = claim.service_lines[index - 1].control_number
+    return own if own else f"{claim.id}-{index}"
+
+
+def rendering_differs(claim: Claim) -> bool:
+    """2310B is sent only when the rendering provider is not the billing one."""
+    r = claim.rendering_provider
+    return r is not None and bool(r.npi) and r.npi != claim.billing_provider.npi
+
+
+def facility_differs(claim: Claim) -> bool:
+    """2310C is sent only when the service facility is not the billing
+    provider's own location."""
+    f, b = claim.service_facility, claim.billing_provider
+    if f is None or f.address is None:
+        return False
+    return (f.npi or None, f.address) != (b.npi or None, b.address)
+
+
+def pat_relationship(code: str) -> str:
+    """The relationship as sent: "18" (self, SBR02) or a PAT01 code (G8 for
+    codes PAT01 does not accept)."""
+    return code if code == SELF or code in PAT_RELATIONSHIPS else "G8"
+
+
+def to_decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    family: str = ""
+    given: str = ""
+    middle: str = ""
+    suffix: str = ""
+    birth_date: str = ""
+    sex: str = ""
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    procedure_code: str
+    modifiers: tuple[str, ...]
+    charge: Decimal | None
+    units: Decimal | None
+    pointers: tuple[int, ...]
+    service_date: str
+    place_of_service: str
+    control_number: str
+
+
+@dataclass(frozen=True)
+class OtherPayerFacts:
+    """A 2320/2330 other payer."""
+
+    responsibility: str
+    payer_id: str
+    payer_name: str
+    member_id: str
+    paid: Decimal | None
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where a claim's parts are in the file (1-based segment numbers)."""
+
+    clm: int = 0
+    hi: int | None = None
+    billing: int | None = None
+    lines: tuple[int, ...] = ()
+    st_control: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    claim_id: str
+    total_charge: Decimal | None
+    place_of_service: str
+    frequency_code: str
+    original_reference: str
+    billing_npi: str
+    billing_name: str
+    billing_tax_id: str
+    billing_postal_code: str
+    rendering_npi: str
+    service_facility_npi: str
+    referring_npi: str
+    patient: PersonFacts
+    relationship: str
+    subscriber: PersonFacts
+    member_id: str
+    group_number: str
+    payer_id: str
+    payer_name: str
+    responsibility: str
+    filing_indicator: str
+    diagnoses: tuple[str, ...]
+    lines: tuple[LineFacts, ...]
+    other_payers: tuple[OtherPayerFacts, ...] = ()
+    where: Positions = field(default_factory=Positions, compare=False)
+
+    @property
+    def lines_total(self) -> Decimal:
+        return sum((ln.charge or Decimal(0) for ln in self.lines), Decimal(0))
+
+
+def _person(name: PersonName, birth: date | None, sex: str, with_demographics: bool = True) -> PersonFacts:
+    return PersonFacts(
+        family=norm(name.family),
+        given=norm(name.given),
+        middle=norm(name.middle),
+        suffix=norm(name.suffix),
+        birth_date=d8(birth) if birth and with_demographics else "",
+        sex=sex if with_demographics else "",
+    )
+
+
+def _provider_name(p: Provider) -> str:
+    if p.organization_name:
+        return norm(p.organization_name)
+    return norm(p.name.family) if p.name else ""
+
+
+def _self_demographics(claim: Claim) -> tuple[date | None, str]:
+    """DMG of a subscriber who is the patient: the subscriber's, else the patient's."""
+    sub, pat = claim.coverage.subscriber, claim.patient
+    return sub.birth_date or pat.birth_date, sub.sex if sub.sex != "U" else pat.sex
+
+
+def facts_of(claim: Claim) -> ClaimFacts:
+    """The facts an 837P rendered from ``claim`` must carry."""
+    cov, b = claim.coverage, claim.billing_provider
+    sub = cov.subscriber
+    if cov.relationship == SELF:
+        subscriber = _person(sub.name, *_self_demographics(claim))
+        patient = subscriber
+    else:
+        subscriber = _person(sub.name, None, "", with_demographics=False)
+        patient = _person(claim.patient.name, claim.patient.birth_date, claim.patient.sex)
+    lines = tuple(
+        LineFacts(
+            procedure_code=norm(ln.procedure_code),
+            modifiers=tuple(norm(m) for m in ln.modifiers),
+            charge=ln.charge,
+            units=ln.units,
+            pointers=tuple(ln.diagnosis_pointers),
+            service_date=d8(ln.service_date),
+            place_of_service=ln.place_of_service or claim.place_of_service,
+            control_number=line_control_number(claim, i),
+        )
+        for i, ln in enumerate(claim.service_lines, 1)
+    )
+    rendering = claim.rendering_provider.npi if rendering_differs(claim) else b.npi  # type: ignore[union-attr]
+    facility = claim.service_facility.npi if facility_differs(claim) else None  # type: ignore[union-attr]
+    referring = claim.referring_provider.npi if claim.referring_provider else None
+    replaces = claim.frequency_code in ("7", "8")
+    return ClaimFacts(
+        claim_id=claim.id,
+        total_charge=claim.total_charge,
+        place_of_service=claim.place_of_service,
+        frequency_code=claim.frequency_code,
+        original_reference=(claim.original_reference or "") if replaces else "",
+        billing_npi=b.npi or "",
+        billing_name=_provider_name(b),
+        billing_tax_id=b.tax_id or "",
+        billing_postal_code=(b.address.postal_code or "").replace("-", "") if b.address else "",
+        rendering_npi=rendering or "",
+        service_facility_npi=facility or "",
+        referring_npi=referring or "",
+        patient=patient,
+        relationship=pat_relationship(cov.relationship),
+        subscriber=subscriber,
+        member_id=norm(sub.member_id),
+        group_number=norm(sub.group_number),
+        payer_id=norm(cov.payer.id),
+        payer_name=norm(cov.payer.name),
+        responsibility=cov.payer_responsibility_code,
+        filing_indicator=cov.claim_filing_indicator,
+        diagnoses=tuple(diagnosis_code(d.code) for d in claim.diagnoses),
+        lines=lines,
+        other_payers=tuple(
+            OtherPayerFacts(
+                responsibility=o.payer_responsibility_code,
+                payer_id=norm(o.payer.id),
+                payer_name=norm(o.payer.name),
+                member_id=norm(o.subscriber.member_id),
+                paid=o.prior_payer_paid,
+            )
+            for o in claim.other_coverages
+        ),
+    )
+
+
+# -- back to the canonical model (for the scrubber's rules) ------------------
+
+
+def parse_d8(text: str) -> date | None:
+    """CCYYMMDD → date, None when it is not one."""
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def _name(p: PersonFacts) -> PersonName:
+    return PersonName(family=p.family or "?", given=p.given or None, middle=p.middle or None, suffix=p.suffix or None)
+
+
+def _sex(text: str) -> str:
+    return text if text in ("M", "F") else "U"
+
+
+_ORDER = {"P": 1, "S": 2, "T": 3}
+
+
+class NotAClaim(ValueError):
+    """Read facts that cannot become a canonical claim (unreadable dates, amounts)."""
+
+
+def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
+    """A canonical claim from read facts (raises :class:`NotAClaim` saying what
+    is unusable, without quoting values)."""
+    lines = []
+    for i, ln in enumerate(f.lines, 1):
+        day = parse_d8(ln.service_date)
+        if day is None:
+            raise NotAClaim(f"service line {i}: DTP*472 is not a CCYYMMDD date")
+        lines.append(
+            ServiceLine(
+                service_date=day,
+                procedure_code=ln.procedure_code or None,
+                code_system="CPT" if ln.procedure_code[:1].isdigit() else "HCPCS",
+                modifiers=list(ln.modifiers[:4]),
+                units=ln.units if ln.units is not None else Decimal(0),
+                charge=ln.charge,
+                diagnosis_pointers=list(ln.pointers),
+                place_of_service=ln.place_of_service or None,
+                control_number=ln.control_number or None,
+            )
+        )
+    if f.total_charge is None:
+        raise NotAClaim("CLM02 is not an amount")
+    subscriber = Subscriber(
+        member_id=f.member_id,
+        name=_name(f.subscriber),
+        birth_date=parse_d8(f.subscriber.birth_date),
+        sex=_sex(f.subscriber.sex),  # type: ignore[arg-type]
+        group_number=f.group_number or None,
+    )
+    coverage = Coverage(
+        order=_ORDER.get(f.responsibility, 1),
+        payer=Payer(id=f.payer_id, name=f.payer_name, source_id=f.payer_id),
+        subscriber=subscriber,
+        relationship=f.relationship or SELF,
+        claim_filing_indicator=f.filing_indicator or "ZZ",
+    )
+    others = [
+        Coverage(
+            order=_ORDER.get(o.responsibility, 2),
+            payer=Payer(id=o.payer_id, name=o.payer_name or o.payer_id),
+            subscriber=Subscriber(member_id=o.member_id, name=PersonName(family="?")),
+            prior_payer_paid=o.paid,
+        )
+        for o in f.other_payers
+    ]
+    billing = Provider(
+        npi=f.billing_npi or None,
+        organization_name=f.billing_name or None,
+        tax_id=f.billing_tax_id or None,
+        address=Address(postal_code=f.billing_postal_code or None),
+    )
+    rendering = Provider(npi=f.rendering_npi) if f.rendering_npi and f.rendering_npi != f.billing_npi else None
+    return Claim(
+        id=f.claim_id[:20],
+        clinic_id=clinic_id,
+        encounter_id=f.claim_id,
+        frequency_code=f.frequency_code or "1",
+        original_reference=f.original_reference or None,
+        billing_provider=billing,
+        rendering_provider=rendering,
+        referring_provider=Provider(npi=f.referring_npi) if f.referring_npi else None,
+        service_facility=Provider(npi=f.service_facility_npi) if f.service_facility_npi else None,
+        patient=Patient(
+            id=f.claim_id,
+            name=_name(f.patient),
+            birth_date=parse_d8(f.patient.birth_date),
+            sex=_sex(f.patient.sex),  # type: ignore[arg-type]
+        ),
+        coverage=coverage,
+        other_coverages=others,
+        place_of_service=f.place_of_service or "11",
+        diagnoses=[Diagnosis(code=c) for c in f.diagnoses],
+        service_lines=lines,
+        total_charge=f.total_charge,
+    )

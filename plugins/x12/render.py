@@ -1,0 +1,373 @@
+"""The ``x12-837p`` renderer: claims → 005010X222A1 interchanges.
+
+One interchange (ISA/GS/IEA) per clinic and render call; inside it one
+transaction set (ST/SE) per billing provider, split further when a billing
+provider has more claims than ``max_claims_per_transaction``. Claims are
+sorted by CLM01 and grouped under billing provider (2000A) and subscriber
+(2000B) HLs, with a patient HL (2000C) when the patient is not the
+subscriber. Given the same claims, creation time and control numbers the
+bytes are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from gateway.documents import Document, RenderContext
+from gateway.model import Address, Claim, Coverage, PersonName, Provider
+
+from .facts import (
+    SELF,
+    diagnosis_code,
+    facility_differs,
+    line_control_number,
+    pat_relationship,
+    rendering_differs,
+)
+from .settings import X12ClinicSettings, X12Settings
+from .syntax import Delimiters, amount, d8, isa_segment, quantity
+
+VERSION = "005010X222A1"
+MAX_DIAGNOSES = 12
+MAX_LINES = 50
+INPATIENT_POS = frozenset({"21", "51", "61"})
+
+
+class X12RenderError(ValueError):
+    """A claim or configuration that cannot be written as an 837P (says which
+    claim and why, never patient data)."""
+
+
+class _Writer:
+    """Builds one transaction set's segments with a file's delimiters."""
+
+    __slots__ = ("c", "d", "e", "segs", "upper")
+
+    def __init__(self, d: Delimiters, upper: bool) -> None:
+        self.d, self.e, self.c, self.upper = d, d.element, d.component, upper
+        self.segs: list[str] = []
+
+    def t(self, value: str | None, limit: int) -> str:
+        return self.d.clean(value, limit, self.upper) if value else ""
+
+    def seg(self, *parts: str) -> None:
+        n = len(parts)
+        while n > 1 and not parts[n - 1]:
+            n -= 1
+        self.segs.append(self.e.join(parts[:n]))
+
+    def comp(self, *parts: str) -> str:
+        n = len(parts)
+        while n > 1 and not parts[n - 1]:
+            n -= 1
+        return self.c.join(parts[:n])
+
+    # -- shared pieces -------------------------------------------------------
+    def name(self, qualifier: str, provider_or_name: Provider | PersonName, id_q: str = "", id_: str = "") -> None:
+        """NM1 for an organisation (NM102 2) or a person (NM102 1)."""
+        if isinstance(provider_or_name, Provider):
+            if provider_or_name.organization_name or provider_or_name.name is None:
+                self.seg("NM1", qualifier, "2", self.t(provider_or_name.display(), 60), "", "", "", "", id_q, id_)
+                return
+            provider_or_name = provider_or_name.name
+        n = provider_or_name
+        self.seg(
+            "NM1",
+            qualifier,
+            "1",
+            self.t(n.family, 60),
+            self.t(n.given, 35),
+            self.t(n.middle, 25),
+            "",
+            self.t(n.suffix, 10),
+            id_q,
+            id_,
+        )
+
+    def address(self, a: Address | None) -> None:
+        """N3 + N4 (skipped when there is no address)."""
+        if a is None:
+            return
+        lines = [self.t(x, 55) for x in a.lines[:2]]
+        if lines:
+            self.seg("N3", *lines)
+        country = "" if a.country in ("US", "USA", "") else self.t(a.country, 3)
+        zip_ = (a.postal_code or "").replace("-", "").replace(" ", "")
+        self.seg("N4", self.t(a.city, 30), self.t(a.state, 2), zip_[:15], country)
+
+    def dmg(self, birth: Any, sex: str) -> None:
+        if birth is not None:
+            self.seg("DMG", "D8", d8(birth), sex)
+
+
+def _npi(p: Provider | None) -> tuple[str, str]:
+    return ("XX", p.npi) if p is not None and p.npi else ("", "")
+
+
+# -- loops -----------------------------------------------------------------
+
+
+def _billing_block(w: _Writer, b: Provider, pay_to: Address | None) -> list[str]:
+    """2000A PRV + 2010AA billing provider (+ 2010AB pay-to)."""
+    w.segs = []
+    if b.taxonomy:
+        w.seg("PRV", "BI", "PXC", w.t(b.taxonomy, 50))
+    w.name("85", b, *_npi(b))
+    w.address(b.address)
+    if b.tax_id:
+        w.seg("REF", b.tax_id_type, b.tax_id)
+    if pay_to is not None and pay_to != b.address:
+        w.seg("NM1", "87", "2")
+        w.address(pay_to)
+    return w.segs
+
+
+def _sbr(w: _Writer, cov: Coverage, relationship: str) -> None:
+    """SBR of 2000B or 2320: responsibility, relationship, group, filing indicator."""
+    group = w.t(cov.subscriber.group_number, 50)
+    group_name = "" if group else w.t(cov.subscriber.group_name or cov.plan_name, 60)
+    w.seg("SBR", cov.payer_responsibility_code, relationship, group, group_name, "", "", "", "",
+          cov.claim_filing_indicator)  # fmt: skip
+
+
+def _subscriber_block(w: _Writer, claim: Claim) -> list[str]:
+    """2000B SBR + 2010BA subscriber + 2010BB payer (HL excluded)."""
+    w.segs = []
+    cov = claim.coverage
+    sub = cov.subscriber
+    is_self = cov.relationship == SELF
+    _sbr(w, cov, SELF if is_self else "")
+    w.name("IL", sub.name, "MI", w.t(sub.member_id, 80))
+    if is_self:
+        w.address(sub.address or claim.patient.address)
+        w.dmg(sub.birth_date or claim.patient.birth_date, sub.sex if sub.sex != "U" else claim.patient.sex)
+    else:
+        w.address(sub.address)
+    w.seg("NM1", "PR", "2", w.t(cov.payer.name, 60), "", "", "", "", "PI", w.t(cov.payer.id, 80))
+    w.address(cov.payer.address)
+    return w.segs
+
+
+def _patient_block(w: _Writer, claim: Claim) -> list[str]:
+    """2000C PAT + 2010CA patient (HL excluded)."""
+    w.segs = []
+    p = claim.patient
+    w.seg("PAT", pat_relationship(claim.coverage.relationship))
+    w.name("QC", p.name)
+    w.address(p.address)
+    w.dmg(p.birth_date, p.sex)
+    return w.segs
+
+
+def _other_payer(w: _Writer, o: Coverage) -> None:
+    """2320 other subscriber information + 2330A/2330B."""
+    sub = o.subscriber
+    _sbr(w, o, pat_relationship(o.relationship))
+    if o.prior_payer_paid is not None:
+        w.seg("AMT", "D", amount(o.prior_payer_paid))
+    w.seg("OI", "", "", "Y", "P", "", "Y")
+    w.name("IL", sub.name, "MI", w.t(sub.member_id, 80))
+    w.seg("NM1", "PR", "2", w.t(o.payer.name, 60), "", "", "", "", "PI", w.t(o.payer.id, 80))
+
+
+def _check(claim: Claim) -> None:
+    problems = []
+    if not claim.diagnoses:
+        problems.append("no diagnosis")
+    if len(claim.diagnoses) > MAX_DIAGNOSES:
+        problems.append(f"{len(claim.diagnoses)} diagnoses (837P allows {MAX_DIAGNOSES})")
+    if not claim.service_lines or len(claim.service_lines) > MAX_LINES:
+        problems.append(f"{len(claim.service_lines)} service lines (837P allows 1 to {MAX_LINES})")
+    for i, ln in enumerate(claim.service_lines, 1):
+        if not ln.procedure_code or ln.charge is None:
+            problems.append(f"service line {i} has no procedure code or charge")
+    if claim.frequency_code in ("7", "8") and not claim.original_reference:
+        problems.append(f"frequency {claim.frequency_code} needs the original claim's payer reference")
+    if problems:
+        raise X12RenderError(f"claim {claim.id} cannot be written as an 837P: " + "; ".join(problems))
+
+
+def _claim(w: _Writer, claim: Claim) -> None:
+    """2300 claim with its 2310, 2320 and 2400 loops."""
+    _check(claim)
+    e, c = w.e, w.c
+    pos = claim.place_of_service
+    w.segs.append(f"CLM{e}{claim.id}{e}{amount(claim.total_charge)}{e}{e}{e}{pos}{c}B{c}{claim.frequency_code}"
+                  f"{e}Y{e}A{e}Y{e}Y")  # fmt: skip
+    if pos in INPATIENT_POS:
+        w.seg("DTP", "435", "D8", d8(min(ln.service_date for ln in claim.service_lines)))
+    if claim.frequency_code in ("7", "8"):
+        w.seg("REF", "F8", w.t(claim.original_reference, 50))
+    codes = [diagnosis_code(d.code) for d in claim.diagnoses]
+    w.segs.append(e.join([f"HI{e}ABK{c}{codes[0]}", *(f"ABF{c}{code}" for code in codes[1:])]))
+    if claim.referring_provider is not None and claim.referring_provider.npi:
+        w.name("DN", claim.referring_provider, *_npi(claim.referring_provider))
+    rendering = claim.rendering_provider if rendering_differs(claim) else None
+    if rendering is not None:
+        w.name("82", rendering, *_npi(rendering))
+        if rendering.taxonomy:
+            w.seg("PRV", "PE", "PXC", w.t(rendering.taxonomy, 50))
+    if facility_differs(claim):
+        f = claim.service_facility
+        assert f is not None
+        w.seg("NM1", "77", "2", w.t(f.display(), 60) or "SERVICE FACILITY", "", "", "", "", *_npi(f))
+        w.address(f.address)
+    for other in claim.other_coverages[:10]:
+        _other_payer(w, other)
+    claim_npi = (rendering or claim.billing_provider).npi
+    for i, ln in enumerate(claim.service_lines, 1):
+        w.segs.append(f"LX{e}{i}")
+        code = w.comp("HC", ln.procedure_code or "", *ln.modifiers)
+        line_pos = ln.place_of_service if ln.place_of_service and ln.place_of_service != pos else ""
+        pointers = c.join(str(p) for p in ln.diagnosis_pointers[:4])
+        w.seg("SV1", code, amount(ln.charge or 0), "UN", quantity(ln.units), line_pos, "", pointers)  # type: ignore[arg-type]
+        w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
+        w.segs.append(f"REF{e}6R{e}{w.t(line_control_number(claim, i), 50)}")
+        lr = ln.rendering_provider
+        if lr is not None and lr.npi and lr.npi != claim_npi:
+            w.name("82", lr, *_npi(lr))
+
+
+# -- transaction sets and the interchange -----------------------------------
+
+
+def _transaction(
+    w: _Writer, claims: list[Claim], billing: list[str], st: str, header: list[str], created: datetime, bht: str
+) -> list[str]:
+    """One ST..SE for one billing provider's claims."""
+    e = w.e
+    out = [f"ST{e}837{e}{st}{e}{VERSION}", f"BHT{e}0019{e}00{e}{bht}{e}{created:%Y%m%d}{e}{created:%H%M}{e}{header[0]}"]
+    out += header[1:]
+    out += [f"HL{e}1{e}{e}20{e}1", *billing]
+    subscribers: dict[tuple[str, ...], list[Claim]] = {}
+    for claim in claims:
+        subscribers.setdefault(tuple(_subscriber_block(w, claim)), []).append(claim)
+    hl = 1
+    for block, group in subscribers.items():
+        hl += 1
+        sub_hl = hl
+        is_self = group[0].coverage.relationship == SELF
+        out += [f"HL{e}{sub_hl}{e}1{e}22{e}{0 if is_self else 1}", *block]
+        if is_self:
+            w.segs = out
+            for claim in group:
+                _claim(w, claim)
+            continue
+        patients: dict[tuple[str, ...], list[Claim]] = {}
+        for claim in group:
+            patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
+        for pblock, pclaims in patients.items():
+            hl += 1
+            out += [f"HL{e}{hl}{e}{sub_hl}{e}23{e}0", *pblock]
+            w.segs = out
+            for claim in pclaims:
+                _claim(w, claim)
+    out.append(f"SE{e}{len(out) + 1}{e}{st}")
+    return out
+
+
+def _clinic_settings(config: Any, clinic_id: str) -> X12ClinicSettings:
+    for clinic in getattr(config, "clinics", ()):
+        if clinic.id == clinic_id:
+            return X12ClinicSettings.model_validate(clinic.settings.get("x12", {}))
+    return X12ClinicSettings()
+
+
+def _header(w: _Writer, config: Any, settings: X12Settings) -> list[str]:
+    """BHT06 followed by 1000A submitter and 1000B receiver segments."""
+    sub, rec = config.submitter, config.receiver
+    if not (sub.contact_phone or sub.contact_email):
+        raise X12RenderError("gateway.yaml submitter needs contact_phone or contact_email (1000A PER)")
+    w.segs = []
+    w.seg("NM1", "41", "2", w.t(sub.name, 60), "", "", "", "", "46", w.t(sub.id, 80))
+    comm: list[str] = []
+    if sub.contact_phone:
+        comm += ["TE", "".join(ch for ch in sub.contact_phone if ch.isdigit())]
+    if sub.contact_email:
+        comm += ["EM", w.d.clean(sub.contact_email, 256, upper=False)]
+    w.seg("PER", "IC", w.t(sub.contact_name or sub.name, 60), *comm)
+    w.seg("NM1", "40", "2", w.t(rec.name, 60), "", "", "", "", "46", w.t(rec.id, 80))
+    return [settings.transaction_type, *w.segs]
+
+
+def _scope(isa: tuple[str, str, str, str]) -> str:
+    return "x12:" + ":".join(isa)
+
+
+def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X12Settings, clinic_id: str) -> Document:
+    """One clinic's claims as one 837P interchange document."""
+    config = ctx.config
+    d = settings.delimiters()
+    w = _Writer(d, settings.uppercase)
+    sub, rec = config.submitter, config.receiver  # type: ignore[attr-defined]
+    isa_ids = (
+        settings.sender_qualifier or sub.id_qualifier,
+        settings.sender_id or sub.id,
+        settings.receiver_qualifier or rec.id_qualifier,
+        settings.receiver_id or rec.id,
+    )
+    scope = _scope(isa_ids)
+    numbers = ctx.control_numbers
+    isa13 = numbers.next(scope, "ISA13")
+    gs06 = numbers.next(scope, "GS06")
+    created = ctx.created
+    header = _header(w, config, settings)
+    pay_to = _clinic_settings(config, clinic_id).pay_to_address
+    ordered = sorted(claims, key=lambda c: c.id)
+    by_billing: dict[tuple[str, ...], list[Claim]] = {}
+    for claim in ordered:
+        by_billing.setdefault(tuple(_billing_block(w, claim.billing_provider, pay_to)), []).append(claim)
+    e = d.element
+    gs_ids = (settings.application_sender_code or isa_ids[1], settings.application_receiver_code or isa_ids[3])
+    body = [e.join(("GS", "HC", *gs_ids, f"{created:%Y%m%d}", f"{created:%H%M}", str(gs06), "X", VERSION))]
+    transactions = 0
+    limit = settings.max_claims_per_transaction
+    for billing, group in by_billing.items():
+        for start in range(0, len(group), limit):
+            st = f"{numbers.next(scope, 'ST02'):04d}"
+            transactions += 1
+            body += _transaction(w, group[start : start + limit], list(billing), st, header, created, f"{isa13}{st}")
+    body += [f"GE{e}{transactions}{e}{gs06}", f"IEA{e}1{e}{isa13:09d}"]
+    isa = isa_segment(
+        d,
+        sender_qualifier=isa_ids[0],
+        sender_id=isa_ids[1],
+        receiver_qualifier=isa_ids[2],
+        receiver_id=isa_ids[3],
+        created=created,
+        control_number=isa13,
+        usage=settings.usage_indicator,
+        ack_requested=settings.acknowledgment_requested,
+    )
+    sep = d.segment + d.suffix
+    text = isa + d.suffix + sep.join(body) + sep
+    name = settings.file_name.format(
+        clinic=clinic_id, created=created, isa13=isa13, gs06=gs06, claims=len(ordered),
+        usage=settings.usage_indicator, receiver=isa_ids[3].strip(),
+    )  # fmt: skip
+    return Document(
+        name=name,
+        content=text.encode("ascii"),
+        media_type="application/edi-x12",
+        kind="claims",
+        clinic_id=clinic_id,
+        refs=tuple(c.id for c in ordered),
+        headers={"x12-interchange": f"{isa13:09d}"},
+    )
+
+
+class Claim837Renderer:
+    """Claims of one or more clinics → one 837P interchange per clinic."""
+
+    name = "x12-837p"
+    kind = "claims"
+    settings_model = X12Settings
+
+    def render(self, items: Sequence[Claim], ctx: RenderContext) -> list[Document]:  # type: ignore[override]
+        settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
+        by_clinic: dict[str, list[Claim]] = {}
+        for claim in items:
+            by_clinic.setdefault(claim.clinic_id, []).append(claim)
+        return [render_interchange(claims, ctx, settings, cid) for cid, claims in sorted(by_clinic.items())]
