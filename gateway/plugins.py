@@ -66,6 +66,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.infos: list[PluginInfo] = []
         self.disabled = set(disable) | disabled_from_env()
+        self._impls: dict[str, list[pluggy.HookImpl]] = {}
         self._load_entry_points()
         for name, plugin in extra:
             self._register(name, plugin, None, None)
@@ -125,8 +126,14 @@ class PluginHost:
 
     # -- calling ---------------------------------------------------------
     def impls(self, hook: str) -> list[pluggy.HookImpl]:
-        """Implementations in pluggy's call order (tryfirst first, trylast last)."""
-        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+        """Implementations in pluggy's call order (tryfirst first, trylast last).
+
+        Cached: plugins are registered once, before the first call.
+        """
+        cached = self._impls.get(hook)
+        if cached is None:
+            cached = self._impls[hook] = list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+        return cached
 
     def call_each(self, hook: str, **kwargs: Any) -> Iterator[tuple[str, Any, BaseException | None]]:
         """Call every implementation of ``hook``; yield (plugin, result, error).

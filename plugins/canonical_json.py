@@ -44,14 +44,15 @@ def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
     if not MAGIC.match(raw[:512].lstrip(b"\xef\xbb\xbf")):
         return None
     try:
-        head = json.loads(raw)
+        head = json.loads(raw.decode("utf-8-sig"))
     except ValueError:
         return Envelope(format=FORMAT)
     if not isinstance(head, dict):
         return Envelope(format=FORMAT)
     sender = head.get("sender") if isinstance(head.get("sender"), str) else None
     control = head.get("message_id") if isinstance(head.get("message_id"), str) else None
-    return Envelope(format=FORMAT, sender=sender, control_id=control, message_type="encounters")
+    # the decoded document rides along so parse does not decode it again
+    return Envelope(format=FORMAT, sender=sender, control_id=control, message_type="encounters", extra={"doc": head})
 
 
 def _error(message: str, location: str) -> Finding:
@@ -62,13 +63,15 @@ def _error(message: str, location: str) -> Finding:
 def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: RecordLookup) -> ParseResult | None:
     if envelope.format != FORMAT:
         return None
+    doc = envelope.extra.get("doc")
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))
+        if doc is None:
+            doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return ParseResult(findings=[_error(f"not UTF-8 text (byte {exc.start})", "$")])
     except json.JSONDecodeError as exc:
         return ParseResult(findings=[_error(f"not valid JSON ({exc.msg})", f"line {exc.lineno} column {exc.colno}")])
-    if not isinstance(doc.get("encounters"), list):
+    if not isinstance(doc, dict) or not isinstance(doc.get("encounters"), list):
         return ParseResult(findings=[_error("'encounters' must be a list", "$.encounters")])
     try:
         encounters = _ENCOUNTERS.validate_python(doc["encounters"])
