@@ -1,0 +1,165 @@
+"""Payer directory: how clinics name payers → the X12 payer id, name and
+claim filing indicator a clearinghouse expects.
+
+A clinic names a YAML file (``payers:`` in gateway.yaml; read with
+``yaml.safe_load``)::
+
+    payers:
+      - payer_id: "60054"               # X12 payer id (2010BB NM109), from the clearinghouse's list
+        name: Example Health Plan       # 2010BB NM103
+        claim_filing_indicator: CI      # SBR09; the directory's value wins over what the clinic sent
+        hl7_ids: [EXPAYER1]             # HL7 IN1-3 company ids as clinics send them
+        fhir_identifiers: [EXP-FHIR-1]  # FHIR Coverage.payor identifier values
+        names: [Example Health]         # names as sent (case and spacing ignored)
+        destination: claims-out         # optional: where this payer's claims go (for the outbox)
+
+Format plugins set ``Payer(id=<as sent>, source_id=<as sent>)``; this plugin
+(``gateway_map_encounter``) looks the payer up by source id, id, then name,
+and rewrites ``payer.id``/``name`` (and the address when listed) and the
+coverage's filing indicator. An unknown payer is a warning and its own id is
+kept; with ``strict_payers: true`` on the clinic it is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway_plugins._rules import Catalogue
+from gateway_plugins._tables import read_yaml_model, resolve
+from gateway_plugins._x12codes import FILING_INDICATORS
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.config import Clinic, ClinicConfig, ConfigError
+from gateway.hookspecs import hookimpl
+from gateway.model import Address, Encounter, Finding, Severity
+
+RULES = Catalogue("payers")
+UNKNOWN = RULES.add(
+    "PAYER-UNKNOWN",
+    Severity.WARNING,
+    "A coverage's payer is not in the payer directory; its own id is used (an error when the clinic sets "
+    "`strict_payers: true`).",
+)
+
+
+class PayerEntry(BaseModel):
+    """One payer of the directory."""
+
+    model_config = ConfigDict(extra="forbid")
+    payer_id: str = Field(min_length=2, max_length=80)
+    name: str = Field(min_length=1, max_length=60)
+    claim_filing_indicator: str | None = None
+    hl7_ids: list[str] = Field(default_factory=list)
+    fhir_identifiers: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    destination: str | None = None
+    address: Address | None = None
+
+    @field_validator("payer_id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v  # payer ids like 60054 are often written unquoted
+
+    @field_validator("claim_filing_indicator")
+    @classmethod
+    def _filing(cls, v: str | None) -> str | None:
+        if v is not None and v not in FILING_INDICATORS:
+            raise ValueError(f"not an X12 claim filing indicator (one of {', '.join(FILING_INDICATORS)})")
+        return v
+
+
+class PayerFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payers: list[PayerEntry]
+
+
+def id_key(value: str) -> str:
+    return value.strip().upper()
+
+
+def name_key(value: str) -> str:
+    return re.sub(r"\s+", " ", value).strip().casefold()
+
+
+@dataclass
+class PayerDirectory:
+    """Lookup of payers by any id or name a clinic may send."""
+
+    entries: list[PayerEntry]
+    by_id: dict[str, PayerEntry]
+    by_name: dict[str, PayerEntry]
+
+    @classmethod
+    def build(cls, entries: list[PayerEntry], source: str = "payer directory") -> PayerDirectory:
+        by_id: dict[str, PayerEntry] = {}
+        by_name: dict[str, PayerEntry] = {}
+        problems = []
+        for i, e in enumerate(entries):
+            keys = [(by_id, id_key(k)) for k in (e.payer_id, *e.hl7_ids, *e.fhir_identifiers)]
+            keys += [(by_name, name_key(k)) for k in (e.name, *e.names)]
+            for table, key in keys:
+                other = table.get(key)
+                if other is not None and other is not e:
+                    problems.append(f"{source}: payers[{i}] ({e.payer_id}) and {other.payer_id} both claim '{key}'")
+                table[key] = e
+        if problems:
+            raise ConfigError(problems)
+        return cls(entries, by_id, by_name)
+
+    def find(self, payer_id: str | None, source_id: str | None, name: str | None) -> PayerEntry | None:
+        """The entry for a payer as sent: by source id, id, then name."""
+        for value in (source_id, payer_id):
+            if value and id_key(value) in self.by_id:
+                return self.by_id[id_key(value)]
+        return self.by_name.get(name_key(name)) if name else None
+
+    def destination_for(self, payer_id: str) -> str | None:
+        """Where claims to this (X12) payer id go, when the directory says."""
+        entry = self.by_id.get(id_key(payer_id))
+        return entry.destination if entry else None
+
+
+def load_directory(path: Path) -> PayerDirectory:
+    data = read_yaml_model(path, PayerFile)
+    assert isinstance(data, PayerFile)
+    return PayerDirectory.build(data.payers, path.name)
+
+
+@hookimpl
+def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] | None:
+    if not clinic.payers:
+        if clinic.strict_payers:
+            raise ConfigError(["strict_payers is true but no payer directory is configured (payers: FILE)"])
+        return None
+    return {"payer_directory": load_directory(resolve(clinic.payers, base_dir))}
+
+
+@hookimpl
+def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding] | None:
+    directory: PayerDirectory | None = clinic.resources.get("payer_directory")
+    if directory is None:
+        return None
+    out = []
+    for k, cov in enumerate(encounter.coverages, 1):
+        payer = cov.payer
+        entry = directory.find(payer.id, payer.source_id, payer.name)
+        if entry is None:
+            strict = clinic.config.strict_payers
+            out.append(
+                UNKNOWN.finding(
+                    f"coverage {cov.order}: payer '{payer.id}' is not in the payer directory; "
+                    + ("add it (this clinic's payer list is strict)" if strict else "its own id is used"),
+                    f"encounter.coverages[{k}].payer",
+                    Severity.ERROR if strict else None,
+                )
+            )
+            continue
+        payer.source_id = payer.source_id or payer.id
+        payer.id, payer.name = entry.payer_id, entry.name
+        payer.address = entry.address or payer.address
+        if entry.claim_filing_indicator:
+            cov.claim_filing_indicator = entry.claim_filing_indicator
+    return out
