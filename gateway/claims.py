@@ -1,18 +1,21 @@
 """From a coded encounter to claims (insured care) and statements (self-pay).
 
 Pure functions. A claim holds at most 50 service lines (837P 2400 limit);
-longer encounters are split into parts with their own totals.
+longer encounters are split into parts with their own totals. Lines marked
+``self_pay`` stay off claims and are due on the patient's statement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
 from gateway.config import Clinic
 from gateway.model import (
+    Aging,
     Claim,
     Encounter,
     Finding,
@@ -25,6 +28,8 @@ from gateway.model import (
 
 MAX_LINES_PER_CLAIM = 50
 CLM01_MAX = 20
+#: statement payment terms when the clinic configures none
+DEFAULT_TERMS_DAYS = 30
 
 
 def billing_provider(clinic: Clinic) -> Provider:
@@ -72,18 +77,17 @@ def claim_blockers(encounter: Encounter) -> list[Finding]:
 
 
 def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], list[Finding]]:
-    """One claim per 50 service lines for the primary coverage; none for self-pay."""
+    """One claim per 50 service lines for the primary coverage; none for
+    self-pay encounters, and ``self_pay`` lines are left off."""
     coverage = encounter.primary_coverage()
-    if coverage is None or not encounter.service_lines:
+    billable = [ln for ln in encounter.service_lines if not ln.self_pay]
+    if coverage is None or not billable:
         return [], []
     blockers = claim_blockers(encounter)
     if blockers:
         return [], blockers
     others = [c for c in encounter.coverages if c is not coverage]
-    chunks = [
-        encounter.service_lines[i : i + MAX_LINES_PER_CLAIM]
-        for i in range(0, len(encounter.service_lines), MAX_LINES_PER_CLAIM)
-    ]
+    chunks = [billable[i : i + MAX_LINES_PER_CLAIM] for i in range(0, len(billable), MAX_LINES_PER_CLAIM)]
     claims = []
     for part, lines in enumerate(chunks, 1):
         claims.append(
@@ -109,31 +113,108 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
     return claims, []
 
 
-def build_statements(encounter: Encounter, clinic: Clinic, today: date, terms_days: int = 30) -> list[Statement]:
-    """A statement for a self-pay encounter (no coverage): the patient owes
-    the full charge. Insured encounters get statements once payers answer."""
-    if encounter.coverages or not encounter.service_lines or claim_blockers(encounter):
-        return []
-    patient = encounter.patient
-    guarantor = encounter.guarantor or Guarantor(name=patient.name, address=patient.address, relationship="self")
-    account = guarantor.account_number or patient.id
-    lines = [
+def statement_lines(encounter: Encounter) -> list[StatementLine]:
+    """The patient's view of an encounter's lines, by date of service.
+
+    Without coverage the patient owes every full charge; with coverage,
+    ``self_pay`` lines are due and the others are shown as insurance pending
+    (not due until the payer answers; the 835 later fills in what was paid).
+    """
+    insured = bool(encounter.coverages)
+    who = encounter.patient.name.display()
+    return [
         StatementLine(
             service_date=ln.service_date,
             description=ln.description or ln.procedure_code or "Service",
             charge=ln.charge or Decimal("0.00"),
+            insurance_pending=insured and not ln.self_pay,
+            encounter_id=encounter.id,
+            patient_name=who,
         )
         for ln in sorted(encounter.service_lines, key=lambda ln: ln.service_date)
     ]
+
+
+def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
+    """Balances due by age of the service date on the statement date:
+    0–30 days current, 31–60, 61–90, over 90. Pending lines are not due."""
+    buckets = [Decimal("0.00")] * 4
+    for ln in lines:
+        if ln.insurance_pending:
+            continue
+        days = (statement_date - ln.service_date).days
+        buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += ln.balance
+    return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
+
+
+def terms_days_of(clinic: Clinic) -> int:
+    """Payment terms: the clinic's ``settings.statements.terms_days`` when a
+    plugin registered that section, else :data:`DEFAULT_TERMS_DAYS`."""
+    terms = getattr(clinic.settings.get("statements"), "terms_days", None)
+    return terms if isinstance(terms, int) else DEFAULT_TERMS_DAYS
+
+
+def build_statements(
+    encounter: Encounter, clinic: Clinic, today: date, terms_days: int | None = None
+) -> list[Statement]:
+    """A statement when the patient owes something now: self-pay encounters
+    (no coverage: the full charge) and insured encounters with ``self_pay``
+    lines (those lines due, the rest shown as insurance pending). Insured
+    encounters without self-pay lines get statements once payers answer."""
+    if not encounter.service_lines or claim_blockers(encounter):
+        return []
+    if encounter.coverages and not any(ln.self_pay for ln in encounter.service_lines):
+        return []
+    patient = encounter.patient
+    guarantor = encounter.guarantor or Guarantor(
+        name=patient.name, address=patient.address, relationship="self", email=patient.email
+    )
+    terms = terms_days if terms_days is not None else terms_days_of(clinic)
+    lines = statement_lines(encounter)
     return [
         Statement(
             id=claim_id(clinic.id, f"S{encounter.id}", 1, 1),
             clinic_id=clinic.id,
-            account_number=account,
+            account_number=guarantor.account_number or patient.id,
             statement_date=today,
-            due_date=today + timedelta(days=terms_days),
+            due_date=today + timedelta(days=terms),
             patient=patient,
             guarantor=guarantor,
             lines=lines,
+            aging=aging(lines, today),
         )
     ]
+
+
+def merge_statements(statements: Sequence[Statement]) -> list[Statement]:
+    """One statement per clinic and guarantor account (a family's visits on
+    one bill), in order of first appearance.
+
+    A group of one is returned unchanged. A merged statement takes the
+    latest statement and due dates, the first statement's patient and
+    guarantor, every line by date of service, aging recomputed, and a
+    deterministic id from clinic, account and statement date.
+    """
+    groups: dict[tuple[str, str], list[Statement]] = {}
+    for st in statements:
+        groups.setdefault((st.clinic_id, st.account_number), []).append(st)
+    out = []
+    for (clinic_id, account), group in groups.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        first = group[0]
+        statement_date = max(st.statement_date for st in group)
+        lines = sorted((ln for st in group for ln in st.lines), key=lambda ln: ln.service_date)
+        out.append(
+            first.model_copy(
+                update={
+                    "id": claim_id(clinic_id, f"A{account}-{statement_date:%Y%m%d}", 1, 1),
+                    "statement_date": statement_date,
+                    "due_date": max(st.due_date for st in group),
+                    "lines": lines,
+                    "aging": aging(lines, statement_date),
+                }
+            )
+        )
+    return out

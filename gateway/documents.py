@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -62,12 +62,15 @@ class RenderContext:
     """What a renderer may use besides the items: the run's timestamp, the
     gateway configuration (submitter, receiver), a control-number allocator
     and the destination's ``format_settings`` validated by the renderer's
-    ``settings_model``."""
+    ``settings_model``. ``clinics`` maps clinic id to the run-time
+    :class:`~gateway.config.Clinic` (validated settings, loaded resources such
+    as a statement logo) when the caller has them."""
 
     created: datetime
     config: object
     control_numbers: ControlNumbers
     settings: BaseModel | None = None
+    clinics: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Renderer(Protocol):

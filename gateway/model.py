@@ -88,6 +88,8 @@ class Patient(_Model):
     sex: Sex = "U"
     address: Address | None = None
     phone: str | None = None
+    #: where statements may be e-mailed when the patient is their own guarantor
+    email: str | None = None
 
 
 class Payer(_Model):
@@ -183,6 +185,9 @@ class ServiceLine(_Model):
     ndc: str | None = None
     description: str | None = None
     control_number: str | None = None
+    #: the patient pays this line themselves (non-covered or elective
+    #: service): it is left off insurance claims and is due on the statement
+    self_pay: bool = False
 
 
 class Guarantor(_Model):
@@ -193,6 +198,8 @@ class Guarantor(_Model):
     phone: str | None = None
     relationship: str | None = None
     account_number: str | None = None
+    #: where statements may be e-mailed (sets the statement document's "to")
+    email: str | None = None
 
 
 class Encounter(_Model):
@@ -267,6 +274,10 @@ class StatementLine(_Model):
     adjustments: Money = Decimal("0.00")
     patient_paid: Money = Decimal("0.00")
     insurance_pending: bool = False
+    #: visit the line comes from, and whose care it was (an account may hold
+    #: several patients' visits: a parent's account for two children)
+    encounter_id: str | None = None
+    patient_name: str | None = None
 
     @property
     def balance(self) -> Decimal:
@@ -299,3 +310,8 @@ class Statement(_Model):
     def total_due(self) -> Decimal:
         """Patient balance of all lines not waiting for insurance."""
         return sum((ln.balance for ln in self.lines if not ln.insurance_pending), Decimal("0.00"))
+
+    @property
+    def total_pending(self) -> Decimal:
+        """Balance of lines billed to insurance and not answered yet (not due)."""
+        return sum((ln.balance for ln in self.lines if ln.insurance_pending), Decimal("0.00"))

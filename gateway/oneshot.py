@@ -119,6 +119,7 @@ class Run:
                     config=self.gateway.config,
                     control_numbers=numbers,
                     settings=self.gateway.format_settings.get(dest),
+                    clinics=self.gateway.clinics,
                 )
                 with self.gateway.folder_transport(out_dir / dest) as transport:
                     for doc in renderer.render(items, ctx):

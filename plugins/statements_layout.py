@@ -1,0 +1,389 @@
+"""Page layout of a patient statement (fpdf2), US Letter, in points.
+
+Page 1, top third (above the fold at 11in/3): the practice's logo and return
+address; the responsible party's address placed for a #10 window envelope;
+the tear-off payment stub on the right, clear of the window. Below the
+dashed tear line: the statement heading, the lines by date of service, the
+totals, the aging and the clinic's message and billing contact. Following
+pages repeat a heading and the table's column headings; every page has a
+footer with the account number and "Page n of N". Measurements and the
+window calculation are in docs/statements.md.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from fpdf import FPDF
+from gateway_plugins.statements_settings import Branding
+
+from gateway.model import Address, Statement, StatementLine
+
+PT = 72.0  # points per inch
+PAGE_W, PAGE_H = 8.5 * PT, 11 * PT
+MARGIN = 0.5 * PT
+CONTENT_W = PAGE_W - 2 * MARGIN
+FOLD_Y = PAGE_H / 3
+FOOTER_Y = PAGE_H - 0.45 * PT
+BODY_BOTTOM = PAGE_H - 0.75 * PT
+STUB_X = 5.5 * PT
+ROW_H = 13.0
+#: (wording key, width in points, alignment) of the lines table
+COLUMNS = (
+    ("col_date", 56.0, "L"),
+    ("col_description", 176.0, "L"),
+    ("col_charge", 60.0, "R"),
+    ("col_insurance", 60.0, "R"),
+    ("col_adjustments", 62.0, "R"),
+    ("col_patient_paid", 60.0, "R"),
+    ("col_balance", 66.0, "R"),
+)
+GREY = (232, 232, 232)
+DARK = (90, 90, 90)
+
+
+@dataclass(frozen=True)
+class WindowPlacement:
+    """Where the addressee block goes (inches from the page's top-left)."""
+
+    top_in: float = 2.5
+    left_in: float = 1.0
+    width_in: float = 3.25
+
+
+def text(value: str) -> str:
+    """Text the PDF core fonts can show (Latin-1): accents are kept when
+    Latin-1 has them, other characters are transliterated or become '?'."""
+    value = unicodedata.normalize("NFKC", value).replace("\u2013", "-").replace("\u2014", "-")
+    out = []
+    for ch in value:
+        if ord(ch) < 256:
+            out.append(ch)
+        else:
+            base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(base or "?")
+    return "".join(out)
+
+
+def money(amount: Decimal) -> str:
+    """``Decimal("1234.5")`` → ``1,234.50`` (rounded half-up to the cent)."""
+    return f"{amount.quantize(Decimal('0.01')):,.2f}"
+
+
+def us_date(d: date) -> str:
+    return d.strftime("%m/%d/%Y")
+
+
+def phone(number: str | None) -> str:
+    """``5555550101`` → ``(555) 555-0101``; other forms as given."""
+    if not number:
+        return ""
+    digits = "".join(c for c in number if c.isdigit())
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if len(digits) == 10 else number
+
+
+def address_lines(address: Address | None) -> list[str]:
+    """Street lines and ``City, ST 12345-6789``."""
+    if address is None:
+        return []
+    zip_code = address.postal_code or ""
+    if len(zip_code) == 9 and zip_code.isdigit():
+        zip_code = f"{zip_code[:5]}-{zip_code[5:]}"
+    last = ", ".join(p for p in (address.city, f"{address.state or ''} {zip_code}".strip()) if p)
+    return [*address.lines, *([last] if last else [])]
+
+
+class StatementPdf(FPDF):
+    """One statement as a PDF; :meth:`build` returns the bytes."""
+
+    def __init__(self, statement: Statement, brand: Branding, created: datetime, window: WindowPlacement) -> None:
+        super().__init__(unit="pt", format="letter")
+        self.st = statement
+        self.brand = brand
+        self.window = window
+        self.set_auto_page_break(False)
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.alias_nb_pages()
+        self.set_creation_date(created)
+        # metadata names the practice and the kind of document only: no PHI
+        self.set_title(text(f"{brand.practice_name} - {brand.wording['title'].title()}"))
+        self.set_author(text(brand.practice_name))
+        self.set_creator("billing-gateway")
+        self.set_producer("billing-gateway (fpdf2)")
+        self.patients = sorted({ln.patient_name for ln in statement.lines if ln.patient_name})
+
+    # -- helpers -------------------------------------------------------------
+    def say(self, key: str, **values: str) -> str:
+        return text(self.brand.text(key, **values))
+
+    def values(self) -> dict[str, str]:
+        c = self.brand.contact
+        return {
+            "practice_name": self.brand.practice_name,
+            "practice_phone": phone(self.brand.phone),
+            "statement_date": us_date(self.st.statement_date),
+            "due_date": us_date(self.st.due_date),
+            "amount_due": f"${money(self.st.total_due)}",
+            "account_number": self.st.account_number,
+            "guarantor_name": self.st.guarantor.name.display(),
+            "billing_phone": phone(c.phone),
+            "billing_email": c.email or "",
+            "billing_hours": c.hours,
+            "portal_url": self.brand.portal_url or "",
+            "payable_to": self.brand.payable_to,
+        }
+
+    def put(self, x: float, y: float, value: str, size: float = 9, style: str = "", w: float = 0, align: str = "L"):
+        self.set_font("Helvetica", style, size)
+        self.set_xy(x, y)
+        self.cell(w, size + 2, text(value), align=align)
+
+    def fit(self, value: str, width: float) -> str:
+        value = text(value)
+        if self.get_string_width(value) <= width:
+            return value
+        while value and self.get_string_width(value + "...") > width:
+            value = value[:-1]
+        return value + "..."
+
+    # -- page furniture ------------------------------------------------------
+    def header(self) -> None:
+        if self.page_no() == 1:
+            return
+        self.put(MARGIN, MARGIN, self.brand.practice_name, 11, "B")
+        self.put(MARGIN, MARGIN, self.say("continued"), 11, "B", w=CONTENT_W, align="R")
+        info = (
+            f"{self.say('account_number')}: {self.st.account_number}    "
+            f"{self.say('statement_date')}: {us_date(self.st.statement_date)}    "
+            f"{self.say('patient')}: {self.st.patient.name.display()}"
+        )
+        self.put(MARGIN, MARGIN + 16, info, 8.5)
+        self.set_draw_color(*DARK)
+        self.line(MARGIN, MARGIN + 32, PAGE_W - MARGIN, MARGIN + 32)
+        self.set_y(MARGIN + 40)
+
+    def footer(self) -> None:
+        self.set_text_color(*DARK)
+        left = f"{self.brand.practice_name}  |  {self.say('account_number')} {self.st.account_number}"
+        self.put(MARGIN, FOOTER_Y, left, 7.5)
+        page = f"{self.say('page')} {self.page_no()} {self.say('of')} {{nb}}"
+        self.put(MARGIN, FOOTER_Y, page, 7.5, w=CONTENT_W, align="R")
+        self.set_text_color(0, 0, 0)
+
+    # -- page 1 top third ----------------------------------------------------
+    def return_address(self) -> None:
+        x, y = MARGIN, MARGIN
+        if self.brand.logo:
+            info = self.image(io.BytesIO(self.brand.logo), x=x, y=y, h=40)
+            x += float(info.rendered_width) + 8
+        self.put(x, y, self.brand.practice_name, 12, "B")
+        y += 15
+        for line in [*address_lines(self.brand.address), phone(self.brand.phone)]:
+            if line:
+                self.put(x, y, line, 8.5)
+                y += 10.5
+
+    def addressee(self) -> None:
+        g = self.st.guarantor
+        x, y = self.window.left_in * PT, self.window.top_in * PT
+        width = self.window.width_in * PT
+        lines = [g.name.display(), *address_lines(g.address)]
+        for i, line in enumerate(lines[:5]):
+            self.set_font("Helvetica", "B" if i == 0 else "", 10)
+            self.set_xy(x, y)
+            self.cell(width, 11, self.fit(line, width))
+            y += 11.5
+
+    def stub(self) -> None:
+        v = self.values()
+        x, y, width = STUB_X, MARGIN, PAGE_W - MARGIN - STUB_X
+        self.set_draw_color(*DARK)
+        self.rect(x, y, width, FOLD_Y - MARGIN - 14)
+        x += 6
+        width -= 12
+        self.set_font("Helvetica", "B", 7)
+        self.set_xy(x, y + 5)
+        self.multi_cell(width, 8.5, self.say("stub_heading"), align="C")
+        y = self.get_y() + 5
+        rows = (
+            ("account_number", self.st.account_number, ""),
+            ("statement_date", v["statement_date"], ""),
+            ("due_date", v["due_date"], "B"),
+            ("amount_due", v["amount_due"], "B"),
+        )
+        for key, value, style in rows:
+            self.put(x, y, self.say(key), 8)
+            self.put(x, y, value, 10 if key == "amount_due" else 8.5, style, w=width, align="R")
+            y += 14
+        self.put(x, y + 2, self.say("amount_enclosed"), 8, "B")
+        self.set_fill_color(255, 255, 255)
+        self.rect(x + width - 80, y, 80, 16)
+        self.put(x + width - 78, y + 3, "$", 9)
+        y += 26
+        self.put(x, y, self.say("remit_to"), 7.5, "B")
+        y += 10
+        for line in [self.brand.remit_to.name, *address_lines(self.brand.remit_to.address)]:
+            self.set_font("Helvetica", "", 8.5)
+            self.set_xy(x, y)
+            self.cell(width, 10, self.fit(line, width))
+            y += 10
+        self.set_font("Helvetica", "", 7)
+        self.set_xy(x, y + 3)
+        self.multi_cell(width, 8, self.say("payable_to", **v))
+        if self.brand.portal_url:
+            self.set_font("Helvetica", "B", 7.5)
+            self.set_xy(x, self.get_y() + 4)
+            self.multi_cell(width, 9, self.say("pay_online", **v))
+
+    def tear_line(self) -> None:
+        self.set_draw_color(*DARK)
+        self.set_dash_pattern(dash=3, gap=2)
+        self.line(MARGIN / 2, FOLD_Y, PAGE_W - MARGIN / 2, FOLD_Y)
+        self.set_dash_pattern()
+        self.set_text_color(*DARK)
+        self.put(MARGIN, FOLD_Y + 2, self.say("tear_line"), 7, "I", w=CONTENT_W, align="C")
+        self.set_text_color(0, 0, 0)
+
+    def heading(self) -> None:
+        y = FOLD_Y + 18
+        self.put(MARGIN, y, self.say("title"), 15, "B")
+        self.put(MARGIN, y + 20, self.brand.practice_name, 9)
+        rows = [
+            ("statement_date", us_date(self.st.statement_date)),
+            ("account_number", self.st.account_number),
+            ("patient", ", ".join(self.patients) or self.st.patient.name.display()),
+            ("guarantor", self.st.guarantor.name.display()),
+            ("due_date", us_date(self.st.due_date)),
+        ]
+        lx, vx = 3.6 * PT, 4.9 * PT
+        for key, value in rows:
+            self.put(lx, y, self.say(key) + ":", 8.5)
+            self.set_font("Helvetica", "B", 8.5)
+            self.set_xy(vx, y)
+            self.cell(PAGE_W - MARGIN - vx, 10.5, self.fit(value, PAGE_W - MARGIN - vx))
+            y += 12
+        self.set_y(y + 10)
+
+    # -- the lines -----------------------------------------------------------
+    def table_header(self) -> None:
+        self.set_fill_color(*GREY)
+        self.set_font("Helvetica", "B", 8)
+        self.set_x(MARGIN)
+        for key, width, align in COLUMNS:
+            self.cell(width, ROW_H + 2, self.say(key), align=align, fill=True)
+        self.ln(ROW_H + 4)
+
+    def ensure_room(self, height: float, *, table: bool) -> None:
+        if self.get_y() + height > BODY_BOTTOM:
+            self.add_page()
+            if table:
+                self.table_header()
+
+    def row(self, line: StatementLine) -> None:
+        self.ensure_room(ROW_H, table=True)
+        pending = line.insurance_pending
+        description = line.description + (f" ({self.say('pending')})" if pending else "")
+        cells = (
+            us_date(line.service_date),
+            self.fit(description, COLUMNS[1][1] - 4),
+            money(line.charge),
+            money(line.insurance_paid),
+            money(line.adjustments),
+            money(line.patient_paid),
+            self.say("pending_short") if pending else money(line.balance),
+        )
+        self.set_font("Helvetica", "I" if pending else "", 8.5)
+        self.set_x(MARGIN)
+        for (_, width, align), value in zip(COLUMNS, cells, strict=True):
+            self.cell(width, ROW_H, text(value), align=align)
+        self.ln(ROW_H)
+        self.set_draw_color(*GREY)
+        self.line(MARGIN, self.get_y(), PAGE_W - MARGIN, self.get_y())
+
+    def lines_table(self) -> None:
+        self.table_header()
+        by_patient = len(self.patients) > 1
+        lines = self.st.lines
+        if by_patient:  # one block per patient, by date of service inside
+            lines = sorted(lines, key=lambda ln: (ln.patient_name or "", ln.service_date))
+        current = None
+        for line in lines:
+            if by_patient and line.patient_name != current:
+                current = line.patient_name
+                self.ensure_room(ROW_H * 2, table=True)
+                self.put(MARGIN, self.get_y() + 2, f"{self.say('patient')}: {current}", 8.5, "B")
+                self.ln(ROW_H)
+            self.row(line)
+
+    # -- totals, aging, message ---------------------------------------------
+    def totals(self) -> None:
+        st = self.st
+        rows = [("total_charges", sum((ln.charge for ln in st.lines), Decimal(0)), "")]
+        if st.total_pending:
+            rows.append(("total_pending", st.total_pending, ""))
+        rows.append(("total_due", st.total_due, "B"))
+        self.ensure_room(len(rows) * 14 + 8, table=False)
+        y = self.get_y() + 6
+        lx, width = PAGE_W - MARGIN - 2.6 * PT, 2.6 * PT
+        for key, amount, style in rows:
+            self.put(lx, y, self.say(key), 10 if style else 9, style)
+            self.put(lx, y, f"${money(amount)}", 10 if style else 9, style, w=width, align="R")
+            y += 14
+        self.set_y(y + 6)
+
+    def aging_table(self) -> None:
+        a = self.st.aging
+        cols = (
+            ("aging_current", a.current),
+            ("aging_31_60", a.days_31_60),
+            ("aging_61_90", a.days_61_90),
+            ("aging_over_90", a.over_90),
+            ("total_due", self.st.total_due),
+        )
+        self.ensure_room(2 * ROW_H + 12, table=False)
+        width = CONTENT_W / len(cols)
+        self.set_fill_color(*GREY)
+        self.set_draw_color(*DARK)
+        self.set_font("Helvetica", "B", 8)
+        self.set_x(MARGIN)
+        for key, _ in cols:
+            self.cell(width, ROW_H, self.say(key), border=1, align="C", fill=True)
+        self.ln(ROW_H)
+        self.set_x(MARGIN)
+        for i, (_, amount) in enumerate(cols):
+            self.set_font("Helvetica", "B" if i == len(cols) - 1 else "", 9)
+            self.cell(width, ROW_H, f"${money(amount)}", border=1, align="C")
+        self.ln(ROW_H + 10)
+
+    def closing(self) -> None:
+        v = self.values()
+        parts = []
+        if self.st.total_pending:
+            parts.append((self.say("pending_note"), "I"))
+        parts += [(self.say("message", **v), ""), (self.say("contact", **v), "B")]
+        for value, style in parts:
+            if not value.strip():
+                continue
+            self.ensure_room(24, table=False)
+            self.set_font("Helvetica", style, 8.5)
+            self.set_x(MARGIN)
+            self.multi_cell(CONTENT_W, 11, value)
+            self.ln(4)
+
+    def build(self) -> bytes:
+        """Lay out every page and return the PDF bytes."""
+        self.add_page()
+        self.return_address()
+        self.addressee()
+        self.stub()
+        self.tear_line()
+        self.heading()
+        self.lines_table()
+        self.totals()
+        self.aging_table()
+        self.closing()
+        return bytes(self.output())
