@@ -79,6 +79,31 @@ def to_decimal(text: str) -> Decimal | None:
 
 
 @dataclass(frozen=True)
+class AddressFacts:
+    lines: tuple[str, ...] = ()
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+
+def address_facts(a: Address | None) -> AddressFacts | None:
+    if a is None:
+        return None
+    return AddressFacts(
+        lines=tuple(norm(x) for x in a.lines[:2]),
+        city=norm(a.city),
+        state=norm(a.state),
+        postal_code=(a.postal_code or "").replace("-", "").replace(" ", ""),
+    )
+
+
+def to_address(a: AddressFacts | None) -> Address | None:
+    if a is None:
+        return None
+    return Address(lines=list(a.lines), city=a.city or None, state=a.state or None, postal_code=a.postal_code or None)
+
+
+@dataclass(frozen=True)
 class PersonFacts:
     family: str = ""
     given: str = ""
@@ -86,6 +111,7 @@ class PersonFacts:
     suffix: str = ""
     birth_date: str = ""
     sex: str = ""
+    address: AddressFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +158,7 @@ class ClaimFacts:
     billing_npi: str
     billing_name: str
     billing_tax_id: str
-    billing_postal_code: str
+    billing_address: AddressFacts | None
     rendering_npi: str
     service_facility_npi: str
     referring_npi: str
@@ -155,8 +181,11 @@ class ClaimFacts:
         return sum((ln.charge or Decimal(0) for ln in self.lines), Decimal(0))
 
 
-def _person(name: PersonName, birth: date | None, sex: str, with_demographics: bool = True) -> PersonFacts:
+def _person(
+    name: PersonName, birth: date | None, sex: str, address: Address | None, with_demographics: bool = True
+) -> PersonFacts:
     return PersonFacts(
+        address=address_facts(address),
         family=norm(name.family),
         given=norm(name.given),
         middle=norm(name.middle),
@@ -183,11 +212,12 @@ def facts_of(claim: Claim) -> ClaimFacts:
     cov, b = claim.coverage, claim.billing_provider
     sub = cov.subscriber
     if cov.relationship == SELF:
-        subscriber = _person(sub.name, *_self_demographics(claim))
+        subscriber = _person(sub.name, *_self_demographics(claim), sub.address or claim.patient.address)
         patient = subscriber
     else:
-        subscriber = _person(sub.name, None, "", with_demographics=False)
-        patient = _person(claim.patient.name, claim.patient.birth_date, claim.patient.sex)
+        subscriber = _person(sub.name, None, "", sub.address, with_demographics=False)
+        pat = claim.patient
+        patient = _person(pat.name, pat.birth_date, pat.sex, pat.address)
     lines = tuple(
         LineFacts(
             procedure_code=norm(ln.procedure_code),
@@ -214,7 +244,7 @@ def facts_of(claim: Claim) -> ClaimFacts:
         billing_npi=b.npi or "",
         billing_name=_provider_name(b),
         billing_tax_id=b.tax_id or "",
-        billing_postal_code=(b.address.postal_code or "").replace("-", "") if b.address else "",
+        billing_address=address_facts(b.address),
         rendering_npi=rendering or "",
         service_facility_npi=facility or "",
         referring_npi=referring or "",
@@ -294,6 +324,7 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
     if f.total_charge is None:
         raise NotAClaim("CLM02 is not an amount")
     subscriber = Subscriber(
+        address=to_address(f.subscriber.address),
         member_id=f.member_id,
         name=_name(f.subscriber),
         birth_date=parse_d8(f.subscriber.birth_date),
@@ -320,7 +351,7 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
         npi=f.billing_npi or None,
         organization_name=f.billing_name or None,
         tax_id=f.billing_tax_id or None,
-        address=Address(postal_code=f.billing_postal_code or None),
+        address=to_address(f.billing_address),
     )
     rendering = Provider(npi=f.rendering_npi) if f.rendering_npi and f.rendering_npi != f.billing_npi else None
     return Claim(
@@ -335,6 +366,7 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
         service_facility=Provider(npi=f.service_facility_npi) if f.service_facility_npi else None,
         patient=Patient(
             id=f.claim_id,
+            address=to_address(f.patient.address),
             name=_name(f.patient),
             birth_date=parse_d8(f.patient.birth_date),
             sex=_sex(f.patient.sex),  # type: ignore[arg-type]

@@ -268,8 +268,13 @@ def _transaction(
     return out
 
 
-def _clinic_settings(config: Any, clinic_id: str) -> X12ClinicSettings:
-    for clinic in getattr(config, "clinics", ()):
+def _clinic_settings(ctx: RenderContext, clinic_id: str) -> X12ClinicSettings:
+    """The clinic's ``settings.x12``: validated at start-up (``ctx.clinics``
+    when the context carries them), else read from the config."""
+    runtime = (getattr(ctx, "clinics", None) or {}).get(clinic_id)
+    if runtime is not None and isinstance(runtime.settings.get("x12"), X12ClinicSettings):
+        return runtime.settings["x12"]
+    for clinic in getattr(ctx.config, "clinics", ()):
         if clinic.id == clinic_id:
             return X12ClinicSettings.model_validate(clinic.settings.get("x12", {}))
     return X12ClinicSettings()
@@ -314,7 +319,7 @@ def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X1
     gs06 = numbers.next(scope, "GS06")
     created = ctx.created
     header = _header(w, config, settings)
-    pay_to = _clinic_settings(config, clinic_id).pay_to_address
+    pay_to = _clinic_settings(ctx, clinic_id).pay_to_address
     ordered = sorted(claims, key=lambda c: c.id)
     by_billing: dict[tuple[str, ...], list[Claim]] = {}
     for claim in ordered:

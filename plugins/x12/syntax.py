@@ -146,8 +146,8 @@ def read_delimiters(text: str) -> tuple[Delimiters, int]:
     element = text[start + 3 : start + 4]
     if not element or element.isalnum() or element.isspace():
         raise X12SyntaxError("the ISA does not declare a usable element separator")
-    pos = start + 3
-    for _ in range(16):
+    pos = start + 3  # the separator before ISA01; ISA16 follows the 16th
+    for _ in range(15):
         pos = text.find(element, pos + 1)
         if pos < 0:
             raise X12SyntaxError("the ISA segment is incomplete")

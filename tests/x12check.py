@@ -1,0 +1,185 @@
+"""Shared helpers for X12 tests: pyx12 validation of every 837 written, and
+synthetic claim fixtures (fictitious people, valid-Luhn fake NPIs).
+
+``assert_valid_837`` runs pyx12's ``x12n_document`` (maps loaded once per
+test session) and fails with pyx12's messages.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from gateway_plugins.x12.pyx12check import Pyx12Error, Pyx12Validator
+from gateway_plugins.x12.render import Claim837Renderer
+from gateway_plugins.x12.settings import X12Settings
+
+from gateway.config import PartyConfig
+from gateway.documents import Document, MemoryControlNumbers, RenderContext
+from gateway.model import (
+    Address,
+    Claim,
+    Coverage,
+    Diagnosis,
+    Patient,
+    Payer,
+    PersonName,
+    Provider,
+    ServiceLine,
+    Subscriber,
+)
+
+PYX12 = Pyx12Validator()
+CREATED = datetime(2026, 11, 27, 9, 15)
+
+
+def pyx12_errors(data: bytes) -> list[Pyx12Error]:
+    return PYX12.validate(data)
+
+
+def assert_valid_837(data: bytes) -> None:
+    """pyx12 (x12n_document) finds no error in ``data``."""
+    errors = pyx12_errors(data)
+    assert not errors, "pyx12 errors:\n" + "\n".join(f"segment {e.segment} {e.element}: {e.message}" for e in errors)
+
+
+# -- configuration and rendering ----------------------------------------------
+
+CONFIG = SimpleNamespace(
+    submitter=PartyConfig(name="Example Billing Services", id="EXBILL01", contact_name="Claims Desk",
+                          contact_phone="555-555-0100"),
+    receiver=PartyConfig(name="Example Clearinghouse", id="EXCLEAR01"),
+    clinics=[],
+)  # fmt: skip
+
+
+def render(claims: list[Claim], numbers: Any = None, config: Any = CONFIG, **settings: Any) -> Document:
+    """One clinic's claims rendered to one 837P document."""
+    ctx = RenderContext(
+        created=CREATED,
+        config=config,
+        control_numbers=numbers or MemoryControlNumbers(),
+        settings=X12Settings(**settings),
+    )
+    docs = Claim837Renderer().render(claims, ctx)
+    assert len(docs) == 1
+    return docs[0]
+
+
+# -- synthetic claims ------------------------------------------------------------
+
+DOS = date(2026, 10, 5)
+BILLING = Provider(
+    npi="1234567893",
+    organization_name="Riverside Family Practice LLC",
+    taxonomy="207Q00000X",
+    tax_id="123456789",
+    address=Address(lines=["100 Example Avenue"], city="Springfield", state="IL", postal_code="627010001"),
+)
+OTHER_BILLING = Provider(
+    npi="1987654328",
+    organization_name="Lakeside Pediatrics PC",
+    tax_id="987654321",
+    address=Address(lines=["200 Sample Road", "Suite 3"], city="Shelbyville", state="IL", postal_code="62565-0002"),
+)
+RENDERING = Provider(
+    npi="1543210987", name=PersonName(family="Example", given="Robin", middle="Q"), taxonomy="207Q00000X"
+)
+REFERRING = Provider(npi="1122334455", name=PersonName(family="Sample", given="Jordan"))
+FACILITY = Provider(
+    npi="1678901236",
+    organization_name="Riverside Annex Clinic",
+    address=Address(lines=["300 Annex Way"], city="Springfield", state="IL", postal_code="627020003"),
+)
+PAYER = Payer(id="EXPAYER1", name="Example Health Plan")
+SECOND_PAYER = Payer(id="EXPAYER2", name="Sample Supplemental Insurance")
+
+
+def _home(n: int) -> Address:
+    return Address(lines=[f"{n} Fictional Lane"], city="Springfield", state="IL", postal_code="62701")
+
+
+def _line(code: str, charge: str, pointers: list[int], **kw: Any) -> ServiceLine:
+    return ServiceLine(service_date=kw.pop("service_date", DOS), procedure_code=code, code_system="CPT",
+                       charge=Decimal(charge), diagnosis_pointers=pointers, **kw)  # fmt: skip
+
+
+def _claim(cid: str, patient: Patient, coverage: Coverage, lines: list[ServiceLine], dx: list[str], **kw: Any) -> Claim:
+    return Claim(
+        id=cid,
+        clinic_id="riverside",
+        encounter_id=cid,
+        billing_provider=kw.pop("billing_provider", BILLING),
+        patient=patient,
+        coverage=coverage,
+        diagnoses=[Diagnosis(code=c) for c in dx],
+        service_lines=lines,
+        total_charge=sum((ln.charge for ln in lines), Decimal("0.00")),  # type: ignore[misc]
+        **kw,
+    )
+
+
+def _adult(n: int, family: str, given: str, born: date, sex: str = "F") -> tuple[Patient, Subscriber]:
+    patient = Patient(id=f"MRN{n}", name=PersonName(family=family, given=given), birth_date=born, sex=sex,  # type: ignore[arg-type]
+                      address=_home(n))  # fmt: skip
+    sub = Subscriber(member_id=f"XHP{n:09d}", name=patient.name, birth_date=born, sex=sex, group_number="GRP-100")  # type: ignore[arg-type]
+    return patient, sub
+
+
+def fixture_claims() -> dict[str, Claim]:
+    """Named synthetic claims covering the 837P variants the renderer writes."""
+    alma, alma_sub = _adult(1001, "Testperson", "Alma", date(1980, 4, 12))
+    casey, casey_sub = _adult(1002, "Exampleson", "Casey", date(1975, 2, 3), "M")
+    parent_sub = Subscriber(member_id="XHP000002002", name=PersonName(family="Parentname", given="Pat"),
+                            address=_home(2002), group_number="GRP-200")  # fmt: skip
+    child = Patient(id="MRN2003", name=PersonName(family="Parentname", given="Kiddo", suffix="Jr"),
+                    birth_date=date(2019, 6, 1), sex="M", address=_home(2002))  # fmt: skip
+    primary = Coverage(order=1, payer=PAYER, subscriber=alma_sub)
+    secondary_primary = Coverage(order=1, payer=PAYER, subscriber=casey_sub, prior_payer_paid=Decimal("80.00"))
+    secondary = Coverage(order=2, payer=SECOND_PAYER, subscriber=casey_sub.model_copy(update={"member_id": "SSI77"}),
+                         claim_filing_indicator="CI")  # fmt: skip
+    dependent = Coverage(order=1, payer=PAYER, subscriber=parent_sub, relationship="19")
+    twelve = [
+        "J06.9",
+        "R05.9",
+        "E11.9",
+        "I10",
+        "M54.50",
+        "R51.9",
+        "Z00.00",
+        "K21.9",
+        "F41.1",
+        "J45.909",
+        "E78.5",
+        "N39.0",
+    ]
+    return {
+        "self": _claim("RIV-1001", alma, primary,
+                       [_line("99213", "125.00", [1, 2]), _line("87880", "35.50", [1], modifiers=["QW"])],
+                       ["J06.9", "R05.9"], rendering_provider=RENDERING),
+        "self-second-visit": _claim("RIV-1002", alma, primary, [_line("99212", "90", [1])], ["J02.9"],
+                                    rendering_provider=BILLING),
+        "dependent": _claim("RIV-2003", child, dependent, [_line("99392", "150.00", [1])], ["Z00.129"]),
+        "secondary": _claim("RIV-3001", casey, secondary, [_line("99214", "165.00", [1, 2]), _line("36415", "15", [1])],
+                            ["E11.9", "I10"], other_coverages=[secondary_primary]),
+        "rendering-facility": _claim("RIV-4001", alma, primary, [_line("99203", "210.00", [1])], ["M54.50"],
+                                     rendering_provider=RENDERING, referring_provider=REFERRING,
+                                     service_facility=FACILITY, place_of_service="22"),
+        "twelve-dx-modifiers": _claim("RIV-5001", casey, Coverage(payer=PAYER, subscriber=casey_sub),
+                                      [_line("20610", "300.00", [1, 2, 3, 4], modifiers=["RT", "59", "XS", "76"],
+                                             units=Decimal("2")),
+                                       _line("99214", "165.00", [5, 6, 7, 8], modifiers=["25"]),
+                                       _line("J1030", "12.34", [9, 10, 11, 12], units=Decimal("1.5"),
+                                             place_of_service="22")],
+                                      twelve),
+        "replacement": _claim("RIV-1001R", alma, primary, [_line("99213", "125.00", [1])], ["J06.9"],
+                              frequency_code="7", original_reference="PAYERCLM0001"),
+        "inpatient": _claim("RIV-6001", casey, Coverage(payer=PAYER, subscriber=casey_sub),
+                            [_line("99223", "400", [1], service_date=date(2026, 10, 6)),
+                             _line("99232", "150", [1], service_date=date(2026, 10, 7))],
+                            ["J18.9"], place_of_service="21"),
+        "other-billing": _claim("LAK-7001", alma, primary, [_line("99213", "110.00", [1])], ["J06.9"],
+                                billing_provider=OTHER_BILLING),
+    }  # fmt: skip
