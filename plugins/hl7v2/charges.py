@@ -1,0 +1,232 @@
+"""DG1 → diagnoses; FT1 (or PR1) → service lines with pointers.
+
+Only FT1-6 charge types (CG) are billed; credits, payments and adjustments
+are kept in the encounter's extensions for statements, not billed. Quantity
+defaults to 1; the line charge is FT1-11 (extended) or FT1-12 × quantity
+(unit), and a mismatch between the two is reported. Pointers come from
+FT1-19 when sent, else the first four diagnoses by DG1-15 priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from gateway.model import Diagnosis, ServiceLine
+
+from .codes import diagnosis_system, local_system, normal_code, procedure_system
+from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
+from .problems import Problems
+from .reader import Segment
+from .values import Scope, to_date, to_decimal, to_provider
+
+CENTS = Decimal("0.01")
+MAX_MODIFIERS = 4
+MAX_POINTERS = 4
+
+
+def _label(p: FieldPath | None) -> str:
+    return f"{p.segment}-{p.field}" if p else ""
+
+
+def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str, Segment]) -> list[Diagnosis]:
+    """DG1 diagnoses ordered by DG1-15 priority (blank last), then as sent."""
+    if fm.from_charges_only:
+        return []
+    ranked: list[tuple[int, int, Diagnosis]] = []
+    for pos, seg in enumerate(segs):
+        scope = Scope(seg, base)
+        code = scope.get(fm.code)
+        if not code:
+            continue
+        prio = scope.get(fm.priority)
+        desc, _, _ = scope.first(fm.description)
+        dx = Diagnosis(code=code, system=diagnosis_system(scope.get(fm.system)), description=desc or None)
+        ranked.append((int(prio) if prio.isdigit() and int(prio) > 0 else 10_000, pos, dx))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    out: list[Diagnosis] = []
+    seen: set[str] = set()
+    for _, _, dx in ranked:
+        key = normal_code(dx.code)
+        if key not in seen:
+            seen.add(key)
+            out.append(dx)
+    return out
+
+
+def _pointers(scope: Scope, fm: ChargeMap, diagnoses: list[Diagnosis], problems: Problems) -> list[int]:
+    codes, path = scope.repeated(fm.diagnoses)
+    if not codes:
+        return list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1))
+    seg = scope.segment(path.segment) if path else None
+    index = {normal_code(d.code): i for i, d in enumerate(diagnoses, 1)}
+    out: list[int] = []
+    for rep, code in enumerate(codes):
+        key = normal_code(code)
+        if key not in index:
+            system = seg.value(path.field, 3, 1, rep) if seg is not None and path is not None else ""
+            diagnoses.append(Diagnosis(code=code, system=diagnosis_system(system.strip())))
+            index[key] = len(diagnoses)
+        if index[key] not in out:
+            out.append(index[key])
+    if len(out) > MAX_POINTERS:
+        problems.add("HL7-POINTERS", f"{_label(path)} lists more than 4 diagnoses", seg, path.field if path else None)
+    return out[:MAX_POINTERS]
+
+
+def _modifiers(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out += [m for m in v.replace(",", " ").split() if m] if len(v) > 2 else [v]
+    return out
+
+
+def _codes(scope: Scope, fm: ChargeMap) -> dict[str, Any]:
+    """procedure_code/code_system (CPT/HCPCS) and local_code/local_system."""
+    out: dict[str, Any] = {}
+    for i, path in enumerate(fm.procedure_code):
+        code = scope.get(path)
+        if not code:
+            continue
+        system = scope.get(fm.procedure_system[i]) if i < len(fm.procedure_system) else ""
+        kind = procedure_system(system, code, guess=True)
+        if kind:
+            out.update(procedure_code=code.upper(), code_system=kind)
+            break
+        out.setdefault("other", (code, local_system(system)))
+    local, path, _ = scope.first(fm.local_code)
+    if local:
+        i = fm.local_code.index(path)
+        system = scope.get(fm.local_code_system[i]) if i < len(fm.local_code_system) else ""
+        kind = procedure_system(system, local, guess=False)
+        if kind and "procedure_code" not in out:
+            out.update(procedure_code=local.upper(), code_system=kind)
+        elif not kind:
+            out.update(local_code=local, local_system=local_system(system))
+    other = out.pop("other", None)
+    if other and "local_code" not in out and "procedure_code" not in out:
+        out.update(local_code=other[0], local_system=other[1])
+    return out
+
+
+def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
+    """(quantity, line charge); None when a value is not a number."""
+    bad = len(problems.errors)
+    qty_text, qpath, _ = scope.first(fm.quantity)
+    qty = to_decimal(qty_text, problems, seg, qpath.field, f"{_label(qpath)} quantity") if qpath else None
+    ext_text, epath, eseg = scope.first(fm.extended_amount)
+    ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
+    unit_text, upath, useg = scope.first(fm.unit_amount)
+    unit = to_decimal(unit_text, problems, useg, upath.field, f"{_label(upath)} unit amount") if upath else None
+    if len(problems.errors) > bad:
+        return None
+    currency, cpath, cseg = scope.first(fm.currency)
+    if currency and currency.upper() != "USD":
+        problems.add("HL7-CURRENCY", f"{_label(cpath)} currency is not USD", cseg, cpath.field if cpath else None)
+    qty = Decimal(1) if qty is None else qty
+    charge = ext
+    if ext is None and unit is not None:
+        charge = unit * qty
+    elif ext is not None and unit is not None and (unit * qty).quantize(CENTS) != ext.quantize(CENTS):
+        where = epath.field if epath else None
+        problems.add("HL7-AMOUNT", "FT1 extended amount differs from unit amount × quantity", seg, where)
+    return qty, None if charge is None else charge.quantize(CENTS)
+
+
+def charge_line(
+    ft1: Segment,
+    related: Mapping[str, Segment],
+    fm: ChargeMap,
+    diagnoses: list[Diagnosis],
+    problems: Problems,
+    default_date: date | None,
+) -> ServiceLine | dict[str, Any] | None:
+    """One FT1 → a ServiceLine; a non-billed transaction → a dict for the
+    extensions; None when the charge cannot be read (problems say why)."""
+    scope = Scope(ft1, related)
+    kind = scope.get(fm.type).upper()
+    when_text, wpath, wseg = scope.first(fm.date)
+    when = to_date(when_text, problems, wseg, wpath.field, _label(wpath)) if wpath else None
+    when = when or default_date
+    amounts = _amounts(scope, fm, problems, ft1)
+    if kind in fm.not_billed_types or (kind and kind not in fm.billed_types):
+        if kind not in fm.not_billed_types:
+            problems.add("HL7-CHARGE-TYPE", f"FT1-6 transaction type '{kind[:4]}' is not a charge; not billed", ft1, 6)
+        else:
+            problems.add("HL7-NOT-BILLED", f"FT1-6 {kind} transaction is not billed", ft1, 6)
+        return {
+            "type": kind,
+            "date": when.isoformat() if when else None,
+            "amount": str(amounts[1]) if amounts and amounts[1] is not None else None,
+            "transaction_id": scope.first(fm.transaction_id)[0] or None,
+        }
+    if not kind:
+        problems.add("HL7-CHARGE-TYPE", "FT1-6 transaction type is empty; read as a charge (CG)", ft1, 6)
+    if when is None:
+        if not when_text:
+            problems.add("HL7-REQUIRED", "FT1-4 transaction date is empty", ft1, 4)
+        return None
+    if amounts is None:
+        return None
+    qty, charge = amounts
+    if qty <= 0 or (charge is not None and charge < 0):
+        problems.add("HL7-REVERSAL", "FT1 charge with a negative quantity or amount (reversal) not billed", ft1, 10)
+        return None
+    codes = _codes(scope, fm)
+    if not codes:
+        problems.add("HL7-NO-CODE", "FT1 has neither a procedure code (FT1-25) nor a charge code (FT1-7)", ft1, 7)
+    mods_sent, mpath = scope.repeated(fm.modifiers)
+    mods = _modifiers(mods_sent)
+    if len(mods) > MAX_MODIFIERS:
+        problems.add("HL7-MODIFIERS", f"{_label(mpath)} has more than 4 modifiers", ft1, mpath.field if mpath else None)
+    performer = None
+    for p in fm.performed_by:
+        parts, pseg = scope.parts(p)
+        performer = to_provider(parts, problems, pseg, p.field)
+        if performer is not None:
+            break
+    ndc, npath, _ = scope.first(fm.ndc)
+    if ndc and npath is not None:
+        i = fm.ndc.index(npath)
+        ndc_sys = scope.get(fm.ndc_system[i]).upper() if i < len(fm.ndc_system) else ""
+        ndc = ndc if ndc_sys in ("", "NDC", "N4") else ""
+    return ServiceLine(
+        service_date=when,
+        modifiers=[m.upper() for m in mods[:MAX_MODIFIERS]],
+        units=qty,
+        charge=charge,
+        diagnosis_pointers=_pointers(scope, fm, diagnoses, problems),
+        rendering_provider=performer,
+        ndc=ndc or None,
+        description=scope.first(fm.description)[0] or None,
+        control_number=scope.first(fm.transaction_id)[0] or None,
+        **codes,
+    )
+
+
+def procedure_line(
+    pr1: Segment, base: Mapping[str, Segment], fm: ProcedureMap, diagnoses: list[Diagnosis], problems: Problems
+) -> ServiceLine | None:
+    """A PR1 procedure as a service line without a charge (BAR without FT1)."""
+    scope = Scope(pr1, base)
+    code = scope.get(fm.code)
+    when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, _label(fm.date))
+    if not code or when is None:
+        return None
+    system = scope.get(fm.system)
+    kind = procedure_system(system, code, guess=True)
+    codes: dict[str, Any] = (
+        {"procedure_code": code.upper(), "code_system": kind}
+        if kind
+        else {"local_code": code, "local_system": local_system(system)}
+    )
+    mods, _ = scope.repeated(fm.modifiers)
+    return ServiceLine(
+        service_date=when,
+        modifiers=[m.upper() for m in _modifiers(mods)[:MAX_MODIFIERS]],
+        diagnosis_pointers=list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1)),
+        description=scope.first(fm.description)[0] or None,
+        **codes,
+    )

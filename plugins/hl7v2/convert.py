@@ -1,0 +1,207 @@
+"""One HL7 v2 message → encounters (DFT, BAR) and record updates (ADT, BAR).
+
+Segments are grouped the way the message structures group them: a visit
+group per PV1 (BAR^P01 may carry several visits), within it a charge group
+per FT1 (its PR1 and Z-segments) and an insurance group per IN1 (its IN2 and
+IN3). What an ADT taught (``records``) fills what a charge message leaves out:
+patient details, coverages of the visit or else of the patient, guarantor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.messages import RecordLookup, RecordUpdate
+from gateway.model import Coverage, Encounter, Guarantor, Patient, ServiceLine
+
+from .charges import charge_line, procedure_line, read_diagnoses
+from .fieldmap import FieldMap
+from .insurance import read_coverages
+from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
+from .problems import Problems
+from .reader import Message, Segment
+from .values import Scope
+
+#: (MSH-9.1, MSH-9.2) of messages that carry charges
+CHARGE_MESSAGES = {("DFT", "P03"), ("DFT", "P11"), ("BAR", "P01"), ("BAR", "P05")}
+#: ADT events whose patient and insurance later charges use
+REGISTRATION_EVENTS = {"A01", "A03", "A04", "A05", "A08", "A28", "A31"}
+_HEADER = ("MSH", "SFT", "EVN", "PID", "PD1")
+_SCOPE_BASE = ("MSH", "EVN", "PID", "PD1", "PV1", "PV2")
+
+
+def _in1_member(name: str) -> bool:
+    return name in ("IN2", "IN3", "ROL") or name[0] == "Z"
+
+
+def kind_of(message_type: str, trigger: str) -> str | None:
+    """ "charges", "registration" or None (not a billing message)."""
+    if (message_type, trigger) in CHARGE_MESSAGES:
+        return "charges"
+    if message_type == "ADT" and trigger in REGISTRATION_EVENTS:
+        return "registration"
+    return None
+
+
+def visit_groups(msg: Message) -> list[list[Segment]]:
+    """The header segments plus each PV1's segments (one group when ≤ 1 PV1)."""
+    starts = [i for i, s in enumerate(msg.segments) if s.name == "PV1"]
+    if len(starts) <= 1:
+        return [msg.segments]
+    header = [s for s in msg.segments[: starts[0]] if s.name in _HEADER or s.name[0] == "Z"]
+    bounds = [*starts, len(msg.segments)]
+    return [header + msg.segments[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
+
+
+def firsts(segs: list[Segment]) -> dict[str, Segment]:
+    out: dict[str, Segment] = {}
+    for s in segs:
+        out.setdefault(s.name, s)
+    return out
+
+
+def sub_groups(
+    segs: list[Segment], head: str, base: Mapping[str, Segment], member: Callable[[str], bool]
+) -> list[tuple[Segment, dict[str, Segment]]]:
+    """Each ``head`` segment with the first of each segment following it
+    (while ``member`` says they belong), over the visit's header segments."""
+    header = {k: v for k, v in base.items() if k in _SCOPE_BASE}
+    out: list[tuple[Segment, dict[str, Segment]]] = []
+    current: dict[str, Segment] | None = None
+    own: set[str] = set()
+    for s in segs:
+        if s.name == head:
+            current, own = dict(header), set()
+            out.append((s, current))
+        elif current is not None:
+            if not member(s.name):
+                current = None
+            elif s.name not in own:
+                current[s.name] = s
+                own.add(s.name)
+    return out
+
+
+def _known(records: RecordLookup, clinic_id: str, kind: str, key: str, model: type[BaseModel]) -> Any:
+    """A record as a model (or a list of them); None when absent or unreadable."""
+    try:
+        value = records.get(clinic_id, kind, key)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return [model.model_validate(v) for v in value]
+        return model.model_validate(value)
+    except (ValidationError, TypeError, ValueError, LookupError):
+        return None
+
+
+@dataclass
+class Built:
+    encounters: list[Encounter] = field(default_factory=list)
+    updates: list[RecordUpdate] = field(default_factory=list)
+
+
+def _dump(m: BaseModel) -> dict[str, Any]:
+    return m.model_dump(mode="json", exclude_none=True)
+
+
+def build(
+    msg: Message,
+    kind: str,
+    fm: FieldMap,
+    clinic_id: str,
+    records: RecordLookup,
+    problems: Problems,
+    info: dict[str, Any],
+) -> Built:
+    """Encounters and updates of one message (problems collected in ``problems``)."""
+    out = Built()
+    for segs in visit_groups(msg):
+        base = firsts(segs)
+        patient = read_patient(fm.patient, Scope(base.get(fm.patient.name.segment), base), problems)
+        if patient is None:
+            return out
+        mrn = patient.id
+        patient = merge_patient(patient, _known(records, clinic_id, "patient", mrn, Patient))
+        visit = read_visit(fm.visit, Scope(base.get("PV1"), base), problems, info["control_id"])
+        in1s = sub_groups(segs, fm.insurance.segment, base, _in1_member)
+        coverages = read_coverages(in1s, fm.insurance, patient, problems, billing=kind == "charges")
+        gt1 = base.get(fm.guarantor.segment)
+        guarantor = read_guarantor(fm.guarantor, Scope(gt1, base), problems) if gt1 else None
+        if kind == "registration" or msg.msh.value(9) == "BAR":
+            out.updates.append(RecordUpdate("patient", mrn, _dump(patient)))
+            if in1s:
+                dumps = [_dump(c) for c in coverages]
+                out.updates.append(RecordUpdate("coverages", mrn, dumps))
+                if visit.id != info["control_id"]:
+                    out.updates.append(RecordUpdate("coverages", f"visit:{visit.id}", dumps))
+            if guarantor is not None:
+                out.updates.append(RecordUpdate("guarantor", mrn, _dump(guarantor)))
+        if kind != "charges":
+            continue
+        if not in1s:
+            coverages = (
+                _known(records, clinic_id, "coverages", f"visit:{visit.id}", Coverage)
+                or _known(records, clinic_id, "coverages", mrn, Coverage)
+                or []
+            )
+        if guarantor is None:
+            guarantor = _known(records, clinic_id, "guarantor", mrn, Guarantor)
+        out.encounters.append(_encounter(msg, segs, base, fm, patient, visit, coverages, guarantor, problems, info))
+    return out
+
+
+def _encounter(
+    msg: Message,
+    segs: list[Segment],
+    base: dict[str, Segment],
+    fm: FieldMap,
+    patient: Patient,
+    visit: Visit,
+    coverages: list[Coverage],
+    guarantor: Guarantor | None,
+    problems: Problems,
+    info: dict[str, Any],
+) -> Encounter:
+    diagnoses = read_diagnoses(fm.diagnosis, [s for s in segs if s.name == fm.diagnosis.segment], base)
+    lines: list[ServiceLine] = []
+    others: list[dict[str, Any]] = []
+    ft1s = sub_groups(segs, fm.charge.segment, base, lambda n: n not in ("PV1", fm.charge.segment))
+    for ft1, related in ft1s:
+        line = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date)
+        if isinstance(line, ServiceLine):
+            lines.append(line)
+        elif line is not None:
+            others.append(line)
+    if not ft1s and fm.procedure.bill_when_no_charges:
+        for pr1 in (s for s in segs if s.name == fm.procedure.segment):
+            line = procedure_line(pr1, base, fm.procedure, diagnoses, problems)
+            if line is not None:
+                lines.append(line)
+    if not ft1s and not lines:
+        problems.at("HL7-NO-CHARGES", "no FT1 charges (nor PR1 procedures) in this visit", "PV1", 1)
+    zsegs = [{"id": s.name, "index": s.index, "fields": s.fields[1:]} for s in segs if s.name[0] == "Z"]
+    ext: dict[str, Any] = {**info, "patient_class": visit.patient_class or None}
+    if zsegs:
+        ext["z_segments"] = zsegs
+    if others:
+        ext["transactions"] = others
+    dates = [ln.service_date for ln in lines]
+    return Encounter(
+        id=visit.id,
+        source="hl7v2",
+        patient=patient,
+        coverages=coverages,
+        guarantor=guarantor,
+        rendering_provider=visit.attending,
+        referring_provider=visit.referring,
+        place_of_service=visit.place_of_service,
+        start_date=visit.admit_date or (min(dates) if dates else None),
+        diagnoses=diagnoses,
+        service_lines=lines,
+        extensions={"hl7v2": {k: v for k, v in ext.items() if v is not None}},
+    )

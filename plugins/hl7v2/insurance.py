@@ -1,0 +1,118 @@
+"""IN1 (+ its IN2) → coverages, in the order sent (1 primary, 2, 3).
+
+Payer follows the shared convention: ``Payer(id=<IN1-3 as sent>,
+source_id=<same>, name=<IN1-4>)``; the payer directory plugin later
+rewrites ``id`` to the X12 payer id. The subscriber falls back to the
+patient's details when the patient is the insured (relationship 18).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from gateway.codes import x12_relationship
+from gateway.model import Coverage, Patient, Payer, Severity, Subscriber
+
+from .codes import TABLE_0344
+from .fieldmap import InsuranceMap
+from .problems import Problems
+from .reader import Segment
+from .values import Scope, to_address, to_date, to_name, to_sex
+
+MAX_COVERAGES = 3
+
+
+def _relationship(scope: Scope, fm: InsuranceMap) -> str:
+    value, path, _ = scope.first(fm.relationship)
+    if not value or path is None:
+        return "18"
+    if path.segment == "IN2" and path.field == 72:
+        return TABLE_0344.get(value.zfill(2), "G8")
+    value = fm.relationship_codes.get(value, value)
+    return x12_relationship(value)
+
+
+def _filing_indicator(scope: Scope, fm: InsuranceMap) -> str:
+    for key in (scope.first(fm.plan_type)[0], scope.first(fm.plan_id)[0]):
+        ind = fm.filing_indicators.get(key.upper()) if key else None
+        if ind:
+            return ind
+    return "CI"
+
+
+def read_coverage(
+    in1: Segment, related: Mapping[str, Segment], fm: InsuranceMap, patient: Patient | None, problems: Problems
+) -> Coverage | None:
+    """One IN1 → a Coverage (order set by the caller); None for self-pay or
+    an unusable IN1 (with an error)."""
+    scope = Scope(in1, related)
+    plan_id = scope.first(fm.plan_id)[0].upper()
+    payer_name = scope.first(fm.payer_name)[0]
+    if plan_id in fm.self_pay or payer_name.upper() in fm.self_pay:
+        return None
+    payer_id = scope.first(fm.payer_id)[0]
+    member_id = scope.first(fm.member_id)[0]
+    if not payer_id:
+        problems.add("HL7-COVERAGE", "IN1-3 insurance company id is empty", in1, 3)
+    if not member_id:
+        problems.add("HL7-COVERAGE", "IN1-36 policy number (member id) is empty", in1, 36)
+    relationship = _relationship(scope, fm)
+    self_insured = relationship == "18" and patient is not None
+    name = next((n for p in fm.insured_name if (n := to_name(scope.parts(p)[0])) is not None), None)
+    if name is None and self_insured:
+        name = patient.name  # type: ignore[union-attr]
+    if name is None:
+        problems.add("HL7-COVERAGE", "IN1-16 insured's name is empty and the patient is not the insured", in1, 16)
+    if not payer_id or not member_id or name is None:
+        return None
+    dob_text, dpath, dseg = scope.first(fm.insured_birth_date)
+    dob = to_date(dob_text, problems, dseg, dpath.field, f"{dpath.segment}-{dpath.field}") if dpath else None
+    address = next((a for p in fm.insured_address if (a := to_address(scope.parts(p)[0])) is not None), None)
+    sex = to_sex(scope.first(fm.insured_sex)[0])
+    if self_insured:
+        dob = dob or patient.birth_date  # type: ignore[union-attr]
+        address = address or patient.address  # type: ignore[union-attr]
+        sex = sex if sex != "U" else patient.sex  # type: ignore[union-attr]
+    payer_address = next((a for p in fm.payer_address if (a := to_address(scope.parts(p)[0])) is not None), None)
+    return Coverage(
+        payer=Payer(id=payer_id, source_id=payer_id, name=payer_name or payer_id, address=payer_address),
+        subscriber=Subscriber(
+            member_id=member_id,
+            name=name,
+            birth_date=dob,
+            sex=sex,
+            address=address,
+            group_number=scope.first(fm.group_number)[0] or None,
+            group_name=scope.first(fm.group_name)[0] or None,
+        ),
+        relationship=relationship,
+        claim_filing_indicator=_filing_indicator(scope, fm),
+        plan_name=scope.first(fm.plan_name)[0] or None,
+    )
+
+
+def read_coverages(
+    groups: Sequence[tuple[Segment, Mapping[str, Segment]]],
+    fm: InsuranceMap,
+    patient: Patient | None,
+    problems: Problems,
+    billing: bool = True,
+) -> list[Coverage]:
+    """Coverages of the IN1 groups in order; at most three are kept. An
+    unusable IN1 is an error on a charge message (``billing``) and a warning
+    on a registration (the coverage is then not learnt)."""
+    out: list[Coverage] = []
+    for in1, related in groups:
+        found = Problems()
+        cov = read_coverage(in1, related, fm, patient, found)
+        for p in found.items:
+            keep = billing or p.rule != "HL7-COVERAGE"
+            problems.items.append(p if keep else replace(p, severity=Severity.WARNING))
+        if cov is None:
+            continue
+        if len(out) == MAX_COVERAGES:
+            problems.add("HL7-COVERAGES", "more than 3 insurances; only the first 3 are kept", in1)
+            break
+        out.append(cov.model_copy(update={"order": len(out) + 1}))
+    return out

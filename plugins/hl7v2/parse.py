@@ -1,0 +1,200 @@
+"""Raw bytes → ParseResult: split the input into messages, read each one,
+collect findings, updates and the ACK.
+
+Batches (FHS/BHS, or several MSH in one input) give one ParseResult: the
+encounters and updates of every message, findings located ``MSG[n]/FT1[2]-11``
+(n counts messages from 1), and a batch ACK with one ACK per message. The
+pipeline quarantines a whole input when any finding is an error, so a batch
+is held until its bad message is fixed; each message's own ACK says which
+one failed. A message with errors contributes neither encounters nor updates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.messages import Envelope, ParseResult, RecordLookup
+
+from . import strict
+from .ack import batch_ack, build_ack
+from .convert import Built, build, kind_of
+from .fieldmap import FieldMap
+from .problems import Problems
+from .reader import Batch, Message, decode_text, read_batch, split_lines
+from .settings import Hl7v2Settings
+from .versions import content_version, version_index
+
+FORMAT = "hl7v2"
+
+
+def describe(msg: Message) -> dict[str, Any]:
+    """What routing, dedup and the encounter's extensions need from the MSH."""
+    msh = msg.msh
+    declared = msh.value(12)
+    sizes = [(s.name, s.size) for s in msg.segments]
+    version, overruled = content_version(declared, sizes, bool(msh.value(9, 3)))
+    mtype, trigger = msh.value(9, 1).upper(), msh.value(9, 2).upper()
+    return {
+        "message_type": f"{mtype}^{trigger}" if trigger else mtype,
+        "control_id": msh.value(10),
+        "version": version,
+        "declared_version": declared,
+        "version_overruled": overruled,
+        "sending_application": msh.value(3),
+        "sending_facility": msh.value(4),
+    }
+
+
+def _salvage_sender(text: str) -> str | None:
+    """MSH-4 of a header whose encoding characters are garbled, if the
+    field separator is still usable (so the message can be routed)."""
+    for line in split_lines(text[:65_536])[:1]:
+        if line.startswith("MSH") and len(line) > 4 and not line[3].isalnum():
+            parts = line.split(line[3])
+            if len(parts) > 3:
+                return parts[3].split("^")[0].strip() or None
+    return None
+
+
+def sniff(raw: bytes) -> Envelope | None:
+    """An Envelope when ``raw`` starts (after BOM, blanks, MLLP bytes) with MSH, FHS or BHS."""
+    head = raw[:64].lstrip(b"\xef\xbb\xbf \t\r\n\x0b")
+    if head[:3] not in (b"MSH", b"FHS", b"BHS"):
+        return None
+    text, _ = decode_text(raw)
+    batch = read_batch(text)
+    if not batch.messages:
+        return Envelope(format=FORMAT, sender=_salvage_sender(text))
+    first = describe(batch.messages[0])
+    env = batch.envelope.get("BHS") or batch.envelope.get("FHS")
+    control = (env.value(11) if env is not None else "") or first["control_id"]
+    app, fac = first["sending_application"], first["sending_facility"]
+    extra = {
+        "sending_application": app,
+        "declared_version": first["declared_version"],
+        "messages": len(batch.messages),
+        "dedup_key": f"{app}^{fac}|{control}",
+    }
+    return Envelope(
+        format=FORMAT,
+        sender=fac or None,
+        control_id=control or None,
+        message_type=first["message_type"],
+        version=first["version"],
+        extra=extra,
+    )
+
+
+def _oversized(msg: Message, cap: int, problems: Problems) -> None:
+    for seg in msg.segments:
+        if len(seg.text) > cap:
+            fields = seg.fields
+            biggest = max(range(1, len(fields)), key=lambda i: len(fields[i])) if len(fields) > 1 else None
+            problems.add("HL7-SEGMENT-SIZE", f"{seg.name} segment is longer than {cap} characters", seg, biggest)
+
+
+def read_message(
+    msg: Message, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup, problems: Problems
+) -> tuple[Built, dict[str, Any]]:
+    """Encounters and updates of one message; problems in ``problems``."""
+    msh = msg.msh
+    info = describe(msg)
+    if msg.msh_repaired:
+        problems.add("HL7-MSH-2", "MSH-2 repeats an encoding character; the repeat was ignored", msh, 2)
+    _oversized(msg, settings.max_segment_length, problems)
+    if not msh.value(9, 1):
+        problems.add("HL7-MSH", "MSH-9 message type is empty", msh, 9)
+    if not info["control_id"]:
+        problems.add("HL7-MSH", "MSH-10 message control id is empty", msh, 10)
+    if info["version_overruled"] and version_index(info["declared_version"]) is not None:
+        problems.add("HL7-VERSION", f"MSH-12 says {info['declared_version'][:8]}; read as {info['version']}", msh, 12)
+    if problems.rejected:
+        return Built(), info
+    mtype, trigger = info["message_type"].partition("^")[::2]
+    kind = kind_of(mtype, trigger)
+    if kind is None:
+        if settings.accept_other_types:
+            problems.add("HL7-IGNORED-TYPE", f"{info['message_type'][:16]} is not a billing message; ignored", msh, 9)
+        else:
+            problems.add("HL7-MESSAGE-TYPE", f"{info['message_type'][:16]} is not a billing message", msh, 9)
+        return Built(), info
+    if settings.strict:
+        problems.items += strict.validate(msg, info["version"])
+    ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
+    ext["message_index"] = msg.number
+    try:
+        built = build(msg, kind, fm, clinic_id, records, problems, ext)
+    except (ValueError, TypeError) as exc:  # a value the canonical model refuses
+        problems.add("HL7-INTERNAL", f"the message could not be read ({type(exc).__name__})", msh)
+        return Built(), info
+    return built, info
+
+
+def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problems) -> None:
+    senders = {(i["sending_application"], i["sending_facility"]) for i in infos}
+    if len({fac for _, fac in senders}) > 1:
+        problems.at("HL7-BATCH", "the messages of this batch come from different facilities (MSH-4)", "MSH")
+    bts = batch.envelope.get("BTS")
+    if bts is not None and bts.value(1).isdigit() and int(bts.value(1)) != len(batch.messages):
+        text = f"BTS-1 counts {int(bts.value(1))} messages, {len(batch.messages)} found"
+        problems.at("HL7-BATCH-COUNT", text, "BTS", 1, 1)
+
+
+def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup) -> ParseResult:
+    """Read every message of ``raw`` (see the module docstring)."""
+    file_problems = Problems()
+    if len(raw) > settings.max_message_bytes:
+        file_problems.at("HL7-SIZE", f"the input is larger than {settings.max_message_bytes} bytes", "MSH")
+        return _finish(ParseResult(), file_problems, [], Batch([], {}, []), settings)
+    text, latin = decode_text(raw)
+    batch = read_batch(text)
+    if latin and not any("8859" in m.msh.value(18) for m in batch.messages):
+        file_problems.at("HL7-ENCODING", "the text is not UTF-8; read as ISO 8859-1", "MSH", 1, 18)
+    if batch.garbled_header is not None:
+        file_problems.at("HL7-MSH", "MSH-1/MSH-2 separators are not readable", "MSH", 1, 2)
+    elif not batch.messages:
+        file_problems.at("HL7-MSH", "no MSH segment found", "MSH", 1)
+    for n in batch.stray_lines[:20]:
+        file_problems.at("HL7-STRAY-LINE", f"line {n} is not a segment; skipped", f"line {n}")
+    multi = len(batch.messages) > 1 or bool(batch.envelope)
+    result = ParseResult()
+    acks: list[str] = []
+    infos: list[dict[str, Any]] = []
+    for msg in batch.messages:
+        problems = Problems()
+        built, info = read_message(msg, settings, fm, clinic_id, records, problems)
+        infos.append(info)
+        prefix = f"MSG[{msg.number}]/" if multi else ""
+        result.findings += [p.finding(prefix) for p in problems.items]
+        if not problems.errors:
+            result.encounters += built.encounters
+            result.updates += built.updates
+        own = problems.items if multi else problems.items + file_problems.items
+        acks.append(build_ack(msg.msh, own, info["version"], settings))
+    if multi:
+        _batch_problems(batch, infos, file_problems)
+    return _finish(result, file_problems, acks, batch, settings, multi)
+
+
+def _finish(
+    result: ParseResult,
+    file_problems: Problems,
+    acks: list[str],
+    batch: Batch,
+    settings: Hl7v2Settings,
+    multi: bool = False,
+) -> ParseResult:
+    result.findings = [p.finding() for p in file_problems.items] + result.findings
+    if file_problems.rejected or not acks:
+        result.encounters, result.updates = [], []
+    if not acks:
+        d = None
+        if batch.garbled_header is None and batch.messages:
+            d = batch.messages[0].d
+        ack = build_ack(None, file_problems.items, "2.5", settings, d)
+    elif multi:
+        ack = batch_ack(acks, batch.messages, batch.envelope)
+    else:
+        ack = acks[0]
+    result.acknowledgement = ack.encode("utf-8")
+    return result

@@ -1,0 +1,199 @@
+"""Reading mapped values: a :class:`Scope` resolves field paths to segments,
+and the converters turn HL7 data types (DTM, NM, CP, XPN, XAD, XTN, XCN) into
+canonical values, reporting problems by segment and field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from gateway.identifiers import npi_is_valid
+from gateway.model import Address, PersonName, Provider, Sex
+
+from .fieldmap import FieldPath
+from .problems import Problems
+from .reader import Segment, components, pick
+
+NULL = '""'
+_DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_NPI_AUTHORITIES = ("NPI", "2.16.840.1.113883.4.6")
+
+
+class Scope:
+    """Where paths of one mapping section are read: the ``home`` segment
+    (an FT1, an IN1…) and the related segments by name (the PR1/Z-segment of
+    the charge, the IN2 of the IN1, the message's PID and PV1)."""
+
+    __slots__ = ("home", "related")
+
+    def __init__(self, home: Segment | None, related: Mapping[str, Segment]) -> None:
+        self.home = home
+        self.related = related
+
+    def segment(self, name: str) -> Segment | None:
+        home = self.home
+        if home is not None and home.name == name:
+            return home
+        return self.related.get(name)
+
+    def get(self, path: FieldPath, rep: int = 0) -> str:
+        """The decoded, stripped value at ``path`` ('' for empty and ``""``)."""
+        seg = self.segment(path.segment)
+        if seg is None:
+            return ""
+        raw = seg.field(path.field)
+        if not raw:
+            return ""
+        v = pick(raw, seg.d, path.component, path.sub if path.component is not None else None, rep)
+        v = v.strip()
+        return "" if v == NULL else v
+
+    def first(self, paths: Iterable[FieldPath]) -> tuple[str, FieldPath | None, Segment | None]:
+        """The first non-empty value among ``paths``, with its path and segment."""
+        for p in paths:
+            v = self.get(p)
+            if v:
+                return v, p, self.segment(p.segment)
+        return "", None, None
+
+    def repeated(self, paths: Iterable[FieldPath]) -> tuple[list[str], FieldPath | None]:
+        """Every repetition's value (component of the path, else 1) at the
+        first path that has any."""
+        for p in paths:
+            seg = self.segment(p.segment)
+            if seg is None:
+                continue
+            out = []
+            for rep in seg.repetitions(p.field):
+                v = pick(rep, seg.d, p.component or 1, p.sub or 1).strip()
+                if v and v != NULL:
+                    out.append(v)
+            if out:
+                return out, p
+        return [], None
+
+    def parts(self, path: FieldPath, rep: int = 0) -> tuple[list[str], Segment | None]:
+        """The decoded components of a composite field (one repetition)."""
+        seg = self.segment(path.segment)
+        if seg is None:
+            return [], None
+        reps = seg.repetitions(path.field)
+        if rep >= len(reps):
+            return [], seg
+        return [c.strip() for c in components(reps[rep], seg.d)], seg
+
+
+def comp(parts: list[str], n: int) -> str:
+    """Component ``n`` (1-based) of decoded parts, '' when absent or ``""``."""
+    if n > len(parts):
+        return ""
+    v = parts[n - 1]
+    return "" if v == NULL else v
+
+
+# --------------------------------------------------------------------------
+# converters: value → canonical, problems reported at (segment, field)
+
+
+def to_date(value: str, problems: Problems, seg: Segment | None, fld: int, label: str) -> date | None:
+    """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date."""
+    if not value:
+        return None
+    m = _DATE.match(value) or None
+    iso = _ISO_DATE.match(value)
+    if iso:
+        y, mo, d = iso.groups()
+    elif m and (m.end() == len(value) or value[m.end()] in "0123456789.+-"):
+        y, mo, d = m.groups()
+        if mo is None or d is None:
+            problems.add("HL7-DATE-PRECISION", f"{label} has no day", seg, fld)
+            return None
+    else:
+        problems.add("HL7-DATE", f"{label} is not a date", seg, fld)
+        return None
+    try:
+        return date(int(y), int(mo), int(d))
+    except ValueError:
+        problems.add("HL7-DATE", f"{label} is not a date", seg, fld)
+        return None
+
+
+def to_decimal(value: str, problems: Problems, seg: Segment | None, fld: int, label: str) -> Decimal | None:
+    """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated."""
+    if not value:
+        return None
+    text = value.replace(",", "").replace("$", "").strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        problems.add("HL7-NUMBER", f"{label} is not a number", seg, fld)
+        return None
+    return number
+
+
+def to_sex(value: str) -> Sex:
+    v = value[:1].upper()
+    return v if v in ("M", "F") else "U"  # type: ignore[return-value]
+
+
+def to_name(parts: list[str]) -> PersonName | None:
+    """XPN: family ^ given ^ middle ^ suffix (family's first subcomponent)."""
+    family = comp(parts, 1)
+    if not family:
+        return None
+    return PersonName(
+        family=family,
+        given=comp(parts, 2) or None,
+        middle=comp(parts, 3) or None,
+        suffix=comp(parts, 4) or None,
+    )
+
+
+def to_address(parts: list[str]) -> Address | None:
+    """XAD: street ^ other designation ^ city ^ state ^ zip ^ country."""
+    lines = [x for x in (comp(parts, 1), comp(parts, 2)) if x]
+    city, state, postal = comp(parts, 3), comp(parts, 4), comp(parts, 5)
+    if not (lines or city or postal):
+        return None
+    country = comp(parts, 6).upper()
+    country = "US" if country in ("", "USA", "US", "840") else country[:3]
+    return Address(
+        lines=lines,
+        city=city or None,
+        state=state or None,
+        postal_code=postal.replace("-", "").replace(" ", "") or None,
+        country=country,
+    )
+
+
+def to_phone(parts: list[str]) -> str | None:
+    """XTN: the formatted number (component 1), else area code + local number; digits only."""
+    text = comp(parts, 1) or (comp(parts, 6) + comp(parts, 7))
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if 7 <= len(digits) <= 15 else None
+
+
+def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: int) -> Provider | None:
+    """XCN: id ^ family ^ given ^ middle ^ suffix … ^ authority (9) … ^ id type (13).
+
+    The id is an NPI when the id type or assigning authority says so, or
+    when it is ten digits with a valid check digit.
+    """
+    ident = comp(parts, 1)
+    name = to_name(parts[1:]) if len(parts) > 1 else None
+    if not ident and name is None:
+        return None
+    declared = comp(parts, 13).upper() == "NPI" or any(a in comp(parts, 9) for a in _NPI_AUTHORITIES)
+    npi = None
+    if ident and declared:
+        npi = ident
+        if not npi_is_valid(ident):
+            problems.add("HL7-NPI", "an identifier sent as an NPI fails the NPI check", seg, fld)
+    elif ident and npi_is_valid(ident):
+        npi = ident
+    return Provider(npi=npi, name=name)
