@@ -51,8 +51,14 @@ def write_atomically(path: Path, content: bytes) -> None:
 class FolderTransport(BaseTransport):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def deliver(self, doc: Document) -> Receipt:
+        if self.closed:
+            raise TransportError("folder transport is closed", retryable=False)
         if "/" in doc.name or doc.name.startswith("."):
             raise TransportError(f"refusing document name '{doc.name}'", retryable=False)
         try:

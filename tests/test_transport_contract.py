@@ -1,0 +1,48 @@
+"""The shared transport contract for the in-memory and folder transports
+(the SMTP transport's run is in tests/test_smtp.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gateway_plugins.folder import FolderSettings, folder_transport
+
+from gateway.documents import Document
+from gateway.transport import MemoryTransport, Transport
+from tests.transport_contract import TransportContract
+
+
+class TestMemoryTransport(TransportContract):
+    @pytest.fixture(autouse=True)
+    def _transport(self) -> None:
+        self.transport = MemoryTransport()
+
+    def make_transport(self) -> Transport:
+        self.transport = MemoryTransport()
+        return self.transport
+
+    def make_broken_transport(self) -> Transport:
+        return MemoryTransport(fail_next=1)
+
+    def copies(self, doc: Document) -> int:
+        return int(self.transport.delivered.get(doc.name) == doc.content)
+
+
+class TestFolderTransport(TransportContract):
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.base = tmp_path
+        self.folder = tmp_path / "out"
+
+    def make_transport(self) -> Transport:
+        return folder_transport(FolderSettings(path=Path("out")), self.base)
+
+    def make_broken_transport(self) -> Transport:
+        blocker = self.base / "not-a-folder"
+        blocker.write_text("a file where the folder should be")
+        return folder_transport(FolderSettings(path=Path("not-a-folder/out")), self.base)
+
+    def copies(self, doc: Document) -> int:
+        files = [p for p in self.folder.iterdir() if doc.name in p.name] if self.folder.exists() else []
+        return sum(p.read_bytes() == doc.content for p in files)
