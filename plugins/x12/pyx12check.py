@@ -126,7 +126,11 @@ class Pyx12Validator:
             try:
                 ok = pyx12.x12n_document.x12n_document(self.params, io.StringIO(text), None, None, None, report)
             except Exception as exc:  # pyx12 raises EngineError for unknown maps and bad structure
-                return [Pyx12Error(f"pyx12 could not process the file ({type(exc).__name__})", "ENGINE", 1, "ISA")]
+                if "Map not found" in str(exc):
+                    msg = "pyx12 has no map for this file's version (GS08); only 005010X222A1 837P is checked"
+                else:
+                    msg = f"pyx12 could not process the file ({type(exc).__name__})"
+                return [Pyx12Error(msg, "ENGINE", 1, "ISA")]
         raw = report.getvalue()
         errors = errors_from_report(json.loads(raw)) if raw.strip() else []
         if not ok and not errors:

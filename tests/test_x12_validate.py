@@ -1,0 +1,94 @@
+"""`gateway validate`: pyx12 plus clean-claim checks, plain words with
+segment positions, non-zero exit on errors."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from click.testing import CliRunner
+from gateway_plugins.x12.checks import basic_claim_checks
+from gateway_plugins.x12.cli import validate
+from gateway_plugins.x12.facts import facts_of, to_claim
+from gateway_plugins.x12.reader import read_837
+from gateway_plugins.x12.validate import ClaimRules, FileValidator
+
+from gateway.hookspecs import hookimpl
+from gateway.model import Finding, Severity
+from gateway.plugins import PluginHost
+from tests.x12check import PYX12, assert_valid_837, fixture_claims, render
+
+CLAIMS = fixture_claims()
+
+
+def _bad_claims_file() -> bytes:
+    """pyx12-valid, but: rendering NPI with a wrong check digit, CLM02 not the
+    sum of lines, a pointer to a fifth diagnosis of two."""
+    claim = CLAIMS["self"].model_copy(deep=True)
+    claim.rendering_provider.npi = "1543210988"  # type: ignore[union-attr]
+    claim.total_charge = Decimal("170.50")
+    claim.service_lines[1].diagnosis_pointers = [5]
+    data = render([claim, CLAIMS["dependent"]]).content
+    assert_valid_837(data)  # pyx12 alone sees nothing wrong
+    return data
+
+
+def test_fallback_checks_find_what_pyx12_misses() -> None:
+    validator = FileValidator(ClaimRules(None), PYX12)
+    report = validator.validate(_bad_claims_file())
+    rules = {(i.rule, i.seg_id, i.claim_id) for i in report.errors}
+    assert ("X12-NPI", "CLM", "RIV-1001") in rules
+    assert ("X12-TOTAL", "CLM", "RIV-1001") in rules
+    assert ("X12-POINTER", "SV1", "RIV-1001") in rules
+    pointer = next(i for i in report.errors if i.rule == "X12-POINTER")
+    assert pointer.segment == read_837(_bad_claims_file()).claims[0].where.lines[1]
+    assert all(i.claim_id != "RIV-2003" for i in report.issues)
+
+
+def test_fixture_claims_pass_the_fallback_checks() -> None:
+    for claim in CLAIMS.values():
+        assert basic_claim_checks(to_claim(facts_of(claim))) == []
+
+
+def test_cli_exit_codes_and_plain_messages(tmp_path: Path) -> None:
+    good = tmp_path / "good.x12"
+    good.write_bytes(render(list(CLAIMS.values())).content)
+    bad = tmp_path / "bad.x12"
+    bad.write_bytes(_bad_claims_file())
+    no_hi = tmp_path / "no-hi.x12"
+    no_hi.write_bytes(good.read_bytes().replace(b"HI*ABK:J069*ABF:R059~\n", b"", 1))
+    runner = CliRunner()
+    ok = runner.invoke(validate, [str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert f"{good}: OK ({len(CLAIMS)} claim(s))" in ok.output
+    result = runner.invoke(validate, [str(good), str(bad), str(no_hi)])
+    assert result.exit_code == 1
+    assert "3 file(s), 2 with errors" in result.output
+    assert re.search(
+        r'segment \d+ \(HI\): Mandatory segment "Health Care Diagnosis Code" \(HI\) missing', result.output
+    )
+    assert "claim RIV-1001: claim has no HI (diagnosis) segment [structure X12-HI-MISSING]" in result.output
+    assert "SE count" in result.output
+    assert "TESTPERSON" not in result.output.upper()  # no patient data in messages
+
+
+def test_validator_uses_the_scrub_hook_when_a_scrubber_is_loaded() -> None:
+    class Scrubber:
+        @hookimpl
+        def gateway_scrub_claim(self, claim, clinic, meta):  # type: ignore[no-untyped-def]
+            return Finding(
+                severity=Severity.ERROR, rule="TEST-SCRUB", message="seen", location="claim.service_lines[2].units"
+            )
+
+    others = [ep.name for ep in entry_points(group="gateway.plugins")]
+    host = PluginHost(disable=others, extra=[("test-scrubber", Scrubber())])
+    rules = ClaimRules(host)
+    assert rules.uses_hook
+    report = FileValidator(rules, PYX12).validate(_bad_claims_file())
+    assert {i.rule for i in report.issues if i.source == "claim"} == {"TEST-SCRUB"}
+    hit = next(i for i in report.issues if i.claim_id == "RIV-1001")
+    assert hit.seg_id == "SV1" and hit.segment == read_837(_bad_claims_file()).claims[0].where.lines[1]
+    without = ClaimRules(PluginHost(disable=others))
+    assert not without.uses_hook
