@@ -187,3 +187,14 @@ def test_amounts_keep_cents_and_never_use_exponents() -> None:
     segs = _segments(render([claim]).content)
     assert next(s for s in segs if s[0] == "CLM")[2] == "100.1"
     assert [s[2] for s in segs if s[0] == "SV1"] == ["100", "0.1"]
+
+
+def test_more_than_100_claims_for_one_subscriber_open_new_hls() -> None:
+    self_claims = [CLAIMS["self-second-visit"].model_copy(update={"id": f"RIV-X{i:04d}"}) for i in range(130)]
+    child_claims = [CLAIMS["dependent"].model_copy(update={"id": f"RIV-D{i:04d}"}) for i in range(105)]
+    doc = render(self_claims + child_claims)
+    assert_valid_837(doc.content)  # pyx12 enforces the 2300 repeat limit of 100
+    segs = _segments(doc.content)
+    levels = [s[3] for s in segs if s[0] == "HL"]
+    assert levels == ["20", "22", "23", "23", "22", "22"]
+    assert len(read_837(doc.content).claims) == 235

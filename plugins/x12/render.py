@@ -32,6 +32,7 @@ from .syntax import Delimiters, amount, d8, isa_segment, quantity
 VERSION = "005010X222A1"
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
+MAX_CLAIMS_PER_HL = 100  # 2300 loop repeat under one 2000B/2000C
 INPATIENT_POS = frozenset({"21", "51", "61"})
 
 
@@ -233,6 +234,10 @@ def _claim(w: _Writer, claim: Claim) -> None:
 # -- transaction sets and the interchange -----------------------------------
 
 
+def _chunks(claims: list[Claim], size: int = MAX_CLAIMS_PER_HL) -> list[list[Claim]]:
+    return [claims[i : i + size] for i in range(0, len(claims), size)]
+
+
 def _transaction(
     w: _Writer, claims: list[Claim], billing: list[str], st: str, header: list[str], created: datetime, bht: str
 ) -> list[str]:
@@ -246,24 +251,28 @@ def _transaction(
         subscribers.setdefault(tuple(_subscriber_block(w, claim)), []).append(claim)
     hl = 1
     for block, group in subscribers.items():
-        hl += 1
-        sub_hl = hl
         is_self = group[0].coverage.relationship == SELF
-        out += [f"HL{e}{sub_hl}{e}1{e}22{e}{0 if is_self else 1}", *block]
-        if is_self:
-            w.segs = out
-            for claim in group:
-                _claim(w, claim)
-            continue
-        patients: dict[tuple[str, ...], list[Claim]] = {}
-        for claim in group:
-            patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
-        for pblock, pclaims in patients.items():
+        # the 2300 loop repeats at most 100 times under one HL: more claims
+        # for one subscriber (or patient) open another HL with the same data
+        for chunk in _chunks(group) if is_self else [group]:
             hl += 1
-            out += [f"HL{e}{hl}{e}{sub_hl}{e}23{e}0", *pblock]
-            w.segs = out
-            for claim in pclaims:
-                _claim(w, claim)
+            sub_hl = hl
+            out += [f"HL{e}{sub_hl}{e}1{e}22{e}{0 if is_self else 1}", *block]
+            if is_self:
+                w.segs = out
+                for claim in chunk:
+                    _claim(w, claim)
+                continue
+            patients: dict[tuple[str, ...], list[Claim]] = {}
+            for claim in chunk:
+                patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
+            for pblock, pclaims in patients.items():
+                for pchunk in _chunks(pclaims):
+                    hl += 1
+                    out += [f"HL{e}{hl}{e}{sub_hl}{e}23{e}0", *pblock]
+                    w.segs = out
+                    for claim in pchunk:
+                        _claim(w, claim)
     out.append(f"SE{e}{len(out) + 1}{e}{st}")
     return out
 
