@@ -55,10 +55,15 @@ class WindowPlacement:
     width_in: float = 3.25
 
 
+#: letters outside Latin-1 that do not decompose into a base letter
+_SPELLED = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Œ": "OE", "œ": "oe", "ı": "i", "–": "-", "—": "-"})
+_SPELLED.update({ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'})
+
+
 def text(value: str) -> str:
     """Text the PDF core fonts can show (Latin-1): accents are kept when
     Latin-1 has them, other characters are transliterated or become '?'."""
-    value = unicodedata.normalize("NFKC", value).replace("\u2013", "-").replace("\u2014", "-")
+    value = unicodedata.normalize("NFKC", value).translate(_SPELLED)
     out = []
     for ch in value:
         if ord(ch) < 256:
