@@ -206,8 +206,7 @@ class StatementPdf(FPDF):
     def stub(self) -> None:
         v = self.values()
         x, y, width = STUB_X, MARGIN, PAGE_W - MARGIN - STUB_X
-        self.set_draw_color(*DARK)
-        self.rect(x, y, width, FOLD_Y - MARGIN - 14)
+        top = y
         x += 6
         width -= 12
         self.set_font("Helvetica", "B", 7)
@@ -238,11 +237,14 @@ class StatementPdf(FPDF):
             y += 10
         self.set_font("Helvetica", "", 7)
         self.set_xy(x, y + 3)
-        self.multi_cell(width, 8, self.say("payable_to", **v))
+        self.multi_cell(width, 8, self.say("payable_to", **v), align="L")
         if self.brand.portal_url:
             self.set_font("Helvetica", "B", 7.5)
             self.set_xy(x, self.get_y() + 4)
-            self.multi_cell(width, 9, self.say("pay_online", **v))
+            self.multi_cell(width, 9, self.say("pay_online", **v), align="L")
+        self.set_draw_color(*DARK)
+        bottom = min(self.get_y() + 6, FOLD_Y - 14)
+        self.rect(STUB_X, top, PAGE_W - MARGIN - STUB_X, bottom - top)
 
     def tear_line(self) -> None:
         self.set_draw_color(*DARK)
@@ -376,7 +378,7 @@ class StatementPdf(FPDF):
             self.ensure_room(24, table=False)
             self.set_font("Helvetica", style, 8.5)
             self.set_x(MARGIN)
-            self.multi_cell(CONTENT_W, 11, value)
+            self.multi_cell(CONTENT_W, 11, value, align="L")
             self.ln(4)
 
     def build(self) -> bytes:
