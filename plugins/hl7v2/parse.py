@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.messages import Envelope, ParseResult, RecordLookup
+from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
 
 from . import strict
 from .ack import batch_ack, build_ack
@@ -140,6 +140,23 @@ def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problem
         problems.at("HL7-BATCH-COUNT", text, "BTS", 1, 1)
 
 
+class _Overlay:
+    """Records as seen by the next message of a batch: what earlier messages
+    of the same input taught, over what the gateway already knew."""
+
+    def __init__(self, base: RecordLookup) -> None:
+        self.base = base
+        self.local: dict[tuple[str, str], Any] = {}
+
+    def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
+        value = self.local.get((kind, key))
+        return value if value is not None else self.base.get(clinic_id, kind, key)
+
+    def apply(self, updates: list[RecordUpdate]) -> None:
+        for u in updates:
+            self.local[(u.kind, u.key)] = u.value
+
+
 def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup) -> ParseResult:
     """Read every message of ``raw`` (see the module docstring)."""
     file_problems = Problems()
@@ -160,15 +177,17 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
     result = ParseResult()
     acks: list[str] = []
     infos: list[dict[str, Any]] = []
+    known = _Overlay(records)
     for msg in batch.messages:
         problems = Problems()
-        built, info = read_message(msg, settings, fm, clinic_id, records, problems)
+        built, info = read_message(msg, settings, fm, clinic_id, known, problems)
         infos.append(info)
         prefix = f"MSG[{msg.number}]/" if multi else ""
         result.findings += [p.finding(prefix) for p in problems.items]
         if not problems.errors:
             result.encounters += built.encounters
             result.updates += built.updates
+            known.apply(built.updates)
         own = problems.items if multi else problems.items + file_problems.items
         acks.append(build_ack(msg.msh, own, info["version"], settings))
     if multi:

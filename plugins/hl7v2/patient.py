@@ -31,7 +31,7 @@ def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> Patient | 
     """The patient of the PID (None, with an error, when there is none)."""
     pid = scope.segment(fm.name.segment)
     if pid is None:
-        problems.at("HL7-NO-PID", "the message has no PID segment", fm.name.segment)
+        problems.at("HL7-NO-PID", "the message has no PID segment", fm.name.segment, 1)
         return None
     pid_id = _patient_id(fm, scope)
     if not pid_id:
@@ -46,7 +46,9 @@ def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> Patient | 
     return Patient(
         id=pid_id,
         name=name,
-        birth_date=to_date(scope.get(dob), problems, scope.segment(dob.segment), dob.field, str(dob)),
+        birth_date=to_date(
+            scope.get(dob), problems, scope.segment(dob.segment), dob.field, f"{dob.segment}-{dob.field}"
+        ),
         sex=to_sex(scope.get(fm.sex)),
         address=to_address(scope.parts(fm.address)[0]),
         phone=to_phone(scope.parts(fm.phone)[0]),
