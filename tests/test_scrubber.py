@@ -8,6 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from gateway_plugins._rules import all_catalogues, catalogue_markdown
+from gateway_plugins.scrubber import RULES, ScrubberSettings, scrub
+from gateway_plugins.scrubber.base import Context
 
 from gateway.claims import MAX_LINES_PER_CLAIM
 from gateway.config import ConfigError
@@ -24,9 +27,6 @@ from gateway.model import (
     Severity,
     Subscriber,
 )
-from gateway_plugins._rules import all_catalogues, catalogue_markdown
-from gateway_plugins.scrubber import RULES, ScrubberSettings, scrub
-from gateway_plugins.scrubber.base import Context
 from tests.conftest import ROOT, TODAY
 
 DOS = date(2026, 10, 5)
@@ -170,11 +170,17 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
         set_attr("diagnoses", [Diagnosis(code="J06.9"), Diagnosis(code="J09")]),
     ),
     "SCRUB-POS": (set_attr("place_of_service", "1"), with_line(0, place_of_service="02")),
-    "SCRUB-SUBSCRIBER": (set_attr("coverage.subscriber.member_id", " "), set_attr("coverage.subscriber.birth_date", None)),
+    "SCRUB-SUBSCRIBER": (
+        set_attr("coverage.subscriber.member_id", " "),
+        set_attr("coverage.subscriber.birth_date", None),
+    ),
     "SCRUB-PATIENT": (dependent(None), dependent(date(2015, 1, 1))),
     "SCRUB-ADDRESS": (set_attr("patient.address", None), set_attr("coverage.subscriber.address", None)),
     "SCRUB-RELATIONSHIP": (set_attr("coverage.relationship", "SEL"), set_attr("coverage.relationship", "18")),
-    "SCRUB-PAYER": (set_attr("coverage.claim_filing_indicator", "XX"), set_attr("coverage.claim_filing_indicator", "MB")),
+    "SCRUB-PAYER": (
+        set_attr("coverage.claim_filing_indicator", "XX"),
+        set_attr("coverage.claim_filing_indicator", "MB"),
+    ),
     "SCRUB-FREQUENCY": (replacement(None), replacement("PAYERCLAIM123")),
 }
 

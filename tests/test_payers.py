@@ -1,0 +1,110 @@
+"""Payer directory: ids and names as sent → X12 payer id, name, filing indicator."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import pytest
+from gateway_plugins import payers
+from gateway_plugins.payers import load_directory
+
+from gateway.app import Gateway
+from gateway.config import Clinic, ConfigError
+from gateway.model import Coverage, Encounter, Patient, Payer, PersonName, Subscriber
+from tests.conftest import ROOT
+
+EXAMPLE = ROOT / "mappings" / "example" / "payers.yaml"
+
+
+def enc(payer_id: str, name: str = "Some Payer", source_id: str | None = None) -> Encounter:
+    cov = Coverage(
+        payer=Payer(id=payer_id, name=name, source_id=source_id),
+        subscriber=Subscriber(member_id="M1", name=PersonName(family="Fakename")),
+    )
+    return Encounter(
+        id="V1",
+        patient=Patient(id="P1", name=PersonName(family="Fakename")),
+        coverages=[cov],
+        start_date=date(2026, 10, 5),
+    )
+
+
+@pytest.fixture
+def clinic(example_gateway: Gateway) -> Clinic:
+    return example_gateway.clinics["riverside"]
+
+
+@pytest.mark.parametrize(
+    ("sent_id", "sent_name"),
+    [
+        ("MCR-B", "x"),
+        ("mcr-b", "x"),
+        ("unknown-id", "MEDICARE   part b"),
+        ("example-medicare-b", "x"),
+        ("EXMEDB01", "x"),
+    ],
+)
+def test_payer_found_by_hl7_id_fhir_identifier_name_or_x12_id(clinic: Clinic, sent_id: str, sent_name: str) -> None:
+    e = enc(sent_id, sent_name, source_id=sent_id)
+    assert payers.gateway_map_encounter(e, clinic) == []
+    cov = e.coverages[0]
+    assert (cov.payer.id, cov.payer.name, cov.payer.source_id, cov.claim_filing_indicator) == (
+        "EXMEDB01",
+        "Example Medicare Part B Contractor",
+        sent_id,
+        "MB",
+    )
+
+
+def test_rule_fails_and_passes(clinic: Clinic) -> None:
+    assert {r.id for r in payers.RULES} == {"PAYER-UNKNOWN"}
+    e = enc("NOPE9")
+    (f,) = payers.gateway_map_encounter(e, clinic)
+    assert f.rule == "PAYER-UNKNOWN" and f.severity.value == "warning" and "NOPE9" in f.message
+    assert e.coverages[0].payer.id == "NOPE9"  # its own id is used
+    assert payers.gateway_map_encounter(enc("EXHP"), clinic) == []
+
+
+def test_strict_clinic_makes_unknown_payers_errors(clinic: Clinic) -> None:
+    strict = dataclasses.replace(clinic, config=clinic.config.model_copy(update={"strict_payers": True}))
+    (f,) = payers.gateway_map_encounter(enc("NOPE9"), strict)
+    assert f.is_error and "strict" in f.message
+
+
+def test_strict_without_directory_is_a_config_error(example_config: Path) -> None:
+    text = example_config.read_text().replace("    payers: payers.yaml\n", "    strict_payers: true\n")
+    example_config.write_text(text)
+    with pytest.raises(ConfigError, match="strict_payers"):
+        Gateway.from_config(example_config)
+
+
+def test_directory_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    f = tmp_path / "payers.yaml"
+    f.write_text("payers:\n  - payer_id: A1\n    name: A\n    claim_filing_indicator: QQ\n    nmes: [x]\n")
+    with pytest.raises(ConfigError) as exc:
+        load_directory(f)
+    text = str(exc.value)
+    assert "payers.yaml:4: payers[0].claim_filing_indicator: not an X12 claim filing indicator" in text
+    assert "payers.yaml:5: payers[0].nmes: unknown key 'nmes' (did you mean 'names'?)" in text
+
+
+def test_an_alias_claimed_by_two_payers_is_a_config_error(tmp_path: Path) -> None:
+    f = tmp_path / "payers.yaml"
+    f.write_text("payers:\n  - {payer_id: A1, name: A, hl7_ids: [X]}\n  - {payer_id: 60054, name: B, hl7_ids: [x]}\n")
+    with pytest.raises(ConfigError, match="both claim 'X'"):
+        load_directory(f)
+
+
+def test_unsafe_yaml_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "payers.yaml"
+    f.write_text("payers: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_directory(f)
+
+
+def test_example_directory(clinic: Clinic) -> None:
+    d = load_directory(EXAMPLE)
+    assert d.destination_for("EXPAYER1") is None and len(d.entries) == 4
+    assert clinic.resources["payer_directory"].find("x", None, "Example Blue Cross").payer_id == "EXBCBS01"
