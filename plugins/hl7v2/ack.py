@@ -96,7 +96,7 @@ def build_ack(
         raw(4),
         raw(7),
         "",
-        f"ACK{d.component}{trigger}{structure}" if trigger else "ACK",
+        f"ACK{d.component}{trigger}{structure}" if trigger or structure else "ACK",
         f"A{control}"[:20] if control else "ACK",
         raw(11) or "P",
         version,

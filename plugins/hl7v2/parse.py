@@ -20,7 +20,7 @@ from .ack import batch_ack, build_ack
 from .convert import Built, build, kind_of
 from .fieldmap import FieldMap
 from .problems import Problems
-from .reader import Batch, Message, decode_text, read_batch, split_lines
+from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
 from .settings import Hl7v2Settings
 from .versions import content_version, version_index
 
@@ -45,14 +45,16 @@ def describe(msg: Message) -> dict[str, Any]:
     }
 
 
-def _salvage_sender(text: str) -> str | None:
-    """MSH-4 of a header whose encoding characters are garbled, if the
-    field separator is still usable (so the message can be routed)."""
+def salvage_header(text: str) -> Segment | None:
+    """A header whose encoding characters are garbled, re-read with the
+    standard ones when its field separator is usable: enough to route the
+    message (MSH-4) and address the ACK (MSH-3…7, MSH-10). Values holding
+    a delimiter are left out."""
     for line in split_lines(text[:65_536])[:1]:
-        if line.startswith("MSH") and len(line) > 4 and not line[3].isalnum():
+        if line.startswith("MSH") and len(line) > 4 and not line[3].isalnum() and not line[3].isspace():
             parts = line.split(line[3])
-            if len(parts) > 3:
-                return parts[3].split("^")[0].strip() or None
+            keep = ["" if any(c in p for c in "|^~\\&") else p for p in parts[2:]]
+            return Segment("MSH", "|".join(["MSH", STANDARD.encoding_characters, *keep]), 1, 1, STANDARD)
     return None
 
 
@@ -64,7 +66,8 @@ def sniff(raw: bytes) -> Envelope | None:
     text, _ = decode_text(raw)
     batch = read_batch(text)
     if not batch.messages:
-        return Envelope(format=FORMAT, sender=_salvage_sender(text))
+        head = salvage_header(text)
+        return Envelope(format=FORMAT, sender=(head.value(4) or None) if head else None)
     first = describe(batch.messages[0])
     env = batch.envelope.get("BHS") or batch.envelope.get("FHS")
     control = (env.value(11) if env is not None else "") or first["control_id"]
@@ -169,6 +172,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
         file_problems.at("HL7-ENCODING", "the text is not UTF-8; read as ISO 8859-1", "MSH", 1, 18)
     if batch.garbled_header is not None:
         file_problems.at("HL7-MSH", "MSH-1/MSH-2 separators are not readable", "MSH", 1, 2)
+        batch.salvaged = salvage_header(text) if not batch.messages else None
     elif not batch.messages:
         file_problems.at("HL7-MSH", "no MSH segment found", "MSH", 1)
     for n in batch.stray_lines[:20]:
@@ -207,10 +211,7 @@ def _finish(
     if file_problems.rejected or not acks:
         result.encounters, result.updates = [], []
     if not acks:
-        d = None
-        if batch.garbled_header is None and batch.messages:
-            d = batch.messages[0].d
-        ack = build_ack(None, file_problems.items, "2.5", settings, d)
+        ack = build_ack(batch.salvaged, file_problems.items, "2.5", settings)
     elif multi:
         ack = batch_ack(acks, batch.messages, batch.envelope)
     else:

@@ -270,6 +270,8 @@ class Batch:
     envelope: dict[str, Segment]
     stray_lines: list[int]
     garbled_header: int | None = None
+    #: the garbled header re-read with standard delimiters (for the ACK)
+    salvaged: Segment | None = None
 
 
 def read_batch(text: str) -> Batch:
