@@ -1,0 +1,124 @@
+"""The fhir.resources R4B models (fhir.resources 8 defaults to R5; R4 input
+validates with R4B) and validation findings that carry the JSON path."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.patient import Patient as _Patient
+from fhir_core.utils import determine_version_prefix_from_class
+from pydantic import ValidationError
+
+from gateway.model import Finding, Severity
+
+from .values import Json, items
+
+VERSION_PREFIX = determine_version_prefix_from_class(_Patient)
+#: at most this many validation problems are reported per message
+MAX_REPORTED = 20
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+@cache
+def model_class(name: str) -> Any | None:
+    """The R4B model class for a resource or data type name, else None."""
+    if not re.fullmatch(r"[A-Z][A-Za-z]*", name or ""):
+        return None
+    try:
+        return get_fhir_model_class(name)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return None
+
+
+def is_resource_type(name: Any) -> bool:
+    cls = model_class(name) if isinstance(name, str) else None
+    return cls is not None and cls.has_resource_base() and name not in ("Resource", "DomainResource")
+
+
+def valid_id(value: Any) -> bool:
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None
+
+
+def finding(severity: Severity, rule: str, message: str, location: str | None = None) -> Finding:
+    return Finding(severity=severity, rule=rule, message=message, location=location, plugin="fhir")
+
+
+def error(rule: str, message: str, location: str | None = None) -> Finding:
+    return finding(Severity.ERROR, rule, message, location)
+
+
+def warning(rule: str, message: str, location: str | None = None) -> Finding:
+    return finding(Severity.WARNING, rule, message, location)
+
+
+def info(rule: str, message: str, location: str | None = None) -> Finding:
+    return finding(Severity.INFO, rule, message, location)
+
+
+def json_path(root: str, loc: tuple[Any, ...]) -> str:
+    """``("entry", 0, "resource", "birthDate")`` → ``Bundle.entry[0].resource.birthDate``."""
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = {"resource_type": "resourceType"}.get(str(part), str(part))
+            out += f".{name.removesuffix('__ext')}"
+    return out
+
+
+def unknown_types(doc: Json, root: str) -> list[Finding]:
+    """Resources with an unknown ``resourceType`` (the models would fail
+    without saying where): the root, bundle entries and contained ones."""
+    out = []
+
+    def check(res: Any, path: str) -> None:
+        if not isinstance(res, dict):
+            return
+        if not is_resource_type(res.get("resourceType")):
+            out.append(error("FHIR-RESOURCE-TYPE", "unknown or missing resourceType", f"{path}.resourceType"))
+            return
+        for i, c in enumerate(items(res.get("contained"))):
+            check(c, f"{path}.contained[{i}]")
+        if res.get("resourceType") == "Bundle":
+            for i, e in enumerate(items(res.get("entry"))):
+                if isinstance(e, dict) and "resource" in e:
+                    check(e["resource"], f"{path}.entry[{i}].resource")
+
+    check(doc, root)
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = " ".join(str(err.get("msg", "invalid")).split())
+    msg = msg.removeprefix("Value error, ")
+    if err.get("type") == "missing":
+        return "required element is missing"
+    if err.get("type") == "extra_forbidden":
+        return "element is not defined for this resource"
+    return msg[:200]
+
+
+def validate(doc: Json) -> list[Finding]:
+    """Validate ``doc`` (a resource in the JSON shape) with the R4B model of
+    its type; one error finding per problem, located by JSON path. Input
+    values are never quoted (they may be patient data)."""
+    root = str(doc.get("resourceType"))
+    problems = unknown_types(doc, root)
+    if problems:
+        return problems
+    cls = model_class(root)
+    try:
+        cls.model_validate(doc)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        out = [error("FHIR-INVALID", _message(e), json_path(root, tuple(e["loc"]))) for e in errors[:MAX_REPORTED]]
+        if len(errors) > MAX_REPORTED:
+            out.append(error("FHIR-INVALID", f"{len(errors) - MAX_REPORTED} more validation problems not listed"))
+        return out
+    except Exception as exc:  # the models raise a few non-validation errors on odd input
+        return [error("FHIR-INVALID", f"the resource could not be validated ({type(exc).__name__})", root)]
+    return []
