@@ -80,8 +80,8 @@ def test_unknown_destination_reference(example_config: Path) -> None:
 def test_unknown_transport_is_suggested(example_config: Path) -> None:
     edit(
         example_config,
-        "    transport: folder\n    format: claims-json",
-        "    transport: foldr\n    format: claims-json",
+        "    transport: folder\n    format: x12-837p",
+        "    transport: foldr\n    format: x12-837p",
     )
     problems = problems_of(example_config)
     assert any(

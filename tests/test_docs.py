@@ -66,7 +66,7 @@ ACME_MESSAGE = b"ACME1|RIVERSIDE|C-77|AV1|AM1|Examplar|Pat|2026-10-01|99213|80.0
 
 def example_gateway(config: Path) -> Gateway:
     text = config.read_text()
-    text = text.replace("    format: claims-json\n", "    format: claims-csv\n")
+    text = text.replace("    format: x12-837p\n", "    format: claims-csv\n")
     text = text.replace(
         "destinations:\n", "destinations:\n  dry-run:\n    transport: discard\n    format: claims-json\n    label: x\n"
     )

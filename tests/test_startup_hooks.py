@@ -160,7 +160,7 @@ def test_renderer_format_settings_are_validated(example_config: Path) -> None:
             register(WithSettings())
 
     text = example_config.read_text().replace(
-        "    format: claims-json\n", "    format: with-settings\n    format_settings: {usage: P}\n", 1
+        "    format: x12-837p\n", "    format: with-settings\n    format_settings: {usage: P}\n", 1
     )
     example_config.write_text(text)
     gw = Gateway.from_config(example_config, extra_plugins=[("ws", Plugin())])

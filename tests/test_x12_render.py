@@ -8,14 +8,14 @@ from decimal import Decimal
 import pytest
 from gateway_plugins.x12.facts import facts_of
 from gateway_plugins.x12.reader import read_837
-from gateway_plugins.x12.render import X12RenderError
+from gateway_plugins.x12.render import Claim837Renderer, X12RenderError
 from gateway_plugins.x12.settings import X12Settings
 from gateway_plugins.x12.syntax import tokenize
 from pydantic import ValidationError
 
-from gateway.documents import MemoryControlNumbers
+from gateway.documents import MemoryControlNumbers, RenderContext
 from gateway.model import Address, Diagnosis
-from tests.x12check import assert_valid_837, fixture_claims, pyx12_errors, render
+from tests.x12check import CREATED, assert_valid_837, fixture_claims, pyx12_errors, render
 
 CLAIMS = fixture_claims()
 
@@ -198,3 +198,18 @@ def test_more_than_100_claims_for_one_subscriber_open_new_hls() -> None:
     levels = [s[3] for s in segs if s[0] == "HL"]
     assert levels == ["20", "22", "23", "23", "22", "22"]
     assert len(read_837(doc.content).claims) == 235
+
+
+def test_repeated_clm01_never_shares_an_interchange() -> None:
+    from tests.x12check import CONFIG
+
+    same = CLAIMS["self"]
+    clash = CLAIMS["dependent"].model_copy(update={"id": same.id})
+    ctx = RenderContext(created=CREATED, config=CONFIG, control_numbers=MemoryControlNumbers(), settings=X12Settings())
+    docs = Claim837Renderer().render([same, clash, same, CLAIMS["secondary"]], ctx)
+    assert len(docs) == 2 and docs[0].name != docs[1].name
+    for doc in docs:
+        assert_valid_837(doc.content)
+        ids = [c.claim_id for c in read_837(doc.content).claims]
+        assert len(ids) == len(set(ids))
+    assert sorted(len(d.refs) for d in docs) == [1, 2]

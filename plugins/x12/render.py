@@ -384,4 +384,25 @@ class Claim837Renderer:
         by_clinic: dict[str, list[Claim]] = {}
         for claim in items:
             by_clinic.setdefault(claim.clinic_id, []).append(claim)
-        return [render_interchange(claims, ctx, settings, cid) for cid, claims in sorted(by_clinic.items())]
+        return [
+            render_interchange(batch, ctx, settings, cid)
+            for cid, claims in sorted(by_clinic.items())
+            for batch in unique_batches(claims)
+        ]
+
+
+def unique_batches(claims: Sequence[Claim]) -> list[list[Claim]]:
+    """Split claims so no CLM01 appears twice in one interchange: an exact
+    repeat is dropped; a different claim with the same CLM01 (two sources
+    reusing a visit number) goes to the next interchange."""
+    batches: list[dict[str, Claim]] = []
+    for claim in sorted(claims, key=lambda c: c.model_dump_json()):
+        for batch in batches:
+            if claim.id not in batch:
+                batch[claim.id] = claim
+                break
+            if batch[claim.id] == claim:
+                break
+        else:
+            batches.append({claim.id: claim})
+    return [list(b.values()) for b in batches]
