@@ -1,0 +1,111 @@
+"""Bad input: a finding naming segment (with index) and field, the message
+quarantined, an AE/AR ACK hl7apy reads, and never an exception — also for
+random and mutated messages (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+
+from gateway.app import Gateway
+from gateway.messages import MemoryRecords, MessageMeta
+from gateway_plugins.hl7v2.parse import sniff
+
+from .test_hl7v2_support import BAD, GOOD, HL7_FIXTURES, run
+
+EXPECTED = {
+    "garbled_msh.hl7": ("HL7-MSH", "MSH[1]-2", "AR", "MSH^1^2"),
+    "no_pid.hl7": ("HL7-NO-PID", "PID[1]", "AE", "PID^1"),
+    "ft1_amount_not_number.hl7": ("HL7-NUMBER", "FT1[2]-11", "AE", "FT1^2^11"),
+    "dob_not_a_date.hl7": ("HL7-DATE", "PID[1]-7", "AE", "PID^1^7"),
+    "oversized_segment.hl7": ("HL7-SEGMENT-SIZE", "NTE[1]-3", "AR", "NTE^1^3"),
+}
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_input_finding_and_ack(path: Path) -> None:
+    rule, location, code, err = EXPECTED[path.name]
+    result = run(path.read_bytes())
+    errors = [f for f in result.findings if f.is_error]
+    assert [(f.rule, f.location) for f in errors] == [(rule, location)]
+    assert result.encounters == [] and result.updates == []
+    ack = parse_message(result.acknowledgement.decode(), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    assert ack.validate()
+    assert ack.msa.msa_1.value == code and ack.err.err_2.value == err
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_bad_input_is_quarantined_by_the_pipeline(example_gateway: Gateway, path: Path) -> None:
+    meta = MessageMeta(source="test", today=date(2026, 11, 27))
+    result = example_gateway.pipeline.process(path.read_bytes(), meta, MemoryRecords())
+    assert result.clinic_id == "riverside"  # routed by MSH-4, even from a garbled MSH
+    assert result.quarantined and result.acknowledgement is not None
+    assert all(f.plugin == "hl7v2" for f in result.findings)
+
+
+def test_findings_hold_no_patient_data() -> None:
+    for path in BAD:
+        for f in run(path.read_bytes()).findings:
+            assert "TESTPATIENT" not in f.message and "1980" not in f.message and "twenty" not in f.message
+
+
+def test_not_a_billing_message_is_refused_or_ignored() -> None:
+    raw = (HL7_FIXTURES / "dft_p03_v25_cpt_modifiers.hl7").read_bytes().replace(b"DFT^P03^DFT_P03", b"ORU^R01^ORU_R01")
+    refused = run(raw)
+    assert [f.rule for f in refused.findings if f.is_error] == ["HL7-MESSAGE-TYPE"]
+    assert b"MSA|AR|" in refused.acknowledgement and b"|200^Unsupported message type" in refused.acknowledgement
+    from gateway_plugins.hl7v2.settings import Hl7v2Settings
+
+    ignored = run(raw, settings=Hl7v2Settings(accept_other_types=True))
+    assert not any(f.is_error for f in ignored.findings) and b"MSA|AA|" in ignored.acknowledgement
+
+
+def test_input_over_the_size_cap_is_refused() -> None:
+    from gateway_plugins.hl7v2.settings import Hl7v2Settings
+
+    raw = GOOD[0].read_bytes() * 20
+    result = run(raw, settings=Hl7v2Settings(max_message_bytes=10_000))
+    assert [f.rule for f in result.findings] == ["HL7-SIZE"] and b"MSA|AR" in result.acknowledgement
+
+
+def _check_no_crash(raw: bytes) -> None:
+    result = run(raw)
+    assert result.acknowledgement and result.acknowledgement.startswith((b"MSH", b"BHS", b"FHS"))
+    assert not [f for f in result.findings if f.rule == "HL7-INTERNAL"]
+    sniff(raw)
+
+
+SAMPLES = [p.read_bytes() for p in GOOD + BAD if p.stat().st_size < 5000]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_random_bytes_after_msh_never_crash(tail: bytes) -> None:
+    _check_no_crash(b"MSH|^~\\&|A|RIVERSIDE|B|C|20260101||DFT^P03|X1|P|2.5\r" + tail)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(SAMPLES),
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 8), st.sampled_from(list(b"|^~\\&\r\n0123456789A-.#"))),
+        max_size=12,
+    ),
+)
+def test_mutated_messages_never_crash(sample: bytes, edits: list[tuple[int, int, int]]) -> None:
+    data = bytearray(sample)
+    for pos, length, byte in edits:
+        at = pos % (len(data) + 1)
+        if length % 3 == 0:
+            data[at : at + length] = b""  # delete
+        elif length % 3 == 1:
+            data[at:at] = bytes([byte]) * length  # insert
+        else:
+            data[at : at + 1] = bytes([byte])  # replace
+    _check_no_crash(bytes(data))
