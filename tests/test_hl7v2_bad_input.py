@@ -8,14 +8,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from gateway_plugins.hl7v2.parse import sniff
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.app import Gateway
 from gateway.messages import MemoryRecords, MessageMeta
-from gateway_plugins.hl7v2.parse import sniff
 
 from .test_hl7v2_support import BAD, GOOD, HL7_FIXTURES, run
 
