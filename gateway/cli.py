@@ -196,6 +196,11 @@ def check_config(config: Path) -> None:
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
 
 
+from gateway.daemon.cli import register as _register_daemon_commands  # noqa: E402  (after the group exists)
+
+_register_daemon_commands(cli)  # run, status, messages
+
+
 def main() -> None:
     try:
         host = PluginHost()

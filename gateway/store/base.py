@@ -1,0 +1,260 @@
+"""The store interface: what the daemon, workers and operator commands need.
+
+Backends (SQLite now, PostgreSQL next) implement :class:`Store`. Everything a
+backend must guarantee is said here:
+
+* :meth:`Store.journal` stores raw messages durably (committed and synced
+  before it returns) and deduplicates: the same bytes in the same scope
+  (clinic of the channel, else sender) are one message, and the resend gets
+  the stored reply back;
+* :meth:`Store.claim` hands each received message to one worker at a time,
+  atomically across threads, processes and (PostgreSQL) machines, with a
+  lease: a message held by a dead worker returns to the pool when its lease
+  expires;
+* :meth:`Store.complete` writes a worker's results in one transaction, and
+  only while the worker still holds the message, so results are never
+  written twice;
+* claims are unique per ``(clinic, CLM01)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gateway.messages import RecordUpdate
+
+
+class Status(StrEnum):
+    """Per-message stage. ``received`` is the work queue; ``quarantined`` and
+    ``dead`` need a person; the others are progress."""
+
+    RECEIVED = "received"
+    PARSED = "parsed"
+    CODED = "coded"
+    CLAIMED = "claimed"
+    BATCHED = "batched"
+    DELIVERED = "delivered"
+    QUARANTINED = "quarantined"
+    DEAD = "dead"
+
+
+#: statuses a message can end in after a worker processed it
+PROCESSED = frozenset({Status.PARSED, Status.CODED, Status.CLAIMED, Status.BATCHED, Status.DELIVERED})
+NEEDS_PERSON = frozenset({Status.QUARANTINED, Status.DEAD})
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message for the journal, with what sniffing told about it."""
+
+    raw: bytes
+    sha256: str
+    scope: str
+    source: str
+    received_at: float
+    name: str | None = None
+    channel_clinic: str | None = None
+    clinic_id: str | None = None
+    format: str | None = None
+    sender: str | None = None
+    control_id: str | None = None
+    message_type: str | None = None
+    ack: bytes | None = None
+    status: Status = Status.RECEIVED
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Journaled:
+    """What the journal did with one message."""
+
+    message_id: int
+    duplicate: bool
+    ack: bytes | None
+    status: str
+    control_id_reused: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message a worker holds (until ``lease_expires``)."""
+
+    id: int
+    raw: bytes
+    source: str
+    name: str | None
+    channel_clinic: str | None
+    received_at: float
+    attempts: int
+
+
+@dataclass
+class EncounterOutcome:
+    idx: int
+    clinic_id: str
+    visit: str | None
+    status: Status
+    encounter: str
+    findings: list[dict[str, Any]]
+    #: (CLM01, payer id, total charge, claim JSON)
+    claims: list[tuple[str, str | None, str, str]] = field(default_factory=list)
+    #: (statement id, statement JSON)
+    statements: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """A worker's result for one message, written by :meth:`Store.complete`."""
+
+    message_id: int
+    status: Status
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    clinic_id: str | None = None
+    format: str | None = None
+    sender: str | None = None
+    control_id: str | None = None
+    message_type: str | None = None
+    encounters: list[EncounterOutcome] = field(default_factory=list)
+    updates: list[RecordUpdate] = field(default_factory=list)
+    latency: float | None = None
+
+
+@dataclass(frozen=True)
+class Completed:
+    message_id: int
+    status: str
+    claims: int
+    duplicate_claims: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message as operators see it (no raw bytes unless asked for)."""
+
+    id: int
+    status: str
+    clinic_id: str | None
+    source: str
+    name: str | None
+    format: str | None
+    sender: str | None
+    control_id: str | None
+    message_type: str | None
+    sha256: str
+    size: int
+    attempts: int
+    received_at: float
+    updated_at: float
+    processed_at: float | None
+    claimed_by: str | None
+    findings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    id: int | None = None
+    status: str | None = None
+    clinic_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    message_id: int | None
+    at: float
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class Store(ABC):
+    """One durable store; a backend per database. Also a RecordLookup."""
+
+    dialect: str
+
+    # -- journal and work queue --------------------------------------------
+    @abstractmethod
+    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+        """Durably store ``items`` in one transaction; duplicates come back
+        with ``duplicate=True`` and the first message's reply."""
+
+    @abstractmethod
+    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
+        """Atomically take up to ``limit`` received messages nobody holds."""
+
+    @abstractmethod
+    def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
+        """Extend the lease on messages ``worker`` still holds; how many."""
+
+    @abstractmethod
+    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
+        """Give messages back to the pool unprocessed: at shutdown (the attempt
+        does not count), or ``failed`` after an unexpected error (it does)."""
+
+    @abstractmethod
+    def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
+        """Store results in one transaction; outcomes for messages the worker
+        no longer holds are dropped (another worker owns them now)."""
+
+    # -- records (RecordLookup) ----------------------------------------------
+    @abstractmethod
+    def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
+        """What earlier messages taught (see :class:`gateway.messages.RecordLookup`)."""
+
+    # -- operations ----------------------------------------------------------
+    @abstractmethod
+    def counts(self) -> list[tuple[str | None, str, int]]:
+        """``(clinic, status, count)`` for every pair present."""
+
+    @abstractmethod
+    def oldest_pending(self) -> float | None:
+        """``received_at`` of the oldest message still in the work queue."""
+
+    @abstractmethod
+    def list_messages(self, flt: MessageFilter) -> list[MessageRow]: ...
+
+    @abstractmethod
+    def message(self, message_id: int) -> MessageRow | None: ...
+
+    @abstractmethod
+    def raw(self, message_id: int) -> bytes | None: ...
+
+    @abstractmethod
+    def encounters(self, message_id: int) -> list[dict[str, Any]]:
+        """Stored encounters of a message: idx, visit, status, findings, claim ids."""
+
+    @abstractmethod
+    def audit_trail(self, message_id: int) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
+        """Put a message back in the work queue (its unbatched claims are
+        dropped and rebuilt); audited. False when it does not exist or has
+        claims already batched."""
+
+    @abstractmethod
+    def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
+        """Record that ``actor`` did ``action`` (e.g. viewed raw bytes)."""
+
+    @abstractmethod
+    def claim_count(self) -> int: ...
+
+    @abstractmethod
+    def latency_histogram(self, bounds: Sequence[float]) -> tuple[list[int], float, int]:
+        """Received-to-processed seconds: cumulative counts per upper bound,
+        sum and count (a Prometheus histogram)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

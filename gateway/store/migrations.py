@@ -1,0 +1,145 @@
+"""Schema migrations: a small numbered runner, one SQL text per backend.
+
+Why not Alembic: the store talks SQL directly (sqlite3, later psycopg 3) for
+speed on the hot path (journaling, claiming), so there are no SQLAlchemy
+table objects for Alembic to diff; what Alembic would add — a version table
+and ordered upgrade scripts — is the thirty lines below. Each migration has
+one SQL text per dialect (``sqlite``, ``postgresql``), written by hand and
+reviewed together, and runs in one transaction with the version row it
+inserts, so a half-applied migration never exists. Migrations are
+append-only: never edit one that has shipped, add the next number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: dict[str, str]
+
+
+_INITIAL_COMMON = """
+CREATE TABLE messages (
+    id              {pk},
+    scope           TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    raw             {blob} NOT NULL,
+    size            INTEGER NOT NULL,
+    source          TEXT NOT NULL,
+    name            TEXT,
+    channel_clinic  TEXT,
+    clinic_id       TEXT,
+    format          TEXT,
+    sender          TEXT,
+    control_id      TEXT,
+    message_type    TEXT,
+    status          TEXT NOT NULL,
+    ack             {blob},
+    findings        TEXT NOT NULL DEFAULT '[]',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    claimed_by      TEXT,
+    lease_expires   {real},
+    received_at     {real} NOT NULL,
+    updated_at      {real} NOT NULL,
+    processed_at    {real},
+    UNIQUE (scope, sha256)
+);
+CREATE INDEX messages_queue ON messages (id) WHERE status = 'received';
+CREATE INDEX messages_control ON messages (scope, control_id);
+CREATE INDEX messages_clinic_status ON messages (clinic_id, status);
+CREATE INDEX messages_received ON messages (received_at);
+
+CREATE TABLE encounters (
+    id          {pk},
+    message_id  BIGINT NOT NULL REFERENCES messages (id),
+    idx         INTEGER NOT NULL,
+    clinic_id   TEXT NOT NULL,
+    visit       TEXT,
+    status      TEXT NOT NULL,
+    encounter   TEXT NOT NULL,
+    findings    TEXT NOT NULL,
+    created_at  {real} NOT NULL,
+    UNIQUE (message_id, idx)
+);
+
+CREATE TABLE claims (
+    id            {pk},
+    clinic_id     TEXT NOT NULL,
+    clm01         TEXT NOT NULL,
+    encounter_row BIGINT NOT NULL REFERENCES encounters (id),
+    message_id    BIGINT NOT NULL REFERENCES messages (id),
+    payer_id      TEXT,
+    total_charge  TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    claim         TEXT NOT NULL,
+    created_at    {real} NOT NULL,
+    updated_at    {real} NOT NULL,
+    UNIQUE (clinic_id, clm01)
+);
+CREATE INDEX claims_status ON claims (clinic_id, status);
+
+CREATE TABLE statements (
+    id            {pk},
+    clinic_id     TEXT NOT NULL,
+    statement_id  TEXT NOT NULL,
+    encounter_row BIGINT NOT NULL REFERENCES encounters (id),
+    message_id    BIGINT NOT NULL REFERENCES messages (id),
+    status        TEXT NOT NULL,
+    statement     TEXT NOT NULL,
+    created_at    {real} NOT NULL,
+    UNIQUE (clinic_id, statement_id)
+);
+
+CREATE TABLE records (
+    clinic_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    message_id  BIGINT,
+    updated_at  {real} NOT NULL,
+    PRIMARY KEY (clinic_id, kind, key)
+);
+
+CREATE TABLE audit (
+    id          {pk},
+    message_id  BIGINT,
+    at          {real} NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX audit_message ON audit (message_id);
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "initial: messages, encounters, claims, statements, records, audit",
+        {
+            "sqlite": _INITIAL_COMMON.format(pk="INTEGER PRIMARY KEY", blob="BLOB", real="REAL"),
+            "postgresql": _INITIAL_COMMON.format(pk="BIGSERIAL PRIMARY KEY", blob="BYTEA", real="DOUBLE PRECISION"),
+        },
+    ),
+]
+
+VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
+)
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    """Migrations not yet applied, in order."""
+    return [m for m in MIGRATIONS if m.version not in applied]
+
+
+def statements(sql: str) -> list[str]:
+    """Split a migration text into statements (no semicolons inside literals)."""
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def latest() -> int:
+    return MIGRATIONS[-1].version

@@ -1,0 +1,99 @@
+"""SQLite backend: the embedded default (one file in the state folder).
+
+WAL journal, ``synchronous=FULL`` (a commit is on disk when it returns), and
+``BEGIN IMMEDIATE`` for every write so writers queue on SQLite's lock instead
+of failing half-way; the busy timeout makes them wait. Several processes on
+one machine share the file safely; claiming is one ``UPDATE … WHERE id IN
+(SELECT … LIMIT n) RETURNING`` under the write lock, so two workers never get
+the same message. Open one :class:`SQLiteStore` per thread or process.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gateway.store import migrations
+from gateway.store.sqlstore import SQLStore
+
+FILE_NAME = "gateway.sqlite"
+
+
+class SQLiteStore(SQLStore):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, timeout: float = 60.0, migrate: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> SQLiteStore:
+        return cls(Path(state_dir) / FILE_NAME)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (each in its own transaction); their versions."""
+        applied: list[int] = []
+        with self.write() as cur:
+            cur.execute(migrations.VERSION_TABLE)
+        while True:
+            with self.write() as cur:
+                cur.execute("SELECT version FROM schema_migrations")
+                todo = migrations.pending({r[0] for r in cur.fetchall()})
+                if not todo:
+                    return applied
+                m = todo[0]
+                for stmt in migrations.statements(m.sql[self.dialect]):
+                    cur.execute(stmt)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                )
+                applied.append(m.version)
+
+    def schema_version(self) -> int:
+        with self.read() as cur:
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            return int(cur.fetchone()[0] or 0)
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        with self._lock:
+            cur = self._db.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

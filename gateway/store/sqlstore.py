@@ -1,0 +1,361 @@
+"""The SQL shared by the backends: every query is written once, with ``?``
+placeholders and SQL that SQLite and PostgreSQL both accept (``ON CONFLICT``,
+``RETURNING``). A backend supplies the connection, the transaction and the
+claiming subquery (PostgreSQL adds ``FOR UPDATE SKIP LOCKED``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from gateway.store.base import (
+    AuditEntry,
+    ClaimedMessage,
+    Completed,
+    Journaled,
+    MessageFilter,
+    MessageRow,
+    NewMessage,
+    Outcome,
+    Status,
+    Store,
+)
+
+_INSERT_MESSAGE = """
+INSERT INTO messages (scope, sha256, raw, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
+                      message_type, status, ack, findings, received_at, updated_at, processed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (scope, sha256) DO NOTHING
+RETURNING id
+"""
+_MESSAGE_COLUMNS = (
+    "id, status, clinic_id, source, name, format, sender, control_id, message_type, sha256, size, attempts, "
+    "received_at, updated_at, processed_at, claimed_by, findings"
+)
+_COMPLETE_MESSAGE = """
+UPDATE messages SET status = ?, findings = ?, clinic_id = COALESCE(?, clinic_id), format = COALESCE(?, format),
+       sender = COALESCE(?, sender), control_id = COALESCE(?, control_id), message_type = COALESCE(?, message_type),
+       claimed_by = NULL, lease_expires = NULL, updated_at = ?, processed_at = ?
+WHERE id = ? AND claimed_by = ? AND status = 'received'
+"""
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON; pydantic models and dates are dumped in JSON mode."""
+
+    def default(o: Any) -> Any:
+        if hasattr(o, "model_dump"):
+            return o.model_dump(mode="json", exclude_none=True)
+        if hasattr(o, "isoformat"):
+            return o.isoformat()
+        return str(o)
+
+    return json.dumps(value, separators=(",", ":"), default=default)
+
+
+def _row(r: Sequence[Any]) -> MessageRow:
+    return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
+
+
+class SQLStore(Store):
+    """Backend-independent implementation over a DB-API connection."""
+
+    #: subquery choosing claimable ids (parameters: now, limit)
+    claim_subquery = (
+        "SELECT id FROM messages WHERE status = 'received' AND (lease_expires IS NULL OR lease_expires < ?) "
+        "ORDER BY id LIMIT ?"
+    )
+
+    # a backend provides these two
+    @contextmanager
+    def write(self) -> Iterator[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    # -- journal ---------------------------------------------------------
+    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+        out: list[Journaled] = []
+        with self.write() as cur:
+            for m in items:
+                now = time.time()
+                reused = False
+                if m.control_id is not None:
+                    cur.execute(
+                        "SELECT 1 FROM messages WHERE scope = ? AND control_id = ? AND sha256 <> ? LIMIT 1",
+                        (m.scope, m.control_id, m.sha256),
+                    )
+                    reused = cur.fetchone() is not None
+                findings = list(m.findings)
+                if reused:
+                    findings.append(
+                        {
+                            "severity": "warning",
+                            "rule": "GW-CONTROL-ID-REUSED",
+                            "message": "the sender reused a control id (MSH-10) for different content",
+                            "plugin": "core",
+                        }
+                    )
+                processed = now if m.status != Status.RECEIVED else None
+                cur.execute(
+                    _INSERT_MESSAGE,
+                    (
+                        m.scope, m.sha256, m.raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
+                        m.format, m.sender, m.control_id, m.message_type, str(m.status), m.ack,
+                        to_json(findings), m.received_at, now, processed,
+                    ),
+                )  # fmt: skip
+                row = cur.fetchone()
+                if row is not None:
+                    out.append(Journaled(int(row[0]), False, m.ack, str(m.status), reused))
+                    self._audit(cur, int(row[0]), actor, "received", {"source": m.source, "status": str(m.status)})
+                    continue
+                cur.execute("SELECT id, ack, status FROM messages WHERE scope = ? AND sha256 = ?", (m.scope, m.sha256))
+                mid, ack, status = cur.fetchone()
+                out.append(Journaled(int(mid), True, bytes(ack) if ack is not None else None, status))
+                self._audit(cur, int(mid), actor, "resent", {"source": m.source})
+        return out
+
+    # -- work queue ------------------------------------------------------
+    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
+        now = time.time()
+        sql = (
+            "UPDATE messages SET claimed_by = ?, lease_expires = ?, attempts = attempts + 1, updated_at = ? "
+            f"WHERE id IN ({self.claim_subquery}) "
+            "RETURNING id, raw, source, name, channel_clinic, received_at, attempts"
+        )
+        with self.write() as cur:
+            cur.execute(sql, (worker, now + lease, now, now, limit))
+            rows = cur.fetchall()
+        return sorted((ClaimedMessage(r[0], bytes(r[1]), *r[2:]) for r in rows), key=lambda c: c.id)
+
+    def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self.write() as cur:
+            cur.executemany(
+                "UPDATE messages SET lease_expires = ? WHERE id = ? AND claimed_by = ? AND status = 'received'",
+                [(time.time() + lease, i, worker) for i in ids],
+            )
+            return cur.rowcount
+
+    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
+        ids = list(ids)
+        n = 0
+        undo = "" if failed else ", attempts = attempts - 1"
+        with self.write() as cur:
+            for i in ids:
+                cur.execute(
+                    f"UPDATE messages SET claimed_by = NULL, lease_expires = NULL{undo} "
+                    "WHERE id = ? AND claimed_by = ? AND status = 'received'",
+                    (i, worker),
+                )
+                if failed and cur.rowcount:
+                    self._audit(cur, i, worker, "failed", {})
+                n += cur.rowcount
+        return n
+
+    def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
+        done: list[Completed] = []
+        with self.write() as cur:
+            for o in outcomes:
+                now = time.time()
+                cur.execute(
+                    _COMPLETE_MESSAGE,
+                    (
+                        str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
+                        o.message_type, now, now, o.message_id, worker,
+                    ),
+                )  # fmt: skip
+                if cur.rowcount != 1:
+                    continue  # lease lost: another worker owns the message now
+                done.append(self._store_results(cur, o, now))
+                self._audit(cur, o.message_id, worker, "processed", {"status": str(o.status)})
+        return done
+
+    def _store_results(self, cur: Any, o: Outcome, now: float) -> Completed:
+        claims = dups = 0
+        for e in o.encounters:
+            cur.execute(
+                "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status), e.encounter, to_json(e.findings), now),
+            )
+            (enc_row,) = cur.fetchone()
+            duplicate = False
+            for clm01, payer, total, body in e.claims:
+                cur.execute(
+                    "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
+                    "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
+                    "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id",
+                    (e.clinic_id, clm01, enc_row, o.message_id, payer, total, body, now, now),
+                )
+                if cur.fetchone() is None:
+                    duplicate = True
+                    dups += 1
+                else:
+                    claims += 1
+            for sid, body in e.statements:
+                cur.execute(
+                    "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
+                    "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING",
+                    (e.clinic_id, sid, enc_row, o.message_id, body, now),
+                )
+            if duplicate:
+                finding = {
+                    "severity": "warning",
+                    "rule": "GW-DUPLICATE-CLAIM",
+                    "message": "a claim with this patient control number (CLM01) already exists; not billed again",
+                    "plugin": "core",
+                }
+                cur.execute(
+                    "UPDATE encounters SET status = 'duplicate', findings = ? WHERE id = ?",
+                    (to_json([*e.findings, finding]), enc_row),
+                )
+        if o.clinic_id:
+            for u in o.updates:
+                cur.execute(
+                    "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
+                    "message_id = excluded.message_id, updated_at = excluded.updated_at",
+                    (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now),
+                )
+        return Completed(o.message_id, str(o.status), claims, dups)
+
+    def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
+        with self.write() as cur:
+            self._audit(cur, message_id, actor, action, detail or {})
+
+    def _audit(self, cur: Any, message_id: int | None, actor: str, action: str, detail: dict[str, Any]) -> None:
+        cur.execute(
+            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (message_id, time.time(), actor, action, to_json(detail)),
+        )
+
+    # -- records ---------------------------------------------------------
+    def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
+        with self.read() as cur:
+            cur.execute(
+                "SELECT value FROM records WHERE clinic_id = ? AND kind = ? AND key = ?", (clinic_id, kind, key)
+            )
+            row = cur.fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- operations ------------------------------------------------------
+    def counts(self) -> list[tuple[str | None, str, int]]:
+        with self.read() as cur:
+            cur.execute("SELECT clinic_id, status, COUNT(*) FROM messages GROUP BY clinic_id, status")
+            rows = cur.fetchall()
+        return sorted(((c, s, int(n)) for c, s, n in rows), key=lambda r: (r[0] or "", r[1]))
+
+    def oldest_pending(self) -> float | None:
+        with self.read() as cur:
+            cur.execute("SELECT MIN(received_at) FROM messages WHERE status = 'received'")
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def list_messages(self, flt: MessageFilter) -> list[MessageRow]:
+        where, args = [], []
+        for column, op, value in (
+            ("id", "=", flt.id),
+            ("status", "=", flt.status),
+            ("clinic_id", "=", flt.clinic_id),
+            ("received_at", ">=", flt.since),
+            ("received_at", "<", flt.until),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        with self.read() as cur:
+            cur.execute(sql, (*args, flt.limit))
+            return [_row(r) for r in cur.fetchall()]
+
+    def message(self, message_id: int) -> MessageRow | None:
+        rows = self.list_messages(MessageFilter(id=message_id, limit=1))
+        return rows[0] if rows else None
+
+    def raw(self, message_id: int) -> bytes | None:
+        with self.read() as cur:
+            cur.execute("SELECT raw FROM messages WHERE id = ?", (message_id,))
+            row = cur.fetchone()
+        return bytes(row[0]) if row else None
+
+    def encounters(self, message_id: int) -> list[dict[str, Any]]:
+        with self.read() as cur:
+            cur.execute(
+                "SELECT e.id, e.idx, e.visit, e.status, e.findings FROM encounters e WHERE e.message_id = ? "
+                "ORDER BY e.idx",
+                (message_id,),
+            )
+            encs = cur.fetchall()
+            out = []
+            for row_id, idx, visit, status, findings in encs:
+                cur.execute("SELECT clm01, status FROM claims WHERE encounter_row = ? ORDER BY clm01", (row_id,))
+                claims = [{"clm01": c, "status": s} for c, s in cur.fetchall()]
+                out.append(
+                    {"idx": idx, "visit": visit, "status": status, "findings": json.loads(findings), "claims": claims}
+                )
+        return out
+
+    def encounter_json(self, message_id: int, idx: int) -> dict[str, Any] | None:
+        """The stored canonical encounter (patient data: for operators who ask)."""
+        with self.read() as cur:
+            cur.execute("SELECT encounter FROM encounters WHERE message_id = ? AND idx = ?", (message_id, idx))
+            row = cur.fetchone()
+        return json.loads(row[0]) if row else None
+
+    def audit_trail(self, message_id: int) -> list[AuditEntry]:
+        with self.read() as cur:
+            cur.execute(
+                "SELECT message_id, at, actor, action, detail FROM audit WHERE message_id = ? ORDER BY id",
+                (message_id,),
+            )
+            return [AuditEntry(m, at, a, act, json.loads(d)) for m, at, a, act, d in cur.fetchall()]
+
+    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
+        with self.write() as cur:
+            cur.execute("SELECT status FROM messages WHERE id = ?", (message_id,))
+            row = cur.fetchone()
+            if row is None:
+                return False
+            cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'claimed'", (message_id,))
+            if cur.fetchone()[0]:
+                return False
+            for table in ("claims", "statements", "encounters"):
+                cur.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
+            cur.execute(
+                "UPDATE messages SET status = 'received', attempts = 0, claimed_by = NULL, lease_expires = NULL, "
+                "processed_at = NULL, updated_at = ? WHERE id = ?",
+                (time.time(), message_id),
+            )
+            self._audit(cur, message_id, actor, "reprocess", {"from": row[0], "reason": reason})
+        return True
+
+    def claim_count(self) -> int:
+        with self.read() as cur:
+            cur.execute("SELECT COUNT(*) FROM claims")
+            return int(cur.fetchone()[0])
+
+    def latency_histogram(self, bounds: Sequence[float]) -> tuple[list[int], float, int]:
+        cols = ", ".join(f"SUM(CASE WHEN processed_at - received_at <= {float(b)!r} THEN 1 ELSE 0 END)" for b in bounds)
+        with self.read() as cur:
+            cur.execute(
+                f"SELECT {cols + ', ' if cols else ''}SUM(processed_at - received_at), COUNT(*) FROM messages "
+                "WHERE processed_at IS NOT NULL"
+            )
+            row = cur.fetchone()
+        n = len(bounds)
+        return [int(v or 0) for v in row[:n]], float(row[n] or 0.0), int(row[n + 1] or 0)

@@ -1,0 +1,222 @@
+"""Workers: claim received messages from the store, run the pure pipeline,
+store the results.
+
+The same loop runs in a thread (tests, embedding) or in each of the daemon's
+worker processes. Claiming goes through :meth:`gateway.store.Store.claim`,
+the mechanism several machines share on PostgreSQL. A batch of messages is
+claimed and completed in one transaction each, so durable commits are paid
+per batch, not per message. What a message teaches (ADT registrations) is
+visible to the next message of the same batch before it is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway import logging as glog
+from gateway.messages import MessageMeta, RecordUpdate
+from gateway.model import Finding, Severity
+from gateway.pipeline import MessageResult, Pipeline
+from gateway.store import ClaimedMessage, EncounterOutcome, Outcome, Status, Store
+from gateway.store.sqlstore import to_json
+
+log = glog.get("worker")
+
+
+@dataclass
+class WorkerSettings:
+    batch: int = 64
+    lease: float = 60.0
+    max_attempts: int = 5
+    poll_min: float = 0.01
+    poll_max: float = 0.2
+
+
+def worker_id(n: int | str = 0) -> str:
+    """``host:pid:n`` — unique per worker, readable in ``messages show``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{n}"
+
+
+class BatchRecords:
+    """RecordLookup over the store plus this batch's uncommitted updates."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: dict[tuple[str, str, str], Any] = {}
+
+    def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
+        k = (clinic_id, kind, key)
+        return self.pending[k] if k in self.pending else self.store.get(clinic_id, kind, key)
+
+    def apply(self, clinic_id: str, updates: list[RecordUpdate]) -> None:
+        for u in updates:
+            # stored values are JSON: keep the overlay in the same shape
+            import json
+
+            self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
+
+
+def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [f.model_dump(mode="json", exclude_none=True) for f in findings]
+
+
+def outcome_of(message_id: int, result: MessageResult) -> Outcome:
+    """What to store for one pipeline result."""
+    env = result.envelope
+    out = Outcome(
+        message_id=message_id,
+        status=Status.QUARANTINED,
+        findings=_dump(result.findings),
+        clinic_id=result.clinic_id,
+        format=env.format if env else None,
+        sender=env.sender if env else None,
+        control_id=env.control_id if env else None,
+        message_type=env.message_type if env else None,
+        updates=list(result.updates),
+    )
+    if result.quarantined:
+        return out
+    for i, e in enumerate(result.encounters):
+        billable = bool(e.claims or e.statements)
+        status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
+        out.encounters.append(
+            EncounterOutcome(
+                idx=i,
+                clinic_id=e.encounter.clinic_id or result.clinic_id or "",
+                visit=e.encounter.id,
+                status=status,
+                encounter=e.encounter.model_dump_json(exclude_none=True),
+                findings=_dump(e.findings),
+                claims=[
+                    (c.id, c.payer.id, str(c.total_charge), c.model_dump_json(exclude_none=True)) for c in e.claims
+                ],
+                statements=[(s.id, s.model_dump_json(exclude_none=True)) for s in e.statements],
+            )
+        )
+    statuses = {e.status for e in out.encounters}
+    if not out.encounters:
+        out.status = Status.PARSED
+    elif statuses == {Status.QUARANTINED}:
+        out.status = Status.QUARANTINED
+    elif Status.CLAIMED in statuses:
+        out.status = Status.CLAIMED
+    else:
+        out.status = Status.CODED
+    return out
+
+
+def _dead(message_id: int, attempts: int) -> Outcome:
+    finding = Finding(
+        severity=Severity.ERROR,
+        rule="GW-DEAD",
+        message=f"processing failed {attempts - 1} times; left for an operator (gateway messages reprocess)",
+        plugin="core",
+    )
+    return Outcome(message_id=message_id, status=Status.DEAD, findings=_dump([finding]))
+
+
+@dataclass
+class Worker:
+    """Claims and processes messages until ``stop`` is set."""
+
+    pipeline: Pipeline
+    store: Store
+    name: str
+    settings: WorkerSettings = field(default_factory=WorkerSettings)
+    stop: threading.Event = field(default_factory=threading.Event)
+    today: Callable[[], date] = date.today
+    processed: int = 0
+
+    def run_once(self) -> int:
+        """Claim one batch and process it; how many messages were handled."""
+        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease)
+        if not batch:
+            return 0
+        records = BatchRecords(self.store)
+        outcomes: list[Outcome] = []
+        failed: list[int] = []
+        held = [m.id for m in batch]
+        for i, msg in enumerate(batch):
+            if self.stop.is_set():
+                self.store.release(self.name, held[i:])  # shutting down: give the rest back
+                break
+            if msg.attempts > self.settings.max_attempts:
+                outcomes.append(_dead(msg.id, msg.attempts))
+                continue
+            try:
+                outcome = self.process(msg, records)
+            except Exception:
+                glog.event(log, "message.failed", logging.ERROR, message_id=msg.id, attempts=msg.attempts)
+                failed.append(msg.id)
+                continue
+            outcomes.append(outcome)
+        done = self.store.complete(self.name, outcomes)
+        if failed:
+            self.store.release(self.name, failed, failed=True)
+        for c in done:
+            glog.event(
+                log, "message.processed", message_id=c.message_id, status=c.status, claims=c.claims,
+                duplicate_claims=c.duplicate_claims, worker=self.name,
+            )  # fmt: skip
+        self.processed += len(done)
+        return len(batch)
+
+    def process(self, msg: ClaimedMessage, records: BatchRecords) -> Outcome:
+        meta = MessageMeta(
+            source=msg.source,
+            today=self.today(),
+            clinic_id=msg.channel_clinic,
+            name=msg.name,
+            received_at=datetime.fromtimestamp(msg.received_at, UTC),
+        )
+        result = self.pipeline.process(msg.raw, meta, records)
+        if result.clinic_id:
+            records.apply(result.clinic_id, result.updates)
+        return outcome_of(msg.id, result)
+
+    def run(self) -> None:
+        """Loop until ``stop``: claim, process, back off when idle."""
+        delay = self.settings.poll_min
+        glog.event(log, "worker.started", worker=self.name)
+        while not self.stop.is_set():
+            if self.run_once():
+                delay = self.settings.poll_min
+            else:
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.settings.poll_max)
+        glog.event(log, "worker.stopped", worker=self.name, processed=self.processed)
+
+
+def worker_process(config: Path, store_url: str, n: int, settings: WorkerSettings, log_level: str) -> None:
+    """Entry point of a worker process (spawned by the daemon)."""
+    import signal
+
+    from gateway.app import Gateway
+    from gateway.store import open_store
+
+    glog.setup(log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    parent = os.getppid()
+
+    def orphan_watch() -> None:  # the daemon died (kill -9): stop too, leases return the work
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=orphan_watch, daemon=True).start()
+    gw = Gateway.from_config(config)
+    store = open_store(store_url, gw.loaded.base_dir)
+    try:
+        Worker(gw.pipeline, store, worker_id(n), settings, stop).run()
+    finally:
+        store.close()

@@ -1,0 +1,211 @@
+"""The store: durable journal with dedup, atomic claiming with leases,
+results in one transaction, records, audit, reprocess, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.messages import RecordUpdate
+from gateway.store import (
+    EncounterOutcome,
+    MessageFilter,
+    NewMessage,
+    Outcome,
+    SQLiteStore,
+    Status,
+    migrations,
+    open_store,
+)
+
+
+def new(raw: bytes, scope: str = "riverside", control: str | None = None, ack: bytes | None = None) -> NewMessage:
+    return NewMessage(
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        scope=scope,
+        source="test",
+        received_at=time.time(),
+        clinic_id="riverside",
+        control_id=control,
+        ack=ack,
+    )
+
+
+def outcome(mid: int, clm01: str, visit: str = "V1") -> Outcome:
+    enc = EncounterOutcome(
+        idx=0,
+        clinic_id="riverside",
+        visit=visit,
+        status=Status.CLAIMED,
+        encounter="{}",
+        findings=[],
+        claims=[(clm01, "PAYER", "10.00", json.dumps({"id": clm01}))],
+    )
+    return Outcome(
+        message_id=mid,
+        status=Status.CLAIMED,
+        clinic_id="riverside",
+        encounters=[enc],
+        updates=[RecordUpdate("patient", "MRN1", {"name": "x"})],
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "gateway.sqlite")
+    yield s
+    s.close()
+
+
+def test_wal_and_full_sync_and_private_file(store: SQLiteStore) -> None:
+    with store.read() as cur:
+        assert cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cur.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.path.stat().st_mode & 0o077 == 0
+
+
+def test_migrations_run_once_and_reopen_is_a_no_op(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "g.sqlite")
+    assert s.schema_version() == migrations.latest()
+    assert s.migrate() == []
+    s.close()
+    s2 = open_store(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    assert s2.schema_version() == migrations.latest()  # type: ignore[attr-defined]
+    s2.close()
+
+
+def test_resend_is_one_message_with_the_first_ack(store: SQLiteStore) -> None:
+    first, again = (
+        store.journal([new(b"MSG1", control="C1", ack=b"ACK-1")]),
+        store.journal([new(b"MSG1", control="C1", ack=b"ACK-OTHER")]),
+    )
+    assert not first[0].duplicate and again[0].duplicate
+    assert again[0].message_id == first[0].message_id
+    assert again[0].ack == b"ACK-1"
+    assert [a.action for a in store.audit_trail(first[0].message_id)] == ["received", "resent"]
+    assert sum(n for *_, n in store.counts()) == 1
+
+
+def test_same_bytes_other_clinic_are_two_messages(store: SQLiteStore) -> None:
+    a, b = store.journal([new(b"X", scope="riverside"), new(b"X", scope="lakeside")])
+    assert a.message_id != b.message_id and not b.duplicate
+
+
+def test_reused_control_id_with_other_content_is_kept_and_flagged(store: SQLiteStore) -> None:
+    store.journal([new(b"ONE", control="C9")])
+    (j,) = store.journal([new(b"TWO", control="C9")])
+    assert not j.duplicate and j.control_id_reused
+    assert store.message(j.message_id).findings[0]["rule"] == "GW-CONTROL-ID-REUSED"
+
+
+def test_claim_hands_each_message_to_one_worker(store: SQLiteStore) -> None:
+    store.journal([new(f"M{i}".encode()) for i in range(10)])
+    a = store.claim("w1", 6, 60)
+    b = store.claim("w2", 6, 60)
+    assert len(a) == 6 and len(b) == 4
+    assert not {m.id for m in a} & {m.id for m in b}
+    assert store.claim("w3", 6, 60) == []
+
+
+def test_lease_expiry_returns_work_of_a_dead_worker(store: SQLiteStore) -> None:
+    store.journal([new(b"M")])
+    (m,) = store.claim("dead-worker", 1, lease=0.05)
+    assert store.claim("w2", 1, 60) == []
+    time.sleep(0.1)
+    (again,) = store.claim("w2", 1, 60)
+    assert again.id == m.id and again.attempts == 2
+    # the dead worker's late results are dropped: w2 owns the message now
+    assert store.complete("dead-worker", [outcome(m.id, "CLM1")]) == []
+    assert store.claim_count() == 0
+    assert [c.claims for c in store.complete("w2", [outcome(m.id, "CLM1")])] == [1]
+
+
+def test_complete_stores_claims_records_and_audit(store: SQLiteStore) -> None:
+    store.journal([new(b"M")])
+    (m,) = store.claim("w", 1, 60)
+    store.complete("w", [outcome(m.id, "CLM1")])
+    row = store.message(m.id)
+    assert row.status == "claimed" and row.claimed_by is None and row.processed_at
+    assert store.encounters(m.id)[0]["claims"] == [{"clm01": "CLM1", "status": "claimed"}]
+    assert store.get("riverside", "patient", "MRN1") == {"name": "x"}
+    assert store.get("lakeside", "patient", "MRN1") is None
+    assert [a.action for a in store.audit_trail(m.id)] == ["received", "processed"]
+
+
+def test_one_claim_per_clinic_and_clm01(store: SQLiteStore) -> None:
+    store.journal([new(b"A"), new(b"B")])
+    a, b = store.claim("w", 2, 60)
+    done = store.complete("w", [outcome(a.id, "CLM1"), outcome(b.id, "CLM1", visit="V1-again")])
+    assert [(c.claims, c.duplicate_claims) for c in done] == [(1, 0), (0, 1)]
+    assert store.claim_count() == 1
+    enc = store.encounters(b.id)[0]
+    assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"
+
+
+def test_release_gives_work_back_without_counting_an_attempt(store: SQLiteStore) -> None:
+    store.journal([new(b"A")])
+    (m,) = store.claim("w", 1, 60)
+    assert store.release("w", [m.id]) == 1
+    (again,) = store.claim("w2", 1, 60)
+    assert again.attempts == 1
+
+
+def test_reprocess_rebuilds_and_is_audited(store: SQLiteStore) -> None:
+    store.journal([new(b"A")])
+    (m,) = store.claim("w", 1, 60)
+    store.complete("w", [outcome(m.id, "CLM1")])
+    assert store.reprocess(m.id, "cli:alice", "fixed the charge master")
+    assert store.message(m.id).status == "received" and store.claim_count() == 0
+    (again,) = store.claim("w", 1, 60)
+    store.complete("w", [outcome(again.id, "CLM1")])
+    assert store.claim_count() == 1
+    actions = [(a.actor, a.action) for a in store.audit_trail(m.id)]
+    assert ("cli:alice", "reprocess") in actions
+    assert store.reprocess(999, "cli:alice") is False
+
+
+def test_list_filters(store: SQLiteStore) -> None:
+    store.journal([new(b"A"), new(b"B", scope="lakeside")])
+    assert len(store.list_messages(MessageFilter(status="received"))) == 2
+    assert len(store.list_messages(MessageFilter(since=time.time() + 60))) == 0
+    (one,) = store.list_messages(MessageFilter(id=1))
+    assert one.id == 1
+
+
+def _claimer(path: str, n: int, out: multiprocessing.Queue) -> None:
+    s = SQLiteStore(Path(path), migrate=False)
+    got = []
+    while batch := s.claim(f"p{n}", 7, 60):
+        got += [m.id for m in batch]
+    out.put(got)
+
+
+def test_claiming_is_atomic_across_processes_and_threads(store: SQLiteStore) -> None:
+    store.journal([new(f"M{i}".encode()) for i in range(600)])
+    ctx = multiprocessing.get_context("fork")
+    q: multiprocessing.Queue = ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(str(store.path), n, q)) for n in range(3)]
+    for p in procs:
+        p.start()
+    thread_got: list[int] = []
+
+    def claim_in_thread() -> None:
+        s = SQLiteStore(store.path, migrate=False)
+        while batch := s.claim("thread", 5, 60):
+            thread_got.extend(m.id for m in batch)
+
+    t = threading.Thread(target=claim_in_thread)
+    t.start()
+    results = [q.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join()
+    t.join()
+    everything = [i for r in results for i in r] + thread_got
+    assert len(everything) == 600 and len(set(everything)) == 600
