@@ -21,8 +21,21 @@ from gateway.app import Gateway
 from gateway.control_numbers import SQLiteControlNumbers
 from gateway.documents import ControlNumbers, RenderContext
 from gateway.messages import MemoryRecords, MessageMeta
-from gateway.model import Claim, Statement
-from gateway.pipeline import MessageResult
+from gateway.model import Claim, Finding, Severity, Statement
+from gateway.pipeline import EncounterResult, MessageResult
+
+DUPLICATE_CLAIM = "GW-DUPLICATE-CLAIM"
+
+
+def duplicate_claim(claim_id: str) -> Finding:
+    return Finding(
+        severity=Severity.ERROR,
+        rule=DUPLICATE_CLAIM,
+        message=f"claim {claim_id} was already produced from another message with different content; "
+        "send a replacement (frequency 7) or fix the visit number",
+        location="claim.id",
+        plugin="core",
+    )
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
@@ -70,6 +83,7 @@ class Run:
     #: deployment's persisted one in its state folder (never reused)
     control_numbers: ControlNumbers | None = None
     _seen: set[str] = field(default_factory=set)
+    _claim_digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def process_bytes(self, raw: bytes, name: str) -> MessageResult | None:
         """Run one input; None when the same bytes were already processed."""
@@ -92,6 +106,7 @@ class Run:
             if enc.quarantined:
                 s.encounters_quarantined += 1
                 s.reasons.update(f.rule for f in enc.findings if f.is_error)
+            self._admit_claims(enc)
             for c in enc.claims:
                 self.claims.setdefault(c.clinic_id, []).append(c)
             for st in enc.statements:
@@ -99,6 +114,27 @@ class Run:
         s.claims = sum(len(v) for v in self.claims.values())
         s.statements = sum(len(v) for v in self.statements.values())
         return result
+
+    def _admit_claims(self, enc: EncounterResult) -> None:
+        """Claims are unique per clinic by CLM01: an identical repeat is
+        dropped, a different claim under a CLM01 already used in this run is
+        quarantined (the same visit billed twice needs a person, or a
+        replacement claim)."""
+        for claim in list(enc.claims):
+            key = (claim.clinic_id, claim.id)
+            digest = hashlib.sha256(claim.model_dump_json().encode()).hexdigest()
+            known = self._claim_digests.get(key)
+            if known is None:
+                self._claim_digests[key] = digest
+            elif known == digest:
+                enc.claims.remove(claim)
+                self.summary.duplicates += 1
+            else:
+                enc.claims.clear()
+                enc.findings.append(duplicate_claim(claim.id))
+                self.summary.encounters_quarantined += 1
+                self.summary.reasons[DUPLICATE_CLAIM] += 1
+                return
 
     def write_outputs(self, out_dir: Path, created: datetime) -> None:
         """Render each clinic's claims and statements with its destination's
