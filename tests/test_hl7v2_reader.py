@@ -67,7 +67,7 @@ def test_version_tables_match_hl7apy() -> None:
     first: dict[str, int] = {}
     for i, v in enumerate(versions.VERSIONS):
         lib = load_library(v)
-        for name, spec in lib.SEGMENTS.items():
+        for name in lib.SEGMENTS:
             if len(name) == 3:
                 first.setdefault(name, i)
         for seg, counts in versions.FIELD_COUNTS.items():
