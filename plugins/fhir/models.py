@@ -70,25 +70,28 @@ def json_path(root: str, loc: tuple[Any, ...]) -> str:
     return out
 
 
-def unknown_types(doc: Json, root: str) -> list[Finding]:
+def unknown_types(doc: Json) -> list[Finding]:
     """Resources with an unknown ``resourceType`` (the models would fail
     without saying where): the root, bundle entries and contained ones."""
     out = []
 
-    def check(res: Any, path: str) -> None:
+    def check(res: Any, path: str | None) -> None:
         if not isinstance(res, dict):
             return
-        if not is_resource_type(res.get("resourceType")):
-            out.append(error("FHIR-RESOURCE-TYPE", "unknown or missing resourceType", f"{path}.resourceType"))
+        rtype = res.get("resourceType")
+        if not is_resource_type(rtype):
+            what = f"unknown resourceType '{str(rtype)[:64]}'" if rtype else "resourceType is missing"
+            out.append(error("FHIR-RESOURCE-TYPE", what, f"{path}.resourceType" if path else "resourceType"))
             return
+        path = path or str(rtype)
         for i, c in enumerate(items(res.get("contained"))):
             check(c, f"{path}.contained[{i}]")
-        if res.get("resourceType") == "Bundle":
+        if rtype == "Bundle":
             for i, e in enumerate(items(res.get("entry"))):
                 if isinstance(e, dict) and "resource" in e:
                     check(e["resource"], f"{path}.entry[{i}].resource")
 
-    check(doc, root)
+    check(doc, None)
     return out
 
 
@@ -107,7 +110,7 @@ def validate(doc: Json) -> list[Finding]:
     its type; one error finding per problem, located by JSON path. Input
     values are never quoted (they may be patient data)."""
     root = str(doc.get("resourceType"))
-    problems = unknown_types(doc, root)
+    problems = unknown_types(doc)
     if problems:
         return problems
     cls = model_class(root)
