@@ -22,6 +22,13 @@ BOM = "\ufeff"
 SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 HEADERS = ("MSH", "FHS", "BHS")
 _MLLP = str.maketrans("", "", "\x0b\x1c")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def _is_segment_name(name: str) -> bool:
+    """Same as ``SEGMENT_NAME.fullmatch(name)``, without the regex cost."""
+    return len(name) == 3 and name[0] in _UPPER and name[1] in _NAME_CHARS and name[2] in _NAME_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,9 @@ def decode_text(raw: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
         latin = True
-    return text.translate(_MLLP).lstrip(BOM + " \t\r\n"), latin
+    if "\x0b" in text or "\x1c" in text:
+        text = text.translate(_MLLP)
+    return text.lstrip(BOM + " \t\r\n"), latin
 
 
 def split_lines(text: str) -> list[str]:
@@ -164,16 +173,21 @@ class Segment:
     def fields(self) -> list[str]:
         """``fields[n]`` is field n as sent (``fields[0]`` the name; for MSH,
         ``fields[1]`` is the field separator and ``fields[2]`` MSH-2)."""
-        if self._fields is None:
-            parts = self.text.split(self.d.field)
-            if self.name in HEADERS:
-                parts.insert(1, self.d.field)
-            self._fields = parts
-        return self._fields
+        f = self._fields
+        return f if f is not None else self._split()
+
+    def _split(self) -> list[str]:
+        parts = self.text.split(self.d.field)
+        if self.name in HEADERS:
+            parts.insert(1, self.d.field)
+        self._fields = parts
+        return parts
 
     def field(self, n: int) -> str:
         """Field ``n`` as sent (repetitions and escapes included); '' when absent."""
-        f = self.fields
+        f = self._fields
+        if f is None:
+            f = self._split()
         return f[n] if n < len(f) else ""
 
     def repetitions(self, n: int) -> list[str]:
@@ -307,7 +321,7 @@ def read_batch(text: str) -> Batch:
         elif name in ("BTS", "FTS") and d is not None:
             envelope[name] = Segment(name, line, 1, lineno, d)
             continue
-        if d is None or not SEGMENT_NAME.fullmatch(name) or (len(line) > 3 and line[3] != d.field):
+        if d is None or not _is_segment_name(name) or (len(line) > 3 and line[3] != d.field):
             stray.append(lineno)
             continue
         counts[name] = counts.get(name, 0) + 1
