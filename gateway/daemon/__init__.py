@@ -178,5 +178,12 @@ class Daemon:
 def run(config: Path, options: DaemonOptions) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
     glog.setup(options.log_level)
+
+    def during_startup(signum: int, _frame: object) -> None:  # nothing accepted yet: just leave
+        glog.event(log, "daemon.stopped_during_startup", signal=signum)
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, during_startup)
     daemon = Daemon(config, options)
     asyncio.run(daemon.run())
