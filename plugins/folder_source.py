@@ -277,7 +277,7 @@ class FolderSource:
         else:
             os.replace(src, _free_name(self.processed, name, str(message_id or int(time.time()))))
         self._forget(name)
-        glog.event(log, "folder.taken", source=self.name, file=name, message_id=message_id)
+        glog.event(log, "folder.taken", source=self.name, message_id=message_id)
 
     def _to_error(self, name: str, reason: str) -> None:
         target = _free_name(self.errors, name, str(int(time.time() * 1000)))
@@ -291,7 +291,7 @@ class FolderSource:
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{name}: {reason}\n")
         self._forget(name)
-        glog.event(log, "folder.rejected", 30, source=self.name, file=name)
+        glog.event(log, "folder.rejected", 30, source=self.name)  # file names may carry patient data
 
     def _sync_dirs(self) -> None:
         for folder in (self.inbound, self.processed, self.errors):
