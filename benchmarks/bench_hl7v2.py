@@ -53,13 +53,12 @@ def memory_per_message(batch: list[bytes]) -> tuple[float, float]:
 
 
 def main(quick: bool = False) -> None:
-    n_fast, n_slow = (500, 5) if quick else (5000, 40)
+    n_fast, n_mid, n_slow = (500, 100, 5) if quick else (5000, 500, 30)
     repeat = 3 if quick else 5
     fast = messages(n_fast)
-    slow = [m.decode().replace("\r", "\r") for m in fast[:n_slow]]
-    text = [m.decode() for m in fast]
+    mid, slow = [m.decode() for m in fast[:n_mid]], [m.decode() for m in fast[:n_slow]]
     gateway = measure("gateway hl7v2 plugin: DFT^P03 → Encounter", lambda: run_gateway(fast), n_fast, repeat)
-    python_hl7 = measure("python-hl7 hl7.parse (tree only)", lambda: [hl7.parse(t) for t in text], n_fast, repeat)
+    python_hl7 = measure("python-hl7 hl7.parse (tree only)", lambda: [hl7.parse(t) for t in mid], n_mid, repeat)
     hl7apy = measure("hl7apy parse_message (tree only)", lambda: [parse_message(t) for t in slow], n_slow, repeat)
     print_table("HL7 v2 DFT^P03, one core (baseline: hl7apy full parse)", [gateway, python_hl7, hl7apy], hl7apy)
     small, full = memory_per_message(fast)

@@ -198,3 +198,19 @@ def test_two_messages_in_one_file_share_what_the_first_taught() -> None:
     (enc,), findings = read("multi_v24_adt_then_dft.hl7")
     assert enc.coverages[0].subscriber.member_id == "XEH181818181" and enc.coverages[0].relationship == "19"
     assert all(f.location is None or f.location.startswith("MSG[") for f in findings)
+
+
+def test_every_encounter_revalidates_from_json() -> None:
+    """The hot path builds models without validation; every fixture's
+    encounter must survive full validation from its JSON unchanged."""
+    from .test_hl7v2_support import GOOD
+
+    count = 0
+    for path in GOOD:
+        for enc in run(
+            path.read_bytes(), clinic_id="lakeside" if b"|LAKESIDE|" in path.read_bytes() else "riverside"
+        ).encounters:
+            again = Encounter.model_validate_json(enc.model_dump_json())
+            assert again == enc, path.name
+            count += 1
+    assert count >= 15

@@ -147,9 +147,7 @@ def to_name(parts: list[str]) -> PersonName | None:
     family = comp(parts, 1)
     if not family:
         return None
-    # model_construct: every value is a str or None already; validating
-    # thousands of names a second is a measurable share of the hot path
-    return PersonName.model_construct(
+    return PersonName(
         family=family,
         given=comp(parts, 2) or None,
         middle=comp(parts, 3) or None,
@@ -165,7 +163,7 @@ def to_address(parts: list[str]) -> Address | None:
         return None
     country = comp(parts, 6).upper()
     country = "US" if country in ("", "USA", "US", "840") else country[:3]
-    return Address.model_construct(
+    return Address(
         lines=lines,
         city=city or None,
         state=state or None,
