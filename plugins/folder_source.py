@@ -69,6 +69,8 @@ class FolderSourceSettings(BaseModel):
     rescan_seconds: float = Field(30.0, gt=0)
     max_bytes: int = Field(64 * 1024 * 1024, gt=0)
     batch: int = Field(256, gt=0)
+    #: after an event, wait this long so a burst of files is taken (and committed) together
+    coalesce: float = Field(0.05, ge=0)
 
 
 @dataclass
@@ -87,9 +89,21 @@ class _Events(FileSystemEventHandler):
         if event.is_directory:
             return
         kind = event.event_type
-        path = event.dest_path if kind == "moved" else event.src_path
+        path = event.dest_path if kind == "moved" else event.src_path  # moved out: dest_path is ""
         if kind in ("closed", "moved", "created", "modified"):
             self.on_event(os.fsdecode(path), kind)
+
+
+def _observer() -> Any:
+    """inotify with full move events on Linux (a file renamed in from another
+    folder is reported as moved, so complete at once); elsewhere watchdog's
+    default observer, where such files wait for ``stable_seconds``."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+
+        return InotifyObserver(generate_full_events=True)
+    except (ImportError, OSError):  # pragma: no cover - not Linux
+        return Observer()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -136,7 +150,7 @@ class FolderSource:
             if p.parent == self.inbound:
                 loop.call_soon_threadsafe(self._hint, p.name, kind)
 
-        self._observer = Observer()
+        self._observer = _observer()
         self._observer.schedule(_Events(hint), str(self.inbound), recursive=False)
         self._observer.daemon = True
         self._observer.start()
@@ -219,6 +233,7 @@ class FolderSource:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+                await asyncio.sleep(self.settings.coalesce)
             except TimeoutError:
                 pass
 
