@@ -194,17 +194,16 @@ def main(quick: bool = False) -> None:
         dep = Deployment(root / "d")
         try:
             folder = bench_folder(dep, n_folder, runs=2 if quick else 3)
-            print_table(f"Daemon: files dropped → claims stored ({n_folder} one-encounter files per run)", [base, folder],
-                        baseline=base)  # fmt: skip
+            title = f"Daemon: files dropped → claims stored ({n_folder} one-encounter files per run)"
+            print_table(title, [base, folder], baseline=base)
             commits = commit_latency(root)
             lat = bench_ack(dep, n_ack, 200.0)
             print(f"\nMLLP ACK latency at 200 msg/s ({n_ack} DFT^P03, ACK after the durable commit)")
             print(f"{'what':<44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
             print(f"{'baseline: one durable SQLite commit':<44} {pct(commits, .5):>8.2f} {pct(commits, .99):>8.2f} "
                   f"{max(commits) * 1000:>8.2f}")  # fmt: skip
-            print(
-                f"{'MLLP frame → ACK received':<44} {pct(lat, 0.5):>8.2f} {pct(lat, 0.99):>8.2f} {max(lat) * 1000:>8.2f}"
-            )
+            label = "MLLP frame → ACK received"
+            print(f"{label:<44} {pct(lat, 0.5):>8.2f} {pct(lat, 0.99):>8.2f} {max(lat) * 1000:>8.2f}")
             daemon_pid = dep.proc.pid
             worker = (children(daemon_pid) or [daemon_pid])[-1]
             samples = []
@@ -217,11 +216,12 @@ def main(quick: bool = False) -> None:
                 samples.append((done, rss_mb(daemon_pid), rss_mb(worker)))
             print(f"\nResident memory over {n_long} more messages (MB, sampled every {chunk})")
             print(f"{'messages':>10} {'daemon':>8} {'worker':>8}")
-            for row in samples[:: max(1, len(samples) // 8)] + [samples[-1]]:
+            for row in [*samples[:: max(1, len(samples) // 8)], samples[-1]]:
                 print(f"{row[0]:>10} {row[1]:>8.1f} {row[2]:>8.1f}")
             first, last = samples[0], samples[-1]
-            print(f"growth after the first {chunk}: daemon {last[1] - first[1]:+.1f} MB, worker {last[2] - first[2]:+.1f} MB;"
-                  f" median worker {statistics.median(s[2] for s in samples):.1f} MB")  # fmt: skip
+            growth = f"daemon {last[1] - first[1]:+.1f} MB, worker {last[2] - first[2]:+.1f} MB"
+            median = statistics.median(s[2] for s in samples)
+            print(f"growth after the first {chunk}: {growth}; median worker {median:.1f} MB")
         finally:
             dep.stop()
 
