@@ -100,3 +100,21 @@ def test_plugins_command_json() -> None:
     listed = {p["name"]: p for p in json.loads(invoke("plugins", "--json").output)}
     assert "gateway_register_transports" in listed["folder"]["hooks"]
     assert listed["canonical_json"]["version"]
+
+
+def test_readme_commands_exist() -> None:
+    """Every `gateway <command>` the README's table names is a real command."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"^\| `gateway ([a-z-]+)", readme, flags=re.M))
+    named |= set(re.findall(r"`gateway (status|messages)", readme))
+    assert {"demo", "init", "process", "inspect", "plugins", "check-config", "validate", "run"} <= named
+    from gateway.cli import main  # noqa: F401  (registers plugin commands)
+    from gateway.plugins import PluginHost
+
+    host = PluginHost()
+    for _plugin, _r, _e in host.call_each("gateway_register_commands", cli=cli):
+        pass
+    for command in named:
+        assert command in cli.commands, f"README names `gateway {command}`, which does not exist"
