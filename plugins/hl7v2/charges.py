@@ -5,6 +5,9 @@ are kept in the encounter's extensions for statements, not billed. Quantity
 defaults to 1; the line charge is FT1-11 (extended) or FT1-12 × quantity
 (unit), and a mismatch between the two is reported. Pointers come from
 FT1-19 when sent, else the first four diagnoses by DG1-15 priority.
+
+Diagnoses and lines are dicts of ``Diagnosis``/``ServiceLine`` fields; the
+encounter validates them.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
-
-from gateway.model import Diagnosis, ServiceLine
 
 from .codes import diagnosis_system, local_system, normal_code, procedure_system
 from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
@@ -31,11 +32,11 @@ def _label(p: FieldPath | None) -> str:
     return f"{p.segment}-{p.field}" if p else ""
 
 
-def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str, Segment]) -> list[Diagnosis]:
+def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str, Segment]) -> list[dict[str, Any]]:
     """DG1 diagnoses ordered by DG1-15 priority (blank last), then as sent."""
     if fm.from_charges_only:
         return []
-    ranked: list[tuple[int, int, Diagnosis]] = []
+    ranked: list[tuple[int, int, dict[str, Any]]] = []
     for pos, seg in enumerate(segs):
         scope = Scope(seg, base)
         code = scope.get(fm.code)
@@ -43,31 +44,31 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
             continue
         prio = scope.get(fm.priority)
         desc, _, _ = scope.first(fm.description)
-        dx = Diagnosis(code=code, system=diagnosis_system(scope.get(fm.system)), description=desc or None)
+        dx = {"code": code, "system": diagnosis_system(scope.get(fm.system)), "description": desc or None}
         ranked.append((int(prio) if prio.isdigit() and int(prio) > 0 else 10_000, pos, dx))
     ranked.sort(key=lambda r: (r[0], r[1]))
-    out: list[Diagnosis] = []
+    out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _, _, dx in ranked:
-        key = normal_code(dx.code)
+        key = normal_code(dx["code"])
         if key not in seen:
             seen.add(key)
             out.append(dx)
     return out
 
 
-def _pointers(scope: Scope, fm: ChargeMap, diagnoses: list[Diagnosis], problems: Problems) -> list[int]:
+def _pointers(scope: Scope, fm: ChargeMap, diagnoses: list[dict[str, Any]], problems: Problems) -> list[int]:
     codes, path = scope.repeated(fm.diagnoses)
     if not codes:
         return list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1))
     seg = scope.segment(path.segment) if path else None
-    index = {normal_code(d.code): i for i, d in enumerate(diagnoses, 1)}
+    index = {normal_code(d["code"]): i for i, d in enumerate(diagnoses, 1)}
     out: list[int] = []
     for rep, code in enumerate(codes):
         key = normal_code(code)
         if key not in index:
             system = seg.value(path.field, 3, 1, rep) if seg is not None and path is not None else ""
-            diagnoses.append(Diagnosis(code=code, system=diagnosis_system(system.strip())))
+            diagnoses.append({"code": code, "system": diagnosis_system(system.strip())})
             index[key] = len(diagnoses)
         if index[key] not in out:
             out.append(index[key])
@@ -139,12 +140,13 @@ def charge_line(
     ft1: Segment,
     related: Mapping[str, Segment],
     fm: ChargeMap,
-    diagnoses: list[Diagnosis],
+    diagnoses: list[dict[str, Any]],
     problems: Problems,
     default_date: date | None,
-) -> ServiceLine | dict[str, Any] | None:
-    """One FT1 → a ServiceLine; a non-billed transaction → a dict for the
-    extensions; None when the charge cannot be read (problems say why)."""
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One FT1 → (service line, None); a non-billed transaction → (None, the
+    transaction for the extensions); (None, None) when the charge cannot be
+    read (problems say why)."""
     scope = Scope(ft1, related)
     kind = scope.get(fm.type).upper()
     when_text, wpath, wseg = scope.first(fm.date)
@@ -156,7 +158,7 @@ def charge_line(
             problems.add("HL7-CHARGE-TYPE", f"FT1-6 transaction type '{kind[:4]}' is not a charge; not billed", ft1, 6)
         else:
             problems.add("HL7-NOT-BILLED", f"FT1-6 {kind} transaction is not billed", ft1, 6)
-        return {
+        return None, {
             "type": kind,
             "date": when.isoformat() if when else None,
             "amount": str(amounts[1]) if amounts and amounts[1] is not None else None,
@@ -167,13 +169,13 @@ def charge_line(
     if when is None:
         if not when_text:
             problems.add("HL7-REQUIRED", "FT1-4 transaction date is empty", ft1, 4)
-        return None
+        return None, None
     if amounts is None:
-        return None
+        return None, None
     qty, charge = amounts
     if qty <= 0 or (charge is not None and charge < 0):
         problems.add("HL7-REVERSAL", "FT1 charge with a negative quantity or amount (reversal) not billed", ft1, 10)
-        return None
+        return None, None
     codes = _codes(scope, fm)
     if not codes:
         problems.add("HL7-NO-CODE", "FT1 has neither a procedure code (FT1-25) nor a charge code (FT1-7)", ft1, 7)
@@ -192,23 +194,28 @@ def charge_line(
         i = fm.ndc.index(npath)
         ndc_sys = scope.get(fm.ndc_system[i]).upper() if i < len(fm.ndc_system) else ""
         ndc = ndc if ndc_sys in ("", "NDC", "N4") else ""
-    return ServiceLine(
-        service_date=when,
-        modifiers=[m.upper() for m in mods[:MAX_MODIFIERS]],
-        units=qty,
-        charge=charge,
-        diagnosis_pointers=_pointers(scope, fm, diagnoses, problems),
-        rendering_provider=performer,
-        ndc=ndc or None,
-        description=scope.first(fm.description)[0] or None,
-        control_number=scope.first(fm.transaction_id)[0] or None,
-        **codes,
-    )
+    line = {
+        "service_date": when,
+        "modifiers": [m.upper() for m in mods[:MAX_MODIFIERS]],
+        "units": qty,
+        "charge": charge,
+        "diagnosis_pointers": _pointers(scope, fm, diagnoses, problems),
+        "rendering_provider": performer,
+        "ndc": ndc or None,
+        "description": scope.first(fm.description)[0] or None,
+        "control_number": scope.first(fm.transaction_id)[0] or None,
+    }
+    line.update(codes)
+    return line, None
 
 
 def procedure_line(
-    pr1: Segment, base: Mapping[str, Segment], fm: ProcedureMap, diagnoses: list[Diagnosis], problems: Problems
-) -> ServiceLine | None:
+    pr1: Segment,
+    base: Mapping[str, Segment],
+    fm: ProcedureMap,
+    diagnoses: list[dict[str, Any]],
+    problems: Problems,
+) -> dict[str, Any] | None:
     """A PR1 procedure as a service line without a charge (BAR without FT1)."""
     scope = Scope(pr1, base)
     code = scope.get(fm.code)
@@ -223,10 +230,10 @@ def procedure_line(
         else {"local_code": code, "local_system": local_system(system)}
     )
     mods, _ = scope.repeated(fm.modifiers)
-    return ServiceLine(
-        service_date=when,
-        modifiers=[m.upper() for m in _modifiers(mods)[:MAX_MODIFIERS]],
-        diagnosis_pointers=list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1)),
-        description=scope.first(fm.description)[0] or None,
+    return {
+        "service_date": when,
+        "modifiers": [m.upper() for m in _modifiers(mods)[:MAX_MODIFIERS]],
+        "diagnosis_pointers": list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1)),
+        "description": scope.first(fm.description)[0] or None,
         **codes,
-    )
+    }

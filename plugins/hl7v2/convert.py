@@ -5,6 +5,10 @@ group per PV1 (BAR^P01 may carry several visits), within it a charge group
 per FT1 (its PR1 and Z-segments) and an insurance group per IN1 (its IN2 and
 IN3). What an ADT taught (``records``) fills what a charge message leaves out:
 patient details, coverages of the visit or else of the patient, guarantor.
+
+The readers return plain dicts of model fields; each encounter is validated
+once, as a whole (``Encounter.model_validate``), which is as strict as
+building every part as a model and half the cost.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from gateway.messages import RecordLookup, RecordUpdate
-from gateway.model import Coverage, Encounter, Guarantor, Patient, ServiceLine
+from gateway.model import Coverage, Encounter, Guarantor, Patient
 
 from .charges import charge_line, procedure_line, read_diagnoses
 from .fieldmap import FieldMap
@@ -105,8 +109,9 @@ class Built:
     updates: list[RecordUpdate] = field(default_factory=list)
 
 
-def _dump(m: BaseModel) -> dict[str, Any]:
-    return m.model_dump(mode="json", exclude_none=True)
+def _dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
+    """A record as stored: ``value`` (fields or a model) validated as ``model``, in JSON form."""
+    return model.model_validate(value).model_dump(mode="json", exclude_none=True)
 
 
 def build(
@@ -125,7 +130,7 @@ def build(
         patient = read_patient(fm.patient, Scope(base.get(fm.patient.name.segment), base), problems)
         if patient is None:
             return out
-        mrn = patient.id
+        mrn = patient["id"]
         patient = merge_patient(patient, _known(records, clinic_id, "patient", mrn, Patient))
         visit = read_visit(fm.visit, Scope(base.get("PV1"), base), problems, info["control_id"])
         in1s = sub_groups(segs, fm.insurance.segment, base, _in1_member)
@@ -133,14 +138,14 @@ def build(
         gt1 = base.get(fm.guarantor.segment)
         guarantor = read_guarantor(fm.guarantor, Scope(gt1, base), problems) if gt1 else None
         if kind == "registration" or msg.msh.value(9) == "BAR":
-            out.updates.append(RecordUpdate("patient", mrn, _dump(patient)))
+            out.updates.append(RecordUpdate("patient", mrn, _dump(Patient, patient)))
             if in1s:
-                dumps = [_dump(c) for c in coverages]
+                dumps = [_dump(Coverage, c) for c in coverages]
                 out.updates.append(RecordUpdate("coverages", mrn, dumps))
                 if visit.id != info["control_id"]:
                     out.updates.append(RecordUpdate("coverages", f"visit:{visit.id}", dumps))
             if guarantor is not None:
-                out.updates.append(RecordUpdate("guarantor", mrn, _dump(guarantor)))
+                out.updates.append(RecordUpdate("guarantor", mrn, _dump(Guarantor, guarantor)))
         if kind != "charges":
             continue
         if not in1s:
@@ -160,23 +165,23 @@ def _encounter(
     segs: list[Segment],
     base: dict[str, Segment],
     fm: FieldMap,
-    patient: Patient,
+    patient: dict[str, Any],
     visit: Visit,
-    coverages: list[Coverage],
-    guarantor: Guarantor | None,
+    coverages: list[Any],
+    guarantor: Any,
     problems: Problems,
     info: dict[str, Any],
 ) -> Encounter:
     diagnoses = read_diagnoses(fm.diagnosis, [s for s in segs if s.name == fm.diagnosis.segment], base)
-    lines: list[ServiceLine] = []
+    lines: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     ft1s = sub_groups(segs, fm.charge.segment, base, lambda n: n not in ("PV1", fm.charge.segment))
     for ft1, related in ft1s:
-        line = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date)
-        if isinstance(line, ServiceLine):
+        line, other = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date)
+        if line is not None:
             lines.append(line)
-        elif line is not None:
-            others.append(line)
+        elif other is not None:
+            others.append(other)
     if not ft1s and fm.procedure.bill_when_no_charges:
         for pr1 in (s for s in segs if s.name == fm.procedure.segment):
             line = procedure_line(pr1, base, fm.procedure, diagnoses, problems)
@@ -190,18 +195,20 @@ def _encounter(
         ext["z_segments"] = zsegs
     if others:
         ext["transactions"] = others
-    dates = [ln.service_date for ln in lines]
-    return Encounter(
-        id=visit.id,
-        source="hl7v2",
-        patient=patient,
-        coverages=coverages,
-        guarantor=guarantor,
-        rendering_provider=visit.attending,
-        referring_provider=visit.referring,
-        place_of_service=visit.place_of_service,
-        start_date=visit.admit_date or (min(dates) if dates else None),
-        diagnoses=diagnoses,
-        service_lines=lines,
-        extensions={"hl7v2": {k: v for k, v in ext.items() if v is not None}},
+    dates = [ln["service_date"] for ln in lines]
+    return Encounter.model_validate(
+        {
+            "id": visit.id,
+            "source": "hl7v2",
+            "patient": patient,
+            "coverages": coverages,
+            "guarantor": guarantor,
+            "rendering_provider": visit.attending,
+            "referring_provider": visit.referring,
+            "place_of_service": visit.place_of_service,
+            "start_date": visit.admit_date or (min(dates) if dates else None),
+            "diagnoses": diagnoses,
+            "service_lines": lines,
+            "extensions": {"hl7v2": {k: v for k, v in ext.items() if v is not None}},
+        }
     )

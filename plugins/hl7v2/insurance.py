@@ -1,5 +1,6 @@
 """IN1 (+ its IN2) → coverages, in the order sent (1 primary, 2, 3).
 
+Coverages are dicts of ``Coverage`` fields (the encounter validates them).
 Payer follows the shared convention: ``Payer(id=<IN1-3 as sent>,
 source_id=<same>, name=<IN1-4>)``; the payer directory plugin later
 rewrites ``id`` to the X12 payer id. The subscriber falls back to the
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from gateway.codes import x12_relationship
-from gateway.model import Coverage, Patient, Payer, Severity, Subscriber
+from gateway.model import Severity
 
 from .codes import TABLE_0344
 from .fieldmap import InsuranceMap
@@ -42,8 +44,12 @@ def _filing_indicator(scope: Scope, fm: InsuranceMap) -> str:
 
 
 def read_coverage(
-    in1: Segment, related: Mapping[str, Segment], fm: InsuranceMap, patient: Patient | None, problems: Problems
-) -> Coverage | None:
+    in1: Segment,
+    related: Mapping[str, Segment],
+    fm: InsuranceMap,
+    patient: Mapping[str, Any] | None,
+    problems: Problems,
+) -> dict[str, Any] | None:
     """One IN1 → a Coverage (order set by the caller); None for self-pay or
     an unusable IN1 (with an error)."""
     scope = Scope(in1, related)
@@ -61,7 +67,7 @@ def read_coverage(
     self_insured = relationship == "18" and patient is not None
     name = next((n for p in fm.insured_name if (n := to_name(scope.parts(p)[0])) is not None), None)
     if name is None and self_insured:
-        name = patient.name  # type: ignore[union-attr]
+        name = patient["name"]  # type: ignore[index]
     if name is None:
         problems.add("HL7-COVERAGE", "IN1-16 insured's name is empty and the patient is not the insured", in1, 16)
     if not payer_id or not member_id or name is None:
@@ -71,38 +77,38 @@ def read_coverage(
     address = next((a for p in fm.insured_address if (a := to_address(scope.parts(p)[0])) is not None), None)
     sex = to_sex(scope.first(fm.insured_sex)[0])
     if self_insured:
-        dob = dob or patient.birth_date  # type: ignore[union-attr]
-        address = address or patient.address  # type: ignore[union-attr]
-        sex = sex if sex != "U" else patient.sex  # type: ignore[union-attr]
+        dob = dob or patient["birth_date"]  # type: ignore[index]
+        address = address or patient["address"]  # type: ignore[index]
+        sex = sex if sex != "U" else patient["sex"]  # type: ignore[index]
     payer_address = next((a for p in fm.payer_address if (a := to_address(scope.parts(p)[0])) is not None), None)
-    return Coverage(
-        payer=Payer(id=payer_id, source_id=payer_id, name=payer_name or payer_id, address=payer_address),
-        subscriber=Subscriber(
-            member_id=member_id,
-            name=name,
-            birth_date=dob,
-            sex=sex,
-            address=address,
-            group_number=scope.first(fm.group_number)[0] or None,
-            group_name=scope.first(fm.group_name)[0] or None,
-        ),
-        relationship=relationship,
-        claim_filing_indicator=_filing_indicator(scope, fm),
-        plan_name=scope.first(fm.plan_name)[0] or None,
-    )
+    return {
+        "payer": {"id": payer_id, "source_id": payer_id, "name": payer_name or payer_id, "address": payer_address},
+        "subscriber": {
+            "member_id": member_id,
+            "name": name,
+            "birth_date": dob,
+            "sex": sex,
+            "address": address,
+            "group_number": scope.first(fm.group_number)[0] or None,
+            "group_name": scope.first(fm.group_name)[0] or None,
+        },
+        "relationship": relationship,
+        "claim_filing_indicator": _filing_indicator(scope, fm),
+        "plan_name": scope.first(fm.plan_name)[0] or None,
+    }
 
 
 def read_coverages(
     groups: Sequence[tuple[Segment, Mapping[str, Segment]]],
     fm: InsuranceMap,
-    patient: Patient | None,
+    patient: Mapping[str, Any] | None,
     problems: Problems,
     billing: bool = True,
-) -> list[Coverage]:
+) -> list[dict[str, Any]]:
     """Coverages of the IN1 groups in order; at most three are kept. An
     unusable IN1 is an error on a charge message (``billing``) and a warning
     on a registration (the coverage is then not learnt)."""
-    out: list[Coverage] = []
+    out: list[dict[str, Any]] = []
     for in1, related in groups:
         found = Problems()
         cov = read_coverage(in1, related, fm, patient, found)
@@ -114,5 +120,6 @@ def read_coverages(
         if len(out) == MAX_COVERAGES:
             problems.add("HL7-COVERAGES", "more than 3 insurances; only the first 3 are kept", in1)
             break
-        out.append(cov.model_copy(update={"order": len(out) + 1}))
+        cov["order"] = len(out) + 1
+        out.append(cov)
     return out

@@ -1,12 +1,14 @@
-"""PID → Patient, PV1 → visit facts, GT1 → Guarantor."""
+"""PID → Patient, PV1 → visit facts, GT1 → Guarantor (as dicts of model
+fields; the encounter validates them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from gateway.codes import X12_RELATIONSHIPS, x12_relationship
-from gateway.model import Guarantor, Patient, Provider
+from gateway.model import Patient
 
 from .fieldmap import GuarantorMap, PatientMap, VisitMap
 from .problems import Problems
@@ -27,7 +29,7 @@ def _patient_id(fm: PatientMap, scope: Scope) -> str:
     return scope.first(fm.id)[0]
 
 
-def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> Patient | None:
+def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> dict[str, Any] | None:
     """The patient of the PID (None, with an error, when there is none)."""
     pid = scope.segment(fm.name.segment)
     if pid is None:
@@ -43,29 +45,29 @@ def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> Patient | 
     if not pid_id or name is None:
         return None
     dob = fm.birth_date
-    return Patient(
-        id=pid_id,
-        name=name,
-        birth_date=to_date(
+    return {
+        "id": pid_id,
+        "name": name,
+        "birth_date": to_date(
             scope.get(dob), problems, scope.segment(dob.segment), dob.field, f"{dob.segment}-{dob.field}"
         ),
-        sex=to_sex(scope.get(fm.sex)),
-        address=to_address(scope.parts(fm.address)[0]),
-        phone=to_phone(scope.parts(fm.phone)[0]),
-    )
+        "sex": to_sex(scope.get(fm.sex)),
+        "address": to_address(scope.parts(fm.address)[0]),
+        "phone": to_phone(scope.parts(fm.phone)[0]),
+    }
 
 
-def merge_patient(sent: Patient, known: Patient | None) -> Patient:
+def merge_patient(sent: dict[str, Any], known: Patient | None) -> dict[str, Any]:
     """What this message sent, with gaps filled from what an ADT taught."""
-    if known is None or known.id != sent.id:
+    if known is None or known.id != sent["id"]:
         return sent
-    fill = {}
+    out = dict(sent)
     for key in ("birth_date", "address", "phone"):
-        if getattr(sent, key) is None and getattr(known, key) is not None:
-            fill[key] = getattr(known, key)
-    if sent.sex == "U" and known.sex != "U":
-        fill["sex"] = known.sex
-    return sent.model_copy(update=fill) if fill else sent
+        if sent[key] is None and getattr(known, key) is not None:
+            out[key] = getattr(known, key)
+    if sent["sex"] == "U" and known.sex != "U":
+        out["sex"] = known.sex
+    return out
 
 
 @dataclass
@@ -74,13 +76,13 @@ class Visit:
 
     id: str
     patient_class: str
-    attending: Provider | None
-    referring: Provider | None
+    attending: dict[str, Any] | None
+    referring: dict[str, Any] | None
     admit_date: date | None
     place_of_service: str | None
 
 
-def _provider(paths: list, scope: Scope, problems: Problems) -> Provider | None:
+def _provider(paths: list, scope: Scope, problems: Problems) -> dict[str, Any] | None:
     for p in paths:
         parts, seg = scope.parts(p)
         prov = to_provider(parts, problems, seg, p.field)
@@ -110,7 +112,7 @@ def read_visit(fm: VisitMap, scope: Scope, problems: Problems, fallback_id: str)
     )
 
 
-def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems) -> Guarantor | None:
+def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems) -> dict[str, Any] | None:
     """The first GT1 as the statement's guarantor."""
     name = to_name(scope.parts(fm.name)[0])
     if name is None:
@@ -118,10 +120,10 @@ def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems) -> Guaran
     rel, _, _ = scope.first(fm.relationship)
     address = next((a for p in fm.address if (a := to_address(scope.parts(p)[0])) is not None), None)
     phone = next((ph for p in fm.phone if (ph := to_phone(scope.parts(p)[0])) is not None), None)
-    return Guarantor(
-        name=name,
-        address=address,
-        phone=phone,
-        relationship=X12_RELATIONSHIPS.get(x12_relationship(rel)) if rel else None,
-        account_number=scope.first(fm.number)[0] or None,
-    )
+    return {
+        "name": name,
+        "address": address,
+        "phone": phone,
+        "relationship": X12_RELATIONSHIPS.get(x12_relationship(rel)) if rel else None,
+        "account_number": scope.first(fm.number)[0] or None,
+    }

@@ -1,6 +1,10 @@
 """Reading mapped values: a :class:`Scope` resolves field paths to segments,
 and the converters turn HL7 data types (DTM, NM, CP, XPN, XAD, XTN, XCN) into
-canonical values, reporting problems by segment and field."""
+canonical values, reporting problems by segment and field.
+
+Composite values (names, addresses, providers) are plain dicts shaped like
+the canonical models: the encounter is validated once, as a whole, by
+``Encounter.model_validate`` (one validation instead of one per part)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from gateway.identifiers import npi_is_valid
-from gateway.model import Address, PersonName, Provider, Sex
+from gateway.model import Sex
 
 from .fieldmap import FieldPath
 from .problems import Problems
@@ -142,34 +147,34 @@ def to_sex(value: str) -> Sex:
     return v if v in ("M", "F") else "U"  # type: ignore[return-value]
 
 
-def to_name(parts: list[str]) -> PersonName | None:
-    """XPN: family ^ given ^ middle ^ suffix (family's first subcomponent)."""
+def to_name(parts: list[str]) -> dict[str, Any] | None:
+    """XPN: family ^ given ^ middle ^ suffix (family's first subcomponent) → PersonName fields."""
     family = comp(parts, 1)
     if not family:
         return None
-    return PersonName(
-        family=family,
-        given=comp(parts, 2) or None,
-        middle=comp(parts, 3) or None,
-        suffix=comp(parts, 4) or None,
-    )
+    return {
+        "family": family,
+        "given": comp(parts, 2) or None,
+        "middle": comp(parts, 3) or None,
+        "suffix": comp(parts, 4) or None,
+    }
 
 
-def to_address(parts: list[str]) -> Address | None:
-    """XAD: street ^ other designation ^ city ^ state ^ zip ^ country."""
+def to_address(parts: list[str]) -> dict[str, Any] | None:
+    """XAD: street ^ other designation ^ city ^ state ^ zip ^ country → Address fields."""
     lines = [x for x in (comp(parts, 1), comp(parts, 2)) if x]
     city, state, postal = comp(parts, 3), comp(parts, 4), comp(parts, 5)
     if not (lines or city or postal):
         return None
     country = comp(parts, 6).upper()
     country = "US" if country in ("", "USA", "US", "840") else country[:3]
-    return Address(
-        lines=lines,
-        city=city or None,
-        state=state or None,
-        postal_code=postal.replace("-", "").replace(" ", "") or None,
-        country=country,
-    )
+    return {
+        "lines": lines,
+        "city": city or None,
+        "state": state or None,
+        "postal_code": postal.replace("-", "").replace(" ", "") or None,
+        "country": country,
+    }
 
 
 def to_phone(parts: list[str]) -> str | None:
@@ -179,8 +184,8 @@ def to_phone(parts: list[str]) -> str | None:
     return digits if 7 <= len(digits) <= 15 else None
 
 
-def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: int) -> Provider | None:
-    """XCN: id ^ family ^ given ^ middle ^ suffix … ^ authority (9) … ^ id type (13).
+def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: int) -> dict[str, Any] | None:
+    """XCN: id ^ family ^ given ^ middle ^ suffix … ^ authority (9) … ^ id type (13) → Provider fields.
 
     The id is an NPI when the id type or assigning authority says so, or
     when it is ten digits with a valid check digit.
@@ -197,4 +202,4 @@ def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: 
             problems.add("HL7-NPI", "an identifier sent as an NPI fails the NPI check", seg, fld)
     elif ident and npi_is_valid(ident):
         npi = ident
-    return Provider(npi=npi, name=name)
+    return {"npi": npi, "name": name}
