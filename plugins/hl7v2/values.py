@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from gateway.identifiers import npi_is_valid
@@ -25,6 +26,8 @@ NULL = '""'
 _DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _NPI_AUTHORITIES = ("NPI", "2.16.840.1.113883.4.6")
+#: the NPI check digit of identifiers seen recently (a feed repeats its providers' NPIs)
+_npi_ok = lru_cache(maxsize=1024)(npi_is_valid)
 
 
 class Scope:
@@ -89,7 +92,10 @@ class Scope:
         reps = seg.repetitions(path.field)
         if rep >= len(reps):
             return [], seg
-        return [c.strip() for c in components(reps[rep], seg.d)], seg
+        raw, d = reps[rep], seg.d
+        if d.subcomponent in raw or d.escape in raw:
+            return [c.strip() for c in components(raw, d)], seg
+        return [c.strip() for c in raw.split(d.component)], seg  # the common case: nothing to decode
 
 
 def comp(parts: list[str], n: int) -> str:
@@ -198,8 +204,8 @@ def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: 
     npi = None
     if ident and declared:
         npi = ident
-        if not npi_is_valid(ident):
+        if not _npi_ok(ident):
             problems.add("HL7-NPI", "an identifier sent as an NPI fails the NPI check", seg, fld)
-    elif ident and npi_is_valid(ident):
+    elif ident and _npi_ok(ident):
         npi = ident
     return {"npi": npi, "name": name}
