@@ -9,6 +9,8 @@ a later version keep their positions.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 VERSIONS: tuple[str, ...] = ("2.1", "2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.8")
 
 #: segments that first appear after 2.2, by the version that introduced them
@@ -58,6 +60,7 @@ FIELD_COUNTS: dict[str, tuple[int, ...]] = {
 _V231 = VERSIONS.index("2.3.1")
 
 
+@lru_cache(maxsize=256)
 def version_index(declared: str) -> int | None:
     """Index in VERSIONS of an MSH-12 value ("2.5.1", "2.8.2" → 2.8), else None."""
     v = declared.strip()
@@ -69,6 +72,7 @@ def version_index(declared: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def needed_index(name: str, size: int) -> int:
     """The lowest version index that defines segment ``name`` with ``size`` fields."""
     need = SEGMENT_SINCE.get(name, 0)
