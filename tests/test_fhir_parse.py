@@ -335,3 +335,16 @@ def test_require_coverage_setting() -> None:
 def test_cancelled_encounters_are_skipped() -> None:
     result = read(coll(PATIENT, {**ENC, "status": "cancelled"}))
     assert result.encounters == [] and "FHIR-ENCOUNTER-SKIPPED" in rules(result.findings)
+
+
+def test_encounters_sharing_a_patient_get_their_own_objects() -> None:
+    """Plugins edit encounters in place: a shared patient or coverage is
+    read once per message but each encounter owns its copy."""
+    result = parse(
+        (FHIR / "lakeside-message-two-encounters.json").read_bytes(), "fhir-json", "lakeside", None, FhirSettings()
+    )
+    first, second = result.encounters
+    assert first.patient == second.patient and first.patient is not second.patient
+    assert first.coverages == second.coverages and first.coverages[0] is not second.coverages[0]
+    first.coverages[0].payer.id = "CHANGED"
+    assert second.coverages[0].payer.id == "example-blue"

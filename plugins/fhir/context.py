@@ -3,7 +3,11 @@ and the findings about that encounter."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from gateway.model import Finding
 
@@ -12,12 +16,36 @@ from .resolve import Res, Resolver
 from .settings import FhirSettings
 from .values import Json
 
+T = TypeVar("T")
+
 
 @dataclass
 class Ctx:
+    """``memo`` is shared by the encounters of one message: a patient,
+    provider or coverage used by several encounters is read once (each
+    encounter still gets its own model objects and the same findings)."""
+
     resolver: Resolver
     settings: FhirSettings
     findings: list[Finding] = field(default_factory=list)
+    memo: dict[Hashable, tuple[Any, list[Finding], Any]] = field(default_factory=dict)
+
+    def once(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` the first time per message; later uses get a copy
+        (plugins edit encounters in place) and the same findings again. No
+        one edits the first result while the message is still being read."""
+        hit = self.memo.get(key)
+        if hit is None:
+            start = len(self.findings)
+            value = build()
+            self.memo[key] = (value, self.findings[start:], None)
+            return value
+        value, findings, frozen = hit
+        if frozen is None:  # second use: keep a plain copy to rebuild from
+            frozen = _freeze(value)
+            self.memo[key] = (value, findings, frozen)
+        self.findings += findings
+        return _thaw(frozen)  # type: ignore[no-any-return]
 
     def error(self, rule: str, message: str, where: str | None = None) -> None:
         self.findings.append(error(rule, message, where))
@@ -55,3 +83,20 @@ class Ctx:
         else:
             report("FHIR-REF", f"{what} is named only by display text; no reference to follow", where)
         return None
+
+
+def _freeze(value: Any) -> Any:
+    """Models as (class, plain dict): rebuilding from that is the cheapest copy."""
+    if isinstance(value, BaseModel):
+        return (type(value), value.model_dump())
+    if isinstance(value, list):
+        return [_freeze(v) for v in value]
+    return value
+
+
+def _thaw(frozen: Any) -> Any:
+    if isinstance(frozen, tuple) and len(frozen) == 2 and isinstance(frozen[0], type):
+        return frozen[0].model_validate(frozen[1])
+    if isinstance(frozen, list):
+        return [_thaw(v) for v in frozen]
+    return frozen

@@ -111,7 +111,7 @@ def provider(ctx: Ctx, ref: Json | None, at: Res, where: str, what: str) -> Prov
         return None
     res = ctx.follow(ref, at, where, PROVIDER_TYPES, what=what, quiet=True)
     if res is not None:
-        return provider_of(ctx, res)
+        return ctx.once(("provider", id(res.data)), lambda: provider_of(ctx, res))
     npi = _reference_npi(ref)
     if npi:
         ctx.info("FHIR-REF-NPI", f"{what} not in this message or earlier ones; using the NPI in the reference", where)

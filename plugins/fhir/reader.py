@@ -20,9 +20,9 @@ from .charges import ClaimReader, DxList, add_condition, charge_item_line, pos_c
 from .context import Ctx
 from .models import error, info, valid_id, validate, warning
 from .parties import PLACEHOLDER_NAME, coverages_of, guarantor_of, patient_of, provider
-from .resolve import COVERAGES_KIND, SHARED_TYPES, Res, Resolver, jsonable, resource_keys
+from .resolve import COVERAGES_KIND, SHARED_TYPES, Res, Resolver, resource_keys
 from .settings import FhirSettings
-from .sniff import JSON_FORMAT, load_json
+from .sniff import JSON_FORMAT, load_json, take_sniffed
 from .systems import CLASS_POS
 from .values import Json, concept_codes, items, pick_identifier, start_of
 from .xml import XmlProblem, xml_to_json
@@ -37,7 +37,8 @@ def load(raw: bytes, fmt: str) -> tuple[Json | None, list[Finding]]:
     """The message as a JSON-shaped resource, or findings saying why not."""
     if fmt == JSON_FORMAT:
         try:
-            doc = load_json(raw)
+            doc = take_sniffed(raw)
+            doc = load_json(raw) if doc is None else doc
         except UnicodeDecodeError as exc:
             return None, [error("FHIR-JSON", f"not UTF-8 text (byte {exc.start})")]
         except json.JSONDecodeError as exc:
@@ -107,7 +108,7 @@ class Message:
 
     # -- grouping -------------------------------------------------------------------
     def _of_type(self, rtype: str) -> list[Res]:
-        return [r for r in self.resolver.resources if r.type == rtype]
+        return self.resolver.by_type.get(rtype, [])
 
     def _group(self, rtype: str, key: str, target: tuple[str, ...]) -> dict[int, list[Res]]:
         """Resources of ``rtype`` grouped by the resource their ``key`` reference points at."""
@@ -156,11 +157,12 @@ class Message:
         out = ParseResult(findings=self.findings, updates=self.resolver.updates() + self._coverage_updates(groups))
         visits = [(enc, by_encounter.get(id(enc.data), [])) for enc in self._of_type("Encounter")]
         visits += [(None, [claim]) for claim in standalone]
+        memo: dict = {}
         for enc, enc_claims in visits:
             if enc is not None and enc.get("status") in INACTIVE:
                 self.findings.append(info("FHIR-ENCOUNTER-SKIPPED", "encounter is cancelled or in error", enc.path))
                 continue
-            visit = Visit(Ctx(self.resolver, self.settings), groups, enc, enc_claims)
+            visit = Visit(Ctx(self.resolver, self.settings, memo=memo), groups, enc, enc_claims)
             encounter = visit.build()
             if visit.ctx.findings:
                 out.encounter_findings[len(out.encounters)] = visit.ctx.findings
@@ -176,7 +178,7 @@ class Message:
         for patient in self._of_type("Patient"):
             covs = groups["coverages"].get(id(patient.data))
             if covs:
-                value = [jsonable(c.data) for c in covs]
+                value = [c.data for c in covs]
                 out += [RecordUpdate(COVERAGES_KIND, key, value) for key in resource_keys(patient.data)]
         return out
 
@@ -201,7 +203,10 @@ class Visit:
         ctx, anchor = self.ctx, self.anchor
         key, types = ("subject", ("Patient",)) if self.enc else ("patient", ("Patient",))
         patient_res = ctx.follow(anchor.get(key), anchor, f"{anchor.path}.{key}", types, what="patient", required=True)
-        patient = patient_of(ctx, patient_res) if patient_res else Patient(id="unknown", name=PLACEHOLDER_NAME)
+        if patient_res is not None:
+            patient = ctx.once(("patient", id(patient_res.data)), lambda: patient_of(ctx, patient_res))
+        else:
+            patient = Patient(id="unknown", name=PLACEHOLDER_NAME)
         start = start_of(anchor.data, "period", "billablePeriod", "created")
         dx = DxList()
         readers = [ClaimReader(ctx, c, dx, start) for c in self.claims]
@@ -210,7 +215,9 @@ class Visit:
         if not readers:
             self._encounter_diagnoses(dx)
         lines = self._lines(readers, dx, start)
-        coverages = coverages_of(ctx, self._ranked_coverages(patient_res), patient_res)
+        ranked = self._ranked_coverages(patient_res)
+        key = ("coverages", tuple((rank, id(r.data)) for rank, r in ranked), id(patient_res))
+        coverages = ctx.once(key, lambda: coverages_of(ctx, ranked, patient_res))
         if not coverages and ctx.settings.require_coverage:
             ctx.error("FHIR-COVERAGE-REQUIRED", "no usable Coverage (settings.fhir.require_coverage)", anchor.path)
         rendering = next((r.primary_provider() for r in readers if r.care_team), None) or self._participant(

@@ -34,7 +34,7 @@ SHARED_TYPES = frozenset(
 _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Res:
     """A resource of the message (or of an earlier one) with where it is.
 
@@ -45,19 +45,18 @@ class Res:
     data: Json
     path: str
     container: Res | None = None
+    type: str = field(init=False)
+    get: Any = field(init=False, repr=False)
     _contained: dict[str, Res] | None = field(default=None, repr=False)
 
-    @property
-    def type(self) -> str:
-        return str(self.data.get("resourceType", ""))
+    def __post_init__(self) -> None:
+        self.type = str(self.data.get("resourceType", ""))
+        self.get = self.data.get  # the hot path reads many elements
 
     @property
     def id(self) -> str | None:
         v = self.data.get("id")
         return str(v) if v else None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
 
     def contained(self, local_id: str) -> Res | None:
         """A contained resource by its local id (looked up in the outermost resource)."""
@@ -132,21 +131,39 @@ class Resolver:
         self.clinic_id = clinic_id
         self.by_key: dict[str, Res] = {}
         self.resources: list[Res] = []
+        self.by_type: dict[str, list[Res]] = {}
+        self._identifiers_indexed = False
 
     def add(self, res: Res, full_url: str | None = None) -> None:
+        """Index a resource by fullUrl and ``Type/id`` (identifiers: on first need)."""
         self.resources.append(res)
-        keys = resource_keys(res.data)
+        self.by_type.setdefault(res.type, []).append(res)
+        by_key = self.by_key
         if full_url:
-            keys.insert(0, full_url)
-            m = _TYPE_ID.search(full_url)
-            if m and not full_url.startswith("urn:"):
-                keys.append(f"{m[1]}/{m[2]}")
-        for key in keys:
-            self.by_key.setdefault(key, res)
+            by_key.setdefault(full_url, res)
+            if not full_url.startswith("urn:"):
+                m = _TYPE_ID.search(full_url)
+                if m:
+                    by_key.setdefault(f"{m[1]}/{m[2]}", res)
+        rid = res.data.get("id")
+        if rid:
+            by_key.setdefault(f"{res.type}/{rid}", res)
+
+    def _index_identifiers(self) -> None:
+        self._identifiers_indexed = True
+        for res in self.resources:
+            for ident in items(res.data.get("identifier")):
+                if isinstance(ident, dict):
+                    for key in identifier_keys(res.type, ident):
+                        self.by_key.setdefault(key, res)
 
     def _lookup(self, key: str) -> Res | None:
         if key in self.by_key:
             return self.by_key[key]
+        if not self._identifiers_indexed and "?identifier=" in key:
+            self._index_identifiers()
+            if key in self.by_key:
+                return self.by_key[key]
         if self.records is None:
             return None
         value = self.records.get(self.clinic_id, RECORD_KIND, key)
@@ -198,21 +215,12 @@ class Resolver:
         return []
 
     def updates(self) -> list[RecordUpdate]:
-        """What this message teaches later ones: every shared resource by all its keys."""
+        """What this message teaches later ones: every shared resource by all
+        its keys. Values are the resources in the JSON shape; decimals in them
+        are :class:`~decimal.Decimal` (a JSON store writes them as strings and
+        the reader accepts both)."""
         out = []
         for res in self.resources:
             if res.type in SHARED_TYPES and res.container is None:
-                value = jsonable(res.data)
-                out += [RecordUpdate(RECORD_KIND, key, value) for key in resource_keys(res.data)]
+                out += [RecordUpdate(RECORD_KIND, key, res.data) for key in resource_keys(res.data)]
         return out
-
-
-def jsonable(value: Any) -> Any:
-    """A copy safe for a JSON store: decimals become strings (exact)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

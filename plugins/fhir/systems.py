@@ -6,7 +6,10 @@ slash do not matter (senders write the CMS and AMA URIs both ways).
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=4096)
 def norm(system: str | None) -> str:
     """A system URI in comparable form: ``http`` scheme, no trailing slash."""
     if not system:
