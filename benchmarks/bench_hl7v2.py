@@ -7,6 +7,7 @@ measured in the same run (the machine is shared: quote medians and ratios).
 
 from __future__ import annotations
 
+import os
 import sys
 import tracemalloc
 from pathlib import Path
@@ -66,6 +67,7 @@ def main(quick: bool = False) -> None:
     target = 5000
     verdict = "meets" if gateway.per_second >= target else "MISSES"
     print(f"target ≥ {target:,}/s on one core: {verdict} ({gateway.per_second:,.0f}/s)")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
