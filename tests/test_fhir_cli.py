@@ -49,3 +49,13 @@ def test_inspect_shows_message_findings_for_a_refused_file(tmp_path: Path) -> No
     assert [(f["rule"], f["location"]) for f in out["findings"]] == [
         ("FHIR-INVALID", "Bundle.entry[0].resource.birthDate")
     ]
+
+
+def test_check_config_reports_a_misspelt_fhir_setting(example_config: Path) -> None:
+    text = example_config.read_text().replace(
+        "    settings:\n", "    settings:\n      fhir:\n        max_byte: 1000\n", 1
+    )
+    example_config.write_text(text)
+    result = CliRunner().invoke(cli, ["check-config", str(example_config)])
+    assert result.exit_code == 2
+    assert "settings.fhir.max_byte" in result.output and "did you mean 'max_bytes'" in result.output
