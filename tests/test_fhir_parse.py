@@ -348,3 +348,24 @@ def test_encounters_sharing_a_patient_get_their_own_objects() -> None:
     assert first.coverages == second.coverages and first.coverages[0] is not second.coverages[0]
     first.coverages[0].payer.id = "CHANGED"
     assert second.coverages[0].payer.id == "example-blue"
+
+
+def test_practitioner_role_and_organisation_identifiers() -> None:
+    npi_sys, ein_sys = "http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.4"
+    practitioner = {"resourceType": "Practitioner", "id": "doc", "name": [{"family": "Rolewell", "given": ["Ari"]}],
+                    "identifier": [{"system": npi_sys, "value": "1122334455"}]}  # fmt: skip
+    role = {"resourceType": "PractitionerRole", "id": "role", "practitioner": {"reference": "urn:uuid:doc"},
+            "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "208D00000X"}]}]}  # fmt: skip
+    org = {"resourceType": "Organization", "id": "org", "name": "Example Clinic Group",
+           "identifier": [{"system": npi_sys, "value": "1678901236"}, {"system": ein_sys, "value": "12-3456789"}]}  # fmt: skip
+    loc = {"resourceType": "Location", "id": "loc", "name": "Annex", "managingOrganization": {"reference": "urn:uuid:org"},
+           "address": {"line": ["1 Annex Way"], "city": "Springfield", "state": "IL", "postalCode": "62701"}}  # fmt: skip
+    enc = {**ENC, "participant": [{"individual": {"reference": "urn:uuid:role"}}],
+           "location": [{"location": {"reference": "urn:uuid:loc"}}]}  # fmt: skip
+    (e,) = read(coll(PATIENT, enc, practitioner, role, org, loc)).encounters
+    assert (e.rendering_provider.npi, e.rendering_provider.name.family, e.rendering_provider.taxonomy) == (
+        "1122334455", "Rolewell", "208D00000X",
+    )  # fmt: skip
+    facility = e.service_facility
+    assert (facility.organization_name, facility.npi, facility.tax_id) == ("Annex", "1678901236", "123456789")
+    assert facility.address.lines == ["1 Annex Way"]

@@ -201,8 +201,9 @@ class Visit:
 
     def build(self) -> Encounter:
         ctx, anchor = self.ctx, self.anchor
-        key, types = ("subject", ("Patient",)) if self.enc else ("patient", ("Patient",))
-        patient_res = ctx.follow(anchor.get(key), anchor, f"{anchor.path}.{key}", types, what="patient", required=True)
+        key = "subject" if self.enc else "patient"
+        where = f"{anchor.path}.{key}"
+        patient_res = ctx.follow(anchor.get(key), anchor, where, ("Patient",), what="patient", required=True)
         if patient_res is not None:
             patient = ctx.once(("patient", id(patient_res.data)), lambda: patient_of(ctx, patient_res))
         else:
@@ -252,9 +253,8 @@ class Visit:
         enc, seen = self.enc, set()
         if enc is None:
             return
-        ranked = [d for d in items(enc.get("diagnosis")) if isinstance(d, dict)]
-        ranked.sort(key=lambda d: int(d.get("rank") or 99))
-        for i, d in enumerate(ranked):
+        entries = [(i, d) for i, d in enumerate(items(enc.get("diagnosis"))) if isinstance(d, dict)]
+        for i, d in sorted(entries, key=lambda e: int(e[1].get("rank") or 99)):
             where = f"{enc.path}.diagnosis[{i}].condition"
             cond = self.ctx.follow(d.get("condition"), enc, where, ("Condition",), what="diagnosis")
             if cond is not None and id(cond.data) not in seen:
