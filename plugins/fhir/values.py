@@ -25,14 +25,14 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 def items(value: Any) -> list[Any]:
     """A repeating element as a list (absent → empty)."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+    if value.__class__ is list:
+        return value  # type: ignore[no-any-return]
+    return [] if value is None else [value]
 
 
 def codings(concept: Json | None) -> list[Json]:
-    """The codings of a CodeableConcept."""
-    return [c for c in items((concept or {}).get("coding")) if isinstance(c, dict)]
+    """The codings of a CodeableConcept (the input is validated: a list of objects)."""
+    return concept.get("coding") or [] if concept else []
 
 
 def first_coding(concepts: Iterable[Json | None], systems: frozenset[str]) -> Json | None:
