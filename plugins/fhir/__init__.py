@@ -45,4 +45,4 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
     settings = clinic.settings.get(SETTINGS_SECTION)
     if not isinstance(settings, FhirSettings):
         settings = FhirSettings()
-    return parse(raw, envelope.format, clinic.id, records, settings)
+    return parse(raw, envelope.format, clinic.id, records, settings, envelope.extra.get("doc"))

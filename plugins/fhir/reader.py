@@ -22,7 +22,7 @@ from .models import error, info, valid_id, validate, warning
 from .parties import PLACEHOLDER_NAME, coverages_of, guarantor_of, patient_of, provider
 from .resolve import COVERAGES_KIND, SHARED_TYPES, Res, Resolver, resource_keys
 from .settings import FhirSettings
-from .sniff import JSON_FORMAT, load_json, take_sniffed
+from .sniff import JSON_FORMAT, load_json
 from .systems import CLASS_POS
 from .values import Json, concept_codes, items, pick_identifier, start_of
 from .xml import XmlProblem, xml_to_json
@@ -33,12 +33,12 @@ RENDERING_ROLES = ("PPRF", "ATND", "PRF", "SPRF", "PART")
 INACTIVE = frozenset({"cancelled", "entered-in-error"})
 
 
-def load(raw: bytes, fmt: str) -> tuple[Json | None, list[Finding]]:
-    """The message as a JSON-shaped resource, or findings saying why not."""
+def load(raw: bytes, fmt: str, sniffed: Json | None = None) -> tuple[Json | None, list[Finding]]:
+    """The message as a JSON-shaped resource (``sniffed``: the document
+    gateway_sniff already decoded), or findings saying why not."""
     if fmt == JSON_FORMAT:
         try:
-            doc = take_sniffed(raw)
-            doc = load_json(raw) if doc is None else doc
+            doc = load_json(raw) if sniffed is None else sniffed
         except UnicodeDecodeError as exc:
             return None, [error("FHIR-JSON", f"not UTF-8 text (byte {exc.start})")]
         except json.JSONDecodeError as exc:
@@ -55,8 +55,16 @@ def load(raw: bytes, fmt: str) -> tuple[Json | None, list[Finding]]:
     return doc, []
 
 
-def parse(raw: bytes, fmt: str, clinic_id: str, records: RecordLookup | None, settings: FhirSettings) -> ParseResult:
-    """Parse one FHIR message for one clinic (pure: no I/O)."""
+def parse(
+    raw: bytes,
+    fmt: str,
+    clinic_id: str,
+    records: RecordLookup | None,
+    settings: FhirSettings,
+    sniffed: Json | None = None,
+) -> ParseResult:
+    """Parse one FHIR message for one clinic (pure: no I/O); ``sniffed`` is
+    the JSON document gateway_sniff decoded, if any."""
     if len(raw) > settings.max_bytes:
         return ParseResult(
             findings=[
@@ -66,7 +74,7 @@ def parse(raw: bytes, fmt: str, clinic_id: str, records: RecordLookup | None, se
                 )
             ]
         )
-    doc, problems = load(raw, fmt)
+    doc, problems = load(raw, fmt, sniffed)
     if doc is None:
         return ParseResult(findings=problems)
     root = doc["resourceType"]

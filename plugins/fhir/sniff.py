@@ -50,25 +50,8 @@ def load_json(raw: bytes) -> Any:
     return json.loads(strip_bom(raw).decode("utf-8"), parse_float=Decimal)
 
 
-#: the JSON document the last sniff() loaded, with its bytes object: parse()
-#: of the very same object takes it instead of decoding the JSON again
-#: (one slot, identity-checked, cleared when taken — safe across threads)
-_last: tuple[bytes, Any] | None = None
-
-
-def take_sniffed(raw: bytes) -> Any | None:
-    """The document sniff() already loaded from this ``raw`` object, once."""
-    global _last
-    last = _last
-    if last is not None and last[0] is raw:
-        _last = None
-        return last[1]
-    return None
-
-
 def sniff(raw: bytes) -> Envelope | None:
     """The envelope of a FHIR input, or None when it is not FHIR."""
-    global _last
     fmt = detect(raw)
     if fmt is None:
         return None
@@ -77,14 +60,17 @@ def sniff(raw: bytes) -> Envelope | None:
         try:
             if fmt == JSON_FORMAT:
                 doc = load_json(raw)
-                _last = (raw, doc)
             elif not has_doctype(raw):
                 doc = xml_to_json(raw, entry_types=_ENVELOPE_ENTRIES)
         except (ValueError, UnicodeDecodeError, RecursionError, XmlProblem):
             doc = None  # parse reports the problem with its location
     if not isinstance(doc, dict):
         return Envelope(format=fmt, version="R4")
-    return envelope_of(fmt, doc)
+    envelope = envelope_of(fmt, doc)
+    if fmt == JSON_FORMAT:
+        # the decoded document rides along so parse does not decode it again
+        envelope.extra["doc"] = doc
+    return envelope
 
 
 def envelope_of(fmt: str, doc: Json) -> Envelope:
