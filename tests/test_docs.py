@@ -127,3 +127,12 @@ def test_renderer_transport_and_command_examples(example_config: Path, tmp_path:
     mod = next(m for k, m in example_modules().items() if k.startswith("gateway_register_commands"))
     mod.gateway_register_commands(group)
     assert CliRunner().invoke(group, ["acme-hello"]).output == "hello from acme\n"
+
+
+def test_every_built_in_plugin_is_in_the_table() -> None:
+    from importlib.metadata import entry_points
+
+    built_in = {ep.name for ep in entry_points(group="gateway.plugins") if ep.value.startswith("gateway_plugins.")}
+    table = PLUGINS_MD.split("## The built-in plugins", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", table, flags=re.M))
+    assert built_in == listed, f"undocumented: {built_in - listed}; gone: {listed - built_in}"
