@@ -78,7 +78,7 @@ def through_plugin(bundles: list[bytes]) -> Callable[[], object]:
         records = MemoryRecords()
         for raw in bundles:
             env = sniff(raw)
-            result = parse(raw, env.format, "bench", records, settings)
+            result = parse(raw, env.format, "bench", records, settings, env.extra.get("doc"))
             assert not [f for f in result.findings if f.is_error]
             records.apply("bench", result.updates)
 
