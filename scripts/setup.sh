@@ -7,6 +7,7 @@ VENV=${VENV:-.venv}
 
 need_apt=()
 # (system packages for later test suites are added here, e.g. openssh-server)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)  # real sshd for the SFTP transport tests
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -115,6 +115,73 @@ CREATE TABLE audit (
 CREATE INDEX audit_message ON audit (message_id);
 """
 
+_OUTBOX_COMMON = """
+CREATE TABLE outbox (
+    id            {pk},
+    destination   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    clinic_id     TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    media_type    TEXT NOT NULL,
+    content       {blob} NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    refs          TEXT NOT NULL DEFAULT '[]',
+    headers       TEXT NOT NULL DEFAULT '{{}}',
+    status        TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  {real} NOT NULL,
+    last_error    TEXT,
+    location      TEXT,
+    claimed_by    TEXT,
+    lease_expires {real},
+    created_at    {real} NOT NULL,
+    updated_at    {real} NOT NULL,
+    delivered_at  {real},
+    UNIQUE (destination, name)
+);
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE status = 'pending';
+CREATE INDEX outbox_status ON outbox (status, destination);
+ALTER TABLE claims ADD COLUMN outbox_id BIGINT;
+ALTER TABLE statements ADD COLUMN outbox_id BIGINT;
+ALTER TABLE statements ADD COLUMN updated_at {real};
+CREATE INDEX claims_outbox ON claims (outbox_id);
+CREATE INDEX statements_outbox ON statements (outbox_id);
+CREATE INDEX statements_status ON statements (clinic_id, status);
+"""
+
+#: the column types that differ between the dialects: write ``{pk}``, ``{blob}``,
+#: ``{real}`` in a migration and pass it through :func:`portable`
+TYPES: dict[str, dict[str, str]] = {
+    "sqlite": {"pk": "INTEGER PRIMARY KEY", "blob": "BLOB", "real": "REAL"},
+    "postgresql": {"pk": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA", "real": "DOUBLE PRECISION"},
+}
+
+
+def portable(sql: str) -> dict[str, str]:
+    """One migration text for every dialect (``{pk}``/``{blob}``/``{real}`` filled
+    in; write ``{{``/``}}`` for literal braces)."""
+    return {dialect: sql.format(**types) for dialect, types in TYPES.items()}
+
+
+_SCALE_OUT = """
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    token       BIGINT NOT NULL,
+    acquired_at {real} NOT NULL,
+    expires     {real} NOT NULL
+);
+CREATE TABLE control_numbers (
+    scope   TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    value   BIGINT NOT NULL,
+    PRIMARY KEY (scope, counter)
+);
+ALTER TABLE messages ADD COLUMN raw_pruned_at {real};
+CREATE INDEX messages_processed ON messages (processed_at) WHERE raw_pruned_at IS NULL
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -122,6 +189,15 @@ MIGRATIONS: list[Migration] = [
         {
             "sqlite": _INITIAL_COMMON.format(pk="INTEGER PRIMARY KEY", blob="BLOB", real="REAL"),
             "postgresql": _INITIAL_COMMON.format(pk="BIGSERIAL PRIMARY KEY", blob="BYTEA", real="DOUBLE PRECISION"),
+        },
+    ),
+    Migration(2, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
+    Migration(
+        2,
+        "delivery: outbox (documents stored before delivery, attempts, dead letters); claims/statements -> outbox",
+        {
+            "sqlite": _OUTBOX_COMMON.format(pk="INTEGER PRIMARY KEY", blob="BLOB", real="REAL"),
+            "postgresql": _OUTBOX_COMMON.format(pk="BIGSERIAL PRIMARY KEY", blob="BYTEA", real="DOUBLE PRECISION"),
         },
     ),
 ]

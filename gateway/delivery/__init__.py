@@ -1,0 +1,1 @@
+"""Delivery: batching claims and statements into documents, the durable outbox and its dispatcher."""

@@ -1,0 +1,1 @@
+"""SFTP transport (paramiko): strict host keys, atomic uploads, idempotent after a crash."""
