@@ -1,5 +1,6 @@
 """The store: durable journal with dedup, atomic claiming with leases,
-results in one transaction, records, audit, reprocess, migrations."""
+results in one transaction, records, audit, reprocess, migrations — against
+both backends (SQLite file, PostgreSQL schema; see tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from gateway.store import (
     Outcome,
     SQLiteStore,
     Status,
+    Store,
     migrations,
     open_store,
 )
+from tests.pg import store_url  # noqa: F401  (fixture: one URL per backend)
 
 
 def new(raw: bytes, scope: str = "riverside", control: str | None = None, ack: bytes | None = None) -> NewMessage:
@@ -58,30 +61,32 @@ def outcome(mid: int, clm01: str, visit: str = "V1") -> Outcome:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "gateway.sqlite")
+def store(store_url: str) -> Store:  # noqa: F811
+    s = open_store(store_url)
     yield s
     s.close()
 
 
-def test_wal_and_full_sync_and_private_file(store: SQLiteStore) -> None:
+def test_sqlite_wal_and_full_sync_and_private_file(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "gateway.sqlite")
     with store.read() as cur:
         assert cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cur.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.path.stat().st_mode & 0o077 == 0
+    store.close()
 
 
-def test_migrations_run_once_and_reopen_is_a_no_op(tmp_path: Path) -> None:
-    s = SQLiteStore(tmp_path / "g.sqlite")
-    assert s.schema_version() == migrations.latest()
-    assert s.migrate() == []
+def test_migrations_run_once_and_reopen_is_a_no_op(store_url: str) -> None:  # noqa: F811
+    s = open_store(store_url)
+    assert s.schema_version() == migrations.latest()  # type: ignore[attr-defined]
+    assert s.migrate() == []  # type: ignore[attr-defined]
     s.close()
-    s2 = open_store(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    s2 = open_store(store_url if "://" in store_url else f"sqlite:///{store_url}")
     assert s2.schema_version() == migrations.latest()  # type: ignore[attr-defined]
     s2.close()
 
 
-def test_resend_is_one_message_with_the_first_ack(store: SQLiteStore) -> None:
+def test_resend_is_one_message_with_the_first_ack(store: Store) -> None:
     first, again = (
         store.journal([new(b"MSG1", control="C1", ack=b"ACK-1")]),
         store.journal([new(b"MSG1", control="C1", ack=b"ACK-OTHER")]),
@@ -93,19 +98,19 @@ def test_resend_is_one_message_with_the_first_ack(store: SQLiteStore) -> None:
     assert sum(n for *_, n in store.counts()) == 1
 
 
-def test_same_bytes_other_clinic_are_two_messages(store: SQLiteStore) -> None:
+def test_same_bytes_other_clinic_are_two_messages(store: Store) -> None:
     a, b = store.journal([new(b"X", scope="riverside"), new(b"X", scope="lakeside")])
     assert a.message_id != b.message_id and not b.duplicate
 
 
-def test_reused_control_id_with_other_content_is_kept_and_flagged(store: SQLiteStore) -> None:
+def test_reused_control_id_with_other_content_is_kept_and_flagged(store: Store) -> None:
     store.journal([new(b"ONE", control="C9")])
     (j,) = store.journal([new(b"TWO", control="C9")])
     assert not j.duplicate and j.control_id_reused
     assert store.message(j.message_id).findings[0]["rule"] == "GW-CONTROL-ID-REUSED"
 
 
-def test_claim_hands_each_message_to_one_worker(store: SQLiteStore) -> None:
+def test_claim_hands_each_message_to_one_worker(store: Store) -> None:
     store.journal([new(f"M{i}".encode()) for i in range(10)])
     a = store.claim("w1", 6, 60)
     b = store.claim("w2", 6, 60)
@@ -114,7 +119,7 @@ def test_claim_hands_each_message_to_one_worker(store: SQLiteStore) -> None:
     assert store.claim("w3", 6, 60) == []
 
 
-def test_lease_expiry_returns_work_of_a_dead_worker(store: SQLiteStore) -> None:
+def test_lease_expiry_returns_work_of_a_dead_worker(store: Store) -> None:
     store.journal([new(b"M")])
     (m,) = store.claim("dead-worker", 1, lease=0.05)
     assert store.claim("w2", 1, 60) == []
@@ -127,7 +132,7 @@ def test_lease_expiry_returns_work_of_a_dead_worker(store: SQLiteStore) -> None:
     assert [c.claims for c in store.complete("w2", [outcome(m.id, "CLM1")])] == [1]
 
 
-def test_complete_stores_claims_records_and_audit(store: SQLiteStore) -> None:
+def test_complete_stores_claims_records_and_audit(store: Store) -> None:
     store.journal([new(b"M")])
     (m,) = store.claim("w", 1, 60)
     store.complete("w", [outcome(m.id, "CLM1")])
@@ -139,7 +144,7 @@ def test_complete_stores_claims_records_and_audit(store: SQLiteStore) -> None:
     assert [a.action for a in store.audit_trail(m.id)] == ["received", "processed"]
 
 
-def test_one_claim_per_clinic_and_clm01(store: SQLiteStore) -> None:
+def test_one_claim_per_clinic_and_clm01(store: Store) -> None:
     store.journal([new(b"A"), new(b"B")])
     a, b = store.claim("w", 2, 60)
     done = store.complete("w", [outcome(a.id, "CLM1"), outcome(b.id, "CLM1", visit="V1-again")])
@@ -149,7 +154,7 @@ def test_one_claim_per_clinic_and_clm01(store: SQLiteStore) -> None:
     assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"
 
 
-def test_release_gives_work_back_without_counting_an_attempt(store: SQLiteStore) -> None:
+def test_release_gives_work_back_without_counting_an_attempt(store: Store) -> None:
     store.journal([new(b"A")])
     (m,) = store.claim("w", 1, 60)
     assert store.release("w", [m.id]) == 1
@@ -157,7 +162,7 @@ def test_release_gives_work_back_without_counting_an_attempt(store: SQLiteStore)
     assert again.attempts == 1
 
 
-def test_reprocess_rebuilds_and_is_audited(store: SQLiteStore) -> None:
+def test_reprocess_rebuilds_and_is_audited(store: Store) -> None:
     store.journal([new(b"A")])
     (m,) = store.claim("w", 1, 60)
     store.complete("w", [outcome(m.id, "CLM1")])
@@ -171,7 +176,7 @@ def test_reprocess_rebuilds_and_is_audited(store: SQLiteStore) -> None:
     assert store.reprocess(999, "cli:alice") is False
 
 
-def test_list_filters(store: SQLiteStore) -> None:
+def test_list_filters(store: Store) -> None:
     store.journal([new(b"A"), new(b"B", scope="lakeside")])
     assert len(store.list_messages(MessageFilter(status="received"))) == 2
     assert len(store.list_messages(MessageFilter(since=time.time() + 60))) == 0
@@ -179,25 +184,25 @@ def test_list_filters(store: SQLiteStore) -> None:
     assert one.id == 1
 
 
-def _claimer(path: str, n: int, out: multiprocessing.Queue) -> None:
-    s = SQLiteStore(Path(path), migrate=False)
+def _claimer(url: str, n: int, out: multiprocessing.Queue) -> None:
+    s = open_store(url)
     got = []
     while batch := s.claim(f"p{n}", 7, 60):
         got += [m.id for m in batch]
     out.put(got)
 
 
-def test_claiming_is_atomic_across_processes_and_threads(store: SQLiteStore) -> None:
+def test_claiming_is_atomic_across_processes_and_threads(store: Store, store_url: str) -> None:  # noqa: F811
     store.journal([new(f"M{i}".encode()) for i in range(600)])
     ctx = multiprocessing.get_context("fork")
     q: multiprocessing.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_claimer, args=(str(store.path), n, q)) for n in range(3)]
+    procs = [ctx.Process(target=_claimer, args=(store_url, n, q)) for n in range(3)]
     for p in procs:
         p.start()
     thread_got: list[int] = []
 
     def claim_in_thread() -> None:
-        s = SQLiteStore(store.path, migrate=False)
+        s = open_store(store_url)
         while batch := s.claim("thread", 5, 60):
             thread_got.extend(m.id for m in batch)
 

@@ -2,8 +2,9 @@
 
 :class:`Store` is the one interface; :func:`open_store` picks the backend
 from a URL: a path or ``sqlite:///path`` for the embedded SQLite default
-(PostgreSQL, ``postgresql://…``, is the scale-out backend's). Control numbers
-stay in :mod:`gateway.control_numbers` (their own small file), reused as is.
+or ``postgresql://…`` for several nodes sharing one database
+(:mod:`gateway.store.postgres`). Control numbers: :mod:`gateway.control_numbers`
+(a small SQLite file, or the PostgreSQL store's table).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from gateway.store.base import (
     Completed,
     EncounterOutcome,
     Journaled,
+    Lease,
     MessageFilter,
     MessageRow,
     NewMessage,
     Outcome,
+    Pruned,
     Status,
     Store,
 )
@@ -36,22 +39,34 @@ __all__ = [
     "Completed",
     "EncounterOutcome",
     "Journaled",
+    "Lease",
     "MessageFilter",
     "MessageRow",
     "NewMessage",
     "Outcome",
+    "Pruned",
     "SQLiteStore",
     "Status",
     "Store",
+    "is_postgres",
     "open_store",
 ]
 
 
+def is_postgres(url: str | Path | None) -> bool:
+    """Whether ``url`` names a PostgreSQL store."""
+    return str(url or "").startswith(("postgresql://", "postgres://"))
+
+
 def open_store(url: str | Path, base_dir: Path | None = None) -> Store:
-    """Open (and migrate) the store at ``url``: a file path or ``sqlite:///path``."""
+    """Open (and migrate) the store at ``url``: a file path, ``sqlite:///path``
+    or ``postgresql://user@host:port/database`` (raises
+    :class:`gateway.store.postgres.StoreUnavailable` when it cannot be reached)."""
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL backend is not built yet (issue 10); use SQLite")
+    if is_postgres(text):
+        from gateway.store.postgres import PostgresStore  # psycopg is imported only when used
+
+        return PostgresStore(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     path = Path(text)

@@ -165,6 +165,27 @@ class MessageFilter:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A named lease (e.g. ``delivery:<destination>``) held by ``owner`` until
+    ``expires``. ``token`` goes up each time the lease changes hands: a fencing
+    token to store next to work done under the lease."""
+
+    name: str
+    owner: str
+    token: int
+    acquired_at: float
+    expires: float
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :meth:`Store.prune` did: messages whose raw bytes were removed."""
+
+    ids: list[int]
+    bytes: int
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     message_id: int | None
     at: float
@@ -249,6 +270,31 @@ class Store(ABC):
     def latency_histogram(self, bounds: Sequence[float]) -> tuple[list[int], float, int]:
         """Received-to-processed seconds: cumulative counts per upper bound,
         sum and count (a Prometheus histogram)."""
+
+    # -- leases (one owner at a time across nodes) -----------------------------
+    @abstractmethod
+    def try_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        """Take or renew lease ``name`` for ``ttl`` seconds; None while another
+        owner holds it unexpired. Atomic across processes and nodes."""
+
+    @abstractmethod
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Let go of ``name`` if ``owner`` holds it (others may take it at once)."""
+
+    @abstractmethod
+    def leases(self) -> list[Lease]:
+        """Every lease ever taken (expired ones included), by name."""
+
+    # -- retention -------------------------------------------------------------
+    @abstractmethod
+    def prune(
+        self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
+    ) -> Pruned:
+        """Remove the raw bytes of messages in ``statuses`` processed before
+        ``older_than`` (epoch seconds); metadata, hashes (deduplication),
+        encounters, claims and the audit trail stay, and each prune is audited.
+        ``archive(rows)`` is called with ``(id, clinic, sha256, received_at, raw)``
+        tuples before they are removed, inside the transaction."""
 
     @abstractmethod
     def close(self) -> None: ...

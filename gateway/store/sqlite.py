@@ -13,13 +13,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gateway.store import migrations
 from gateway.store.sqlstore import SQLStore
 
 FILE_NAME = "gateway.sqlite"
@@ -44,31 +42,6 @@ class SQLiteStore(SQLStore):
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> SQLiteStore:
         return cls(Path(state_dir) / FILE_NAME)
-
-    def migrate(self) -> list[int]:
-        """Apply pending migrations (each in its own transaction); their versions."""
-        applied: list[int] = []
-        with self.write() as cur:
-            cur.execute(migrations.VERSION_TABLE)
-        while True:
-            with self.write() as cur:
-                cur.execute("SELECT version FROM schema_migrations")
-                todo = migrations.pending({r[0] for r in cur.fetchall()})
-                if not todo:
-                    return applied
-                m = todo[0]
-                for stmt in migrations.statements(m.sql[self.dialect]):
-                    cur.execute(stmt)
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (m.version, m.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-                )
-                applied.append(m.version)
-
-    def schema_version(self) -> int:
-        with self.read() as cur:
-            cur.execute("SELECT MAX(version) FROM schema_migrations")
-            return int(cur.fetchone()[0] or 0)
 
     @contextmanager
     def write(self) -> Iterator[Any]:

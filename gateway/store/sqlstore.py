@@ -11,15 +11,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from gateway.store import migrations
 from gateway.store.base import (
     AuditEntry,
     ClaimedMessage,
     Completed,
     Journaled,
+    Lease,
     MessageFilter,
     MessageRow,
     NewMessage,
     Outcome,
+    Pruned,
     Status,
     Store,
 )
@@ -35,6 +38,20 @@ _MESSAGE_COLUMNS = (
     "id, status, clinic_id, source, name, format, sender, control_id, message_type, sha256, size, attempts, "
     "received_at, updated_at, processed_at, claimed_by, findings"
 )
+_TAKE_LEASE = """
+INSERT INTO leases (name, owner, token, acquired_at, expires) VALUES (?, ?, 1, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+    token = leases.token + (CASE WHEN leases.owner = excluded.owner THEN 0 ELSE 1 END),
+    acquired_at = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_at ELSE excluded.acquired_at END,
+    owner = excluded.owner, expires = excluded.expires
+WHERE leases.owner = excluded.owner OR leases.expires < ?
+RETURNING token, acquired_at
+"""
+_NEXT_NUMBER = """
+INSERT INTO control_numbers (scope, counter, value) VALUES (?, ?, 1)
+ON CONFLICT (scope, counter) DO UPDATE SET value = control_numbers.value + 1
+RETURNING value
+"""
 _COMPLETE_MESSAGE = """
 UPDATE messages SET status = ?, findings = ?, clinic_id = COALESCE(?, clinic_id), format = COALESCE(?, format),
        sender = COALESCE(?, sender), control_id = COALESCE(?, control_id), message_type = COALESCE(?, message_type),
@@ -79,6 +96,39 @@ class SQLStore(Store):
     def read(self) -> Iterator[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
         yield
+
+    # -- schema ----------------------------------------------------------
+    def _lock_schema(self, cur: Any) -> None:
+        """Serialise migrators (two nodes starting at once); SQLite's write lock does."""
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (each in its own transaction); their versions."""
+        applied: list[int] = []
+        with self.write() as cur:
+            self._lock_schema(cur)
+            cur.execute(migrations.VERSION_TABLE)
+        while True:
+            with self.write() as cur:
+                self._lock_schema(cur)
+                cur.execute("SELECT version FROM schema_migrations")
+                todo = migrations.pending({r[0] for r in cur.fetchall()})
+                if not todo:
+                    return applied
+                m = todo[0]
+                if self.dialect not in m.sql:
+                    raise RuntimeError(f"migration {m.version} has no SQL for {self.dialect}")
+                for stmt in migrations.statements(m.sql[self.dialect]):
+                    cur.execute(stmt)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                )
+                applied.append(m.version)
+
+    def schema_version(self) -> int:
+        with self.read() as cur:
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            return int(cur.fetchone()[0] or 0)
 
     # -- journal ---------------------------------------------------------
     def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
@@ -327,10 +377,10 @@ class SQLStore(Store):
 
     def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
         with self.write() as cur:
-            cur.execute("SELECT status FROM messages WHERE id = ?", (message_id,))
+            cur.execute("SELECT status, raw_pruned_at FROM messages WHERE id = ?", (message_id,))
             row = cur.fetchone()
-            if row is None:
-                return False
+            if row is None or row[1] is not None:
+                return False  # unknown, or its raw bytes are gone (retention)
             cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'claimed'", (message_id,))
             if cur.fetchone()[0]:
                 return False
@@ -343,6 +393,75 @@ class SQLStore(Store):
             )
             self._audit(cur, message_id, actor, "reprocess", {"from": row[0], "reason": reason})
         return True
+
+    # -- leases ----------------------------------------------------------
+    def try_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        now = time.time()
+        with self.write() as cur:
+            cur.execute(_TAKE_LEASE, (name, owner, now, now + ttl, now))
+            row = cur.fetchone()
+        return Lease(name, owner, int(row[0]), float(row[1]), now + ttl) if row else None
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        # the row stays (expired) so the next owner's token is higher
+        with self.write() as cur:
+            cur.execute("UPDATE leases SET expires = 0 WHERE name = ? AND owner = ?", (name, owner))
+            return cur.rowcount == 1
+
+    def leases(self) -> list[Lease]:
+        with self.read() as cur:
+            cur.execute("SELECT name, owner, token, acquired_at, expires FROM leases ORDER BY name")
+            return [Lease(n, o, int(t), float(a), float(e)) for n, o, t, a, e in cur.fetchall()]
+
+    # -- control numbers --------------------------------------------------
+    def next_number(self, scope: str, counter: str) -> int:
+        """Allocate the next control number (first is 1), committed before it
+        is returned: never handed out twice, across processes and nodes."""
+        with self.write() as cur:
+            cur.execute(_NEXT_NUMBER, (scope, counter))
+            return int(cur.fetchone()[0])
+
+    def current_number(self, scope: str, counter: str) -> int:
+        with self.read() as cur:
+            cur.execute("SELECT value FROM control_numbers WHERE scope = ? AND counter = ?", (scope, counter))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- retention ---------------------------------------------------------
+    def prune(
+        self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
+    ) -> Pruned:
+        statuses = sorted(set(statuses))
+        if not statuses:
+            return Pruned([], 0)
+        marks = ", ".join("?" * len(statuses))
+        ids: list[int] = []
+        size = 0
+        chunk = 500
+        while limit is None or len(ids) < limit:
+            n = chunk if limit is None else min(chunk, limit - len(ids))
+            with self.write() as cur:
+                cur.execute(
+                    "SELECT id, clinic_id, sha256, received_at, raw FROM messages WHERE raw_pruned_at IS NULL "
+                    f"AND processed_at < ? AND status IN ({marks}) ORDER BY id LIMIT ?",
+                    (older_than, *statuses, n),
+                )
+                rows = [(int(i), c, h, float(r), bytes(b)) for i, c, h, r, b in cur.fetchall()]
+                if not rows:
+                    break
+                if archive is not None:
+                    archive(rows)
+                now = time.time()
+                cur.executemany(
+                    "UPDATE messages SET raw = ?, raw_pruned_at = ? WHERE id = ?", [(b"", now, r[0]) for r in rows]
+                )
+                cur.executemany(
+                    "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'pruned-raw', ?)",
+                    [(r[0], now, actor, to_json({"bytes": len(r[4]), "archived": archive is not None})) for r in rows],
+                )
+            ids += [r[0] for r in rows]
+            size += sum(len(r[4]) for r in rows)
+        return Pruned(ids, size)
 
     def claim_count(self) -> int:
         with self.read() as cur:
