@@ -214,3 +214,16 @@ def test_claiming_is_atomic_across_processes_and_threads(store: Store, store_url
     t.join()
     everything = [i for r in results for i in r] + thread_got
     assert len(everything) == 600 and len(set(everything)) == 600
+
+
+def test_migration_versions_are_unique_increasing_and_cover_both_dialects() -> None:
+    versions = [m.version for m in migrations.MIGRATIONS]
+    assert versions == sorted(set(versions)), "two migrations share a number (renumber the newer one)"
+    assert all(set(m.sql) == {"sqlite", "postgresql"} for m in migrations.MIGRATIONS)
+
+
+def test_every_migration_table_exists_on_both_backends(store: Store) -> None:
+    with store.read() as cur:  # type: ignore[attr-defined]
+        for table in ("messages", "leases", "control_numbers", "outbox"):
+            cur.execute(f"SELECT COUNT(*) FROM {table}")
+            assert cur.fetchone()[0] == 0

@@ -191,7 +191,6 @@ MIGRATIONS: list[Migration] = [
             "postgresql": _INITIAL_COMMON.format(pk="BIGSERIAL PRIMARY KEY", blob="BYTEA", real="DOUBLE PRECISION"),
         },
     ),
-    Migration(2, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
     Migration(
         2,
         "delivery: outbox (documents stored before delivery, attempts, dead letters); claims/statements -> outbox",
@@ -200,6 +199,7 @@ MIGRATIONS: list[Migration] = [
             "postgresql": _OUTBOX_COMMON.format(pk="BIGSERIAL PRIMARY KEY", blob="BYTEA", real="DOUBLE PRECISION"),
         },
     ),
+    Migration(3, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
 ]
 
 VERSION_TABLE = (
