@@ -1,11 +1,13 @@
-"""Persisted control numbers (ISA13, GS06, ST02…) in a small SQLite file.
+"""Persisted control numbers (ISA13, GS06, ST02…).
 
-Implements :class:`gateway.documents.ControlNumbers` until the daemon's store
-lands: each ``(scope, counter)`` pair is a row whose value only ever goes up.
+:class:`SQLiteControlNumbers` (one machine) keeps them in a small SQLite file:
+each ``(scope, counter)`` pair is a row whose value only ever goes up.
 Allocation is one atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
 statement in its own write transaction (WAL, ``synchronous=FULL``), so
 several processes allocating at once never receive the same number and a
-number handed out is never handed out again, even after a crash.
+number handed out is never handed out again, even after a crash. Several
+nodes on PostgreSQL use :class:`StoreControlNumbers` instead;
+:func:`open_control_numbers` picks the right one from the store URL.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 FILE_NAME = "control-numbers.sqlite"
 
@@ -81,3 +84,41 @@ class SQLiteControlNumbers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StoreControlNumbers:
+    """Control numbers from the store's ``control_numbers`` table (migration 3).
+
+    On PostgreSQL every node shares the table: an allocation is one
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` whose row lock serialises
+    concurrent allocators on any node, committed before the number is handed
+    out — never the same ISA13/GS06/ST02 twice, even after a crash."""
+
+    def __init__(self, store: Any, owned: bool = False) -> None:
+        self.store = store
+        self._owned = owned
+
+    def next(self, scope: str, counter: str) -> int:
+        """Allocate the next number of ``counter`` in ``scope`` (first is 1)."""
+        return int(self.store.next_number(scope, counter))
+
+    def current(self, scope: str, counter: str) -> int:
+        """The last number allocated (0 when none was)."""
+        return int(self.store.current_number(scope, counter))
+
+    def close(self) -> None:
+        if self._owned:
+            self.store.close()
+
+
+def open_control_numbers(
+    state_dir: Path, store_url: str | Path | None = None
+) -> SQLiteControlNumbers | StoreControlNumbers:
+    """The deployment's allocator: the PostgreSQL store's table when the store
+    is PostgreSQL (unique across nodes), else ``<state_dir>/control-numbers.sqlite``
+    (one machine; existing counters carry on)."""
+    from gateway.store import is_postgres, open_store
+
+    if is_postgres(store_url):
+        return StoreControlNumbers(open_store(str(store_url)), owned=True)
+    return SQLiteControlNumbers.in_state_dir(state_dir)

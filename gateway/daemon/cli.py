@@ -18,9 +18,11 @@ from typing import Any
 import click
 
 from gateway.config import ConfigError, read_config
-from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, open_store
+from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, StoreUnavailable, open_store
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
+#: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
+PRUNABLE = ("parsed", "coded", "delivered")
 STORE = click.option("--store", "store_url", help="Store URL or path (default: <state_dir>/gateway.sqlite).")
 
 
@@ -37,7 +39,11 @@ def _open(config: Path, store_url: str | None) -> Store:
     except ConfigError as exc:
         click.echo("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems), err=True)
         sys.exit(2)
-    return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir)
+    try:
+        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir)
+    except StoreUnavailable as exc:  # names host, port and database, never a password
+        click.echo(f"store error: {exc}", err=True)
+        sys.exit(2)
 
 
 def _ts(t: float | None) -> str:
@@ -87,6 +93,9 @@ def register(cli: click.Group) -> None:
             sys.exit(2)
         except PluginError as exc:
             click.echo(f"plugin error: {exc}", err=True)
+            sys.exit(2)
+        except StoreUnavailable as exc:
+            click.echo(f"store error: {exc}", err=True)
             sys.exit(2)
 
     @cli.command()
@@ -221,3 +230,34 @@ def register(cli: click.Group) -> None:
                     click.echo(f"message {mid}: not found, or its claims are already batched", err=True)
         if failed:
             sys.exit(1)
+
+    @messages.command()
+    @CONFIG
+    @STORE
+    @click.option("--older-than", "days", type=float, required=True, help="Processed more than DAYS days ago.")
+    @click.option(
+        "--status", "statuses", multiple=True, default=PRUNABLE, show_default=True,
+        help="Stages whose raw bytes may go (repeat; quarantined/dead only if you insist).",
+    )  # fmt: skip
+    @click.option("--archive", type=click.Path(path_type=Path, file_okay=False), help="First write them to DIR.")
+    @click.option("--limit", type=int, help="At most N messages in this run.")
+    @click.option("--dry-run", is_flag=True, help="Only count what would be pruned.")
+    def prune(config: Path, store_url: str | None, days: float, statuses: tuple[str, ...], archive: Path | None,
+              limit: int | None, dry_run: bool) -> None:  # fmt: skip
+        """Remove raw bytes of old processed messages; hashes, metadata, claims and audit stay."""
+        from gateway.store.retention import Archive, prune_count
+
+        cutoff = time.time() - days * 86400
+        with _open(config, store_url) as store:
+            if dry_run:
+                n, size = prune_count(store, cutoff, statuses)
+                click.echo(f"would prune {n} message(s), {size} bytes")
+                return
+            sink = Archive(archive) if archive else None
+            try:
+                done = store.prune(cutoff, statuses, _actor(), limit, sink)
+            finally:
+                if sink:
+                    sink.close()
+        where = f", archived to {sink.path}" if sink and done.ids else ""
+        click.echo(f"pruned {len(done.ids)} message(s), {done.bytes} bytes{where}")

@@ -27,6 +27,7 @@ from gateway.store.base import (
     Pruned,
     Status,
     Store,
+    StoreUnavailable,
 )
 from gateway.store.sqlite import FILE_NAME, SQLiteStore
 
@@ -48,6 +49,7 @@ __all__ = [
     "SQLiteStore",
     "Status",
     "Store",
+    "StoreUnavailable",
     "is_postgres",
     "open_store",
 ]

@@ -28,6 +28,10 @@ from typing import Any
 from gateway.messages import RecordUpdate
 
 
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (the message names where, never a password)."""
+
+
 class Status(StrEnum):
     """Per-message stage. ``received`` is the work queue; ``quarantined`` and
     ``dead`` need a person; the others are progress."""

@@ -36,14 +36,13 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from gateway.store.base import StoreUnavailable
 from gateway.store.sqlstore import SQLStore
+
+__all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached (message names where, without secrets)."""
 
 
 @functools.lru_cache(maxsize=512)
