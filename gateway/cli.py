@@ -82,9 +82,14 @@ def cli() -> None:
 def demo(out_dir: Path) -> None:
     """Run the bundled example deployment end to end on embedded defaults.
 
-    Writes the example deployment to OUT/deployment, runs every fixture
-    through it and puts claims, statements and quarantine reports in OUT.
+    Writes the example deployment to OUT/deployment and runs every fixture
+    through the service path in-process (journal, worker, batcher, outbox,
+    dispatcher) until everything is delivered: claims and statements to
+    OUT/<destination>/ (local folders stand in for the clearinghouse and the
+    print vendor), quarantine reports to OUT/quarantine.
     """
+    from gateway.delivery.demo import run_demo
+
     try:
         config = write_example_deployment(out_dir / "deployment", overwrite=True)
         inputs = demo_inputs()
@@ -92,9 +97,15 @@ def demo(out_dir: Path) -> None:
         _fail(str(exc), EXIT_FAILED)
     gw = _load(config)
     click.echo(f"demo: {len(inputs)} inputs through {len(gw.clinics)} clinic(s), config {config}")
-    summary = process_files(gw, inputs, out_dir)
+    summary, extra = run_demo(config, inputs, out_dir)
     print_summary(summary, out_dir)
-    (out_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    click.echo(
+        f"\ndelivery: {len(summary.outputs)} of {extra['documents']} outbox document(s) delivered in "
+        f"{extra['seconds']:.1f} s, {extra['dead_letters']} dead letter(s), {extra['pending']} still pending"
+    )
+    (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
+    if extra["dead_letters"] or extra["pending"]:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()

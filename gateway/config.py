@@ -113,6 +113,33 @@ class DestinationConfig(Extensible):
     format_settings: dict[str, Any] = Field(default_factory=dict)
 
 
+class DeliveryTuning(Strict):
+    """Per-destination overrides of :class:`DeliveryConfig` (unset keys inherit)."""
+
+    batch_max_items: int | None = Field(None, ge=1)
+    batch_max_age_s: float | None = Field(None, ge=0)
+    max_attempts: int | None = Field(None, ge=1)
+
+
+class DeliveryConfig(Strict):
+    """How the daemon batches and delivers documents (docs/delivery.md)."""
+
+    #: a batch is cut when this many claims (or statements) wait for one destination…
+    batch_max_items: int = Field(500, ge=1)
+    #: …or when the oldest has waited this long (seconds)
+    batch_max_age_s: float = Field(60.0, ge=0)
+    #: delivery attempts before a document becomes a dead letter
+    max_attempts: int = Field(8, ge=1)
+    #: exponential backoff: first retry after about retry_base_s, doubling, at most retry_max_s (with jitter)
+    retry_base_s: float = Field(30.0, gt=0)
+    retry_max_s: float = Field(3600.0, gt=0)
+    #: seconds a dispatcher holds a document it is delivering (a dead node's work returns after it)
+    lease_s: float = Field(120.0, gt=0)
+    #: how often clearinghouse response folders are polled (seconds)
+    responses_poll_s: float = Field(300.0, gt=0)
+    destinations: dict[str, DeliveryTuning] = Field(default_factory=dict)
+
+
 class ClinicConfig(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
     name: str
@@ -137,6 +164,7 @@ class GatewayConfig(Strict):
     submitter: PartyConfig
     receiver: PartyConfig
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     clinics: list[ClinicConfig] = Field(min_length=1)
 
 
@@ -299,6 +327,11 @@ def _cross_checks(loaded: LoadedConfig) -> list[str]:
                 problems.append(
                     loaded.problem(("clinics", i, key), f"no destination named '{dest}' (destinations: {known})")
                 )
+    for name in cfg.delivery.destinations:
+        if name not in cfg.destinations:
+            known = ", ".join(sorted(cfg.destinations)) or "none defined"
+            message = f"no destination named '{name}' (destinations: {known})"
+            problems.append(loaded.problem(("delivery", "destinations", name), message))
     senders: dict[str, str] = {}
     for clinic in cfg.clinics:
         for s in clinic.senders:

@@ -25,6 +25,7 @@ from gateway.app import Gateway
 from gateway.daemon.journal import Journal
 from gateway.daemon.notify import notify
 from gateway.daemon.ops_http import OpsServer
+from gateway.delivery.service import DeliveryService
 from gateway.store import FILE_NAME, open_store
 from gateway.worker import Worker, WorkerSettings, worker_id, worker_process
 
@@ -39,6 +40,8 @@ class DaemonOptions:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     log_level: str = "info"
     shutdown_timeout: float = 30.0
+    #: batch claims/statements into the outbox and deliver it (docs/delivery.md)
+    delivery: bool = True
 
 
 def store_url(gw: Gateway, url: str | None) -> str:
@@ -73,6 +76,7 @@ class Daemon:
         self._thread_stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.ops: OpsServer | None = None
+        self.delivery: DeliveryService | None = None
 
     # -- workers -------------------------------------------------------------
     def _spawn(self, n: int) -> None:
@@ -126,9 +130,11 @@ class Daemon:
     def health(self) -> dict:
         alive = sum(p.is_alive() for p in self._procs.values()) + sum(t.is_alive() for t in self._threads)
         wanted = max(self.options.workers, 1)
+        delivering = self.delivery is None or self.delivery.alive()
         return {
-            "ok": alive >= wanted and not self.stopping.is_set(),
+            "ok": alive >= wanted and delivering and not self.stopping.is_set(),
             "workers": alive,
+            "delivery": self.delivery is not None and delivering,
             "sources": [getattr(s, "name", type(s).__name__) for s in self.sources],
             "uptime": round(time.time() - self.started, 1),
         }
@@ -139,6 +145,9 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         self._start_workers()
+        if self.options.delivery:
+            self.delivery = DeliveryService(self.gateway, self.url)
+            self.delivery.start()
         if self.options.http:
             host, _, port = self.options.http.rpartition(":")
             self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
@@ -162,6 +171,8 @@ class Daemon:
         await loop.run_in_executor(None, self.journal.close)
         await supervisor
         await loop.run_in_executor(None, self._stop_workers)
+        if self.delivery is not None:
+            await loop.run_in_executor(None, self.delivery.close, self.options.shutdown_timeout)
         if self.ops:
             await self.ops.stop()
         self.store.close()

@@ -1,0 +1,257 @@
+"""The batcher: claims and statements the workers stored become documents in
+the outbox.
+
+Claims wait per destination — the clinic's ``claims_to``, or the payer
+directory's ``destination`` for the claim's payer — and statements per the
+clinic's ``statements_to``. A batch is cut when ``batch_max_items`` wait for
+one destination or the oldest has waited ``batch_max_age_s``. The
+destination's renderer turns the batch into documents (one 837 interchange
+per clinic, with ISA13/GS06/ST02 from the control-number allocator; PDFs per
+account or one print batch) and, in one transaction, the documents go into
+the outbox and their claims and statements move to ``batched`` — only if
+they are still waiting (an operator's reprocess in between aborts the cut,
+which is retried on the next tick).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway import logging as glog
+from gateway.app import Gateway
+from gateway.claims import merge_statements
+from gateway.control_numbers import SQLiteControlNumbers
+from gateway.documents import ControlNumbers, Document, MemoryControlNumbers, RenderContext
+from gateway.model import Claim, Statement
+from gateway.store.sqlstore import SQLStore
+
+from .outbox import Outbox
+
+log = glog.get("batcher")
+
+_TABLE = {"claims": ("claims", "clm01", "claim", Claim), "statements": ("statements", "statement_id", "statement",
+                                                                             Statement)}  # fmt: skip
+
+
+#: (row id, message id, Claim or Statement)
+Row = tuple[int, int, Any]
+
+
+def control_numbers_for(store: SQLStore, gateway: Gateway) -> ControlNumbers:
+    """The store's allocator when it has one (PostgreSQL, shared by nodes),
+    else the deployment's ``<state_dir>/control-numbers.sqlite`` (the same
+    counters ``gateway process`` uses, so numbers never repeat between them)."""
+    factory = getattr(store, "control_numbers", None)
+    if callable(factory):
+        return factory()
+    return SQLiteControlNumbers.in_state_dir(gateway.loaded.state_dir)
+
+
+@dataclass
+class Waiting:
+    """Items waiting for one destination."""
+
+    ids: list[int] = field(default_factory=list)
+    oldest: float = float("inf")
+
+
+@dataclass(frozen=True)
+class Cut:
+    destination: str
+    kind: str
+    items: int
+    documents: list[tuple[int, str]]
+
+
+class Batcher:
+    """Cuts batches for every destination that is due (see the module doc)."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        store: SQLStore,
+        numbers: ControlNumbers | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+    ) -> None:
+        self.gateway = gateway
+        self.store = store
+        self.outbox = Outbox(store)
+        self.numbers = numbers or control_numbers_for(store, gateway)
+        self.clock = clock
+        self.delivery = gateway.config.delivery
+        self._unrouted_logged: set[tuple[str, str]] = set()
+
+    # -- where items go --------------------------------------------------
+    def destination(self, kind: str, clinic_id: str, payer_id: str | None) -> str | None:
+        clinic = self.gateway.clinics.get(clinic_id)
+        if clinic is None:
+            return None
+        if kind == "claims" and payer_id:
+            directory = clinic.resources.get("payer_directory")
+            dest = directory.destination_for(payer_id) if directory is not None else None
+            if dest and dest in self.gateway.config.destinations:
+                return dest
+        return getattr(clinic.config, f"{kind}_to")
+
+    def limits(self, destination: str) -> tuple[int, float]:
+        d = self.delivery
+        tuning = d.destinations.get(destination)
+        items = tuning.batch_max_items if tuning and tuning.batch_max_items else d.batch_max_items
+        age = tuning.batch_max_age_s if tuning and tuning.batch_max_age_s is not None else d.batch_max_age_s
+        return items, age
+
+    def waiting(self, kind: str) -> dict[str, Waiting]:
+        table = _TABLE[kind][0]
+        payer = "payer_id" if kind == "claims" else "NULL"
+        with self.store.read() as cur:
+            cur.execute(f"SELECT id, clinic_id, {payer}, created_at FROM {table} WHERE status = 'claimed' ORDER BY id")
+            rows = cur.fetchall()
+        out: dict[str, Waiting] = {}
+        for rid, clinic_id, payer_id, created in rows:
+            dest = self.destination(kind, clinic_id, payer_id)
+            if dest is None:
+                if (kind, clinic_id) not in self._unrouted_logged:
+                    self._unrouted_logged.add((kind, clinic_id))
+                    glog.event(log, "batch.no_destination", logging.WARNING, kind=kind, clinic=clinic_id)
+                continue
+            w = out.setdefault(dest, Waiting())
+            w.ids.append(int(rid))
+            w.oldest = min(w.oldest, float(created))
+        return out
+
+    # -- cutting ---------------------------------------------------------
+    def tick(self, force: bool = False) -> list[Cut]:
+        """Cut every batch that is due (all waiting items when ``force``)."""
+        cuts = []
+        now = time.time()
+        for kind in ("claims", "statements"):
+            for dest, w in sorted(self.waiting(kind).items()):
+                max_items, max_age = self.limits(dest)
+                ids = w.ids
+                while ids and (force or len(ids) >= max_items or now - w.oldest >= max_age):
+                    chunk, ids = ids[:max_items], ids[max_items:]
+                    cut = self.cut(kind, dest, chunk)
+                    if cut is None:
+                        break
+                    cuts.append(cut)
+        return cuts
+
+    def _load(self, kind: str, ids: list[int]) -> list[Row]:
+        table, _, column, model = _TABLE[kind]
+        rows: list[Row] = []
+        with self.store.read() as cur:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ", ".join("?" * len(part))
+                cur.execute(f"SELECT id, message_id, {column} FROM {table} WHERE id IN ({marks})", part)
+                rows += [(int(i), int(m), model.model_validate_json(body)) for i, m, body in cur.fetchall()]
+        return sorted(rows, key=lambda r: r[0])
+
+    def render(self, kind: str, dest: str, items: list[Any], numbers: ControlNumbers | None = None) -> list[Document]:
+        renderer = self.gateway.renderer(dest)
+        ctx = RenderContext(
+            created=self.clock(),
+            config=self.gateway.config,
+            control_numbers=numbers or self.numbers,
+            settings=self.gateway.format_settings.get(dest),
+            clinics=self.gateway.clinics,
+        )
+        return renderer.render(items, ctx)
+
+    def cut(self, kind: str, dest: str, ids: list[int]) -> Cut | None:
+        rows = self._load(kind, ids)
+        rows, docs, failed = self._render_isolating(kind, dest, rows)
+        links = link_items(kind, rows, docs)
+        table = _TABLE[kind][0]
+        now = time.time()
+        try:
+            with self.store.write() as cur:
+                doc_ids = [self.outbox.add(cur, dest, d, now) for d in docs]
+                for row_id, _mid, _item in failed:
+                    cur.execute(
+                        f"UPDATE {table} SET status = 'failed', updated_at = ? WHERE id = ? AND status = 'claimed'",
+                        (now, row_id),
+                    )
+                for (row_id, _mid, _item), doc_index in zip(rows, links, strict=True):
+                    cur.execute(
+                        f"UPDATE {table} SET status = 'batched', outbox_id = ?, updated_at = ? "
+                        "WHERE id = ? AND status = 'claimed'",
+                        (doc_ids[doc_index], now, row_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise _Changed
+                for mid in sorted({r[1] for r in rows} | {r[1] for r in failed}):
+                    self._message_batched(cur, mid, now)
+        except _Changed:
+            glog.event(log, "batch.aborted", logging.WARNING, destination=dest, kind=kind, reason="items changed")
+            return None
+        cut = Cut(dest, kind, len(rows), [(i, d.name) for i, d in zip(doc_ids, docs, strict=True)])
+        glog.event(log, "batch.cut", destination=dest, kind=kind, items=len(rows), documents=len(docs),
+                   outbox=[i for i, _ in cut.documents], failed=len(failed))  # fmt: skip
+        return cut
+
+    def _render_isolating(self, kind: str, dest: str, rows: list[Row]) -> tuple[list[Row], list[Document], list[Row]]:
+        """Render the batch; when that fails, find the rows that cannot be
+        rendered (one by one, with throw-away control numbers) so one bad
+        claim does not hold up the others. (rows, documents, failed rows)"""
+        try:
+            return rows, self.render(kind, dest, [r[2] for r in rows]), []
+        except Exception:
+            pass
+        good, bad = [], []
+        for r in rows:
+            try:
+                self.render(kind, dest, [r[2]], MemoryControlNumbers())
+                good.append(r)
+            except Exception as exc:
+                bad.append(r)
+                glog.event(log, "batch.render_failed", logging.ERROR, destination=dest, kind=kind, row=r[0],
+                           message_id=r[1], error=type(exc).__name__)  # fmt: skip
+        return good, self.render(kind, dest, [r[2] for r in good]) if good else [], bad
+
+    def _message_batched(self, cur: Any, mid: int, now: float) -> None:
+        cur.execute(
+            "UPDATE messages SET status = 'batched', updated_at = ? WHERE id = ? AND status = 'claimed' "
+            "AND NOT EXISTS (SELECT 1 FROM claims WHERE message_id = ? AND status = 'claimed') "
+            "AND NOT EXISTS (SELECT 1 FROM statements WHERE message_id = ? AND status = 'claimed')",
+            (now, mid, mid, mid),
+        )
+        if cur.rowcount:
+            Outbox._audit(cur, mid, "batcher", "batched", {})
+
+
+class _Changed(Exception):
+    """Items of a cut were changed by someone else meanwhile."""
+
+
+def link_items(kind: str, rows: list[Row], docs: list[Document]) -> list[int]:
+    """For each row, the index of the document that carries it: by the
+    document's ``refs`` (CLM01s per clinic; statement ids, or the merged
+    account statement's id), else the first document of its clinic."""
+    if not docs:
+        return []
+    by_ref: dict[tuple[str, str], int] = {}
+    for i, d in enumerate(docs):
+        for ref in d.refs:
+            by_ref.setdefault((d.clinic_id, ref), i)
+    merged: dict[str, str] = {}
+    if kind == "statements":
+        groups: dict[tuple[str, str], list[Statement]] = {}
+        for _, _, st in rows:
+            groups.setdefault((st.clinic_id, st.account_number), []).append(st)
+        for group in groups.values():
+            (m,) = merge_statements(group)
+            merged.update({st.id: m.id for st in group})
+    out = []
+    for _, _, item in rows:
+        keys: Iterable[str] = (item.id, merged.get(item.id, item.id))
+        idx = next((by_ref[(item.clinic_id, k)] for k in keys if (item.clinic_id, k) in by_ref), None)
+        if idx is None:
+            idx = next((i for i, d in enumerate(docs) if d.clinic_id == item.clinic_id), 0)
+        out.append(idx)
+    return out

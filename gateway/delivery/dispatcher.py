@@ -1,0 +1,226 @@
+"""The dispatcher: delivers due outbox documents through their destination's
+transport, with exponential backoff and jitter, dead letters, and the
+clearinghouse responses fetch.
+
+One pass claims up to ``batch`` due documents (with a lease), opens one
+transport per destination (an SFTP connection is reused for the whole pass),
+and records each outcome in its own transaction:
+
+* delivered (or already present at the destination) → ``delivered``, and its
+  claims, statements and, when complete, their messages → ``delivered``;
+* a retryable :class:`~gateway.transport.TransportError` → due again after
+  ``min(retry_max_s, retry_base_s · 2^(attempts-1))`` scaled by a random
+  factor in [0.5, 1] (jitter, so many documents do not retry in lock step);
+  after ``max_attempts`` attempts → ``dead``;
+* a non-retryable error (refused host key, bad credentials, a document the
+  destination cannot take) → ``dead`` at once, with the reason.
+
+After a retryable failure the destination's other documents in the pass are
+not tried (the server is likely down): they count a failed attempt with the
+same reason and back off too. A crash between the upload and the outbox
+update leaves the row pending; it is delivered again, and transports treat a
+file already present with the same name and size (content) as delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import logging as glog
+from gateway.app import Gateway
+from gateway.config import ConfigError
+from gateway.store import NewMessage
+from gateway.store.sqlstore import SQLStore
+from gateway.transport import Transport, TransportError
+
+from .outbox import DEAD, RESPONSE_FORMAT, RESPONSE_STATUS, Outbox, OutboxItem, node_id
+
+log = glog.get("dispatcher")
+
+
+def backoff(attempts: int, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: exponential,
+    capped, with jitter in [50 %, 100 %]."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    return delay * (0.5 + 0.5 * rng())
+
+
+@dataclass
+class PassResult:
+    delivered: int = 0
+    already_present: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.delivered + self.retried + self.dead
+
+
+class Dispatcher:
+    """Delivers the outbox (see the module doc). One per thread or process."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        store: SQLStore,
+        name: str | None = None,
+        batch: int = 64,
+        transport_factory: Callable[[str], Transport] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.store = store
+        self.outbox = Outbox(store)
+        self.name = name or node_id("dispatch")
+        self.batch = batch
+        self.delivery = gateway.config.delivery
+        self.transport_factory = transport_factory or gateway.transport
+        self.stop = threading.Event()
+        self._responses_due: dict[str, float] = {}
+
+    def max_attempts(self, destination: str) -> int:
+        tuning = self.delivery.destinations.get(destination)
+        return tuning.max_attempts if tuning and tuning.max_attempts else self.delivery.max_attempts
+
+    def run_once(self) -> PassResult:
+        """Claim and deliver one pass of due documents."""
+        items = self.outbox.claim(self.name, self.batch, self.delivery.lease_s)
+        result = PassResult()
+        by_dest: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            by_dest.setdefault(item.destination, []).append(item)
+        for dest, group in by_dest.items():
+            if self.stop.is_set():
+                self.outbox.release(self.name, [i.id for i in group])
+                continue
+            self._deliver_group(dest, group, result)
+        return result
+
+    def _deliver_group(self, dest: str, group: list[OutboxItem], result: PassResult) -> None:
+        transport: Transport | None = None
+        try:
+            transport = self.transport_factory(dest)
+        except ConfigError as exc:
+            for item in group:
+                self._failed(item, TransportError(f"destination {dest}: {'; '.join(exc.problems)}", retryable=False),
+                             result)  # fmt: skip
+            return
+        down: TransportError | None = None
+        try:
+            for n, item in enumerate(group):
+                if self.stop.is_set():
+                    self.outbox.release(self.name, [i.id for i in group[n:]])
+                    return
+                if down is not None:
+                    self._failed(item, TransportError(f"not tried: {down}"), result)
+                    continue
+                try:
+                    receipt = transport.deliver(item.document)
+                except TransportError as exc:
+                    self._failed(item, exc, result)
+                    if exc.retryable:
+                        down = exc
+                    continue
+                except Exception as exc:  # a transport bug: say which, keep the document
+                    self._failed(item, TransportError(f"transport raised {type(exc).__name__}"), result)
+                    down = TransportError(f"transport raised {type(exc).__name__}")
+                    continue
+                if self.outbox.delivered(self.name, item, receipt.location, receipt.already_present):
+                    result.delivered += 1
+                    result.already_present += receipt.already_present
+                    glog.event(log, "outbox.delivered", outbox=item.id, destination=dest, attempt=item.attempts + 1,
+                               already_present=receipt.already_present)  # fmt: skip
+        finally:
+            with contextlib.suppress(Exception):
+                transport.close()
+
+    def _failed(self, item: OutboxItem, exc: TransportError, result: PassResult) -> None:
+        attempts = item.attempts + 1
+        dead = not exc.retryable or attempts >= self.max_attempts(item.destination)
+        delay = 0.0 if dead else backoff(attempts, self.delivery.retry_base_s, self.delivery.retry_max_s)
+        reason = str(exc)
+        status = self.outbox.failed(self.name, item, reason, dead=dead, retry_in=delay)
+        if status == DEAD:
+            result.dead += 1
+        else:
+            result.retried += 1
+        result.errors.append(reason)
+        glog.event(
+            log, "outbox.dead" if dead else "outbox.retry", logging.ERROR if dead else logging.WARNING,
+            outbox=item.id, destination=item.destination, attempt=attempts, retryable=exc.retryable,
+            retry_in=round(delay, 2),
+        )  # fmt: skip
+
+    # -- clearinghouse responses -------------------------------------------
+    def fetch_responses(self, force: bool = False) -> int:
+        """Poll the responses folder of every destination whose transport has
+        one (``fetch_responses``); new files are journaled raw (status
+        ``stored``, format ``x12-response``) for the remittance work. How many."""
+        now = time.time()
+        total = 0
+        for dest in self.gateway.config.destinations:
+            if not force and self._responses_due.get(dest, 0.0) > now:
+                continue
+            self._responses_due[dest] = now + self.delivery.responses_poll_s
+            settings = self.gateway.destination_settings.get(dest)
+            if getattr(settings, "responses_path", None) is None:
+                continue
+            try:
+                total += self._fetch_from(dest)
+            except (TransportError, ConfigError) as exc:
+                glog.event(log, "responses.failed", logging.WARNING, destination=dest, error=type(exc).__name__,
+                           retryable=getattr(exc, "retryable", False))  # fmt: skip
+        return total
+
+    def _fetch_from(self, dest: str) -> int:
+        scope = f"responses:{dest}"
+        transport: Any = self.transport_factory(dest)
+        n = 0
+        try:
+
+            def known(name: str, size: int) -> bool:
+                with self.store.read() as cur:
+                    cur.execute("SELECT 1 FROM messages WHERE scope = ? AND name = ? AND size = ?", (scope, name, size))
+                    return cur.fetchone() is not None
+
+            for name, raw in transport.fetch_responses(known):
+                msg = NewMessage(
+                    raw=raw, sha256=hashlib.sha256(raw).hexdigest(), scope=scope, source=f"responses:{dest}",
+                    received_at=time.time(), name=name, format=RESPONSE_FORMAT,
+                    status=RESPONSE_STATUS,  # type: ignore[arg-type]
+                )  # fmt: skip
+                (j,) = self.store.journal([msg], actor="responses")
+                transport.response_stored(name)
+                n += not j.duplicate
+                glog.event(log, "response.stored", destination=dest, message_id=j.message_id, size=len(raw),
+                           duplicate=j.duplicate)  # fmt: skip
+        finally:
+            with contextlib.suppress(Exception):
+                transport.close()
+        return n
+
+    def run(self, poll_min: float = 0.05, poll_max: float = 1.0) -> None:
+        """Loop until ``stop``: deliver what is due, poll responses, back off when idle."""
+        self.outbox.release_orphans()
+        delay = poll_min
+        while not self.stop.is_set():
+            try:
+                busy = self.run_once().handled
+                self.fetch_responses()
+            except Exception as exc:  # the store is unreachable, say: keep the loop alive
+                glog.event(log, "dispatcher.error", logging.ERROR, error=type(exc).__name__)
+                busy = 0
+            if busy:
+                delay = poll_min
+            else:
+                self.stop.wait(delay)
+                delay = min(delay * 2, poll_max)
