@@ -211,6 +211,10 @@ from gateway.daemon.cli import register as _register_daemon_commands  # noqa: E4
 
 _register_daemon_commands(cli)  # run, status, messages
 
+from gateway.delivery.cli import register as _register_outbox_commands  # noqa: E402
+
+_register_outbox_commands(cli)  # outbox list/show/retry
+
 
 def main() -> None:
     try:

@@ -109,10 +109,11 @@ class Dispatcher:
         transport: Transport | None = None
         try:
             transport = self.transport_factory(dest)
-        except ConfigError as exc:
+        except (ConfigError, TransportError) as exc:
+            problem = "; ".join(exc.problems) if isinstance(exc, ConfigError) else str(exc)
+            error = TransportError(f"destination {dest}: {problem}", retryable=getattr(exc, "retryable", False))
             for item in group:
-                self._failed(item, TransportError(f"destination {dest}: {'; '.join(exc.problems)}", retryable=False),
-                             result)  # fmt: skip
+                self._failed(item, error, result)
             return
         down: TransportError | None = None
         try:
