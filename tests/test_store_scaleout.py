@@ -207,3 +207,11 @@ def test_run_and_operator_commands_say_the_store_is_unreachable(tmp_path: Path) 
         assert res.exit_code == 2, res.output
         assert "store error: cannot connect to PostgreSQL at 127.0.0.1:1/billing" in res.output
         assert "s3cret-pw" not in res.output
+
+
+def test_postgres_store_offers_its_shared_control_numbers(pg_url: str) -> None:  # noqa: F811
+    store = open_store(pg_url)
+    numbers = store.control_numbers()  # type: ignore[attr-defined]
+    assert isinstance(numbers, StoreControlNumbers)
+    assert [numbers.next("riverside", "isa13") for _ in range(3)] == [1, 2, 3]
+    store.close()

@@ -180,6 +180,13 @@ class PostgresStore(SQLStore):
 
     read = write
 
+    def control_numbers(self) -> Any:
+        """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one
+        sequence per scope shared by every node (the delivery batcher asks)."""
+        from gateway.control_numbers import StoreControlNumbers
+
+        return StoreControlNumbers(self)
+
     def close(self) -> None:
         self.closed = True
         self._pool.close()
