@@ -42,7 +42,8 @@ def print_summary(summary: RunSummary, out_dir: Path) -> None:
     s = summary
     rows = [
         ("inputs read", s.inputs),
-        ("duplicates skipped", s.duplicates),
+        ("duplicate inputs skipped", s.duplicates),
+        ("duplicate claims dropped", s.duplicate_claims),
         ("messages quarantined", s.messages_quarantined),
         ("encounters", s.encounters),
         ("encounters quarantined", s.encounters_quarantined),

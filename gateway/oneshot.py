@@ -53,6 +53,7 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
 class RunSummary:
     inputs: int = 0
     duplicates: int = 0
+    duplicate_claims: int = 0
     messages_quarantined: int = 0
     encounters: int = 0
     encounters_quarantined: int = 0
@@ -128,7 +129,7 @@ class Run:
                 self._claim_digests[key] = digest
             elif known == digest:
                 enc.claims.remove(claim)
-                self.summary.duplicates += 1
+                self.summary.duplicate_claims += 1
             else:
                 enc.claims.clear()
                 enc.findings.append(duplicate_claim(claim.id))

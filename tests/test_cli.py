@@ -60,7 +60,7 @@ def test_process_writes_outputs_and_reports(tmp_path: Path) -> None:
     cfg = str(target / "gateway.yaml")
     result = invoke("process", "--config", cfg, "--out", str(out), "--today", "2026-11-27", str(inputs))
     assert result.exit_code == 0, result.output
-    assert re.search(r"duplicates skipped\s+1\n", result.output)
+    assert re.search(r"duplicate inputs skipped\s+1\n", result.output)
     assert "GW-LINE-CHARGE" in result.output  # reasons grouped by rule id
     report = json.loads((out / "quarantine" / "riverside-missing-charge.json.findings.json").read_text())
     assert report["encounters"][0]["findings"][0]["rule"] == "GW-LINE-CHARGE"

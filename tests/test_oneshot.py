@@ -25,7 +25,7 @@ def test_same_claim_from_two_messages_is_billed_once(example_gateway: Gateway) -
     second = run.process_bytes(variant("M2"), "b.json")  # other bytes, same claim
     assert second is not None and not second.encounters[0].claims
     assert [c.id for c in run.claims["riverside"]] == ["V10001"]
-    assert run.summary.duplicates == 1 and run.summary.encounters_quarantined == 0
+    assert run.summary.duplicate_claims == 1 and run.summary.duplicates == 0 and run.summary.encounters_quarantined == 0
 
 
 def test_different_claim_under_a_used_clm01_is_quarantined(example_gateway: Gateway) -> None:
