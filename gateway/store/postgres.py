@@ -7,7 +7,11 @@ difference lives in this module:
   (:func:`pg_sql`, cached per statement);
 * claiming adds ``FOR UPDATE SKIP LOCKED`` to the subquery, so concurrent
   claimers on any node skip rows another transaction is taking instead of
-  queueing behind it, and never take the same message;
+  queueing behind it, and never take the same message; completing locks the
+  worker's rows (``FOR UPDATE``) before checking it still holds them;
+* statements with ``RETURNING`` run per row are sent pipelined
+  (``executemany(returning=True)``): a batch's results cost a few round trips;
+* reads run in autocommit (no ``BEGIN``/``COMMIT`` round trips);
 * migrators are serialised with a transaction-scoped advisory lock keyed on the
   schema (two nodes starting at once);
 * column types (``BIGSERIAL``, ``BYTEA``, ``DOUBLE PRECISION``) come from
@@ -139,6 +143,7 @@ class PostgresStore(SQLStore):
 
     dialect = "postgresql"
     claim_subquery = SQLStore.claim_subquery + " FOR UPDATE SKIP LOCKED"
+    lock_rows = " FOR UPDATE"
 
     def __init__(
         self,
@@ -152,9 +157,9 @@ class PostgresStore(SQLStore):
         self.url = url
         self.reconnect_timeout = reconnect_timeout
         self.closed = False
-        kwargs = {"connect_timeout": max(1, int(connect_timeout))}
+        kwargs: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout)), "autocommit": True}
         try:  # fail fast, and clearly, when the database is not there at start
-            psycopg.connect(url, **kwargs).close()
+            psycopg.connect(url, connect_timeout=kwargs["connect_timeout"]).close()
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {describe(url)}: {_reason(exc, url)}") from None
         self._pool = ConnectionPool(
@@ -175,10 +180,23 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def write(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            yield _Cursor(cur)  # the pool commits on a clean exit, rolls back otherwise
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield _Cursor(cur)  # commits on a clean exit, rolls back otherwise
 
-    read = write
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield _Cursor(cur)  # autocommit: one round trip per query, no BEGIN/COMMIT
+
+    def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+        if not rows:
+            return []
+        raw = cur._cur
+        raw.executemany(pg_sql(sql), rows, returning=True)  # pipelined: one round trip for all
+        out = [raw.fetchone()]
+        while raw.nextset():
+            out.append(raw.fetchone())
+        return out
 
     def control_numbers(self) -> Any:
         """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one

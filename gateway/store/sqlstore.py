@@ -80,6 +80,8 @@ def _row(r: Sequence[Any]) -> MessageRow:
 class SQLStore(Store):
     """Backend-independent implementation over a DB-API connection."""
 
+    #: appended to a SELECT whose rows the transaction is about to change
+    lock_rows = ""
     #: subquery choosing claimable ids (parameters: now, limit)
     claim_subquery = (
         "SELECT id FROM messages WHERE status = 'received' AND (lease_expires IS NULL OR lease_expires < ?) "
@@ -214,72 +216,119 @@ class SQLStore(Store):
         return n
 
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
-        done: list[Completed] = []
+        """Set-wise: a handful of statements per batch, not per message (on
+        PostgreSQL each ``executemany`` is one pipelined round trip)."""
+        if not outcomes:
+            return []
         with self.write() as cur:
-            for o in outcomes:
-                now = time.time()
-                cur.execute(
-                    _COMPLETE_MESSAGE,
+            now = time.time()
+            ids = [o.message_id for o in outcomes]
+            cur.execute(
+                "SELECT id FROM messages WHERE claimed_by = ? AND status = 'received' "
+                f"AND id IN ({', '.join('?' * len(ids))}){self.lock_rows}",
+                (worker, *ids),
+            )
+            held = {int(r[0]) for r in cur.fetchall()}
+            todo = [o for o in outcomes if o.message_id in held]  # the others' leases were lost
+            if not todo:
+                return []
+            cur.executemany(
+                _COMPLETE_MESSAGE,
+                [
                     (
                         str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
                         o.message_type, now, now, o.message_id, worker,
-                    ),
-                )  # fmt: skip
-                if cur.rowcount != 1:
-                    continue  # lease lost: another worker owns the message now
-                done.append(self._store_results(cur, o, now))
-                self._audit(cur, o.message_id, worker, "processed", {"status": str(o.status)})
-        return done
+                    )
+                    for o in todo
+                ],
+            )  # fmt: skip
+            return self._store_results(cur, worker, todo, now)
 
-    def _store_results(self, cur: Any, o: Outcome, now: float) -> Completed:
-        claims = dups = 0
-        for e in o.encounters:
-            cur.execute(
-                "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status), e.encounter, to_json(e.findings), now),
+    def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """Run ``sql`` (``… RETURNING``) once per row; the first returned row of
+        each, or None. A backend may send them all at once."""
+        out = []
+        for r in rows:
+            cur.execute(sql, r)
+            out.append(cur.fetchone())
+        return out
+
+    def _store_results(self, cur: Any, worker: str, todo: list[Outcome], now: float) -> list[Completed]:
+        encs = [(o, e) for o in todo for e in o.encounters]
+        enc_ids = self._many_returning(
+            cur,
+            "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [
+                (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status), e.encounter, to_json(e.findings), now)
+                for o, e in encs
+            ],
+        )
+        enc_rows = [int(r[0]) for r in enc_ids]
+        items = [(k, c) for k, (_, e) in enumerate(encs) for c in e.claims]
+        inserted = self._many_returning(
+            cur,
+            "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
+            "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
+            "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id",
+            [
+                (encs[k][1].clinic_id, clm01, enc_rows[k], encs[k][0].message_id, payer, total, body, now, now)
+                for k, (clm01, payer, total, body) in items
+            ],
+        )
+        claims: dict[int, int] = {}
+        dups: dict[int, int] = {}
+        dup_encs: set[int] = set()
+        for (k, _), row in zip(items, inserted, strict=True):
+            mid = encs[k][0].message_id
+            if row is None:  # a claim with this CLM01 exists: not billed again
+                dups[mid] = dups.get(mid, 0) + 1
+                dup_encs.add(k)
+            else:
+                claims[mid] = claims.get(mid, 0) + 1
+        statements = [
+            (e.clinic_id, sid, enc_rows[k], o.message_id, body, now)
+            for k, (o, e) in enumerate(encs)
+            for sid, body in e.statements
+        ]
+        if statements:
+            cur.executemany(
+                "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
+                "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING",
+                statements,
             )
-            (enc_row,) = cur.fetchone()
-            duplicate = False
-            for clm01, payer, total, body in e.claims:
-                cur.execute(
-                    "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
-                    "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
-                    "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id",
-                    (e.clinic_id, clm01, enc_row, o.message_id, payer, total, body, now, now),
-                )
-                if cur.fetchone() is None:
-                    duplicate = True
-                    dups += 1
-                else:
-                    claims += 1
-            for sid, body in e.statements:
-                cur.execute(
-                    "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
-                    "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING",
-                    (e.clinic_id, sid, enc_row, o.message_id, body, now),
-                )
-            if duplicate:
-                finding = {
-                    "severity": "warning",
-                    "rule": "GW-DUPLICATE-CLAIM",
-                    "message": "a claim with this patient control number (CLM01) already exists; not billed again",
-                    "plugin": "core",
-                }
-                cur.execute(
-                    "UPDATE encounters SET status = 'duplicate', findings = ? WHERE id = ?",
-                    (to_json([*e.findings, finding]), enc_row),
-                )
-        if o.clinic_id:
-            for u in o.updates:
-                cur.execute(
-                    "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
-                    "message_id = excluded.message_id, updated_at = excluded.updated_at",
-                    (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now),
-                )
-        return Completed(o.message_id, str(o.status), claims, dups)
+        if dup_encs:
+            finding = {
+                "severity": "warning",
+                "rule": "GW-DUPLICATE-CLAIM",
+                "message": "a claim with this patient control number (CLM01) already exists; not billed again",
+                "plugin": "core",
+            }
+            cur.executemany(
+                "UPDATE encounters SET status = 'duplicate', findings = ? WHERE id = ?",
+                [(to_json([*encs[k][1].findings, finding]), enc_rows[k]) for k in sorted(dup_encs)],
+            )
+        records = [
+            (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now)
+            for o in todo
+            if o.clinic_id
+            for u in o.updates
+        ]
+        if records:  # in order: a later message's value wins
+            cur.executemany(
+                "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
+                "message_id = excluded.message_id, updated_at = excluded.updated_at",
+                records,
+            )
+        cur.executemany(
+            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
+            [(o.message_id, now, worker, to_json({"status": str(o.status)})) for o in todo],
+        )
+        return [
+            Completed(o.message_id, str(o.status), claims.get(o.message_id, 0), dups.get(o.message_id, 0)) for o in todo
+        ]
 
     def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
         with self.write() as cur:
