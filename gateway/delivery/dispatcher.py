@@ -85,6 +85,8 @@ class Dispatcher:
         self.delivery = gateway.config.delivery
         self.transport_factory = transport_factory or gateway.transport
         self.stop = threading.Event()
+        #: set to start the next pass at once (the batcher just cut a batch)
+        self.wake = threading.Event()
         self._responses_due: dict[str, float] = {}
 
     def max_attempts(self, destination: str) -> int:
@@ -223,5 +225,6 @@ class Dispatcher:
             if busy:
                 delay = poll_min
             else:
-                self.stop.wait(delay)
-                delay = min(delay * 2, poll_max)
+                self.wake.wait(delay)
+                delay = poll_min if self.wake.is_set() else min(delay * 2, poll_max)
+                self.wake.clear()

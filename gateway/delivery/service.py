@@ -36,7 +36,8 @@ class DeliveryService:
     def _batch_loop(self) -> None:
         while not self.stop.wait(self.tick):
             try:
-                self.batcher.tick()
+                if self.batcher.tick():
+                    self.dispatcher.wake.set()
             except Exception as exc:
                 glog.event(log, "batcher.error", logging.ERROR, error=type(exc).__name__)
 
@@ -56,6 +57,7 @@ class DeliveryService:
         """Stop both loops (the dispatcher finishes the document in hand)."""
         self.stop.set()
         self.dispatcher.stop.set()
+        self.dispatcher.wake.set()
         for t in self._threads:
             t.join(timeout)
         for s in self._stores:

@@ -182,6 +182,11 @@ ALTER TABLE messages ADD COLUMN raw_pruned_at {real};
 CREATE INDEX messages_processed ON messages (processed_at) WHERE raw_pruned_at IS NULL
 """
 
+_BY_MESSAGE = """
+CREATE INDEX claims_message ON claims (message_id);
+CREATE INDEX statements_message ON statements (message_id)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -200,6 +205,7 @@ MIGRATIONS: list[Migration] = [
         },
     ),
     Migration(3, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
+    Migration(4, "delivery: claims and statements by message (message status updates)", portable(_BY_MESSAGE)),
 ]
 
 VERSION_TABLE = (
