@@ -1,6 +1,7 @@
 """Two gateway nodes (two ``gateway run`` processes, each with its own inbound
 folder and worker process) on one PostgreSQL database: they share the work
-queue, every message is processed once, no CLM01 is billed twice, and when
+queue, every message is processed once, no CLM01 is billed twice and no
+ISA13 repeats across the 837 files both nodes deliver, and when
 one node is killed with ``kill -9`` the other finishes its work after the
 lease. Each test runs on a schema of its own."""
 
@@ -44,6 +45,7 @@ class Node:
         self.config = write_example_deployment(root / name)
         data = yaml.safe_load(self.config.read_text())
         data["clinics"][0]["sources"] = [{"type": "folder", "path": "inbound", "settle": 0.05, "batch": 512}]
+        data["delivery"] = {"batch_max_age_s": 1.0}  # both nodes cut 837 batches from the shared claims
         self.config.write_text(yaml.safe_dump(data, sort_keys=False))
         self.inbound = root / name / "inbound"
         self.inbound.mkdir()
@@ -79,6 +81,10 @@ class Node:
     def drop(self, files: list[Path]) -> None:
         for f in files:
             os.rename(f, self.inbound / f.name)
+
+    def x12_files(self) -> list[bytes]:
+        folder = self.config.parent / "outbox" / "claims"
+        return [p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()] if folder.is_dir() else []
 
     def worker_pids(self) -> list[int]:
         try:
@@ -132,6 +138,28 @@ def assert_each_processed_once(store: Store, n: int) -> dict[str, int]:
     return dict(by_worker)
 
 
+def segments(x12: bytes) -> list[list[str]]:
+    text = x12.decode()
+    terminator = text[105]  # ISA is fixed width: the segment terminator follows ISA16
+    return [seg.strip().split(text[3]) for seg in text.split(terminator) if seg.strip()]
+
+
+def delivered_control_numbers(nodes: list[Node], n: int, timeout: float) -> tuple[list[str], list[str]]:
+    """ISA13 and CLM01 of every 837 file both nodes delivered, once ``n`` claims arrived."""
+    end = time.monotonic() + timeout
+    while True:
+        isa13, clm01 = [], []
+        for x12 in (f for node in nodes for f in node.x12_files()):
+            for seg in segments(x12):
+                if seg[0] == "ISA":
+                    isa13.append(seg[13])
+                elif seg[0] == "CLM":
+                    clm01.append(seg[1])
+        if len(clm01) >= n or time.monotonic() > end:
+            return isa13, clm01
+        time.sleep(0.25)
+
+
 def test_two_nodes_share_10000_messages_each_processed_once(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
     n = 10_000
     store = open_store(pg_url)  # migrated before the nodes start
@@ -145,13 +173,21 @@ def test_two_nodes_share_10000_messages_each_processed_once(tmp_path: Path, pg_u
         b.drop(files_b)
         elapsed = wait_done(store, n, timeout=80)
         rate = n / elapsed
+        isa13, clm01 = delivered_control_numbers([a, b], n, timeout=30)
     finally:
         a.stop()
         b.stop()
     by_worker = assert_each_processed_once(store, n)
+    # across all 837 files both nodes delivered: every claim once, no ISA13 twice
+    assert len(clm01) == n and len(set(clm01)) == n
+    assert len(isa13) == len(set(isa13)) >= n // 500
+    files = {node.name: len(node.x12_files()) for node in (a, b)}
     assert len(by_worker) == 2, by_worker  # one worker process per node…
     assert min(by_worker.values()) > n * 0.2, by_worker  # …and both took a real share of the queue
-    print(f"two nodes: {n} messages in {elapsed:.1f} s ({rate:.0f}/s), per worker {sorted(by_worker.values())}")
+    print(
+        f"two nodes: {n} messages in {elapsed:.1f} s ({rate:.0f}/s), per worker {sorted(by_worker.values())}, "
+        f"837 files per node {files}, {len(isa13)} ISA13"
+    )
     store.close()
 
 
