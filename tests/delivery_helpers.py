@@ -86,6 +86,7 @@ class Line:
                 time.sleep(0.02)
 
     def close(self) -> None:
+        self.dispatcher.close_idle(everything=True)
         for s in (self.store, self.worker.store, self.batcher.store, self.dispatcher.store):
             s.close()
 

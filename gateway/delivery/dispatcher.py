@@ -46,6 +46,11 @@ from .outbox import DEAD, RESPONSE_FORMAT, RESPONSE_STATUS, Outbox, OutboxItem, 
 log = glog.get("dispatcher")
 
 
+def _close(transport: Transport) -> None:
+    with contextlib.suppress(Exception):
+        transport.close()
+
+
 def backoff(attempts: int, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
     """Seconds before the next try after ``attempts`` failed ones: exponential,
     capped, with jitter in [50 %, 100 %]."""
@@ -76,6 +81,7 @@ class Dispatcher:
         name: str | None = None,
         batch: int = 64,
         transport_factory: Callable[[str], Transport] | None = None,
+        keep_open_s: float = 15.0,
     ) -> None:
         self.gateway = gateway
         self.store = store
@@ -88,6 +94,9 @@ class Dispatcher:
         #: set to start the next pass at once (the batcher just cut a batch)
         self.wake = threading.Event()
         self._responses_due: dict[str, float] = {}
+        #: a destination's transport (its connection) stays open this long after a pass
+        self.keep_open_s = keep_open_s
+        self._open: dict[str, tuple[Transport, float]] = {}
 
     def max_attempts(self, destination: str) -> int:
         tuning = self.delivery.destinations.get(destination)
@@ -107,10 +116,25 @@ class Dispatcher:
             self._deliver_group(dest, group, result)
         return result
 
+    def _transport(self, dest: str) -> Transport:
+        cached = self._open.pop(dest, None)
+        if cached is not None:
+            if time.monotonic() - cached[1] < self.keep_open_s:
+                return cached[0]
+            _close(cached[0])
+        return self.transport_factory(dest)
+
+    def close_idle(self, everything: bool = False) -> None:
+        """Close transports unused for ``keep_open_s`` (all with ``everything``)."""
+        now = time.monotonic()
+        for dest, (transport, used) in list(self._open.items()):
+            if everything or now - used >= self.keep_open_s:
+                del self._open[dest]
+                _close(transport)
+
     def _deliver_group(self, dest: str, group: list[OutboxItem], result: PassResult) -> None:
-        transport: Transport | None = None
         try:
-            transport = self.transport_factory(dest)
+            transport = self._transport(dest)
         except (ConfigError, TransportError) as exc:
             problem = "; ".join(exc.problems) if isinstance(exc, ConfigError) else str(exc)
             error = TransportError(f"destination {dest}: {problem}", retryable=getattr(exc, "retryable", False))
@@ -143,8 +167,10 @@ class Dispatcher:
                     glog.event(log, "outbox.delivered", outbox=item.id, destination=dest, attempt=item.attempts + 1,
                                already_present=receipt.already_present)  # fmt: skip
         finally:
-            with contextlib.suppress(Exception):
-                transport.close()
+            if down is None and self.keep_open_s > 0 and not self.stop.is_set():
+                self._open[dest] = (transport, time.monotonic())
+            else:
+                _close(transport)
 
     def _failed(self, item: OutboxItem, exc: TransportError, result: PassResult) -> None:
         attempts = item.attempts + 1
@@ -222,9 +248,11 @@ class Dispatcher:
             except Exception as exc:  # the store is unreachable, say: keep the loop alive
                 glog.event(log, "dispatcher.error", logging.ERROR, error=type(exc).__name__)
                 busy = 0
+            self.close_idle()
             if busy:
                 delay = poll_min
             else:
                 self.wake.wait(delay)
                 delay = poll_min if self.wake.is_set() else min(delay * 2, poll_max)
                 self.wake.clear()
+        self.close_idle(everything=True)
