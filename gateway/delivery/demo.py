@@ -135,7 +135,7 @@ def _summarise(store: SQLiteStore, s: RunSummary, out_dir: Path, extra: dict) ->
         quarantined = [e for e in by_message.get(mid, []) if e[3] == "quarantined"]
         s.encounters += len(by_message.get(mid, []))
         s.encounters_quarantined += len(quarantined)
-        s.duplicates += sum(1 for e in by_message.get(mid, []) if e[3] == "duplicate")  # claim billed by another
+        s.duplicate_claims += sum(1 for e in by_message.get(mid, []) if e[3] == "duplicate")  # billed by another
         if status == "quarantined" and not by_message.get(mid):
             s.messages_quarantined += 1
             reasons.update(_errors(findings))
