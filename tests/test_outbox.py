@@ -125,6 +125,9 @@ def test_retry_after_max_attempts_dead_letter_then_cli_retry_delivers(tmp_path: 
     line.deliver_until_idle()
     (row,) = line.dispatcher.outbox.list()
     assert (row.status, row.attempts) == ("dead", 4)
+    from gateway.daemon.ops_http import render_metrics
+
+    assert 'gateway_outbox_documents{destination="claims-out",status="dead"} 1' in render_metrics(line.store)
     runner = CliRunner()
     listing = runner.invoke(cli, ["outbox", "list", "--config", str(config), "--json"])
     assert json.loads(listing.output)[0]["status"] == "dead"

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from gateway.daemon.metrics import ACK_LATENCY, JOURNALED, LATENCY_BOUNDS, gauge, histogram_lines
+from gateway.delivery.outbox import metric_lines as outbox_metric_lines
 from gateway.store import Store
 
 
@@ -41,6 +42,7 @@ def render_metrics(store: Store, extra: Callable[[], list[str]] | None = None) -
     ]
     lines += histogram_lines("gateway_processing_latency_seconds", {}, LATENCY_BOUNDS, per_bucket, total)
     lines += ACK_LATENCY.render() + JOURNALED.render()
+    lines += outbox_metric_lines(store)  # type: ignore[arg-type]
     if extra:
         lines += extra()
     return "\n".join(lines) + "\n"

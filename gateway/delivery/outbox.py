@@ -272,6 +272,13 @@ class Outbox:
             cur.execute("SELECT destination, status, COUNT(*) FROM outbox GROUP BY destination, status")
             return sorted((d, s, int(n)) for d, s, n in cur.fetchall())
 
+    def oldest_pending(self) -> float | None:
+        """``created_at`` of the oldest document not yet delivered (not dead)."""
+        with self.store.read() as cur:
+            cur.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'")
+            r = cur.fetchone()
+        return float(r[0]) if r and r[0] is not None else None
+
     def pending_count(self) -> int:
         with self.store.read() as cur:
             cur.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
@@ -289,3 +296,23 @@ class Outbox:
             "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
             (message_id, time.time(), actor, action, to_json(detail)),
         )
+
+
+def metric_lines(store: SQLStore) -> list[str]:
+    """Prometheus gauges of the outbox: documents per destination and state,
+    age of the oldest undelivered one (for ``/metrics``)."""
+    from gateway.daemon.metrics import gauge
+
+    box = Outbox(store)
+    lines = gauge(
+        "gateway_outbox_documents",
+        "Outbox documents by destination and state (pending, delivered, dead)",
+        (({"destination": d, "status": s}, n) for d, s, n in box.counts()),
+    )
+    oldest = box.oldest_pending()
+    lines += gauge(
+        "gateway_outbox_oldest_pending_seconds",
+        "Age of the oldest document waiting for delivery",
+        [({}, time.time() - oldest if oldest else 0)],
+    )
+    return lines
