@@ -74,8 +74,10 @@ def register(cli: click.Group) -> None:
     @click.option("--batch", type=int, default=64, show_default=True, help="Messages a worker claims at once.")
     @click.option("--lease", type=float, default=60.0, show_default=True, help="Seconds a claim is held.")
     @click.option("--log-level", default="info", show_default=True)
+    @click.option("--delivery/--no-delivery", default=True, show_default=True,
+                  help="Batch claims and statements into the outbox and deliver it (docs/delivery.md).")  # fmt: skip
     def run(config: Path, workers: int, store_url: str | None, http: str | None, batch: int, lease: float,
-            log_level: str) -> None:  # fmt: skip
+            log_level: str, delivery: bool) -> None:  # fmt: skip
         """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT."""
         from gateway.daemon import DaemonOptions
         from gateway.daemon import run as run_daemon
@@ -84,7 +86,7 @@ def register(cli: click.Group) -> None:
 
         options = DaemonOptions(
             workers=workers, store=store_url, http=http, worker=WorkerSettings(batch=batch, lease=lease),
-            log_level=log_level,
+            log_level=log_level, delivery=delivery,
         )  # fmt: skip
         try:
             run_daemon(config, options)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway import logging as glog
 from gateway.app import Gateway
+from gateway.control_numbers import SQLiteControlNumbers
 from gateway.store import open_store
 from gateway.store.sqlstore import SQLStore
 
@@ -60,5 +61,7 @@ class DeliveryService:
         self.dispatcher.wake.set()
         for t in self._threads:
             t.join(timeout)
+        if isinstance(self.batcher.numbers, SQLiteControlNumbers):
+            self.batcher.numbers.close()
         for s in self._stores:
             s.close()
