@@ -43,11 +43,20 @@ def schema_url(schema: str, base: str = PG_URL) -> str:
     return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
+def _drop_orphans(conn: psycopg.Connection, prefix: str) -> None:
+    """Drop schemas left by killed test runs on this machine (their pid is gone)."""
+    for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{prefix}\\_%",)):
+        pid = name.split("_")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 @contextmanager
 def pg_schema(prefix: str = "gwtest") -> Iterator[str]:
     """A fresh schema for one test (dropped afterwards); yields its store URL."""
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     with admin() as conn:
+        _drop_orphans(conn, prefix)
         conn.execute(f'CREATE SCHEMA "{name}"')
     try:
         yield schema_url(name)
