@@ -1,10 +1,18 @@
 """Delivery inside the daemon: a batcher thread and a dispatcher thread, each
-with its own store connection, until stopped."""
+with its own store connection, until stopped.
+
+Batch cutting is owned by one node at a time: the batcher holds the store
+lease ``delivery:batcher`` (renewed while it runs, released at stop); on
+another node it waits until that lease expires, so a dead node's role is
+taken over after at most the lease time. Dispatching needs no owner: each
+outbox row is leased on its own.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from gateway import logging as glog
@@ -15,6 +23,9 @@ from gateway.store.sqlstore import SQLStore
 
 from .batcher import Batcher
 from .dispatcher import Dispatcher
+from .outbox import node_id
+
+BATCHER_LEASE = "delivery:batcher"
 
 log = glog.get("delivery")
 
@@ -31,13 +42,33 @@ class DeliveryService:
         age = gateway.config.delivery.batch_max_age_s
         #: how often the batcher looks: a tenth of the batch age, between 50 ms and 1 s
         self.tick = tick if tick is not None else min(1.0, max(0.05, age / 10))
+        #: how long the batcher role stays with this node without renewal
+        self.lease_ttl = max(5.0, 10 * self.tick)
+        self.owner = node_id("batcher")
+        self._lease_until = 0.0
         self.stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def owns_batching(self) -> bool:
+        """True while this node holds the batcher lease (renewed at half time)."""
+        now = time.time()
+        if now < self._lease_until - self.lease_ttl / 2:
+            return True
+        lease = self._stores[0].try_lease(BATCHER_LEASE, self.owner, self.lease_ttl)
+        if lease is None:
+            if self._lease_until:
+                glog.event(log, "batcher.lease_lost", logging.WARNING)
+            self._lease_until = 0.0
+            return False
+        if not self._lease_until:
+            glog.event(log, "batcher.lease_taken", token=lease.token)
+        self._lease_until = now + self.lease_ttl
+        return True
 
     def _batch_loop(self) -> None:
         while not self.stop.wait(self.tick):
             try:
-                if self.batcher.tick():
+                if self.owns_batching() and self.batcher.tick():
                     self.dispatcher.wake.set()
             except Exception as exc:
                 glog.event(log, "batcher.error", logging.ERROR, error=type(exc).__name__)
@@ -61,6 +92,9 @@ class DeliveryService:
         self.dispatcher.wake.set()
         for t in self._threads:
             t.join(timeout)
+        if self._lease_until:
+            self._stores[0].release_lease(BATCHER_LEASE, self.owner)
+            self._lease_until = 0.0
         if isinstance(self.batcher.numbers, SQLiteControlNumbers):
             self.batcher.numbers.close()
         for s in self._stores:
