@@ -136,3 +136,12 @@ def test_every_built_in_plugin_is_in_the_table() -> None:
     table = PLUGINS_MD.split("## The built-in plugins", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", table, flags=re.M))
     assert built_in == listed, f"undocumented: {built_in - listed}; gone: {listed - built_in}"
+
+
+def test_configuration_doc_names_every_core_key() -> None:
+    from gateway.config import BillingProviderConfig, ClinicConfig, DeliveryConfig, GatewayConfig, PartyConfig
+
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for model in (GatewayConfig, ClinicConfig, DeliveryConfig, PartyConfig, BillingProviderConfig):
+        missing = [name for name in model.model_fields if f"`{name}`" not in doc and f"{name}:" not in doc]
+        assert not missing, f"docs/configuration.md does not mention {model.__name__} keys {missing}"
