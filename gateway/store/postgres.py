@@ -9,8 +9,10 @@ difference lives in this module:
   claimers on any node skip rows another transaction is taking instead of
   queueing behind it, and never take the same message; completing locks the
   worker's rows (``FOR UPDATE``) before checking it still holds them;
-* statements with ``RETURNING`` run per row are sent pipelined
-  (``executemany(returning=True)``): a batch's results cost a few round trips;
+* a worker's batch is completed set-wise: one statement per table takes one
+  array per column (``INSERT … SELECT … FROM unnest(…)``, ``UPDATE … FROM
+  unnest(…)``), so the server plans and runs a few statements per batch, not
+  a few per message;
 * reads run in autocommit (no ``BEGIN``/``COMMIT`` round trips);
 * migrators are serialised with a transaction-scoped advisory lock keyed on the
   schema (two nodes starting at once);
@@ -40,8 +42,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from gateway.store.base import StoreUnavailable
-from gateway.store.sqlstore import SQLStore
+from gateway.store.base import Outcome, StoreUnavailable
+from gateway.store.sqlstore import SQLStore, _processed_detail, to_json
 
 __all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql"]
 
@@ -137,6 +139,73 @@ RETRIED = (
 )  # fmt: skip
 
 
+# Set-based writes for a worker's batch: each statement takes one array per
+# column and runs once per batch (``unnest`` zips the arrays), so the server
+# plans and executes one statement instead of one per row, and the client sends
+# a handful of parameters instead of a row's worth per message. ``WITH
+# ORDINALITY … ORDER BY`` keeps the rows in the order the shared SQL inserts
+# them (the first of two equal CLM01s wins, a later record value wins). The
+# arrays go in binary (``%b``): JSON text needs no array escaping then.
+_FINISH_MESSAGES = """
+WITH done AS (
+    UPDATE messages AS m
+    SET status = u.status, findings = u.findings, clinic_id = COALESCE(u.clinic_id, m.clinic_id),
+        format = COALESCE(u.format, m.format), sender = COALESCE(u.sender, m.sender),
+        control_id = COALESCE(u.control_id, m.control_id), message_type = COALESCE(u.message_type, m.message_type),
+        claimed_by = NULL, lease_expires = NULL, updated_at = %(now)b, processed_at = %(now)b
+    FROM unnest(%(id)b::bigint[], %(status)b::text[], %(findings)b::text[], %(clinic_id)b::text[],
+                %(format)b::text[], %(sender)b::text[], %(control_id)b::text[], %(message_type)b::text[],
+                %(detail)b::text[])
+         AS u(id, status, findings, clinic_id, format, sender, control_id, message_type, detail)
+    WHERE m.id = u.id AND m.claimed_by = %(worker)b AND m.status = 'received'
+    RETURNING m.id, u.detail
+), logged AS (
+    INSERT INTO audit (message_id, at, actor, action, detail)
+    SELECT id, %(now)b, %(worker)b, 'processed', detail FROM done ORDER BY id
+)
+SELECT id FROM done
+"""
+_INSERT_ENCOUNTERS = """
+INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at)
+SELECT message_id, idx, clinic_id, visit, status, encounter, findings, created_at
+FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+            %b::float8[]) WITH ORDINALITY
+     AS u(message_id, idx, clinic_id, visit, status, encounter, findings, created_at, n)
+ORDER BY n
+RETURNING message_id, idx, id
+"""
+_INSERT_CLAIMS = """
+INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, claim,
+                    created_at, updated_at)
+SELECT clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, 'claimed', claim, created_at, updated_at
+FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::float8[],
+            %b::float8[]) WITH ORDINALITY
+     AS u(clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, claim, created_at, updated_at, n)
+ORDER BY n
+ON CONFLICT (clinic_id, clm01) DO NOTHING
+RETURNING encounter_row, clm01
+"""
+_INSERT_STATEMENTS = """
+INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, created_at)
+SELECT clinic_id, statement_id, encounter_row, message_id, 'claimed', statement, created_at
+FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::float8[]) WITH ORDINALITY
+     AS u(clinic_id, statement_id, encounter_row, message_id, statement, created_at, n)
+ORDER BY n
+ON CONFLICT (clinic_id, statement_id) DO NOTHING
+"""
+_UPSERT_RECORDS = """
+INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::float8[])
+ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, message_id = excluded.message_id,
+    updated_at = excluded.updated_at
+"""
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to one list per column (the ``unnest`` parameters)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
 class PostgresStore(SQLStore):
     """The store in a PostgreSQL database (``postgresql://user@host:port/db``;
     ``?options=-csearch_path%3Dname`` selects a schema)."""
@@ -144,6 +213,11 @@ class PostgresStore(SQLStore):
     dialect = "postgresql"
     claim_subquery = SQLStore.claim_subquery + " FOR UPDATE SKIP LOCKED"
     lock_rows = " FOR UPDATE"
+    #: walk the queue index in id order and stop after ``limit`` rows. Without
+    #: this, a planner with stale statistics (a fresh table, or a backlog small
+    #: next to the table) sorts every queued row in a bitmap heap scan per
+    #: claim: measured 1.7 ms instead of 0.25 ms for 64 of 2,000 queued rows.
+    claim_setup = "SET LOCAL enable_bitmapscan = off"
 
     def __init__(
         self,
@@ -188,15 +262,52 @@ class PostgresStore(SQLStore):
         with self._pool.connection() as conn, conn.cursor() as cur:
             yield _Cursor(cur)  # autocommit: one round trip per query, no BEGIN/COMMIT
 
-    def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
+    # -- set-based batch writes (the hooks of SQLStore.complete) ----------
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
+        # one statement: the UPDATE locks each row and re-checks the lease
+        # (claimed_by) after any concurrent change, so only held rows are written
+        params = {
+            "id": [o.message_id for o in outcomes],
+            "status": [str(o.status) for o in outcomes],
+            "findings": [to_json(o.findings) for o in outcomes],
+            "clinic_id": [o.clinic_id for o in outcomes],
+            "format": [o.format for o in outcomes],
+            "sender": [o.sender for o in outcomes],
+            "control_id": [o.control_id for o in outcomes],
+            "message_type": [o.message_type for o in outcomes],
+            "detail": [_processed_detail(o) for o in outcomes],
+            "now": now,
+            "worker": worker,
+        }
+        cur._cur.execute(_FINISH_MESSAGES, params)
+        return {int(r[0]) for r in cur._cur.fetchall()}
+
+    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
             return []
-        raw = cur._cur
-        raw.executemany(pg_sql(sql), rows, returning=True)  # pipelined: one round trip for all
-        out = [raw.fetchone()]
-        while raw.nextset():
-            out.append(raw.fetchone())
+        cur._cur.execute(_INSERT_ENCOUNTERS, _columns(rows, 8))
+        ids = {(int(m), int(i)): int(r) for m, i, r in cur._cur.fetchall()}
+        return [ids[(r[0], r[1])] for r in rows]
+
+    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
+        if not rows:
+            return []
+        cur._cur.execute(_INSERT_CLAIMS, _columns(rows, 9))
+        fresh = {(int(e), c) for e, c in cur._cur.fetchall()}
+        out = []
+        for r in rows:  # the first row with a (clinic, CLM01) was inserted, if any was
+            key = (r[2], r[1])  # encounter_row determines the clinic
+            out.append(key in fresh)
+            fresh.discard(key)
         return out
+
+    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        cur._cur.execute(_INSERT_STATEMENTS, _columns(rows, 6))
+
+    def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        # one statement may not update a row twice: keep each key's last value
+        last = {r[:3]: r for r in rows}
+        cur._cur.execute(_UPSERT_RECORDS, _columns(list(last.values()), 6))
 
     def control_numbers(self) -> Any:
         """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one

@@ -58,6 +58,29 @@ UPDATE messages SET status = ?, findings = ?, clinic_id = COALESCE(?, clinic_id)
        claimed_by = NULL, lease_expires = NULL, updated_at = ?, processed_at = ?
 WHERE id = ? AND claimed_by = ? AND status = 'received'
 """
+_INSERT_ENCOUNTER = (
+    "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_INSERT_CLAIM = (
+    "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
+    "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
+    "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id"
+)
+_INSERT_STATEMENT = (
+    "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
+    "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING"
+)
+_UPSERT_RECORD = (
+    "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
+    "message_id = excluded.message_id, updated_at = excluded.updated_at"
+)
+
+
+def _processed_detail(o: Outcome) -> str:
+    """The ``processed`` audit row's detail."""
+    return to_json({"status": str(o.status)})
 
 
 def to_json(value: Any) -> str:
@@ -87,6 +110,8 @@ class SQLStore(Store):
         "SELECT id FROM messages WHERE status = 'received' AND (lease_expires IS NULL OR lease_expires < ?) "
         "ORDER BY id LIMIT ?"
     )
+    #: run before the claiming statement, in its transaction (planner settings)
+    claim_setup: str | None = None
 
     # a backend provides these two
     @contextmanager
@@ -184,6 +209,8 @@ class SQLStore(Store):
             "RETURNING id, raw, source, name, channel_clinic, received_at, attempts"
         )
         with self.write() as cur:
+            if self.claim_setup:
+                cur.execute(self.claim_setup)
             cur.execute(sql, (worker, now + lease, now, now, limit))
             rows = cur.fetchall()
         return sorted((ClaimedMessage(r[0], bytes(r[1]), *r[2:]) for r in rows), key=lambda c: c.id)
@@ -216,22 +243,31 @@ class SQLStore(Store):
         return n
 
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
-        """Set-wise: a handful of statements per batch, not per message (on
-        PostgreSQL each ``executemany`` is one pipelined round trip)."""
+        """Set-wise: a handful of statements per batch, not per message. Only
+        the messages the worker still holds are written (the others' leases
+        were lost); their rows stay locked until the commit."""
         if not outcomes:
             return []
         with self.write() as cur:
             now = time.time()
-            ids = [o.message_id for o in outcomes]
-            cur.execute(
-                "SELECT id FROM messages WHERE claimed_by = ? AND status = 'received' "
-                f"AND id IN ({', '.join('?' * len(ids))}){self.lock_rows}",
-                (worker, *ids),
-            )
-            held = {int(r[0]) for r in cur.fetchall()}
-            todo = [o for o in outcomes if o.message_id in held]  # the others' leases were lost
+            held = self._finish_messages(cur, worker, outcomes, now)
+            todo = [o for o in outcomes if o.message_id in held]
             if not todo:
                 return []
+            return self._store_results(cur, todo, now)
+
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
+        """Set the status of the messages ``worker`` still holds, release them
+        and audit them as processed; their ids."""
+        ids = [o.message_id for o in outcomes]
+        cur.execute(
+            "SELECT id FROM messages WHERE claimed_by = ? AND status = 'received' "
+            f"AND id IN ({', '.join('?' * len(ids))}){self.lock_rows}",
+            (worker, *ids),
+        )
+        held = {int(r[0]) for r in cur.fetchall()}
+        todo = [o for o in outcomes if o.message_id in held]
+        if todo:
             cur.executemany(
                 _COMPLETE_MESSAGE,
                 [
@@ -242,35 +278,56 @@ class SQLStore(Store):
                     for o in todo
                 ],
             )  # fmt: skip
-            return self._store_results(cur, worker, todo, now)
+            cur.executemany(
+                "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
+                [(o.message_id, now, worker, _processed_detail(o)) for o in todo],
+            )
+        return held
 
     def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
         """Run ``sql`` (``… RETURNING``) once per row; the first returned row of
-        each, or None. A backend may send them all at once."""
+        each, or None."""
         out = []
         for r in rows:
             cur.execute(sql, r)
             out.append(cur.fetchone())
         return out
 
-    def _store_results(self, cur: Any, worker: str, todo: list[Outcome], now: float) -> list[Completed]:
+    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert encounter rows ``(message_id, idx, clinic_id, visit, status,
+        encounter, findings, created_at)``; their ids, in order."""
+        returned = self._many_returning(cur, _INSERT_ENCOUNTER, rows)
+        return [int(r[0]) for r in returned]
+
+    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
+        """Insert claim rows ``(clinic_id, clm01, encounter_row, message_id,
+        payer_id, total_charge, claim, created_at, updated_at)`` unless the
+        clinic has the CLM01 already (an earlier row of ``rows`` included):
+        which were inserted, in order."""
+        return [r is not None for r in self._many_returning(cur, _INSERT_CLAIM, rows)]
+
+    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Insert statement rows ``(clinic_id, statement_id, encounter_row,
+        message_id, statement, created_at)``, skipping known statement ids."""
+        cur.executemany(_INSERT_STATEMENT, rows)
+
+    def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Upsert record rows ``(clinic_id, kind, key, value, message_id,
+        updated_at)`` in order: a later row's value wins."""
+        cur.executemany(_UPSERT_RECORD, rows)
+
+    def _store_results(self, cur: Any, todo: list[Outcome], now: float) -> list[Completed]:
         encs = [(o, e) for o in todo for e in o.encounters]
-        enc_ids = self._many_returning(
+        enc_rows = self._insert_encounters(
             cur,
-            "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status), e.encounter, to_json(e.findings), now)
                 for o, e in encs
             ],
         )
-        enc_rows = [int(r[0]) for r in enc_ids]
         items = [(k, c) for k, (_, e) in enumerate(encs) for c in e.claims]
-        inserted = self._many_returning(
+        inserted = self._insert_claims(
             cur,
-            "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
-            "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
-            "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id",
             [
                 (encs[k][1].clinic_id, clm01, enc_rows[k], encs[k][0].message_id, payer, total, body, now, now)
                 for k, (clm01, payer, total, body) in items
@@ -279,9 +336,9 @@ class SQLStore(Store):
         claims: dict[int, int] = {}
         dups: dict[int, int] = {}
         dup_encs: set[int] = set()
-        for (k, _), row in zip(items, inserted, strict=True):
+        for (k, _), ok in zip(items, inserted, strict=True):
             mid = encs[k][0].message_id
-            if row is None:  # a claim with this CLM01 exists: not billed again
+            if not ok:  # a claim with this CLM01 exists: not billed again
                 dups[mid] = dups.get(mid, 0) + 1
                 dup_encs.add(k)
             else:
@@ -292,11 +349,7 @@ class SQLStore(Store):
             for sid, body in e.statements
         ]
         if statements:
-            cur.executemany(
-                "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
-                "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING",
-                statements,
-            )
+            self._insert_statements(cur, statements)
         if dup_encs:
             finding = {
                 "severity": "warning",
@@ -315,17 +368,7 @@ class SQLStore(Store):
             for u in o.updates
         ]
         if records:  # in order: a later message's value wins
-            cur.executemany(
-                "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
-                "message_id = excluded.message_id, updated_at = excluded.updated_at",
-                records,
-            )
-        cur.executemany(
-            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
-            [(o.message_id, now, worker, to_json({"status": str(o.status)})) for o in todo],
-        )
+            self._upsert_records(cur, records)
         return [
             Completed(o.message_id, str(o.status), claims.get(o.message_id, 0), dups.get(o.message_id, 0)) for o in todo
         ]
