@@ -167,43 +167,45 @@ SELECT id FROM done
 """
 _INSERT_ENCOUNTERS = """
 INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at)
-SELECT message_id, idx, clinic_id, visit, status, encounter, findings, created_at
-FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-            %b::float8[]) WITH ORDINALITY
-     AS u(message_id, idx, clinic_id, visit, status, encounter, findings, created_at, n)
+SELECT message_id, idx, clinic_id, visit, status, encounter, findings, %b
+FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY
+     AS u(message_id, idx, clinic_id, visit, status, encounter, findings, n)
 ORDER BY n
 RETURNING message_id, idx, id
 """
 _INSERT_CLAIMS = """
 INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, claim,
                     created_at, updated_at)
-SELECT clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, 'claimed', claim, created_at, updated_at
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::float8[],
-            %b::float8[]) WITH ORDINALITY
-     AS u(clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, claim, created_at, updated_at, n)
+SELECT clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, 'claimed', claim, %b, %b
+FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY
+     AS u(clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, claim, n)
 ORDER BY n
 ON CONFLICT (clinic_id, clm01) DO NOTHING
 RETURNING encounter_row, clm01
 """
 _INSERT_STATEMENTS = """
 INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, created_at)
-SELECT clinic_id, statement_id, encounter_row, message_id, 'claimed', statement, created_at
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::float8[]) WITH ORDINALITY
-     AS u(clinic_id, statement_id, encounter_row, message_id, statement, created_at, n)
+SELECT clinic_id, statement_id, encounter_row, message_id, 'claimed', statement, %b
+FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[]) WITH ORDINALITY
+     AS u(clinic_id, statement_id, encounter_row, message_id, statement, n)
 ORDER BY n
 ON CONFLICT (clinic_id, statement_id) DO NOTHING
 """
 _UPSERT_RECORDS = """
 INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at)
-SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::float8[])
+SELECT clinic_id, kind, key, value, message_id, %b
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) AS u(clinic_id, kind, key, value, message_id)
 ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, message_id = excluded.message_id,
     updated_at = excluded.updated_at
 """
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows to one list per column (the ``unnest`` parameters)."""
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+def _columns(rows: Sequence[Sequence[Any]], arrays: int) -> list[Any]:
+    """The ``unnest`` parameters of rows whose first ``arrays`` columns vary
+    and whose next column is the batch's time (the same in every row): that
+    time, then one list per varying column."""
+    cols = zip(*rows, strict=True)
+    return [rows[0][arrays], *(list(c) for _, c in zip(range(arrays), cols, strict=False))]
 
 
 class PostgresStore(SQLStore):
@@ -285,14 +287,15 @@ class PostgresStore(SQLStore):
     def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
             return []
-        cur._cur.execute(_INSERT_ENCOUNTERS, _columns(rows, 8))
+        cur._cur.execute(_INSERT_ENCOUNTERS, _columns(rows, 7))
         ids = {(int(m), int(i)): int(r) for m, i, r in cur._cur.fetchall()}
         return [ids[(r[0], r[1])] for r in rows]
 
     def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
         if not rows:
             return []
-        cur._cur.execute(_INSERT_CLAIMS, _columns(rows, 9))
+        params = _columns(rows, 7)  # created_at = updated_at
+        cur._cur.execute(_INSERT_CLAIMS, [params[0], *params])
         fresh = {(int(e), c) for e, c in cur._cur.fetchall()}
         out = []
         for r in rows:  # the first row with a (clinic, CLM01) was inserted, if any was
@@ -302,12 +305,13 @@ class PostgresStore(SQLStore):
         return out
 
     def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        cur._cur.execute(_INSERT_STATEMENTS, _columns(rows, 6))
+        if rows:
+            cur._cur.execute(_INSERT_STATEMENTS, _columns(rows, 5))
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         # one statement may not update a row twice: keep each key's last value
         last = {r[:3]: r for r in rows}
-        cur._cur.execute(_UPSERT_RECORDS, _columns(list(last.values()), 6))
+        cur._cur.execute(_UPSERT_RECORDS, _columns(list(last.values()), 5))
 
     def control_numbers(self) -> Any:
         """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one

@@ -5,6 +5,7 @@ claiming subquery (PostgreSQL adds ``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -78,22 +79,31 @@ _UPSERT_RECORD = (
 )
 
 
-def _processed_detail(o: Outcome) -> str:
-    """The ``processed`` audit row's detail."""
-    return to_json({"status": str(o.status)})
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json", exclude_none=True)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    return str(o)
+
+
+#: one encoder for every call (``json.dumps`` with options builds one per call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
 
 def to_json(value: Any) -> str:
     """Compact JSON; pydantic models and dates are dumped in JSON mode."""
+    return _ENCODER.encode(value)
 
-    def default(o: Any) -> Any:
-        if hasattr(o, "model_dump"):
-            return o.model_dump(mode="json", exclude_none=True)
-        if hasattr(o, "isoformat"):
-            return o.isoformat()
-        return str(o)
 
-    return json.dumps(value, separators=(",", ":"), default=default)
+@functools.lru_cache(maxsize=64)
+def _status_detail(status: str) -> str:
+    return to_json({"status": status})
+
+
+def _processed_detail(o: Outcome) -> str:
+    """The ``processed`` audit row's detail."""
+    return _status_detail(str(o.status))
 
 
 def _row(r: Sequence[Any]) -> MessageRow:
