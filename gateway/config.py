@@ -221,17 +221,18 @@ def format_problem(path: Path, line: int | None, loc: Path_, message: str) -> st
     return f"{where}: {format_path(loc)}: {message}"
 
 
-def _line_marks(node: yaml.Node, loc: Path_, out: dict[Path_, int]) -> None:
+def line_marks(node: yaml.Node, loc: Path_, out: dict[Path_, int]) -> None:
+    """Record in ``out`` the 1-based line of every key path below ``node``
+    (for errors that name file, line and key path)."""
     out[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value
-            out[(*loc, k)] = key.start_mark.line + 1
-            _line_marks(value, (*loc, k), out)
-            out[(*loc, k)] = key.start_mark.line + 1
+            line_marks(value, (*loc, k), out)
+            out[(*loc, k)] = key.start_mark.line + 1  # a key's line, not its value's
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _line_marks(item, (*loc, i), out)
+            line_marks(item, (*loc, i), out)
 
 
 def _known_keys(model: type[BaseModel], loc: Path_) -> list[str]:
@@ -298,7 +299,7 @@ def read_config(path: Path) -> LoadedConfig:
         raise ConfigError([f"{path.name}: expected a mapping at the top level"])
     lines: dict[Path_, int] = {}
     if node is not None:
-        _line_marks(node, (), lines)
+        line_marks(node, (), lines)
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.config import ConfigError, _line_marks, validation_problems
+from gateway.config import ConfigError, line_marks, validation_problems
 
 #: mapping files are small; a bigger one is almost certainly the wrong file
 MAX_BYTES = 50 * 1024 * 1024
@@ -116,5 +116,5 @@ def read_yaml_model(path: Path, model: type[BaseModel]) -> BaseModel:
         lines: dict[tuple[str | int, ...], int] = {}
         node = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
         if node is not None:
-            _line_marks(node, (), lines)
+            line_marks(node, (), lines)
         raise ConfigError(validation_problems(exc, model, path, lines)) from None

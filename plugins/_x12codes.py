@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.codes import X12_RELATIONSHIPS
+
 #: SBR09 claim filing indicator codes (005010X222A1).
 FILING_INDICATORS: dict[str, str] = {
     "11": "other non-federal programs", "12": "PPO", "13": "POS", "14": "EPO", "15": "indemnity",
@@ -14,7 +16,7 @@ FILING_INDICATORS: dict[str, str] = {
 
 #: Patient-to-subscriber relationship codes an 837P accepts: SBR02 "18"
 #: (self) or PAT01 for a dependent patient.
-CLAIM_RELATIONSHIPS = frozenset({"18", "01", "19", "20", "21", "39", "40", "53", "G8"})
+CLAIM_RELATIONSHIPS = frozenset(X12_RELATIONSHIPS)
 
 #: CLM05-3 claim frequency codes for professional claims.
 FREQUENCY_CODES: dict[str, str] = {"1": "original", "7": "replacement", "8": "void"}

@@ -9,7 +9,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from click.testing import CliRunner
-from gateway_plugins.x12.checks import basic_claim_checks
 from gateway_plugins.x12.cli import validate
 from gateway_plugins.x12.facts import facts_of, to_claim
 from gateway_plugins.x12.reader import read_837
@@ -35,21 +34,22 @@ def _bad_claims_file() -> bytes:
     return data
 
 
-def test_fallback_checks_find_what_pyx12_misses() -> None:
-    validator = FileValidator(ClaimRules(None), PYX12)
+def test_scrubber_rules_find_what_pyx12_misses() -> None:
+    validator = FileValidator(ClaimRules(PluginHost()), PYX12)
     report = validator.validate(_bad_claims_file())
     rules = {(i.rule, i.seg_id, i.claim_id) for i in report.errors}
-    assert ("X12-NPI", "CLM", "RIV-1001") in rules
-    assert ("X12-TOTAL", "CLM", "RIV-1001") in rules
-    assert ("X12-POINTER", "SV1", "RIV-1001") in rules
-    pointer = next(i for i in report.errors if i.rule == "X12-POINTER")
+    assert ("SCRUB-TOTAL", "CLM", "RIV-1001") in rules
+    assert ("SCRUB-POINTERS", "SV1", "RIV-1001") in rules
+    assert any(r == "SCRUB-NPI" and c == "RIV-1001" for r, _, c in rules)
+    pointer = next(i for i in report.errors if i.rule == "SCRUB-POINTERS")
     assert pointer.segment == read_837(_bad_claims_file()).claims[0].where.lines[1]
-    assert all(i.claim_id != "RIV-2003" for i in report.issues)
+    assert all(i.claim_id != "RIV-2003" for i in report.errors)
 
 
-def test_fixture_claims_pass_the_fallback_checks() -> None:
+def test_fixture_claims_read_back_pass_the_scrubber() -> None:
+    rules = ClaimRules(PluginHost())
     for claim in CLAIMS.values():
-        assert basic_claim_checks(to_claim(facts_of(claim))) == []
+        assert [f for f in rules.check(to_claim(facts_of(claim))) if f.is_error] == []
 
 
 def test_cli_exit_codes_and_plain_messages(tmp_path: Path) -> None:
@@ -92,3 +92,11 @@ def test_validator_uses_the_scrub_hook_when_a_scrubber_is_loaded() -> None:
     assert hit.seg_id == "SV1" and hit.segment == read_837(_bad_claims_file()).claims[0].where.lines[1]
     without = ClaimRules(PluginHost(disable=others))
     assert not without.uses_hook
+
+
+def test_cli_warns_when_no_clean_claim_rules_are_loaded(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.x12"
+    bad.write_bytes(_bad_claims_file())
+    result = CliRunner().invoke(validate, [str(bad)], env={"GATEWAY_DISABLE_PLUGINS": "scrubber"})
+    assert result.exit_code == 0  # pyx12 alone finds nothing wrong…
+    assert "clean-claim rules NOT run" in result.output  # …and the command says what it did not check

@@ -49,6 +49,12 @@ def validate(config: Path | None, quiet: bool, files: tuple[Path, ...]) -> None:
             click.echo(f"{path}: {status} ({report.claims} claim(s))")
         for issue in report.issues:
             click.echo(f"  {issue.severity}: {issue.describe()}")
-    rules_from = "the scrubber (gateway_scrub_claim)" if rules.uses_hook else "built-in x12 checks"
-    click.echo(f"{len(files)} file(s), {failed} with errors; clean-claim rules: {rules_from}")
+    if rules.uses_hook:
+        click.echo(f"{len(files)} file(s), {failed} with errors; clean-claim rules: gateway_scrub_claim plugins")
+    else:
+        click.echo(f"{len(files)} file(s), {failed} with errors")
+        click.echo(
+            "warning: clean-claim rules NOT run: no plugin implements gateway_scrub_claim (is the scrubber disabled?)",
+            err=True,
+        )
     sys.exit(1 if failed else 0)

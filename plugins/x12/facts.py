@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from gateway.codes import X12_RELATIONSHIPS
 from gateway.model import (
     Address,
     Claim,
@@ -29,7 +30,7 @@ from gateway.model import (
 from .syntax import d8
 
 #: relationship codes PAT01 accepts (5010); anything else is sent as G8
-PAT_RELATIONSHIPS = frozenset({"01", "19", "20", "21", "39", "40", "53", "G8"})
+PAT_RELATIONSHIPS = frozenset(X12_RELATIONSHIPS) - {"18"}
 SELF = "18"
 
 

@@ -1,8 +1,10 @@
 """Checking 837P files: pyx12 against the implementation guide, the reader's
 structure checks, and clean-claim rules on the claims read back.
 
-Clean-claim rules come from the ``gateway_scrub_claim`` hook when a plugin
-implements it (the scrubber), else from :mod:`.checks`.
+Clean-claim rules come from the ``gateway_scrub_claim`` hook (the
+scrubber plugin): the same rules that scrub claims before they are sent, so
+they are written once. With no scrub plugin loaded, only pyx12 and the
+structure checks run, and the command says so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from gateway.messages import MessageMeta
 from gateway.model import Claim, Finding
 from gateway.plugins import PluginHost
 
-from .checks import basic_claim_checks
 from .facts import ClaimFacts, NotAClaim, to_claim
 from .pyx12check import Pyx12Validator
 from .reader import read_837
@@ -57,8 +58,8 @@ class FileReport:
 
 
 class ClaimRules:
-    """Clean-claim rules for claims read from files: the scrubber's through
-    ``gateway_scrub_claim`` when one is loaded, else :func:`basic_claim_checks`."""
+    """Clean-claim rules for claims read from files, through
+    ``gateway_scrub_claim`` (``uses_hook`` is False when no plugin implements it)."""
 
     def __init__(self, host: PluginHost | None = None, clinics: dict[str, Clinic] | None = None) -> None:
         self.host = host
@@ -76,7 +77,7 @@ class ClaimRules:
 
     def check(self, claim: Claim) -> list[Finding]:
         if not self.uses_hook or self.host is None:
-            return basic_claim_checks(claim)
+            return []
         meta = MessageMeta(source="gateway validate", today=date.today())
         return self.host.findings("gateway_scrub_claim", claim=claim, clinic=self._clinic(claim), meta=meta)
 
