@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -48,3 +48,16 @@ def print_table(title: str, rows: list[Measurement], baseline: Measurement | Non
     for m in rows:
         ratio = f"{m.per_second / baseline.per_second:>11.2f}x" if baseline else ""
         print(f"{m.name:<44} {m.per_second:>17,.0f} {1e6 / m.per_second:>10.1f} {ratio:>12}")
+
+
+def measure_pipeline(gateway: object, messages: Sequence[bytes], meta: object, name: str) -> Measurement:
+    """Baseline shared by the I/O benchmarks: the same messages through the
+    pure pipeline alone (no store, no transport), three runs."""
+    from gateway.messages import MemoryRecords
+
+    def run() -> None:
+        records = MemoryRecords()
+        for m in messages:
+            gateway.pipeline.process(m, meta, records)  # type: ignore[attr-defined]
+
+    return measure(name, run, len(messages), repeat=3)

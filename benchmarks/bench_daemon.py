@@ -25,11 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks._util import Measurement, measure, print_table
+from benchmarks._util import Measurement, measure_pipeline, print_table
 from gateway.app import Gateway
 from gateway.examples import FIXTURES, write_example_deployment
-from gateway.messages import MemoryRecords, MessageMeta
+from gateway.messages import MessageMeta
 from gateway.store import SQLiteStore
+from tests.conftest import free_port
 
 START, END = b"\x0b", b"\x1c\x0d"
 JSON = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
@@ -42,12 +43,6 @@ def json_message(i: int) -> bytes:
 
 def hl7_message(i: int) -> bytes:
     return DFT.replace(b"RV-DFT-0010", f"BH-{i}".encode()).replace(b"V10010", f"BH{i:07d}".encode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -140,13 +135,7 @@ def bench_pipeline(n: int) -> Measurement:
         gw = Gateway.from_config(write_example_deployment(Path(tmp) / "d"))
         meta = MessageMeta(source="bench", today=date.today())
         msgs = [json_message(i) for i in range(n)]
-
-        def run() -> None:
-            records = MemoryRecords()
-            for m in msgs:
-                gw.pipeline.process(m, meta, records)
-
-        return measure("baseline: pure pipeline, same messages", run, n, repeat=3)
+        return measure_pipeline(gw, msgs, meta, "baseline: pure pipeline, same messages")
 
 
 def bench_ack(dep: Deployment, n: int, rate: float) -> list[float]:

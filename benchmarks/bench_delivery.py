@@ -30,10 +30,10 @@ from pathlib import Path
 import yaml
 from gateway_plugins.x12.reader import read_837
 
-from benchmarks._util import Measurement, measure, print_table
+from benchmarks._util import Measurement, measure_pipeline, print_table
 from gateway.app import Gateway
 from gateway.examples import FIXTURES, write_example_deployment
-from gateway.messages import MemoryRecords, MessageMeta
+from gateway.messages import MessageMeta
 from tests.sshd import Sshd
 
 DFT = (FIXTURES / "hl7v2" / "dft_p03_v251_vendor_repeats.hl7").read_bytes()
@@ -153,13 +153,7 @@ def bench_pipeline(n: int) -> Measurement:
         gw = Gateway.from_config(write_example_deployment(Path(tmp) / "d"))
         meta = MessageMeta(source="bench", today=date.today())
         msgs = [hl7_message(i) for i in range(n)]
-
-        def run() -> None:
-            records = MemoryRecords()
-            for m in msgs:
-                gw.pipeline.process(m, meta, records)
-
-        return measure("baseline: pure pipeline, same messages", run, n, repeat=3)
+        return measure_pipeline(gw, msgs, meta, "baseline: pure pipeline, same messages")
 
 
 def pct(values: list[float], p: float) -> float:

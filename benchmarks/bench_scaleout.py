@@ -23,10 +23,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from benchmarks._util import Measurement, measure, print_table
+from benchmarks._util import Measurement, measure_pipeline, print_table
 from gateway.app import Gateway
 from gateway.examples import FIXTURES, write_example_deployment
-from gateway.messages import MemoryRecords, MessageMeta
+from gateway.messages import MessageMeta
 from gateway.store import NewMessage, open_store
 
 PG_URL = os.environ.get("GATEWAY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -112,14 +112,7 @@ def one_run(config: Path, workers: int, n: int, run: int, batch: int) -> float:
 def bench_pipeline(config: Path, n: int) -> Measurement:
     gw = Gateway.from_config(config)
     meta = MessageMeta(source="bench", today=date.today(), clinic_id="riverside")
-    msgs = [message(i) for i in range(n)]
-
-    def run() -> None:
-        records = MemoryRecords()
-        for m in msgs:
-            gw.pipeline.process(m, meta, records)
-
-    return measure("ceiling: pure pipeline, one core, no I/O", run, n, repeat=3)
+    return measure_pipeline(gw, [message(i) for i in range(n)], meta, "ceiling: pure pipeline, one core, no I/O")
 
 
 def main(quick: bool = False) -> None:

@@ -17,15 +17,10 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.daemon.notify import notify
+from tests.conftest import free_port
 from tests.daemon_helpers import FIXTURES, deployment
 
 GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_notify_sends_the_datagram_and_is_silent_without_systemd(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from gateway.store import NEEDS_PERSON, PROCESSED, SQLiteStore
+from tests.conftest import free_port
 from tests.daemon_helpers import FIXTURES, deployment
 
 N_FILES, N_MLLP, KILLS = 700, 400, 4
@@ -39,12 +40,6 @@ def json_message(n: int) -> bytes:
 
 def hl7_message(n: int) -> bytes:
     return DFT.replace(b"RV-DFT-0010", f"CRH-{n}".encode()).replace(b"V10010", f"CRH{n:05d}".encode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def drop_files(inbound: Path, rng: random.Random) -> None:

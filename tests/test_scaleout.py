@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import yaml
 
 from gateway.examples import FIXTURES, write_example_deployment
 from gateway.store import PROCESSED, Store, open_store
+from tests.conftest import free_port
 from tests.pg import pg_url  # noqa: F401  (fixture)
 
 ENCOUNTER = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
@@ -29,12 +29,6 @@ ENCOUNTER = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
 def message(i: int) -> bytes:
     """A canonical JSON encounter with its own visit (CLM01) and patient."""
     return ENCOUNTER.replace(b"V10001", f"S{i:07d}".encode()).replace(b"RIV-0001", f"SCALE-{i}".encode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Node:

@@ -5,7 +5,6 @@ shared transport contract."""
 from __future__ import annotations
 
 import email
-import socket
 import subprocess
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -20,6 +19,7 @@ from gateway_plugins.smtp import SmtpSettings, message_id, smtp_transport
 from gateway.config import ConfigError
 from gateway.documents import Document
 from gateway.transport import Transport, TransportError
+from tests.conftest import free_port
 from tests.transport_contract import TransportContract
 
 USER, PASSWORD = "gateway", "correct horse battery"
@@ -43,12 +43,6 @@ def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
         PASSWORD.encode(),
     )
     return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
