@@ -17,8 +17,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from gateway_plugins import icd10cm
-from gateway_plugins.icd10cm.index import Status, load_release, normalise
+from gateway_plugins.coding import icd10cm
+from gateway_plugins.coding.icd10cm.index import Status, load_release, normalise
 
 from benchmarks._util import measure, print_table
 from gateway.app import Gateway
@@ -42,7 +42,7 @@ print(json.dumps({{"seconds": dt, "rss_mb": (r1 - r0) / 1024}}))
 
 CASES = {
     "gateway index: load icd10cm-2026-04.txt": (
-        "import warnings\nfrom pathlib import Path\nfrom gateway_plugins.icd10cm.index import load_release",
+        "import warnings\nfrom pathlib import Path\nfrom gateway_plugins.coding.icd10cm.index import load_release",
         f"load_release(Path({str(INDEX)!r}))",
     ),
     "baseline: import simple_icd_10_cm": (

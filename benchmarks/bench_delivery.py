@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from gateway_plugins.x12.reader import read_837
+from gateway_plugins.renderers.x12.reader import read_837
 
 from benchmarks._util import Measurement, measure_pipeline, print_table
 from gateway.app import Gateway

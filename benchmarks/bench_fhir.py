@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 
 from fhir.resources.R4B.bundle import Bundle
-from gateway_plugins.fhir import FhirSettings, parse, sniff
+from gateway_plugins.inbound.fhir import FhirSettings, parse, sniff
 
 from benchmarks._util import Measurement, print_table
 from gateway.examples import FIXTURES

@@ -13,9 +13,9 @@ import tracemalloc
 from pathlib import Path
 
 import hl7
-from gateway_plugins.hl7v2.fieldmap import default_map
-from gateway_plugins.hl7v2.parse import parse
-from gateway_plugins.hl7v2.settings import Hl7v2Settings
+from gateway_plugins.inbound.hl7v2.fieldmap import default_map
+from gateway_plugins.inbound.hl7v2.parse import parse
+from gateway_plugins.inbound.hl7v2.settings import Hl7v2Settings
 from hl7apy.parser import parse_message
 
 from benchmarks._util import measure, print_table

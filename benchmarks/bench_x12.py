@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from gateway_plugins.x12.pyx12check import Pyx12Validator
-from gateway_plugins.x12.reader import read_837
-from gateway_plugins.x12.render import Claim837Renderer
-from gateway_plugins.x12.settings import X12Settings
+from gateway_plugins.renderers.x12.pyx12check import Pyx12Validator
+from gateway_plugins.renderers.x12.reader import read_837
+from gateway_plugins.renderers.x12.render import Claim837Renderer
+from gateway_plugins.renderers.x12.settings import X12Settings
 
 from benchmarks._util import measure, print_table
 from gateway.documents import MemoryControlNumbers, RenderContext

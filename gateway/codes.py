@@ -1,4 +1,4 @@
-"""Code tables shared by format plugins (so no plugin copies another's)."""
+"""X12 837P and HL7 code tables shared by plugins (so no plugin copies another's)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,21 @@ def x12_relationship(code: str | None, default: str = "18") -> str:
     if c in X12_RELATIONSHIPS or code.strip() in X12_RELATIONSHIPS:
         return code.strip().upper()
     return _TO_X12.get(c, "G8")
+
+
+#: SBR09 claim filing indicator codes (005010X222A1).
+FILING_INDICATORS: dict[str, str] = {
+    "11": "other non-federal programs", "12": "PPO", "13": "POS", "14": "EPO", "15": "indemnity",
+    "16": "HMO Medicare risk", "17": "dental maintenance organisation", "AM": "automobile medical",
+    "BL": "Blue Cross/Blue Shield", "CH": "CHAMPUS/TRICARE", "CI": "commercial insurance", "DS": "disability",
+    "FI": "federal employees program", "HM": "HMO", "LM": "liability medical", "MA": "Medicare Part A",
+    "MB": "Medicare Part B", "MC": "Medicaid", "OF": "other federal program", "TV": "Title V",
+    "VA": "Veterans Affairs plan", "WC": "workers' compensation", "ZZ": "mutually defined",
+}  # fmt: skip
+
+#: Patient-to-subscriber relationship codes an 837P accepts: SBR02 "18"
+#: (self) or PAT01 for a dependent patient.
+CLAIM_RELATIONSHIPS = frozenset(X12_RELATIONSHIPS)
+
+#: CLM05-3 claim frequency codes for professional claims.
+FREQUENCY_CODES: dict[str, str] = {"1": "original", "7": "replacement", "8": "void"}

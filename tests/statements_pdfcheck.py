@@ -11,7 +11,7 @@ import io
 import re
 from decimal import Decimal
 
-from gateway_plugins.statements_layout import money, us_date
+from gateway_plugins.renderers.statements.layout import money, us_date
 from pypdf import PdfReader
 
 from gateway.model import Statement

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from gateway_plugins import chargemaster
-from gateway_plugins.chargemaster import ChargeMasterSettings, load_charge_master
+from gateway_plugins.coding import chargemaster
+from gateway_plugins.coding.chargemaster import ChargeMasterSettings, load_charge_master
 
 from gateway.app import Gateway
 from gateway.config import Clinic, ConfigError

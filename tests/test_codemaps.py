@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from gateway_plugins import codemaps
-from gateway_plugins.codemaps import load_code_map, load_code_maps, system_key
+from gateway_plugins.coding import codemaps
+from gateway_plugins.coding.codemaps import load_code_map, load_code_maps, system_key
 
 from gateway.app import Gateway
 from gateway.config import Clinic, ConfigError

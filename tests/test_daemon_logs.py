@@ -12,8 +12,8 @@ import socket
 import time
 from pathlib import Path
 
-from gateway_plugins.folder_source import FolderSource
-from gateway_plugins.mllp import END, START, MLLPSource
+from gateway_plugins.sources.folder import FolderSource
+from gateway_plugins.sources.mllp import END, START, MLLPSource
 
 from gateway import logging as glog
 from tests.daemon_helpers import FIXTURES, Harness, deployment

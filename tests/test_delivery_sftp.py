@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gateway_plugins.x12.reader import read_837
+from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.cli import cli
 from gateway.delivery.outbox import RESPONSE_FORMAT, RESPONSE_STATUS

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from gateway_plugins.smtp import message_id
+from gateway_plugins.transports.smtp import message_id
 
 from gateway.examples import demo_inputs
 from tests.delivery_helpers import Line, deployment

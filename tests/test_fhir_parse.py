@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from gateway_plugins.fhir import FhirSettings, parse, sniff
-from gateway_plugins.fhir.sniff import load_json
-from gateway_plugins.fhir.xml import xml_to_json
+from gateway_plugins.inbound.fhir import FhirSettings, parse, sniff
+from gateway_plugins.inbound.fhir.sniff import load_json
+from gateway_plugins.inbound.fhir.xml import xml_to_json
 
 from gateway.messages import MemoryRecords, ParseResult
 from tests.test_fhir_fixtures import FHIR

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gateway_plugins.fhir import FhirSettings, parse
-from gateway_plugins.fhir.xml import XmlProblem, hardened_parser, parse_xml
+from gateway_plugins.inbound.fhir import FhirSettings, parse
+from gateway_plugins.inbound.fhir.xml import XmlProblem, hardened_parser, parse_xml
 from lxml import etree
 
 from gateway.app import Gateway

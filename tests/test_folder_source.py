@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from gateway_plugins.folder_source import FolderSource
+from gateway_plugins.sources.folder import FolderSource
 
 from gateway.store import MessageFilter
 from tests.daemon_helpers import FIXTURES, Harness, deployment

@@ -3,8 +3,8 @@ structure) and says the right thing."""
 
 from __future__ import annotations
 
-from gateway_plugins.hl7v2.ack import escape
-from gateway_plugins.hl7v2.reader import Delimiters
+from gateway_plugins.inbound.hl7v2.ack import escape
+from gateway_plugins.inbound.hl7v2.reader import Delimiters
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from gateway_plugins.hl7v2.parse import sniff
+from gateway_plugins.inbound.hl7v2.parse import sniff
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 from hypothesis import HealthCheck, given, settings
@@ -60,14 +60,14 @@ def test_not_a_billing_message_is_refused_or_ignored() -> None:
     refused = run(raw)
     assert [f.rule for f in refused.findings if f.is_error] == ["HL7-MESSAGE-TYPE"]
     assert b"MSA|AR|" in refused.acknowledgement and b"|200^Unsupported message type" in refused.acknowledgement
-    from gateway_plugins.hl7v2.settings import Hl7v2Settings
+    from gateway_plugins.inbound.hl7v2.settings import Hl7v2Settings
 
     ignored = run(raw, settings=Hl7v2Settings(accept_other_types=True))
     assert not any(f.is_error for f in ignored.findings) and b"MSA|AA|" in ignored.acknowledgement
 
 
 def test_input_over_the_size_cap_is_refused() -> None:
-    from gateway_plugins.hl7v2.settings import Hl7v2Settings
+    from gateway_plugins.inbound.hl7v2.settings import Hl7v2Settings
 
     raw = GOOD[0].read_bytes() * 20
     result = run(raw, settings=Hl7v2Settings(max_message_bytes=10_000))

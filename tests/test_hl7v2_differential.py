@@ -8,7 +8,7 @@ from pathlib import Path
 
 import hl7
 import pytest
-from gateway_plugins.hl7v2.reader import Message
+from gateway_plugins.inbound.hl7v2.reader import Message
 
 from .test_hl7v2_support import DIFF_FIELDS, GOOD, messages, python_hl7_messages
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway_plugins.hl7v2.fieldmap import DEFAULT_MAP, FieldPath, default_map, load_map, parse_path
+from gateway_plugins.inbound.hl7v2.fieldmap import DEFAULT_MAP, FieldPath, default_map, load_map, parse_path
 
 from gateway.config import ConfigError
 

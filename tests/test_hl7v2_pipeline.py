@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from gateway_plugins.hl7v2 import RESOURCE, FieldMap, Hl7v2Settings
-from gateway_plugins.hl7v2.parse import sniff
+from gateway_plugins.inbound.hl7v2 import RESOURCE, FieldMap, Hl7v2Settings
+from gateway_plugins.inbound.hl7v2.parse import sniff
 
 from gateway.app import Gateway
 from gateway.cli import cli

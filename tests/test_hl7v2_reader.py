@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gateway_plugins.hl7v2 import versions
-from gateway_plugins.hl7v2.reader import Delimiters, decode_text, delimiters_of, read_batch, unescape
+from gateway_plugins.inbound.hl7v2 import versions
+from gateway_plugins.inbound.hl7v2.reader import Delimiters, decode_text, delimiters_of, read_batch, unescape
 from hl7apy import load_library
 
 D = Delimiters()

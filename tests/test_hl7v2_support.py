@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import hl7
-from gateway_plugins.hl7v2 import RESOURCE
-from gateway_plugins.hl7v2.fieldmap import FieldMap, default_map
-from gateway_plugins.hl7v2.parse import parse
-from gateway_plugins.hl7v2.reader import Message, decode_text, read_batch, split_lines
-from gateway_plugins.hl7v2.settings import Hl7v2Settings
+from gateway_plugins.inbound.hl7v2 import RESOURCE
+from gateway_plugins.inbound.hl7v2.fieldmap import FieldMap, default_map
+from gateway_plugins.inbound.hl7v2.parse import parse
+from gateway_plugins.inbound.hl7v2.reader import Message, decode_text, read_batch, split_lines
+from gateway_plugins.inbound.hl7v2.settings import Hl7v2Settings
 
 from gateway.app import Gateway
 from gateway.config import Clinic

@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from gateway_plugins import icd10cm
-from gateway_plugins.icd10cm.index import Releases, Status, load_release, normalise
+from gateway_plugins.coding import icd10cm
+from gateway_plugins.coding.icd10cm.index import Releases, Status, load_release, normalise
 
 from gateway.app import Gateway
 from gateway.config import Clinic, ConfigError

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
-from gateway_plugins import payers_medicare_b as mb
+from gateway_plugins.rules import payers_medicare_b as mb
 
 from gateway.app import Gateway
 from gateway.config import Clinic

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from gateway_plugins.mllp import END, START, FrameReader, MLLPSource, build_ack, msh_fields, reply_for
+from gateway_plugins.sources.mllp import END, START, FrameReader, MLLPSource, build_ack, msh_fields, reply_for
 from hl7.client import MLLPClient
 
 from gateway.model import Finding, Severity

@@ -86,7 +86,7 @@ def test_payer_directory_destination_wins_over_the_clinic_default(tmp_path: Path
     cuts = {(c.destination, c.kind): c for c in line.cut()}
     assert cuts[("blue-direct", "claims")].items == blue_claims
     line.deliver_until_idle()
-    from gateway_plugins.x12.reader import read_837
+    from gateway_plugins.renderers.x12.reader import read_837
 
     blue_files = list((config.parent / "outbox" / "blue").iterdir())
     payers_in_blue = {c.payer_id for f in blue_files for c in read_837(f.read_bytes()).claims}

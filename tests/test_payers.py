@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from gateway_plugins import payers
-from gateway_plugins.payers import load_directory
+from gateway_plugins.coding import payers
+from gateway_plugins.coding.payers import load_directory
 
 from gateway.app import Gateway
 from gateway.config import Clinic, ConfigError

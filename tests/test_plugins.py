@@ -128,7 +128,7 @@ def test_misspelt_hook_is_a_startup_error() -> None:
 
 
 def test_duplicate_transport_name_names_both_plugins(example_config: Path) -> None:
-    from gateway_plugins.folder import FolderSettings, folder_transport
+    from gateway_plugins.transports.folder import FolderSettings, folder_transport
 
     from gateway import hookimpl
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from gateway_plugins import procedures
-from gateway_plugins.procedures import code_system_of, load_code_file, normalise_ndc
+from gateway_plugins.coding import procedures
+from gateway_plugins.coding.procedures import code_system_of, load_code_file, normalise_ndc
 
 from gateway.app import Gateway
 from gateway.config import Clinic

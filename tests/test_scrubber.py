@@ -8,9 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from gateway_plugins._rules import all_catalogues, catalogue_markdown
-from gateway_plugins.scrubber import RULES, ScrubberSettings, scrub
-from gateway_plugins.scrubber.base import Context
+from gateway_plugins.rules.scrubber import RULES, ScrubberSettings, scrub
+from gateway_plugins.rules.scrubber.base import Context
 
 from gateway.claims import MAX_LINES_PER_CLAIM
 from gateway.config import ConfigError
@@ -27,6 +26,7 @@ from gateway.model import (
     Severity,
     Subscriber,
 )
+from gateway.rules import all_catalogues, catalogue_markdown
 from tests.conftest import ROOT, TODAY
 
 DOS = date(2026, 10, 5)

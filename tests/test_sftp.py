@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_plugins.sftp import SftpSettings, SftpTransport, sftp_transport
+from gateway_plugins.transports.sftp import SftpSettings, SftpTransport, sftp_transport
 from pydantic import ValidationError
 
 from gateway.config import ConfigError

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from gateway_plugins.smtp import SmtpSettings, message_id, smtp_transport
+from gateway_plugins.transports.smtp import SmtpSettings, message_id, smtp_transport
 
 from gateway.config import ConfigError
 from gateway.documents import Document

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from gateway_plugins.statements_pdf import statement_name
+from gateway_plugins.renderers.statements.pdf import statement_name
 from pypdf import PdfReader
 
 from gateway.app import Gateway

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from gateway_plugins.statements_pdf import PdfFormatSettings, PrintBatchSettings, password_for, statement_name
+from gateway_plugins.renderers.statements.pdf import PdfFormatSettings, PrintBatchSettings, password_for, statement_name
 from pypdf import PdfReader
 
 from gateway.app import Gateway

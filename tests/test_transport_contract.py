@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway_plugins.folder import FolderSettings, folder_transport
+from gateway_plugins.transports.folder import FolderSettings, folder_transport
 
 from gateway.documents import Document
 from gateway.transport import MemoryTransport, Transport

@@ -6,7 +6,7 @@ import multiprocessing
 import stat
 from pathlib import Path
 
-from gateway_plugins.x12.reader import read_837
+from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.control_numbers import FILE_NAME, SQLiteControlNumbers
 from tests.x12check import assert_valid_837, fixture_claims, render

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from click.testing import CliRunner
-from gateway_plugins.x12.reader import read_837
+from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.cli import cli
 from tests.conftest import FIXTURES
@@ -51,7 +51,7 @@ def test_validate_command_accepts_the_demo_output(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "demo"
     assert runner.invoke(cli, ["demo", "--out", str(out)]).exit_code == 0
-    from gateway_plugins.x12.cli import validate
+    from gateway_plugins.renderers.x12.cli import validate
 
     result = runner.invoke(validate, [str(f) for f in _claim_files(out)])
     assert result.exit_code == 0, result.output

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from gateway_plugins.x12.facts import facts_of
-from gateway_plugins.x12.reader import read_837
-from gateway_plugins.x12.render import Claim837Renderer, X12RenderError
-from gateway_plugins.x12.settings import X12Settings
-from gateway_plugins.x12.syntax import tokenize
+from gateway_plugins.renderers.x12.facts import facts_of
+from gateway_plugins.renderers.x12.reader import read_837
+from gateway_plugins.renderers.x12.render import Claim837Renderer, X12RenderError
+from gateway_plugins.renderers.x12.settings import X12Settings
+from gateway_plugins.renderers.x12.syntax import tokenize
 from pydantic import ValidationError
 
 from gateway.documents import MemoryControlNumbers, RenderContext

@@ -9,10 +9,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from click.testing import CliRunner
-from gateway_plugins.x12.cli import validate
-from gateway_plugins.x12.facts import facts_of, to_claim
-from gateway_plugins.x12.reader import read_837
-from gateway_plugins.x12.validate import ClaimRules, FileValidator
+from gateway_plugins.renderers.x12.cli import validate
+from gateway_plugins.renderers.x12.facts import facts_of, to_claim
+from gateway_plugins.renderers.x12.reader import read_837
+from gateway_plugins.renderers.x12.validate import ClaimRules, FileValidator
 
 from gateway.hookspecs import hookimpl
 from gateway.model import Finding, Severity

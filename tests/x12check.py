@@ -12,9 +12,9 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from gateway_plugins.x12.pyx12check import Pyx12Error, Pyx12Validator
-from gateway_plugins.x12.render import Claim837Renderer
-from gateway_plugins.x12.settings import X12Settings
+from gateway_plugins.renderers.x12.pyx12check import Pyx12Error, Pyx12Validator
+from gateway_plugins.renderers.x12.render import Claim837Renderer
+from gateway_plugins.renderers.x12.settings import X12Settings
 
 from gateway.config import PartyConfig
 from gateway.documents import Document, MemoryControlNumbers, RenderContext

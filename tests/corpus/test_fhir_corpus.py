@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from gateway_plugins.fhir import FhirSettings, parse
+from gateway_plugins.inbound.fhir import FhirSettings, parse
 
 from gateway.app import Gateway
 from gateway.examples import MAPPINGS, write_example_deployment

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway_plugins.x12.reader import read_837
-from gateway_plugins.x12.validate import ClaimRules, FileValidator
+from gateway_plugins.renderers.x12.reader import read_837
+from gateway_plugins.renderers.x12.validate import ClaimRules, FileValidator
 
 INVALID_NO_HI = "oopfactory_837P_X222A1_medicaid_redacted_bom_indented.x12"
 EXPECTED_CLAIMS = {

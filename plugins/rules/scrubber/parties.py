@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gateway_plugins._x12codes import CLAIM_RELATIONSHIPS, FILING_INDICATORS, FREQUENCY_CODES
-from gateway_plugins.scrubber.base import RULES, Context, check
+from gateway_plugins.rules.scrubber.base import RULES, Context, check
 
+from gateway.codes import CLAIM_RELATIONSHIPS, FILING_INDICATORS, FREQUENCY_CODES
 from gateway.model import Address, Claim, Coverage, Finding, Severity
 
 SUBSCRIBER = RULES.add(

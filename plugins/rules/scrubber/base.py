@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from gateway_plugins._rules import Catalogue
-
 from gateway.config import Clinic
 from gateway.model import Claim, Finding
+from gateway.rules import Catalogue
 
 RULES = Catalogue("scrubber")
 

@@ -5,7 +5,7 @@ R4B models (R4 input validates with them); XML goes through a hardened
 lxml parser and is converted to the JSON shape so both share one reader.
 Companion bundles (practitioners, organisations sent earlier) teach records
 of kind ``fhir-resource`` that resolve later references. Per-clinic
-settings: section ``fhir`` (:class:`~gateway_plugins.fhir.settings.FhirSettings`).
+settings: section ``fhir`` (:class:`~gateway_plugins.inbound.fhir.settings.FhirSettings`).
 See docs/fhir.md.
 """
 

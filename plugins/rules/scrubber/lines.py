@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
-from gateway_plugins.scrubber.base import RULES, Context, check, line_where
+from gateway_plugins.rules.scrubber.base import RULES, Context, check, line_where
 
 from gateway.claims import MAX_LINES_PER_CLAIM
 from gateway.model import Claim, Finding, Severity

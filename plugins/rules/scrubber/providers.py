@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gateway_plugins.scrubber.base import RULES, Context, check
+from gateway_plugins.rules.scrubber.base import RULES, Context, check
 
 from gateway.identifiers import npi_is_valid
 from gateway.model import Claim, Finding, Provider, Severity

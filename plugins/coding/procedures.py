@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway_plugins._rules import Catalogue
-from gateway_plugins._tables import read_text, resolve
 from pydantic import BaseModel, ConfigDict
 
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, ServiceLine, Severity
+from gateway.rules import Catalogue
+from gateway.tables import read_text, resolve
 
 RULES = Catalogue("procedures")
 FORMAT = RULES.add("PROC-FORMAT", Severity.ERROR, "A procedure code is neither a CPT nor a HCPCS Level II code.")

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from fpdf import FPDF
-from gateway_plugins.statements_settings import Branding
+from gateway_plugins.renderers.statements.settings import Branding
 
 from gateway.model import Address, Statement, StatementLine
 

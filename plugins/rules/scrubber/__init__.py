@@ -3,7 +3,7 @@
 Every rule has a stable id, a default severity and a description in
 :data:`RULES` (docs/scrubbing.md lists them; a test keeps the two in step).
 Checks live in small modules by subject (providers, lines, parties) and
-register themselves with :func:`~gateway_plugins.scrubber.base.check`. Date
+register themselves with :func:`~gateway_plugins.rules.scrubber.base.check`. Date
 rules use the message's processing date (``meta.today``), never the clock.
 
 A clinic can switch rules off or change their severity (clearinghouses
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway_plugins.scrubber import lines, parties, providers
-from gateway_plugins.scrubber.base import CHECKS, RULES, Context
+from gateway_plugins.rules.scrubber import lines, parties, providers
+from gateway_plugins.rules.scrubber.base import CHECKS, RULES, Context
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.config import Clinic

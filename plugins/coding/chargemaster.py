@@ -38,9 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway_plugins._rules import Catalogue
-from gateway_plugins._tables import Problems, read_csv, resolve
-from gateway_plugins.procedures import (
+from gateway_plugins.coding.procedures import (
     MAX_MODIFIERS,
     MODIFIER_RE,
     code_system_of,
@@ -53,6 +51,8 @@ from pydantic import BaseModel, ConfigDict
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, ServiceLine, Severity
+from gateway.rules import Catalogue
+from gateway.tables import Problems, read_csv, resolve
 
 COLUMNS_REQUIRED = ("local_code", "procedure_code")
 COLUMNS_OPTIONAL = ("modifiers", "description", "unit_price", "revenue_code", "ndc")

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway_plugins._rules import Catalogue
-from gateway_plugins._tables import read_yaml_model, resolve
-from gateway_plugins._x12codes import FILING_INDICATORS
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.codes import FILING_INDICATORS
 from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
 from gateway.model import Address, Encounter, Finding, Severity
+from gateway.rules import Catalogue
+from gateway.tables import read_yaml_model, resolve
 
 RULES = Catalogue("payers")
 UNKNOWN = RULES.add(

@@ -22,13 +22,13 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
-from gateway_plugins._rules import Catalogue
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.config import Clinic
 from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
 from gateway.model import Claim, Coverage, Finding, Severity
+from gateway.rules import Catalogue
 
 FILING_INDICATOR = "MB"
 # MBI: C A AN N A AN N A A N N; letters exclude S, L, O, I, B, Z (CMS MBI format spec)

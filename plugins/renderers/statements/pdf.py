@@ -8,8 +8,8 @@ AES-256 encrypted (pypdf) with the clinic's password rule.
 
 ``pdf-print-batch`` is for a print-and-mail vendor: one combined PDF per
 batch (optionally padded for duplex printing) and an index CSV, plus the
-single PDFs if asked. Layout: :mod:`gateway_plugins.statements_layout`;
-branding and wording: :mod:`gateway_plugins.statements_settings`.
+single PDFs if asked. Layout: :mod:`gateway_plugins.renderers.statements.layout`;
+branding and wording: :mod:`gateway_plugins.renderers.statements.settings`.
 
 Output is deterministic: the same statements and ``ctx.created`` give the
 same names and bytes (encrypted PDFs excepted: AES needs fresh random IVs).
@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway_plugins.statements_layout import StatementPdf, WindowPlacement, money
-from gateway_plugins.statements_settings import Branding, StatementSettings, branding
+from gateway_plugins.renderers.statements.layout import StatementPdf, WindowPlacement, money
+from gateway_plugins.renderers.statements.settings import Branding, StatementSettings, branding
 from pydantic import BaseModel, ConfigDict, Field
 from pypdf import PdfReader, PdfWriter
 

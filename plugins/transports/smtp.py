@@ -33,7 +33,7 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway_plugins.folder import write_atomically
+from gateway_plugins.transports.folder import write_atomically
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.config import SecretRef, resolve_secret

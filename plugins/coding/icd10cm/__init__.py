@@ -22,15 +22,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway_plugins._rules import Catalogue
-from gateway_plugins._tables import resolve
-from gateway_plugins.icd10cm.index import Release, Releases, Status, normalise
+from gateway_plugins.coding.icd10cm.index import Release, Releases, Status, normalise
 from pydantic import BaseModel, ConfigDict
 
 from gateway.config import Clinic, ClinicConfig
 from gateway.examples import MAPPINGS
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, Severity
+from gateway.rules import Catalogue
+from gateway.tables import resolve
 
 DEFAULT_INDEX_DIR = MAPPINGS / "icd10cm"
 SYSTEM_NAME = "ICD-10-CM"

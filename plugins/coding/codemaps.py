@@ -22,13 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway_plugins._rules import Catalogue
-from gateway_plugins._tables import Problems, read_csv, resolve
-from gateway_plugins.procedures import MAX_MODIFIERS, MODIFIER_RE, code_system_of, normalise_code, normalise_modifiers
+from gateway_plugins.coding.procedures import (
+    MAX_MODIFIERS,
+    MODIFIER_RE,
+    code_system_of,
+    normalise_code,
+    normalise_modifiers,
+)
 
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, Severity
+from gateway.rules import Catalogue
+from gateway.tables import Problems, read_csv, resolve
 
 COLUMNS_REQUIRED = ("source_system", "source_code", "target_code", "target_system")
 COLUMNS_OPTIONAL = ("modifiers", "comment")

@@ -63,7 +63,8 @@ class Catalogue:
 
 def all_catalogues() -> list[Catalogue]:
     """The catalogues of every built-in mapping/coding/scrubbing plugin (for docs)."""
-    from gateway_plugins import chargemaster, codemaps, icd10cm, payers, payers_medicare_b, procedures, scrubber
+    from gateway_plugins.coding import chargemaster, codemaps, icd10cm, payers, procedures
+    from gateway_plugins.rules import payers_medicare_b, scrubber
 
     return [m.RULES for m in (chargemaster, codemaps, payers, icd10cm, procedures, scrubber, payers_medicare_b)]
 

@@ -1,0 +1,1 @@
+"""Renderers: claims and statements into documents (X12 837P, statement PDFs)."""

@@ -1,0 +1,1 @@
+"""Patient statements: layout, PDF renderers and per-clinic branding settings."""

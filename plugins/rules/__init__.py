@@ -1,0 +1,1 @@
+"""Rules: clean-claim scrubbing and payer-specific edits."""

@@ -1,0 +1,1 @@
+"""Sources: where bytes come from (watched folders, MLLP listeners)."""

@@ -1,0 +1,1 @@
+"""Transports: documents out (folder, SFTP, SMTP)."""
