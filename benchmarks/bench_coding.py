@@ -27,7 +27,7 @@ from gateway.examples import TEMPLATE
 from gateway.model import Diagnosis, Encounter, Patient, PersonName, ServiceLine
 
 ROOT = Path(__file__).resolve().parent.parent
-INDEX = ROOT / "mappings" / "icd10cm" / "icd10cm-2026-04.txt"
+INDEX = ROOT / "plugins" / "coding" / "icd10cm" / "data" / "icd10cm-2026-04.txt"
 
 _PROBE = """
 import json, resource, sys, time

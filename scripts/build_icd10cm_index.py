@@ -7,7 +7,7 @@
 
 Reads the ICD-10-CM release data with simple-icd-10-cm (a test/dev
 dependency, never imported by the gateway at run time) and writes
-``mappings/icd10cm/icd10cm-<release>.txt``: a few ``# key: value`` header
+``plugins/coding/icd10cm/data/icd10cm-<release>.txt``: a few ``# key: value`` header
 lines, then the billable (leaf) codes and the non-billable header codes
 (categories and subcategories that have children), one per line, sorted,
 without dots. ICD-10-CM is a US government work in the public domain; no
@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "mappings" / "icd10cm"
+OUT_DIR = ROOT / "plugins" / "coding" / "icd10cm" / "data"
 
 #: the release shipped by simple-icd-10-cm 1.5 (CMS "April 1, 2026" update of FY2026)
 DEFAULT_RELEASE = "2026-04"

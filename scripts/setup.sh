@@ -23,7 +23,11 @@ stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log="$VENV/setup.log"
   if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
-         "$VENV/bin/python" -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+         "$VENV/bin/python" -m pip install -q -e '.[test]' &&
+         # a local wheelhouse of every dependency (and the build backend): the
+         # packaging tests install the gateway's wheel into fresh venvs from it
+         "$VENV/bin/python" -m pip wheel -q -w "$VENV/wheelhouse" '.[test]' 'setuptools>=77' wheel &&
+         rm -f "$VENV"/wheelhouse/billing_gateway-*.whl; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: pip install failed (log above, also in $log)" >&2
     exit 1

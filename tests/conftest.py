@@ -34,6 +34,15 @@ def example_gateway(example_config: Path) -> Gateway:
     return Gateway.from_config(example_config)
 
 
+@pytest.fixture(scope="session")
+def wheel_env(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh venv outside the checkout with the gateway installed from its
+    wheel (see tests/wheel_env.py); built once per session."""
+    from tests.wheel_env import build_wheel_env
+
+    return build_wheel_env(tmp_path_factory.mktemp("wheel-env"))
+
+
 def pytest_report_header() -> str:
     from tests.corpus.conftest import CORPUS
 

@@ -18,7 +18,7 @@ from gateway.config import Clinic, ConfigError
 from gateway.model import Diagnosis, Encounter
 from tests.conftest import FIXTURES, ROOT
 
-INDEX_DIR = ROOT / "mappings" / "icd10cm"
+INDEX_DIR = ROOT / "plugins" / "coding" / "icd10cm" / "data"
 SHIPPED = INDEX_DIR / "icd10cm-2026-04.txt"
 
 

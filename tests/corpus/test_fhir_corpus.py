@@ -19,7 +19,7 @@ from fhir.resources.R4B.bundle import Bundle
 from gateway_plugins.inbound.fhir import FhirSettings, parse
 
 from gateway.app import Gateway
-from gateway.examples import MAPPINGS, write_example_deployment
+from gateway.examples import DEPLOYMENT, write_example_deployment
 from gateway.messages import MemoryRecords, MessageMeta
 from gateway.pipeline import MessageResult
 from tests.conftest import TODAY
@@ -28,7 +28,7 @@ COMPANIONS = (
     "synthea_r4_hospitalInformation_orgs_locations_same_run.json",
     "synthea_r4_practitionerInformation_same_run.json",
 )
-CODE_MAP = MAPPINGS / "example" / "codemap-synthea-snomed.csv"
+CODE_MAP = DEPLOYMENT / "codemap-synthea-snomed.csv"
 
 
 def patient_bundles(corpus: Path) -> list[Path]:

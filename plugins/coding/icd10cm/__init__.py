@@ -3,13 +3,13 @@ on the date of service.
 
 Codes are normalised in place (dots and spaces removed, upper case, system
 set to ``ICD-10-CM``) and looked up in the compact index of the release
-valid on each service date (mappings/icd10cm/, see :mod:`.index`). The index
+valid on each service date (plugins/coding/icd10cm/data/, see :mod:`.index`). The index
 of the release simple-icd-10-cm ships is in the repository; add a release by
 running scripts/build_icd10cm_index.py on CMS's files. Settings::
 
     settings:
       icd10cm:
-        index_dir: mappings/icd10cm   # default: the shipped indexes
+        index_dir: my-icd10cm        # default: the shipped indexes (package data)
         releases: [2026-04]           # default: every index in index_dir
         outside_releases: nearest     # date of service outside every release: nearest | warning | error
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,13 +27,13 @@ from gateway_plugins.coding.icd10cm.index import Release, Releases, Status, norm
 from pydantic import BaseModel, ConfigDict
 
 from gateway.config import Clinic, ClinicConfig
-from gateway.examples import MAPPINGS
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, Severity
 from gateway.rules import Catalogue
 from gateway.tables import resolve
 
-DEFAULT_INDEX_DIR = MAPPINGS / "icd10cm"
+#: the shipped indexes (package data)
+DEFAULT_INDEX_DIR = Path(str(files(__name__).joinpath("data")))
 SYSTEM_NAME = "ICD-10-CM"
 #: how sources name ICD-10-CM (HL7 table 0396 "I10", FHIR URI…), upper-cased
 ICD10CM_SYSTEMS = frozenset(

@@ -1,6 +1,6 @@
 """The field map: which HL7 v2 fields feed which canonical fields, as data.
 
-The default lives in ``mappings/hl7v2/default-map.yaml``; a clinic's
+The default lives in ``plugins/inbound/hl7v2/default-map.yaml``; a clinic's
 ``settings.hl7v2.field_map`` file holds only the keys it changes and is
 merged over the default (mappings are merged key by key, lists and values
 replaced). Loaded and validated once per clinic in ``gateway_load_clinic``;
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -18,9 +19,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from gateway.config import ConfigError, format_path
-from gateway.examples import MAPPINGS
 
-DEFAULT_MAP = MAPPINGS / "hl7v2" / "default-map.yaml"
+#: the default field map (package data next to this module)
+DEFAULT_MAP = Path(str(files(__package__).joinpath("default-map.yaml")))
 _PATH = re.compile(r"([A-Z][A-Z0-9]{2})-(\d{1,3})(?:\.(\d{1,2}))?(?:\.(\d{1,2}))?")
 
 
@@ -165,7 +166,7 @@ class GuarantorMap(_Section):
 
 
 class FieldMap(_Section):
-    """A validated field map (see mappings/hl7v2/default-map.yaml)."""
+    """A validated field map (see plugins/inbound/hl7v2/default-map.yaml)."""
 
     version: int = 1
     patient: PatientMap

@@ -13,7 +13,7 @@ class Hl7v2Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: a YAML file with the field-map keys this clinic changes (relative to
-    #: gateway.yaml's folder), merged over mappings/hl7v2/default-map.yaml
+    #: gateway.yaml's folder), merged over plugins/inbound/hl7v2/default-map.yaml
     field_map: str | None = None
     #: also validate every message with hl7apy's full parser (≈ 45 ms a message)
     strict: bool = False

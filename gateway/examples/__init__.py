@@ -1,19 +1,23 @@
-"""The bundled example deployment (mappings/) and inputs (fixtures/).
+"""The bundled example deployment and its synthetic inputs, shipped inside
+the package (``importlib.resources``), so ``gateway demo`` and ``gateway
+init`` work from a wheel as well as from a source checkout.
 
-They live in the source tree next to the ``gateway`` package; ``gateway
-demo`` and ``gateway init`` need a source checkout installed with
-``pip install -e`` (what the README's commands do).
+In the source tree the data lives at the top level (``mappings/example/`` and
+``fixtures/``); ``deployment`` and ``fixtures`` here are links to them, which
+a wheel build turns into real folders.
 """
 
 from __future__ import annotations
 
 import shutil
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = ROOT / "mappings"
-FIXTURES = ROOT / "fixtures"
-TEMPLATE = MAPPINGS / "example" / "gateway.yaml"
+#: the example deployment: gateway.yaml and its mapping files
+DEPLOYMENT = Path(str(files(__name__).joinpath("deployment")))
+#: synthetic inputs (fake people only) the demo runs
+FIXTURES = Path(str(files(__name__).joinpath("fixtures")))
+TEMPLATE = DEPLOYMENT / "gateway.yaml"
 
 
 class ExamplesMissing(RuntimeError):
@@ -22,11 +26,8 @@ class ExamplesMissing(RuntimeError):
 
 def example_dir() -> Path:
     if not TEMPLATE.is_file():
-        raise ExamplesMissing(
-            f"the example deployment is not at {TEMPLATE.parent}; "
-            "install the gateway from a source checkout (pip install -e .)"
-        )
-    return TEMPLATE.parent
+        raise ExamplesMissing(f"the example deployment is missing from the installed package ({DEPLOYMENT})")
+    return DEPLOYMENT
 
 
 def write_example_deployment(target: Path, *, overwrite: bool = False) -> Path:
