@@ -224,6 +224,10 @@ class Encounter(_Model):
     start_date: date | None = None
     diagnoses: list[Diagnosis] = Field(default_factory=list)
     service_lines: list[ServiceLine] = Field(default_factory=list)
+    #: what the patient paid at the visit toward this encounter (copays
+    #: collected at the front desk: HL7 FT1-6 = PY); on the claim as AMT*F5
+    #: and on the statement as paid
+    patient_paid: Money | None = None
     extensions: dict[str, Any] = Field(default_factory=dict)
 
     def primary_coverage(self) -> Coverage | None:
@@ -258,6 +262,8 @@ class Claim(_Model):
     diagnoses: list[Diagnosis] = Field(default_factory=list)
     service_lines: list[ServiceLine] = Field(default_factory=list)
     total_charge: Money
+    #: patient amount paid (2300 AMT*F5): copays collected at the visit
+    patient_paid: Money | None = None
 
     @property
     def payer(self) -> Payer:
