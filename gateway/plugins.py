@@ -170,7 +170,14 @@ class PluginHost:
                 continue
             if result is None:
                 continue
-            items = [result] if isinstance(result, Finding) else list(result)
+            items: list[Any] = []
+            if isinstance(result, (Finding, str, bytes)) or not isinstance(result, Iterable):
+                items.append(result)
+            else:
+                try:  # a generator runs, and may raise, only while it is consumed
+                    items.extend(result)
+                except Exception as exc:
+                    items.append(plugin_failure(plugin, hook, exc))
             for f in items:
                 if not isinstance(f, Finding):
                     out.append(

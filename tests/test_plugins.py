@@ -152,3 +152,44 @@ def test_wrappers_are_refused_on_gateway_hooks() -> None:
 
     with pytest.raises(PluginError, match="wrappers are not supported"):
         PluginHost(extra=[("wrapper", Wrapper())])
+
+
+GENERATOR_PLUGIN = """
+    from gateway import hookimpl
+    from gateway.model import Finding, Severity
+
+    @hookimpl
+    def gateway_scrub_claim(claim, clinic, meta):
+        yield Finding(severity=Severity.INFO, rule="GEN-1", message="first finding")
+        raise ValueError("member " + claim.coverage.subscriber.member_id + " is bad")  # text must not leak
+"""
+
+
+def test_generator_hook_raising_while_consumed_is_a_finding_naming_plugin_and_hook(
+    site: Path, example_config: Path, tmp_path: Path
+) -> None:
+    make_dist(site, "gen-dist", {"gen": "gen_plugin"}, {"gen_plugin": GENERATOR_PLUGIN})
+    from gateway.messages import MemoryRecords, MessageMeta
+    from tests.conftest import FIXTURES, TODAY
+
+    raw = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
+    gw = Gateway.from_config(example_config)
+    (enc,) = gw.pipeline.process(raw, MessageMeta(source="test", today=TODAY), MemoryRecords()).encounters
+    (error,) = [f for f in enc.findings if f.is_error]
+    assert (error.rule, error.plugin) == ("GW-PLUGIN-ERROR", "gen")
+    assert "gateway_scrub_claim" in error.message and "ValueError" in error.message
+    assert "XHP" not in error.message and enc.quarantined
+    assert any(f.rule == "GEN-1" and f.plugin == "gen" for f in enc.findings)  # what it yielded before is kept
+
+    # `gateway process` reports it as a quarantine reason instead of dying with a traceback
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "process", "--config", str(example_config), "--out", str(out),
+         "--today", TODAY.isoformat(), str(FIXTURES / "encounters" / "riverside-insured.json")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "GW-PLUGIN-ERROR" in proc.stdout
+    (report,) = (out / "quarantine").iterdir()
+    assert '"plugin": "gen"' in report.read_text() and "XHP" not in report.read_text()
