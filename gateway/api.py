@@ -84,6 +84,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "gateway.app": ("Gateway",),
     "gateway.plugins": ("PluginError", "PluginHost"),
     "gateway.testing": (
+        "SERVICE_DATE",
         "TODAY",
         "Deployment",
         "FhirBundle",
@@ -96,6 +97,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "build_coverage",
         "build_encounter",
         "build_line",
+        "private_imports",
         "run_claim",
         "run_one",
     ),

@@ -63,7 +63,7 @@ def test_every_model_class_is_a_decision() -> None:
 def test_testing_kit_exports_what_is_listed() -> None:
     import gateway.testing
 
-    assert set(PUBLIC["gateway.testing"]) <= set(gateway.testing.__all__)
+    assert set(PUBLIC["gateway.testing"]) == set(gateway.testing.__all__)
 
 
 def test_docs_state_the_version_and_reserved_prefixes() -> None:
