@@ -101,6 +101,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "run_claim",
         "run_one",
     ),
+    "gateway.testing.transports": ("TransportContract",),
 }
 
 

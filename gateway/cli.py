@@ -244,6 +244,10 @@ from gateway.delivery.cli import register as _register_outbox_commands  # noqa: 
 
 _register_outbox_commands(cli)  # outbox list/show/retry
 
+from gateway.scaffold.cli import register as _register_scaffold_commands  # noqa: E402
+
+_register_scaffold_commands(cli)  # new-plugin
+
 
 def main() -> None:
     try:
