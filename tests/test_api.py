@@ -24,9 +24,9 @@ API_MD = (ROOT / "docs" / "api.md").read_text()
 #: The test fails when this list is wrong either way: a new private import, or
 #: one fixed and still listed.
 KNOWN_VIOLATIONS = [
-    "renderers/statements/pdf.py:33: gateway.claims.merge_statements",
-    "rules/scrubber/lines.py:11: gateway.claims.MAX_LINES_PER_CLAIM",
-    "sources/mllp.py:31: gateway.daemon.metrics.ACK_LATENCY",
+    "renderers/statements/pdf.py: gateway.claims.merge_statements",
+    "rules/scrubber/lines.py: gateway.claims.MAX_LINES_PER_CLAIM",
+    "sources/mllp.py: gateway.daemon.metrics.ACK_LATENCY",
 ]
 
 
@@ -74,7 +74,8 @@ def test_docs_state_the_version_and_reserved_prefixes() -> None:
 
 
 def test_built_in_plugins_import_only_the_public_api() -> None:
-    assert private_imports(ROOT / "plugins", built_in=True) == KNOWN_VIOLATIONS
+    found = [re.sub(r":\d+:", ":", v) for v in private_imports(ROOT / "plugins", built_in=True)]
+    assert found == KNOWN_VIOLATIONS
 
 
 def test_the_scan_catches_every_form_of_import(tmp_path) -> None:
