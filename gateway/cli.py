@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from gateway import __version__
+from gateway import API_VERSION, __version__
 from gateway.app import Gateway
 from gateway.config import ConfigError
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
@@ -68,7 +68,7 @@ def print_summary(summary: RunSummary, out_dir: Path) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gateway")
+@click.version_option(__version__, prog_name="gateway", message=f"%(prog)s %(version)s (plugin API {API_VERSION})")
 def cli() -> None:
     """Billing integration gateway: HL7 v2 and FHIR encounters in, X12 837P
     claims and patient statements out.
@@ -193,11 +193,39 @@ def plugins(as_json: bool) -> None:
         return
     for info in host.infos:
         dist = f"{info.distribution} {info.version}" if info.distribution else "(registered directly)"
-        click.echo(f"{info.name}  [{info.module}]  {dist}")
+        api = f"  api {info.api}" if info.api else ""
+        click.echo(f"{info.name}  [{info.module}]  {dist}{api}")
         if info.error:
             click.echo(f"    NOT LOADED: {info.error}")
         for hook in info.hooks:
             click.echo(f"    {hook}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--markdown", is_flag=True, help="Print the Markdown table the docs embed.")
+def rules(as_json: bool, markdown: bool) -> None:
+    """List the rules of every loaded plugin's catalogue: id, severity, plugin, what it checks."""
+    from gateway.rules import catalogue_markdown
+
+    try:
+        host = PluginHost()
+    except PluginError as exc:
+        _fail(f"plugin error: {exc}")
+    catalogues = list(host.catalogues.values())
+    if markdown:
+        click.echo(catalogue_markdown(catalogues), nl=False)
+    elif as_json:
+        rows = [
+            {"id": r.id, "severity": r.severity.value, "plugin": r.plugin, "description": r.description}
+            for c in catalogues
+            for r in c
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for cat in catalogues:
+            for r in cat:
+                click.echo(f"{r.id:<28} {r.severity.value:<8} {r.plugin:<18} {r.description}")
 
 
 @cli.command("check-config")
@@ -215,6 +243,10 @@ _register_daemon_commands(cli)  # run, status, messages
 from gateway.delivery.cli import register as _register_outbox_commands  # noqa: E402
 
 _register_outbox_commands(cli)  # outbox list/show/retry
+
+from gateway.scaffold.cli import register as _register_scaffold_commands  # noqa: E402
+
+_register_scaffold_commands(cli)  # new-plugin
 
 
 def main() -> None:
