@@ -145,6 +145,9 @@ class ClinicConfig(Strict):
     name: str
     billing_provider: BillingProviderConfig
     senders: list[str] = Field(default_factory=list)
+    #: with one clinic only: also take messages whose sender it does not list
+    #: (a clinic that lists no senders takes every sender anyway)
+    accept_any_sender: bool = False
     sources: list[SourceConfig] = Field(default_factory=list)
     charge_master: str | None = None
     code_maps: list[str] = Field(default_factory=list)
@@ -333,6 +336,11 @@ def _cross_checks(loaded: LoadedConfig) -> list[str]:
             known = ", ".join(sorted(cfg.destinations)) or "none defined"
             message = f"no destination named '{name}' (destinations: {known})"
             problems.append(loaded.problem(("delivery", "destinations", name), message))
+    if len(cfg.clinics) > 1:
+        for i, clinic in enumerate(cfg.clinics):
+            if clinic.accept_any_sender:
+                message = "applies only when there is one clinic; list the senders of each clinic instead"
+                problems.append(loaded.problem(("clinics", i, "accept_any_sender"), message))
     senders: dict[str, str] = {}
     for clinic in cfg.clinics:
         for s in clinic.senders:
