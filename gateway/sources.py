@@ -94,7 +94,8 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
             raise InputRefused("not-regular", "the file was replaced while it was opened; not read")
         if not follow_symlinks and now.st_nlink != 1:
-            raise InputRefused("not-regular", "the file has other hard links (it may live outside the folder); not read")
+            reason = "the file has other hard links (it may live outside the folder); not read"
+            raise InputRefused("not-regular", reason)
         parts = [fh.read(min(now.st_size, max_bytes) + 1)]  # one allocation when the size is true
         total = len(parts[0])
         while total <= max_bytes and (chunk := fh.read(max_bytes + 1 - total)):

@@ -188,7 +188,9 @@ class FolderSource:
     def _scan(self) -> None:
         with os.scandir(self.inbound) as it:
             for entry in it:  # not only regular files: the others go to error/
-                if not entry.is_dir(follow_symlinks=False) and entry.name not in self._hints and self._wanted(entry.name):
+                if entry.is_dir(follow_symlinks=False) or entry.name in self._hints:
+                    continue
+                if self._wanted(entry.name):
                     self._hints[entry.name] = "scan"
 
     def _ready(self, now: float) -> tuple[list[str], float]:

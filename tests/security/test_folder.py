@@ -126,4 +126,3 @@ def test_read_input_never_reads_more_than_max_bytes_whatever_the_size_says(tmp_p
     assert read_input(link, 10, follow_symlinks=True) == b"MSH|xy"
     with pytest.raises(InputRefused, match="symbolic link"):
         read_input(link, 10)
-
