@@ -1,8 +1,11 @@
 """Daemon and operator commands: ``run``, ``status``, ``messages list/show/reprocess``.
 
-Operator commands print identifiers, statuses and findings (which never
-carry patient data); raw bytes and stored encounters are shown only with
-``--raw`` / ``--encounter N``, and that viewing is written to the audit trail.
+Operator commands print the gateway's own identifiers, statuses and findings
+(which never carry patient data). What identifies a patient's visit — the
+visit number, the claim ids made from it (CLM01), the input's file name — is
+shown only with ``--identifiers``; raw bytes and stored encounters only with
+``--raw`` / ``--encounter N`` (which include the identifiers). All three are
+written to the audit trail with the operator's user name.
 """
 
 from __future__ import annotations
@@ -61,6 +64,19 @@ def _row_dict(r: MessageRow) -> dict[str, Any]:
     for k in ("received_at", "updated_at", "processed_at"):
         d[k] = _ts(d[k]) if d[k] else None
     return d
+
+
+def _hide_identifiers(out: dict[str, Any]) -> None:
+    """Leave out what identifies a patient's visit (shown with ``--identifiers``)."""
+    name = out.get("name")
+    if name:
+        out["name"] = "(hidden)"
+        out["source"] = str(out["source"]).replace(name, "(hidden)")  # a one-shot source is file:<name>
+    for e in out["encounters"]:
+        e.pop("visit", None)
+        for c in e["claims"]:
+            c.pop("clm01", None)
+    out["identifiers_hidden"] = True
 
 
 def register(cli: click.Group) -> None:
@@ -166,14 +182,18 @@ def register(cli: click.Group) -> None:
     @CONFIG
     @STORE
     @click.argument("message_id", type=int)
+    @click.option(
+        "--identifiers", is_flag=True, help="Also print visit numbers, claim ids and the file name (audited)."
+    )
     @click.option("--raw", is_flag=True, help="Also print the raw message (patient data; audited).")
     @click.option(
         "--encounter", "encounter_idx", type=int, help="Print stored encounter N as JSON (patient data; audited)."
     )
     @click.option("--json", "as_json", is_flag=True)
-    def show(config: Path, store_url: str | None, message_id: int, raw: bool, encounter_idx: int | None,
-             as_json: bool) -> None:  # fmt: skip
+    def show(config: Path, store_url: str | None, message_id: int, identifiers: bool, raw: bool,
+             encounter_idx: int | None, as_json: bool) -> None:  # fmt: skip
         """Show one message: status, findings, encounters, claims and audit trail."""
+        identifiers = identifiers or raw or encounter_idx is not None
         with _open(config, store_url) as store:
             row = store.message(message_id)
             if row is None:
@@ -181,10 +201,14 @@ def register(cli: click.Group) -> None:
                 sys.exit(1)
             out: dict[str, Any] = _row_dict(row)
             out["encounters"] = store.encounters(message_id)
+            if identifiers and not (raw or encounter_idx is not None):
+                store.add_audit(message_id, _actor(), "viewed-identifiers")
             out["audit"] = [
                 {"at": _ts(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
                 for a in store.audit_trail(message_id)
             ]
+            if not identifiers:
+                _hide_identifiers(out)
             if raw:
                 store.add_audit(message_id, _actor(), "viewed-raw")
                 out["raw"] = (store.raw(message_id) or b"").decode("utf-8", "replace")
@@ -201,8 +225,12 @@ def register(cli: click.Group) -> None:
         for f in row.findings:
             click.echo(f"  {f.get('severity'):<8} {f.get('rule'):<24} {f.get('location') or '':<16} {f.get('message')}")
         for e in out["encounters"]:
-            claims = ", ".join(c["clm01"] for c in e["claims"]) or "-"
-            click.echo(f"encounter {e['idx']}: visit {e['visit'] or '-'} {e['status']} claims: {claims}")
+            if identifiers:
+                claims = ", ".join(c["clm01"] for c in e["claims"]) or "-"
+                click.echo(f"encounter {e['idx']}: visit {e['visit'] or '-'} {e['status']} claims: {claims}")
+            else:
+                claims = ", ".join(c["status"] for c in e["claims"]) or "-"
+                click.echo(f"encounter {e['idx']}: {e['status']} claims: {len(e['claims'])} ({claims})")
             for f in e["findings"]:
                 click.echo(
                     f"    {f.get('severity'):<8} {f.get('rule'):<24} {f.get('location') or '':<16} {f.get('message')}"
@@ -210,6 +238,8 @@ def register(cli: click.Group) -> None:
         click.echo("audit:")
         for a in out["audit"]:
             click.echo(f"  {a['at']}  {a['actor']:<28} {a['action']:<14} {json.dumps(a['detail'])}")
+        if not identifiers:
+            click.echo("(visit numbers, claim ids and the file name: --identifiers, audited)")
         if raw:
             click.echo("raw:\n" + out["raw"].replace("\r", "\n"))
         if encounter_idx is not None:
