@@ -8,10 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import click
+from pydantic import BaseModel
 
 from gateway import __version__
 from gateway.app import Gateway
-from gateway.config import ConfigError
+from gateway.config import ConfigError, unresolved_secrets
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
 from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
 from gateway.plugins import PluginError, PluginHost
@@ -200,11 +201,38 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {hook}")
 
 
+def _settings_sections(gw: Gateway) -> list[tuple[tuple[str | int, ...], BaseModel]]:
+    """Every validated plugin-defined section of the config, with its key path."""
+    out: list[tuple[tuple[str | int, ...], BaseModel]] = []
+    for name, settings in gw.destination_settings.items():
+        out.append((("destinations", name), settings))
+        fmt = gw.format_settings.get(name)
+        if fmt is not None:
+            out.append((("destinations", name, "format_settings"), fmt))
+    for i, clinic in enumerate(gw.clinics.values()):
+        out += [(("clinics", i, "settings", section), model) for section, model in clinic.settings.items()]
+        for j, src in enumerate(clinic.config.sources):
+            model = gw.registries.sources[src.type].settings_model.model_validate(dict(src.model_extra or {}))
+            out.append((("clinics", i, "sources", j), model))
+    return out
+
+
 @cli.command("check-config")
 @click.argument("config", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def check_config(config: Path) -> None:
-    """Validate a gateway.yaml, plugin sections and mapping files included."""
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too (a secret reference that cannot be resolved).")
+def check_config(config: Path, strict: bool) -> None:
+    """Validate a gateway.yaml, plugin sections and mapping files included.
+
+    Also resolves every secret reference (env:NAME, file:PATH) and warns when
+    its environment variable is unset or its file cannot be read (the secret
+    itself is never printed); with --strict that is an error.
+    """
     gw = _load(config)
+    missing = unresolved_secrets(gw.loaded, _settings_sections(gw))
+    for problem in missing:
+        click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if strict and missing:
+        sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -53,6 +54,41 @@ def resolve_secret(ref: str, base_dir: Path) -> str:
         return path.read_text().strip()
     except OSError as exc:
         raise ConfigError([f"secret {ref}: cannot read file ({exc.strerror})"]) from None
+
+
+def _is_secret_type(tp: Any) -> bool:
+    if isinstance(tp, AfterValidator):
+        return tp.func is _check_secret
+    return any(_is_secret_type(arg) for arg in get_args(tp))
+
+
+def secret_references(model: BaseModel, loc: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every :data:`SecretRef` set in ``model`` and the models inside it, with its key path."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, str):
+            if any(_is_secret_type(m) for m in info.metadata) or _is_secret_type(info.annotation):
+                yield (*loc, name), value
+            continue
+        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        if isinstance(value, BaseModel):
+            inner = [(None, value)]
+        for key, item in inner:
+            if isinstance(item, BaseModel):
+                yield from secret_references(item, (*loc, name) if key is None else (*loc, name, key))
+
+
+def unresolved_secrets(loaded: LoadedConfig, sections: Iterable[tuple[Path_, BaseModel]]) -> list[str]:
+    """One problem per secret reference in ``sections`` whose environment
+    variable is unset or whose file cannot be read (the secret is never shown)."""
+    problems = []
+    for loc, model in sections:
+        for key, ref in secret_references(model, loc):
+            try:
+                resolve_secret(ref, loaded.base_dir)
+            except ConfigError as exc:
+                problems += [loaded.problem(key, p) for p in exc.problems]
+    return problems
 
 
 def _check_npi(value: str) -> str:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -26,7 +28,24 @@ from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, StoreUnav
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 #: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
 PRUNABLE = ("parsed", "coded", "delivered")
-STORE = click.option("--store", "store_url", help="Store URL or path (default: <state_dir>/gateway.sqlite).")
+
+
+def _warn_password(_ctx: click.Context, _param: click.Parameter, url: str | None) -> str | None:
+    """A password in the store URL shows in `ps` and shell history: say so (never echoing it)."""
+    if url and (urlsplit(url).password is not None or re.search(r"\bpassword\s*=", url)):
+        click.echo(
+            "warning: --store carries a password, which other users see in `ps` and which stays in shell history; "
+            "put it in a password file (PGPASSFILE, default ~/.pgpass, mode 0600) or in PGPASSWORD "
+            "(e.g. a systemd EnvironmentFile=) and leave it out of the URL",
+            err=True,
+        )
+    return url
+
+
+STORE = click.option(
+    "--store", "store_url", callback=_warn_password,
+    help="Store URL or path (default: <state_dir>/gateway.sqlite); no password in it: use PGPASSFILE or PGPASSWORD.",
+)  # fmt: skip
 
 
 def _actor() -> str:
