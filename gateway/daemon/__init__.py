@@ -5,7 +5,9 @@ the journal on an asyncio loop, plus ``/healthz`` and ``/metrics``; N worker
 processes claim work from the store (``--workers 0`` runs one worker thread
 in the daemon process instead). SIGTERM/SIGINT: sources stop accepting, the
 journal commits what it holds, workers finish or release their batch, then
-the process exits. Readiness and stopping are reported to systemd.
+the process exits. Readiness and stopping are reported to systemd. Workers
+stop when the daemon dies; as PID 1 (or with ``--init``) a minimal init reaps
+orphans (:mod:`gateway.daemon.reaper`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from gateway.app import Gateway
 from gateway.daemon.journal import Journal
 from gateway.daemon.notify import notify
 from gateway.daemon.ops_http import OpsServer
+from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
 from gateway.store import FILE_NAME, open_store
-from gateway.worker import Worker, WorkerSettings, worker_id, worker_process
+from gateway.worker import Worker, WorkerSettings, worker_id
 
 log = glog.get("daemon")
 
@@ -82,8 +85,8 @@ class Daemon:
     def _spawn(self, n: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         p = ctx.Process(
-            target=worker_process,
-            args=(self.config, self.url, n, self.options.worker, self.options.log_level),
+            target=worker_main,  # worker_process, stopped by SIGTERM when this process dies
+            args=(os.getpid(), self.config, self.url, n, self.options.worker, self.options.log_level),
             name=f"gateway-worker-{n}",
         )
         p.start()

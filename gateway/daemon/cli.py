@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import sys
 import time
@@ -111,9 +112,16 @@ def register(cli: click.Group) -> None:
     @click.option("--log-level", default="info", show_default=True)
     @click.option("--delivery/--no-delivery", default=True, show_default=True,
                   help="Batch claims and statements into the outbox and deliver it (docs/delivery.md).")  # fmt: skip
+    @click.option("--init", "as_init", is_flag=True,
+                  help="Run a minimal init in front of the service that reaps orphaned processes "
+                       "(automatic when gateway run is PID 1).")  # fmt: skip
     def run(config: Path, workers: int, store_url: str | None, http: str | None, batch: int, lease: float,
-            log_level: str, delivery: bool) -> None:  # fmt: skip
+            log_level: str, delivery: bool, as_init: bool) -> None:  # fmt: skip
         """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT."""
+        if as_init or os.getpid() == 1:
+            from gateway.daemon.reaper import become_init
+
+            become_init()  # returns in the child, which runs the service
         from gateway.daemon import DaemonOptions
         from gateway.daemon import run as run_daemon
         from gateway.plugins import PluginError

@@ -86,7 +86,8 @@ class Daemon:
         return proc_status(self.pid, "VmRSS")
 
     def events(self) -> list[dict[str, Any]]:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         lines = self.log_path.read_text(errors="replace").splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
