@@ -16,6 +16,7 @@ from gateway.config import ConfigError, unresolved_secrets
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
 from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
 from gateway.plugins import PluginError, PluginHost
+from gateway.sources import InputRefused, check_input, read_input
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -143,7 +144,14 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
         _fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
-    files = expand_inputs(inputs)
+    files, refused = [], []
+    for path in expand_inputs(inputs):  # refused unread: not a regular file, or over max_input_bytes
+        try:
+            check_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+            files.append(path)
+        except InputRefused as exc:
+            refused.append(path)
+            click.echo(f"refused {path}: {exc}", err=True)
     with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
         summary = process_files(
             gw,
@@ -153,6 +161,10 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
             today=today.date() if today else None,
             progress=lambda _p: bar.update(1),
         )
+    if refused:
+        summary.inputs += len(refused)
+        summary.messages_quarantined += len(refused)
+        summary.reasons["GW-INPUT-REFUSED (unread)"] += len(refused)
     print_summary(summary, out_dir)
     if strict and (summary.messages_quarantined or summary.encounters_quarantined):
         sys.exit(EXIT_QUARANTINED)
@@ -177,8 +189,26 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
             _fail(f"{exc}; or pass --config", EXIT_FAILED)
     gw = _load(config)
     run = Run(gateway=gw, today=today.date() if today else date.today(), clinic_id=clinic_id)
-    out = [inspect_result(run.process_bytes(p.read_bytes(), p.name), p.name) for p in expand_inputs(inputs)]
-    click.echo(json.dumps(out, indent=2))
+    encoder = json.JSONEncoder(indent=2)
+    buf: list[str] = ["["]
+    n = -1
+    for n, path in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
+        try:
+            raw = read_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+        except InputRefused as exc:
+            item: dict = {"input": path.name, "refused": str(exc)}
+        else:
+            item = inspect_result(run.process_bytes(raw, path.name), path.name)
+            del raw
+        buf.append(",\n  " if n else "\n  ")
+        for chunk in encoder.iterencode(item):  # the same text as json.dumps(list, indent=2)
+            buf.append(chunk.replace("\n", "\n  "))
+            if len(buf) > 4096:
+                click.echo("".join(buf), nl=False)
+                buf.clear()
+        del item
+    buf.append("\n]" if n >= 0 else "]")
+    click.echo("".join(buf))
 
 
 @cli.command()

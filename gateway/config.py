@@ -199,6 +199,9 @@ class GatewayConfig(Strict):
     #: folder for the gateway's own state (control numbers, journal), relative
     #: to gateway.yaml's folder
     state_dir: str = "state"
+    #: no input bigger than this is read whole or looked at by a plugin (the
+    #: journal refuses it: GW-TOO-LARGE; `gateway inspect` refuses it unread)
+    max_input_bytes: int = Field(20_000_000, gt=0)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     submitter: PartyConfig
     receiver: PartyConfig

@@ -61,6 +61,20 @@ def _too_large(size: str, max_bytes: int) -> InputRefused:
     return InputRefused("too-large", f"file is larger than max_bytes ({size} > {max_bytes}); not read")
 
 
+def check_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> os.stat_result:
+    """What :func:`read_input` checks before opening ``path`` (type and reported
+    size), without opening it; raises :class:`InputRefused`."""
+    try:
+        st = os.stat(path, follow_symlinks=follow_symlinks)
+    except OSError as exc:
+        raise InputRefused("unreadable", f"cannot read the file ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(st.st_mode)
+    if st.st_size > max_bytes:
+        raise _too_large(str(st.st_size), max_bytes)
+    return st
+
+
 def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> bytes:
     """The bytes of the regular file ``path``, at most ``max_bytes`` of them.
 
@@ -72,14 +86,7 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
     be a file from outside the folder), a file over ``max_bytes`` — by its
     size, and by the bytes actually read, whatever size it reports.
     """
-    try:
-        st = os.stat(path, follow_symlinks=follow_symlinks)
-    except OSError as exc:
-        raise InputRefused("unreadable", f"cannot read the file ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise _not_regular(st.st_mode)
-    if st.st_size > max_bytes:
-        raise _too_large(str(st.st_size), max_bytes)
+    st = check_input(path, max_bytes, follow_symlinks=follow_symlinks)
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)

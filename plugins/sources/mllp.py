@@ -148,6 +148,8 @@ def reply_for(raw: bytes, findings: list[Finding]) -> bytes:
     rules = sorted({f.rule for f in findings if f.is_error})
     if msh_fields(raw) is None or "GW-FORMAT" in rules:
         return build_ack(raw, "AR", "not an HL7 v2 message", "100")
+    if "GW-TOO-LARGE" in rules:
+        return build_ack(raw, "AR", "message too large", "100")
     if "GW-ROUTE" in rules:
         return build_ack(raw, "AR", "unknown sending facility", "207")
     if rules:

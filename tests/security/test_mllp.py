@@ -10,8 +10,10 @@ read; with ``require_client_cert`` a client without a certificate is refused."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 
@@ -22,7 +24,10 @@ from hl7.client import MLLPClient
 from gateway.app import Gateway
 from gateway.config import ConfigError
 from gateway.store import MessageFilter
+from tests.conftest import free_port
 from tests.daemon_helpers import FIXTURES, Harness, deployment
+from tests.security.daemon import Daemon, wait_for
+from tests.security.inputs import fhir_bundle
 from tests.tls import make_pki
 
 DFT = (FIXTURES / "hl7v2" / "dft_p03_v251_vendor_repeats.hl7").read_bytes()
@@ -145,3 +150,50 @@ def test_a_client_without_a_certificate_is_refused_when_one_is_required(tmp_path
         assert [r.control_id for r in h.store.list_messages(MessageFilter())] == ["SEC-2"]
     finally:
         h.close()
+
+
+def test_ack_latency_stays_low_while_big_fhir_files_are_taken(tmp_path: Path) -> None:
+    """Issue 17 item 7: the envelope of a big file is sniffed off the event loop
+    (in a helper process: json.loads holds the GIL), so MLLP ACKs keep coming."""
+    mllp_port = free_port()
+    sources = [{"type": "folder", "path": "inbound", "settle": 0.05}, {"type": "mllp", "port": mllp_port}]
+    config = deployment(tmp_path / "d", {"riverside": sources})
+    text = config.read_text().replace(
+        "    settings:\n      statements:", "    settings:\n      fhir: {max_bytes: 1000000}\n      statements:", 1
+    )
+    config.write_text(text)  # the worker refuses the bundles at once; the journal still sniffs them whole
+    inbound = tmp_path / "d" / "inbound"
+    inbound.mkdir()
+    bundles = [fhir_bundle(4_000_000, f"BIG-{n}") for n in range(4)]
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def sender() -> None:
+        with MLLPClient("127.0.0.1", mllp_port) as client:
+            n = 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                assert code(client.send_message(dft(100 + n))) == "AA"
+                latencies.append(time.perf_counter() - t0)
+                n += 1
+                time.sleep(0.02)
+
+    with Daemon(config, tmp_path, args=("--workers", "1")) as d:
+        with MLLPClient("127.0.0.1", mllp_port) as warm:
+            assert code(warm.send_message(dft(99))) == "AA"
+        thread = threading.Thread(target=sender)
+        thread.start()
+        time.sleep(0.5)
+        before = len(latencies)
+        for n, raw in enumerate(bundles):
+            (tmp_path / f"b{n}.tmp").write_bytes(raw)
+        for n in range(len(bundles)):
+            os.rename(tmp_path / f"b{n}.tmp", inbound / f"b{n}.json")
+        wait_for(lambda: len(list((inbound / "processed").glob("b*.json"))) == 4, timeout=60, what="bundles journaled")
+        stop.set()
+        thread.join(30)
+        during = latencies[before:]
+        assert d.proc.poll() is None
+    assert len(during) >= 5
+    median = sorted(during)[len(during) // 2]
+    assert max(during) < 0.5, f"ACK latency while taking big files: max {max(during):.3f} s, median {median:.3f} s"
