@@ -148,24 +148,31 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         self._start_workers()
-        if self.options.delivery:
-            self.delivery = DeliveryService(self.gateway, self.url)
-            self.delivery.start()
-        if self.options.http:
-            host, _, port = self.options.http.rpartition(":")
-            self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
-            await self.ops.start()
-        for source in self.sources:
-            await self._start_source(source)
         supervisor = asyncio.create_task(self._supervise())
-        notify(f"READY=1\nSTATUS=running, {len(self.sources)} source(s), {max(self.options.workers, 1)} worker(s)")
-        glog.event(
-            log, "daemon.ready", sources=len(self.sources), workers=self.options.workers, pid=os.getpid(),
-            http_port=self.ops.port if self.ops else None,
-        )  # fmt: skip
-        await self.stopping.wait()
-        notify("STOPPING=1")
-        glog.event(log, "daemon.stopping")
+        try:  # whatever fails (a port in use), nothing is left running: workers are not daemonic
+            if self.options.delivery:
+                self.delivery = DeliveryService(self.gateway, self.url)
+                self.delivery.start()
+            if self.options.http:
+                host, _, port = self.options.http.rpartition(":")
+                self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
+                await self.ops.start()
+            for source in self.sources:
+                await self._start_source(source)
+            notify(f"READY=1\nSTATUS=running, {len(self.sources)} source(s), {max(self.options.workers, 1)} worker(s)")
+            glog.event(
+                log, "daemon.ready", sources=len(self.sources), workers=self.options.workers, pid=os.getpid(),
+                http_port=self.ops.port if self.ops else None,
+            )  # fmt: skip
+            await self.stopping.wait()
+        finally:
+            self.stopping.set()
+            notify("STOPPING=1")
+            glog.event(log, "daemon.stopping")
+            await self._stop(loop, supervisor)
+        glog.event(log, "daemon.stopped")
+
+    async def _stop(self, loop: asyncio.AbstractEventLoop, supervisor: asyncio.Task) -> None:
         for source in self.sources:
             try:
                 await asyncio.wait_for(source.stop(), self.options.shutdown_timeout)
@@ -179,7 +186,6 @@ class Daemon:
         if self.ops:
             await self.ops.stop()
         self.store.close()
-        glog.event(log, "daemon.stopped")
 
     async def _start_source(self, source: Any) -> None:
         if getattr(source, "detailed_submit", False):

@@ -142,6 +142,9 @@ def register(cli: click.Group) -> None:
         except StoreUnavailable as exc:
             click.echo(f"store error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # a source cannot listen (port in use) or a folder cannot be made
+            click.echo(f"cannot start a source: {exc}", err=True)
+            sys.exit(2)
 
     @cli.command()
     @CONFIG

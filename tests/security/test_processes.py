@@ -1,4 +1,5 @@
-"""Issue 17 item 13: no zombies. The service reaps the workers it runs;
+"""Issue 17 item 13: no zombies, no orphans. The service reaps the workers it
+runs and stops them whatever fails;
 `gateway run` as PID 1 (a container without an init) reaps orphans it
 adopts and forwards signals; with ``--init`` (automatic as PID 1) workers
 whose daemon was killed are adopted and reaped by the init, which then exits
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 from tests.daemon_helpers import deployment
-from tests.security.daemon import Daemon, children, state, wait_for
+from tests.security.daemon import GATEWAY, Daemon, children, state, wait_for
 
 
 def workers_of(pid: int) -> list[int]:
@@ -71,3 +73,21 @@ def test_init_mode_reaps_the_workers_of_a_killed_daemon(tmp_path: Path) -> None:
         assert d.proc.wait(40) == 128 + signal.SIGKILL  # the init exits with the service's status…
         for pid in [service, *workers]:  # …after the orphaned workers stopped and were reaped
             assert state(pid) is None
+
+
+def test_a_source_that_cannot_start_leaves_no_worker_behind(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = deployment(tmp_path / "d", {"riverside": [{"type": "mllp", "port": port}]})
+        run = subprocess.Popen([*GATEWAY, "run", "--config", str(config), "--workers", "1"],
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            _, err = run.communicate(timeout=60)  # before: the live worker kept the exiting daemon waiting for ever
+        finally:
+            if run.poll() is None:
+                for pid in reversed(tree(run.pid)):
+                    os.kill(pid, signal.SIGKILL)
+    assert run.returncode == 2 and "cannot start a source" in err and "address already in use" in err
+    assert children(run.pid) == []
