@@ -74,7 +74,8 @@ class FolderSourceSettings(BaseModel):
     settle: float = Field(0.1, ge=0)
     stable_seconds: float = Field(2.0, ge=0)
     rescan_seconds: float = Field(30.0, gt=0)
-    max_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    #: a bigger file goes to error/ unread (the readers' default limits are 20 MB and below)
+    max_bytes: int = Field(20_000_000, gt=0)
     batch: int = Field(256, gt=0)
     #: after an event, wait this long so a burst of files is taken (and committed) together
     coalesce: float = Field(0.05, ge=0)

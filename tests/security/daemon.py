@@ -1,6 +1,8 @@
-"""A real ``gateway run`` process for the security tests: started with a
-systemd notify socket (so the test knows when it listens), its memory read
-from /proc, its JSON log kept, stopped with SIGTERM."""
+"""Real gateway processes for the security tests and benchmarks/bench_memory.py:
+``gateway run`` started with a systemd notify socket (so the caller knows when
+it listens), its memory read from /proc, its JSON log kept, stopped with
+SIGTERM; and one-shot commands whose peak RSS (VmHWM) is read from /proc as
+they exit."""
 
 from __future__ import annotations
 
@@ -17,6 +19,26 @@ from pathlib import Path
 from typing import Any
 
 GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
+#: the gateway CLI, printing its peak RSS from /proc/self/status on stderr as it exits
+_PEAK = (
+    "import atexit, re, sys\n"
+    "atexit.register(lambda: print('Vm-kB', *re.findall(r'(?:VmHWM|VmRSS):\\s+(\\d+)', "
+    "open('/proc/self/status').read()), file=sys.stderr))\n"
+    "from gateway.cli import main\n"
+    "main()\n"
+)
+
+
+def cli_peak_kb(args: Sequence[str], preexec: Callable[[], Any] | None = None,
+                timeout: float = 600) -> tuple[int, int, subprocess.CompletedProcess]:  # fmt: skip
+    """Run ``gateway ARGS`` as its own process: its peak RSS and its RSS at exit
+    (kB, from /proc/self/status as it exits), and the result."""
+    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True,
+                          preexec_fn=preexec, timeout=timeout)  # fmt: skip
+    match = re.search(r"^Vm-kB (\d+) (\d+)$", done.stderr, re.M)
+    if match is None:
+        raise AssertionError(f"gateway {' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return int(match.group(1)), int(match.group(2)), done
 
 
 def proc_status(pid: int, key: str) -> int:
