@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.daemon.metrics import JOURNALED
-from gateway.daemon.sniffer import Sniffer
+from gateway.daemon.sniffer import SNIFF_DIED, Sniffer
 from gateway.messages import Envelope, MessageMeta, ParseResult
 from gateway.model import Finding, Severity
 from gateway.store import Journaled, NewMessage, Status, Store
@@ -100,7 +100,8 @@ class Journal:
         else:
             envelope, errors = self.sniffer.sniff(raw, meta)
         if envelope is None:
-            findings = errors if errors and errors[0].rule == TOO_LARGE else [*errors, _FORMAT]
+            refused = any(f.rule in (TOO_LARGE, SNIFF_DIED) for f in errors)  # why is known: not the format
+            findings = errors if refused else [*errors, _FORMAT]
             ack = build_reply(raw, findings) if build_reply else None
             scope = meta.clinic_id or ""
             msg = NewMessage(

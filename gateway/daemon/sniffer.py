@@ -49,9 +49,10 @@ def _sniff(raw: bytes, meta: MessageMeta) -> tuple[Envelope | None, list[Finding
     return envelope, errors
 
 
+SNIFF_DIED = "GW-SNIFF"
 _DIED = Finding(
     severity=Severity.ERROR,
-    rule="GW-SNIFF",
+    rule=SNIFF_DIED,
     message="the input could not be examined: the process reading it died (too big or malformed?)",
     plugin="core",
 )

@@ -15,7 +15,7 @@ address) — a connection over a limit is closed at once. A connection must
 complete its TLS handshake and first frame within ``first_frame_timeout``
 (an idle socket that never sends a frame is closed quickly), later frames
 within ``idle_timeout``. Refusals are logged at most once per reason every
-10 seconds, with the count left out.
+10 seconds, each line counting the ones left out since.
 
 Limits: ``max_frame_bytes`` (a larger frame is answered ``AR`` and skipped).
 TLS: ``tls.cert``/``tls.key`` (server), ``tls.client_ca`` to verify client

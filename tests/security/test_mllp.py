@@ -23,10 +23,12 @@ from hl7.client import MLLPClient
 
 from gateway.app import Gateway
 from gateway.config import ConfigError
+from gateway.daemon.sniffer import SNIFF_DIED, Sniffer
+from gateway.messages import MessageMeta
 from gateway.store import MessageFilter
-from tests.conftest import free_port
+from tests.conftest import TODAY, free_port
 from tests.daemon_helpers import FIXTURES, Harness, deployment
-from tests.security.daemon import Daemon, wait_for
+from tests.security.daemon import Daemon, children, wait_for
 from tests.security.inputs import fhir_bundle
 from tests.tls import make_pki
 
@@ -197,3 +199,26 @@ def test_ack_latency_stays_low_while_big_fhir_files_are_taken(tmp_path: Path) ->
     assert len(during) >= 5
     median = sorted(during)[len(during) // 2]
     assert max(during) < 0.5, f"ACK latency while taking big files: max {max(during):.3f} s, median {median:.3f} s"
+
+
+def test_a_sniff_helper_that_dies_costs_one_input_not_the_daemon(example_gateway) -> None:
+    sniffer = Sniffer(example_gateway.host, example_gateway.loaded.path)
+    meta = MessageMeta(source="test", today=TODAY, clinic_id="lakeside")
+    before = set(children(os.getpid()))
+    try:
+        envelope, _ = sniffer.sniff(fhir_bundle(300_000, "WARM"), meta)  # starts the helper
+        assert envelope.format == "fhir-json" and envelope.control_id == "WARM" and "doc" not in envelope.extra
+        spawned = [p for p in children(os.getpid()) if p not in before]
+        (helper,) = [p for p in spawned if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        result: list = []
+        slow = threading.Thread(target=lambda: result.append(sniffer.sniff(fhir_bundle(4_500_000, "SLOW"), meta)))
+        slow.start()
+        time.sleep(0.3)
+        os.kill(helper, 9)
+        slow.join(30)
+        ((envelope, errors),) = result
+        assert envelope is None and [f.rule for f in errors] == [SNIFF_DIED]
+        envelope, _ = sniffer.sniff(fhir_bundle(300_000, "AFTER"), meta)  # a new helper
+        assert envelope.control_id == "AFTER"
+    finally:
+        sniffer.close()
