@@ -87,7 +87,7 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
     size, and by the bytes actually read, whatever size it reports.
     """
     st = check_input(path, max_bytes, follow_symlinks=follow_symlinks)
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
