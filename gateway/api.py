@@ -71,7 +71,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "Renderer",
     ),
     "gateway.transport": ("BaseTransport", "MemoryTransport", "Receipt", "Transport", "TransportError"),
-    "gateway.sources": ("Source", "Submit"),
+    "gateway.sources": ("InputRefused", "Source", "Submit", "read_input"),
     "gateway.codes": (
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",
@@ -80,7 +80,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "x12_relationship",
     ),
     "gateway.identifiers": ("luhn_ok", "npi_check_digit", "npi_is_valid"),
-    "gateway.logging": ("event", "get"),
+    "gateway.logging": ("RateLimited", "event", "get"),
     "gateway.app": ("Gateway",),
     "gateway.plugins": ("PluginError", "PluginHost"),
     "gateway.testing": (

@@ -8,13 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import click
+from pydantic import BaseModel
 
 from gateway import API_VERSION, __version__
 from gateway.app import Gateway
-from gateway.config import ConfigError
+from gateway.config import ConfigError, unresolved_secrets
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
 from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
 from gateway.plugins import PluginError, PluginHost
+from gateway.sources import InputRefused, check_input, read_input
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -142,7 +144,14 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
         _fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
-    files = expand_inputs(inputs)
+    files, refused = [], []
+    for path in expand_inputs(inputs):  # refused unread: not a regular file, or over max_input_bytes
+        try:
+            check_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+            files.append(path)
+        except InputRefused as exc:
+            refused.append(path)
+            click.echo(f"refused {path}: {exc}", err=True)
     with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
         summary = process_files(
             gw,
@@ -152,6 +161,10 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
             today=today.date() if today else None,
             progress=lambda _p: bar.update(1),
         )
+    if refused:
+        summary.inputs += len(refused)
+        summary.messages_quarantined += len(refused)
+        summary.reasons["GW-INPUT-REFUSED (unread)"] += len(refused)
     print_summary(summary, out_dir)
     if strict and (summary.messages_quarantined or summary.encounters_quarantined):
         sys.exit(EXIT_QUARANTINED)
@@ -176,8 +189,26 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
             _fail(f"{exc}; or pass --config", EXIT_FAILED)
     gw = _load(config)
     run = Run(gateway=gw, today=today.date() if today else date.today(), clinic_id=clinic_id)
-    out = [inspect_result(run.process_bytes(p.read_bytes(), p.name), p.name) for p in expand_inputs(inputs)]
-    click.echo(json.dumps(out, indent=2))
+    encoder = json.JSONEncoder(indent=2)
+    buf: list[str] = ["["]
+    n = -1
+    for n, path in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
+        try:
+            raw = read_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+        except InputRefused as exc:
+            item: dict = {"input": path.name, "refused": str(exc)}
+        else:
+            item = inspect_result(run.process_bytes(raw, path.name), path.name)
+            del raw
+        buf.append(",\n  " if n else "\n  ")
+        for chunk in encoder.iterencode(item):  # the same text as json.dumps(list, indent=2)
+            buf.append(chunk.replace("\n", "\n  "))
+            if len(buf) > 4096:
+                click.echo("".join(buf), nl=False)
+                buf.clear()
+        del item
+    buf.append("\n]" if n >= 0 else "]")
+    click.echo("".join(buf))
 
 
 @cli.command()
@@ -228,11 +259,38 @@ def rules(as_json: bool, markdown: bool) -> None:
                 click.echo(f"{r.id:<28} {r.severity.value:<8} {r.plugin:<18} {r.description}")
 
 
+def _settings_sections(gw: Gateway) -> list[tuple[tuple[str | int, ...], BaseModel]]:
+    """Every validated plugin-defined section of the config, with its key path."""
+    out: list[tuple[tuple[str | int, ...], BaseModel]] = []
+    for name, settings in gw.destination_settings.items():
+        out.append((("destinations", name), settings))
+        fmt = gw.format_settings.get(name)
+        if fmt is not None:
+            out.append((("destinations", name, "format_settings"), fmt))
+    for i, clinic in enumerate(gw.clinics.values()):
+        out += [(("clinics", i, "settings", section), model) for section, model in clinic.settings.items()]
+        for j, src in enumerate(clinic.config.sources):
+            model = gw.registries.sources[src.type].settings_model.model_validate(dict(src.model_extra or {}))
+            out.append((("clinics", i, "sources", j), model))
+    return out
+
+
 @cli.command("check-config")
 @click.argument("config", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def check_config(config: Path) -> None:
-    """Validate a gateway.yaml, plugin sections and mapping files included."""
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too (a secret reference that cannot be resolved).")
+def check_config(config: Path, strict: bool) -> None:
+    """Validate a gateway.yaml, plugin sections and mapping files included.
+
+    Also resolves every secret reference (env:NAME, file:PATH) and warns when
+    its environment variable is unset or its file cannot be read (the secret
+    itself is never printed); with --strict that is an error.
+    """
     gw = _load(config)
+    missing = unresolved_secrets(gw.loaded, _settings_sections(gw))
+    for problem in missing:
+        click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if strict and missing:
+        sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -57,6 +58,41 @@ def resolve_secret(ref: str, base_dir: Path) -> str:
         return path.read_text().strip()
     except OSError as exc:
         raise ConfigError([f"secret {ref}: cannot read file ({exc.strerror})"]) from None
+
+
+def _is_secret_type(tp: Any) -> bool:
+    if isinstance(tp, AfterValidator):
+        return tp.func is _check_secret
+    return any(_is_secret_type(arg) for arg in get_args(tp))
+
+
+def secret_references(model: BaseModel, loc: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every :data:`SecretRef` set in ``model`` and the models inside it, with its key path."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, str):
+            if any(_is_secret_type(m) for m in info.metadata) or _is_secret_type(info.annotation):
+                yield (*loc, name), value
+            continue
+        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        if isinstance(value, BaseModel):
+            inner = [(None, value)]
+        for key, item in inner:
+            if isinstance(item, BaseModel):
+                yield from secret_references(item, (*loc, name) if key is None else (*loc, name, key))
+
+
+def unresolved_secrets(loaded: LoadedConfig, sections: Iterable[tuple[Path_, BaseModel]]) -> list[str]:
+    """One problem per secret reference in ``sections`` whose environment
+    variable is unset or whose file cannot be read (the secret is never shown)."""
+    problems = []
+    for loc, model in sections:
+        for key, ref in secret_references(model, loc):
+            try:
+                resolve_secret(ref, loaded.base_dir)
+            except ConfigError as exc:
+                problems += [loaded.problem(key, p) for p in exc.problems]
+    return problems
 
 
 def _check_npi(value: str) -> str:
@@ -149,6 +185,9 @@ class ClinicConfig(Strict):
     name: str
     billing_provider: BillingProviderConfig
     senders: list[str] = Field(default_factory=list)
+    #: with one clinic only: also take messages whose sender it does not list
+    #: (a clinic that lists no senders takes every sender anyway)
+    accept_any_sender: bool = False
     sources: list[SourceConfig] = Field(default_factory=list)
     charge_master: str | None = None
     code_maps: list[str] = Field(default_factory=list)
@@ -164,6 +203,9 @@ class GatewayConfig(Strict):
     #: folder for the gateway's own state (control numbers, journal), relative
     #: to gateway.yaml's folder
     state_dir: str = "state"
+    #: no input bigger than this is read whole or looked at by a plugin (the
+    #: journal refuses it: GW-TOO-LARGE; `gateway inspect` refuses it unread)
+    max_input_bytes: int = Field(20_000_000, gt=0)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     submitter: PartyConfig
     receiver: PartyConfig
@@ -426,6 +468,12 @@ def _cross_checks(loaded: LoadedConfig, data: dict[str, Any]) -> list[str]:
         if name not in destinations:
             message = f"no destination named '{name}' (destinations: {known})"
             problems.append(loaded.problem(("delivery", "destinations", name), message))
+    raw_clinics = data.get("clinics") if isinstance(data.get("clinics"), list) else []
+    if len(raw_clinics) > 1:
+        for i, clinic in enumerate(raw_clinics):
+            if isinstance(clinic, dict) and clinic.get("accept_any_sender") is True:
+                message = "applies only when there is one clinic; list the senders of each clinic instead"
+                problems.append(loaded.problem(("clinics", i, "accept_any_sender"), message))
     senders: dict[str, str] = {}
     for clinic in clinics:
         cid = str(clinic.get("id"))

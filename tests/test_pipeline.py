@@ -70,13 +70,6 @@ def test_unknown_sender_with_two_clinics_is_quarantined(example_gateway: Gateway
     assert "NOBODY" in result.findings[0].message
 
 
-def test_only_clinic_takes_unrouted_messages(example_config: Path) -> None:
-    text = example_config.read_text()
-    example_config.write_text(text[: text.index("  - id: lakeside")])
-    gw = Gateway.from_config(example_config)
-    assert run(gw, doc([insured_encounter()], sender=None)).clinic_id == "riverside"
-
-
 def test_unrecognised_input(example_gateway: Gateway) -> None:
     result = run(example_gateway, b"\x00\x01 nothing")
     assert result.quarantined and result.findings[0].rule == "GW-FORMAT"
