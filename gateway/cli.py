@@ -216,6 +216,10 @@ from gateway.delivery.cli import register as _register_outbox_commands  # noqa: 
 
 _register_outbox_commands(cli)  # outbox list/show/retry
 
+from gateway.console.cli import register as _register_console_commands  # noqa: E402
+
+_register_console_commands(cli)  # console, reload, users, tokens
+
 
 def main() -> None:
     try:
