@@ -14,7 +14,7 @@ from gateway.app import Gateway
 from gateway.console.auth import hash_password, new_token
 from gateway.console.server import ConsoleContext, ReloadResult, WebServer, build_app
 from gateway.daemon import reload as reloading
-from gateway.store import open_store
+from gateway.store import MessageFilter, open_store
 from gateway.store.users import Accounts
 from tests.daemon_helpers import LoopThread
 
@@ -108,3 +108,37 @@ class Console:
         self.loop.run(self.server.stop())
         self.loop.close()
         self.store.close()
+
+
+def seed(config: Path) -> dict[str, Any]:
+    """Messages of both example clinics (claims, a statement, a quarantined
+    one) and one that reached no clinic, processed and batched into the
+    outbox; their ids."""
+    from gateway.examples import FIXTURES
+    from tests.delivery_helpers import DFT, Line
+
+    line = Line(config)
+    enc = FIXTURES / "encounters"
+    line.ingest(
+        [
+            (enc / "riverside-insured.json").read_bytes(),
+            (enc / "riverside-scrub-errors.json").read_bytes(),
+            (enc / "lakeside-selfpay.json").read_bytes(),
+            DFT.replace(b"|RIVERSIDE^", b"|NOBODY^"),
+        ]
+    )
+    line.cut()
+    store = line.store
+    rows = store.list_messages(MessageFilter(limit=10))
+    out: dict[str, Any] = {"messages": {}, "outbox": {}, "claims": {}}
+    for r in reversed(rows):  # in the order ingested: riverside's first is the billed one
+        out["messages"].setdefault(r.clinic_id, []).append(r.id)
+    with store.read() as cur:
+        cur.execute("SELECT id, clinic_id FROM outbox")
+        for oid, clinic in cur.fetchall():
+            out["outbox"].setdefault(clinic, []).append(oid)
+        cur.execute("SELECT id, clinic_id FROM claims")
+        for cid, clinic in cur.fetchall():
+            out["claims"].setdefault(clinic, []).append(cid)
+    line.close()
+    return out

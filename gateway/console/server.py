@@ -122,6 +122,12 @@ class Guard:
             await send(message)
 
         scope.setdefault("state", {})
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        head += sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+        if head > MAX_HEAD_BYTES:  # a complete but oversized head (an incomplete one: GatewayH11)
+            glog.event(log, "http.bad_request", 30, status=431, reason="request line or headers too large")
+            return await _respond(send_secure, 431, b"request line or headers too large\n", b"text/plain",
+                                  [(b"connection", b"close")])  # fmt: skip
         if path in OPEN:
             if path == "/ui/login" and method == "POST":
                 receive = await self._check_login_csrf(scope, receive, send_secure)
