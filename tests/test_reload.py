@@ -124,7 +124,12 @@ def test_reload_refuses_a_bad_config_and_records_who(tmp_path: Path) -> None:
     assert "1234567893" in text
     config.write_text(text.replace("1234567893", "1234567890"))
     bad = runner.invoke(cli, ["reload", "--config", str(config)])
-    assert bad.exit_code == 2 and "billing_provider.npi" in bad.output
+    assert bad.exit_code == 2 and "billing_provider.npi" in bad.output  # (its store cannot be named: not audited)
+    config.write_text(text)
+    chargemaster = config.parent / "chargemaster.csv"
+    chargemaster.write_text(chargemaster.read_text() + BAD_ROW)
+    bad = runner.invoke(cli, ["reload", "--config", str(config)])
+    assert bad.exit_code == 2 and "unit_price for WART-FREEZE" in bad.output
     store = SQLiteStore(config.parent / "state" / "gateway.sqlite")
     try:
         rows = Accounts(store).audit_rows(limit=5)
@@ -132,4 +137,4 @@ def test_reload_refuses_a_bad_config_and_records_who(tmp_path: Path) -> None:
         store.close()
     assert [r.action for r in rows] == ["config-reload-refused", "config_generation"]
     assert rows[1].detail["generation"] == 1 and rows[1].actor.startswith("cli:")
-    assert "npi" in rows[0].detail["problems"][0]
+    assert "unit_price" in rows[0].detail["problems"][0]
