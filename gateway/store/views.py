@@ -220,9 +220,16 @@ class Views:
         clause, args = scope.sql("clinic_id")
         extra, eargs = ("", []) if clinic_id is None else (" AND clinic_id = ?", [clinic_id])
         out = {"received": [0] * buckets, "quarantined": [0] * buckets}
+        # bucket = floor((received_at - since) / bucket): SQLite's CAST truncates (values are >= 0 here),
+        # PostgreSQL's rounds
+        bucket_of = (
+            "CAST(FLOOR((received_at - ?) / ?) AS INTEGER)"
+            if self.store.dialect == "postgresql"
+            else "CAST((received_at - ?) / ? AS INTEGER)"
+        )
         with self.store.read() as cur:
             cur.execute(
-                "SELECT CAST((received_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) FROM messages "
+                f"SELECT {bucket_of} AS b, status, COUNT(*) FROM messages "
                 f"WHERE received_at >= ? AND {clause}{extra} GROUP BY b, status",
                 (since, bucket, since, *args, *eargs),
             )
