@@ -80,7 +80,7 @@ def test_rule_index_follows_findings_at_message_and_encounter_level(store) -> No
     assert v.reprocess_rule(EVERYTHING, "lakeside", "CM-UNKNOWN", "op") == [c]
     assert v.rules([c]) == {c: []}
     assert v.quarantined_with_rule(EVERYTHING, "lakeside", "CM-UNKNOWN") == []
-    (again,) = store.claim("w", 10, 60)
+    assert [m.id for m in store.claim("w", 10, 60)] == [c]
     store.complete("w", [Outcome(c, Status.QUARANTINED, [err("GW-PARSE")], "lakeside")])
     assert v.rules([c]) == {c: ["GW-PARSE"]}
 
