@@ -58,7 +58,7 @@ def test_rule_index_follows_findings_at_message_and_encounter_level(store) -> No
                     enc(0, Status.QUARANTINED, [err("CM-UNKNOWN"), err("GW-LINE-CODE")]),
                     enc(1, Status.CLAIMED, [err("W-2", "warning")], [("CLM1", "P", "1.00", "{}")]),
                 ],
-            ),  # fmt: skip
+            ),
             Outcome(
                 c, Status.QUARANTINED, [], "lakeside", encounters=[enc(0, Status.QUARANTINED, [err("CM-UNKNOWN")])]
             ),
