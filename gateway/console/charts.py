@@ -6,7 +6,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 
-def bars(received: list[int], quarantined: list[int], label: str, width: int = 300, height: int = 64) -> Markup:
+def bars(received: list[int], quarantined: list[int], label: str, width: int = 264, height: int = 64) -> Markup:
     """Received per bucket (grey) with the quarantined part (red) on top of the baseline."""
     n = max(len(received), 1)
     top = max([*received, 1])

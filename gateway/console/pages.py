@@ -387,8 +387,13 @@ def _clinics(request: Request) -> list[str]:
 
 
 def _login_page(request: Request, next: str, error: str | None, status: int) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
-    signed = request.app.state.auth.signer.sign(token)
+    signer = request.app.state.auth.signer
+    token = signer.unsign(request.cookies.get(LOGIN_COOKIE))  # one token per browser (several tabs, favicon)
+    fresh = token is None
+    token = token or secrets.token_urlsafe(24)
     resp = page(request, "login.html", http_status=status, login_csrf=token, next=next, error=error)
-    resp.headers.append("set-cookie", f"{LOGIN_COOKIE}={signed}; Path=/; HttpOnly; Secure; SameSite=Strict")
+    if fresh:
+        resp.headers.append(
+            "set-cookie", f"{LOGIN_COOKIE}={signer.sign(token)}; Path=/; HttpOnly; Secure; SameSite=Strict"
+        )
     return resp
