@@ -22,11 +22,18 @@ GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
 BUNDLE = json.loads((FIXTURES / "fhir" / "riverside-transaction-urn-uuid.json").read_text())
 
 
-def bundle(n: int, pad_to: int = 20_000) -> bytes:
-    """A distinct riverside transaction Bundle (identifier ``intake-<n>``) of about ``pad_to`` bytes."""
-    doc = {**BUNDLE, "identifier": {"system": "urn:example:intake", "value": f"intake-{n}"}}
+def _template(pad_to: int) -> bytes:
+    doc = {**BUNDLE, "identifier": {"system": "urn:example:intake", "value": "intake-@@@@@@@@@@"}}
     raw = json.dumps(doc, indent=2).encode()
     return raw + b" " * max(0, pad_to - len(raw))
+
+
+_TEMPLATE = _template(20_000)
+
+
+def bundle(n: int) -> bytes:
+    """A distinct riverside transaction Bundle (identifier ``intake-<n>``, 20,000 bytes; cheap to make)."""
+    return _TEMPLATE.replace(b"@@@@@@@@@@", b"%010d" % n)
 
 
 def token(config: Path, scope: str, clinic: str | None = None, name: str = "sender-a") -> str:
@@ -56,7 +63,10 @@ class Daemon:
         env = {**os.environ, "NOTIFY_SOCKET": str(self.notify)}
         cmd = [*GATEWAY, "run", "--config", str(self.config), "--workers", str(self.workers), "--http",
                f"127.0.0.1:{self.port}", "--no-delivery"]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        # the JSON log goes to a file: a pipe nobody reads fills up and stalls the daemon's event loop
+        self.log = self.config.parent / "daemon.log"
+        self._log = self.log.open("ab")
+        self.proc = subprocess.Popen(cmd, env=env, stderr=self._log, stdout=subprocess.DEVNULL)
         self._ready = ready  # kept open: the daemon also reports STOPPING=1 here
         assert ready.recv(200).startswith(b"READY=1")
         return self
@@ -65,6 +75,7 @@ class Daemon:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.terminate()
-        _, err = self.proc.communicate(timeout=60)
+        self.proc.wait(timeout=60)
         self._ready.close()
-        return err.decode()
+        self._log.close()
+        return self.log.read_text()

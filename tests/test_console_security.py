@@ -370,3 +370,13 @@ def test_the_pages_escape_what_they_show(tmp_path: Path) -> None:
         assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     finally:
         c.close()
+
+
+def test_the_listener_sends_replies_without_waiting_for_delayed_acks(env) -> None:
+    """Regression: a socket made without IPPROTO_TCP gets no TCP_NODELAY from
+    asyncio, and every response (headers, then body) waited ~40 ms for the
+    client's delayed ACK."""
+    console, _ = env
+    (sock,) = console.server._server.servers[0].sockets  # type: ignore[union-attr]
+    assert sock.proto == socket.IPPROTO_TCP
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
