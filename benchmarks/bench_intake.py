@@ -128,15 +128,17 @@ def main(quick: bool = False) -> None:
         print(row("baseline: one durable SQLite commit", commits))
         print(row("baseline: GET /healthz, same pace and listener", health.latencies))
         rate = len(steady.acked) / steady.seconds
-        print(row("POST /fhir → 202", steady.latencies,
-                  f"{len(steady.acked)} accepted ({rate:.0f}/s), {steady.errors} errors, {steady.shed} shed"))  # fmt: skip
+        note = f"{len(steady.acked)} accepted ({rate:.0f}/s), {steady.errors} errors, {steady.shed} shed"
+        print(row("POST /fhir → 202", steady.latencies, note))
 
         k = Daemon(root / "kill")
         tok = token(k.config, "intake", "riverside")
         k.start()
         assert k.proc is not None
-        crash = paced(k.base + "/fhir", 10.0, lambda n: bundle(1_000_000 + n), {**FHIR, "authorization": f"Bearer {tok}"},
-                      202, kill_at=5.0, pid=k.proc.pid)  # fmt: skip
+        headers = {**FHIR, "authorization": f"Bearer {tok}"}
+        crash = paced(
+            k.base + "/fhir", 10.0, lambda n: bundle(1_000_000 + n), headers, 202, kill_at=5.0, pid=k.proc.pid
+        )
         k.proc.wait(30)
         store = SQLiteStore(k.config.parent / "state" / "gateway.sqlite")
         try:
