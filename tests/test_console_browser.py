@@ -124,6 +124,11 @@ def until_text(driver, url: str, text: str, timeout: float = 45) -> str:
         time.sleep(0.5)
 
 
+def shows(driver, text: str, timeout: float = 20) -> None:
+    """Wait until the page (the one a click led to) shows ``text``."""
+    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
+
+
 def drop(config: Path, clinic: str, name: str, data: bytes) -> None:
     tmp = config.parent / f".{name}.part"
     tmp.write_bytes(data)
@@ -142,9 +147,10 @@ def test_operator_fixes_reloads_and_reprocesses_in_the_browser(site) -> None:
     assert "riverside" in body
     row = driver.find_element(By.XPATH, "//tr[td/span[text()='CM-UNKNOWN']]")
     row.find_element(By.LINK_TEXT, "show").click()
+    WebDriverWait(driver, 20).until(EC.url_contains("rule=CM-UNKNOWN"))
     driver.find_element(By.CSS_SELECTOR, "table.list tbody tr td a").click()
-    detail = driver.find_element(By.TAG_NAME, "body").text
-    assert "quarantined" in detail and "encounter.service_lines[3].local_code" in detail
+    shows(driver, "encounter.service_lines[3].local_code")
+    assert "quarantined" in driver.find_element(By.TAG_NAME, "body").text
     message_url = driver.current_url
     screenshot(driver, "console-message.png", 1180)
 
@@ -153,23 +159,23 @@ def test_operator_fixes_reloads_and_reprocesses_in_the_browser(site) -> None:
     chargemaster.write_text(chargemaster.read_text() + GOOD_ROW)
     driver.get(daemon.base + "/ui/config")
     driver.find_element(By.XPATH, "//button[text()='Reload configuration']").click()
-    assert "Reloaded: generation 1" in driver.find_element(By.TAG_NAME, "body").text
+    shows(driver, "Reloaded: generation 1")
 
     # reprocess all of the rule, after seeing how many
     driver.get(daemon.base + "/ui/quarantine")
     driver.find_element(By.XPATH, "//tr[td/span[text()='CM-UNKNOWN']]").find_element(
         By.PARTIAL_LINK_TEXT, "reprocess"
     ).click()
-    confirm = driver.find_element(By.TAG_NAME, "body").text
-    assert "1 quarantined message(s) of clinic riverside" in confirm
+    shows(driver, "1 quarantined message(s) of clinic riverside")
     driver.find_element(By.XPATH, "//button[starts-with(text(), 'Reprocess 1')]").click()
-    assert "1 message(s) of riverside with CM-UNKNOWN queued" in driver.find_element(By.TAG_NAME, "body").text
+    shows(driver, "1 message(s) of riverside with CM-UNKNOWN queued")
 
     # billed, and its claim in the outbox: without a restart of the daemon
     body = until_text(driver, message_url, "delivered")
     assert "V10101" in body and "CM-UNKNOWN" not in body.split("Audit trail")[0]
     driver.get(daemon.base + "/ui/claims?clinic=riverside")
     driver.find_element(By.LINK_TEXT, "V10101").click()
+    shows(driver, "Outbox document")
     claim = driver.find_element(By.TAG_NAME, "body").text
     assert "Outbox document" in claim and ".x12" in claim and "delivered" in claim
     driver.find_element(By.CSS_SELECTOR, "#timeline")  # where the lifecycle goes once remittance lands
@@ -183,6 +189,7 @@ def test_a_dead_letter_is_retried_from_the_outbox_page(site) -> None:
     until_text(driver, daemon.base + "/ui/outbox?status=dead", "cannot write to")
     (config.parent / "blocked").unlink()  # the operator fixes the destination
     driver.find_element(By.XPATH, "//button[text()='Retry']").click()
+    WebDriverWait(driver, 20).until(EC.url_contains("status=pending"))
     body = until_text(driver, daemon.base + "/ui/outbox?status=delivered", "lake-statements")
     assert "dead" not in driver.find_element(By.CSS_SELECTOR, "table.list").text
     assert "lakeside-statement-" in body
