@@ -127,3 +127,18 @@ def test_accounts_sessions_tokens_settings_and_audit_retention(store) -> None:
     assert first == sorted(first) and len(first) == 3  # bump, bump, viewed-raw (read in chunks of 2)
     assert acc.prune_audit(time.time() - 86400, "admin") == 1
     assert [r.action for r in acc.audit_rows(limit=1)] == ["audit-pruned"]
+
+
+def test_housekeeping_ends_expired_sessions_and_applies_the_audit_retention(store) -> None:
+    acc = Accounts(store)
+    uid = acc.add_user("ria", "h", "viewer", [])
+    acc.create_session("old", uid, "c", None)
+    acc.create_session("new", uid, "c", None)
+    acc.audit("x", "viewed-raw")
+    with store.write() as cur:
+        cur.execute("UPDATE console_sessions SET last_seen = 1 WHERE id_hash = 'old'")
+        cur.execute("UPDATE audit SET at = ? WHERE action = 'viewed-raw'", (time.time() - 40 * 86400,))
+    assert acc.housekeeping(1800, 43200) == (1, 0)  # no retention set: the audit log stays
+    acc.set_setting("audit_retention_days", "30", "admin")
+    assert acc.housekeeping(1800, 43200) == (0, 1)
+    assert acc.session("new") is not None and acc.session("old") is None

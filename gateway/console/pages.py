@@ -32,6 +32,7 @@ from gateway.console.charts import bars
 from gateway.daemon.shapes import ts
 from gateway.delivery.outbox import Outbox
 from gateway.phi import redact
+from gateway.store.users import AUDIT_RETENTION
 from gateway.store.views import MessageQuery, Views
 
 HERE = Path(__file__).parent
@@ -39,7 +40,6 @@ ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
 ENV.filters["ts"] = ts
 ENV.filters["pretty"] = lambda v: json.dumps(v, indent=2, default=str)
 STATUSES = ("received", "parsed", "coded", "claimed", "batched", "delivered", "quarantined", "dead")
-AUDIT_RETENTION = "audit_retention_days"
 SECRET_KEYS = ("password", "secret", "key", "token", "passphrase")
 
 

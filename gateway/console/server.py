@@ -270,6 +270,21 @@ def build_app(ctx: ConsoleContext) -> Guard:
 # serving
 
 
+async def housekeeping(ctx: ConsoleContext, every: float = 3600.0) -> None:
+    """Hourly: expired sessions and audit rows past the retention leave the store."""
+    while True:
+        settings = ctx.gateway().config.console
+        try:
+            sessions, audit = await anyio.to_thread.run_sync(
+                Accounts(ctx.store).housekeeping, settings.session_idle_minutes * 60, settings.session_max_hours * 3600
+            )
+            if sessions or audit:
+                glog.event(log, "console.housekeeping", sessions=sessions, audit_rows=audit)
+        except Exception as exc:  # the store is down: try again next time
+            glog.event(log, "console.housekeeping_failed", 30, error=type(exc).__name__)
+        await asyncio.sleep(every)
+
+
 class _Conn:
     """An h11 connection that remembers the protocol error it raised."""
 
@@ -368,6 +383,7 @@ class WebServer:
         self.app, self.tls = app, tls
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task | None = None
+        self._chores: asyncio.Task | None = None
 
     async def start(self) -> int:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -388,6 +404,8 @@ class WebServer:
         _route_uvicorn_logs()
         self._server = _Uvicorn(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        ctx = getattr(getattr(getattr(self.app, "app", None), "state", None), "ctx", None)
+        self._chores = asyncio.create_task(housekeeping(ctx)) if ctx is not None else None
         deadline = time.monotonic() + 30
         while not self._server.started:
             if self._task.done():
@@ -399,6 +417,8 @@ class WebServer:
         return self.port
 
     async def stop(self) -> None:
+        if self._chores is not None:
+            self._chores.cancel()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task

@@ -19,6 +19,8 @@ from typing import Any
 from gateway.store.sqlstore import SQLStore, to_json
 
 ROLES = ("viewer", "operator", "admin")
+#: the setting that holds the audit log's retention in days (none: kept forever)
+AUDIT_RETENTION = "audit_retention_days"
 SCOPES = ("read", "operate", "intake")
 #: a user's clinic list holding this sees every clinic
 ALL_CLINICS = "*"
@@ -365,3 +367,12 @@ class Accounts:
             if n:
                 self._audit(cur, actor, "audit-pruned", {"rows": n, "older_than": older_than}, None, None, None)
         return n
+
+    def housekeeping(self, idle_s: float, max_s: float) -> tuple[int, int]:
+        """Expired sessions out, audit rows past the retention out (run hourly
+        by every console host); how many of each."""
+        now = time.time()
+        sessions = self.purge_sessions(now - idle_s, now - max_s)
+        days = self.setting(AUDIT_RETENTION)
+        pruned = self.prune_audit(now - float(days) * 86400, "retention") if days else 0
+        return sessions, pruned
