@@ -203,7 +203,6 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     """Entry point of a worker process (spawned by the daemon)."""
     import signal
 
-    from gateway.app import Gateway
     from gateway.store import open_store
 
     glog.setup(log_level)
@@ -218,9 +217,13 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
                 stop.set()
 
     threading.Thread(target=orphan_watch, daemon=True).start()
-    from gateway.daemon.reload import Watch
+    from gateway.daemon.reload import Watch, load_until_valid
 
-    gw = Gateway.from_config(config)
+    # a config broken on disk (mid-edit) when this process starts: wait for a good one instead of
+    # crashing in a respawn loop; the daemon and the other workers keep the config in force
+    gw = load_until_valid(config, stop)
+    if gw is None:
+        return
     store = open_store(store_url, gw.loaded.base_dir)
     watch = Watch(store, config)  # type: ignore[arg-type]
     try:

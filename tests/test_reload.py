@@ -138,3 +138,42 @@ def test_reload_refuses_a_bad_config_and_records_who(tmp_path: Path) -> None:
     assert [r.action for r in rows] == ["config-reload-refused", "config_generation"]
     assert rows[1].detail["generation"] == 1 and rows[1].actor.startswith("cli:")
     assert "unit_price" in rows[0].detail["problems"][0]
+
+
+def test_a_worker_started_on_a_broken_config_waits_for_a_good_one(tmp_path: Path) -> None:
+    """Regression: a worker process (re)spawned while the operator's edit was
+    broken crashed (exit 1, the problem's text in a traceback on stderr) and
+    the daemon respawned it in a loop."""
+    import multiprocessing
+    from datetime import date
+
+    from gateway.app import Gateway
+    from gateway.daemon.journal import Journal
+    from gateway.messages import MessageMeta
+    from gateway.worker import WorkerSettings, worker_process
+
+    config = deployment(tmp_path / "d", {})
+    db = config.parent / "state" / "gateway.sqlite"
+    store = SQLiteStore(db)
+    chargemaster = config.parent / "chargemaster.csv"
+    good = chargemaster.read_text()
+    gw = Gateway.from_config(config)
+    chargemaster.write_text(good + BAD_ROW)
+    proc = multiprocessing.get_context("spawn").Process(
+        target=worker_process, args=(config, str(db), 0, WorkerSettings(), "info")
+    )
+    proc.start()
+    try:
+        time.sleep(4)
+        assert proc.is_alive()  # waiting, not crashed
+        chargemaster.write_text(good + GOOD_ROW)
+        journal = Journal(gw, store, store)  # journal only: the waiting process must do the work
+        msg, _ = journal.prepare(unmapped_visit(), MessageMeta(source="test", today=date.today()), None)
+        store.journal([msg])
+        journal.close()
+        wait(lambda: store.counts() == [("riverside", "claimed", 1)], what="the message processed by the worker")
+    finally:
+        proc.terminate()
+        proc.join(30)
+        store.close()
+    assert proc.exitcode == 0

@@ -18,6 +18,7 @@ reload that changes them says so.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,25 @@ def load(config: Path) -> Loaded:
         return Loaded(None, list(exc.problems))
     except PluginError as exc:
         return Loaded(None, [f"plugin error: {exc}"])
+
+
+def load_until_valid(config: Path, stop: threading.Event, retry: float = 2.0) -> Gateway | None:
+    """The gateway of ``config``, waiting while the file on disk is invalid
+    (an operator mid-edit when a worker process starts or restarts): it logs
+    that once per problem set, never the problems' text, and tries again
+    every ``retry`` s. None when ``stop`` is set first."""
+    seen: list[str] | None = None
+    while not stop.is_set():
+        loaded = load(config)
+        if loaded.gateway is not None:
+            if seen is not None:
+                glog.event(log, "config.valid_again")
+            return loaded.gateway
+        if loaded.problems != seen:
+            glog.event(log, "config.invalid_waiting", 40, problems=len(loaded.problems))
+            seen = loaded.problems
+        stop.wait(retry)
+    return None
 
 
 def restart_needed(old: Gateway, new: Gateway) -> list[str]:
