@@ -6,12 +6,17 @@ builds one per configured ``sources:`` entry with
 ``submit(raw, meta)`` durably journals the bytes and returns only after they
 are stored — a source acknowledges (ACK, file move, HTTP 2xx) only after it
 returns.
+
+An HTTP source (:class:`HttpSource`, e.g. ``type: http``) also names the
+paths it answers on the daemon's ``--http`` listener; the listener checks the
+caller's intake token (before any body is read) and hands the request to the
+source of the token's clinic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.messages import MessageMeta
 
@@ -25,3 +30,16 @@ class Source(Protocol):
     async def start(self, submit: Submit) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class HttpSource(Source, Protocol):
+    """A source fed through the gateway's HTTP listener."""
+
+    clinic_id: str
+    #: paths routed to it (``POST``), e.g. ``("/fhir", "/fhir/$process-message")``
+    http_paths: tuple[str, ...]
+
+    async def handle(self, request: Any, sender: str) -> Any:
+        """Answer one authenticated request (a Starlette request and response);
+        ``sender`` is the intake token's name."""
+        ...
