@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from tests.console_helpers import Console, seed
+from tests.pg import pg_url  # noqa: F401  (fixture: a PostgreSQL schema of its own)
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,50 @@ def test_openapi_documents_the_api_behind_the_login(env) -> None:
               "/api/v1/outbox", "/api/v1/outbox/{outbox_id}/retry", "/api/v1/reload", "/api/v1/status"):  # fmt: skip
         assert p in paths, p
     assert not any(p.startswith("/ui") for p in paths)
+
+
+def test_the_console_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+    """Every page and the rule actions on the PostgreSQL store (the SQL of
+    views, accounts and the rule triggers is shared with SQLite)."""
+    from datetime import date
+
+    from gateway.app import Gateway
+    from gateway.daemon.journal import Journal
+    from gateway.examples import FIXTURES, write_example_deployment
+    from gateway.messages import MessageMeta
+    from gateway.store import open_store
+    from gateway.worker import Worker
+
+    config = write_example_deployment(tmp_path / "d")
+    gw = Gateway.from_config(config)
+    store = open_store(pg_url)
+    journal = Journal(gw, store, store)
+    msgs = [
+        journal.prepare(
+            (FIXTURES / "encounters" / f).read_bytes(), MessageMeta(source="test", today=date.today()), None
+        )[0]
+        for f in ("riverside-insured.json", "riverside-scrub-errors.json")
+    ]
+    store.journal(msgs)
+    journal.close()
+    Worker(gw.pipeline, store, "w").run_once()
+    store.close()
+    c = Console(config, store_url=pg_url)
+    try:
+        c.user("ria", "operator", ["riverside"])
+        cl = c.client()
+        assert cl.login("ria").status_code == 303
+        listed = cl.get("/api/v1/messages").json()
+        assert [m["status"] for m in listed] == ["quarantined", "claimed"] and "SCRUB-NPI" in listed[0]["rules"]
+        for page in ("/ui/", "/ui/messages?rule=SCRUB-NPI", "/ui/quarantine", "/ui/outbox", "/ui/claims",
+                     f"/ui/messages/{listed[1]['id']}", "/ui/claims/1", "/ui/config", "/ui/plugins"):  # fmt: skip
+            r = cl.get(page)
+            assert r.status_code == 200, page
+        assert "SCRUB-NPI" in cl.get("/ui/quarantine").text
+        body = {"clinic": "riverside", "rule": "SCRUB-NPI"}
+        dry = cl.post("/api/v1/reprocess-rule", json=body, headers={"x-csrf-token": cl.csrf}).json()
+        assert dry["count"] == 1
+        actions = [r.action for r in c.accounts.audit_rows(actor="ria", limit=10)]
+        assert {"login", "viewed-encounter", "viewed-claim"} <= set(actions)
+    finally:
+        c.close()
