@@ -142,3 +142,22 @@ def test_housekeeping_ends_expired_sessions_and_applies_the_audit_retention(stor
     acc.set_setting("audit_retention_days", "30", "admin")
     assert acc.housekeeping(1800, 43200) == (0, 1)
     assert acc.session("new") is not None and acc.session("old") is None
+
+
+def test_last_received_per_clinic_and_source_type_is_kept_on_insert(store) -> None:
+    def put(raw: bytes, clinic: str | None, source: str, at: float) -> None:
+        store.journal([NewMessage(raw=raw, sha256=hashlib.sha256(raw).hexdigest(), scope=clinic or "", source=source,
+                                  received_at=at, clinic_id=clinic)])  # fmt: skip
+
+    put(b"1", "riverside", "folder:riverside", 100.0)
+    put(b"2", "riverside", "folder:riverside", 300.0)
+    put(b"3", "riverside", "mllp", 200.0)
+    put(b"4", "lakeside", "http:emr-east", 50.0)
+    put(b"5", None, "mllp", 10.0)
+    put(b"2", "riverside", "folder:riverside", 999.0)  # a resend is not a new message
+    assert Views(store).last_received() == [
+        (None, "mllp", 10.0),
+        ("lakeside", "http", 50.0),
+        ("riverside", "folder", 300.0),
+        ("riverside", "mllp", 200.0),
+    ]

@@ -11,6 +11,10 @@ together; that module lists them as migrations like every other.
   the config generation (reload) and the audit retention live there.
 * the audit trail gains where a request came from and the clinic it
   concerned (12), and an index on time for review and retention.
+* ``last_received`` (13) — the newest message per clinic and source type,
+  kept by a trigger on ``messages`` (the alerting metric, without scanning
+  every message per scrape), and indexes for a clinic's newest messages and
+  for its charts (received per hour or day, index-only).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ CREATE TABLE message_rules (
     rule        TEXT NOT NULL,
     severity    TEXT NOT NULL
 );
-CREATE INDEX message_rules_rule ON message_rules (rule, message_id);
+CREATE INDEX message_rules_rule ON message_rules (rule, severity, message_id);
 CREATE INDEX message_rules_message ON message_rules (message_id, idx);
 """
 
@@ -162,3 +166,45 @@ ALTER TABLE audit ADD COLUMN ip TEXT;
 ALTER TABLE audit ADD COLUMN clinic_id TEXT;
 CREATE INDEX audit_at ON audit (at)
 """
+
+_SQLITE_KIND = "CASE WHEN instr({s}, ':') > 0 THEN substr({s}, 1, instr({s}, ':') - 1) ELSE {s} END"
+
+_LAST_TABLE = """
+CREATE TABLE last_received (
+    clinic_id   TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    at          {real} NOT NULL,
+    PRIMARY KEY (clinic_id, source)
+);
+CREATE INDEX messages_clinic_id ON messages (clinic_id, id);
+CREATE INDEX messages_clinic_received ON messages (clinic_id, received_at, status);
+"""
+
+SQLITE_LAST = (
+    _LAST_TABLE.replace("{real}", "REAL")
+    + f"""
+INSERT INTO last_received (clinic_id, source, at)
+    SELECT COALESCE(clinic_id, ''), {_SQLITE_KIND.format(s="source")}, MAX(received_at) FROM messages GROUP BY 1, 2;
+CREATE TRIGGER last_received_ins AFTER INSERT ON messages BEGIN
+    INSERT INTO last_received (clinic_id, source, at)
+        VALUES (COALESCE(NEW.clinic_id, ''), {_SQLITE_KIND.format(s="NEW.source")}, NEW.received_at)
+        ON CONFLICT (clinic_id, source) DO UPDATE SET at = MAX(at, excluded.at);
+END
+"""
+)
+
+POSTGRES_LAST = (
+    _LAST_TABLE.replace("{real}", "DOUBLE PRECISION")
+    + """
+INSERT INTO last_received (clinic_id, source, at)
+    SELECT COALESCE(clinic_id, ''), split_part(source, ':', 1), MAX(received_at) FROM messages GROUP BY 1, 2;
+CREATE FUNCTION gateway_last_received() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO last_received (clinic_id, source, at)
+        VALUES (COALESCE(NEW.clinic_id, ''), split_part(NEW.source, ':', 1), NEW.received_at)
+        ON CONFLICT (clinic_id, source) DO UPDATE SET at = GREATEST(last_received.at, excluded.at);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER last_received_ins AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION gateway_last_received()
+"""
+)

@@ -217,6 +217,11 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(11, "console: users, sessions, API tokens, settings", portable(console_sql.CONSOLE)),
     Migration(12, "audit: client address, clinic, index on time", portable(console_sql.AUDIT_WHERE)),
+    Migration(
+        13,
+        "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
+        {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
+    ),
 ]
 
 VERSION_TABLE = (

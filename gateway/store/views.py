@@ -73,6 +73,9 @@ class ClinicOverview:
     oldest_pending_document: float | None = None
 
 
+#: messages with an error finding of a rule: driven from the rule index (a rare rule costs its rows, not a scan)
+_WITH_RULE = "m.id IN (SELECT r.message_id FROM message_rules r WHERE r.rule = ? AND r.severity = ?)"
+
 _OUTBOX_COLUMNS = (
     "o.id, o.destination, o.kind, o.clinic_id, o.name, o.sha256, o.size, o.status, o.attempts, o.next_attempt, "
     "o.last_error, o.location, o.created_at, o.delivered_at, "
@@ -102,9 +105,7 @@ class Views:
                 where.append(sql)
                 args.append(value)
         if q.rule:
-            where.append(
-                "EXISTS (SELECT 1 FROM message_rules r WHERE r.message_id = m.id AND r.rule = ? AND r.severity = ?)"
-            )
+            where.append(_WITH_RULE)
             args += [q.rule, ERROR]
         cols = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
         sql = f"SELECT {cols} FROM messages m WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?"
@@ -155,8 +156,7 @@ class Views:
         col = "m.clinic_id IS NULL" if clinic_id is None else "m.clinic_id = ?"
         with self.store.read() as cur:
             cur.execute(
-                f"SELECT m.id FROM messages m WHERE m.status = 'quarantined' AND {col} AND EXISTS (SELECT 1 FROM "
-                "message_rules r WHERE r.message_id = m.id AND r.rule = ? AND r.severity = ?) ORDER BY m.id",
+                f"SELECT m.id FROM messages m WHERE m.status = 'quarantined' AND {col} AND {_WITH_RULE} ORDER BY m.id",
                 (*([] if clinic_id is None else [clinic_id]), rule, ERROR),
             )
             return [int(r[0]) for r in cur.fetchall()]
@@ -312,15 +312,10 @@ class Views:
 
     # -- metrics (alerting) ----------------------------------------------------------
     def last_received(self) -> list[tuple[str | None, str, float]]:
-        """``(clinic, source type, newest received_at)``."""
+        """``(clinic, source type, newest received_at)`` (clinic None: unrouted)."""
         with self.store.read() as cur:
-            cur.execute("SELECT clinic_id, source, MAX(received_at) FROM messages GROUP BY clinic_id, source")
-            rows = cur.fetchall()
-        best: dict[tuple[str | None, str], float] = {}
-        for clinic, source, at in rows:
-            key = (clinic, str(source).split(":", 1)[0])
-            best[key] = max(best.get(key, 0.0), float(at))
-        return sorted(((c, s, t) for (c, s), t in best.items()), key=lambda x: (x[0] or "", x[1]))
+            cur.execute("SELECT clinic_id, source, at FROM last_received ORDER BY clinic_id, source")
+            return [(c or None, s, float(t)) for c, s, t in cur.fetchall()]
 
     def outbox_by_clinic(self) -> list[tuple[str, str, int, float | None]]:
         """``(clinic, status, documents, oldest created_at)``."""
