@@ -71,7 +71,8 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "Renderer",
     ),
     "gateway.transport": ("BaseTransport", "MemoryTransport", "Receipt", "Transport", "TransportError"),
-    "gateway.sources": ("InputRefused", "Source", "Submit", "read_input"),
+    "gateway.sources": ("HttpSource", "InputRefused", "Source", "Submit", "acknowledged", "read_input"),
+    "gateway.console.fhir_outcome": ("operation_outcome",),
     "gateway.codes": (
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",

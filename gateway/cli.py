@@ -306,6 +306,10 @@ from gateway.scaffold.cli import register as _register_scaffold_commands  # noqa
 
 _register_scaffold_commands(cli)  # new-plugin
 
+from gateway.console.cli import register as _register_console_commands  # noqa: E402
+
+_register_console_commands(cli)  # console, reload, users, tokens
+
 
 def main() -> None:
     try:

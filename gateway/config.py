@@ -180,6 +180,30 @@ class DeliveryConfig(Strict):
     destinations: dict[str, DeliveryTuning] = Field(default_factory=dict)
 
 
+class ConsoleTLS(Strict):
+    """Certificate and key (PEM files, relative to gateway.yaml's folder)."""
+
+    cert: str
+    key: str
+
+
+class ConsoleConfig(Strict):
+    """The web console, JSON API and HTTP intake (docs/console.md)."""
+
+    #: HTTPS for the whole listener; without it only loopback binds (or --insecure-http)
+    tls: ConsoleTLS | None = None
+    #: key that signs session cookies (default: <state_dir>/console-secret, made 0600 on first start)
+    session_secret: SecretRef | None = None
+    #: a session ends after this long without a request, and after session_max_hours in any case
+    session_idle_minutes: float = Field(30.0, gt=0)
+    session_max_hours: float = Field(12.0, gt=0)
+    #: failed logins in a row before the user is locked for login_lockout_minutes
+    login_max_failures: int = Field(5, ge=1)
+    login_lockout_minutes: float = Field(15.0, gt=0)
+    #: login attempts per minute from one client address (more get 429)
+    login_rate_per_minute: int = Field(10, ge=1)
+
+
 class ClinicConfig(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
     name: str
@@ -211,6 +235,7 @@ class GatewayConfig(Strict):
     receiver: PartyConfig
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     clinics: list[ClinicConfig] = Field(min_length=1)
 
 

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from gateway.phi import PHI_FIELDS, REDACTED
+
 LOGGER = "gateway"
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -31,7 +33,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
-                out[key] = value
+                out[key] = REDACTED if key in PHI_FIELDS else value  # a field named like PHI is never written
         if record.exc_info and record.exc_info[0] is not None:
             out["error"] = record.exc_info[0].__name__  # the type only: the text may quote patient data
         return json.dumps(out, default=str, separators=(",", ":"))

@@ -7,6 +7,11 @@ builds one per configured ``sources:`` entry with
 ``submit(raw, meta)`` durably journals the bytes and returns only after they
 are stored — a source acknowledges (ACK, file move, HTTP 2xx) only after it
 returns.
+
+An HTTP source (:class:`HttpSource`, e.g. ``type: http``) also names the
+paths it answers on the daemon's ``--http`` listener; the listener checks the
+caller's intake token (before any body is read) and hands the request to the
+source of the token's clinic.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.messages import MessageMeta
 
@@ -111,3 +116,24 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
     if total > max_bytes:
         raise _too_large(f"more than {max_bytes} bytes read", max_bytes)
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class HttpSource(Source, Protocol):
+    """A source fed through the gateway's HTTP listener."""
+
+    clinic_id: str
+    #: paths routed to it (``POST``), e.g. ``("/fhir", "/fhir/$process-message")``
+    http_paths: tuple[str, ...]
+
+    async def handle(self, request: Any, sender: str) -> Any:
+        """Answer one authenticated request (a Starlette request and response);
+        ``sender`` is the intake token's name."""
+        ...
+
+
+def acknowledged(source_type: str, seconds: float) -> None:
+    """Record how long a source took from a complete inbound message to its
+    reply (MLLP ACK, HTTP 202): the ``gateway_ack_latency_seconds`` histogram."""
+    from gateway.daemon.metrics import ACK_LATENCY
+
+    ACK_LATENCY.observe(seconds, source=source_type)

@@ -134,9 +134,13 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     today: Callable[[], date] = date.today
     processed: int = 0
+    #: asked before every claim: a new pipeline after a config reload, else None
+    refresh: Callable[[], Pipeline | None] | None = None
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
+        if self.refresh is not None and (pipeline := self.refresh()) is not None:
+            self.pipeline = pipeline  # every message claimed from here on runs on the reloaded config
         batch = self.store.claim(self.name, self.settings.batch, self.settings.lease)
         if not batch:
             return 0
@@ -199,7 +203,6 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     """Entry point of a worker process (spawned by the daemon)."""
     import signal
 
-    from gateway.app import Gateway
     from gateway.store import open_store
 
     glog.setup(log_level)
@@ -214,9 +217,17 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
                 stop.set()
 
     threading.Thread(target=orphan_watch, daemon=True).start()
-    gw = Gateway.from_config(config)
+    from gateway.daemon.reload import Watch, load_until_valid
+
+    # a config broken on disk (mid-edit) when this process starts: wait for a good one instead of
+    # crashing in a respawn loop; the daemon and the other workers keep the config in force
+    gw = load_until_valid(config, stop)
+    if gw is None:
+        return
     store = open_store(store_url, gw.loaded.base_dir)
+    watch = Watch(store, config)  # type: ignore[arg-type]
     try:
-        Worker(gw.pipeline, store, worker_id(n), settings, stop).run()
+        refresh = lambda: g.pipeline if (g := watch.check()) else None  # noqa: E731
+        Worker(gw.pipeline, store, worker_id(n), settings, stop, refresh=refresh).run()
     finally:
         store.close()

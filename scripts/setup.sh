@@ -8,6 +8,10 @@ VENV=${VENV:-.venv}
 need_apt=()
 # (system packages for later test suites are added here, e.g. openssh-server)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)  # real sshd for the SFTP transport tests
+# the console's browser tests: Debian's chromium and its matching driver (never a downloaded browser)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+[ -x /usr/bin/promtool ] || need_apt+=(prometheus)  # promtool checks docs/alerts/*.yml
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -125,7 +125,7 @@ def test_retry_after_max_attempts_dead_letter_then_cli_retry_delivers(tmp_path: 
     line.deliver_until_idle()
     (row,) = line.dispatcher.outbox.list()
     assert (row.status, row.attempts) == ("dead", 4)
-    from gateway.daemon.ops_http import render_metrics
+    from gateway.daemon.metrics import render_metrics
 
     assert 'gateway_outbox_documents{destination="claims-out",status="dead"} 1' in render_metrics(line.store)
     runner = CliRunner()

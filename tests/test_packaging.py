@@ -46,6 +46,13 @@ def test_wheel_in_a_fresh_venv_runs_plugins_init_process_validate(wheel_env) -> 
 
     w.run(w.bin / "gateway", "init", "deployment")
     w.run(w.bin / "gateway", "check-config", "deployment/gateway.yaml")
+    # the console's templates and stylesheet are package data of the wheel
+    console = w.run(
+        w.bin / "python", "-c",
+        "import gateway.console.pages as p; print(p.HERE); print((p.HERE / 'static' / 'console.css').stat().st_size); "
+        "print(p.ENV.get_template('login.html').render(login_csrf='t', next='/ui/', error=None, principal=None))",
+    ).stdout  # fmt: skip
+    assert str(w.prefix) in console and 'name="csrf" value="t"' in console and "/static/console.css" in console
     fixture = w.run(
         w.bin / "python",
         "-c",

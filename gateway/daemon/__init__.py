@@ -1,13 +1,15 @@
 """The long-running service (``gateway run``): sources, journal, workers.
 
-One daemon process runs the sources (folder watchers, MLLP listeners) and
-the journal on an asyncio loop, plus ``/healthz`` and ``/metrics``; N worker
+One daemon process runs the sources (folder watchers, MLLP listeners, HTTP
+intake) and the journal on an asyncio loop, plus the HTTP listener
+(``--http``: console, API, intake, ``/healthz`` and ``/metrics``); N worker
 processes claim work from the store (``--workers 0`` runs one worker thread
 in the daemon process instead). SIGTERM/SIGINT: sources stop accepting, the
 journal commits what it holds, workers finish or release their batch, then
-the process exits. Readiness and stopping are reported to systemd. Workers
-stop when the daemon dies; as PID 1 (or with ``--init``) a minimal init reaps
-orphans (:mod:`gateway.daemon.reaper`).
+the process exits. SIGHUP re-reads and validates the configuration and swaps
+it in (:mod:`gateway.daemon.reload`). Readiness and stopping are reported to
+systemd. Workers stop when the daemon dies; as PID 1 (or with ``--init``) a
+minimal init reaps orphans (:mod:`gateway.daemon.reaper`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from typing import Any
 
 from gateway import logging as glog
 from gateway.app import Gateway
+from gateway.config import ConfigError
+from gateway.daemon import reload as reloading
 from gateway.daemon.journal import Journal
 from gateway.daemon.notify import notify
-from gateway.daemon.ops_http import OpsServer
 from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
 from gateway.store import FILE_NAME, open_store
@@ -40,6 +43,8 @@ class DaemonOptions:
     workers: int = 1
     store: str | None = None
     http: str | None = None  # "host:port"
+    #: serve the console on a non-loopback address without TLS (docs/console.md)
+    insecure_http: bool = False
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     log_level: str = "info"
     shutdown_timeout: float = 30.0
@@ -78,8 +83,13 @@ class Daemon:
         self._procs: dict[int, multiprocessing.process.BaseProcess] = {}
         self._thread_stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.ops: OpsServer | None = None
+        self.web: Any = None
         self.delivery: DeliveryService | None = None
+        self.watch = reloading.Watch(self.store, config)  # type: ignore[arg-type]
+        self._reload_lock = asyncio.Lock()
+        intake = [s for s in self.sources if getattr(s, "http_paths", None)]
+        if intake and not options.http:
+            raise ConfigError([f"source {intake[0].name} (type: http) needs the HTTP listener: pass --http HOST:PORT"])
 
     # -- workers -------------------------------------------------------------
     def _spawn(self, n: int) -> None:
@@ -96,7 +106,9 @@ class Daemon:
     def _start_workers(self) -> None:
         if self.options.workers <= 0:
             store = open_store(self.url, self.gateway.loaded.base_dir)
-            w = Worker(self.gateway.pipeline, store, worker_id("t"), self.options.worker, self._thread_stop)
+            watch = reloading.Watch(store, self.config)  # type: ignore[arg-type]
+            w = Worker(self.gateway.pipeline, store, worker_id("t"), self.options.worker, self._thread_stop,
+                       refresh=lambda: (g.pipeline if (g := watch.check()) else None))  # fmt: skip
             t = threading.Thread(target=w.run, name="worker", daemon=True)
             t.start()
             self._threads.append(t)
@@ -115,6 +127,46 @@ class Daemon:
                 await asyncio.wait_for(self.stopping.wait(), 1.0)
             except TimeoutError:
                 pass
+            await self._follow_generation()
+
+    # -- reloading -------------------------------------------------------------
+    async def reload(self, actor: str, ip: str | None = None) -> Any:
+        """Re-read and validate the config; swap it in and announce it to every
+        worker, or refuse it with the problems (the running one stays)."""
+        from gateway.console.server import ReloadResult
+
+        loop = asyncio.get_running_loop()
+        async with self._reload_lock:
+            loaded = await loop.run_in_executor(None, reloading.load, self.config)
+            if loaded.gateway is None:
+                await loop.run_in_executor(None, reloading.refused, self.store, actor, loaded.problems, ip)
+                return ReloadResult(False, loaded.problems)
+            warnings = reloading.restart_needed(self.gateway, loaded.gateway)
+            self._swap(loaded.gateway)
+            gen = await loop.run_in_executor(None, reloading.announce, self.store, loaded.gateway, actor, ip)
+            self.watch.generation = gen
+            return ReloadResult(True, [], warnings, gen)
+
+    def _swap(self, gw: Gateway) -> None:
+        """The new config for routing in the journal (workers follow the generation)."""
+        self.gateway = gw
+        self.journal.gateway = gw
+
+    async def _follow_generation(self) -> None:
+        """A reload announced by another process (``gateway reload``, another node)."""
+        if self._reload_lock.locked():
+            return
+        async with self._reload_lock:
+            gw = await asyncio.get_running_loop().run_in_executor(None, self.watch.check)
+            if gw is not None:
+                self._swap(gw)
+
+    def _on_sighup(self) -> None:
+        async def go() -> None:
+            result = await self.reload("signal:SIGHUP")
+            glog.event(log, "daemon.sighup", 20 if result.ok else 40, ok=result.ok, problems=len(result.problems))
+
+        asyncio.get_running_loop().create_task(go())
 
     def _stop_workers(self) -> None:
         self._thread_stop.set()
@@ -147,22 +199,21 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         self._start_workers()
         supervisor = asyncio.create_task(self._supervise())
         try:  # whatever fails (a port in use), nothing is left running: workers are not daemonic
             if self.options.delivery:
                 self.delivery = DeliveryService(self.gateway, self.url)
                 self.delivery.start()
-            if self.options.http:
-                host, _, port = self.options.http.rpartition(":")
-                self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
-                await self.ops.start()
             for source in self.sources:
                 await self._start_source(source)
+            if self.options.http:
+                await self._start_web()
             notify(f"READY=1\nSTATUS=running, {len(self.sources)} source(s), {max(self.options.workers, 1)} worker(s)")
             glog.event(
                 log, "daemon.ready", sources=len(self.sources), workers=self.options.workers, pid=os.getpid(),
-                http_port=self.ops.port if self.ops else None,
+                http_port=self.web.port if self.web else None,
             )  # fmt: skip
             await self.stopping.wait()
         finally:
@@ -173,6 +224,8 @@ class Daemon:
         glog.event(log, "daemon.stopped")
 
     async def _stop(self, loop: asyncio.AbstractEventLoop, supervisor: asyncio.Task) -> None:
+        if self.web:
+            await self.web.stop()
         for source in self.sources:
             try:
                 await asyncio.wait_for(source.stop(), self.options.shutdown_timeout)
@@ -183,9 +236,21 @@ class Daemon:
         await loop.run_in_executor(None, self._stop_workers)
         if self.delivery is not None:
             await loop.run_in_executor(None, self.delivery.close, self.options.shutdown_timeout)
-        if self.ops:
-            await self.ops.stop()
         self.store.close()
+
+    async def _start_web(self) -> None:
+        from gateway.console.server import ConsoleContext, WebServer, build_app
+
+        tls = self.gateway.config.console.tls
+        base = self.gateway.loaded.base_dir
+        ctx = ConsoleContext(
+            gateway=lambda: self.gateway, store=self.store, reload=self.reload, health=self.health,  # type: ignore[arg-type]
+            intake={s.clinic_id: s for s in self.sources if getattr(s, "http_paths", None)}, tls=tls is not None,
+        )  # fmt: skip
+        app = build_app(ctx)
+        self.web = WebServer(app, self.options.http or "", (base / tls.cert, base / tls.key) if tls else None,
+                             self.options.insecure_http)  # fmt: skip
+        await self.web.start()
 
     async def _start_source(self, source: Any) -> None:
         if getattr(source, "detailed_submit", False):

@@ -18,13 +18,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
 from gateway.config import ConfigError, read_config
-from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, StoreUnavailable, open_store
+from gateway.daemon.shapes import message_detail, message_json, status_json, ts
+from gateway.store import FILE_NAME, Store, StoreUnavailable, open_store
+from gateway.store.views import EVERYTHING, MessageQuery, Views
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 #: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
@@ -69,34 +70,13 @@ def _open(config: Path, store_url: str | None) -> Store:
         sys.exit(2)
 
 
-def _ts(t: float | None) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+_ts = ts
 
 
 def _date(value: str | None) -> float | None:
     if value is None:
         return None
     return datetime.fromisoformat(value).replace(tzinfo=datetime.fromisoformat(value).tzinfo or UTC).timestamp()
-
-
-def _row_dict(r: MessageRow) -> dict[str, Any]:
-    d = dict(r.__dict__)
-    for k in ("received_at", "updated_at", "processed_at"):
-        d[k] = _ts(d[k]) if d[k] else None
-    return d
-
-
-def _hide_identifiers(out: dict[str, Any]) -> None:
-    """Leave out what identifies a patient's visit (shown with ``--identifiers``)."""
-    name = out.get("name")
-    if name:
-        out["name"] = "(hidden)"
-        out["source"] = str(out["source"]).replace(name, "(hidden)")  # a one-shot source is file:<name>
-    for e in out["encounters"]:
-        e.pop("visit", None)
-        for c in e["claims"]:
-            c.pop("clm01", None)
-    out["identifiers_hidden"] = True
 
 
 def register(cli: click.Group) -> None:
@@ -106,7 +86,8 @@ def register(cli: click.Group) -> None:
     @CONFIG
     @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (0: one thread).")
     @STORE
-    @click.option("--http", help="Serve /healthz and /metrics on HOST:PORT (e.g. 127.0.0.1:9464).")
+    @click.option("--http", help="Serve the console, JSON API, HTTP intake, /healthz and /metrics on HOST:PORT.")
+    @click.option("--insecure-http", is_flag=True, help="Allow a non-loopback --http address without TLS.")
     @click.option("--batch", type=int, default=64, show_default=True, help="Messages a worker claims at once.")
     @click.option("--lease", type=float, default=60.0, show_default=True, help="Seconds a claim is held.")
     @click.option("--log-level", default="info", show_default=True)
@@ -115,9 +96,12 @@ def register(cli: click.Group) -> None:
     @click.option("--init", "as_init", is_flag=True,
                   help="Run a minimal init in front of the service that reaps orphaned processes "
                        "(automatic when gateway run is PID 1).")  # fmt: skip
-    def run(config: Path, workers: int, store_url: str | None, http: str | None, batch: int, lease: float,
-            log_level: str, delivery: bool, as_init: bool) -> None:  # fmt: skip
-        """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT."""
+    def run(config: Path, workers: int, store_url: str | None, http: str | None, insecure_http: bool, batch: int,
+            lease: float, log_level: str, delivery: bool, as_init: bool) -> None:  # fmt: skip
+        """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT.
+
+        SIGHUP (or `gateway reload`) re-reads and validates the configuration and
+        swaps it in without a restart."""
         if as_init or os.getpid() == 1:
             from gateway.daemon.reaper import become_init
 
@@ -128,7 +112,8 @@ def register(cli: click.Group) -> None:
         from gateway.worker import WorkerSettings
 
         options = DaemonOptions(
-            workers=workers, store=store_url, http=http, worker=WorkerSettings(batch=batch, lease=lease),
+            workers=workers, store=store_url, http=http, insecure_http=insecure_http,
+            worker=WorkerSettings(batch=batch, lease=lease),
             log_level=log_level, delivery=delivery,
         )  # fmt: skip
         try:
@@ -141,6 +126,9 @@ def register(cli: click.Group) -> None:
             sys.exit(2)
         except StoreUnavailable as exc:
             click.echo(f"store error: {exc}", err=True)
+            sys.exit(2)
+        except ValueError as exc:  # the HTTP listener refused its address
+            click.echo(str(exc), err=True)
             sys.exit(2)
         except OSError as exc:  # a source cannot listen (port in use) or a folder cannot be made
             click.echo(f"cannot start a source: {exc}", err=True)
@@ -156,12 +144,7 @@ def register(cli: click.Group) -> None:
             counts = store.counts()
             oldest = store.oldest_pending()
         if as_json:
-            out = {
-                "counts": [{"clinic": c, "status": s, "messages": n} for c, s, n in counts],
-                "oldest_pending": _ts(oldest) if oldest else None,
-                "oldest_pending_age_seconds": round(time.time() - oldest, 1) if oldest else None,
-            }
-            click.echo(json.dumps(out, indent=2))
+            click.echo(json.dumps(status_json(counts, oldest), indent=2))
             return
         statuses = sorted({s for _, s, _ in counts})
         clinics = sorted({c or "(unrouted)" for c, _, _ in counts})
@@ -185,27 +168,36 @@ def register(cli: click.Group) -> None:
     @click.option("--id", "message_id", type=int)
     @click.option("--status")
     @click.option("--clinic")
+    @click.option("--rule", help="Only messages with an error finding of this rule id (message or encounter level).")
+    @click.option("--control-id", help="The sender's control id (MSH-10, Bundle id).")
     @click.option("--since", help="Received at or after (ISO date or time, UTC).")
     @click.option("--until", help="Received before (ISO date or time, UTC).")
+    @click.option("--before", "before_id", type=int, help="Only ids below this (the next page: the last id shown).")
     @click.option("--limit", type=int, default=50, show_default=True)
     @click.option("--json", "as_json", is_flag=True)
     def list_(config: Path, store_url: str | None, message_id: int | None, status: str | None, clinic: str | None,
-              since: str | None, until: str | None, limit: int, as_json: bool) -> None:  # fmt: skip
-        """List messages, newest first."""
-        flt = MessageFilter(message_id, status, clinic, _date(since), _date(until), limit)
+              rule: str | None, control_id: str | None, since: str | None, until: str | None, before_id: int | None,
+              limit: int, as_json: bool) -> None:  # fmt: skip
+        """List messages, newest first, with the rule ids that quarantined them."""
         with _open(config, store_url) as store:
-            rows = store.list_messages(flt)
+            views = Views(store)  # type: ignore[arg-type]
+            if message_id is not None:
+                row = store.message(message_id)
+                rows = [row] if row is not None else []
+            else:
+                q = MessageQuery(clinic, status, _date(since), _date(until), control_id, rule, before_id, limit)
+                rows = views.messages(EVERYTHING, q)
+            rules = views.rules([r.id for r in rows])
         if as_json:
-            click.echo(json.dumps([_row_dict(r) for r in rows], indent=2))
+            click.echo(json.dumps([message_json(r, rules[r.id]) for r in rows], indent=2))
             return
         click.echo(
             f"{'id':>8}  {'received (UTC)':<19}  {'clinic':<12} {'status':<11} {'format':<12} {'control id':<20} rules"
         )
         for r in rows:
-            rules = ",".join(sorted({f["rule"] for f in r.findings if f.get("severity") == "error"}))
             click.echo(
                 f"{r.id:>8}  {_ts(r.received_at):<19}  {r.clinic_id or '-':<12} {r.status:<11} {r.format or '-':<12} "
-                f"{(r.control_id or '-')[:20]:<20} {rules}"
+                f"{(r.control_id or '-')[:20]:<20} {','.join(rules[r.id])}"
             )
 
     @messages.command()
@@ -229,22 +221,8 @@ def register(cli: click.Group) -> None:
             if row is None:
                 click.echo(f"no message {message_id}", err=True)
                 sys.exit(1)
-            out: dict[str, Any] = _row_dict(row)
-            out["encounters"] = store.encounters(message_id)
-            if identifiers and not (raw or encounter_idx is not None):
-                store.add_audit(message_id, _actor(), "viewed-identifiers")
-            out["audit"] = [
-                {"at": _ts(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
-                for a in store.audit_trail(message_id)
-            ]
-            if not identifiers:
-                _hide_identifiers(out)
-            if raw:
-                store.add_audit(message_id, _actor(), "viewed-raw")
-                out["raw"] = (store.raw(message_id) or b"").decode("utf-8", "replace")
-            if encounter_idx is not None:
-                store.add_audit(message_id, _actor(), "viewed-encounter", {"idx": encounter_idx})
-                out["encounter"] = store.encounter_json(message_id, encounter_idx)  # type: ignore[attr-defined]
+            rules = Views(store).rules([row.id])[row.id]  # type: ignore[arg-type]
+            out = message_detail(store, row, rules, _actor(), raw, encounter_idx, identifiers=identifiers)
         if as_json:
             click.echo(json.dumps(out, indent=2))
             return
@@ -278,12 +256,35 @@ def register(cli: click.Group) -> None:
     @messages.command()
     @CONFIG
     @STORE
-    @click.argument("message_ids", type=int, nargs=-1, required=True)
+    @click.argument("message_ids", type=int, nargs=-1)
+    @click.option("--rule", help="Every quarantined message of --clinic with an error of this rule id.")
+    @click.option("--clinic", help="With --rule: the clinic (required; one clinic at a time).")
+    @click.option("--dry-run", is_flag=True, help="With --rule: only count them.")
     @click.option("--reason", default="", help="Why (kept in the audit trail).")
-    def reprocess(config: Path, store_url: str | None, message_ids: tuple[int, ...], reason: str) -> None:
-        """Put messages back in the work queue (claims not yet batched are rebuilt)."""
+    def reprocess(config: Path, store_url: str | None, message_ids: tuple[int, ...], rule: str | None,
+                  clinic: str | None, dry_run: bool, reason: str) -> None:  # fmt: skip
+        """Put messages back in the work queue (claims not yet batched are rebuilt).
+
+        Give message ids, or --rule R --clinic C for every quarantined message
+        of clinic C that rule R quarantined (after fixing the config and
+        `gateway reload`); --dry-run counts them first."""
+        if bool(message_ids) == bool(rule):
+            click.echo("give message ids, or --rule with --clinic", err=True)
+            sys.exit(2)
+        if rule and not clinic:
+            click.echo("--rule needs --clinic", err=True)
+            sys.exit(2)
         failed = 0
         with _open(config, store_url) as store:
+            if rule:
+                views = Views(store)  # type: ignore[arg-type]
+                if dry_run:
+                    n = len(views.quarantined_with_rule(EVERYTHING, clinic, rule))
+                    click.echo(f"would reprocess {n} quarantined message(s) of clinic {clinic} with rule {rule}")
+                    return
+                done = views.reprocess_rule(EVERYTHING, clinic, rule, _actor(), reason)
+                click.echo(f"queued {len(done)} message(s) of clinic {clinic} with rule {rule} for reprocessing")
+                return
             for mid in message_ids:
                 if store.reprocess(mid, _actor(), reason):
                     click.echo(f"message {mid}: queued for reprocessing")

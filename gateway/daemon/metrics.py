@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.store.sqlstore import SQLStore
 
 LATENCY_BOUNDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -86,3 +91,68 @@ def gauge(name: str, help: str, samples: Iterable[tuple[dict[str, str], float]])
 #: this process's own metrics (sources and the journal report here)
 ACK_LATENCY = Histogram("gateway_ack_latency_seconds", "Time from a complete inbound frame to the reply sent")
 JOURNALED = Counter("gateway_journaled_total", "Messages journaled, by source type and outcome")
+
+
+def render_metrics(store: SQLStore) -> str:
+    """The Prometheus text exposition: store-wide metrics (read at scrape time,
+    right for every process and node), per-clinic alerting metrics and this
+    process's own (docs/console.md, docs/alerts/)."""
+    from gateway.delivery.outbox import metric_lines as outbox_metric_lines
+    from gateway.store.views import Views
+
+    counts = store.counts()
+    lines = gauge(
+        "gateway_messages",
+        "Messages by clinic and stage (status)",
+        (({"clinic": c or "", "status": s}, n) for c, s, n in counts),
+    )
+    depth = sum(n for _, s, n in counts if s == "received")
+    lines += gauge("gateway_queue_depth", "Messages waiting for a worker", [({}, depth)])
+    oldest = store.oldest_pending()
+    lines += gauge(
+        "gateway_oldest_pending_seconds",
+        "Age of the oldest waiting message",
+        [({}, time.time() - oldest if oldest else 0)],
+    )
+    cumulative, total, count = store.latency_histogram(LATENCY_BOUNDS)
+    per_bucket = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)] + [
+        count - (cumulative[-1] if cumulative else 0)
+    ]
+    lines += [
+        "# HELP gateway_processing_latency_seconds Time from journaled to processed, per message",
+        "# TYPE gateway_processing_latency_seconds histogram",
+    ]
+    lines += histogram_lines("gateway_processing_latency_seconds", {}, LATENCY_BOUNDS, per_bucket, total)
+    lines += ACK_LATENCY.render() + JOURNALED.render()
+    lines += outbox_metric_lines(store)
+    lines += clinic_metric_lines(Views(store))
+    return "\n".join(lines) + "\n"
+
+
+def clinic_metric_lines(views: Any) -> list[str]:
+    """Per-clinic series an operator alerts on (docs/alerts/gateway.rules.yml)."""
+    from gateway.store.views import EVERYTHING
+
+    now = time.time()
+    lines = gauge(
+        "gateway_last_received_timestamp_seconds",
+        "When the newest message arrived, per clinic and source type (Unix time)",
+        (({"clinic": c or "", "source": s}, t) for c, s, t in views.last_received()),
+    )
+    lines += gauge(
+        "gateway_quarantined_messages",
+        "Quarantined messages per clinic and rule id (a message counts under each of its error rules)",
+        (({"clinic": c or "", "rule": r}, n) for c, r, n, _ in views.quarantine_groups(EVERYTHING)),
+    )
+    outbox = views.outbox_by_clinic()
+    lines += gauge(
+        "gateway_clinic_outbox_documents",
+        "Outbox documents per clinic and state (pending, delivered, dead)",
+        (({"clinic": c, "status": s}, n) for c, s, n, _ in outbox),
+    )
+    lines += gauge(
+        "gateway_clinic_outbox_oldest_pending_seconds",
+        "Age of the clinic's oldest document waiting for delivery",
+        (({"clinic": c}, now - t) for c, s, _, t in outbox if s == "pending" and t is not None),
+    )
+    return lines

@@ -12,7 +12,10 @@ append-only: never edit one that has shipped, add the next number.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from gateway.store import console_sql
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,19 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(3, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
     Migration(4, "delivery: claims and statements by message (message status updates)", portable(_BY_MESSAGE)),
+    # 10-14: the operator console (gateway/store/console_sql.py)
+    Migration(
+        10,
+        "rule index: message_rules (message and encounter findings by rule id), kept by triggers",
+        {"sqlite": console_sql.SQLITE_RULES, "postgresql": console_sql.POSTGRES_RULES},
+    ),
+    Migration(11, "console: users, sessions, API tokens, settings", portable(console_sql.CONSOLE)),
+    Migration(12, "audit: client address, clinic, index on time", portable(console_sql.AUDIT_WHERE)),
+    Migration(
+        13,
+        "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
+        {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
+    ),
 ]
 
 VERSION_TABLE = (
@@ -219,8 +235,25 @@ def pending(applied: set[int]) -> list[Migration]:
 
 
 def statements(sql: str) -> list[str]:
-    """Split a migration text into statements (no semicolons inside literals)."""
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a migration text into statements (no semicolons inside literals).
+
+    A PostgreSQL function body (``$$ … $$``) and a SQLite trigger body
+    (``BEGIN … END``) stay whole."""
+    out, buf = [], ""
+    for part in sql.split(";"):
+        buf += part
+        if buf.count("$$") % 2 or ("$$" not in buf and _open_block(buf)):
+            buf += ";"
+            continue
+        if buf.strip():
+            out.append(buf.strip())
+        buf = ""
+    return out
+
+
+def _open_block(text: str) -> bool:
+    """A SQLite ``CREATE TRIGGER … BEGIN`` whose ``END`` has not come yet."""
+    return bool(re.search(r"\bBEGIN\b", text, re.I)) and not re.search(r"\bEND\s*$", text, re.I)
 
 
 def latest() -> int:

@@ -38,10 +38,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import logging as glog
-from gateway.daemon.metrics import ACK_LATENCY
 from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
 from gateway.model import Finding
+from gateway.sources import acknowledged
 
 log = glog.get("mllp")
 
@@ -322,7 +322,7 @@ class MLLPSource:
                     break  # not stored: no ACK, the sender resends
                 writer.write(START + reply + END)
                 await writer.drain()
-                ACK_LATENCY.observe(time.perf_counter() - t0, source="mllp")
+                acknowledged("mllp", time.perf_counter() - t0)
         except TimeoutError:
             if first is not None:
                 self._refuse("no-frame", addr)

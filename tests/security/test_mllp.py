@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -211,10 +212,11 @@ def test_a_sniff_helper_that_dies_costs_one_input_not_the_daemon(example_gateway
         spawned = [p for p in children(os.getpid()) if p not in before]
         (helper,) = [p for p in spawned if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
         result: list = []
+        os.kill(helper, signal.SIGSTOP)  # it cannot answer before it dies, however fast the machine
         slow = threading.Thread(target=lambda: result.append(sniffer.sniff(fhir_bundle(4_500_000, "SLOW"), meta)))
         slow.start()
         time.sleep(0.3)
-        os.kill(helper, 9)
+        os.kill(helper, signal.SIGKILL)
         slow.join(30)
         ((envelope, errors),) = result
         assert envelope is None and [f.rule for f in errors] == [SNIFF_DIED]
