@@ -182,6 +182,16 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
         set_attr("coverage.claim_filing_indicator", "MB"),
     ),
     "SCRUB-FREQUENCY": (replacement(None), replacement("PAYERCLAIM123")),
+    "SCRUB-X12-ID": (
+        set_attr("coverage.subscriber.member_id", "XHP123~NM1*ZZ*9"),
+        set_attr("coverage.subscriber.member_id", "xhp-123/4 #5"),
+    ),
+    "SCRUB-X12-TEXT": (set_attr("patient.name.given", "Al*ma"), set_attr("patient.name.given", "Zoë-Ann O’Neil")),
+    "SCRUB-ZIP": (
+        set_attr("patient.address.postal_code", "ABCDE"),
+        set_attr("patient.address.postal_code", "62701-0001"),
+    ),
+    "SCRUB-STATE": (set_attr("patient.address.state", "62"), set_attr("patient.address.state", "pr")),
 }
 
 
