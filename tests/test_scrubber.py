@@ -192,6 +192,7 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
         set_attr("patient.address.postal_code", "62701-0001"),
     ),
     "SCRUB-STATE": (set_attr("patient.address.state", "62"), set_attr("patient.address.state", "pr")),
+    "SCRUB-PATIENT-PAID": (set_attr("patient_paid", Decimal("-5.00")), set_attr("patient_paid", Decimal("20.00"))),
 }
 
 
@@ -238,8 +239,16 @@ def test_every_npi_on_the_claim_is_checked() -> None:
     claim = make_claim()
     claim.service_lines[1].rendering_provider = Provider(npi="1987654321")
     claim.referring_provider = Provider(npi="2000000000")
+    claim.service_lines[0].ordering_provider = Provider(npi="1234567890")
+    claim.service_lines[0].referring_provider = Provider(npi="1234567893")  # valid
+    claim.service_lines[1].referring_provider = Provider(npi="123456789")
     locations = {f.location for f in scrub(claim, Context(today=TODAY)) if f.rule == "SCRUB-NPI"}
-    assert locations == {"claim.service_lines[2].rendering_provider.npi", "claim.referring_provider.npi"}
+    assert locations == {
+        "claim.service_lines[2].rendering_provider.npi",
+        "claim.referring_provider.npi",
+        "claim.service_lines[1].ordering_provider.npi",
+        "claim.service_lines[2].referring_provider.npi",
+    }
 
 
 def test_clinic_can_disable_a_rule_or_change_its_severity() -> None:

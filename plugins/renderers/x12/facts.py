@@ -157,6 +157,10 @@ class LineFacts:
     service_date: str
     place_of_service: str
     control_number: str
+    #: 2420A/2420E/2420F NPIs ("" when the line has none of its own)
+    rendering_npi: str = ""
+    ordering_npi: str = ""
+    referring_npi: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ class Positions:
     billing: int | None = None
     lines: tuple[int, ...] = ()
     st_control: str = ""
+    #: NM1 of the claim's and lines' other providers by model location
+    #: ("rendering_provider", "service_lines[2].ordering_provider")
+    providers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +214,8 @@ class ClaimFacts:
     diagnoses: tuple[str, ...]
     lines: tuple[LineFacts, ...]
     other_payers: tuple[OtherPayerFacts, ...] = ()
+    #: AMT*F5 patient amount paid
+    patient_paid: Decimal | None = None
     where: Positions = field(default_factory=Positions, compare=False)
 
     @property
@@ -240,7 +249,12 @@ def _self_demographics(claim: Claim) -> tuple[date | None, str]:
     return sub.birth_date or pat.birth_date, sub.sex if sub.sex != "U" else pat.sex
 
 
-def _line_facts(claim: Claim, i: int, ln: ServiceLine) -> LineFacts:
+def _npi(p: Provider | None) -> str:
+    return ident(p.npi) if p is not None else ""
+
+
+def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) -> LineFacts:
+    lr = ln.rendering_provider
     return LineFacts(
         procedure_code=ident(ln.procedure_code),
         modifiers=tuple(ident(m) for m in ln.modifiers if m.strip()),
@@ -250,6 +264,9 @@ def _line_facts(claim: Claim, i: int, ln: ServiceLine) -> LineFacts:
         service_date=d8(ln.service_date),
         place_of_service=ident(ln.place_of_service or claim.place_of_service),
         control_number=ident(line_control_number(claim, i)),
+        rendering_npi=_npi(lr) if lr is not None and lr.npi and lr.npi != claim_npi else "",
+        ordering_npi=_npi(ln.ordering_provider),
+        referring_npi=_npi(ln.referring_provider),
     )
 
 
@@ -265,13 +282,14 @@ def facts_of(claim: Claim) -> ClaimFacts:
         pat = claim.patient
         patient = _person(pat.name, pat.birth_date, pat.sex, pat.address)
     rendering = claim.rendering_provider.npi if rendering_differs(claim) else b.npi  # type: ignore[union-attr]
-    lines = tuple(_line_facts(claim, i, ln) for i, ln in enumerate(claim.service_lines, 1))
+    lines = tuple(_line_facts(claim, i, ln, rendering) for i, ln in enumerate(claim.service_lines, 1))
     facility = claim.service_facility.npi if facility_differs(claim) else None  # type: ignore[union-attr]
     referring = claim.referring_provider.npi if claim.referring_provider else None
     replaces = claim.frequency_code in ("7", "8")
     return ClaimFacts(
         claim_id=ident(claim.id),
         total_charge=claim.total_charge,
+        patient_paid=claim.patient_paid or None,
         place_of_service=ident(claim.place_of_service),
         frequency_code=ident(claim.frequency_code),
         original_reference=ident(claim.original_reference) if replaces else "",
@@ -334,6 +352,10 @@ class NotAClaim(ValueError):
     """Read facts that cannot become a canonical claim (unreadable dates, amounts)."""
 
 
+def _provider(npi: str) -> Provider | None:
+    return Provider(npi=npi) if npi else None
+
+
 def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
     """A canonical claim from read facts (raises :class:`NotAClaim` saying what
     is unusable, without quoting values)."""
@@ -353,6 +375,9 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
                 diagnosis_pointers=list(ln.pointers),
                 place_of_service=ln.place_of_service or None,
                 control_number=ln.control_number or None,
+                rendering_provider=_provider(ln.rendering_npi),
+                ordering_provider=_provider(ln.ordering_npi),
+                referring_provider=_provider(ln.referring_npi),
             )
         )
     if f.total_charge is None:
@@ -411,4 +436,5 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
         diagnoses=[Diagnosis(code=c) for c in f.diagnoses],
         service_lines=lines,
         total_charge=f.total_charge,
+        patient_paid=f.patient_paid,
     )

@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.identifiers import npi_is_valid
+
 from .facts import SELF, AddressFacts, ClaimFacts, LineFacts, OtherPayerFacts, PersonFacts, Positions, to_decimal
 from .syntax import Delimiters, Segment, Tokens, X12SyntaxError, tokenize
 
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+#: NM1 qualifiers whose NPI the claim model carries (the scrubber checks them); any other NPI is checked here
+_MODELLED_NPI = frozenset({"85", "82", "77", "DN", "P3", "DK"})
+_NPI_ROLES = {"DQ": "supervising provider", "QB": "purchased service provider", "77": "service facility"}
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,16 @@ class _Reader:
     def _nm1(self, seg: Segment) -> None:
         q = seg.get(1)
         npi = seg.get(9) if seg.get(8) == "XX" else ""
-        if q == "85":
+        if npi and (q not in _MODELLED_NPI or (q == "77" and self.line is not None)):
+            if not npi_is_valid(npi):
+                role = _NPI_ROLES.get(q, f"NM1*{q}")
+                self.problem("X12-NPI", f"the {role}'s NPI (NM109) is not a valid NPI", seg)
+        if self.line is not None and q in ("82", "DK", "DN", "P3"):
+            role = {"82": "rendering", "DK": "ordering"}.get(q, "referring")
+            self.line[role] = npi
+            self.claim["providers"].append((f"service_lines[{len(self.claim['lines'])}].{role}_provider", seg.index))
+            self.loop = "line-provider"
+        elif q == "85":
             self.billing.update(name=seg.get(3), npi=npi, seg=seg.index)
             self.loop = "billing"
         elif q == "IL" and self.claim is None and self.sub is not None:
@@ -192,12 +206,15 @@ class _Reader:
             self.loop = "patient-name"
         elif q == "82" and self.claim is not None and self.line is None and self.other is None:
             self.claim["rendering"] = npi
+            self.claim["providers"].append(("rendering_provider", seg.index))
             self.loop = "rendering"
-        elif q == "77" and self.claim is not None:
+        elif q == "77" and self.claim is not None and self.line is None:
             self.claim["facility"] = npi
+            self.claim["providers"].append(("service_facility", seg.index))
             self.loop = "facility"
-        elif q == "DN" and self.claim is not None and self.line is None:
+        elif q in ("DN", "P3") and self.claim is not None and self.line is None:
             self.claim["referring"] = npi
+            self.claim["providers"].append(("referring_provider", seg.index))
             self.loop = "referring"
         else:
             self.loop = "other-name"
@@ -232,6 +249,10 @@ class _Reader:
     def _amt(self, seg: Segment) -> None:
         if self.other is not None and seg.get(1) == "D":
             self.other["paid"] = seg.get(2)
+        elif self.claim is not None and self.other is None and self.line is None and seg.get(1) == "F5":
+            self.claim["patient_paid"] = seg.get(2)
+            if to_decimal(seg.get(2)) is None:
+                self.problem("X12-AMOUNT", "AMT02 (patient amount paid) is not an amount", seg)
 
     # -- claims and lines ------------------------------------------------------
     def _clm(self, seg: Segment) -> None:
@@ -252,6 +273,7 @@ class _Reader:
             "hi": None,
             "lines": [],
             "others": [],
+            "providers": [],
         }
         self.line = self.other = None
         self.last_lx = 0
@@ -346,6 +368,9 @@ class _Reader:
                 service_date=ln.get("date", ""),
                 place_of_service=ln.get("pos") or c["pos"],
                 control_number=ln.get("control", ""),
+                rendering_npi=ln.get("rendering", ""),
+                ordering_npi=ln.get("ordering", ""),
+                referring_npi=ln.get("referring", ""),
             )
             for ln in c["lines"]
         )
@@ -362,6 +387,7 @@ class _Reader:
         return ClaimFacts(
             claim_id=c["id"],
             total_charge=to_decimal(c["total"]),
+            patient_paid=to_decimal(c.get("patient_paid", "")),
             place_of_service=c["pos"],
             frequency_code=c["freq"],
             original_reference=c.get("original", ""),
@@ -390,6 +416,7 @@ class _Reader:
                 billing=billing.get("seg"),
                 lines=tuple(ln["seg"] for ln in c["lines"]),
                 st_control=self.st_control,
+                providers=tuple(c["providers"]),
             ),
         )
 

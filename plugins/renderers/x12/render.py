@@ -225,6 +225,8 @@ def _claim(w: _Writer, claim: Claim) -> None:
     w.segs.append(f"CLM{e}{clm01}{e}{amount(claim.total_charge)}{e}{e}{e}{w.comp(pos, 'B', freq)}{e}Y{e}A{e}Y{e}Y")
     if pos in INPATIENT_POS:
         w.seg("DTP", "435", "D8", d8(min(ln.service_date for ln in claim.service_lines)))
+    if claim.patient_paid:
+        w.seg("AMT", "F5", amount(claim.patient_paid))
     if claim.frequency_code in ("7", "8"):
         w.seg("REF", "F8", w.id(claim.original_reference, v.REFERENCE, "the original claim's reference"))
     codes = [w.id(diagnosis_code(d.code), v.DIAGNOSIS, f"diagnosis {i}") for i, d in enumerate(claim.diagnoses, 1)]
@@ -249,7 +251,7 @@ def _claim(w: _Writer, claim: Claim) -> None:
 
 
 def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi: str | None) -> None:
-    """2400 service line with its 2420A rendering provider."""
+    """2400 service line with its 2420A, 2420E and 2420F providers."""
     e = w.e
     w.segs.append(f"LX{e}{i}")
     code = w.comp(
@@ -266,6 +268,9 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
     lr = ln.rendering_provider
     if lr is not None and lr.npi and lr.npi != claim_npi:
         w.name("82", lr, *w.npi(lr, f"line {i}'s rendering provider's"))
+    for qualifier, p, who in (("DK", ln.ordering_provider, "ordering"), ("DN", ln.referring_provider, "referring")):
+        if p is not None and p.npi:
+            w.name(qualifier, p, *w.npi(p, f"line {i}'s {who} provider's"))
 
 
 # -- transaction sets and the interchange -----------------------------------

@@ -84,8 +84,11 @@ class ClaimRules:
 
 def _segment_for(f: Finding, facts: ClaimFacts) -> tuple[int | None, str]:
     loc = f.location or ""
-    m = _LINE.search(loc)
     w = facts.where
+    for where, segment in w.providers:
+        if loc.startswith(f"claim.{where}"):
+            return segment, "NM1"
+    m = _LINE.search(loc)
     if m and 0 < int(m.group(1)) <= len(w.lines):
         return w.lines[int(m.group(1)) - 1], "SV1"
     if "diagnos" in loc and w.hi:

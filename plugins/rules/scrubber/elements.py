@@ -1,5 +1,5 @@
 """Values as 837P elements: identifiers that cannot be written as they are,
-text the renderer must change, US ZIP codes and states.
+text the renderer must change, US ZIP codes and states, the patient amount paid.
 
 X12 has no escape mechanism (docs/security-x12.md). The character rules are
 the x12 renderer's own (:mod:`gateway_plugins.renderers.x12.values`), so a
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from gateway_plugins.renderers.x12 import values as x12
 from gateway_plugins.renderers.x12.facts import SELF, diagnosis_code, postal_code, written_addresses
 from gateway_plugins.rules.scrubber.base import RULES, Context, check, line_where
+from gateway_plugins.rules.scrubber.lines import whole_cents
 from gateway_plugins.rules.scrubber.parties import coverages
 from gateway_plugins.rules.scrubber.providers import claim_providers
 
@@ -39,6 +40,12 @@ STATE = RULES.add(
     "SCRUB-STATE",
     Severity.ERROR,
     "A US address's state is not a USPS code (a state, DC, a territory or a military AA/AE/AP code).",
+)
+PATIENT_PAID = RULES.add(
+    "SCRUB-PATIENT-PAID",
+    Severity.ERROR,
+    "The patient amount paid (AMT*F5) is negative or has fractions of a cent (a warning when it exceeds the "
+    "claim total).",
 )
 #: rules a clinic may not switch off or downgrade: the renderer would refuse the claim anyway
 MANDATORY = frozenset({ID.id})
@@ -193,3 +200,15 @@ def us_addresses(claim: Claim, ctx: Context) -> Iterator[Finding]:
                 f"{where}.state",
             )
 
+
+@check
+def patient_paid(claim: Claim, ctx: Context) -> Iterator[Finding]:
+    paid = claim.patient_paid
+    if paid is None:
+        return
+    if paid < 0 or not whole_cents(paid):
+        yield PATIENT_PAID.finding("the patient amount paid must be zero or more, in whole cents", "claim.patient_paid")
+    elif paid > claim.total_charge:
+        yield PATIENT_PAID.finding(
+            "the patient amount paid is more than the claim total", "claim.patient_paid", severity=Severity.WARNING
+        )
