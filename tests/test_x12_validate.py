@@ -8,6 +8,7 @@ from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from gateway_plugins.renderers.x12.cli import validate
 from gateway_plugins.renderers.x12.facts import facts_of, to_claim
@@ -101,6 +102,30 @@ def test_cli_warns_when_no_clean_claim_rules_are_loaded(tmp_path: Path) -> None:
     result = CliRunner().invoke(validate, [str(bad)], env={"GATEWAY_DISABLE_PLUGINS": "scrubber"})
     assert result.exit_code == 0  # pyx12 alone finds nothing wrong…
     assert "clean-claim rules NOT run" in result.output  # …and the command says what it did not check
+
+
+NOT_837P = sorted((Path(__file__).parent / "x12_files").glob("*.x12"))
+
+
+@pytest.mark.parametrize("path", NOT_837P, ids=lambda p: p.name)
+def test_a_file_that_is_not_a_5010_837p_gets_one_message(path: Path) -> None:
+    """An 837I or a 4010 file: "not a 5010 837P" and nothing else (no line
+    rules on SV2 segments, no 4010 structure read as 5010)."""
+    report = FileValidator(ClaimRules(PluginHost()), PYX12).validate(path.read_bytes(), path.name)
+    (issue,) = report.issues
+    assert issue.rule == "X12-NOT-837P" and issue.seg_id == "ST" and issue.severity == "error"
+    kind = "837I" if "837i" in path.name else "4010 837P"
+    assert kind in issue.message and report.claims == 0
+
+
+def test_cli_reports_a_non_837p_in_one_line(tmp_path: Path) -> None:
+    (path,) = [p for p in NOT_837P if "837i" in p.name]
+    result = CliRunner().invoke(validate, [str(path)])
+    assert result.exit_code == 1
+    assert [ln for ln in result.output.splitlines() if ln.startswith("  ")] == [
+        "  error: segment 3 (ST): not a 5010 837P: an 837I (institutional) (005010X223A2); "
+        "only 005010X222 files are checked [structure X12-NOT-837P]"
+    ]
 
 
 def _with_line_providers() -> bytes:

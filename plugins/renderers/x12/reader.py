@@ -21,6 +21,17 @@ from .facts import SELF, AddressFacts, ClaimFacts, LineFacts, OtherPayerFacts, P
 from .syntax import Delimiters, Segment, Tokens, X12SyntaxError, tokenize
 
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+#: GS08/ST03 of a 5010 837P (the X222 guide, errata A1 and A2)
+VERSION_837P = "005010X222"
+#: what other 837 versions are, for a message that says why a file is refused
+OTHER_837 = {
+    "X223": "an 837I (institutional)",
+    "X224": "an 837D (dental)",
+    "X096": "a 4010 837I (institutional)",
+    "X097": "a 4010 837D (dental)",
+    "X098": "a 4010 837P (version 4010, replaced by 5010 in 2012)",
+}
+NOT_837P = "X12-NOT-837P"
 #: NM1 qualifiers whose NPI the claim model carries (the scrubber checks them); any other NPI is checked here
 _MODELLED_NPI = frozenset({"85", "82", "77", "DN", "P3", "DK"})
 _NPI_ROLES = {"DQ": "supervising provider", "QB": "purchased service provider", "77": "service facility"}
@@ -48,6 +59,8 @@ class Read837:
     transactions: list[str] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)
     segments: int = 0
+    #: why the file is not a 5010 837P (reading stopped there), "" when it is one
+    not_837p: str = ""
 
 
 def _person(nm1: Segment) -> dict[str, str]:
@@ -81,6 +94,7 @@ class _Reader:
         self.st_start = 0
         self.st_control = ""
         self.in_837 = False
+        self.gs_version = ""
         self.last_hl = 0
         self.last_lx = 0
 
@@ -96,6 +110,8 @@ class _Reader:
             handler = getattr(self, f"_{seg.id.lower()}", None)
             if seg.id in ("ISA", "GS", "ST", "SE", "GE", "IEA"):
                 handler(seg)  # type: ignore[misc]
+                if self.out.not_837p:
+                    return self.out  # nothing after that would make sense
             elif self.in_837 and handler is not None:
                 handler(seg)
         self._end_claim(None)
@@ -108,6 +124,7 @@ class _Reader:
 
     def _gs(self, seg: Segment) -> None:
         self.out.versions.add(seg.get(8))
+        self.gs_version = seg.get(8)
 
     def _ge(self, seg: Segment) -> None:
         pass
@@ -116,7 +133,19 @@ class _Reader:
         pass
 
     def _st(self, seg: Segment) -> None:
-        self.in_837 = seg.get(1) == "837"
+        version = seg.get(3) or self.gs_version
+        if seg.get(1) != "837":
+            kind = f"a {seg.get(1) or '(no ST01)'} transaction set, not an 837"
+        elif version and not version.startswith(VERSION_837P):
+            kind = next((k for code, k in OTHER_837.items() if code in version), f"version {version}")
+        else:
+            kind = ""
+        if kind:
+            message = f"not a 5010 837P: {kind} ({version or 'no version'}); only 005010X222 files are checked"
+            self.problem(NOT_837P, message, seg)
+            self.out.not_837p = message
+            return
+        self.in_837 = True
         self.st_start, self.st_control = seg.index, seg.get(2)
         self.out.transactions.append(self.st_control)
         self.hls.clear()
