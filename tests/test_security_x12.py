@@ -12,7 +12,7 @@ import pytest
 from gateway_plugins.renderers.x12.values import X12RenderError, X12ValueError
 from gateway_plugins.rules.scrubber import scrub
 from gateway_plugins.rules.scrubber.base import Context
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from gateway.app import Gateway
 from gateway.documents import MemoryControlNumbers, RenderContext
@@ -20,7 +20,7 @@ from gateway.messages import MemoryRecords, MessageMeta
 from gateway.model import Claim, Finding
 from tests.conftest import FIXTURES, TODAY
 from tests.strategies import hostile_claims, is_text, location, string_fields
-from tests.x12check import CREATED, assert_segments_intact, assert_valid_837, fixture_claims, render
+from tests.x12check import CREATED, assert_segments_intact, assert_valid_837, check_render, fixture_claims, render
 
 CLAIMS = fixture_claims()
 BASE = list(CLAIMS.values())
@@ -204,39 +204,16 @@ def test_poisoning_reached_identifiers_and_text() -> None:
     assert refused >= 25 and written >= 20  # the walk covers both kinds, not a few fields
 
 
-def _check(claim: Claim, validate: bool) -> None:
-    """Scrubber and renderer agree: a claim the scrubber passes renders with
-    its segments intact (pyx12-valid when ``validate``); a claim the renderer
-    refuses was an error finding already."""
-    errors = [f for f in _scrub(claim) if f.is_error]
-    try:
-        doc = render([claim])
-    except X12ValueError:
-        event("identifier refused")
-        assert any(f.rule == "SCRUB-X12-ID" for f in errors)
-        return
-    except X12RenderError:
-        event("claim refused")
-        assert errors
-        return
-    assert_segments_intact(doc.content, [claim])
-    if validate and not errors:
-        event("rendered and checked by pyx12")
-        assert_valid_837(doc.content)
-    else:
-        event("rendered" + (" (scrubber errors)" if errors else ""))
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_claims(BASE, only_text=True))
 def test_random_text_renders_with_its_segments_intact_and_pyx12_valid(claim: Claim) -> None:
-    _check(claim, validate=True)
+    check_render(claim, validate=True)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_claims(BASE))
 def test_random_unicode_in_every_string_field_never_adds_a_segment(claim: Claim) -> None:
-    _check(claim, validate=False)
+    check_render(claim, validate=False)
 
 
 def test_renderer_output_is_ascii_even_for_a_claim_full_of_unicode() -> None:

@@ -207,3 +207,32 @@ def assert_segments_intact(data: bytes, claims: list[Claim]) -> None:
     assert read.problems == []
     key = lambda f: f.claim_id  # noqa: E731
     assert sorted(read.claims, key=key) == sorted(map(facts_of, claims), key=key)
+
+
+def check_render(claim: Claim, validate: bool) -> None:
+    """Scrubber and renderer agree on ``claim`` (inside a hypothesis test): a
+    claim the scrubber passes renders with its segments intact (and pyx12-valid
+    when ``validate``); a claim the renderer refuses was an error finding
+    already, SCRUB-X12-ID when an identifier was refused."""
+    from gateway_plugins.renderers.x12.values import X12RenderError, X12ValueError
+    from gateway_plugins.rules.scrubber import scrub
+    from gateway_plugins.rules.scrubber.base import Context
+    from hypothesis import event
+
+    errors = [f for f in scrub(claim, Context(today=CREATED.date())) if f.is_error]
+    try:
+        doc = render([claim])
+    except X12ValueError:
+        event("identifier refused")
+        assert any(f.rule == "SCRUB-X12-ID" for f in errors)
+        return
+    except X12RenderError:
+        event("claim refused")
+        assert errors
+        return
+    assert_segments_intact(doc.content, [claim])
+    if validate and not errors:
+        event("rendered and checked by pyx12")
+        assert_valid_837(doc.content)
+    else:
+        event("rendered" + (" (scrubber errors)" if errors else ""))
