@@ -54,7 +54,8 @@ def postal_code(value: str | None) -> str:
 
 def diagnosis_code(code: str) -> str:
     """ICD-10-CM as X12 writes it: no dot, no blanks, upper case."""
-    return "".join(code.split()).replace(".", "").upper()
+    code = code.replace(".", "").upper()
+    return code if code.isalnum() else "".join(code.split())
 
 
 def line_control_number(claim: Claim, index: int) -> str:

@@ -43,25 +43,29 @@ class _Writer:
     """Builds one transaction set's segments with a file's delimiters. Every
     element value goes through :func:`~.values.element_value`: :meth:`t` for
     free text, :meth:`id` for identifiers and codes (refused, naming the claim
-    in ``where`` and the element, when unsafe)."""
+    being written, ``where``, and the element, when unsafe)."""
 
     __slots__ = ("c", "d", "e", "segs", "upper", "where")
 
     def __init__(self, d: Delimiters, upper: bool) -> None:
         self.d, self.e, self.c, self.upper = d, d.element, d.component, upper
         self.segs: list[str] = []
-        self.where = ""
+        self.where: Claim | str = ""
 
     def t(self, value: str | None, limit: int) -> str:
         return element_value(value, limit, identifier=False, upper=self.upper) if value else ""
 
-    def id(self, value: str | None, limit: int, what: str) -> str:
+    def id(self, value: str | None, limit: int, what: str, *args: object) -> str:
+        """An identifier or code; ``what.format(*args)`` names it if it is refused."""
         if not value:
             return ""
         try:
             return element_value(value, limit, identifier=True)
         except X12ValueError as exc:
-            raise X12ValueError(f"{self.where} cannot be written as an 837P: {what} {exc}") from None
+            raise X12ValueError(f"{self.named()} cannot be written as an 837P: {what.format(*args)} {exc}") from None
+
+    def named(self) -> str:
+        return _claim_name(self.where) if isinstance(self.where, Claim) else self.where
 
     def seg(self, *parts: str) -> None:
         n = len(parts)
@@ -93,7 +97,7 @@ class _Writer:
     def _nm1(self, q: str, kind: str, last: str, first: str, middle: str, suffix: str, id_q: str, id_: str) -> None:
         if not last:
             raise X12RenderError(
-                f"{self.where} cannot be written as an 837P: NM1*{q} has no name left in the X12 "
+                f"{self.named()} cannot be written as an 837P: NM1*{q} has no name left in the X12 "
                 "character set (NM103 is required)"
             )
         self.seg("NM1", q, kind, last, first, middle, "", suffix, id_q, id_)
@@ -105,14 +109,14 @@ class _Writer:
         lines = [x for x in (self.t(x, v.ADDRESS_LINE) for x in a.lines[:2]) if x]
         if lines:
             self.seg("N3", *lines)
-        country = "" if a.country in ("US", "USA", "") else self.id(a.country.upper(), v.COUNTRY, f"{who} country")
+        country = "" if a.country in ("US", "USA", "") else self.id(a.country.upper(), v.COUNTRY, "{} country", who)
         zip_ = postal_code(a.postal_code)
-        state = self.id((a.state or "").upper(), v.STATE, f"{who} state")
-        self.seg("N4", self.t(a.city, v.CITY), state, self.id(zip_, v.POSTAL_CODE, f"{who} ZIP code"), country)
+        state = self.id((a.state or "").upper(), v.STATE, "{} state", who)
+        self.seg("N4", self.t(a.city, v.CITY), state, self.id(zip_, v.POSTAL_CODE, "{} ZIP code", who), country)
 
-    def npi(self, p: Provider | None, who: str) -> tuple[str, str]:
+    def npi(self, p: Provider | None, who: object) -> tuple[str, str]:
         """NM108/NM109 for a provider's NPI ("", "" without one)."""
-        npi = self.id(p.npi, v.ID_CODE, f"{who} NPI") if p is not None else ""
+        npi = self.id(p.npi, v.ID_CODE, "{} NPI", who) if p is not None else ""
         return ("XX", npi) if npi else ("", "")
 
     def dmg(self, birth: Any, sex: str) -> None:
@@ -140,11 +144,10 @@ def _billing_block(w: _Writer, b: Provider, pay_to: Address | None) -> list[str]
 
 def _sbr(w: _Writer, cov: Coverage, relationship: str) -> None:
     """SBR of 2000B or 2320: responsibility, relationship, group, filing indicator."""
-    who = f"coverage {cov.order}'s"
-    group = w.id(cov.subscriber.group_number, v.REFERENCE, f"{who} group number")
+    group = w.id(cov.subscriber.group_number, v.REFERENCE, "coverage {}'s group number", cov.order)
     group_name = "" if group else w.t(cov.subscriber.group_name or cov.plan_name, v.GROUP_NAME)
     w.seg("SBR", cov.payer_responsibility_code, relationship, group, group_name, "", "", "", "",
-          w.id(cov.claim_filing_indicator, v.CODE, f"{who} claim filing indicator"))  # fmt: skip
+          w.id(cov.claim_filing_indicator, v.CODE, "coverage {}'s claim filing indicator", cov.order))  # fmt: skip
 
 
 def _subscriber_block(w: _Writer, claim: Claim) -> list[str]:
@@ -183,9 +186,8 @@ def _other_payer(w: _Writer, o: Coverage) -> None:
     if o.prior_payer_paid is not None:
         w.seg("AMT", "D", amount(o.prior_payer_paid))
     w.seg("OI", "", "", "Y", "P", "", "Y")
-    who = f"other coverage {o.order}'s"
-    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, f"{who} member id"))
-    w.org("PR", o.payer.name, "PI", w.id(o.payer.id, v.ID_CODE, f"{who} payer id"))
+    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, "other coverage {}'s member id", o.order))
+    w.org("PR", o.payer.name, "PI", w.id(o.payer.id, v.ID_CODE, "other coverage {}'s payer id", o.order))
 
 
 def _claim_name(claim: Claim) -> str:
@@ -217,7 +219,7 @@ def _check(claim: Claim) -> None:
 def _claim(w: _Writer, claim: Claim) -> None:
     """2300 claim with its 2310, 2320 and 2400 loops."""
     _check(claim)
-    w.where = _claim_name(claim)
+    w.where = claim
     e = w.e
     pos = w.id(claim.place_of_service, v.CODE, "the place of service")
     clm01 = w.id(claim.id, v.CLAIM_ID, "CLM01")
@@ -229,7 +231,7 @@ def _claim(w: _Writer, claim: Claim) -> None:
         w.seg("AMT", "F5", amount(claim.patient_paid))
     if claim.frequency_code in ("7", "8"):
         w.seg("REF", "F8", w.id(claim.original_reference, v.REFERENCE, "the original claim's reference"))
-    codes = [w.id(diagnosis_code(d.code), v.DIAGNOSIS, f"diagnosis {i}") for i, d in enumerate(claim.diagnoses, 1)]
+    codes = [w.id(diagnosis_code(d.code), v.DIAGNOSIS, "diagnosis {}", i) for i, d in enumerate(claim.diagnoses, 1)]
     w.segs.append(e.join([f"HI{e}{w.comp('ABK', codes[0])}", *(w.comp("ABF", code) for code in codes[1:])]))
     if claim.referring_provider is not None and claim.referring_provider.npi:
         w.name("DN", claim.referring_provider, *w.npi(claim.referring_provider, "the referring provider's"))
@@ -256,15 +258,15 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
     w.segs.append(f"LX{e}{i}")
     code = w.comp(
         "HC",
-        w.id(ln.procedure_code, v.PROCEDURE, f"line {i}'s procedure code"),
-        *(w.id(m, v.CODE, f"line {i}'s modifier {k}") for k, m in enumerate(ln.modifiers, 1) if m.strip()),
+        w.id(ln.procedure_code, v.PROCEDURE, "line {}'s procedure code", i),
+        *(w.id(m, v.CODE, "line {}'s modifier {}", i, k) for k, m in enumerate(ln.modifiers, 1) if m.strip()),
     )
     line_pos = ln.place_of_service if ln.place_of_service and ln.place_of_service != pos else ""
-    line_pos = w.id(line_pos, v.CODE, f"line {i}'s place of service")
+    line_pos = w.id(line_pos, v.CODE, "line {}'s place of service", i)
     pointers = w.comp(*(str(p) for p in ln.diagnosis_pointers[:4]))
     w.seg("SV1", code, amount(ln.charge or 0), "UN", quantity(ln.units), line_pos, "", pointers)  # type: ignore[arg-type]
     w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
-    w.segs.append(f"REF{e}6R{e}{w.id(line_control_number(claim, i), v.REFERENCE, f'line {i} control number')}")
+    w.segs.append(f"REF{e}6R{e}{w.id(line_control_number(claim, i), v.REFERENCE, 'line {} control number', i)}")
     lr = ln.rendering_provider
     if lr is not None and lr.npi and lr.npi != claim_npi:
         w.name("82", lr, *w.npi(lr, f"line {i}'s rendering provider's"))
@@ -290,7 +292,7 @@ def _transaction(
     out += [f"HL{e}1{e}{e}20{e}1", *billing]
     subscribers: dict[tuple[str, ...], list[Claim]] = {}
     for claim in claims:
-        w.where = _claim_name(claim)
+        w.where = claim
         subscribers.setdefault(tuple(_subscriber_block(w, claim)), []).append(claim)
     hl = 1
     for block, group in subscribers.items():
@@ -308,7 +310,7 @@ def _transaction(
                 continue
             patients: dict[tuple[str, ...], list[Claim]] = {}
             for claim in chunk:
-                w.where = _claim_name(claim)
+                w.where = claim
                 patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
             for pblock, pclaims in patients.items():
                 for pchunk in _chunks(pclaims):
@@ -377,7 +379,7 @@ def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X1
     ordered = sorted(claims, key=lambda c: c.id)
     by_billing: dict[tuple[str, ...], list[Claim]] = {}
     for claim in ordered:
-        w.where = _claim_name(claim)
+        w.where = claim
         by_billing.setdefault(tuple(_billing_block(w, claim.billing_provider, pay_to)), []).append(claim)
     e = d.element
     gs_ids = (settings.application_sender_code or isa_ids[1], settings.application_receiver_code or isa_ids[3])

@@ -34,6 +34,7 @@ import unicodedata
 SAFE_PUNCTUATION = "&'(),-./#@+_%$=;?\""
 SAFE_CHARACTERS = frozenset(string.ascii_letters + string.digits + " " + SAFE_PUNCTUATION)
 _UNSAFE = re.compile("[^A-Za-z0-9 " + re.escape(SAFE_PUNCTUATION) + "]")
+_all_safe = re.compile("[A-Za-z0-9 " + re.escape(SAFE_PUNCTUATION) + "]*").fullmatch
 #: letters and typographic marks with an obvious ASCII form that NFKD leaves alone
 _ASCII_FORMS = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2010": "-", "\u2011": "-", "\u2013": "-",
@@ -57,7 +58,7 @@ class X12ValueError(X12RenderError):
 
 def is_safe(value: str) -> bool:
     """True when every character of ``value`` may appear in an element."""
-    return value.isascii() and _UNSAFE.search(value) is None
+    return (value.isalnum() and value.isascii()) or _all_safe(value) is not None
 
 
 def unsafe_reason(value: str, limit: int) -> str | None:
@@ -88,9 +89,9 @@ def _fold_char(ch: str) -> str:
 
 def clean_text(value: str, limit: int, upper: bool = True) -> str:
     """Free text made safe for an element (see the module docstring)."""
-    if not is_safe(value):
+    if not (value.isalnum() and value.isascii()) and _all_safe(value) is None:  # is_safe, inlined (hot path)
         value = "".join(map(_fold_char, value))
-    if "  " in value or value[:1] == " " or value[-1:] == " ":
+    if "  " in value or value.startswith(" ") or value.endswith(" "):
         value = " ".join(value.split())
     if upper:
         value = value.upper()
@@ -124,7 +125,7 @@ def element_value(value: str | None, limit: int, *, identifier: bool, upper: boo
         return ""
     if not identifier:
         return clean_text(value, limit, upper)
-    if is_safe(value) and len(value) <= limit:
+    if len(value) <= limit and ((value.isalnum() and value.isascii()) or _all_safe(value) is not None):
         return value.strip()
     reason = unsafe_reason(value, limit)
     if reason is None:
