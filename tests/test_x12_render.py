@@ -195,6 +195,11 @@ def test_amounts_keep_cents_and_never_use_exponents() -> None:
     segs = _segments(render([claim]).content)
     assert next(s for s in segs if s[0] == "CLM")[2] == "100.1"
     assert [s[2] for s in segs if s[0] == "SV1"] == ["100", "0.1"]
+    claim.service_lines[1].charge = Decimal("0.00")  # a no-charge line (found by tests/test_fuzz.py)
+    claim.total_charge = Decimal("100.00")
+    doc = render([claim])
+    assert [s[2] for s in _segments(doc.content) if s[0] == "SV1"] == ["100", "0"]
+    assert_valid_837(doc.content)
 
 
 def test_more_than_100_claims_for_one_subscriber_open_new_hls() -> None:

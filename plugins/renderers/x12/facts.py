@@ -68,7 +68,7 @@ def line_control_number(claim: Claim, index: int) -> str:
 def rendering_differs(claim: Claim) -> bool:
     """2310B is sent only when the rendering provider is not the billing one."""
     r = claim.rendering_provider
-    return r is not None and bool(r.npi) and r.npi != claim.billing_provider.npi
+    return r is not None and bool(ident(r.npi)) and ident(r.npi) != ident(claim.billing_provider.npi)
 
 
 def facility_differs(claim: Claim) -> bool:
@@ -77,7 +77,7 @@ def facility_differs(claim: Claim) -> bool:
     f, b = claim.service_facility, claim.billing_provider
     if f is None or f.address is None:
         return False
-    return (f.npi or None, f.address) != (b.npi or None, b.address)
+    return (ident(f.npi), f.address) != (ident(b.npi), b.address)
 
 
 def written_addresses(claim: Claim) -> Iterator[tuple[str, Address]]:

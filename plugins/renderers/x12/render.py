@@ -45,10 +45,10 @@ class _Writer:
     free text, :meth:`id` for identifiers and codes (refused, naming the claim
     being written, ``where``, and the element, when unsafe)."""
 
-    __slots__ = ("c", "d", "e", "segs", "upper", "where")
+    __slots__ = ("c", "e", "segs", "upper", "where")
 
     def __init__(self, d: Delimiters, upper: bool) -> None:
-        self.d, self.e, self.c, self.upper = d, d.element, d.component, upper
+        self.e, self.c, self.upper = d.element, d.component, upper
         self.segs: list[str] = []
         self.where: Claim | str = ""
 
@@ -106,7 +106,7 @@ class _Writer:
         """N3 + N4 (skipped when there is no address)."""
         if a is None:
             return
-        lines = [x for x in (self.t(x, v.ADDRESS_LINE) for x in a.lines[:2]) if x]
+        lines = [line for line in (self.t(x, v.ADDRESS_LINE) for x in a.lines[:2]) if line]
         if lines:
             self.seg("N3", *lines)
         country = "" if a.country in ("US", "USA", "") else self.id(a.country.upper(), v.COUNTRY, "{} country", who)
@@ -114,7 +114,7 @@ class _Writer:
         state = self.id((a.state or "").upper(), v.STATE, "{} state", who)
         self.seg("N4", self.t(a.city, v.CITY), state, self.id(zip_, v.POSTAL_CODE, "{} ZIP code", who), country)
 
-    def npi(self, p: Provider | None, who: object) -> tuple[str, str]:
+    def npi(self, p: Provider | None, who: str) -> tuple[str, str]:
         """NM108/NM109 for a provider's NPI ("", "" without one)."""
         npi = self.id(p.npi, v.ID_CODE, "{} NPI", who) if p is not None else ""
         return ("XX", npi) if npi else ("", "")
@@ -264,7 +264,8 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
     line_pos = ln.place_of_service if ln.place_of_service and ln.place_of_service != pos else ""
     line_pos = w.id(line_pos, v.CODE, "line {}'s place of service", i)
     pointers = w.comp(*(str(p) for p in ln.diagnosis_pointers[:4]))
-    w.seg("SV1", code, amount(ln.charge or 0), "UN", quantity(ln.units), line_pos, "", pointers)  # type: ignore[arg-type]
+    charge = amount(ln.charge)  # type: ignore[arg-type]  # _check: every line has one
+    w.seg("SV1", code, charge, "UN", quantity(ln.units), line_pos, "", pointers)
     w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
     w.segs.append(f"REF{e}6R{e}{w.id(line_control_number(claim, i), v.REFERENCE, 'line {} control number', i)}")
     lr = ln.rendering_provider

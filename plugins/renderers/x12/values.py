@@ -14,8 +14,8 @@ depend on the configured delimiters:
   control and invisible format characters are removed, line breaks, tabs and
   every other character (separators, letters with no Latin form) become a
   space, blanks are collapsed, and the value is cut at the element's maximum
-  length; :func:`visible_change` says when a person
-  would see the difference (the scrubber warns, SCRUB-X12-TEXT);
+  length; :func:`visible_change` says when a person would see the
+  difference (the scrubber warns, SCRUB-X12-TEXT);
 - **identifiers and codes** (CLM01, member id, NPI, tax id, payer id,
   procedure codes, modifiers, ZIP, state…) are never rewritten: one holding
   any other character, or longer than its element, is refused with
@@ -33,7 +33,6 @@ import unicodedata
 #: renderer's separators must be other characters
 SAFE_PUNCTUATION = "&'(),-./#@+_%$=;?\""
 SAFE_CHARACTERS = frozenset(string.ascii_letters + string.digits + " " + SAFE_PUNCTUATION)
-_UNSAFE = re.compile("[^A-Za-z0-9 " + re.escape(SAFE_PUNCTUATION) + "]")
 _all_safe = re.compile("[A-Za-z0-9 " + re.escape(SAFE_PUNCTUATION) + "]*").fullmatch
 #: letters and typographic marks with an obvious ASCII form that NFKD leaves alone
 _ASCII_FORMS = str.maketrans(
