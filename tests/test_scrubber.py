@@ -192,6 +192,7 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
         set_attr("patient.address.postal_code", "62701-0001"),
     ),
     "SCRUB-STATE": (set_attr("patient.address.state", "62"), set_attr("patient.address.state", "pr")),
+    "SCRUB-AMOUNT": (with_line(0, units=Decimal("100000")), with_line(0, units=Decimal("99999"))),
     "SCRUB-PATIENT-PAID": (set_attr("patient_paid", Decimal("-5.00")), set_attr("patient_paid", Decimal("20.00"))),
 }
 
@@ -275,3 +276,16 @@ def test_docs_list_every_rule() -> None:
     """docs/scrubbing.md embeds the generated catalogue table verbatim."""
     doc = (ROOT / "docs" / "scrubbing.md").read_text()
     assert catalogue_markdown(all_catalogues()) in doc
+
+
+@pytest.mark.parametrize("huge", ["1e9", "1e30", "-1e30", "1e400"])
+def test_huge_amounts_are_findings_not_crashes(huge: str) -> None:
+    """A charge of 1e30 made the whole-cents check raise InvalidOperation
+    (GW-PLUGIN-ERROR without the cause; found by tests/test_fuzz.py)."""
+    claim = make_claim(patient_paid=Decimal(huge))
+    claim.service_lines[0].charge = Decimal(huge)
+    claim.total_charge = Decimal(huge)
+    found = {(f.rule, f.location) for f in scrub(claim, Context(today=TODAY)) if f.is_error}
+    assert ("SCRUB-AMOUNT", "claim.service_lines[1].charge") in found
+    assert ("SCRUB-AMOUNT", "claim.total_charge") in found and ("SCRUB-AMOUNT", "claim.patient_paid") in found
+    assert not {r for r, _ in found} & {"SCRUB-TOTAL", "SCRUB-PATIENT-PAID"}  # one finding per cause

@@ -195,6 +195,10 @@ def test_amounts_keep_cents_and_never_use_exponents() -> None:
     segs = _segments(render([claim]).content)
     assert next(s for s in segs if s[0] == "CLM")[2] == "100.1"
     assert [s[2] for s in segs if s[0] == "SV1"] == ["100", "0.1"]
+    claim.service_lines[0].charge = Decimal("1e30")
+    with pytest.raises(X12RenderError, match="an amount has more digits than an X12 element carries"):
+        render([claim])  # a typed refusal, not InvalidOperation
+    claim.service_lines[0].charge = Decimal("100.00")
     claim.service_lines[1].charge = Decimal("0.00")  # a no-charge line (found by tests/test_fuzz.py)
     claim.total_charge = Decimal("100.00")
     doc = render([claim])

@@ -19,6 +19,9 @@ from .values import X12RenderError, element_value
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
 _CENT = Decimal("0.01")
+_HUGE = Decimal("1e20")  # quantizing beyond this exceeds the decimal context
+#: digits of an R element (X12 counts neither sign nor decimal point): AMT02/CLM02/SV102 18, SV104 15
+_R_AMOUNT, _R_QUANTITY = 18, 15
 
 
 class X12SyntaxError(ValueError):
@@ -40,17 +43,20 @@ class Delimiters:
 def amount(value: Decimal) -> str:
     """X12 decimal (R) for money: two places at most, no trailing zeros,
     never an exponent ("125", "35.5", "0.01")."""
-    text = f"{value.quantize(_CENT):f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+    return _decimal(value.quantize(_CENT) if abs(value) < _HUGE else value, _R_AMOUNT, "an amount")
 
 
 def quantity(value: Decimal) -> str:
     """X12 decimal for units: no exponent, no trailing zeros."""
+    return _decimal(value, _R_QUANTITY, "a unit count")
+
+
+def _decimal(value: Decimal, limit: int, what: str) -> str:
     text = f"{value:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
+    if len(text.lstrip("-").replace(".", "")) > limit:
+        raise X12RenderError(f"{what} has more digits than an X12 element carries ({limit})")
     return text or "0"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from gateway_plugins.renderers.x12 import values as x12
 from gateway_plugins.renderers.x12.facts import SELF, diagnosis_code, postal_code, written_addresses
 from gateway_plugins.rules.scrubber.base import RULES, Context, check, line_where
-from gateway_plugins.rules.scrubber.lines import whole_cents
+from gateway_plugins.rules.scrubber.lines import MAX_AMOUNT, whole_cents
 from gateway_plugins.rules.scrubber.parties import coverages
 from gateway_plugins.rules.scrubber.providers import claim_providers
 
@@ -204,8 +204,8 @@ def us_addresses(claim: Claim, ctx: Context) -> Iterator[Finding]:
 @check
 def patient_paid(claim: Claim, ctx: Context) -> Iterator[Finding]:
     paid = claim.patient_paid
-    if paid is None:
-        return
+    if paid is None or abs(paid) > MAX_AMOUNT:
+        return  # SCRUB-AMOUNT reports a huge one
     if paid < 0 or not whole_cents(paid):
         yield PATIENT_PAID.finding("the patient amount paid must be zero or more, in whole cents", "claim.patient_paid")
     elif paid > claim.total_charge:
