@@ -40,14 +40,37 @@ RUNS = [20261127, 837, 5010, None]
 SCALE = float(os.environ.get("GATEWAY_FUZZ_SCALE", "1"))
 #: findings that mean a reader or plugin raised instead of reporting
 CRASHES = frozenset({"GW-PLUGIN-ERROR", "GW-PLUGIN-RESULT", "HL7-INTERNAL"})
-#: crashes this fuzz target found in code another change owns, each pinned by
-#: a strict xfail test below (which fails once the crash is fixed: then delete both)
-KNOWN_CRASHES = frozenset(
-    {
-        "plugin fhir failed in gateway_sniff (TypeError)",
-        "plugin chargemaster failed in gateway_map_encounter (InvalidOperation)",
-    }
-)
+#: crashes this fuzz target found in code another change owns (the FHIR reader,
+#: the charge master's number ranges: issue 17 item 9), each pinned by a case of
+#: test_known_crash below, a strict xfail that fails once the crash is fixed:
+#: then delete the case and its entry here
+KNOWN_CRASHES = {
+    "plugin fhir failed in gateway_sniff (AttributeError)": (
+        "fhir/lakeside-message-two-encounters.json",
+        ("entry", 0, "resource"),
+        "0",
+    ),
+    "plugin fhir failed in gateway_sniff (TypeError)": (
+        "fhir/lakeside-message-two-encounters.json",
+        ("entry", 1, "resource", "identifier", 0, "system"),
+        [],
+    ),
+    "plugin fhir failed in gateway_parse (TypeError)": (
+        "fhir/riverside-claim-contained-coverage.json",
+        ("item", 0, "careTeamSequence", 0),
+        None,
+    ),
+    "plugin fhir failed in gateway_parse (KeyError)": (
+        "fhir/riverside-claim-contained-coverage.json",
+        ("item", 0, "modifier", 0, "coding", 0),
+        {},
+    ),
+    "plugin chargemaster failed in gateway_map_encounter (InvalidOperation)": (
+        "encounters/riverside-local-codes.json",
+        ("encounters", 0, "service_lines", 0, "units"),
+        "1e30",
+    ),
+}
 
 HL7 = [p.read_bytes() for p in sorted((FIXTURES / "hl7v2").rglob("*.hl7")) if p.stat().st_size < 5000]
 FHIR = [p.read_bytes() for p in sorted((FIXTURES / "fhir").glob("*.json"))]
@@ -161,21 +184,16 @@ def test_837_renderer(run: int | None) -> None:
     fuzz(hostile_claims(CLAIMS), 100, lambda claim: check_render(claim, validate=False), run)
 
 
-@pytest.mark.xfail(strict=True, reason="FHIR sniff: an identifier whose system is a list raises TypeError "
-                   "(plugins/inbound/fhir/values.py pick_identifier); found by test_fhir_bundles[seed-837]")  # fmt: skip
-def test_known_crash_fhir_identifier_system_not_a_string() -> None:
-    doc = json.loads(FHIR[0])
-    doc["entry"][1]["resource"]["identifier"][0]["system"] = []
+@pytest.mark.parametrize("message", sorted(KNOWN_CRASHES))
+@pytest.mark.xfail(strict=True, reason="a crash found by this fuzz target in another change's code (see KNOWN_CRASHES)")
+def test_known_crash(message: str) -> None:
+    fixture, path, value = KNOWN_CRASHES[message]
+    doc = json.loads((FIXTURES / fixture).read_text())
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
     result = gateway().pipeline.process(json.dumps(doc).encode(), MessageMeta(source="fuzz", today=TODAY),
                                         MemoryRecords())  # fmt: skip
-    assert not [f for f in result.findings if f.rule in CRASHES]
-
-
-@pytest.mark.xfail(strict=True, reason="charge master pricing: units of 1e30 overflow the Decimal context "
-                   "(InvalidOperation; issue 17 item 9, number ranges); found by test_fhir_bundles at scale")  # fmt: skip
-def test_known_crash_chargemaster_huge_units() -> None:
-    doc = json.loads((FIXTURES / "encounters" / "riverside-local-codes.json").read_text())
-    doc["encounters"][0]["service_lines"][0]["units"] = "1e30"
-    result = gateway().pipeline.process(json.dumps(doc).encode(), MessageMeta(source="fuzz", today=TODAY),
-                                        MemoryRecords())  # fmt: skip
-    assert not [f for e in result.encounters for f in e.findings if f.rule in CRASHES]
+    found = {f.message for f in result.findings + [f for e in result.encounters for f in e.findings]}
+    assert message not in found
