@@ -289,3 +289,13 @@ def test_huge_amounts_are_findings_not_crashes(huge: str) -> None:
     assert ("SCRUB-AMOUNT", "claim.service_lines[1].charge") in found
     assert ("SCRUB-AMOUNT", "claim.total_charge") in found and ("SCRUB-AMOUNT", "claim.patient_paid") in found
     assert not {r for r, _ in found} & {"SCRUB-TOTAL", "SCRUB-PATIENT-PAID"}  # one finding per cause
+
+
+def test_units_finer_than_a_thousandth_are_a_finding() -> None:
+    """0.0000000000000001 units cannot be written in SV104 (15 digits; found by tests/test_fuzz.py)."""
+    claim = make_claim()
+    claim.service_lines[0].units = Decimal("0.0000000000000001")
+    found = [(f.rule, f.location) for f in scrub(claim, Context(today=TODAY)) if f.is_error]
+    assert found == [("SCRUB-AMOUNT", "claim.service_lines[1].units")]
+    claim.service_lines[0].units = Decimal("0.125")
+    assert "SCRUB-AMOUNT" not in rules_of(claim)

@@ -234,3 +234,14 @@ def test_birth_date_and_money_are_not_strings() -> None:
     paths = [p for p, *_ in string_fields(CLAIMS["secondary"])]
     assert "patient.birth_date" not in paths and "total_charge" not in paths and "patient.sex" not in paths
     assert "coverage.subscriber.member_id" in paths and "service_lines[0].procedure_code" in paths
+
+
+def test_a_zip_code_is_normalised_once_for_scrubber_renderer_and_reader() -> None:
+    """ "-\r0": hyphen and blanks out first, then the surrounding blanks
+    (found by tests/test_fuzz.py: the reader saw "0", the facts "\r0")."""
+    claim = CLAIMS["self"].model_copy(deep=True)
+    claim.patient.address.postal_code = "-\r0"  # type: ignore[union-attr]
+    assert ("SCRUB-ZIP", "claim.patient.address.postal_code") in {(f.rule, f.location) for f in _scrub(claim)}
+    doc = render([claim])
+    assert b"N4*SPRINGFIELD*IL*0~" in doc.content
+    assert_segments_intact(doc.content, [claim])

@@ -49,7 +49,7 @@ def ident(value: str | None) -> str:
 
 def postal_code(value: str | None) -> str:
     """N403 as written: the ZIP code without hyphen and blanks ("62701-0001" → "627010001")."""
-    return ident(value).replace("-", "").replace(" ", "")
+    return ident((value or "").replace("-", "").replace(" ", ""))
 
 
 def diagnosis_code(code: str) -> str:

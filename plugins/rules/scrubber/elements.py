@@ -54,7 +54,7 @@ USPS_STATES = frozenset(
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
     "OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS FM GU MH MP PW PR VI AA AE AP".split()
 )
-US_ZIP_RE = re.compile(r"\d{5}(?:[- ]?\d{4})?")
+US_ZIP_RE = re.compile(r"\d{5}(?:\d{4})?")
 US = frozenset({"US", "USA", ""})
 
 
@@ -191,7 +191,7 @@ def us_addresses(claim: Claim, ctx: Context) -> Iterator[Finding]:
     for where, addr in _addresses(claim):
         if addr.country.strip().upper() not in US:
             continue
-        zip_, state = (addr.postal_code or "").strip(), (addr.state or "").strip()
+        zip_, state = postal_code(addr.postal_code), (addr.state or "").strip()
         if zip_ and x12.is_safe(zip_) and not US_ZIP_RE.fullmatch(zip_):
             yield ZIP.finding(f"{_label(where)}: the ZIP code is not 5 or 9 digits", f"{where}.postal_code")
         if state and x12.is_safe(state) and state.upper() not in USPS_STATES:

@@ -44,11 +44,12 @@ POS = RULES.add("SCRUB-POS", Severity.ERROR, "A place of service is not a 2-digi
 #: the largest amount and unit count a claim may carry (X12 R elements; far beyond any real visit)
 MAX_AMOUNT = Decimal("99999999.99")
 MAX_UNITS = Decimal("99999")
+UNIT_PLACES = Decimal("0.001")
 AMOUNT = RULES.add(
     "SCRUB-AMOUNT",
     Severity.ERROR,
     f"An amount (line charge, claim total, patient or other payer paid) is more than {MAX_AMOUNT:,}, or a line's "
-    f"units more than {MAX_UNITS:,}: no real visit, and more than the claim can carry.",
+    f"units more than {MAX_UNITS:,} or with more than 3 decimal places: more than a claim carries.",
 )
 
 POS_RE = re.compile(r"\d{2}")
@@ -73,7 +74,7 @@ def amounts(claim: Claim) -> Iterator[tuple[str, Decimal | None]]:
 def too_large(claim: Claim) -> bool:
     """True when an amount or a unit count is beyond what a claim carries (SCRUB-AMOUNT)."""
     return any(a is not None and abs(a) > MAX_AMOUNT for _w, a in amounts(claim)) or any(
-        abs(ln.units) > MAX_UNITS for ln in claim.service_lines
+        abs(ln.units) > MAX_UNITS or ln.units != ln.units.quantize(UNIT_PLACES) for ln in claim.service_lines
     )
 
 
@@ -85,6 +86,8 @@ def amount_ranges(claim: Claim, ctx: Context) -> Iterator[Finding]:
     for i, ln in enumerate(claim.service_lines, 1):
         if abs(ln.units) > MAX_UNITS:
             yield AMOUNT.finding(f"line {i}'s units are more than {MAX_UNITS:,}", line_where(i, "units"))
+        elif ln.units != ln.units.quantize(UNIT_PLACES):
+            yield AMOUNT.finding(f"line {i}'s units have more than 3 decimal places", line_where(i, "units"))
 
 
 @check
