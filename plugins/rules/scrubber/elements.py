@@ -162,11 +162,11 @@ def texts(claim: Claim, ctx: Context) -> Iterator[Finding]:
                 f"{_label(where)} {problem}; the 837P needs at least {minimum} here", where, severity=Severity.ERROR
             )
         elif x12.visible_change(value, limit):
-            yield TEXT.finding(
-                f"{_label(where)} is written changed: characters an 837P cannot carry become spaces, and it is cut "
-                f"at {limit} characters",
-                where,
-            )
+            if len(x12.clean_text(value, len(value) * 4)) > limit:  # NFKD may lengthen ("ß" → "SS")
+                how = f"it is longer than the {limit} characters the element holds and is cut"
+            else:
+                how = "characters an 837P cannot carry (separators, letters with no Latin form) become spaces"
+            yield TEXT.finding(f"{_label(where)} is written changed: {how}", where)
 
 
 @check
