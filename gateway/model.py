@@ -182,6 +182,10 @@ class ServiceLine(_Model):
     diagnosis_pointers: list[int] = Field(default_factory=list)
     place_of_service: str | None = None
     rendering_provider: Provider | None = None
+    #: who ordered this service and who referred the patient for it, when
+    #: they differ by line (837P 2420E, 2420F: labs, DME, imaging)
+    ordering_provider: Provider | None = None
+    referring_provider: Provider | None = None
     ndc: str | None = None
     description: str | None = None
     control_number: str | None = None

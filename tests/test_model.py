@@ -25,8 +25,8 @@ from gateway.model import (
     StatementLine,
     Subscriber,
 )
+from tests.strategies import text
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
 money = st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("99999.99"), places=2, allow_nan=False)
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
 names = st.builds(PersonName, family=text, given=st.none() | text, middle=st.none() | text)

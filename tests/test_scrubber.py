@@ -182,6 +182,18 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
         set_attr("coverage.claim_filing_indicator", "MB"),
     ),
     "SCRUB-FREQUENCY": (replacement(None), replacement("PAYERCLAIM123")),
+    "SCRUB-X12-ID": (
+        set_attr("coverage.subscriber.member_id", "XHP123~NM1*ZZ*9"),
+        set_attr("coverage.subscriber.member_id", "xhp-123/4 #5"),
+    ),
+    "SCRUB-X12-TEXT": (set_attr("patient.name.given", "Al*ma"), set_attr("patient.name.given", "Zoë-Ann O’Neil")),
+    "SCRUB-ZIP": (
+        set_attr("patient.address.postal_code", "ABCDE"),
+        set_attr("patient.address.postal_code", "62701-0001"),
+    ),
+    "SCRUB-STATE": (set_attr("patient.address.state", "62"), set_attr("patient.address.state", "pr")),
+    "SCRUB-AMOUNT": (with_line(0, units=Decimal("100000")), with_line(0, units=Decimal("99999"))),
+    "SCRUB-PATIENT-PAID": (set_attr("patient_paid", Decimal("-5.00")), set_attr("patient_paid", Decimal("20.00"))),
 }
 
 
@@ -228,8 +240,16 @@ def test_every_npi_on_the_claim_is_checked() -> None:
     claim = make_claim()
     claim.service_lines[1].rendering_provider = Provider(npi="1987654321")
     claim.referring_provider = Provider(npi="2000000000")
+    claim.service_lines[0].ordering_provider = Provider(npi="1234567890")
+    claim.service_lines[0].referring_provider = Provider(npi="1234567893")  # valid
+    claim.service_lines[1].referring_provider = Provider(npi="123456789")
     locations = {f.location for f in scrub(claim, Context(today=TODAY)) if f.rule == "SCRUB-NPI"}
-    assert locations == {"claim.service_lines[2].rendering_provider.npi", "claim.referring_provider.npi"}
+    assert locations == {
+        "claim.service_lines[2].rendering_provider.npi",
+        "claim.referring_provider.npi",
+        "claim.service_lines[1].ordering_provider.npi",
+        "claim.service_lines[2].referring_provider.npi",
+    }
 
 
 def test_clinic_can_disable_a_rule_or_change_its_severity() -> None:
@@ -256,3 +276,26 @@ def test_docs_list_every_rule() -> None:
     """docs/scrubbing.md embeds the generated catalogue table verbatim."""
     doc = (ROOT / "docs" / "scrubbing.md").read_text()
     assert catalogue_markdown(all_catalogues()) in doc
+
+
+@pytest.mark.parametrize("huge", ["1e9", "1e30", "-1e30", "1e400"])
+def test_huge_amounts_are_findings_not_crashes(huge: str) -> None:
+    """A charge of 1e30 made the whole-cents check raise InvalidOperation
+    (GW-PLUGIN-ERROR without the cause; found by tests/test_fuzz.py)."""
+    claim = make_claim(patient_paid=Decimal(huge))
+    claim.service_lines[0].charge = Decimal(huge)
+    claim.total_charge = Decimal(huge)
+    found = {(f.rule, f.location) for f in scrub(claim, Context(today=TODAY)) if f.is_error}
+    assert ("SCRUB-AMOUNT", "claim.service_lines[1].charge") in found
+    assert ("SCRUB-AMOUNT", "claim.total_charge") in found and ("SCRUB-AMOUNT", "claim.patient_paid") in found
+    assert not {r for r, _ in found} & {"SCRUB-TOTAL", "SCRUB-PATIENT-PAID"}  # one finding per cause
+
+
+def test_units_finer_than_a_thousandth_are_a_finding() -> None:
+    """0.0000000000000001 units cannot be written in SV104 (15 digits; found by tests/test_fuzz.py)."""
+    claim = make_claim()
+    claim.service_lines[0].units = Decimal("0.0000000000000001")
+    found = [(f.rule, f.location) for f in scrub(claim, Context(today=TODAY)) if f.is_error]
+    assert found == [("SCRUB-AMOUNT", "claim.service_lines[1].units")]
+    claim.service_lines[0].units = Decimal("0.125")
+    assert "SCRUB-AMOUNT" not in rules_of(claim)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from gateway_plugins.renderers.x12.facts import facts_of
+from gateway_plugins.renderers.x12.facts import facts_of, to_claim
 from gateway_plugins.renderers.x12.reader import read_837
 from gateway_plugins.renderers.x12.render import Claim837Renderer, X12RenderError
 from gateway_plugins.renderers.x12.settings import X12Settings
@@ -14,8 +14,16 @@ from gateway_plugins.renderers.x12.syntax import tokenize
 from pydantic import ValidationError
 
 from gateway.documents import MemoryControlNumbers, RenderContext
-from gateway.model import Address, Diagnosis
-from tests.x12check import CREATED, assert_valid_837, fixture_claims, pyx12_errors, render
+from gateway.model import Address, Diagnosis, PersonName, Provider
+from tests.x12check import (
+    CREATED,
+    REFERRING,
+    RENDERING,
+    assert_valid_837,
+    fixture_claims,
+    pyx12_errors,
+    render,
+)
 
 CLAIMS = fixture_claims()
 
@@ -187,6 +195,15 @@ def test_amounts_keep_cents_and_never_use_exponents() -> None:
     segs = _segments(render([claim]).content)
     assert next(s for s in segs if s[0] == "CLM")[2] == "100.1"
     assert [s[2] for s in segs if s[0] == "SV1"] == ["100", "0.1"]
+    claim.service_lines[0].charge = Decimal("1e30")
+    with pytest.raises(X12RenderError, match="an amount has more digits than an X12 element carries"):
+        render([claim])  # a typed refusal, not InvalidOperation
+    claim.service_lines[0].charge = Decimal("100.00")
+    claim.service_lines[1].charge = Decimal("0.00")  # a no-charge line (found by tests/test_fuzz.py)
+    claim.total_charge = Decimal("100.00")
+    doc = render([claim])
+    assert [s[2] for s in _segments(doc.content) if s[0] == "SV1"] == ["100", "0"]
+    assert_valid_837(doc.content)
 
 
 def test_more_than_100_claims_for_one_subscriber_open_new_hls() -> None:
@@ -213,3 +230,46 @@ def test_repeated_clm01_never_shares_an_interchange() -> None:
         ids = [c.claim_id for c in read_837(doc.content).claims]
         assert len(ids) == len(set(ids))
     assert sorted(len(d.refs) for d in docs) == [1, 2]
+
+
+def test_patient_paid_is_amt_f5_in_the_2300_loop() -> None:
+    """A copay collected at the visit: AMT*F5 after the claim dates and
+    before REF*F8 and HI, read back by the reader, pyx12-valid."""
+    claims = []
+    for name in ("self", "inpatient", "replacement"):
+        claim = CLAIMS[name].model_copy(update={"patient_paid": Decimal("25.50")})
+        claims.append(claim)
+        doc = render([claim])
+        assert_valid_837(doc.content)
+        ids = [s[0] if s[0] != "AMT" else f"AMT*{s[1]}" for s in _segments(doc.content)]
+        clm = ids.index("CLM")
+        expected = {"self": ["CLM", "AMT*F5", "HI"], "inpatient": ["CLM", "DTP", "AMT*F5", "HI"],
+                    "replacement": ["CLM", "AMT*F5", "REF", "HI"]}[name]  # fmt: skip
+        assert ids[clm : clm + len(expected)] == expected
+        assert next(s for s in _segments(doc.content) if s[0] == "AMT")[2] == "25.5"
+        (facts,) = read_837(doc.content).claims
+        assert facts == facts_of(claim) and facts.patient_paid == Decimal("25.50")
+        assert to_claim(facts).patient_paid == Decimal("25.50")
+    for paid in (None, Decimal("0.00")):
+        doc = render([CLAIMS["self"].model_copy(update={"patient_paid": paid})])
+        assert b"AMT*F5" not in doc.content and read_837(doc.content).claims[0].patient_paid is None
+    assert_valid_837(render(claims).content)
+
+
+def test_line_ordering_and_referring_providers_are_2420e_and_2420f() -> None:
+    claim = CLAIMS["self"].model_copy(deep=True)
+    claim.service_lines[1].ordering_provider = REFERRING
+    claim.service_lines[1].referring_provider = RENDERING.model_copy(update={"taxonomy": None})
+    claim.service_lines[0].referring_provider = Provider(name=PersonName(family="Nonpi"))  # no NPI: not written
+    doc = render([claim])
+    assert_valid_837(doc.content)
+    segs = _segments(doc.content)
+    second_line = [s[:2] for s in segs[[s[0] for s in segs].index("LX", segs.index(["LX", "1"]) + 1) :]]
+    assert second_line[:6] == [["LX", "2"], ["SV1", "HC:87880:QW"], ["DTP", "472"], ["REF", "6R"], ["NM1", "DK"],
+                               ["NM1", "DN"]]  # fmt: skip
+    (facts,) = read_837(doc.content).claims
+    assert facts == facts_of(claim)
+    assert (facts.lines[1].ordering_npi, facts.lines[1].referring_npi) == (REFERRING.npi, RENDERING.npi)
+    back = to_claim(facts)
+    assert back.service_lines[1].ordering_provider == Provider(npi=REFERRING.npi)
+    assert back.service_lines[0].referring_provider is None

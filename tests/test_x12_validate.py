@@ -8,14 +8,16 @@ from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from gateway_plugins.renderers.x12.cli import validate
 from gateway_plugins.renderers.x12.facts import facts_of, to_claim
 from gateway_plugins.renderers.x12.reader import read_837
+from gateway_plugins.renderers.x12.syntax import tokenize
 from gateway_plugins.renderers.x12.validate import ClaimRules, FileValidator
 
 from gateway.hookspecs import hookimpl
-from gateway.model import Finding, Severity
+from gateway.model import Finding, PersonName, Provider, Severity
 from gateway.plugins import PluginHost
 from tests.x12check import PYX12, assert_valid_837, fixture_claims, render
 
@@ -100,3 +102,60 @@ def test_cli_warns_when_no_clean_claim_rules_are_loaded(tmp_path: Path) -> None:
     result = CliRunner().invoke(validate, [str(bad)], env={"GATEWAY_DISABLE_PLUGINS": "scrubber"})
     assert result.exit_code == 0  # pyx12 alone finds nothing wrong…
     assert "clean-claim rules NOT run" in result.output  # …and the command says what it did not check
+
+
+NOT_837P = sorted((Path(__file__).parent / "x12_files").glob("*.x12"))
+
+
+@pytest.mark.parametrize("path", NOT_837P, ids=lambda p: p.name)
+def test_a_file_that_is_not_a_5010_837p_gets_one_message(path: Path) -> None:
+    """An 837I or a 4010 file: "not a 5010 837P" and nothing else (no line
+    rules on SV2 segments, no 4010 structure read as 5010)."""
+    report = FileValidator(ClaimRules(PluginHost()), PYX12).validate(path.read_bytes(), path.name)
+    (issue,) = report.issues
+    assert issue.rule == "X12-NOT-837P" and issue.seg_id == "ST" and issue.severity == "error"
+    kind = "837I" if "837i" in path.name else "4010 837P"
+    assert kind in issue.message and report.claims == 0
+
+
+def test_cli_reports_a_non_837p_in_one_line(tmp_path: Path) -> None:
+    (path,) = [p for p in NOT_837P if "837i" in p.name]
+    result = CliRunner().invoke(validate, [str(path)])
+    assert result.exit_code == 1
+    assert [ln for ln in result.output.splitlines() if ln.startswith("  ")] == [
+        "  error: segment 3 (ST): not a 5010 837P: an 837I (institutional) (005010X223A2); "
+        "only 005010X222 files are checked [structure X12-NOT-837P]"
+    ]
+
+
+def _with_line_providers() -> bytes:
+    """A pyx12-valid file whose line 1 has a referring (2420F) and line 2 an
+    ordering (2420E) provider with wrong NPI check digits, and a supervising
+    provider (2420D) the claim model has no place for."""
+    claim = CLAIMS["self"].model_copy(deep=True)
+    claim.service_lines[0].referring_provider = Provider(npi="1987654321", name=PersonName(family="Refer", given="R"))
+    claim.service_lines[1].ordering_provider = Provider(npi="1122334450", name=PersonName(family="Order", given="O"))
+    data = render([claim]).content
+    supervising = b"NM1*DQ*1*SUPER*VISOR****XX*1234567890~\n"
+    at = data.index(b"NM1*DK")
+    data = data[:at] + supervising + data[at:]
+    data = re.sub(rb"SE\*(\d+)\*", lambda m: b"SE*%d*" % (int(m.group(1)) + 1), data)
+    assert_valid_837(data)
+    return data
+
+
+def test_every_npi_in_the_file_is_checked_including_line_providers() -> None:
+    data = _with_line_providers()
+    (facts,) = read_837(data).claims
+    assert (facts.lines[0].referring_npi, facts.lines[1].ordering_npi) == ("1987654321", "1122334450")
+    report = FileValidator(ClaimRules(PluginHost()), PYX12).validate(data)
+    at = {s.elements[1]: s.index for s in tokenize(data).segments if s.id == "NM1"}
+    npi = [(i.source, i.rule, i.segment) for i in report.errors if "NPI" in i.rule]
+    assert npi == [
+        ("claim", "SCRUB-NPI", at["DN"]),
+        ("structure", "X12-NPI", at["DQ"]),
+        ("claim", "SCRUB-NPI", at["DK"]),
+    ]
+    messages = [i.message for i in report.errors if "NPI" in i.rule]
+    assert "referring provider of line 1" in messages[0] and "ordering provider of line 2" in messages[2]
+    assert "supervising provider" in messages[1]

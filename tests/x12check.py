@@ -183,3 +183,56 @@ def fixture_claims() -> dict[str, Claim]:
         "other-billing": _claim("LAK-7001", alma, primary, [_line("99213", "110.00", [1])], ["J06.9"],
                                 billing_provider=OTHER_BILLING),
     }  # fmt: skip
+
+
+# -- the segment property (security and fuzz tests) ------------------------------
+
+
+def assert_segments_intact(data: bytes, claims: list[Claim]) -> None:
+    """``data`` (rendered from ``claims`` with the default delimiters) has
+    exactly the segments the renderer wrote: a raw split on the terminator,
+    the project's tokenizer and the SE/GE/IEA counts agree, the reader finds
+    no problem, and every claim reads back as the facts it was rendered from."""
+    from gateway_plugins.renderers.x12.facts import facts_of
+    from gateway_plugins.renderers.x12.reader import read_837
+    from gateway_plugins.renderers.x12.syntax import tokenize
+
+    text = data.decode("ascii")
+    raw = [s for s in text.split("~") if s.strip()]
+    segments = tokenize(data).segments
+    se_counts = [int(s.get(1)) for s in segments if s.id == "SE"]
+    assert len(raw) == len(segments) == 4 + sum(se_counts)  # + ISA, GS, GE, IEA
+    assert [s.split("*", 1)[0].strip() for s in raw] == [s.id for s in segments]
+    read = read_837(data)
+    assert read.problems == []
+    key = lambda f: f.claim_id  # noqa: E731
+    assert sorted(read.claims, key=key) == sorted(map(facts_of, claims), key=key)
+
+
+def check_render(claim: Claim, validate: bool) -> None:
+    """Scrubber and renderer agree on ``claim`` (inside a hypothesis test): a
+    claim the scrubber passes renders with its segments intact (and pyx12-valid
+    when ``validate``); a claim the renderer refuses was an error finding
+    already, SCRUB-X12-ID when an identifier was refused."""
+    from gateway_plugins.renderers.x12.values import X12RenderError, X12ValueError
+    from gateway_plugins.rules.scrubber import scrub
+    from gateway_plugins.rules.scrubber.base import Context
+    from hypothesis import event
+
+    errors = [f for f in scrub(claim, Context(today=CREATED.date())) if f.is_error]
+    try:
+        doc = render([claim])
+    except X12ValueError:
+        event("identifier refused")
+        assert any(f.rule == "SCRUB-X12-ID" for f in errors)
+        return
+    except X12RenderError:
+        event("claim refused")
+        assert errors
+        return
+    assert_segments_intact(doc.content, [claim])
+    if validate and not errors:
+        event("rendered and checked by pyx12")
+        assert_valid_837(doc.content)
+    else:
+        event("rendered" + (" (scrubber errors)" if errors else ""))

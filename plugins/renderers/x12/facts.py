@@ -9,6 +9,7 @@ into a canonical claim so the scrubber's rules can check a file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -27,34 +28,47 @@ from gateway.model import (
     Subscriber,
 )
 
+from . import values as v
 from .syntax import d8
+from .values import clean_text
 
 #: relationship codes PAT01 accepts (5010); anything else is sent as G8
 PAT_RELATIONSHIPS = frozenset(X12_RELATIONSHIPS) - {"18"}
 SELF = "18"
 
 
-def norm(text: str | None) -> str:
-    """How text compares: upper case, single spaces."""
-    return " ".join(text.upper().split()) if text else ""
+def text(value: str | None, limit: int) -> str:
+    """Free text as the renderer writes it (upper case)."""
+    return clean_text(value, limit) if value else ""
+
+
+def ident(value: str | None) -> str:
+    """An identifier as the renderer writes it (only surrounding blanks go)."""
+    return value.strip() if value else ""
+
+
+def postal_code(value: str | None) -> str:
+    """N403 as written: the ZIP code without hyphen and blanks ("62701-0001" → "627010001")."""
+    return ident((value or "").replace("-", "").replace(" ", ""))
 
 
 def diagnosis_code(code: str) -> str:
-    """ICD-10-CM as X12 writes it: no dot, upper case."""
-    return code.replace(".", "").replace(" ", "").upper()
+    """ICD-10-CM as X12 writes it: no dot, no blanks, upper case."""
+    code = code.replace(".", "").upper()
+    return code if code.isalnum() else "".join(code.split())
 
 
 def line_control_number(claim: Claim, index: int) -> str:
     """REF*6R of line ``index`` (1-based): the line's own control number, or
     ``<CLM01>-<n>``, stable across resubmissions so an 835 SVC matches it."""
     own = claim.service_lines[index - 1].control_number
-    return own if own else f"{claim.id}-{index}"
+    return own if own else f"{claim.id.strip()}-{index}"
 
 
 def rendering_differs(claim: Claim) -> bool:
     """2310B is sent only when the rendering provider is not the billing one."""
     r = claim.rendering_provider
-    return r is not None and bool(r.npi) and r.npi != claim.billing_provider.npi
+    return r is not None and bool(ident(r.npi)) and ident(r.npi) != ident(claim.billing_provider.npi)
 
 
 def facility_differs(claim: Claim) -> bool:
@@ -63,7 +77,25 @@ def facility_differs(claim: Claim) -> bool:
     f, b = claim.service_facility, claim.billing_provider
     if f is None or f.address is None:
         return False
-    return (f.npi or None, f.address) != (b.npi or None, b.address)
+    return (ident(f.npi), f.address) != (ident(b.npi), b.address)
+
+
+def written_addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
+    """(location, address) of every address an 837P of ``claim`` carries
+    (N3/N4), in the renderer's terms: the subscriber's is the patient's when
+    the patient is the subscriber and has none of their own."""
+    cov = claim.coverage
+    candidates = [("claim.billing_provider.address", claim.billing_provider.address)]
+    if cov.relationship == SELF and cov.subscriber.address is None:
+        candidates.append(("claim.patient.address", claim.patient.address))
+    else:
+        candidates.append(("claim.coverage.subscriber.address", cov.subscriber.address))
+        if cov.relationship != SELF:
+            candidates.append(("claim.patient.address", claim.patient.address))
+    candidates.append(("claim.coverage.payer.address", cov.payer.address))
+    if facility_differs(claim):
+        candidates.append(("claim.service_facility.address", claim.service_facility.address))  # type: ignore[union-attr]
+    return ((where, a) for where, a in candidates if a is not None)
 
 
 def pat_relationship(code: str) -> str:
@@ -90,11 +122,12 @@ class AddressFacts:
 def address_facts(a: Address | None) -> AddressFacts | None:
     if a is None:
         return None
+    lines = (text(x, v.ADDRESS_LINE) for x in a.lines[:2])
     return AddressFacts(
-        lines=tuple(norm(x) for x in a.lines[:2]),
-        city=norm(a.city),
-        state=norm(a.state),
-        postal_code=(a.postal_code or "").replace("-", "").replace(" ", ""),
+        lines=tuple(x for x in lines if x),
+        city=text(a.city, v.CITY),
+        state=ident(a.state).upper(),
+        postal_code=postal_code(a.postal_code),
     )
 
 
@@ -125,6 +158,10 @@ class LineFacts:
     service_date: str
     place_of_service: str
     control_number: str
+    #: 2420A/2420E/2420F NPIs ("" when the line has none of its own)
+    rendering_npi: str = ""
+    ordering_npi: str = ""
+    referring_npi: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +184,9 @@ class Positions:
     billing: int | None = None
     lines: tuple[int, ...] = ()
     st_control: str = ""
+    #: NM1 of the claim's and lines' other providers by model location
+    #: ("rendering_provider", "service_lines[2].ordering_provider")
+    providers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +215,8 @@ class ClaimFacts:
     diagnoses: tuple[str, ...]
     lines: tuple[LineFacts, ...]
     other_payers: tuple[OtherPayerFacts, ...] = ()
+    #: AMT*F5 patient amount paid
+    patient_paid: Decimal | None = None
     where: Positions = field(default_factory=Positions, compare=False)
 
     @property
@@ -187,25 +229,46 @@ def _person(
 ) -> PersonFacts:
     return PersonFacts(
         address=address_facts(address),
-        family=norm(name.family),
-        given=norm(name.given),
-        middle=norm(name.middle),
-        suffix=norm(name.suffix),
+        family=text(name.family, v.ORG_NAME),
+        given=text(name.given, v.GIVEN_NAME),
+        middle=text(name.middle, v.MIDDLE_NAME),
+        suffix=text(name.suffix, v.NAME_SUFFIX),
         birth_date=d8(birth) if birth and with_demographics else "",
         sex=sex if with_demographics else "",
     )
 
 
 def _provider_name(p: Provider) -> str:
-    if p.organization_name:
-        return norm(p.organization_name)
-    return norm(p.name.family) if p.name else ""
+    if p.organization_name or p.name is None:
+        return text(p.display(), v.ORG_NAME)
+    return text(p.name.family, v.ORG_NAME)
 
 
 def _self_demographics(claim: Claim) -> tuple[date | None, str]:
     """DMG of a subscriber who is the patient: the subscriber's, else the patient's."""
     sub, pat = claim.coverage.subscriber, claim.patient
     return sub.birth_date or pat.birth_date, sub.sex if sub.sex != "U" else pat.sex
+
+
+def _npi(p: Provider | None) -> str:
+    return ident(p.npi) if p is not None else ""
+
+
+def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) -> LineFacts:
+    lr = ln.rendering_provider
+    return LineFacts(
+        procedure_code=ident(ln.procedure_code),
+        modifiers=tuple(ident(m) for m in ln.modifiers if m.strip()),
+        charge=ln.charge,
+        units=ln.units,
+        pointers=tuple(ln.diagnosis_pointers),
+        service_date=d8(ln.service_date),
+        place_of_service=ident(ln.place_of_service or claim.place_of_service),
+        control_number=ident(line_control_number(claim, i)),
+        rendering_npi=_npi(lr) if lr is not None and lr.npi and lr.npi != claim_npi else "",
+        ordering_npi=_npi(ln.ordering_provider),
+        referring_npi=_npi(ln.referring_provider),
+    )
 
 
 def facts_of(claim: Claim) -> ClaimFacts:
@@ -219,53 +282,42 @@ def facts_of(claim: Claim) -> ClaimFacts:
         subscriber = _person(sub.name, None, "", sub.address, with_demographics=False)
         pat = claim.patient
         patient = _person(pat.name, pat.birth_date, pat.sex, pat.address)
-    lines = tuple(
-        LineFacts(
-            procedure_code=norm(ln.procedure_code),
-            modifiers=tuple(norm(m) for m in ln.modifiers),
-            charge=ln.charge,
-            units=ln.units,
-            pointers=tuple(ln.diagnosis_pointers),
-            service_date=d8(ln.service_date),
-            place_of_service=ln.place_of_service or claim.place_of_service,
-            control_number=line_control_number(claim, i),
-        )
-        for i, ln in enumerate(claim.service_lines, 1)
-    )
     rendering = claim.rendering_provider.npi if rendering_differs(claim) else b.npi  # type: ignore[union-attr]
+    lines = tuple(_line_facts(claim, i, ln, rendering) for i, ln in enumerate(claim.service_lines, 1))
     facility = claim.service_facility.npi if facility_differs(claim) else None  # type: ignore[union-attr]
     referring = claim.referring_provider.npi if claim.referring_provider else None
     replaces = claim.frequency_code in ("7", "8")
     return ClaimFacts(
-        claim_id=claim.id,
+        claim_id=ident(claim.id),
         total_charge=claim.total_charge,
-        place_of_service=claim.place_of_service,
-        frequency_code=claim.frequency_code,
-        original_reference=(claim.original_reference or "") if replaces else "",
-        billing_npi=b.npi or "",
+        patient_paid=claim.patient_paid or None,
+        place_of_service=ident(claim.place_of_service),
+        frequency_code=ident(claim.frequency_code),
+        original_reference=ident(claim.original_reference) if replaces else "",
+        billing_npi=ident(b.npi),
         billing_name=_provider_name(b),
-        billing_tax_id=b.tax_id or "",
+        billing_tax_id=ident(b.tax_id),
         billing_address=address_facts(b.address),
-        rendering_npi=rendering or "",
-        service_facility_npi=facility or "",
-        referring_npi=referring or "",
+        rendering_npi=ident(rendering),
+        service_facility_npi=ident(facility),
+        referring_npi=ident(referring),
         patient=patient,
         relationship=pat_relationship(cov.relationship),
         subscriber=subscriber,
-        member_id=norm(sub.member_id),
-        group_number=norm(sub.group_number),
-        payer_id=norm(cov.payer.id),
-        payer_name=norm(cov.payer.name),
+        member_id=ident(sub.member_id),
+        group_number=ident(sub.group_number),
+        payer_id=ident(cov.payer.id),
+        payer_name=text(cov.payer.name, v.ORG_NAME),
         responsibility=cov.payer_responsibility_code,
-        filing_indicator=cov.claim_filing_indicator,
+        filing_indicator=ident(cov.claim_filing_indicator),
         diagnoses=tuple(diagnosis_code(d.code) for d in claim.diagnoses),
         lines=lines,
         other_payers=tuple(
             OtherPayerFacts(
                 responsibility=o.payer_responsibility_code,
-                payer_id=norm(o.payer.id),
-                payer_name=norm(o.payer.name),
-                member_id=norm(o.subscriber.member_id),
+                payer_id=ident(o.payer.id),
+                payer_name=text(o.payer.name, v.ORG_NAME),
+                member_id=ident(o.subscriber.member_id),
                 paid=o.prior_payer_paid,
             )
             for o in claim.other_coverages
@@ -301,6 +353,10 @@ class NotAClaim(ValueError):
     """Read facts that cannot become a canonical claim (unreadable dates, amounts)."""
 
 
+def _provider(npi: str) -> Provider | None:
+    return Provider(npi=npi) if npi else None
+
+
 def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
     """A canonical claim from read facts (raises :class:`NotAClaim` saying what
     is unusable, without quoting values)."""
@@ -320,6 +376,9 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
                 diagnosis_pointers=list(ln.pointers),
                 place_of_service=ln.place_of_service or None,
                 control_number=ln.control_number or None,
+                rendering_provider=_provider(ln.rendering_npi),
+                ordering_provider=_provider(ln.ordering_npi),
+                referring_provider=_provider(ln.referring_npi),
             )
         )
     if f.total_charge is None:
@@ -378,4 +437,5 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
         diagnoses=[Diagnosis(code=c) for c in f.diagnoses],
         service_lines=lines,
         total_charge=f.total_charge,
+        patient_paid=f.patient_paid,
     )

@@ -15,10 +15,26 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.identifiers import npi_is_valid
+
 from .facts import SELF, AddressFacts, ClaimFacts, LineFacts, OtherPayerFacts, PersonFacts, Positions, to_decimal
 from .syntax import Delimiters, Segment, Tokens, X12SyntaxError, tokenize
 
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+#: GS08/ST03 of a 5010 837P (the X222 guide, errata A1 and A2)
+VERSION_837P = "005010X222"
+#: what other 837 versions are, for a message that says why a file is refused
+OTHER_837 = {
+    "X223": "an 837I (institutional)",
+    "X224": "an 837D (dental)",
+    "X096": "a 4010 837I (institutional)",
+    "X097": "a 4010 837D (dental)",
+    "X098": "a 4010 837P (version 4010, replaced by 5010 in 2012)",
+}
+NOT_837P = "X12-NOT-837P"
+#: NM1 qualifiers whose NPI the claim model carries (the scrubber checks them); any other NPI is checked here
+_MODELLED_NPI = frozenset({"85", "82", "77", "DN", "P3", "DK"})
+_NPI_ROLES = {"DQ": "supervising provider", "QB": "purchased service provider", "77": "service facility"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,8 @@ class Read837:
     transactions: list[str] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)
     segments: int = 0
+    #: why the file is not a 5010 837P (reading stopped there), "" when it is one
+    not_837p: str = ""
 
 
 def _person(nm1: Segment) -> dict[str, str]:
@@ -76,6 +94,7 @@ class _Reader:
         self.st_start = 0
         self.st_control = ""
         self.in_837 = False
+        self.gs_version = ""
         self.last_hl = 0
         self.last_lx = 0
 
@@ -91,6 +110,8 @@ class _Reader:
             handler = getattr(self, f"_{seg.id.lower()}", None)
             if seg.id in ("ISA", "GS", "ST", "SE", "GE", "IEA"):
                 handler(seg)  # type: ignore[misc]
+                if self.out.not_837p:
+                    return self.out  # nothing after that would make sense
             elif self.in_837 and handler is not None:
                 handler(seg)
         self._end_claim(None)
@@ -103,6 +124,7 @@ class _Reader:
 
     def _gs(self, seg: Segment) -> None:
         self.out.versions.add(seg.get(8))
+        self.gs_version = seg.get(8)
 
     def _ge(self, seg: Segment) -> None:
         pass
@@ -111,7 +133,19 @@ class _Reader:
         pass
 
     def _st(self, seg: Segment) -> None:
-        self.in_837 = seg.get(1) == "837"
+        version = seg.get(3) or self.gs_version
+        if seg.get(1) != "837":
+            kind = f"a {seg.get(1) or '(no ST01)'} transaction set, not an 837"
+        elif version and not version.startswith(VERSION_837P):
+            kind = next((k for code, k in OTHER_837.items() if code in version), f"version {version}")
+        else:
+            kind = ""
+        if kind:
+            message = f"not a 5010 837P: {kind} ({version or 'no version'}); only 005010X222 files are checked"
+            self.problem(NOT_837P, message, seg)
+            self.out.not_837p = message
+            return
+        self.in_837 = True
         self.st_start, self.st_control = seg.index, seg.get(2)
         self.out.transactions.append(self.st_control)
         self.hls.clear()
@@ -172,7 +206,16 @@ class _Reader:
     def _nm1(self, seg: Segment) -> None:
         q = seg.get(1)
         npi = seg.get(9) if seg.get(8) == "XX" else ""
-        if q == "85":
+        if npi and (q not in _MODELLED_NPI or (q == "77" and self.line is not None)):
+            if not npi_is_valid(npi):
+                role = _NPI_ROLES.get(q, f"NM1*{q}")
+                self.problem("X12-NPI", f"the {role}'s NPI (NM109) is not a valid NPI", seg)
+        if self.line is not None and q in ("82", "DK", "DN", "P3"):
+            role = {"82": "rendering", "DK": "ordering"}.get(q, "referring")
+            self.line[role] = npi
+            self.claim["providers"].append((f"service_lines[{len(self.claim['lines'])}].{role}_provider", seg.index))
+            self.loop = "line-provider"
+        elif q == "85":
             self.billing.update(name=seg.get(3), npi=npi, seg=seg.index)
             self.loop = "billing"
         elif q == "IL" and self.claim is None and self.sub is not None:
@@ -192,12 +235,15 @@ class _Reader:
             self.loop = "patient-name"
         elif q == "82" and self.claim is not None and self.line is None and self.other is None:
             self.claim["rendering"] = npi
+            self.claim["providers"].append(("rendering_provider", seg.index))
             self.loop = "rendering"
-        elif q == "77" and self.claim is not None:
+        elif q == "77" and self.claim is not None and self.line is None:
             self.claim["facility"] = npi
+            self.claim["providers"].append(("service_facility", seg.index))
             self.loop = "facility"
-        elif q == "DN" and self.claim is not None and self.line is None:
+        elif q in ("DN", "P3") and self.claim is not None and self.line is None:
             self.claim["referring"] = npi
+            self.claim["providers"].append(("referring_provider", seg.index))
             self.loop = "referring"
         else:
             self.loop = "other-name"
@@ -232,6 +278,10 @@ class _Reader:
     def _amt(self, seg: Segment) -> None:
         if self.other is not None and seg.get(1) == "D":
             self.other["paid"] = seg.get(2)
+        elif self.claim is not None and self.other is None and self.line is None and seg.get(1) == "F5":
+            self.claim["patient_paid"] = seg.get(2)
+            if to_decimal(seg.get(2)) is None:
+                self.problem("X12-AMOUNT", "AMT02 (patient amount paid) is not an amount", seg)
 
     # -- claims and lines ------------------------------------------------------
     def _clm(self, seg: Segment) -> None:
@@ -252,6 +302,7 @@ class _Reader:
             "hi": None,
             "lines": [],
             "others": [],
+            "providers": [],
         }
         self.line = self.other = None
         self.last_lx = 0
@@ -346,6 +397,9 @@ class _Reader:
                 service_date=ln.get("date", ""),
                 place_of_service=ln.get("pos") or c["pos"],
                 control_number=ln.get("control", ""),
+                rendering_npi=ln.get("rendering", ""),
+                ordering_npi=ln.get("ordering", ""),
+                referring_npi=ln.get("referring", ""),
             )
             for ln in c["lines"]
         )
@@ -362,6 +416,7 @@ class _Reader:
         return ClaimFacts(
             claim_id=c["id"],
             total_charge=to_decimal(c["total"]),
+            patient_paid=to_decimal(c.get("patient_paid", "")),
             place_of_service=c["pos"],
             frequency_code=c["freq"],
             original_reference=c.get("original", ""),
@@ -390,6 +445,7 @@ class _Reader:
                 billing=billing.get("seg"),
                 lines=tuple(ln["seg"] for ln in c["lines"]),
                 st_control=self.st_control,
+                providers=tuple(c["providers"]),
             ),
         )
 

@@ -16,18 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from gateway.documents import Document, RenderContext
-from gateway.model import Address, Claim, Coverage, PersonName, Provider
+from gateway.model import Address, Claim, Coverage, PersonName, Provider, ServiceLine
 
+from . import values as v
 from .facts import (
     SELF,
     diagnosis_code,
     facility_differs,
     line_control_number,
     pat_relationship,
+    postal_code,
     rendering_differs,
 )
 from .settings import X12ClinicSettings, X12Settings
 from .syntax import Delimiters, amount, d8, isa_segment, quantity
+from .values import X12RenderError, X12ValueError, element_value, is_safe
 
 VERSION = "005010X222A1"
 MAX_DIAGNOSES = 12
@@ -36,22 +39,33 @@ MAX_CLAIMS_PER_HL = 100  # 2300 loop repeat under one 2000B/2000C
 INPATIENT_POS = frozenset({"21", "51", "61"})
 
 
-class X12RenderError(ValueError):
-    """A claim or configuration that cannot be written as an 837P (says which
-    claim and why, never patient data)."""
-
-
 class _Writer:
-    """Builds one transaction set's segments with a file's delimiters."""
+    """Builds one transaction set's segments with a file's delimiters. Every
+    element value goes through :func:`~.values.element_value`: :meth:`t` for
+    free text, :meth:`id` for identifiers and codes (refused, naming the claim
+    being written, ``where``, and the element, when unsafe)."""
 
-    __slots__ = ("c", "d", "e", "segs", "upper")
+    __slots__ = ("c", "e", "segs", "upper", "where")
 
     def __init__(self, d: Delimiters, upper: bool) -> None:
-        self.d, self.e, self.c, self.upper = d, d.element, d.component, upper
+        self.e, self.c, self.upper = d.element, d.component, upper
         self.segs: list[str] = []
+        self.where: Claim | str = ""
 
     def t(self, value: str | None, limit: int) -> str:
-        return self.d.clean(value, limit, self.upper) if value else ""
+        return element_value(value, limit, identifier=False, upper=self.upper) if value else ""
+
+    def id(self, value: str | None, limit: int, what: str, *args: object) -> str:
+        """An identifier or code; ``what.format(*args)`` names it if it is refused."""
+        if not value:
+            return ""
+        try:
+            return element_value(value, limit, identifier=True)
+        except X12ValueError as exc:
+            raise X12ValueError(f"{self.named()} cannot be written as an 837P: {what.format(*args)} {exc}") from None
+
+    def named(self) -> str:
+        return _claim_name(self.where) if isinstance(self.where, Claim) else self.where
 
     def seg(self, *parts: str) -> None:
         n = len(parts)
@@ -66,45 +80,48 @@ class _Writer:
         return self.c.join(parts[:n])
 
     # -- shared pieces -------------------------------------------------------
-    def name(self, qualifier: str, provider_or_name: Provider | PersonName, id_q: str = "", id_: str = "") -> None:
+    def name(self, qualifier: str, who: Provider | PersonName, id_q: str = "", id_: str = "") -> None:
         """NM1 for an organisation (NM102 2) or a person (NM102 1)."""
-        if isinstance(provider_or_name, Provider):
-            if provider_or_name.organization_name or provider_or_name.name is None:
-                self.seg("NM1", qualifier, "2", self.t(provider_or_name.display(), 60), "", "", "", "", id_q, id_)
+        if isinstance(who, Provider):
+            if who.organization_name or who.name is None:
+                self.org(qualifier, who.display(), id_q, id_)
                 return
-            provider_or_name = provider_or_name.name
-        n = provider_or_name
-        self.seg(
-            "NM1",
-            qualifier,
-            "1",
-            self.t(n.family, 60),
-            self.t(n.given, 35),
-            self.t(n.middle, 25),
-            "",
-            self.t(n.suffix, 10),
-            id_q,
-            id_,
-        )
+            who = who.name
+        self._nm1(qualifier, "1", self.t(who.family, v.ORG_NAME), self.t(who.given, v.GIVEN_NAME),
+                  self.t(who.middle, v.MIDDLE_NAME), self.t(who.suffix, v.NAME_SUFFIX), id_q, id_)  # fmt: skip
 
-    def address(self, a: Address | None) -> None:
+    def org(self, qualifier: str, name: str | None, id_q: str = "", id_: str = "") -> None:
+        """NM1 for an organisation (NM102 2)."""
+        self._nm1(qualifier, "2", self.t(name, v.ORG_NAME), "", "", "", id_q, id_)
+
+    def _nm1(self, q: str, kind: str, last: str, first: str, middle: str, suffix: str, id_q: str, id_: str) -> None:
+        if not last:
+            raise X12RenderError(
+                f"{self.named()} cannot be written as an 837P: NM1*{q} has no name left in the X12 "
+                "character set (NM103 is required)"
+            )
+        self.seg("NM1", q, kind, last, first, middle, "", suffix, id_q, id_)
+
+    def address(self, a: Address | None, who: str) -> None:
         """N3 + N4 (skipped when there is no address)."""
         if a is None:
             return
-        lines = [self.t(x, 55) for x in a.lines[:2]]
+        lines = [line for line in (self.t(x, v.ADDRESS_LINE) for x in a.lines[:2]) if line]
         if lines:
             self.seg("N3", *lines)
-        country = "" if a.country in ("US", "USA", "") else self.t(a.country, 3)
-        zip_ = (a.postal_code or "").replace("-", "").replace(" ", "")
-        self.seg("N4", self.t(a.city, 30), self.t(a.state, 2), zip_[:15], country)
+        country = "" if a.country in ("US", "USA", "") else self.id(a.country.upper(), v.COUNTRY, "{} country", who)
+        zip_ = postal_code(a.postal_code)
+        state = self.id((a.state or "").upper(), v.STATE, "{} state", who)
+        self.seg("N4", self.t(a.city, v.CITY), state, self.id(zip_, v.POSTAL_CODE, "{} ZIP code", who), country)
+
+    def npi(self, p: Provider | None, who: str) -> tuple[str, str]:
+        """NM108/NM109 for a provider's NPI ("", "" without one)."""
+        npi = self.id(p.npi, v.ID_CODE, "{} NPI", who) if p is not None else ""
+        return ("XX", npi) if npi else ("", "")
 
     def dmg(self, birth: Any, sex: str) -> None:
         if birth is not None:
             self.seg("DMG", "D8", d8(birth), sex)
-
-
-def _npi(p: Provider | None) -> tuple[str, str]:
-    return ("XX", p.npi) if p is not None and p.npi else ("", "")
 
 
 # -- loops -----------------------------------------------------------------
@@ -114,23 +131,23 @@ def _billing_block(w: _Writer, b: Provider, pay_to: Address | None) -> list[str]
     """2000A PRV + 2010AA billing provider (+ 2010AB pay-to)."""
     w.segs = []
     if b.taxonomy:
-        w.seg("PRV", "BI", "PXC", w.t(b.taxonomy, 50))
-    w.name("85", b, *_npi(b))
-    w.address(b.address)
+        w.seg("PRV", "BI", "PXC", w.id(b.taxonomy, v.REFERENCE, "the billing provider's taxonomy"))
+    w.name("85", b, *w.npi(b, "the billing provider's"))
+    w.address(b.address, "the billing provider's")
     if b.tax_id:
-        w.seg("REF", b.tax_id_type, b.tax_id)
+        w.seg("REF", b.tax_id_type, w.id(b.tax_id, v.REFERENCE, "the billing provider's tax id"))
     if pay_to is not None and pay_to != b.address:
         w.seg("NM1", "87", "2")
-        w.address(pay_to)
+        w.address(pay_to, "the pay-to")
     return w.segs
 
 
 def _sbr(w: _Writer, cov: Coverage, relationship: str) -> None:
     """SBR of 2000B or 2320: responsibility, relationship, group, filing indicator."""
-    group = w.t(cov.subscriber.group_number, 50)
-    group_name = "" if group else w.t(cov.subscriber.group_name or cov.plan_name, 60)
+    group = w.id(cov.subscriber.group_number, v.REFERENCE, "coverage {}'s group number", cov.order)
+    group_name = "" if group else w.t(cov.subscriber.group_name or cov.plan_name, v.GROUP_NAME)
     w.seg("SBR", cov.payer_responsibility_code, relationship, group, group_name, "", "", "", "",
-          cov.claim_filing_indicator)  # fmt: skip
+          w.id(cov.claim_filing_indicator, v.CODE, "coverage {}'s claim filing indicator", cov.order))  # fmt: skip
 
 
 def _subscriber_block(w: _Writer, claim: Claim) -> list[str]:
@@ -140,14 +157,14 @@ def _subscriber_block(w: _Writer, claim: Claim) -> list[str]:
     sub = cov.subscriber
     is_self = cov.relationship == SELF
     _sbr(w, cov, SELF if is_self else "")
-    w.name("IL", sub.name, "MI", w.t(sub.member_id, 80))
+    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, "the subscriber's member id"))
     if is_self:
-        w.address(sub.address or claim.patient.address)
+        w.address(sub.address or claim.patient.address, "the subscriber's")
         w.dmg(sub.birth_date or claim.patient.birth_date, sub.sex if sub.sex != "U" else claim.patient.sex)
     else:
-        w.address(sub.address)
-    w.seg("NM1", "PR", "2", w.t(cov.payer.name, 60), "", "", "", "", "PI", w.t(cov.payer.id, 80))
-    w.address(cov.payer.address)
+        w.address(sub.address, "the subscriber's")
+    w.org("PR", cov.payer.name, "PI", w.id(cov.payer.id, v.ID_CODE, "the payer id"))
+    w.address(cov.payer.address, "the payer's")
     return w.segs
 
 
@@ -157,7 +174,7 @@ def _patient_block(w: _Writer, claim: Claim) -> list[str]:
     p = claim.patient
     w.seg("PAT", pat_relationship(claim.coverage.relationship))
     w.name("QC", p.name)
-    w.address(p.address)
+    w.address(p.address, "the patient's")
     w.dmg(p.birth_date, p.sex)
     return w.segs
 
@@ -169,66 +186,94 @@ def _other_payer(w: _Writer, o: Coverage) -> None:
     if o.prior_payer_paid is not None:
         w.seg("AMT", "D", amount(o.prior_payer_paid))
     w.seg("OI", "", "", "Y", "P", "", "Y")
-    w.name("IL", sub.name, "MI", w.t(sub.member_id, 80))
-    w.seg("NM1", "PR", "2", w.t(o.payer.name, 60), "", "", "", "", "PI", w.t(o.payer.id, 80))
+    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, "other coverage {}'s member id", o.order))
+    w.org("PR", o.payer.name, "PI", w.id(o.payer.id, v.ID_CODE, "other coverage {}'s payer id", o.order))
+
+
+def _claim_name(claim: Claim) -> str:
+    """How errors name a claim: its CLM01, unless that is what cannot be written."""
+    return f"claim {claim.id}" if is_safe(claim.id) else "a claim whose CLM01 cannot be written"
 
 
 def _check(claim: Claim) -> None:
     problems = []
+    if not claim.id.strip():
+        problems.append("no claim id (CLM01)")
     if not claim.diagnoses:
         problems.append("no diagnosis")
     if len(claim.diagnoses) > MAX_DIAGNOSES:
         problems.append(f"{len(claim.diagnoses)} diagnoses (837P allows {MAX_DIAGNOSES})")
     if not claim.service_lines or len(claim.service_lines) > MAX_LINES:
         problems.append(f"{len(claim.service_lines)} service lines (837P allows 1 to {MAX_LINES})")
+    if not all(diagnosis_code(d.code) for d in claim.diagnoses):
+        problems.append("a diagnosis has no code")
     for i, ln in enumerate(claim.service_lines, 1):
-        if not ln.procedure_code or ln.charge is None:
+        if not (ln.procedure_code or "").strip() or ln.charge is None:
             problems.append(f"service line {i} has no procedure code or charge")
     if claim.frequency_code in ("7", "8") and not claim.original_reference:
         problems.append(f"frequency {claim.frequency_code} needs the original claim's payer reference")
     if problems:
-        raise X12RenderError(f"claim {claim.id} cannot be written as an 837P: " + "; ".join(problems))
+        raise X12RenderError(f"{_claim_name(claim)} cannot be written as an 837P: " + "; ".join(problems))
 
 
 def _claim(w: _Writer, claim: Claim) -> None:
     """2300 claim with its 2310, 2320 and 2400 loops."""
     _check(claim)
-    e, c = w.e, w.c
-    pos = claim.place_of_service
-    w.segs.append(f"CLM{e}{claim.id}{e}{amount(claim.total_charge)}{e}{e}{e}{pos}{c}B{c}{claim.frequency_code}"
-                  f"{e}Y{e}A{e}Y{e}Y")  # fmt: skip
+    w.where = claim
+    e = w.e
+    pos = w.id(claim.place_of_service, v.CODE, "the place of service")
+    clm01 = w.id(claim.id, v.CLAIM_ID, "CLM01")
+    freq = w.id(claim.frequency_code, 1, "the claim frequency")
+    w.segs.append(f"CLM{e}{clm01}{e}{amount(claim.total_charge)}{e}{e}{e}{w.comp(pos, 'B', freq)}{e}Y{e}A{e}Y{e}Y")
     if pos in INPATIENT_POS:
         w.seg("DTP", "435", "D8", d8(min(ln.service_date for ln in claim.service_lines)))
+    if claim.patient_paid:
+        w.seg("AMT", "F5", amount(claim.patient_paid))
     if claim.frequency_code in ("7", "8"):
-        w.seg("REF", "F8", w.t(claim.original_reference, 50))
-    codes = [diagnosis_code(d.code) for d in claim.diagnoses]
-    w.segs.append(e.join([f"HI{e}ABK{c}{codes[0]}", *(f"ABF{c}{code}" for code in codes[1:])]))
+        w.seg("REF", "F8", w.id(claim.original_reference, v.REFERENCE, "the original claim's reference"))
+    codes = [w.id(diagnosis_code(d.code), v.DIAGNOSIS, "diagnosis {}", i) for i, d in enumerate(claim.diagnoses, 1)]
+    w.segs.append(e.join([f"HI{e}{w.comp('ABK', codes[0])}", *(w.comp("ABF", code) for code in codes[1:])]))
     if claim.referring_provider is not None and claim.referring_provider.npi:
-        w.name("DN", claim.referring_provider, *_npi(claim.referring_provider))
+        w.name("DN", claim.referring_provider, *w.npi(claim.referring_provider, "the referring provider's"))
     rendering = claim.rendering_provider if rendering_differs(claim) else None
     if rendering is not None:
-        w.name("82", rendering, *_npi(rendering))
+        w.name("82", rendering, *w.npi(rendering, "the rendering provider's"))
         if rendering.taxonomy:
-            w.seg("PRV", "PE", "PXC", w.t(rendering.taxonomy, 50))
+            w.seg("PRV", "PE", "PXC", w.id(rendering.taxonomy, v.REFERENCE, "the rendering provider's taxonomy"))
     if facility_differs(claim):
         f = claim.service_facility
         assert f is not None
-        w.seg("NM1", "77", "2", w.t(f.display(), 60) or "SERVICE FACILITY", "", "", "", "", *_npi(f))
-        w.address(f.address)
+        w.org("77", w.t(f.display(), v.ORG_NAME) or "SERVICE FACILITY", *w.npi(f, "the service facility's"))
+        w.address(f.address, "the service facility's")
     for other in claim.other_coverages[:10]:
         _other_payer(w, other)
     claim_npi = (rendering or claim.billing_provider).npi
     for i, ln in enumerate(claim.service_lines, 1):
-        w.segs.append(f"LX{e}{i}")
-        code = w.comp("HC", ln.procedure_code or "", *ln.modifiers)
-        line_pos = ln.place_of_service if ln.place_of_service and ln.place_of_service != pos else ""
-        pointers = c.join(str(p) for p in ln.diagnosis_pointers[:4])
-        w.seg("SV1", code, amount(ln.charge or 0), "UN", quantity(ln.units), line_pos, "", pointers)  # type: ignore[arg-type]
-        w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
-        w.segs.append(f"REF{e}6R{e}{w.t(line_control_number(claim, i), 50)}")
-        lr = ln.rendering_provider
-        if lr is not None and lr.npi and lr.npi != claim_npi:
-            w.name("82", lr, *_npi(lr))
+        _line(w, claim, i, ln, pos, claim_npi)
+
+
+def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi: str | None) -> None:
+    """2400 service line with its 2420A, 2420E and 2420F providers."""
+    e = w.e
+    w.segs.append(f"LX{e}{i}")
+    code = w.comp(
+        "HC",
+        w.id(ln.procedure_code, v.PROCEDURE, "line {}'s procedure code", i),
+        *(w.id(m, v.CODE, "line {}'s modifier {}", i, k) for k, m in enumerate(ln.modifiers, 1) if m.strip()),
+    )
+    line_pos = ln.place_of_service if ln.place_of_service and ln.place_of_service != pos else ""
+    line_pos = w.id(line_pos, v.CODE, "line {}'s place of service", i)
+    pointers = w.comp(*(str(p) for p in ln.diagnosis_pointers[:4]))
+    charge = amount(ln.charge)  # type: ignore[arg-type]  # _check: every line has one
+    w.seg("SV1", code, charge, "UN", quantity(ln.units), line_pos, "", pointers)
+    w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
+    w.segs.append(f"REF{e}6R{e}{w.id(line_control_number(claim, i), v.REFERENCE, 'line {} control number', i)}")
+    lr = ln.rendering_provider
+    if lr is not None and lr.npi and lr.npi != claim_npi:
+        w.name("82", lr, *w.npi(lr, f"line {i}'s rendering provider's"))
+    for qualifier, p, who in (("DK", ln.ordering_provider, "ordering"), ("DN", ln.referring_provider, "referring")):
+        if p is not None and p.npi:
+            w.name(qualifier, p, *w.npi(p, f"line {i}'s {who} provider's"))
 
 
 # -- transaction sets and the interchange -----------------------------------
@@ -248,6 +293,7 @@ def _transaction(
     out += [f"HL{e}1{e}{e}20{e}1", *billing]
     subscribers: dict[tuple[str, ...], list[Claim]] = {}
     for claim in claims:
+        w.where = claim
         subscribers.setdefault(tuple(_subscriber_block(w, claim)), []).append(claim)
     hl = 1
     for block, group in subscribers.items():
@@ -265,6 +311,7 @@ def _transaction(
                 continue
             patients: dict[tuple[str, ...], list[Claim]] = {}
             for claim in chunk:
+                w.where = claim
                 patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
             for pblock, pclaims in patients.items():
                 for pchunk in _chunks(pclaims):
@@ -295,14 +342,15 @@ def _header(w: _Writer, config: Any, settings: X12Settings) -> list[str]:
     if not (sub.contact_phone or sub.contact_email):
         raise X12RenderError("gateway.yaml submitter needs contact_phone or contact_email (1000A PER)")
     w.segs = []
-    w.seg("NM1", "41", "2", w.t(sub.name, 60), "", "", "", "", "46", w.t(sub.id, 80))
+    w.where = "the 1000A/1000B header (gateway.yaml submitter, receiver)"
+    w.org("41", sub.name, "46", w.id(sub.id, v.ID_CODE, "submitter.id"))
     comm: list[str] = []
     if sub.contact_phone:
-        comm += ["TE", "".join(ch for ch in sub.contact_phone if ch.isdigit())]
+        comm += ["TE", w.id("".join(ch for ch in sub.contact_phone if ch.isdigit()), v.CONTACT, "submitter phone")]
     if sub.contact_email:
-        comm += ["EM", w.d.clean(sub.contact_email, 256, upper=False)]
-    w.seg("PER", "IC", w.t(sub.contact_name or sub.name, 60), *comm)
-    w.seg("NM1", "40", "2", w.t(rec.name, 60), "", "", "", "", "46", w.t(rec.id, 80))
+        comm += ["EM", element_value(sub.contact_email, v.CONTACT, identifier=False, upper=False)]
+    w.seg("PER", "IC", w.t(sub.contact_name or sub.name, v.ORG_NAME), *comm)
+    w.org("40", rec.name, "46", w.id(rec.id, v.ID_CODE, "receiver.id"))
     return [settings.transaction_type, *w.segs]
 
 
@@ -332,6 +380,7 @@ def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X1
     ordered = sorted(claims, key=lambda c: c.id)
     by_billing: dict[tuple[str, ...], list[Claim]] = {}
     for claim in ordered:
+        w.where = claim
         by_billing.setdefault(tuple(_billing_block(w, claim.billing_provider, pay_to)), []).append(claim)
     e = d.element
     gs_ids = (settings.application_sender_code or isa_ids[1], settings.application_receiver_code or isa_ids[3])

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.model import Address
 
 from .syntax import Delimiters
+from .values import SAFE_PUNCTUATION
 
 LINE_ENDINGS = {"none": "", "lf": "\n", "crlf": "\r\n"}
 DEFAULT_FILE_NAME = "{clinic}-837P-{created:%Y%m%d-%H%M%S}-{isa13:09d}.x12"
@@ -57,8 +58,12 @@ class X12Settings(BaseModel):
     @field_validator("element_separator", "component_separator", "repetition_separator", "segment_terminator")
     @classmethod
     def _one_char(cls, v: str) -> str:
-        if len(v) != 1 or v.isalnum() or v == " ":
-            raise ValueError("must be one character that is not a letter, digit or space")
+        if len(v) != 1 or not v.isascii() or v.isalnum() or v == " " or v in SAFE_PUNCTUATION:
+            raise ValueError(
+                "must be one ASCII character that is not a letter, digit, space or one of "
+                f"{SAFE_PUNCTUATION} (values may hold those, so they cannot separate elements): "
+                "for instance * : ^ ~ | > !"
+            )
         return v
 
     @field_validator("file_name")

@@ -1,22 +1,27 @@
 """X12 syntax shared by the 837P writer and reader: delimiters, the fixed
-width ISA segment, value cleaning and formatting, and a tolerant tokenizer.
+width ISA segment, number and date formatting, and a tolerant tokenizer
+(element values are made safe in :mod:`.values`).
 
 Nothing here knows about claims; it is plain 5010 envelope syntax.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+
+from .values import X12RenderError, element_value
 
 #: ISA element widths (ISA01..ISA16); the whole segment is 106 characters
 #: with its terminator.
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 ISA_LENGTH = 106
 _CENT = Decimal("0.01")
+_HUGE = Decimal("1e20")  # quantizing beyond this exceeds the decimal context
+#: digits of an R element (X12 counts neither sign nor decimal point): AMT02/CLM02/SV102 18, SV104 15
+_R_AMOUNT, _R_QUANTITY = 18, 15
 
 
 class X12SyntaxError(ValueError):
@@ -33,40 +38,25 @@ class Delimiters:
     repetition: str = "^"
     segment: str = "~"
     suffix: str = "\n"
-    _table: dict[int, str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        chars = (self.element, self.component, self.repetition, self.segment)
-        object.__setattr__(self, "_table", {ord(c): " " for c in chars if c})
-
-    def clean(self, value: str, limit: int = 80, upper: bool = True) -> str:
-        """A text value made safe for an element: delimiters become spaces,
-        non-ASCII letters lose their accents, surrounding blanks go, and it is
-        cut to ``limit`` characters (the element's maximum length)."""
-        if not value:
-            return ""
-        if not value.isascii():
-            value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-        value = value.translate(self._table).strip()
-        if upper:
-            value = value.upper()
-        return value[:limit].rstrip()
 
 
 def amount(value: Decimal) -> str:
     """X12 decimal (R) for money: two places at most, no trailing zeros,
     never an exponent ("125", "35.5", "0.01")."""
-    text = f"{value.quantize(_CENT):f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+    return _decimal(value.quantize(_CENT) if abs(value) < _HUGE else value, _R_AMOUNT, "an amount")
 
 
 def quantity(value: Decimal) -> str:
     """X12 decimal for units: no exponent, no trailing zeros."""
+    return _decimal(value, _R_QUANTITY, "a unit count")
+
+
+def _decimal(value: Decimal, limit: int, what: str) -> str:
     text = f"{value:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
+    if len(text.lstrip("-").replace(".", "")) > limit:
+        raise X12RenderError(f"{what} has more digits than an X12 element carries ({limit})")
     return text or "0"
 
 
@@ -89,7 +79,7 @@ def isa_segment(
 ) -> str:
     """The fixed-width ISA segment (106 characters including the terminator)."""
     if not 0 < control_number <= 999_999_999:
-        raise ValueError(f"ISA13 control number {control_number} is outside 1..999999999")
+        raise X12RenderError(f"ISA13 control number {control_number} is outside 1..999999999")
     values = (
         "00", "", "00", "",
         sender_qualifier, sender_id, receiver_qualifier, receiver_id,
@@ -97,9 +87,12 @@ def isa_segment(
         d.repetition, "00501", f"{control_number:09d}", "1" if ack_requested else "0", usage, d.component,
     )  # fmt: skip
     parts = []
-    for value, width in zip(values, ISA_WIDTHS, strict=True):
-        if len(value) > width:
-            raise ValueError(f"ISA value for a {width}-character element is too long")
+    for i, (value, width) in enumerate(zip(values, ISA_WIDTHS, strict=True), 1):
+        if i not in (11, 16):  # the repetition and component separators themselves
+            try:
+                value = element_value(value, width, identifier=True)
+            except X12RenderError as exc:
+                raise X12RenderError(f"ISA{i:02d} {exc} (format_settings or gateway.yaml submitter/receiver)") from None
         parts.append(value.ljust(width))
     text = "ISA" + d.element + d.element.join(parts) + d.segment
     assert len(text) == ISA_LENGTH

@@ -20,7 +20,7 @@ from gateway.plugins import PluginHost
 
 from .facts import ClaimFacts, NotAClaim, to_claim
 from .pyx12check import Pyx12Validator
-from .reader import read_837
+from .reader import NOT_837P, read_837
 
 _LINE = re.compile(r"service_lines\[(\d+)\]")
 
@@ -84,8 +84,11 @@ class ClaimRules:
 
 def _segment_for(f: Finding, facts: ClaimFacts) -> tuple[int | None, str]:
     loc = f.location or ""
-    m = _LINE.search(loc)
     w = facts.where
+    for where, segment in w.providers:
+        if loc.startswith(f"claim.{where}"):
+            return segment, "NM1"
+    m = _LINE.search(loc)
     if m and 0 < int(m.group(1)) <= len(w.lines):
         return w.lines[int(m.group(1)) - 1], "SV1"
     if "diagnos" in loc and w.hi:
@@ -104,10 +107,14 @@ class FileValidator:
 
     def validate(self, data: bytes, name: str = "") -> FileReport:
         report = FileReport(name)
+        read = read_837(data)
+        if read.not_837p:  # an 837I, a 4010 file, a 999…: one message, no line rules on foreign segments
+            p = next(p for p in read.problems if p.rule == NOT_837P)
+            report.issues.append(Issue("structure", p.rule, p.message, p.segment, p.seg_id))
+            return report
         pyx = self.pyx12.validate(data)
         report.issues += [Issue("pyx12", e.code, e.message, e.segment, e.seg_id, e.element) for e in pyx]
         flagged = {e.segment for e in pyx}
-        read = read_837(data)
         report.claims = len(read.claims)
         report.issues += [
             Issue("structure", p.rule, p.message, p.segment, p.seg_id, claim_id=p.claim_id)

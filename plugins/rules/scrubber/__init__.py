@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway_plugins.rules.scrubber import lines, parties, providers
+from gateway_plugins.rules.scrubber import elements, lines, parties, providers
 from gateway_plugins.rules.scrubber.base import CHECKS, RULES, Context
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +28,7 @@ from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
 from gateway.model import Claim, Finding, Severity
 
-__all__ = ["RULES", "ScrubberSettings", "lines", "parties", "providers", "scrub"]
+__all__ = ["RULES", "ScrubberSettings", "elements", "lines", "parties", "providers", "scrub"]
 
 
 def _known(ids: list[str]) -> list[str]:
@@ -38,6 +38,13 @@ def _known(ids: list[str]) -> list[str]:
     return ids
 
 
+def _mandatory(ids: list[str]) -> None:
+    if ids:
+        raise ValueError(
+            f"{', '.join(ids)} cannot be switched off or downgraded: the 837P renderer refuses such claims anyway"
+        )
+
+
 class ScrubberSettings(BaseModel):
     """``settings.scrubber`` of a clinic."""
 
@@ -45,12 +52,17 @@ class ScrubberSettings(BaseModel):
     disable: list[str] = Field(default_factory=list)
     severity: dict[str, Severity] = Field(default_factory=dict)
 
-    _check_disable = field_validator("disable")(_known)
+    @field_validator("disable")
+    @classmethod
+    def _check_disable(cls, value: list[str]) -> list[str]:
+        _mandatory([i for i in _known(value) if i in elements.MANDATORY])
+        return value
 
     @field_validator("severity")
     @classmethod
     def _check_severity(cls, value: dict[str, Severity]) -> dict[str, Severity]:
         _known(list(value))
+        _mandatory([i for i, sev in value.items() if i in elements.MANDATORY and sev is not RULES[i].severity])
         return value
 
 

@@ -41,19 +41,60 @@ DIAG_MAX = RULES.add("SCRUB-DIAG-MAX", Severity.ERROR, f"A claim has more than {
 DIAG_NONE = RULES.add("SCRUB-DIAG-NONE", Severity.ERROR, "A claim has no diagnosis.")
 DIAG_DUP = RULES.add("SCRUB-DIAG-DUPLICATE", Severity.WARNING, "A diagnosis code is listed twice on a claim.")
 POS = RULES.add("SCRUB-POS", Severity.ERROR, "A place of service is not a 2-digit CMS place of service code.")
+#: the largest amount and unit count a claim may carry (X12 R elements; far beyond any real visit)
+MAX_AMOUNT = Decimal("99999999.99")
+MAX_UNITS = Decimal("99999")
+UNIT_PLACES = Decimal("0.001")
+AMOUNT = RULES.add(
+    "SCRUB-AMOUNT",
+    Severity.ERROR,
+    f"An amount (line charge, claim total, patient or other payer paid) is more than {MAX_AMOUNT:,}, or a line's "
+    f"units more than {MAX_UNITS:,} or with more than 3 decimal places: more than a claim carries.",
+)
 
 POS_RE = re.compile(r"\d{2}")
 
 
 def whole_cents(amount: Decimal) -> bool:
-    return amount == amount.quantize(CENT)
+    """True for an amount in whole cents (False for one beyond :data:`MAX_AMOUNT`)."""
+    return abs(amount) <= MAX_AMOUNT and amount == amount.quantize(CENT)
+
+
+def amounts(claim: Claim) -> Iterator[tuple[str, Decimal | None]]:
+    """(location, amount) of every amount the claim carries."""
+    yield "claim.total_charge", claim.total_charge
+    yield "claim.patient_paid", claim.patient_paid
+    for k, cov in enumerate(claim.other_coverages, 1):
+        yield f"claim.other_coverages[{k}].prior_payer_paid", cov.prior_payer_paid
+    yield "claim.coverage.prior_payer_paid", claim.coverage.prior_payer_paid
+    for i, ln in enumerate(claim.service_lines, 1):
+        yield line_where(i, "charge"), ln.charge
+
+
+def too_large(claim: Claim) -> bool:
+    """True when an amount or a unit count is beyond what a claim carries (SCRUB-AMOUNT)."""
+    return any(a is not None and abs(a) > MAX_AMOUNT for _w, a in amounts(claim)) or any(
+        abs(ln.units) > MAX_UNITS or ln.units != ln.units.quantize(UNIT_PLACES) for ln in claim.service_lines
+    )
+
+
+@check
+def amount_ranges(claim: Claim, ctx: Context) -> Iterator[Finding]:
+    for where, value in amounts(claim):
+        if value is not None and abs(value) > MAX_AMOUNT:
+            yield AMOUNT.finding(f"{where.removeprefix('claim.')} is more than {MAX_AMOUNT:,}", where)
+    for i, ln in enumerate(claim.service_lines, 1):
+        if abs(ln.units) > MAX_UNITS:
+            yield AMOUNT.finding(f"line {i}'s units are more than {MAX_UNITS:,}", line_where(i, "units"))
+        elif ln.units != ln.units.quantize(UNIT_PLACES):
+            yield AMOUNT.finding(f"line {i}'s units have more than 3 decimal places", line_where(i, "units"))
 
 
 @check
 def total(claim: Claim, ctx: Context) -> Iterator[Finding]:
     charges = [ln.charge for ln in claim.service_lines]
-    if any(c is None for c in charges):
-        return  # SCRUB-CHARGE reports it
+    if any(c is None for c in charges) or too_large(claim):
+        return  # SCRUB-CHARGE, SCRUB-AMOUNT report it
     fractions = [i for i, c in enumerate(charges, 1) if c is not None and not whole_cents(c)]
     if fractions:
         yield TOTAL.finding(

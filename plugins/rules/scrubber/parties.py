@@ -37,7 +37,8 @@ FREQUENCY = RULES.add(
 )
 
 
-def _coverages(claim: Claim) -> Iterator[tuple[str, Coverage]]:
+def coverages(claim: Claim) -> Iterator[tuple[str, Coverage]]:
+    """(location, coverage) of the claim's coverage and its other coverages."""
     yield "claim.coverage", claim.coverage
     for k, cov in enumerate(claim.other_coverages, 1):
         yield f"claim.other_coverages[{k}]", cov
@@ -50,7 +51,7 @@ def _address_complete(addr: Address | None) -> bool:
 @check
 def subscribers(claim: Claim, ctx: Context) -> Iterator[Finding]:
     patient = claim.patient
-    for where, cov in _coverages(claim):
+    for where, cov in coverages(claim):
         sub, label = cov.subscriber, f"coverage {cov.order}"
         if not sub.member_id.strip():
             yield SUBSCRIBER.finding(f"{label}: the subscriber's member id is missing", f"{where}.subscriber.member_id")
@@ -87,7 +88,7 @@ def subscribers(claim: Claim, ctx: Context) -> Iterator[Finding]:
 
 @check
 def payers(claim: Claim, ctx: Context) -> Iterator[Finding]:
-    for where, cov in _coverages(claim):
+    for where, cov in coverages(claim):
         label = f"coverage {cov.order}"
         if not cov.payer.id.strip() or not cov.payer.name.strip():
             yield PAYER.finding(f"{label}: the payer needs an id and a name", f"{where}.payer")

@@ -46,12 +46,13 @@ def claim_providers(claim: Claim) -> Iterator[tuple[str, str, Provider]]:
         if p is not None:
             yield role, where, p
     for i, line in enumerate(claim.service_lines, 1):
-        if line.rendering_provider is not None:
-            yield (
-                f"rendering provider of line {i}",
-                f"claim.service_lines[{i}].rendering_provider",
-                line.rendering_provider,
-            )
+        for role, p in (
+            ("rendering", line.rendering_provider),
+            ("ordering", line.ordering_provider),
+            ("referring", line.referring_provider),
+        ):
+            if p is not None:
+                yield f"{role} provider of line {i}", f"claim.service_lines[{i}].{role}_provider", p
 
 
 @check
