@@ -62,7 +62,9 @@ def test_out_of_range_amounts_name_the_cause() -> None:
     raw = (HL7_FIXTURES / "dft_p03_v25_cpt_modifiers.hl7").read_bytes().replace(b"|1|185.00&USD", b"|1e308|185.00&USD")
     (finding,) = [f for f in run(raw).findings if f.is_error]
     assert (finding.rule, finding.location, finding.message) == (
-        "HL7-NUMBER", "FT1[1]-10", "FT1-10 quantity is out of range (at most 99,999)"
+        "HL7-NUMBER",
+        "FT1[1]-10",
+        "FT1-10 quantity is out of range (at most 99,999)",
     )
 
 
