@@ -14,18 +14,20 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from gateway.money import checked_amount, checked_units
+from gateway.money import MAX_AMOUNT, MAX_UNITS
 
 #: Money: a Decimal that serialises to a JSON string ("125.00"), so no float
 #: ever touches an amount and trailing zeros survive the round trip. Values
 #: beyond gateway.money.MAX_AMOUNT (1e308, thousands of digits) are refused.
 Money = Annotated[
-    Decimal, AfterValidator(checked_amount), PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
+    Decimal,
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
 ]
 #: Units of service: a Decimal up to gateway.money.MAX_UNITS.
-Units = Annotated[Decimal, AfterValidator(checked_units)]
+Units = Annotated[Decimal, Field(ge=-MAX_UNITS, le=MAX_UNITS)]
 
 
 class _Model(BaseModel):

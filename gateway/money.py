@@ -17,7 +17,8 @@ clinic's system must fix it, the gateway does not guess.
 Values outside a plausible range (1e308, a number of 5,000 digits, a
 quantity of a billion) are refused where they are read, with a finding that
 names the field, rather than overflowing later: see :func:`amount_problem`
-and :func:`units_problem`. The canonical model checks the same ranges.
+and :func:`units_problem`. The canonical model checks the same ranges
+(``gateway.model.Money`` and ``Units``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,7 @@ MAX_UNITS = Decimal("99999")
 
 
 class AmountError(ValueError):
-    """A value that cannot be an amount or quantity; ``reason`` says why
-    (``"is out of range (at most 99,999,999.99)"``), never the value."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what} {reason}")
-        self.reason = reason
+    """A value that cannot be rounded to cents (the text never holds the value)."""
 
 
 def cents(value: Decimal) -> Decimal:
@@ -46,12 +42,16 @@ def cents(value: Decimal) -> Decimal:
     try:
         return value.quantize(CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise AmountError("amount", "is too large to be an amount") from None
+        raise AmountError("the amount is too large to round to cents") from None
 
 
 def as_sent(value: Decimal) -> Decimal:
     """A stated amount: with two decimals when it is whole cents, else unchanged."""
-    return value.quantize(CENT) if whole_cents(value) else value
+    try:
+        exact = value.quantize(CENT)
+    except InvalidOperation:
+        return value
+    return exact if exact == value else value
 
 
 def whole_cents(value: Decimal) -> bool:
@@ -79,19 +79,3 @@ def units_problem(value: Decimal) -> str | None:
     if abs(value) > MAX_UNITS:
         return f"is out of range (at most {MAX_UNITS:,})"
     return None
-
-
-def checked_amount(value: Decimal) -> Decimal:
-    """``value`` when it can be an amount, else :class:`AmountError`."""
-    problem = amount_problem(value)
-    if problem:
-        raise AmountError("amount", problem)
-    return value
-
-
-def checked_units(value: Decimal) -> Decimal:
-    """``value`` when it can be a quantity, else :class:`AmountError`."""
-    problem = units_problem(value)
-    if problem:
-        raise AmountError("quantity", problem)
-    return value

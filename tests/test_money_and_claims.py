@@ -39,9 +39,9 @@ def test_amounts_and_quantities_out_of_range_are_named_not_raised() -> None:
     assert amount_problem(Decimal("NaN")) == "is not a number" and units_problem(Decimal("1e6")) is not None
     with pytest.raises(AmountError, match="too large"):
         cents(Decimal("1e308"))
-    with pytest.raises(ValidationError, match="amount is out of range"):
+    with pytest.raises(ValidationError, match=r"less than or equal to 99999999\.99"):
         ServiceLine(service_date=TODAY, charge=Decimal("1e308"))
-    with pytest.raises(ValidationError, match="quantity is out of range"):
+    with pytest.raises(ValidationError, match="less than or equal to 99999"):
         ServiceLine(service_date=TODAY, units=Decimal("1e308"))
 
 

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -29,7 +30,6 @@ from gateway.documents import Document, Kind, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
 from gateway.model import Encounter, Finding, Severity
-from gateway.money import AmountError
 
 FORMAT = "gateway-json"
 MAGIC = re.compile(rb'^\s*\{[^{]{0,200}?"gateway_format"\s*:\s*"encounters/1"')
@@ -65,11 +65,12 @@ def _error(message: str, location: str, rule: str = "JSON-INVALID") -> Finding:
 
 
 def _invalid(err: dict) -> Finding:
-    """A validation error as a finding; the input value is left out (it may be patient data)."""
+    """A validation error as a finding; the input value is left out (it may be patient data).
+    An amount or quantity out of range (gateway.money) is JSON-NUMBER."""
     where = json_path(("encounters", *err["loc"]))
-    cause = err.get("ctx", {}).get("error")
-    if isinstance(cause, AmountError):
-        return _error(f"{err['loc'][-1]} {cause.reason}", where, "JSON-NUMBER")
+    if err["type"] in ("less_than_equal", "greater_than_equal"):
+        limit = abs(Decimal(str(next(iter(err.get("ctx", {}).values()), 0))))
+        return _error(f"{err['loc'][-1]} is out of range (at most {limit:,})", where, "JSON-NUMBER")
     return _error(f"{err['msg']}", where)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +31,7 @@ from .patient import Visit, merge_patient, read_guarantor, read_patient, read_vi
 from .problems import Problems
 from .reader import Message, Segment
 from .settings import Hl7v2Settings
-from .values import Scope, to_country, to_date
+from .values import Scope, to_country
 
 #: (MSH-9.1, MSH-9.2) of messages that carry charges
 CHARGE_MESSAGES = {("DFT", "P03"), ("DFT", "P11"), ("BAR", "P01"), ("BAR", "P05")}
@@ -118,18 +117,18 @@ class Reading:
     """What reading one message needs besides its segments: the clinic's
     settings, the ``source_ref`` prefix of its lines (``MSG[2]/`` in a
     batch), the country of addresses without one (MSH-17) and the message
-    date (MSH-7)."""
+    date (MSH-7 as YYYYMMDD, '' when it is not a date)."""
 
     settings: Hl7v2Settings
     prefix: str = ""
     country: str = "US"
-    sent: date | None = None
+    sent: str = ""
 
     @classmethod
     def of(cls, msg: Message, settings: Hl7v2Settings, prefix: str = "") -> Reading:
         msh = msg.msh
-        sent = to_date(msh.value(7), Problems(), msh, 7, "MSH-7") if msh.value(7) else None
-        return cls(settings, prefix, to_country(msh.value(17)), sent)
+        day = msh.value(7)[:8]
+        return cls(settings, prefix, to_country(msh.value(17)), day if len(day) == 8 and day.isdigit() else "")
 
 
 def _dump(model: type[BaseModel], value: Any) -> dict[str, Any]:

@@ -37,21 +37,27 @@ def _relationship(scope: Scope, fm: InsuranceMap) -> str:
     return x12_relationship(value)
 
 
-def _filing_indicator(scope: Scope, fm: InsuranceMap) -> str:
-    for key in (scope.first(fm.plan_type)[0], scope.first(fm.plan_id)[0]):
+def _filing_indicator(plan: dict[str, str], fm: InsuranceMap) -> str:
+    for key in (plan["type"], plan["id"]):
         ind = fm.filing_indicators.get(key.upper()) if key else None
         if ind:
             return ind
     return "CI"
 
 
-def is_self_pay(scope: Scope, fm: InsuranceMap, self_pay: frozenset[str]) -> bool:
-    """True when the IN1's plan id, plan name, company name or plan type names self-pay."""
-    for paths in (fm.plan_id, fm.plan_name, fm.payer_name, fm.plan_type):
-        value = scope.first(paths)[0]
-        if value and " ".join(value.split()).upper() in self_pay:
-            return True
-    return False
+def plan_of(scope: Scope, fm: InsuranceMap) -> dict[str, str]:
+    """The IN1's plan id, plan name, company name and plan type ('' when not sent)."""
+    return {
+        "id": scope.first(fm.plan_id)[0],
+        "name": scope.first(fm.plan_name)[0],
+        "payer": scope.first(fm.payer_name)[0],
+        "type": scope.first(fm.plan_type)[0],
+    }
+
+
+def is_self_pay(plan: dict[str, str], self_pay: frozenset[str]) -> bool:
+    """True when the plan id, plan name, company name or plan type names self-pay."""
+    return any(value and " ".join(value.split()).upper() in self_pay for value in plan.values())
 
 
 def _same_person(name: Mapping[str, Any] | None, dob: Any, patient: Mapping[str, Any] | None) -> bool:
@@ -74,9 +80,10 @@ def read_coverage(
     """One IN1 → a Coverage (order set by the caller); None for self-pay or
     an unusable IN1 (with an error). ``country``: of addresses without one."""
     scope = Scope(in1, related)
-    if is_self_pay(scope, fm, self_pay):
+    plan = plan_of(scope, fm)
+    if is_self_pay(plan, self_pay):
         return None
-    payer_name = scope.first(fm.payer_name)[0]
+    payer_name = plan["payer"]
     payer_id = scope.first(fm.payer_id)[0]
     member_id = scope.first(fm.member_id)[0]
     if not payer_id:
@@ -124,8 +131,8 @@ def read_coverage(
             "group_name": scope.first(fm.group_name)[0] or None,
         },
         "relationship": relationship,
-        "claim_filing_indicator": _filing_indicator(scope, fm),
-        "plan_name": scope.first(fm.plan_name)[0] or None,
+        "claim_filing_indicator": _filing_indicator(plan, fm),
+        "plan_name": plan["name"] or None,
     }
 
 

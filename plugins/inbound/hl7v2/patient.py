@@ -12,7 +12,7 @@ from gateway.model import Patient
 
 from .fieldmap import GuarantorMap, PatientMap, VisitMap
 from .problems import Problems
-from .values import Scope, comp, to_address, to_date, to_email, to_name, to_phone, to_provider, to_sex
+from .values import Scope, comp, to_address, to_date, to_name, to_provider, to_sex
 
 #: a birth date before this year is implausible (a typo like 10131113)
 EARLIEST_BIRTH_YEAR = 1900
@@ -32,22 +32,23 @@ def _patient_id(fm: PatientMap, scope: Scope) -> str:
     return scope.first(fm.id)[0]
 
 
-def _plausible_birth_date(dob: date | None, sent: date | None, problems: Problems, seg: Any, fld: int) -> None:
-    """Warn on a birth date before 1900 or after the message was sent (MSH-7)."""
+def _plausible_birth_date(dob: date | None, sent: str, problems: Problems, seg: Any, fld: int) -> None:
+    """Warn on a birth date before 1900 or after the message was sent
+    (``sent``: MSH-7's YYYYMMDD, '' when not sent)."""
     if dob is None:
         return
     if dob.year < EARLIEST_BIRTH_YEAR:
         problems.add("HL7-DOB", f"the birth date is before {EARLIEST_BIRTH_YEAR}; check it", seg, fld)
-    elif sent is not None and dob > sent:
+    elif sent and f"{dob.year:04d}{dob.month:02d}{dob.day:02d}" > sent:
         problems.add("HL7-DOB", "the birth date is after the message date (MSH-7); check it", seg, fld)
 
 
 def read_patient(
-    fm: PatientMap, scope: Scope, problems: Problems, country: str = "US", sent: date | None = None
+    fm: PatientMap, scope: Scope, problems: Problems, country: str = "US", sent: str = ""
 ) -> dict[str, Any] | None:
     """The patient of the PID (None, with an error, when there is none);
     ``country`` for an address without one (MSH-17), ``sent`` the message
-    date (MSH-7) a birth date may not be after."""
+    date (MSH-7, YYYYMMDD) a birth date may not be after."""
     pid = scope.segment(fm.name.segment)
     if pid is None:
         problems.at("HL7-NO-PID", "the message has no PID segment", fm.name.segment, 1)
@@ -71,8 +72,8 @@ def read_patient(
         "birth_date": birth_date,
         "sex": to_sex(scope.get(fm.sex)),
         "address": to_address(scope.parts(fm.address)[0], country),
-        "phone": scope.each((fm.phone,), to_phone),
-        "email": scope.each(fm.email, to_email),
+        "phone": scope.phone((fm.phone,)),
+        "email": scope.email(fm.email),
     }
 
 
@@ -141,8 +142,8 @@ def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems, country: 
     return {
         "name": name,
         "address": address,
-        "phone": scope.each(fm.phone, to_phone),
-        "email": scope.each(fm.email, to_email),
+        "phone": scope.phone(fm.phone),
+        "email": scope.email(fm.email),
         "relationship": X12_RELATIONSHIPS.get(x12_relationship(rel)) if rel else None,
         "account_number": scope.first(fm.number)[0] or None,
     }

@@ -85,16 +85,28 @@ class Scope:
                 return out, p
         return [], None
 
-    def each(self, paths: Iterable[FieldPath], convert: Callable[[list[str]], Any]) -> Any:
-        """The first non-None ``convert(parts)`` over every repetition of ``paths`` in order."""
+    def phone(self, paths: Iterable[FieldPath]) -> str | None:
+        """The first XTN repetition of ``paths`` that is a phone number (:func:`to_phone`)."""
         for p in paths:
             seg = self.segment(p.segment)
-            if seg is None:
+            reps = seg.repetitions(p.field) if seg is not None else []
+            for rep in range(len(reps)):
+                number = to_phone(self.parts(p, rep)[0])
+                if number is not None:
+                    return number
+        return None
+
+    def email(self, paths: Iterable[FieldPath]) -> str | None:
+        """The first XTN repetition of ``paths`` that is an e-mail address
+        (:func:`to_email`); fields without an ``@`` are not split at all."""
+        for p in paths:
+            seg = self.segment(p.segment)
+            if seg is None or "@" not in seg.field(p.field):
                 continue
             for rep in range(len(seg.repetitions(p.field))):
-                value = convert(self.parts(p, rep)[0])
-                if value is not None:
-                    return value
+                address = to_email(self.parts(p, rep)[0])
+                if address is not None:
+                    return address
         return None
 
     def parts(self, path: FieldPath, rep: int = 0) -> tuple[list[str], Segment | None]:
