@@ -1,16 +1,23 @@
 """The money invariant (tests/invariant.py) over every fixture, through the
 whole pipeline of the example deployment, in the order `gateway demo` reads
-them (records carried from one input to the next)."""
+them (records carried from one input to the next), and over generated
+canonical encounters."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.app import Gateway
 from gateway.examples import demo_inputs
 from gateway.messages import MemoryRecords, MessageMeta
+from gateway.model import Encounter
 from tests.conftest import FIXTURES, TODAY
 from tests.invariant import billable_refs, check_nothing_vanishes, names
+from tests.test_model import encounters
 
 
 def test_every_fixture_keeps_every_billable_line(example_gateway: Gateway) -> None:
@@ -57,3 +64,20 @@ def test_which_lines_are_billable() -> None:
     assert names("FT1[2]-11", "FT1[2]") and not names("FT1[12]-11", "FT1[1]")
     assert names("Bundle.entry[3].resource", "Bundle.entry[3].resource.item[0]")
     assert not names("Bundle.entry[1].resource", "Bundle.entry[10].resource")
+
+
+@pytest.fixture(scope="module")
+def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    from gateway.examples import write_example_deployment
+
+    return Gateway.from_config(write_example_deployment(tmp_path_factory.mktemp("inv") / "deployment"))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(encounters, min_size=1, max_size=3))
+def test_generated_canonical_encounters_keep_every_line(module_gateway: Gateway, generated: list[Encounter]) -> None:
+    """The model's hypothesis encounters (tests/test_model.py), sent as canonical JSON through the whole pipeline."""
+    body = {"gateway_format": "encounters/1", "encounters": [json.loads(e.model_dump_json()) for e in generated]}
+    raw = json.dumps(body).encode()
+    meta = MessageMeta(source="fuzz", today=TODAY, clinic_id="riverside")
+    check_nothing_vanishes(raw, module_gateway.pipeline.process(raw, meta, MemoryRecords()))
