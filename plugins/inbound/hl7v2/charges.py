@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from gateway.money import amount_problem, as_sent, cents, units_problem
+from gateway.money import MAX_UNITS, amount_problem, as_sent, cents
 
 from .codes import diagnosis_system, local_system, normal_code, procedure_system
 from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
@@ -123,9 +123,7 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> t
     cents); None when a value is not a number or out of range."""
     bad = len(problems.errors)
     qty_text, qpath, qseg = scope.first(fm.quantity)
-    qty = (
-        to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", units_problem) if qpath else None
-    )
+    qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", MAX_UNITS) if qpath else None
     ext_text, epath, eseg = scope.first(fm.extended_amount)
     ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
     unit_text, upath, useg = scope.first(fm.unit_amount)

@@ -63,7 +63,9 @@ def local_system(system: str, own: frozenset[str] | None = None) -> str | None:
     other name is, unless the clinic lists its charge-master systems
     (``own``, upper case): then only those and the generic local names are.
     """
-    s = " ".join(system.split()).upper()
+    s = system.upper()
+    if "  " in s:
+        s = " ".join(s.split())
     if s in _LOCAL or s.startswith("99"):
         return None
     if s in STANDARD:

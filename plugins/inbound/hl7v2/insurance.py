@@ -57,7 +57,11 @@ def plan_of(scope: Scope, fm: InsuranceMap) -> dict[str, str]:
 
 def is_self_pay(plan: dict[str, str], self_pay: frozenset[str]) -> bool:
     """True when the plan id, plan name, company name or plan type names self-pay."""
-    return any(value and " ".join(value.split()).upper() in self_pay for value in plan.values())
+    for value in plan.values():
+        name = value.upper()
+        if name and (name in self_pay or ("  " in name and " ".join(name.split()) in self_pay)):
+            return True
+    return False
 
 
 def _same_person(name: Mapping[str, Any] | None, dob: Any, patient: Mapping[str, Any] | None) -> bool:

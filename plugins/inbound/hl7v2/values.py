@@ -9,7 +9,7 @@ the canonical models: the encounter is validated once, as a whole, by
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.identifiers import npi_is_valid
 from gateway.model import Sex
-from gateway.money import amount_problem
+from gateway.money import MAX_AMOUNT
 
 from .fieldmap import FieldPath
 from .problems import Problems
@@ -164,11 +164,11 @@ def to_decimal(
     seg: Segment | None,
     fld: int,
     label: str,
-    check: Callable[[Decimal], str | None] = amount_problem,
+    limit: Decimal = MAX_AMOUNT,
 ) -> Decimal | None:
-    """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated.
-    ``check`` (gateway.money) refuses values out of range (1e308, thousands
-    of digits) with HL7-NUMBER."""
+    """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated. A value
+    beyond ``limit`` (gateway.money: 1e308, thousands of digits) is refused
+    with HL7-NUMBER."""
     if not value:
         return None
     text = value.replace(",", "").replace("$", "").strip()
@@ -179,9 +179,8 @@ def to_decimal(
     if number is None or not number.is_finite():
         problems.add("HL7-NUMBER", f"{label} is not a number", seg, fld)
         return None
-    problem = check(number)
-    if problem:
-        problems.add("HL7-NUMBER", f"{label} {problem}", seg, fld)
+    if abs(number) > limit:
+        problems.add("HL7-NUMBER", f"{label} is out of range (at most {limit:,})", seg, fld)
         return None
     return number
 
@@ -225,7 +224,7 @@ def to_address(parts: list[str], country: str = "US") -> dict[str, Any] | None:
         "city": city or None,
         "state": state or None,
         "postal_code": postal.replace("-", "").replace(" ", "") or None,
-        "country": to_country(comp(parts, 6), country),
+        "country": to_country(sent, country) if (sent := comp(parts, 6)) else country,
     }
 
 
