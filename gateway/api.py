@@ -73,6 +73,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "gateway.transport": ("BaseTransport", "MemoryTransport", "Receipt", "Transport", "TransportError"),
     "gateway.sources": ("HttpSource", "InputRefused", "Source", "Submit", "acknowledged", "read_input"),
     "gateway.console.fhir_outcome": ("operation_outcome",),
+    "gateway.money": ("MAX_AMOUNT", "MAX_UNITS", "amount_problem", "as_sent", "cents", "units_problem"),
     "gateway.codes": (
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",

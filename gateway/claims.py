@@ -2,7 +2,11 @@
 
 Pure functions. A claim holds at most 50 service lines (837P 2400 limit);
 longer encounters are split into parts with their own totals. Lines marked
-``self_pay`` stay off claims and are due on the patient's statement.
+``self_pay`` stay off claims and are due on the patient's statement. What
+the patient paid at the visit (copays) goes on the first claim (AMT*F5) and
+on the statement as paid. A visit id that is a placeholder ("unknown") never
+becomes a claim id, and a patient id the reader derived never merges
+statement accounts.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from gateway.model import (
     Statement,
     StatementLine,
 )
+from gateway.money import ZERO, amount_problem, cents, whole_cents
 
+#: visit ids that name no visit in particular (a reader's fallback): as a
+#: claim id they would make two visits one CLM01, so no claim is built
+PLACEHOLDER_IDS = frozenset({"", "UNKNOWN", "NONE", "NULL", "N/A", "NA", "0", "-", '""'})
 MAX_LINES_PER_CLAIM = 50
 CLM01_MAX = 20
 #: statement payment terms when the clinic configures none
@@ -64,28 +72,63 @@ def _error(rule: str, message: str, location: str) -> Finding:
     return Finding(severity=Severity.ERROR, rule=rule, message=message, location=location, plugin="core")
 
 
+def _unmapped(i: int, local_code: str | None, local_system: str | None) -> str:
+    """Why line ``i`` has no CPT/HCPCS code, pointing at the mapping to fix."""
+    if local_code and local_system is None:
+        return (
+            f"service line {i}: its local charge code is not mapped to CPT/HCPCS; add it to the clinic's charge master"
+        )
+    if local_code:
+        return f"service line {i}: its {local_system} code is not mapped to CPT/HCPCS; add it to the clinic's code maps"
+    return f"service line {i} has no CPT/HCPCS code after mapping"
+
+
 def claim_blockers(encounter: Encounter) -> list[Finding]:
-    """Problems that make a claim impossible to build at all."""
+    """Problems that make a claim (or a statement) impossible to build at all."""
     out = []
+    if encounter.service_lines and encounter.id.strip().upper() in PLACEHOLDER_IDS:
+        text = "the encounter has no visit id of its own (a placeholder); as a claim id it would collide with others"
+        out.append(_error("GW-VISIT-ID", text, "encounter.id"))
     for i, line in enumerate(encounter.service_lines, 1):
         where = f"encounter.service_lines[{i}]"
         if not line.procedure_code:
-            out.append(_error("GW-LINE-CODE", f"service line {i} has no CPT/HCPCS code after mapping", where))
+            out.append(_error("GW-LINE-CODE", _unmapped(i, line.local_code, line.local_system), where))
         if line.charge is None:
             out.append(_error("GW-LINE-CHARGE", f"service line {i} has no charge after mapping", where))
+        elif problem := amount_problem(line.charge):
+            out.append(_error("GW-LINE-CHARGE", f"service line {i}: its charge {problem}", f"{where}.charge"))
+        elif not whole_cents(line.charge) and (line.self_pay or not encounter.coverages):
+            # due on a statement, where no scrubber looks (on a claim: SCRUB-TOTAL)
+            text = f"service line {i}: its charge has fractions of a cent; the clinic must send whole cents"
+            out.append(_error("GW-LINE-CHARGE", text, f"{where}.charge"))
+    total = sum((ln.charge for ln in encounter.service_lines if ln.charge is not None), ZERO)
+    if not out and (problem := amount_problem(total)):
+        out.append(_error("GW-LINE-CHARGE", f"the encounter's charges add up to an amount that {problem}", "encounter"))
+    for k, cov in enumerate(encounter.coverages, 1):
+        where = f"encounter.coverages[{k}]"
+        if not cov.payer.id.strip():
+            text = (
+                f"coverage {cov.order}: the payer has no payer id (named by name only); add it to the payer directory"
+            )
+            out.append(_error("GW-PAYER-ID", text, f"{where}.payer"))
+        if not cov.subscriber.member_id.strip():
+            text = f"coverage {cov.order}: no member id was sent; a claim cannot go out without one"
+            out.append(_error("GW-MEMBER-ID", text, f"{where}.subscriber.member_id"))
     return out
 
 
 def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], list[Finding]]:
     """One claim per 50 service lines for the primary coverage; none for
-    self-pay encounters, and ``self_pay`` lines are left off."""
+    self-pay encounters, and ``self_pay`` lines are left off. The findings
+    say why nothing can be built (for statements too: self-pay encounters
+    are checked as well)."""
+    blockers = claim_blockers(encounter)
+    if blockers:
+        return [], blockers
     coverage = encounter.primary_coverage()
     billable = [ln for ln in encounter.service_lines if not ln.self_pay]
     if coverage is None or not billable:
         return [], []
-    blockers = claim_blockers(encounter)
-    if blockers:
-        return [], blockers
     others = [c for c in encounter.coverages if c is not coverage]
     chunks = [billable[i : i + MAX_LINES_PER_CLAIM] for i in range(0, len(billable), MAX_LINES_PER_CLAIM)]
     claims = []
@@ -108,6 +151,7 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
                 diagnoses=encounter.diagnoses,
                 service_lines=[ln.model_copy() for ln in lines],
                 total_charge=sum((ln.charge or Decimal(0) for ln in lines), Decimal("0.00")),
+                patient_paid=encounter.patient_paid if part == 1 else None,
             )
         )
     return claims, []
@@ -119,10 +163,11 @@ def statement_lines(encounter: Encounter) -> list[StatementLine]:
     Without coverage the patient owes every full charge; with coverage,
     ``self_pay`` lines are due and the others are shown as insurance pending
     (not due until the payer answers; the 835 later fills in what was paid).
+    What the patient paid at the visit is shown as paid (:func:`allocate_paid`).
     """
     insured = bool(encounter.coverages)
     who = encounter.patient.name.display()
-    return [
+    lines = [
         StatementLine(
             service_date=ln.service_date,
             description=ln.description or ln.procedure_code or "Service",
@@ -130,9 +175,29 @@ def statement_lines(encounter: Encounter) -> list[StatementLine]:
             insurance_pending=insured and not ln.self_pay,
             encounter_id=encounter.id,
             patient_name=who,
+            source_ref=ln.source_ref,
         )
         for ln in sorted(encounter.service_lines, key=lambda ln: ln.service_date)
     ]
+    allocate_paid(lines, encounter.patient_paid)
+    return lines
+
+
+def allocate_paid(lines: list[StatementLine], paid: Decimal | None) -> None:
+    """Show ``paid`` (the patient's payment at the visit) on ``lines`` in
+    place: lines waiting for insurance first (a copay is the patient's share
+    of the insured visit), then the others, each in date order and up to its
+    balance; what is left over stays on the last line as a credit. The
+    amounts shown add up to ``paid`` exactly."""
+    if not paid or not lines:
+        return
+    left = cents(paid)
+    for ln in sorted(lines, key=lambda ln: not ln.insurance_pending):
+        share = min(left, max(ln.balance, ZERO))
+        ln.patient_paid += share
+        left -= share
+    if left:
+        lines[-1].patient_paid += left
 
 
 def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
@@ -169,13 +234,19 @@ def build_statements(
     guarantor = encounter.guarantor or Guarantor(
         name=patient.name, address=patient.address, relationship="self", email=patient.email
     )
+    if guarantor.email is None and guarantor.relationship == "self" and patient.email:
+        guarantor = guarantor.model_copy(update={"email": patient.email})
     terms = terms_days if terms_days is not None else terms_days_of(clinic)
     lines = statement_lines(encounter)
+    statement_id = claim_id(clinic.id, f"S{encounter.id}", 1, 1)
+    # a derived patient id is unique to one message: as an account it could
+    # still meet another message's, so the statement keeps its own account
+    account = guarantor.account_number or (statement_id if patient.id_derived else patient.id)
     return [
         Statement(
-            id=claim_id(clinic.id, f"S{encounter.id}", 1, 1),
+            id=statement_id,
             clinic_id=clinic.id,
-            account_number=guarantor.account_number or patient.id,
+            account_number=account,
             statement_date=today,
             due_date=today + timedelta(days=terms),
             patient=patient,

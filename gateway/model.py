@@ -16,9 +16,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from gateway.money import MAX_AMOUNT, MAX_UNITS
+
 #: Money: a Decimal that serialises to a JSON string ("125.00"), so no float
-#: ever touches an amount and trailing zeros survive the round trip.
-Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
+#: ever touches an amount and trailing zeros survive the round trip. Values
+#: beyond gateway.money.MAX_AMOUNT (1e308, thousands of digits) are refused.
+Money = Annotated[
+    Decimal,
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+]
+#: Units of service: a Decimal up to gateway.money.MAX_UNITS.
+Units = Annotated[Decimal, Field(ge=-MAX_UNITS, le=MAX_UNITS)]
 
 
 class _Model(BaseModel):
@@ -90,6 +99,10 @@ class Patient(_Model):
     phone: str | None = None
     #: where statements may be e-mailed when the patient is their own guarantor
     email: str | None = None
+    #: True when the sender gave no id and the reader derived one from the
+    #: message (a bundle entry's fullUrl): unique, but never used to merge
+    #: statement accounts
+    id_derived: bool = False
 
 
 class Payer(_Model):
@@ -177,7 +190,7 @@ class ServiceLine(_Model):
     local_code: str | None = None
     local_system: str | None = None
     modifiers: list[str] = Field(default_factory=list, max_length=4)
-    units: Decimal = Decimal(1)
+    units: Units = Decimal(1)
     charge: Money | None = None
     diagnosis_pointers: list[int] = Field(default_factory=list)
     place_of_service: str | None = None
@@ -192,6 +205,11 @@ class ServiceLine(_Model):
     #: the patient pays this line themselves (non-covered or elective
     #: service): it is left off insurance claims and is due on the statement
     self_pay: bool = False
+    #: where the line came from in the input, for tracing and for findings
+    #: about it: ``FT1[2]`` (``MSG[n]/FT1[2]`` in a batch),
+    #: ``Bundle.entry[5].resource`` (``….item[0]`` for a Claim item),
+    #: ``$.encounters[0].service_lines[1]``; None when the reader does not say
+    source_ref: str | None = None
 
 
 class Guarantor(_Model):
@@ -288,6 +306,8 @@ class StatementLine(_Model):
     #: several patients' visits: a parent's account for two children)
     encounter_id: str | None = None
     patient_name: str | None = None
+    #: the service line's ``source_ref`` (where in the input it came from)
+    source_ref: str | None = None
 
     @property
     def balance(self) -> Decimal:

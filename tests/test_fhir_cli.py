@@ -52,9 +52,7 @@ def test_inspect_shows_message_findings_for_a_refused_file(tmp_path: Path) -> No
 
 
 def test_check_config_reports_a_misspelt_fhir_setting(example_config: Path) -> None:
-    text = example_config.read_text().replace(
-        "    settings:\n", "    settings:\n      fhir:\n        max_byte: 1000\n", 1
-    )
+    text = example_config.read_text().replace("      fhir:\n", "      fhir:\n        max_byte: 1000\n", 1)
     example_config.write_text(text)
     result = CliRunner().invoke(cli, ["check-config", str(example_config)])
     assert result.exit_code == 2

@@ -218,7 +218,7 @@ def test_the_visit_alone_cannot_resolve_its_patient(example_gateway: Gateway) ->
     assert [f.rule for f in enc.findings if f.is_error] == ["FHIR-REF"]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in FHIR.iterdir()))
+@pytest.mark.parametrize("name", sorted(p.name for p in FHIR.iterdir() if p.is_file()))
 def test_every_fixture_is_fhir_and_routed(example_gateway: Gateway, name: str) -> None:
     result = run(example_gateway, name)
     assert result.envelope is not None and result.envelope.format.startswith("fhir-")

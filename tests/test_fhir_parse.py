@@ -281,8 +281,10 @@ def test_claim_remainder_pricing_and_diagnosis_echo_items() -> None:
     ]
     found = rules(result.encounter_findings[0])
     assert {"FHIR-CLAIM-REMAINDER", "FHIR-CLAIM-DX-ITEM", "FHIR-DX-SYSTEM"} <= set(found)
-    # the coverage is named by display only: the encounter cannot be billed to anyone, so it is an error
-    assert "FHIR-REF" in [f.rule for f in result.encounter_findings[0] if f.is_error]
+    # the coverage is named by display only: a payer by name (the payer directory gives its id), no member id
+    assert "FHIR-COVERAGE-DISPLAY" in found and not [f for f in result.encounter_findings[0] if f.is_error]
+    (cov,) = e.coverages
+    assert (cov.payer.id, cov.payer.name, cov.subscriber.member_id, cov.relationship) == ("", "Some plan", "", "18")
     off = read(coll(PATIENT, claim_with(items, 160.5)), claim_total_remainder=False).encounters[0]
     assert off.service_lines[0].charge is None
 
@@ -293,7 +295,11 @@ def test_claim_total_mismatch_and_pharmacy_claims() -> None:
     assert "FHIR-CLAIM-TOTAL" in rules(result.encounter_findings[0])
     pharmacy = claim_with(items, 90, type={"coding": [{"code": "pharmacy"}]})
     result = read(coll(PATIENT, pharmacy))
-    assert result.encounters == [] and rules(result.findings) == ["FHIR-CLAIM-SKIPPED", "FHIR-NO-ENCOUNTER"]
+    # not billed here, and said so with a warning naming the Claim (never info-and-drop)
+    assert result.encounters == [] and rules(result.findings) == ["FHIR-CLAIM-TYPE", "FHIR-NO-ENCOUNTER"]
+    assert (result.findings[0].severity.value, result.findings[0].location) == ("warning", "Bundle.entry[1].resource")
+    held = read(coll(PATIENT, pharmacy), other_claim_types="quarantine")
+    assert (held.findings[0].rule, held.findings[0].is_error) == ("FHIR-CLAIM-TYPE", True)
 
 
 # -- coverage -------------------------------------------------------------------------------------------

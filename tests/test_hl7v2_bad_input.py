@@ -1,6 +1,7 @@
 """Bad input: a finding naming segment (with index) and field, the message
 quarantined, an AE/AR ACK hl7apy reads, and never an exception — also for
-random and mutated messages (hypothesis)."""
+random and mutated messages (hypothesis), which also go through the whole
+pipeline under the money invariant (tests/invariant.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.app import Gateway
+from gateway.examples import write_example_deployment
 from gateway.messages import MemoryRecords, MessageMeta
+from tests.invariant import check_nothing_vanishes
 
 from .strategies import edits, mutate
 from .test_hl7v2_support import BAD, GOOD, HL7_FIXTURES, run
@@ -26,6 +29,9 @@ EXPECTED = {
     "ft1_amount_not_number.hl7": ("HL7-NUMBER", "FT1[2]-11", "AE", "FT1^2^11"),
     "dob_not_a_date.hl7": ("HL7-DATE", "PID[1]-7", "AE", "PID^1^7"),
     "oversized_segment.hl7": ("HL7-SEGMENT-SIZE", "NTE[1]-3", "AR", "NTE^1^3"),
+    # issue 17 item 9: out-of-range amounts are HL7-NUMBER with the cause, not a plugin error
+    "ft1_amount_out_of_range.hl7": ("HL7-NUMBER", "FT1[1]-11", "AE", "FT1^1^11"),
+    "ft1_unit_amount_5000_digits.hl7": ("HL7-NUMBER", "FT1[1]-12", "AE", "FT1^1^12"),
 }
 
 
@@ -48,6 +54,19 @@ def test_bad_input_is_quarantined_by_the_pipeline(example_gateway: Gateway, path
     assert result.clinic_id == "riverside"  # routed by MSH-4, even from a garbled MSH
     assert result.quarantined and result.acknowledgement is not None
     assert all(f.plugin == "hl7v2" for f in result.findings)
+
+
+def test_out_of_range_amounts_name_the_cause() -> None:
+    for name in ("ft1_amount_out_of_range.hl7", "ft1_unit_amount_5000_digits.hl7"):
+        (finding,) = run((HL7_FIXTURES / "invalid" / name).read_bytes()).findings
+        assert "out of range (at most 99,999,999.99)" in finding.message and "9999999999" not in finding.message
+    raw = (HL7_FIXTURES / "dft_p03_v25_cpt_modifiers.hl7").read_bytes().replace(b"|1|185.00&USD", b"|1e308|185.00&USD")
+    (finding,) = [f for f in run(raw).findings if f.is_error]
+    assert (finding.rule, finding.location, finding.message) == (
+        "HL7-NUMBER",
+        "FT1[1]-10",
+        "FT1-10 quantity is out of range (at most 99,999)",
+    )
 
 
 def test_findings_hold_no_patient_data() -> None:
@@ -75,11 +94,20 @@ def test_input_over_the_size_cap_is_refused() -> None:
     assert [f.rule for f in result.findings] == ["HL7-SIZE"] and b"MSA|AR" in result.acknowledgement
 
 
-def _check_no_crash(raw: bytes) -> None:
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    return Gateway.from_config(write_example_deployment(tmp_path_factory.mktemp("bad-input") / "deployment"))
+
+
+def _check_no_crash(raw: bytes, gateway: Gateway) -> None:
+    """No exception, an ACK, and — through the whole pipeline — the money
+    invariant: no billable FT1 of the generated message vanishes."""
     result = run(raw)
     assert result.acknowledgement and result.acknowledgement.startswith((b"MSH", b"BHS", b"FHS"))
     assert not [f for f in result.findings if f.rule == "HL7-INTERNAL"]
     sniff(raw)
+    meta = MessageMeta(source="fuzz", today=date(2026, 11, 27), clinic_id="riverside")
+    check_nothing_vanishes(raw, gateway.pipeline.process(raw, meta, MemoryRecords()))
 
 
 SAMPLES = [p.read_bytes() for p in GOOD + BAD if p.stat().st_size < 5000]
@@ -87,11 +115,11 @@ SAMPLES = [p.read_bytes() for p in GOOD + BAD if p.stat().st_size < 5000]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600))
-def test_random_bytes_after_msh_never_crash(tail: bytes) -> None:
-    _check_no_crash(b"MSH|^~\\&|A|RIVERSIDE|B|C|20260101||DFT^P03|X1|P|2.5\r" + tail)
+def test_random_bytes_after_msh_never_crash(gateway: Gateway, tail: bytes) -> None:
+    _check_no_crash(b"MSH|^~\\&|A|RIVERSIDE|B|C|20260101||DFT^P03|X1|P|2.5\r" + tail, gateway)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SAMPLES), edits)
-def test_mutated_messages_never_crash(sample: bytes, changes: list[tuple[int, int, int]]) -> None:
-    _check_no_crash(mutate(sample, changes))
+def test_mutated_messages_never_crash(gateway: Gateway, sample: bytes, changes: list[tuple[int, int, int]]) -> None:
+    _check_no_crash(mutate(sample, changes), gateway)

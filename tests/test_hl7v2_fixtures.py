@@ -137,7 +137,8 @@ def test_vendor_style_repetitions_and_oid_npi() -> None:
     assert enc.patient.id == "RV10010"  # the MR repetition, not the SSN sent first
     assert enc.id == "V10010" and enc.patient.address.postal_code == "627011234"
     assert enc.service_lines[0].rendering_provider.npi == "1678901236"
-    assert enc.service_lines[0].local_system == "RVCDM" and enc.service_lines[0].local_code == "OV-NEW-2"
+    # RVCDM is no standard code system: the clinic's own charge codes (charge master)
+    assert enc.service_lines[0].local_system is None and enc.service_lines[0].local_code == "OV-NEW-2"
     assert enc.extensions["hl7v2"]["sending_facility"] == "RIVERSIDE"
 
 

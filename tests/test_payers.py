@@ -109,5 +109,8 @@ def test_unsafe_yaml_is_refused(tmp_path: Path) -> None:
 
 def test_example_directory(clinic: Clinic) -> None:
     d = load_directory(EXAMPLE)
-    assert d.destination_for("EXPAYER1") is None and len(d.entries) == 4
+    assert d.destination_for("EXPAYER1") is None and len(d.entries) == 10
     assert clinic.resources["payer_directory"].find("x", None, "Example Blue Cross").payer_id == "EXBCBS01"
+    # Synthea's insurers, named by display text only, resolve by name (case and spacing ignored)
+    assert d.find("", None, "blue cross  blue shield").payer_id == "EXSYN-BCBS"
+    assert d.find("", None, "Medicare").payer_id == "EXMEDB01"

@@ -21,7 +21,8 @@ Only ``local_code`` and ``procedure_code`` are required columns. At
 
 * ``sent`` (default): the charge the clinic sent is billed as is; only a
   line with no charge gets ``unit_price × units`` (rounded half-up to
-  cents). A sent charge that differs from the charge master is reported as
+  cents: ``gateway.money.cents``, the gateway's one rounding rule). A sent
+  charge that differs from the charge master is reported as
   ``CM-PRICE-DIFFERS`` (info), so fee schedule drift shows up.
 * ``chargemaster``: every line the charge master prices is billed at
   ``unit_price × units``, replacing the sent charge (also reported).
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,12 +52,12 @@ from pydantic import BaseModel, ConfigDict
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, ServiceLine, Severity
+from gateway.money import amount_problem, cents
 from gateway.rules import Catalogue
 from gateway.tables import Problems, read_csv, resolve
 
 COLUMNS_REQUIRED = ("local_code", "procedure_code")
 COLUMNS_OPTIONAL = ("modifiers", "description", "unit_price", "revenue_code", "ndc")
-CENT = Decimal("0.01")
 
 RULES = Catalogue("chargemaster")
 UNKNOWN = RULES.add("CM-UNKNOWN", Severity.ERROR, "A line's local charge code is not in the clinic's charge master.")
@@ -89,10 +90,10 @@ class Entry:
     ndc: str | None
 
     def price(self, units: Decimal) -> Decimal | None:
-        """``unit_price × units`` rounded half-up to cents."""
+        """``unit_price × units`` rounded half-up to cents (gateway.money)."""
         if self.unit_price is None:
             return None
-        return (self.unit_price * units).quantize(CENT, rounding=ROUND_HALF_UP)
+        return cents(self.unit_price * units)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class ChargeMaster:
 
 def _parse_price(text: str) -> Decimal:
     value = Decimal(text.replace("$", "").replace(",", ""))
-    if not value.is_finite() or value < 0:
+    if amount_problem(value) or value < 0:
         raise InvalidOperation
     return value
 

@@ -14,10 +14,13 @@ A clinic names a YAML file (``payers:`` in gateway.yaml; read with
         destination: claims-out         # optional: where this payer's claims go (for the outbox)
 
 Format plugins set ``Payer(id=<as sent>, source_id=<as sent>)``; this plugin
-(``gateway_map_encounter``) looks the payer up by source id, id, then name,
-and rewrites ``payer.id``/``name`` (and the address when listed) and the
-coverage's filing indicator. An unknown payer is a warning and its own id is
-kept; with ``strict_payers: true`` on the clinic it is an error.
+(``gateway_map_encounter``) looks the payer up by source id, id, then name
+(``name`` or one of its ``names``, case and spacing ignored), and rewrites
+``payer.id``/``name`` (and the address when listed) and the coverage's
+filing indicator. An unknown payer is a warning and its own id is kept; with
+``strict_payers: true`` on the clinic it is an error. A payer the clinic
+named only by name (``Payer.id`` empty: a FHIR coverage given by display
+text, as Synthea writes it) has no id of its own: unknown, it is an error.
 """
 
 from __future__ import annotations
@@ -146,6 +149,16 @@ def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding]
     for k, cov in enumerate(encounter.coverages, 1):
         payer = cov.payer
         entry = directory.find(payer.id, payer.source_id, payer.name)
+        if entry is None and not payer.id.strip():
+            out.append(
+                UNKNOWN.finding(
+                    f"coverage {cov.order}: the payer was named only by name, and no payer in the directory has "
+                    "that name or alias; add it (with its payer id) to the payer directory",
+                    f"encounter.coverages[{k}].payer.name",
+                    Severity.ERROR,
+                )
+            )
+            continue
         if entry is None:
             strict = clinic.config.strict_payers
             out.append(
@@ -157,7 +170,7 @@ def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding]
                 )
             )
             continue
-        payer.source_id = payer.source_id or payer.id
+        payer.source_id = payer.source_id or payer.id or None
         payer.id, payer.name = entry.payer_id, entry.name
         payer.address = entry.address or payer.address
         if entry.claim_filing_indicator:

@@ -7,8 +7,12 @@ Input (``gateway-json``)::
      "message_id": "optional, for dedup", "encounters": [ {Encounter…} ]}
 
 It is what ``gateway inspect`` prints, so a person can fix an encounter by
-hand and feed it back. The renderers ``claims-json`` and
-``statements-json`` write one JSON document per clinic and batch.
+hand and feed it back. Each service line's ``source_ref`` is set to its JSON
+path (``$.encounters[0].service_lines[1]``). Amounts are taken as stated
+(gateway.money: never rounded; a fraction of a cent is held by the
+scrubber); amounts and quantities out of range are ``JSON-NUMBER`` errors,
+nesting too deep to read ``JSON-DEPTH``. The renderers ``claims-json`` and ``statements-json`` write
+one JSON document per clinic and batch.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -45,8 +50,8 @@ def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
         return None
     try:
         head = json.loads(raw.decode("utf-8-sig"))
-    except ValueError:
-        return Envelope(format=FORMAT)
+    except (ValueError, RecursionError):
+        return Envelope(format=FORMAT)  # parse reports why
     if not isinstance(head, dict):
         return Envelope(format=FORMAT)
     sender = head.get("sender") if isinstance(head.get("sender"), str) else None
@@ -55,8 +60,25 @@ def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
     return Envelope(format=FORMAT, sender=sender, control_id=control, message_type="encounters", extra={"doc": head})
 
 
-def _error(message: str, location: str) -> Finding:
-    return Finding(severity=Severity.ERROR, rule="JSON-INVALID", message=message, location=location)
+def _error(message: str, location: str, rule: str = "JSON-INVALID") -> Finding:
+    return Finding(severity=Severity.ERROR, rule=rule, message=message, location=location)
+
+
+def _invalid(err: dict) -> Finding:
+    """A validation error as a finding; the input value is left out (it may be patient data).
+    An amount or quantity out of range (gateway.money) is JSON-NUMBER."""
+    where = json_path(("encounters", *err["loc"]))
+    if err["type"] in ("less_than_equal", "greater_than_equal"):
+        limit = abs(Decimal(str(next(iter(err.get("ctx", {}).values()), 0))))
+        return _error(f"{err['loc'][-1]} is out of range (at most {limit:,})", where, "JSON-NUMBER")
+    return _error(f"{err['msg']}", where)
+
+
+def _trace(encounters: list[Encounter]) -> None:
+    """Each service line's ``source_ref``: its JSON path in this input."""
+    for i, enc in enumerate(encounters):
+        for j, line in enumerate(enc.service_lines):
+            line.source_ref = json_path(("encounters", i, "service_lines", j))
 
 
 @hookimpl
@@ -71,17 +93,19 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
         return ParseResult(findings=[_error(f"not UTF-8 text (byte {exc.start})", "$")])
     except json.JSONDecodeError as exc:
         return ParseResult(findings=[_error(f"not valid JSON ({exc.msg})", f"line {exc.lineno} column {exc.colno}")])
+    except RecursionError:
+        return ParseResult(findings=[_error("JSON is nested too deeply to read", "$", "JSON-DEPTH")])
+    except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+        return ParseResult(findings=[_error("a number has too many digits", "$", "JSON-NUMBER")])
     if not isinstance(doc, dict) or not isinstance(doc.get("encounters"), list):
         return ParseResult(findings=[_error("'encounters' must be a list", "$.encounters")])
     try:
         encounters = _ENCOUNTERS.validate_python(doc["encounters"])
     except ValidationError as exc:
-        # the input value is left out of the message: it may be patient data
-        findings = [
-            _error(f"{e['msg']}", json_path(("encounters", *e["loc"])))
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        return ParseResult(findings=findings)
+        return ParseResult(findings=[_invalid(e) for e in exc.errors(include_url=False, include_input=False)])
+    except RecursionError:
+        return ParseResult(findings=[_error("JSON is nested too deeply to read", "$.encounters", "JSON-DEPTH")])
+    _trace(encounters)
     return ParseResult(encounters=encounters)
 
 

@@ -1,5 +1,6 @@
 """Every third-party sample goes through the whole gateway without an
-exception: it yields encounters, or findings saying why not."""
+exception: it yields encounters, or findings saying why not; and no billable
+line of it vanishes (tests/invariant.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway.examples import write_example_deployment
 from gateway.messages import MemoryRecords, MessageMeta
 from tests.conftest import TODAY
 from tests.corpus.conftest import CORPUS
+from tests.invariant import check_nothing_vanishes
 
 SAMPLES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "PROVENANCE.md") if CORPUS.is_dir() else []
 
@@ -28,7 +30,9 @@ def test_corpus_is_present(corpus: Path) -> None:
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_sample_never_crashes_the_pipeline(gateway: Gateway, sample: Path) -> None:
     meta = MessageMeta(source="corpus", today=TODAY, clinic_id="riverside", name=sample.name)
-    result = gateway.pipeline.process(sample.read_bytes(), meta, MemoryRecords())
+    raw = sample.read_bytes()
+    result = gateway.pipeline.process(raw, meta, MemoryRecords())
     assert result.encounters or result.findings or result.updates, "no encounters, findings or updates"
     for finding in result.all_findings():
         assert finding.rule and finding.message
+    check_nothing_vanishes(raw, result)

@@ -35,6 +35,9 @@ from gateway.tables import resolve
 #: the shipped indexes (package data)
 DEFAULT_INDEX_DIR = Path(str(files(__name__).joinpath("data")))
 SYSTEM_NAME = "ICD-10-CM"
+#: WHO ICD-10 as FHIR names it: accepted when the code is valid ICD-10-CM; an
+#: error about such a code names the system it was sent in
+WHO_SYSTEMS = frozenset({"HTTP://HL7.ORG/FHIR/SID/ICD-10", "URN:OID:2.16.840.1.113883.6.3"})
 #: how sources name ICD-10-CM (HL7 table 0396 "I10", FHIR URI…), upper-cased
 ICD10CM_SYSTEMS = frozenset(
     {
@@ -46,8 +49,8 @@ ICD10CM_SYSTEMS = frozenset(
         "I10C",
         "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM",
         "HTTPS://HL7.ORG/FHIR/SID/ICD-10-CM",
-        "HTTP://HL7.ORG/FHIR/SID/ICD-10",
         "2.16.840.1.113883.6.90",
+        *WHO_SYSTEMS,
     }
 )
 
@@ -149,6 +152,7 @@ def gateway_code_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding
                 SYSTEM.finding(f"diagnosis {i} is not coded in ICD-10-CM; claims need ICD-10-CM", f"{where}.system")
             )
             continue
+        sent_in = f" (sent in WHO ICD-10, {dx.system.strip()})" if dx.system.strip().upper() in WHO_SYSTEMS else ""
         dx.system = SYSTEM_NAME
         dx.code = normalise(dx.code)
         for release in chosen:
@@ -157,8 +161,8 @@ def gateway_code_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding
                 _, below = release.billable_under(dx.code)
                 out.append(
                     NOT_BILLABLE.finding(
-                        f"diagnosis {i} is an ICD-10-CM category, not a billable code; use one of the {below} more "
-                        f"specific codes below it",
+                        f"diagnosis {i}{sent_in} is an ICD-10-CM category, not a billable code; use one of the {below} "
+                        f"more specific codes below it",
                         f"{where}.code",
                     )
                 )
@@ -166,8 +170,8 @@ def gateway_code_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding
             if status is Status.UNKNOWN:
                 out.append(
                     UNKNOWN.finding(
-                        f"diagnosis {i} is not an ICD-10-CM code in release {release.name} (valid on the date of "
-                        f"service)",
+                        f"diagnosis {i}{sent_in} is not an ICD-10-CM code in release {release.name} (valid on the "
+                        f"date of service)",
                         f"{where}.code",
                     )
                 )

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.model import Diagnosis, Provider, ServiceLine
+from gateway.money import amount_problem, as_sent, cents, units_problem
 
 from .context import Ctx
 from .parties import provider
 from .resolve import Res
-from .systems import CPT, HCPCS, ICD10CM, NDC, POS, norm
+from .systems import CPT, HCPCS, ICD10_WHO, ICD10_WHO_URI, ICD10CM, NDC, POS, norm, pos_key
 from .values import Json, codings, decimal, first_coding, items, money, start_of, text_of
 
 MAX_MODIFIERS = 4
@@ -35,10 +36,10 @@ class DxList:
     #: conditions coded in other systems (kept in the encounter's extensions)
     uncoded: list[dict[str, str]] = field(default_factory=list)
 
-    def add(self, code: str, description: str | None) -> int:
+    def add(self, code: str, description: str | None, system: str = "ICD-10-CM") -> int:
         key = code.replace(".", "").upper()
         if key not in self._index:
-            self.diagnoses.append(Diagnosis(code=code, description=description))
+            self.diagnoses.append(Diagnosis(code=code, system=system, description=description))
             self._index[key] = len(self.diagnoses)
         return self._index[key]
 
@@ -47,10 +48,20 @@ class DxList:
 
 
 def add_concept(ctx: Ctx, dx: DxList, concept: Json | None, where: str) -> int | None:
-    """Add the ICD-10-CM coding of ``concept``; other systems → a warning."""
+    """Add the ICD-10-CM coding of ``concept``; a WHO ICD-10 coding is
+    added as sent with a warning (the ICD-10-CM plugin checks the code and
+    names the system when it is not ICD-10-CM); other systems → a warning."""
     c = first_coding([concept], ICD10CM)
     if c is not None:
         return dx.add(str(c["code"]), c.get("display") or text_of(concept))
+    c = first_coding([concept], ICD10_WHO)
+    if c is not None:
+        ctx.warning(
+            "FHIR-DX-WHO",
+            f"diagnosis coded in WHO ICD-10 ({ICD10_WHO_URI}); used as ICD-10-CM when the code is valid there",
+            where,
+        )
+        return dx.add(str(c["code"]), c.get("display") or text_of(concept), ICD10_WHO_URI)
     coded = [(str(x.get("system") or ""), str(x["code"])) for x in codings(concept) if x.get("code")]
     for system, code in coded[:1]:
         dx.uncoded.append({"system": system, "code": code})
@@ -102,6 +113,7 @@ def make_line(
     rendering: Provider | None = None,
     place_of_service: str | None = None,
     control_number: str | None = None,
+    source_ref: str | None = None,
 ) -> ServiceLine | None:
     coded = coded_service(concept)
     if coded is None:
@@ -117,6 +129,7 @@ def make_line(
     if units is not None and units <= 0:
         ctx.error("FHIR-LINE-UNITS", "quantity must be greater than zero", where)
     return ServiceLine(
+        source_ref=source_ref,
         service_date=service_date,
         units=units if units is not None else Decimal(1),
         charge=charge,
@@ -129,9 +142,29 @@ def make_line(
     )
 
 
-def pos_code(concept: Json | None) -> str | None:
-    c = first_coding([concept], POS)
-    return str(c["code"]).zfill(2) if c else None
+def pos_code(concept: Json | None, ctx: Ctx | None = None, where: str = "") -> str | None:
+    """The CMS place of service code of ``concept``; with ``ctx``, a coded
+    place in an unknown system is a warning (never a silent default)."""
+    for c in codings(concept):
+        if c.get("code") and pos_key(c.get("system")) in POS:
+            return str(c["code"]).zfill(2)
+    if ctx is not None and any(c.get("code") for c in codings(concept)):
+        text = "place of service is coded in a system that is not the CMS place of service code set; not used"
+        ctx.warning("FHIR-POS-SYSTEM", text, where)
+    return None
+
+
+def checked(ctx: Ctx, value: Decimal | None, where: str, kind: str = "stated") -> Decimal | None:
+    """A ``stated`` amount as sent (gateway.money.as_sent), a ``computed``
+    one in cents (half-up), a quantity (``units``) as sent; None with a
+    FHIR-NUMBER error when out of range."""
+    if value is None:
+        return None
+    problem = (units_problem if kind == "units" else amount_problem)(value)
+    if problem:
+        ctx.error("FHIR-NUMBER", f"{'quantity' if kind == 'units' else 'amount'} {problem}", where)
+        return None
+    return value if kind == "units" else cents(value) if kind == "computed" else as_sent(value)
 
 
 def _control(res: Res) -> str | None:
@@ -197,7 +230,7 @@ class ClaimReader:
                 continue
             where = f"{self.claim.path}.item[{i}]"
             seqs = [int(s) for s in items(item.get("diagnosisSequence"))]
-            charge = self._charge(item)
+            charge = self._charge(item, where)
             if charge is None and self._echoes_diagnosis(item, seqs):
                 echoes += 1
                 continue
@@ -216,12 +249,17 @@ class ClaimReader:
                 item.get("productOrService"),
                 f"{where}.productOrService",
                 service_date=start_of(item, "serviced") or self.default_date,
-                units=decimal((item.get("quantity") or {}).get("value")),
+                units=checked(
+                    self.ctx, decimal((item.get("quantity") or {}).get("value")), f"{where}.quantity", "units"
+                ),
                 charge=charge,
                 pointers=pointers,
                 modifiers=[str(c["code"]) for m in items(item.get("modifier")) for c in codings(m)[:1]],
                 rendering=rendering,
-                place_of_service=pos_code(item.get("locationCodeableConcept")),
+                place_of_service=pos_code(
+                    item.get("locationCodeableConcept"), self.ctx, f"{where}.locationCodeableConcept"
+                ),
+                source_ref=where,
             )
             if line is not None:
                 out.append(line)
@@ -234,24 +272,24 @@ class ClaimReader:
         self._price_remainder(out)
         return out
 
-    @staticmethod
-    def _charge(item: Json) -> Decimal | None:
+    def _charge(self, item: Json, where: str) -> Decimal | None:
+        """``net``, else ``unitPrice × quantity × factor``, in cents."""
         net = money(item.get("net"))
         if net is not None:
-            return net
+            return checked(self.ctx, net, f"{where}.net")
         unit = money(item.get("unitPrice"))
         if unit is None:
             return None
         qty = decimal((item.get("quantity") or {}).get("value")) or Decimal(1)
         factor = decimal(item.get("factor")) or Decimal(1)
-        return (unit * qty * factor).quantize(Decimal("0.01"))
+        return checked(self.ctx, unit * qty * factor, f"{where}.unitPrice", "computed")
 
     def _echoes_diagnosis(self, item: Json, seqs: list[int]) -> bool:
         codes = set(_codes(item.get("productOrService")))
         return bool(seqs) and any(codes & self.seq_codes.get(s, set()) for s in seqs)
 
     def _price_remainder(self, lines: list[ServiceLine]) -> None:
-        total = money(self.claim.get("total"))
+        total = checked(self.ctx, money(self.claim.get("total")), f"{self.claim.path}.total")
         unpriced = [ln for ln in lines if ln.charge is None]
         if total is not None and lines and not unpriced and sum(ln.charge for ln in lines) != total:  # type: ignore[misc]
             self.ctx.warning(
@@ -262,7 +300,7 @@ class ClaimReader:
             return
         rest = total - sum((ln.charge for ln in lines if ln.charge is not None), Decimal(0))
         if rest > 0:
-            unpriced[0].charge = rest
+            unpriced[0].charge = as_sent(rest)
             self.ctx.info(
                 "FHIR-CLAIM-REMAINDER",
                 "one Claim item had no price; it is priced at Claim.total minus the other items",
@@ -277,7 +315,7 @@ def _reason_pointers(ctx: Ctx, dx: DxList, res: Res, concepts_key: str, refs_key
     """Pointers to the ICD-10-CM reasons of a ChargeItem/Procedure (added to ``dx``)."""
     pointers: list[int] = []
     for i, concept in enumerate(items(res.get(concepts_key))):
-        if first_coding([concept], ICD10CM):
+        if first_coding([concept], ICD10CM | ICD10_WHO):
             p = add_concept(ctx, dx, concept, f"{res.path}.{concepts_key}[{i}]")
             if p:
                 pointers.append(p)
@@ -312,11 +350,12 @@ def charge_item_line(ctx: Ctx, dx: DxList, item: Res, default_date: date | None)
         data.get("code"),
         f"{item.path}.code",
         service_date=start_of(data, "occurrence") or default_date,
-        units=decimal((data.get("quantity") or {}).get("value")),
-        charge=money(data.get("priceOverride")),
+        units=checked(ctx, decimal((data.get("quantity") or {}).get("value")), f"{item.path}.quantity", "units"),
+        charge=checked(ctx, money(data.get("priceOverride")), f"{item.path}.priceOverride"),
         pointers=list(dict.fromkeys(pointers))[:4] or dx.default_pointers(ctx.settings.default_pointers),
         rendering=rendering,
         control_number=_control(item),
+        source_ref=item.path,
     )
 
 
@@ -331,4 +370,5 @@ def procedure_line(ctx: Ctx, dx: DxList, proc: Res, default_date: date | None) -
         service_date=start_of(proc.data, "performed") or default_date,
         pointers=pointers or dx.default_pointers(ctx.settings.default_pointers),
         rendering=rendering,
+        source_ref=proc.path,
     )

@@ -3,6 +3,7 @@ and the findings about that encounter."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,11 +13,13 @@ from pydantic import BaseModel
 from gateway.model import Finding
 
 from .models import error, info, warning
-from .resolve import Res, Resolver
+from .resolve import TYPE_ID, Res, Resolver
 from .settings import FhirSettings
 from .values import Json
 
 T = TypeVar("T")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_ENTRY = re.compile(r"^Bundle\.entry\[(\d+)\]")
 
 
 @dataclass
@@ -29,6 +32,23 @@ class Ctx:
     settings: FhirSettings
     findings: list[Finding] = field(default_factory=list)
     memo: dict[Hashable, tuple[Any, list[Finding], Any]] = field(default_factory=dict)
+    #: the message's identity (Bundle.identifier, else its id, else a hash of
+    #: the bytes), for ids derived when a resource has none
+    identity: str = ""
+
+    def derived_id(self, res: Res) -> str:
+        """An id for a resource sent without any: the UUID (or last part) of
+        its entry's fullUrl, else the message identity and the entry index.
+        Deterministic (a resent message gets the same id) and unique within
+        and across messages."""
+        url = (res.full_url or "").strip()
+        if url.lower().startswith("urn:uuid:") and _ID.fullmatch(url[9:]):
+            return url[9:]
+        typed = TYPE_ID.search(url)
+        if typed and typed[1] == res.type:
+            return typed[2]
+        entry = _ENTRY.search(res.path)
+        return f"{self.identity}-e{entry.group(1)}" if entry else self.identity
 
     def once(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()`` the first time per message; later uses get a copy

@@ -123,6 +123,8 @@ def validate(doc: Json) -> list[Finding]:
         if len(errors) > MAX_REPORTED:
             out.append(error("FHIR-INVALID", f"{len(errors) - MAX_REPORTED} more validation problems not listed"))
         return out
+    except RecursionError:
+        return [error("FHIR-DEPTH", "the resource is nested too deeply to validate", root)]
     except Exception as exc:  # the models raise KeyError for a nested unknown resourceType
         return unknown_types(doc) or [
             error("FHIR-INVALID", f"the resource could not be validated ({type(exc).__name__})", root)

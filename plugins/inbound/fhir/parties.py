@@ -13,6 +13,7 @@ from .values import (
     address,
     codings,
     concept_codes,
+    email,
     first_coding,
     items,
     npi_of,
@@ -33,20 +34,28 @@ PLACEHOLDER_NAME = PersonName(family="UNKNOWN")
 
 def patient_of(ctx: Ctx, res: Res) -> Patient:
     """The canonical patient; a missing name is an error (placeholder kept
-    so the encounter can be reported)."""
+    so the encounter can be reported). A patient without identifier or id
+    gets one derived from the message (a warning; ``id_derived`` keeps
+    statements from merging accounts on it)."""
     name = person_name(res.get("name"))
     if name is None:
         ctx.error("FHIR-PATIENT-NAME", "Patient has no name with a family name", f"{res.path}.name")
     pid = pick_identifier(res.get("identifier"), types=("MR",)) or res.id
     if not pid:
-        ctx.error("FHIR-PATIENT-ID", "Patient has no medical record number or id", f"{res.path}.identifier")
+        ctx.warning(
+            "FHIR-PATIENT-ID",
+            "Patient has no medical record number or id; an id is derived from its fullUrl (or the bundle and entry)",
+            f"{res.path}.identifier",
+        )
     return Patient(
-        id=pid or "unknown",
+        id=pid or ctx.derived_id(res),
+        id_derived=not pid,
         name=name or PLACEHOLDER_NAME,
         birth_date=to_date(res.get("birthDate")),
         sex=sex(res.get("gender")),
         address=address(res.get("address")),
         phone=phone(res.get("telecom")),
+        email=email(res.get("telecom")),
     )
 
 
@@ -237,6 +246,44 @@ def coverage_of(ctx: Ctx, cov: Res, patient: Res | None, order: int) -> Coverage
     )
 
 
+def is_display_only(ref: Json | None) -> bool:
+    """A Reference with display text and nothing to follow (no reference, no identifier)."""
+    return isinstance(ref, dict) and bool(ref.get("display")) and not ref.get("reference") and not ref.get("identifier")
+
+
+def display_only_coverage(ctx: Ctx, ins: Json, where: str, patient: Patient) -> Coverage | None:
+    """A Claim.insurance whose coverage is named only by display text: None
+    when not display-only or a self-pay name (``settings.fhir.self_pay_names``),
+    else a coverage whose payer has the name only (the payer directory gives
+    its id) and no member id (nobody sent one: the claim is held until it is)."""
+    ref = ins.get("coverage") if isinstance(ins, dict) else None
+    if not is_display_only(ref):
+        return None
+    name = " ".join(str(ref["display"]).split())  # type: ignore[index]
+    if name.upper() in ctx.settings.self_pay_names:
+        ctx.info("FHIR-COVERAGE-SELF-PAY", "the coverage is named as self-pay; the patient is billed", where)
+        return None
+    ctx.warning(
+        "FHIR-COVERAGE-DISPLAY",
+        "coverage named only by display text: the payer is looked up by that name in the payer directory; "
+        "no subscriber or member id was sent (the patient is taken as the subscriber)",
+        where,
+    )
+    return Coverage(
+        payer=Payer(id="", name=name[:60]),
+        subscriber=Subscriber(
+            member_id="",
+            name=patient.name,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
+            address=patient.address,
+        ),
+        relationship="18",
+        claim_filing_indicator=ctx.settings.claim_filing_indicator,
+        plan_name=name[:60],
+    )
+
+
 def coverages_of(ctx: Ctx, ranked: list[tuple[int, Res]], patient: Res | None) -> list[Coverage]:
     """Canonical coverages in payer order (1 primary, 2 secondary, 3 tertiary)."""
     out: list[Coverage] = []
@@ -283,6 +330,7 @@ def guarantor_of(ctx: Ctx, account: Res, patient: Res | None) -> Guarantor | Non
             name=name,
             address=address(addresses if isinstance(addresses, list) else [addresses] if addresses else None),
             phone=phone(party.get("telecom")),
+            email=email(party.get("telecom")),
             relationship=relationship,
             account_number=pick_identifier(account.get("identifier")) or account.id,
         )

@@ -9,17 +9,27 @@ teaches later ones (shared resources as records).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from gateway.messages import ParseResult, RecordLookup, RecordUpdate
-from gateway.model import Encounter, Finding, Guarantor, Patient, Provider, ServiceLine
+from gateway.model import Coverage, Encounter, Finding, Guarantor, Patient, Provider, ServiceLine
 
 from .charges import ClaimReader, DxList, add_condition, charge_item_line, pos_code, procedure_line
 from .context import Ctx
 from .models import error, info, valid_id, validate, warning
-from .parties import PLACEHOLDER_NAME, coverages_of, guarantor_of, patient_of, provider
+from .parties import (
+    PLACEHOLDER_NAME,
+    coverages_of,
+    display_only_coverage,
+    guarantor_of,
+    is_display_only,
+    patient_of,
+    provider,
+)
 from .resolve import COVERAGES_KIND, SHARED_TYPES, Res, Resolver, resource_keys
 from .settings import FhirSettings
 from .sniff import JSON_FORMAT, load_json
@@ -31,6 +41,8 @@ BUNDLE_TYPES = frozenset({"transaction", "batch", "collection", "searchset", "me
 SKIPPED_CLAIM_TYPES = {"pharmacy": "pharmacy claims go to NCPDP, not 837P", "oral": "dental claims go to 837D"}
 RENDERING_ROLES = ("PPRF", "ATND", "PRF", "SPRF", "PART")
 INACTIVE = frozenset({"cancelled", "entered-in-error"})
+#: ChargeItem statuses that are billed
+BILLABLE_CHARGES = ("billable", "billed", "planned")
 
 
 def load(raw: bytes, fmt: str, sniffed: Json | None = None) -> tuple[Json | None, list[Finding]]:
@@ -44,7 +56,9 @@ def load(raw: bytes, fmt: str, sniffed: Json | None = None) -> tuple[Json | None
         except json.JSONDecodeError as exc:
             return None, [error("FHIR-JSON", f"not valid JSON ({exc.msg})", f"line {exc.lineno} column {exc.colno}")]
         except RecursionError:
-            return None, [error("FHIR-JSON", "JSON is nested too deeply")]
+            return None, [error("FHIR-DEPTH", "JSON is nested too deeply to read")]
+        except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+            return None, [error("FHIR-NUMBER", "a number in the JSON has too many digits", _long_number(raw))]
     else:
         try:
             doc = xml_to_json(raw)
@@ -53,6 +67,16 @@ def load(raw: bytes, fmt: str, sniffed: Json | None = None) -> tuple[Json | None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
         return None, [error("FHIR-RESOURCE-TYPE", "not a FHIR resource (an object with resourceType)", "resourceType")]
     return doc, []
+
+
+def _long_number(raw: bytes) -> str | None:
+    """``line L column C`` of the first run of over 4,300 digits (Python's int limit)."""
+    m = re.search(rb"\d{4301}", raw)
+    if m is None:
+        return None
+    start, newline = m.start(), b"\n"
+    line = raw.count(newline, 0, start) + 1
+    return f"line {line} column {start - raw.rfind(newline, 0, start)}"
 
 
 def parse(
@@ -89,9 +113,20 @@ def parse(
             error("FHIR-BUNDLE-TYPE", f"bundles of type '{doc.get('type')}' carry nothing to bill", "Bundle.type")
         )
         return ParseResult(findings=problems)
-    message = Message(Resolver(records, clinic_id), settings, problems)
+    message = Message(Resolver(records, clinic_id), settings, problems, identity_of(doc, raw))
     message.index(doc)
     return message.result()
+
+
+def identity_of(doc: Json, raw: bytes) -> str:
+    """What names this message for derived ids: Bundle.identifier, else its
+    (valid) id, else a hash of the bytes (the same message, the same ids)."""
+    ident = doc.get("identifier")
+    if isinstance(ident, dict) and ident.get("value"):
+        return str(ident["value"])
+    if valid_id(doc.get("id")):
+        return str(doc["id"])
+    return "sha256-" + hashlib.sha256(raw).hexdigest()[:16]
 
 
 @dataclass
@@ -101,6 +136,7 @@ class Message:
     resolver: Resolver
     settings: FhirSettings
     findings: list[Finding] = field(default_factory=list)
+    identity: str = ""
 
     def index(self, doc: Json) -> None:
         if doc["resourceType"] != "Bundle":
@@ -112,7 +148,7 @@ class Message:
                 continue
             request = entry.get("request") or {}
             full_url = entry.get("fullUrl") or (request.get("url") if request.get("method") == "PUT" else None)
-            self.resolver.add(Res(res, f"Bundle.entry[{i}].resource"), full_url)
+            self.resolver.add(Res(res, f"Bundle.entry[{i}].resource", full_url=full_url), full_url)
 
     # -- grouping -------------------------------------------------------------------
     def _of_type(self, rtype: str) -> list[Res]:
@@ -129,18 +165,48 @@ class Message:
         return out
 
     def _claims(self) -> list[Res]:
-        usable, skipped = [], {}
+        """Claims to bill; pharmacy and dental ones are said not to be billed
+        here (a warning each, or an error with ``other_claim_types: quarantine``)."""
+        usable = []
+        hold = self.settings.other_claim_types == "quarantine"
         for claim in self._of_type("Claim"):
             ctype = next((code for _, code in concept_codes(claim.get("type"))), "")
-            if ctype in SKIPPED_CLAIM_TYPES:
-                skipped[ctype] = skipped.get(ctype, 0) + 1
-            elif claim.get("use", "claim") == "claim" and claim.get("status") not in (*INACTIVE, "draft"):
+            active = claim.get("use", "claim") == "claim" and claim.get("status") not in (*INACTIVE, "draft")
+            if ctype in SKIPPED_CLAIM_TYPES and active:
+                text = f"{ctype} Claim not billed here ({SKIPPED_CLAIM_TYPES[ctype]})"
+                self.findings.append((error if hold else warning)("FHIR-CLAIM-TYPE", text, claim.path))
+            elif active:
                 usable.append(claim)
-        for ctype, n in sorted(skipped.items()):
-            self.findings.append(
-                info("FHIR-CLAIM-SKIPPED", f"{n} {ctype} Claim(s) skipped: {SKIPPED_CLAIM_TYPES[ctype]}", "Claim.type")
-            )
         return usable
+
+    def _unbilled_charges(self, by_encounter: dict[int, list[Res]]) -> None:
+        """ChargeItems that reach no visit: no context, or a context that is
+        not an Encounter of this message (an error: the bundle is held);
+        charges of an encounter whose Claim is billed (a warning)."""
+        for charge in self._of_type("ChargeItem"):
+            if charge.get("status") not in BILLABLE_CHARGES:
+                continue
+            refs = items(charge.get("context"))
+            where = f"{charge.path}.context"
+            if not refs:
+                text = "ChargeItem has no context (Encounter): it cannot be billed; send it with its visit"
+                self.findings.append(error("FHIR-CHARGE-VISIT", text, where))
+                continue
+            visit = self.resolver.resolve(refs[0], charge, ("Encounter",))
+            if visit is None:
+                text = "ChargeItem.context names an Encounter that is not in this message; the charge cannot be billed"
+                self.findings.append(error("FHIR-CHARGE-VISIT", text, where))
+            elif by_encounter.get(id(visit.data)):
+                text = "ChargeItem not billed on its own: its encounter's Claim is billed (the Claim's items)"
+                self.findings.append(warning("FHIR-CHARGE-CLAIMED", text, charge.path))
+
+    def _skipped(self, enc: Res, groups: dict[str, dict[int, list[Res]]], claims: list[Res]) -> None:
+        """A cancelled encounter: each of its charges and Claims is said not to be billed."""
+        self.findings.append(info("FHIR-ENCOUNTER-SKIPPED", "encounter is cancelled or in error", enc.path))
+        text = "not billed: its encounter is cancelled or entered in error"
+        for res in [*groups["charges"].get(id(enc.data), []), *claims]:
+            if res.type == "Claim" or res.get("status") in BILLABLE_CHARGES:
+                self.findings.append(warning("FHIR-ENCOUNTER-SKIPPED", f"{res.type} {text}", res.path))
 
     def result(self) -> ParseResult:
         claims = self._claims()
@@ -162,15 +228,16 @@ class Message:
             "coverages": self._group("Coverage", "beneficiary", ("Patient",)),
             "accounts": self._group("Account", "subject", ("Patient",)),
         }
+        self._unbilled_charges(by_encounter)
         out = ParseResult(findings=self.findings, updates=self.resolver.updates() + self._coverage_updates(groups))
         visits = [(enc, by_encounter.get(id(enc.data), [])) for enc in self._of_type("Encounter")]
         visits += [(None, [claim]) for claim in standalone]
         memo: dict = {}
         for enc, enc_claims in visits:
             if enc is not None and enc.get("status") in INACTIVE:
-                self.findings.append(info("FHIR-ENCOUNTER-SKIPPED", "encounter is cancelled or in error", enc.path))
+                self._skipped(enc, groups, enc_claims)
                 continue
-            visit = Visit(Ctx(self.resolver, self.settings, memo=memo), groups, enc, enc_claims)
+            visit = Visit(Ctx(self.resolver, self.settings, memo=memo, identity=self.identity), groups, enc, enc_claims)
             encounter = visit.build()
             if visit.ctx.findings:
                 out.encounter_findings[len(out.encounters)] = visit.ctx.findings
@@ -214,8 +281,8 @@ class Visit:
         patient_res = ctx.follow(anchor.get(key), anchor, where, ("Patient",), what="patient", required=True)
         if patient_res is not None:
             patient = ctx.once(("patient", id(patient_res.data)), lambda: patient_of(ctx, patient_res))
-        else:
-            patient = Patient(id="unknown", name=PLACEHOLDER_NAME)
+        else:  # the encounter is held (FHIR-REF error); the placeholder is never billed
+            patient = Patient(id="unknown", name=PLACEHOLDER_NAME, id_derived=True)
         start = start_of(anchor.data, "period", "billablePeriod", "created")
         dx = DxList()
         readers = [ClaimReader(ctx, c, dx, start) for c in self.claims]
@@ -227,8 +294,11 @@ class Visit:
         ranked = self._ranked_coverages(patient_res)
         key = ("coverages", tuple((rank, id(r.data)) for rank, r in ranked), id(patient_res))
         coverages = ctx.once(key, lambda: coverages_of(ctx, ranked, patient_res))
+        coverages = coverages + self._display_only_coverages(patient, len(coverages))
         if not coverages and ctx.settings.require_coverage:
             ctx.error("FHIR-COVERAGE-REQUIRED", "no usable Coverage (settings.fhir.require_coverage)", anchor.path)
+        if coverages:
+            self._institutional()
         rendering = next((r.primary_provider() for r in readers if r.care_team), None) or self._participant(
             RENDERING_ROLES, untyped=True
         )
@@ -253,9 +323,45 @@ class Visit:
         )
 
     def _visit_number(self) -> str:
+        """The visit number; for a visit sent without identifier or id, one
+        derived from its fullUrl (else the message and entry), with a warning."""
         anchor = self.anchor
         idents = anchor.get("identifier")
-        return pick_identifier(idents, types=("VN",)) or pick_identifier(idents) or anchor.id or "unknown"
+        found = pick_identifier(idents, types=("VN",)) or pick_identifier(idents) or anchor.id
+        if found:
+            return found
+        self.ctx.warning(
+            "FHIR-VISIT-ID",
+            f"{anchor.type} has no identifier or id; a visit id is derived from its fullUrl (or bundle and entry)",
+            anchor.path,
+        )
+        return self.ctx.derived_id(anchor)
+
+    def _institutional(self) -> None:
+        """Institutional Claims are held (837I is not supported yet), or billed
+        as professional when the clinic says so."""
+        for claim in self.claims:
+            if "institutional" not in (code for _, code in concept_codes(claim.get("type"))):
+                continue
+            where = f"{claim.path}.type"
+            if self.ctx.settings.institutional_claims == "professional":
+                text = "institutional Claim billed as a professional claim (837P): settings.fhir.institutional_claims"
+                self.ctx.warning("FHIR-CLAIM-INSTITUTIONAL", text, where)
+            else:
+                text = "institutional Claim: 837I is not supported yet; held (settings.fhir.institutional_claims)"
+                self.ctx.error("FHIR-CLAIM-INSTITUTIONAL", text, where)
+
+    def _display_only_coverages(self, patient: Patient, have: int) -> list[Coverage]:
+        """Coverages a Claim names only by display text (Synthea's ``{"display":
+        "Medicare"}``): self-pay names give none; any other name becomes a
+        coverage whose payer is looked up by name in the payer directory."""
+        out: list[Coverage] = []
+        for claim in self.claims:
+            for i, ins in enumerate(items(claim.get("insurance"))):
+                cov = display_only_coverage(self.ctx, ins, f"{claim.path}.insurance[{i}].coverage", patient)
+                if cov is not None and have + len(out) < 3:
+                    out.append(cov.model_copy(update={"order": have + len(out) + 1}))
+        return out
 
     def _encounter_diagnoses(self, dx: DxList) -> None:
         enc, seen = self.enc, set()
@@ -291,6 +397,8 @@ class Visit:
         for claim in self.claims:
             for i, ins in enumerate(items(claim.get("insurance"))):
                 where = f"{claim.path}.insurance[{i}].coverage"
+                if is_display_only(ins.get("coverage")):
+                    continue  # see _display_only_coverages
                 cov = self.ctx.follow(ins.get("coverage"), claim, where, ("Coverage",), what="coverage", required=True)
                 if cov is not None:
                     ranked.append((int(ins.get("sequence") or i + 1), cov))

@@ -31,7 +31,7 @@ COVERAGES_KIND = "fhir-coverages"
 SHARED_TYPES = frozenset(
     {"Patient", "RelatedPerson", "Coverage", "Organization", "Practitioner", "PractitionerRole", "Location", "Account"}
 )
-_TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 @dataclass(eq=False, slots=True)
@@ -45,6 +45,8 @@ class Res:
     data: Json
     path: str
     container: Res | None = None
+    #: the bundle entry's fullUrl (for ids derived when the resource has none)
+    full_url: str | None = None
     type: str = field(init=False)
     get: Any = field(init=False, repr=False)
     _contained: dict[str, Res] | None = field(default=None, repr=False)
@@ -142,7 +144,7 @@ class Resolver:
         if full_url:
             by_key.setdefault(full_url, res)
             if not full_url.startswith("urn:"):
-                m = _TYPE_ID.search(full_url)
+                m = TYPE_ID.search(full_url)
                 if m:
                     by_key.setdefault(f"{m[1]}/{m[2]}", res)
         rid = res.data.get("id")
@@ -201,7 +203,7 @@ class Resolver:
         if "?" in reference:
             key = _conditional_key(reference)
             return self._lookup(key) if key else None
-        m = _TYPE_ID.search(reference)
+        m = TYPE_ID.search(reference)
         return self._lookup(f"{m[1]}/{m[2]}") if m else None
 
     def earlier_coverages(self, patient: Res) -> list[Res]:

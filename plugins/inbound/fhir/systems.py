@@ -23,6 +23,9 @@ def _set(*uris: str) -> frozenset[str]:
 
 
 ICD10CM = _set("http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90")
+#: WHO ICD-10: accepted as ICD-10-CM with a warning (the ICD-10-CM check decides)
+ICD10_WHO = _set("http://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.3")
+ICD10_WHO_URI = "http://hl7.org/fhir/sid/icd-10"
 CPT = _set("http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12")
 HCPCS = _set("http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "urn:oid:2.16.840.1.113883.6.285")
 NPI = _set("http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6")
@@ -30,11 +33,23 @@ NPI = _set("http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6")
 EIN = _set("urn:oid:2.16.840.1.113883.4.4", "http://hl7.org/fhir/sid/us-ein")
 SSN = _set("http://hl7.org/fhir/sid/us-ssn", "urn:oid:2.16.840.1.113883.4.1")
 NDC = _set("http://hl7.org/fhir/sid/ndc", "urn:oid:2.16.840.1.113883.6.69")
-#: CMS place-of-service codes (ex-serviceplace uses the same codes)
-POS = _set(
-    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-    "http://terminology.hl7.org/CodeSystem/ex-serviceplace",
+#: CMS place-of-service codes (ex-serviceplace uses the same codes), compared
+#: with :func:`pos_key` (case, ``https``, a trailing ``.html`` or ``/`` ignored)
+POS = frozenset(
+    {
+        "http://www.cms.gov/medicare/coding/place-of-service-codes/place_of_service_code_set",
+        "http://terminology.hl7.org/codesystem/ex-serviceplace",
+        "urn:oid:2.16.840.1.113883.6.50",
+    }
 )
+
+
+def pos_key(system: str | None) -> str:
+    """A system URI as compared with :data:`POS`: the R4 specification's own
+    Claim examples write the CMS URL with ``.html`` and in other cases."""
+    return norm(system).lower().removesuffix(".html")
+
+
 TAXONOMY = _set("http://nucc.org/provider-taxonomy", "urn:oid:2.16.840.1.113883.6.101")
 #: Source of Payment Typology (Coverage.type)
 SOPT = _set("https://nahdo.org/sopt", "urn:oid:2.16.840.1.113883.3.221.5")

@@ -201,11 +201,24 @@ def address(addresses: Any) -> Address | None:
     )
 
 
-def phone(telecoms: Any) -> str | None:
+def _telecom(telecoms: Any, system: str) -> str | None:
     for t in items(telecoms):
-        if isinstance(t, dict) and t.get("system") == "phone" and t.get("value") and t.get("use") != "old":
+        if isinstance(t, dict) and t.get("system") == system and t.get("value") and t.get("use") != "old":
             return str(t["value"])
     return None
+
+
+def phone(telecoms: Any) -> str | None:
+    return _telecom(telecoms, "phone")
+
+
+def email(telecoms: Any) -> str | None:
+    """The first current ContactPoint with system ``email`` (a ``mailto:`` prefix dropped)."""
+    value = _telecom(telecoms, "email")
+    if value is None:
+        return None
+    value = value.strip().removeprefix("mailto:")
+    return value if "@" in value and not any(c.isspace() for c in value) else None
 
 
 SEX: dict[str, Sex] = {"male": "M", "female": "F"}

@@ -74,7 +74,9 @@ def _err_segments(errors: Sequence[Problem], version: str, d: Delimiters) -> lis
 def build_ack(
     msh: Segment | None, problems: Sequence[Problem], version: str, settings: Hl7v2Settings, d: Delimiters | None = None
 ) -> str:
-    """The ACK for one message (``msh`` None when it had no readable MSH)."""
+    """The ACK for one message (``msh`` None when it had no readable MSH).
+    MSH-12 echoes the sender's MSH-12 (``version`` when empty); ``version``,
+    the version the message was read as, decides the ERR/MSA layout."""
     d = d or (msh.d if msh is not None else STANDARD)
     fs = d.field
 
@@ -99,7 +101,7 @@ def build_ack(
         f"ACK{d.component}{trigger}{structure}" if trigger or structure else "ACK",
         f"A{control}"[:20] if control else "ACK",
         raw(11) or "P",
-        version,
+        raw(12) or version,  # MSH-12 echoes what was sent; ``version`` shapes ERR and MSA
     ]
     msa = ["MSA", code, control]
     if errors and (idx is not None and idx < version_index("2.5")):  # type: ignore[operator]

@@ -1,10 +1,14 @@
 """DG1 → diagnoses; FT1 (or PR1) → service lines with pointers.
 
 Only FT1-6 charge types (CG) are billed; credits, payments and adjustments
-are kept in the encounter's extensions for statements, not billed. Quantity
-defaults to 1; the line charge is FT1-11 (extended) or FT1-12 × quantity
-(unit), and a mismatch between the two is reported. Pointers come from
-FT1-19 when sent, else the first four diagnoses by DG1-15 priority.
+are kept in the encounter's extensions for statements, not billed, and
+payments (PY: copays collected at the visit) become the encounter's
+``patient_paid``. Quantity defaults to 1; the line charge is FT1-11
+(extended, as stated) or FT1-12 × quantity (unit, rounded half-up to
+cents: gateway.money), and a mismatch between the two is reported. Pointers come
+from FT1-19 (else the charge's PR1-15) when sent, else the first four
+diagnoses by DG1-15 priority. Each line records where it came from
+(``source_ref``: ``FT1[2]``, ``MSG[3]/FT1[2]`` in a batch).
 
 Diagnoses and lines are dicts of ``Diagnosis``/``ServiceLine`` fields; the
 encounter validates them.
@@ -17,13 +21,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from gateway.money import MAX_UNITS, amount_problem, as_sent, cents
+
 from .codes import diagnosis_system, local_system, normal_code, procedure_system
 from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
 from .problems import Problems
 from .reader import Segment
 from .values import Scope, to_date, to_decimal, to_provider
 
-CENTS = Decimal("0.01")
 MAX_MODIFIERS = 4
 MAX_POINTERS = 4
 
@@ -57,8 +62,8 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
     return out
 
 
-def _pointers(scope: Scope, fm: ChargeMap, diagnoses: list[dict[str, Any]], problems: Problems) -> list[int]:
-    codes, path = scope.repeated(fm.diagnoses)
+def _pointers(scope: Scope, paths: list[FieldPath], diagnoses: list[dict[str, Any]], problems: Problems) -> list[int]:
+    codes, path = scope.repeated(paths)
     if not codes:
         return list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1))
     seg = scope.segment(path.segment) if path else None
@@ -84,8 +89,9 @@ def _modifiers(values: list[str]) -> list[str]:
     return out
 
 
-def _codes(scope: Scope, fm: ChargeMap) -> dict[str, Any]:
-    """procedure_code/code_system (CPT/HCPCS) and local_code/local_system."""
+def _codes(scope: Scope, fm: ChargeMap, own: frozenset[str] | None) -> dict[str, Any]:
+    """procedure_code/code_system (CPT/HCPCS) and local_code/local_system
+    (``own``: the clinic's charge-master systems, see codes.local_system)."""
     out: dict[str, Any] = {}
     for i, path in enumerate(fm.procedure_code):
         code = scope.get(path)
@@ -96,7 +102,7 @@ def _codes(scope: Scope, fm: ChargeMap) -> dict[str, Any]:
         if kind:
             out.update(procedure_code=code.upper(), code_system=kind)
             break
-        out.setdefault("other", (code, local_system(system)))
+        out.setdefault("other", (code, local_system(system, own)))
     local, path, _ = scope.first(fm.local_code)
     if local:
         i = fm.local_code.index(path)
@@ -105,7 +111,7 @@ def _codes(scope: Scope, fm: ChargeMap) -> dict[str, Any]:
         if kind and "procedure_code" not in out:
             out.update(procedure_code=local.upper(), code_system=kind)
         elif not kind:
-            out.update(local_code=local, local_system=local_system(system))
+            out.update(local_code=local, local_system=local_system(system, own))
     other = out.pop("other", None)
     if other and "local_code" not in out and "procedure_code" not in out:
         out.update(local_code=other[0], local_system=other[1])
@@ -113,10 +119,11 @@ def _codes(scope: Scope, fm: ChargeMap) -> dict[str, Any]:
 
 
 def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
-    """(quantity, line charge); None when a value is not a number."""
+    """(quantity, line charge: FT1-11 as stated, else FT1-12 × quantity in
+    cents); None when a value is not a number or out of range."""
     bad = len(problems.errors)
-    qty_text, qpath, _ = scope.first(fm.quantity)
-    qty = to_decimal(qty_text, problems, seg, qpath.field, f"{_label(qpath)} quantity") if qpath else None
+    qty_text, qpath, qseg = scope.first(fm.quantity)
+    qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", MAX_UNITS) if qpath else None
     ext_text, epath, eseg = scope.first(fm.extended_amount)
     ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
     unit_text, upath, useg = scope.first(fm.unit_amount)
@@ -130,10 +137,16 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> t
     charge = ext
     if ext is None and unit is not None:
         charge = unit * qty
-    elif ext is not None and unit is not None and (unit * qty).quantize(CENTS) != ext.quantize(CENTS):
+        problem = amount_problem(charge)
+        if problem:
+            problems.add("HL7-NUMBER", f"{_label(upath)} unit amount × quantity {problem}", useg, upath.field)  # type: ignore[union-attr]
+            return None
+    elif ext is not None and unit is not None and cents(unit * qty) != cents(ext):
         where = epath.field if epath else None
         problems.add("HL7-AMOUNT", "FT1 extended amount differs from unit amount × quantity", seg, where)
-    return qty, None if charge is None else charge.quantize(CENTS)
+    if charge is None:
+        return qty, None
+    return qty, as_sent(charge) if charge is ext else cents(charge)
 
 
 def charge_line(
@@ -143,10 +156,13 @@ def charge_line(
     diagnoses: list[dict[str, Any]],
     problems: Problems,
     default_date: date | None,
+    own: frozenset[str] | None = None,
+    ref: str = "",
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """One FT1 → (service line, None); a non-billed transaction → (None, the
     transaction for the extensions); (None, None) when the charge cannot be
-    read (problems say why)."""
+    read (problems say why). ``own``: the clinic's charge-master systems;
+    ``ref``: the message prefix of the line's ``source_ref`` (``MSG[2]/``)."""
     scope = Scope(ft1, related)
     kind = scope.get(fm.type).upper()
     when_text, wpath, wseg = scope.first(fm.date)
@@ -176,7 +192,7 @@ def charge_line(
     if qty <= 0 or (charge is not None and charge < 0):
         problems.add("HL7-REVERSAL", "FT1 charge with a negative quantity or amount (reversal) not billed", ft1, 10)
         return None, None
-    codes = _codes(scope, fm)
+    codes = _codes(scope, fm, own)
     if not codes:
         problems.add("HL7-NO-CODE", "FT1 has neither a procedure code (FT1-25) nor a charge code (FT1-7)", ft1, 7)
     mods_sent, mpath = scope.repeated(fm.modifiers)
@@ -199,11 +215,12 @@ def charge_line(
         "modifiers": [m.upper() for m in mods[:MAX_MODIFIERS]],
         "units": qty,
         "charge": charge,
-        "diagnosis_pointers": _pointers(scope, fm, diagnoses, problems),
+        "diagnosis_pointers": _pointers(scope, fm.diagnoses, diagnoses, problems),
         "rendering_provider": performer,
         "ndc": ndc or None,
         "description": scope.first(fm.description)[0] or None,
         "control_number": scope.first(fm.transaction_id)[0] or None,
+        "source_ref": ref + ft1.label,
     }
     line.update(codes)
     return line, None
@@ -215,8 +232,11 @@ def procedure_line(
     fm: ProcedureMap,
     diagnoses: list[dict[str, Any]],
     problems: Problems,
+    own: frozenset[str] | None = None,
+    ref: str = "",
 ) -> dict[str, Any] | None:
-    """A PR1 procedure as a service line without a charge (BAR without FT1)."""
+    """A PR1 procedure as a service line without a charge (BAR without FT1);
+    pointers from PR1-15 (associated diagnoses) when sent."""
     scope = Scope(pr1, base)
     code = scope.get(fm.code)
     when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, _label(fm.date))
@@ -227,13 +247,14 @@ def procedure_line(
     codes: dict[str, Any] = (
         {"procedure_code": code.upper(), "code_system": kind}
         if kind
-        else {"local_code": code, "local_system": local_system(system)}
+        else {"local_code": code, "local_system": local_system(system, own)}
     )
     mods, _ = scope.repeated(fm.modifiers)
     return {
         "service_date": when,
         "modifiers": [m.upper() for m in _modifiers(mods)[:MAX_MODIFIERS]],
-        "diagnosis_pointers": list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1)),
+        "diagnosis_pointers": _pointers(scope, fm.diagnoses, diagnoses, problems),
         "description": scope.first(fm.description)[0] or None,
+        "source_ref": ref + pr1.label,
         **codes,
     }

@@ -9,6 +9,7 @@ _CPT = {"C4", "C5", "CPT", "CPT4", "CPT-4", "CPT-5", "2.16.840.1.113883.6.12"}
 _HCPCS = {"HCPCS", "HCPC", "HPC", "HC", "HCPCSII", "2.16.840.1.113883.6.285", "2.16.840.1.113883.6.14"}
 _ICD10 = {"I10", "I10C", "I10CM", "ICD10", "ICD-10", "ICD10CM", "ICD-10-CM", "I10-CM", "2.16.840.1.113883.6.90"}
 _ICD9 = {"I9", "I9C", "I9CM", "ICD9", "ICD-9", "ICD9CM", "ICD-9-CM", "2.16.840.1.113883.6.103"}
+_ICD_PROCEDURES = {"I10P", "ICD10PCS", "ICD-10-PCS", "I9CP", "I9P", "2.16.840.1.113883.6.4", "2.16.840.1.113883.6.104"}
 #: other systems a code can be sent in → the URI kept in local_system
 URIS = {
     "SCT": "http://snomed.info/sct",
@@ -18,7 +19,12 @@ URIS = {
     "LN": "http://loinc.org",
     "LOINC": "http://loinc.org",
     "NDC": "http://hl7.org/fhir/sid/ndc",
+    "CVX": "http://hl7.org/fhir/sid/cvx",
 }
+#: recognised standard code systems: their codes go to the code maps, never
+#: to the charge master
+STANDARD = frozenset(_CPT | _HCPCS | _ICD10 | _ICD9 | _ICD_PROCEDURES | set(URIS))
+#: names that always mean the clinic's own charge codes (and any 99… name)
 _LOCAL = {"", "L", "LOCAL", "99LOCAL", "CDM", "CHG"}
 _CPT_LIKE = re.compile(r"\d{4}[0-9FTU]")
 _HCPCS_LIKE = re.compile(r"[A-V]\d{4}")
@@ -48,13 +54,25 @@ def procedure_system(system: str, code: str, guess: bool) -> str | None:
     return None
 
 
-def local_system(system: str) -> str | None:
+def local_system(system: str, own: frozenset[str] | None = None) -> str | None:
     """The ``ServiceLine.local_system`` of a code that is not CPT/HCPCS:
-    None for the clinic's own charge codes, else the system's URI (or name)."""
+    None for the clinic's own charge codes (looked up in the charge master),
+    else the system's URI (or name, for the code maps).
+
+    A recognised standard (:data:`STANDARD`) is never the clinic's own. Any
+    other name is, unless the clinic lists its charge-master systems
+    (``own``, upper case): then only those and the generic local names are.
+    """
     s = system.upper()
+    if "  " in s:
+        s = " ".join(s.split())
     if s in _LOCAL or s.startswith("99"):
         return None
-    return URIS.get(s, system)
+    if s in STANDARD:
+        return URIS.get(s, system)
+    if own is None or s in own:
+        return None
+    return system
 
 
 def diagnosis_system(system: str) -> str:

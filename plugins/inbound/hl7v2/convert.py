@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from gateway.messages import RecordLookup, RecordUpdate
 from gateway.model import Coverage, Encounter, Guarantor, Patient
+from gateway.money import cents
 
 from .charges import charge_line, procedure_line, read_diagnoses
 from .fieldmap import FieldMap
@@ -28,7 +30,8 @@ from .insurance import read_coverages
 from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
 from .problems import Problems
 from .reader import Message, Segment
-from .values import Scope
+from .settings import Hl7v2Settings
+from .values import Scope, to_country
 
 #: (MSH-9.1, MSH-9.2) of messages that carry charges
 CHARGE_MESSAGES = {("DFT", "P03"), ("DFT", "P11"), ("BAR", "P01"), ("BAR", "P05")}
@@ -109,6 +112,25 @@ class Built:
     updates: list[RecordUpdate] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What reading one message needs besides its segments: the clinic's
+    settings, the ``source_ref`` prefix of its lines (``MSG[2]/`` in a
+    batch), the country of addresses without one (MSH-17) and the message
+    date (MSH-7 as YYYYMMDD, '' when it is not a date)."""
+
+    settings: Hl7v2Settings
+    prefix: str = ""
+    country: str = "US"
+    sent: str = ""
+
+    @classmethod
+    def of(cls, msg: Message, settings: Hl7v2Settings, prefix: str = "") -> Reading:
+        msh = msg.msh
+        day = msh.value(7)[:8]
+        return cls(settings, prefix, to_country(msh.value(17)), day if len(day) == 8 and day.isdigit() else "")
+
+
 def _dump(model: type[BaseModel], value: Any) -> dict[str, Any]:
     """A record as stored: ``value`` (fields or a model) validated as ``model``, in JSON form."""
     return model.model_validate(value).model_dump(mode="json", exclude_none=True)
@@ -122,21 +144,26 @@ def build(
     records: RecordLookup,
     problems: Problems,
     info: dict[str, Any],
+    reading: Reading | None = None,
 ) -> Built:
     """Encounters and updates of one message (problems collected in ``problems``)."""
     out = Built()
+    how = reading or Reading(Hl7v2Settings())
     for segs in visit_groups(msg):
         base = firsts(segs)
-        patient = read_patient(fm.patient, Scope(base.get(fm.patient.name.segment), base), problems)
+        pid = Scope(base.get(fm.patient.name.segment), base)
+        patient = read_patient(fm.patient, pid, problems, how.country, how.sent)
         if patient is None:
             return out
         mrn = patient["id"]
         patient = merge_patient(patient, _known(records, clinic_id, "patient", mrn, Patient))
         visit = read_visit(fm.visit, Scope(base.get("PV1"), base), problems, info["control_id"])
         in1s = sub_groups(segs, fm.insurance.segment, base, _in1_member)
-        coverages = read_coverages(in1s, fm.insurance, patient, problems, billing=kind == "charges")
+        coverages = read_coverages(
+            in1s, fm.insurance, patient, problems, kind == "charges", how.settings.self_pay_plans, how.country
+        )
         gt1 = base.get(fm.guarantor.segment)
-        guarantor = read_guarantor(fm.guarantor, Scope(gt1, base), problems) if gt1 else None
+        guarantor = read_guarantor(fm.guarantor, Scope(gt1, base), problems, how.country) if gt1 else None
         if kind == "registration" or msg.msh.value(9) == "BAR":
             out.updates.append(RecordUpdate("patient", mrn, _dump(Patient, patient)))
             if in1s:
@@ -156,35 +183,35 @@ def build(
             )
         if guarantor is None:
             guarantor = _known(records, clinic_id, "guarantor", mrn, Guarantor)
-        out.encounters.append(_encounter(msg, segs, base, fm, patient, visit, coverages, guarantor, problems, info))
+        parties = (patient, visit, coverages, guarantor)
+        out.encounters.append(_encounter(segs, base, fm, parties, problems, info, how))
     return out
 
 
 def _encounter(
-    msg: Message,
     segs: list[Segment],
     base: dict[str, Segment],
     fm: FieldMap,
-    patient: dict[str, Any],
-    visit: Visit,
-    coverages: list[Any],
-    guarantor: Any,
+    parties: tuple[dict[str, Any], Visit, list[Any], Any],
     problems: Problems,
     info: dict[str, Any],
+    how: Reading,
 ) -> Encounter:
+    patient, visit, coverages, guarantor = parties
     diagnoses = read_diagnoses(fm.diagnosis, [s for s in segs if s.name == fm.diagnosis.segment], base)
     lines: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
+    own = how.settings.charge_master_systems
     ft1s = sub_groups(segs, fm.charge.segment, base, lambda n: n not in ("PV1", fm.charge.segment))
     for ft1, related in ft1s:
-        line, other = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date)
+        line, other = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date, own, how.prefix)
         if line is not None:
             lines.append(line)
         elif other is not None:
             others.append(other)
     if not ft1s and fm.procedure.bill_when_no_charges:
         for pr1 in (s for s in segs if s.name == fm.procedure.segment):
-            line = procedure_line(pr1, base, fm.procedure, diagnoses, problems)
+            line = procedure_line(pr1, base, fm.procedure, diagnoses, problems, own, how.prefix)
             if line is not None:
                 lines.append(line)
     if not ft1s and not lines:
@@ -209,6 +236,18 @@ def _encounter(
             "start_date": visit.admit_date or (min(dates) if dates else None),
             "diagnoses": diagnoses,
             "service_lines": lines,
+            "patient_paid": _patient_paid(others, fm.charge.payment_types),
             "extensions": {"hl7v2": {k: v for k, v in ext.items() if v is not None}},
         }
     )
+
+
+def _patient_paid(transactions: list[dict[str, Any]], payment_types: list[str]) -> Decimal | None:
+    """What the patient paid at the visit: the payment transactions (PY)
+    summed, as a positive amount (senders write payments negative or
+    positive); None when there are none."""
+    amounts = [Decimal(t["amount"]) for t in transactions if t["type"] in payment_types and t.get("amount")]
+    if not amounts:
+        return None
+    total = cents(abs(sum(amounts, Decimal(0))))
+    return total or None

@@ -81,6 +81,7 @@ class PatientMap(_Section):
     sex: Path1
     address: Path1
     phone: Path1
+    email: Paths = Field(default_factory=list)
     account_number: Paths = Field(default_factory=list)
 
 
@@ -109,6 +110,7 @@ class ChargeMap(_Section):
     type: Path1
     billed_types: Codes
     not_billed_types: Codes = Field(default_factory=list)
+    payment_types: Codes = Field(default_factory=list)
     local_code: Paths = Field(default_factory=list)
     local_code_system: Paths = Field(default_factory=list)
     description: Paths = Field(default_factory=list)
@@ -133,6 +135,7 @@ class ProcedureMap(_Section):
     description: Paths = Field(default_factory=list)
     date: Path1
     modifiers: Paths = Field(default_factory=list)
+    diagnoses: Paths = Field(default_factory=list)
 
 
 class InsuranceMap(_Section):
@@ -152,7 +155,6 @@ class InsuranceMap(_Section):
     insured_sex: Paths = Field(default_factory=list)
     member_id: Paths
     relationship_codes: dict[str, str] = Field(default_factory=dict)
-    self_pay: Codes = Field(default_factory=list)
     filing_indicators: dict[str, str] = Field(default_factory=dict)
 
 
@@ -162,6 +164,7 @@ class GuarantorMap(_Section):
     name: Path1
     address: Paths = Field(default_factory=list)
     phone: Paths = Field(default_factory=list)
+    email: Paths = Field(default_factory=list)
     relationship: Paths = Field(default_factory=list)
 
 
@@ -180,6 +183,8 @@ class FieldMap(_Section):
 
 #: mappings replaced as a whole by an override (tables, not sections)
 _REPLACED = {"place_of_service", "filing_indicators", "relationship_codes"}
+#: keys that moved out of the field map, and where to
+_MOVED = {("insurance", "self_pay"): "settings.hl7v2.self_pay_plans in gateway.yaml"}
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +221,8 @@ def build_map(data: dict[str, Any], source: str) -> FieldMap:
         for err in exc.errors(include_url=False, include_input=False):
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+                moved = _MOVED.get(tuple(err["loc"]))  # type: ignore[arg-type]
+                msg = f"moved to {moved}" if moved else "unknown key"
             problems.append(f"HL7 field map {source}: {format_path(tuple(err['loc']))}: {msg}")
         raise ConfigError(problems) from None
 

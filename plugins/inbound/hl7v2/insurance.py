@@ -4,7 +4,9 @@ Coverages are dicts of ``Coverage`` fields (the encounter validates them).
 Payer follows the shared convention: ``Payer(id=<IN1-3 as sent>,
 source_id=<same>, name=<IN1-4>)``; the payer directory plugin later
 rewrites ``id`` to the X12 payer id. The subscriber falls back to the
-patient's details when the patient is the insured (relationship 18).
+patient's details when the patient is the insured (relationship 18). An IN1
+whose plan id, plan name, company name or plan type is one of the clinic's
+``settings.hl7v2.self_pay_plans`` is self-pay, not a coverage.
 """
 
 from __future__ import annotations
@@ -35,12 +37,39 @@ def _relationship(scope: Scope, fm: InsuranceMap) -> str:
     return x12_relationship(value)
 
 
-def _filing_indicator(scope: Scope, fm: InsuranceMap) -> str:
-    for key in (scope.first(fm.plan_type)[0], scope.first(fm.plan_id)[0]):
+def _filing_indicator(plan: dict[str, str], fm: InsuranceMap) -> str:
+    for key in (plan["type"], plan["id"]):
         ind = fm.filing_indicators.get(key.upper()) if key else None
         if ind:
             return ind
     return "CI"
+
+
+def plan_of(scope: Scope, fm: InsuranceMap) -> dict[str, str]:
+    """The IN1's plan id, plan name, company name and plan type ('' when not sent)."""
+    return {
+        "id": scope.first(fm.plan_id)[0],
+        "name": scope.first(fm.plan_name)[0],
+        "payer": scope.first(fm.payer_name)[0],
+        "type": scope.first(fm.plan_type)[0],
+    }
+
+
+def is_self_pay(plan: dict[str, str], self_pay: frozenset[str]) -> bool:
+    """True when the plan id, plan name, company name or plan type names self-pay."""
+    for value in plan.values():
+        name = value.upper()
+        if name and (name in self_pay or ("  " in name and " ".join(name.split()) in self_pay)):
+            return True
+    return False
+
+
+def _same_person(name: Mapping[str, Any] | None, dob: Any, patient: Mapping[str, Any] | None) -> bool:
+    """The insured's name and birth date are the patient's (both sent)."""
+    if not name or not patient or dob is None or patient.get("birth_date") != dob:
+        return False
+    pname = patient["name"]
+    return all((name.get(k) or "").strip().upper() == (pname.get(k) or "").strip().upper() for k in ("family", "given"))
 
 
 def read_coverage(
@@ -49,14 +78,16 @@ def read_coverage(
     fm: InsuranceMap,
     patient: Mapping[str, Any] | None,
     problems: Problems,
+    self_pay: frozenset[str] = frozenset(),
+    country: str = "US",
 ) -> dict[str, Any] | None:
     """One IN1 → a Coverage (order set by the caller); None for self-pay or
-    an unusable IN1 (with an error)."""
+    an unusable IN1 (with an error). ``country``: of addresses without one."""
     scope = Scope(in1, related)
-    plan_id = scope.first(fm.plan_id)[0].upper()
-    payer_name = scope.first(fm.payer_name)[0]
-    if plan_id in fm.self_pay or payer_name.upper() in fm.self_pay:
+    plan = plan_of(scope, fm)
+    if is_self_pay(plan, self_pay):
         return None
+    payer_name = plan["payer"]
     payer_id = scope.first(fm.payer_id)[0]
     member_id = scope.first(fm.member_id)[0]
     if not payer_id:
@@ -74,13 +105,24 @@ def read_coverage(
         return None
     dob_text, dpath, dseg = scope.first(fm.insured_birth_date)
     dob = to_date(dob_text, problems, dseg, dpath.field, f"{dpath.segment}-{dpath.field}") if dpath else None
-    address = next((a for p in fm.insured_address if (a := to_address(scope.parts(p)[0])) is not None), None)
+    if relationship != "18" and _same_person(name, dob, patient):
+        rpath = fm.relationship[0] if fm.relationship else None
+        problems.add(
+            "HL7-RELATIONSHIP",
+            "the insured's name and birth date are the patient's but the relationship is not self (18); "
+            "check the sender's relationship codes (UB-92 01 = self: relationship_codes in the field map)",
+            in1,
+            rpath.field if rpath else None,
+        )
+    address = next((a for p in fm.insured_address if (a := to_address(scope.parts(p)[0], country)) is not None), None)
     sex = to_sex(scope.first(fm.insured_sex)[0])
     if self_insured:
         dob = dob or patient["birth_date"]  # type: ignore[index]
         address = address or patient["address"]  # type: ignore[index]
         sex = sex if sex != "U" else patient["sex"]  # type: ignore[index]
-    payer_address = next((a for p in fm.payer_address if (a := to_address(scope.parts(p)[0])) is not None), None)
+    payer_address = next(
+        (a for p in fm.payer_address if (a := to_address(scope.parts(p)[0], country)) is not None), None
+    )
     return {
         "payer": {"id": payer_id, "source_id": payer_id, "name": payer_name or payer_id, "address": payer_address},
         "subscriber": {
@@ -93,8 +135,8 @@ def read_coverage(
             "group_name": scope.first(fm.group_name)[0] or None,
         },
         "relationship": relationship,
-        "claim_filing_indicator": _filing_indicator(scope, fm),
-        "plan_name": scope.first(fm.plan_name)[0] or None,
+        "claim_filing_indicator": _filing_indicator(plan, fm),
+        "plan_name": plan["name"] or None,
     }
 
 
@@ -104,6 +146,8 @@ def read_coverages(
     patient: Mapping[str, Any] | None,
     problems: Problems,
     billing: bool = True,
+    self_pay: frozenset[str] = frozenset(),
+    country: str = "US",
 ) -> list[dict[str, Any]]:
     """Coverages of the IN1 groups in order; at most three are kept. An
     unusable IN1 is an error on a charge message (``billing``) and a warning
@@ -111,7 +155,7 @@ def read_coverages(
     out: list[dict[str, Any]] = []
     for in1, related in groups:
         found = Problems()
-        cov = read_coverage(in1, related, fm, patient, found)
+        cov = read_coverage(in1, related, fm, patient, found, self_pay, country)
         for p in found.items:
             keep = billing or p.rule != "HL7-COVERAGE"
             problems.items.append(p if keep else replace(p, severity=Severity.WARNING))

@@ -17,7 +17,7 @@ from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
 
 from . import strict
 from .ack import batch_ack, build_ack
-from .convert import Built, build, kind_of
+from .convert import Built, Reading, build, kind_of
 from .fieldmap import FieldMap
 from .problems import Problems
 from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
@@ -97,9 +97,16 @@ def _oversized(msg: Message, cap: int, problems: Problems) -> None:
 
 
 def read_message(
-    msg: Message, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup, problems: Problems
+    msg: Message,
+    settings: Hl7v2Settings,
+    fm: FieldMap,
+    clinic_id: str,
+    records: RecordLookup,
+    problems: Problems,
+    prefix: str = "",
 ) -> tuple[Built, dict[str, Any]]:
-    """Encounters and updates of one message; problems in ``problems``."""
+    """Encounters and updates of one message; problems in ``problems``;
+    ``prefix`` (``MSG[2]/``) starts the ``source_ref`` of its lines."""
     msh = msg.msh
     info = describe(msg)
     if msg.msh_repaired:
@@ -111,8 +118,15 @@ def read_message(
         problems.add("HL7-MSH", "MSH-9 message type is empty", msh, 9)
     if not info["control_id"]:
         problems.add("HL7-MSH", "MSH-10 message control id is empty", msh, 10)
-    if info["version_overruled"] and version_index(info["declared_version"]) is not None:
-        problems.add("HL7-VERSION", f"MSH-12 says {info['declared_version'][:8]}; read as {info['version']}", msh, 12)
+    if info["version_overruled"]:
+        declared = info["declared_version"][:8]
+        if version_index(info["declared_version"]) is not None:
+            text = f"MSH-12 says {declared}; read as {info['version']}"
+        elif declared:
+            text = f"MSH-12 '{declared}' is not an HL7 v2 version; read as {info['version']}"
+        else:
+            text = f"MSH-12 (version) is empty; read as {info['version']}"
+        problems.add("HL7-VERSION", text, msh, 12)
     if problems.rejected:
         return Built(), info
     mtype, trigger = info["message_type"].partition("^")[::2]
@@ -128,7 +142,7 @@ def read_message(
     ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
     ext["message_index"] = msg.number
     try:
-        built = build(msg, kind, fm, clinic_id, records, problems, ext)
+        built = build(msg, kind, fm, clinic_id, records, problems, ext, Reading.of(msg, settings, prefix))
     except (ValueError, TypeError) as exc:  # a value the canonical model refuses
         problems.add("HL7-INTERNAL", f"the message could not be read ({type(exc).__name__})", msh)
         return Built(), info
@@ -139,10 +153,12 @@ def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problem
     senders = {(i["sending_application"], i["sending_facility"]) for i in infos}
     if len({fac for _, fac in senders}) > 1:
         problems.at("HL7-BATCH", "the messages of this batch come from different facilities (MSH-4)", "MSH")
-    bts = batch.envelope.get("BTS")
-    if bts is not None and bts.value(1).isdigit() and int(bts.value(1)) != len(batch.messages):
-        text = f"BTS-1 counts {int(bts.value(1))} messages, {len(batch.messages)} found"
-        problems.at("HL7-BATCH-COUNT", text, "BTS", 1, 1)
+    for trailer, found in batch.counts:
+        sent = trailer.value(1)
+        if sent.isdigit() and int(sent) != found:
+            what = "messages" if trailer.name == "BTS" else "batches"
+            text = f"{trailer.name}-1 counts {int(sent)} {what}, {found} found"
+            problems.at("HL7-BATCH-COUNT", text, trailer.name, trailer.index, 1)
 
 
 class _Overlay:
@@ -186,9 +202,9 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
     known = _Overlay(records)
     for msg in batch.messages:
         problems = Problems()
-        built, info = read_message(msg, settings, fm, clinic_id, known, problems)
-        infos.append(info)
         prefix = f"MSG[{msg.number}]/" if multi else ""
+        built, info = read_message(msg, settings, fm, clinic_id, known, problems, prefix)
+        infos.append(info)
         result.findings += [p.finding(prefix) for p in problems.items]
         if not problems.errors:
             result.encounters += built.encounters

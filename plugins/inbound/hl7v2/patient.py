@@ -12,7 +12,10 @@ from gateway.model import Patient
 
 from .fieldmap import GuarantorMap, PatientMap, VisitMap
 from .problems import Problems
-from .values import Scope, comp, to_address, to_date, to_name, to_phone, to_provider, to_sex
+from .values import Scope, comp, to_address, to_date, to_name, to_provider, to_sex
+
+#: a birth date before this year is implausible (a typo like 10131113)
+EARLIEST_BIRTH_YEAR = 1900
 
 
 def _patient_id(fm: PatientMap, scope: Scope) -> str:
@@ -29,8 +32,23 @@ def _patient_id(fm: PatientMap, scope: Scope) -> str:
     return scope.first(fm.id)[0]
 
 
-def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> dict[str, Any] | None:
-    """The patient of the PID (None, with an error, when there is none)."""
+def _plausible_birth_date(dob: date | None, sent: str, problems: Problems, seg: Any, fld: int) -> None:
+    """Warn on a birth date before 1900 or after the message was sent
+    (``sent``: MSH-7's YYYYMMDD, '' when not sent)."""
+    if dob is None:
+        return
+    if dob.year < EARLIEST_BIRTH_YEAR:
+        problems.add("HL7-DOB", f"the birth date is before {EARLIEST_BIRTH_YEAR}; check it", seg, fld)
+    elif sent and f"{dob.year:04d}{dob.month:02d}{dob.day:02d}" > sent:
+        problems.add("HL7-DOB", "the birth date is after the message date (MSH-7); check it", seg, fld)
+
+
+def read_patient(
+    fm: PatientMap, scope: Scope, problems: Problems, country: str = "US", sent: str = ""
+) -> dict[str, Any] | None:
+    """The patient of the PID (None, with an error, when there is none);
+    ``country`` for an address without one (MSH-17), ``sent`` the message
+    date (MSH-7, YYYYMMDD) a birth date may not be after."""
     pid = scope.segment(fm.name.segment)
     if pid is None:
         problems.at("HL7-NO-PID", "the message has no PID segment", fm.name.segment, 1)
@@ -45,15 +63,17 @@ def read_patient(fm: PatientMap, scope: Scope, problems: Problems) -> dict[str, 
     if not pid_id or name is None:
         return None
     dob = fm.birth_date
+    dob_seg = scope.segment(dob.segment)
+    birth_date = to_date(scope.get(dob), problems, dob_seg, dob.field, f"{dob.segment}-{dob.field}")
+    _plausible_birth_date(birth_date, sent, problems, dob_seg, dob.field)
     return {
         "id": pid_id,
         "name": name,
-        "birth_date": to_date(
-            scope.get(dob), problems, scope.segment(dob.segment), dob.field, f"{dob.segment}-{dob.field}"
-        ),
+        "birth_date": birth_date,
         "sex": to_sex(scope.get(fm.sex)),
-        "address": to_address(scope.parts(fm.address)[0]),
-        "phone": to_phone(scope.parts(fm.phone)[0]),
+        "address": to_address(scope.parts(fm.address)[0], country),
+        "phone": scope.phone((fm.phone,)),
+        "email": scope.email(fm.email),
     }
 
 
@@ -62,7 +82,7 @@ def merge_patient(sent: dict[str, Any], known: Patient | None) -> dict[str, Any]
     if known is None or known.id != sent["id"]:
         return sent
     out = dict(sent)
-    for key in ("birth_date", "address", "phone"):
+    for key in ("birth_date", "address", "phone", "email"):
         if sent[key] is None and getattr(known, key) is not None:
             out[key] = getattr(known, key)
     if sent["sex"] == "U" and known.sex != "U":
@@ -112,18 +132,18 @@ def read_visit(fm: VisitMap, scope: Scope, problems: Problems, fallback_id: str)
     )
 
 
-def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems) -> dict[str, Any] | None:
-    """The first GT1 as the statement's guarantor."""
+def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems, country: str = "US") -> dict[str, Any] | None:
+    """The first GT1 as the statement's guarantor (its own e-mail and address)."""
     name = to_name(scope.parts(fm.name)[0])
     if name is None:
         return None
     rel, _, _ = scope.first(fm.relationship)
-    address = next((a for p in fm.address if (a := to_address(scope.parts(p)[0])) is not None), None)
-    phone = next((ph for p in fm.phone if (ph := to_phone(scope.parts(p)[0])) is not None), None)
+    address = next((a for p in fm.address if (a := to_address(scope.parts(p)[0], country)) is not None), None)
     return {
         "name": name,
         "address": address,
-        "phone": phone,
+        "phone": scope.phone(fm.phone),
+        "email": scope.email(fm.email),
         "relationship": X12_RELATIONSHIPS.get(x12_relationship(rel)) if rel else None,
         "account_number": scope.first(fm.number)[0] or None,
     }

@@ -14,7 +14,7 @@ a doubled character in MSH-2, text that is not UTF-8 (read as ISO 8859-1).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 BOM = "\ufeff"
@@ -286,6 +286,9 @@ class Batch:
     garbled_header: int | None = None
     #: the garbled header re-read with standard delimiters (for the ACK)
     salvaged: Segment | None = None
+    #: each BTS with the messages since its BHS, each FTS with the batches
+    #: since its FHS (``index`` counts trailers of that name from 1)
+    counts: list[tuple[Segment, int]] = field(default_factory=list)
 
 
 def read_batch(text: str) -> Batch:
@@ -300,6 +303,15 @@ def read_batch(text: str) -> Batch:
     counts: dict[str, int] = {}
     d: Delimiters | None = None
     repaired = False
+    trailers: list[tuple[Segment, int]] = []
+    started = {"BHS": 0, "FHS": 0}  # messages / batches seen when the open BHS / FHS began
+    batches = 0
+    in_message = False  # a BHS/BTS/FHS/FTS closes the message before it
+
+    def flush() -> None:
+        if in_message and current and d is not None:
+            messages.append(Message(current, d, len(messages) + 1, repaired))
+
     for lineno, line in enumerate(split_lines(text), 1):
         name = line[:3]
         if name in HEADERS:
@@ -307,25 +319,31 @@ def read_batch(text: str) -> Batch:
             if nd is None:
                 if name == "MSH" and garbled is None:
                     garbled = lineno
-                    if current and d is not None:
-                        messages.append(Message(current, d, len(messages) + 1, repaired))
+                    flush()
                     current, d = [], None
                 continue
             if name == "MSH":
-                if current and d is not None:
-                    messages.append(Message(current, d, len(messages) + 1, repaired))
-                current, counts, d, repaired = [], {}, nd, rep
+                flush()
+                current, counts, d, repaired, in_message = [], {}, nd, rep, True
             else:
+                flush()
+                current, in_message = [], False
+                batches += name == "BHS"
+                started[name] = len(messages) if name == "BHS" else batches
                 envelope[name] = Segment(name, line, 1, lineno, nd)
                 continue
         elif name in ("BTS", "FTS") and d is not None:
-            envelope[name] = Segment(name, line, 1, lineno, d)
+            flush()
+            current, in_message = [], False
+            seen = len(messages) if name == "BTS" else batches
+            trailer = Segment(name, line, sum(1 for t, _ in trailers if t.name == name) + 1, lineno, d)
+            trailers.append((trailer, seen - started["BHS" if name == "BTS" else "FHS"]))
+            envelope[name] = trailer
             continue
-        if d is None or not _is_segment_name(name) or (len(line) > 3 and line[3] != d.field):
+        if not in_message or d is None or not _is_segment_name(name) or (len(line) > 3 and line[3] != d.field):
             stray.append(lineno)
             continue
         counts[name] = counts.get(name, 0) + 1
         current.append(Segment(name, line, counts[name], len(current) + 1, d))
-    if current and d is not None:
-        messages.append(Message(current, d, len(messages) + 1, repaired))
-    return Batch(messages, envelope, stray, garbled)
+    flush()
+    return Batch(messages, envelope, stray, garbled, counts=trailers)

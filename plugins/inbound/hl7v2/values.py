@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.identifiers import npi_is_valid
 from gateway.model import Sex
+from gateway.money import MAX_AMOUNT
 
 from .fieldmap import FieldPath
 from .problems import Problems
@@ -84,6 +85,30 @@ class Scope:
                 return out, p
         return [], None
 
+    def phone(self, paths: Iterable[FieldPath]) -> str | None:
+        """The first XTN repetition of ``paths`` that is a phone number (:func:`to_phone`)."""
+        for p in paths:
+            seg = self.segment(p.segment)
+            reps = seg.repetitions(p.field) if seg is not None else []
+            for rep in range(len(reps)):
+                number = to_phone(self.parts(p, rep)[0])
+                if number is not None:
+                    return number
+        return None
+
+    def email(self, paths: Iterable[FieldPath]) -> str | None:
+        """The first XTN repetition of ``paths`` that is an e-mail address
+        (:func:`to_email`); fields without an ``@`` are not split at all."""
+        for p in paths:
+            seg = self.segment(p.segment)
+            if seg is None or "@" not in seg.field(p.field):
+                continue
+            for rep in range(len(seg.repetitions(p.field))):
+                address = to_email(self.parts(p, rep)[0])
+                if address is not None:
+                    return address
+        return None
+
     def parts(self, path: FieldPath, rep: int = 0) -> tuple[list[str], Segment | None]:
         """The decoded components of a composite field (one repetition)."""
         seg = self.segment(path.segment)
@@ -133,8 +158,17 @@ def to_date(value: str, problems: Problems, seg: Segment | None, fld: int, label
         return None
 
 
-def to_decimal(value: str, problems: Problems, seg: Segment | None, fld: int, label: str) -> Decimal | None:
-    """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated."""
+def to_decimal(
+    value: str,
+    problems: Problems,
+    seg: Segment | None,
+    fld: int,
+    label: str,
+    limit: Decimal = MAX_AMOUNT,
+) -> Decimal | None:
+    """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated. A value
+    beyond ``limit`` (gateway.money: 1e308, thousands of digits) is refused
+    with HL7-NUMBER."""
     if not value:
         return None
     text = value.replace(",", "").replace("$", "").strip()
@@ -144,6 +178,9 @@ def to_decimal(value: str, problems: Problems, seg: Segment | None, fld: int, la
         number = None
     if number is None or not number.is_finite():
         problems.add("HL7-NUMBER", f"{label} is not a number", seg, fld)
+        return None
+    if abs(number) > limit:
+        problems.add("HL7-NUMBER", f"{label} is out of range (at most {limit:,})", seg, fld)
         return None
     return number
 
@@ -166,28 +203,56 @@ def to_name(parts: list[str]) -> dict[str, Any] | None:
     }
 
 
-def to_address(parts: list[str]) -> dict[str, Any] | None:
-    """XAD: street ^ other designation ^ city ^ state ^ zip ^ country → Address fields."""
+def to_country(value: str, default: str = "US") -> str:
+    """An XAD-6 / MSH-17 country (ISO 3166 code as sent) → ``Address.country``:
+    US for ``US``, ``USA`` and ``840``; ``default`` when empty."""
+    country = value.strip().upper()
+    if not country:
+        return default
+    return "US" if country in ("USA", "US", "840") else country[:3]
+
+
+def to_address(parts: list[str], country: str = "US") -> dict[str, Any] | None:
+    """XAD: street ^ other designation ^ city ^ state ^ zip ^ country → Address
+    fields; ``country`` when XAD-6 is empty (the message's MSH-17)."""
     lines = [x for x in (comp(parts, 1), comp(parts, 2)) if x]
     city, state, postal = comp(parts, 3), comp(parts, 4), comp(parts, 5)
     if not (lines or city or postal):
         return None
-    country = comp(parts, 6).upper()
-    country = "US" if country in ("", "USA", "US", "840") else country[:3]
     return {
         "lines": lines,
         "city": city or None,
         "state": state or None,
         "postal_code": postal.replace("-", "").replace(" ", "") or None,
-        "country": country,
+        "country": to_country(sent, country) if (sent := comp(parts, 6)) else country,
     }
 
 
+def _is_email_xtn(parts: list[str]) -> bool:
+    """XTN-2 use code NET, or XTN-3 equipment type Internet / X.400."""
+    return comp(parts, 2).upper() == "NET" or comp(parts, 3).upper() in ("INTERNET", "X.400")
+
+
 def to_phone(parts: list[str]) -> str | None:
-    """XTN: the formatted number (component 1), else area code + local number; digits only."""
+    """XTN: the formatted number (component 1), else area code + local number;
+    digits only. An e-mail repetition (NET/Internet) is not a phone."""
+    if _is_email_xtn(parts):
+        return None
     text = comp(parts, 1) or (comp(parts, 6) + comp(parts, 7))
     digits = "".join(ch for ch in text if ch.isdigit())
     return digits if 7 <= len(digits) <= 15 else None
+
+
+def to_email(parts: list[str]) -> str | None:
+    """XTN with use code NET (or equipment Internet): the address in XTN-4,
+    else in XTN-1 (v2.3 senders); None when it does not look like one."""
+    if not _is_email_xtn(parts) and "@" not in comp(parts, 1):
+        return None
+    text = comp(parts, 4) or comp(parts, 1)
+    local, at, domain = text.partition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in text) or len(text) > 254:
+        return None
+    return text
 
 
 def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: int) -> dict[str, Any] | None:
