@@ -168,7 +168,9 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Processing date for date rules (default: today).")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Path, ...]) -> None:
-    """Print, as JSON, the encounters, claims and findings understood from each INPUT."""
+    """Print, as JSON, the encounters, claims and findings understood from
+    each INPUT; for a response file (999, 277CA, 835), its typed documents
+    and the clinic each belongs to."""
     if config is None:
         try:
             config = example_dir() / "gateway.yaml"
@@ -176,7 +178,13 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
             _fail(f"{exc}; or pass --config", EXIT_FAILED)
     gw = _load(config)
     run = Run(gateway=gw, today=today.date() if today else date.today(), clinic_id=clinic_id)
-    out = [inspect_result(run.process_bytes(p.read_bytes(), p.name), p.name) for p in expand_inputs(inputs)]
+    out = []
+    for path in expand_inputs(inputs):
+        result = run.process_bytes(path.read_bytes(), path.name)
+        item = inspect_result(result, path.name)
+        if result is not None and result.responses:
+            item["responses"] = [r.as_dict() for r in result.responses]
+        out.append(item)
     click.echo(json.dumps(out, indent=2))
 
 
