@@ -276,6 +276,8 @@ class RemitReader:
         if status_text is None:
             n.error("835-QUALIFIER", "CLP02 is not a claim status code (1-4, 19-23, 25)", seg, 2)
             status_text = f"status {status[:3] or '(empty)'} (not in the gateway's list)"
+        if not e[7]:
+            n.warning("835-CLP07", "CLP07 (the payer's claim control number) is empty", seg, 7)
         if filing and filing not in REMIT_FILING_INDICATORS:
             n.warning("835-QUALIFIER", "CLP06 is not a claim filing indicator code of an 835", seg, 6)
         self.claim = {

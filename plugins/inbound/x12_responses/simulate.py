@@ -383,6 +383,7 @@ class PayerSimulator:
                     adj.append(Adjustment(group="OA", reason="23", amount=prior_share, segment=0))
             paid = allowed - patient - prior_share
             code = ln.procedure_code or "99499"
+            served = _day(ln.service_date, day)
             lines.append(
                 RemitLine(
                     qualifier="HC",
@@ -391,7 +392,8 @@ class PayerSimulator:
                     charge=charge,
                     paid=paid,
                     units=ln.units,
-                    service_date=_day(ln.service_date, day),
+                    service_date=served,
+                    service_end=served,
                     control_number=ln.control_number or None,
                     allowed=None if outcome == "denied" else allowed,
                     adjustments=adj,
