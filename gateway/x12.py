@@ -122,26 +122,93 @@ def read_delimiters(text: str) -> tuple[Delimiters, int]:
 
 
 class SegmentStream:
-    """Segments of an X12 text, produced one at a time (memory stays flat in
-    the file size), whatever the delimiters, line endings, BOM or
-    indentation; blank segments are skipped.
+    """Segments of an X12 file, produced one at a time, whatever the
+    delimiters, line endings, BOM or indentation; blank segments are skipped.
 
-    ``delimiters`` are those of the interchange being read: each ISA is read
-    afresh, so a file whose interchanges use different delimiters splits
-    correctly. Raises :class:`X12SyntaxError` when the text does not start
-    with a usable ISA.
+    Memory stays flat in the file size: bytes are decoded (UTF-8, bad bytes
+    replaced) 64 KB at a time, cut at segment terminators, so the stream
+    holds one chunk of text and the caller's bytes, never a decoded copy of
+    the file. ``delimiters`` are those of the interchange being read: each
+    ISA is read afresh, so a file whose interchanges use different
+    delimiters splits correctly. Raises :class:`X12SyntaxError` when the
+    data does not start with a usable ISA.
     """
 
     def __init__(self, data: bytes | str) -> None:
-        self.text = decode(data)
-        self.delimiters, self.start = read_delimiters(self.text)
         self.count = 0
+        self._source = data
+        if isinstance(data, str):
+            self._source = data.lstrip("\ufeff")
+            self.delimiters, self.start = read_delimiters(self._source)
+            return
+        start = data.find(b"ISA")
+        if start < 0 or data[:start].replace(b"\xef\xbb\xbf", b"").strip(b" \t\r\n"):
+            raise X12SyntaxError("no ISA segment at the start of the file")
+        self.delimiters = _isa_at(data[start : start + _ISA_SCAN].decode("utf-8", "replace"), 0)[0]
+        self.start = start
 
     def __iter__(self) -> Iterator[Segment]:
-        text, n = self.text, len(self.text)
-        pos = self.start
+        source = self._source
+        if isinstance(source, str):
+            return self._split(source, self.start)
+        if len(self.delimiters.segment.encode()) != 1:  # a terminator that is not one byte: decode it all
+            return self._split(source[self.start :].decode("utf-8", "replace"), 0)
+        return self._split_bytes(source)
+
+    def _split_bytes(self, data: bytes) -> Iterator[Segment]:
+        n, pos = len(data), self.start
+        term, element = self.delimiters.segment, self.delimiters.element
+        tb = term.encode()
+        count = self.count
+        new = tuple.__new__
+        try:
+            while pos < n:
+                end = min(n, pos + _CHUNK)
+                if end < n:  # cut at a terminator (an ASCII byte is never inside a UTF-8 character)
+                    cut = data.rfind(tb, pos, end)
+                    if cut < 0:
+                        cut = data.find(tb, end)
+                    end = cut if cut >= 0 else n
+                chunk = data[pos:end].decode("utf-8", "replace")
+                parts = chunk.split(term)
+                for k, raw in enumerate(parts):
+                    stripped = raw.strip()
+                    if not stripped:
+                        continue
+                    if stripped[0] == "I" and count and stripped.startswith("ISA"):
+                        begin = sum(map(len, parts[:k])) + k + raw.index("ISA")
+                        try:
+                            same = _isa_at(chunk, begin)[0] == self.delimiters  # the usual case: all in this chunk
+                        except X12SyntaxError:
+                            same = False
+                        if not same:  # rare: read this ISA whole; new delimiters → go on as text from it
+                            rest = data[pos:].decode("utf-8", "replace")
+                            if self._new_delimiters(rest, begin):
+                                self.count = count
+                                yield from self._split(rest, begin)
+                                return
+                    count += 1
+                    yield new(Segment, (count, stripped.split(element)))  # Segment(count, …), without its __new__
+                pos = end + 1
+        finally:
+            self.count = max(self.count, count)
+
+    def _new_delimiters(self, text: str, begin: int) -> bool:
+        """Whether the ISA at ``begin`` declares other delimiters (they are taken)."""
+        try:
+            delims = _isa_at(text, begin)[0]
+        except X12SyntaxError:
+            return False  # keep going with what we had
+        if delims == self.delimiters:
+            return False
+        self.delimiters = delims
+        return True
+
+    def _split(self, text: str, pos: int) -> Iterator[Segment]:
+        n = len(text)
         term, element = self.delimiters.segment, self.delimiters.element
         count = self.count
+        new = tuple.__new__
         try:
             while pos < n:
                 end = min(n, pos + _CHUNK)
@@ -156,21 +223,20 @@ class SegmentStream:
                     stripped = raw.strip()
                     if not stripped:
                         continue
-                    if count and stripped.startswith("ISA"):
+                    if stripped[0] == "I" and count and stripped.startswith("ISA"):
                         begin = pos + sum(map(len, parts[:k])) + k + raw.index("ISA")
-                        try:
-                            delims = _isa_at(text, begin)[0]
-                        except X12SyntaxError:
-                            delims = self.delimiters  # keep going with what we had
-                        if delims != self.delimiters:  # a new interchange with other delimiters
-                            self.delimiters, restart = delims, begin
-                            term, element = delims.segment, delims.element
+                        if begin != restart and self._new_delimiters(text, begin):
+                            restart = begin
+                            term, element = self.delimiters.segment, self.delimiters.element
                             break
                     count += 1
-                    yield Segment(count, stripped.split(element))
-                pos = restart if restart >= 0 else end + 1
+                    yield new(Segment, (count, stripped.split(element)))  # Segment(count, …), without its __new__
+                else:
+                    pos = end + 1
+                    continue
+                pos = restart
         finally:
-            self.count = count
+            self.count = max(self.count, count)
 
 
 def tokenize(data: bytes | str) -> Tokens:

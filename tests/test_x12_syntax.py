@@ -78,3 +78,24 @@ def test_tokenize_is_the_stream_collected() -> None:
     tokens = tokenize(FILE)
     assert [s.elements for s in tokens.segments] == [s.elements for s in SegmentStream(FILE)]
     assert tokens.delimiters.element == "*" and tokens.components("HC:99213") == ["HC", "99213"]
+
+
+def test_bytes_are_decoded_chunk_by_chunk_and_bad_bytes_replaced() -> None:
+    names = "".join(f"NM1*QC*1*MÜLLER-ÇA{i}~CAS*CO*45*20~" for i in range(5_000))  # multibyte letters across chunks
+    text = (
+        ISA + "GS*HP*S*R*20261127*0915*1*X*005010X221A1~ST*835*0001~" + names + "SE*10002*0001~GE*1*1~IEA*1*000000001~"
+    )
+    data = text.encode("utf-8")
+    assert len(data) > 2 * 65_536
+    from_bytes = list(SegmentStream(data))
+    assert from_bytes == list(SegmentStream(text))
+    assert from_bytes[3].get(3) == "MÜLLER-ÇA0" and from_bytes[-5].get(3) == "MÜLLER-ÇA4999"
+    broken = list(SegmentStream(data.replace("MÜLLER-ÇA7~".encode(), b"M\xff\xfeLLER~")))
+    assert broken[17].get(3) == "M\ufffd\ufffdLLER" and len(broken) == len(from_bytes)
+
+
+def test_many_interchanges_in_bytes_stay_linear() -> None:
+    one = FILE.replace("~", "~\n")
+    data = (one * 3_000).encode()
+    segments = list(SegmentStream(data))
+    assert len(segments) == 3_000 * 7 and segments[-1].id == "IEA"

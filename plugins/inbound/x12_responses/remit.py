@@ -402,7 +402,11 @@ class RemitReader:
         if len(proc) > 2:
             line["modifiers"] = [m for m in proc[2:6] if m]
         if size > 4:  # SVC04 revenue code, SVC05 units, SVC06 the procedure billed, SVC07 its units
-            line.update(revenue_code=e[4] or None, units=n.quantity(seg, 5), original_units=n.quantity(seg, 7))
+            line["revenue_code"] = e[4] or None
+            units = e[5]
+            line["units"] = Decimal(units) if units and is_number(units) else n.quantity(seg, 5)
+            if e[7]:
+                line["original_units"] = n.quantity(seg, 7)
             original = e[6].split(self.sep) if e[6] else []
             if original:
                 if original[0] not in PROCEDURE_QUALIFIERS:
