@@ -31,13 +31,13 @@ from benchmarks._util import Measurement, measure, print_table
 from gateway.model import (
     Address,
     Adjustment,
-    Payment,
     PersonName,
     ProviderAdjustment,
     Remit835,
     RemitClaim,
     RemitLine,
     RemitParty,
+    RemitPayment,
     X12Control,
 )
 
@@ -82,8 +82,9 @@ def remit(claims: int) -> Remit835:
     total = sum((c.paid for c in out), Decimal(0)) + Decimal("2.50")
     return Remit835(
         control=X12Control(interchange="", sender="", receiver="", segment=0),
-        payment=Payment(handling="I", amount=total, method="ACH", payment_format="CCP", payment_date=date(2026, 11, 1),
-                        trace_number="EFT0001", originator="1999999999", segment=0),
+        payment=RemitPayment(handling="I", amount=total, method="ACH", payment_format="CCP",
+                             payment_date=date(2026, 11, 1), trace_number="EFT0001", originator="1999999999",
+                             segment=0),
         payer=RemitParty(name="EXAMPLE HEALTH PLAN", payer_id="EXPAYER1", segment=0, address=Address(
             lines=["PO BOX 1000"], city="SPRINGFIELD", state="IL", postal_code="62701")),
         payee=RemitParty(name="RIVERSIDE FAMILY PRACTICE", id_qualifier="XX", id="1234567893", npi="1234567893",

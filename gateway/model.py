@@ -467,7 +467,7 @@ class StatusCode(_Model):
 REJECTED_CATEGORIES = frozenset({"A3", "A4", "A6", "A7", "A8"})
 
 
-class ClaimStatus(_Model):
+class Status277(_Model):
     """One STC segment: its status codes, ``status_date`` (STC02), action (STC03) and
     the amount it is about (STC04, the claim's charge); ``message`` is STC12."""
 
@@ -493,7 +493,7 @@ class LineAck277(_Model):
     units: Decimal | None = None
     control_number: str | None = None
     service_date: date | None = None
-    statuses: list[ClaimStatus] = Field(default_factory=list)
+    statuses: list[Status277] = Field(default_factory=list)
     segment: int
 
 
@@ -515,8 +515,8 @@ class ClaimAck277(_Model):
     billing_name: str | None = None
     billing_npi: str | None = None
     billing_tax_id: str | None = None
-    provider_statuses: list[ClaimStatus] = Field(default_factory=list)
-    statuses: list[ClaimStatus] = Field(default_factory=list)
+    provider_statuses: list[Status277] = Field(default_factory=list)
+    statuses: list[Status277] = Field(default_factory=list)
     charge: Money | None = None
     patient: PersonName | None = None
     member_id: str | None = None
@@ -547,7 +547,7 @@ class RemitParty(_Model):
     segment: int
 
 
-class Payment(_Model):
+class RemitPayment(_Model):
     """BPR + TRN: how much was paid, how and when, and the check or EFT
     trace number (TRN02) that identifies the payment with the payer (TRN03)."""
 
@@ -665,7 +665,7 @@ class Remit835(_Model):
     kind: Literal["835"] = "835"
     control: X12Control
     #: None only in a quarantined document whose BPR or N1 loop is missing
-    payment: Payment | None = None
+    payment: RemitPayment | None = None
     payer: RemitParty | None = None
     payee: RemitParty | None = None
     production_date: date | None = None

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from gateway.model import (
     Address,
     Adjustment,
-    Payment,
     PersonName,
     ProviderAdjustment,
     Remit835,
     RemitClaim,
     RemitLine,
     RemitParty,
+    RemitPayment,
     X12Control,
 )
 from tests.test_payer_simulator import claim_files
@@ -127,7 +127,7 @@ def remits(draw: st.DrawFn) -> Remit835:
     ]  # fmt: skip
     total = sum((c.paid for c in its_claims), D(0)) - sum((a.amount for a in plb), D(0))
     method = draw(st.sampled_from(["ACH", "CHK"])) if total else "NON"
-    payment = Payment(
+    payment = RemitPayment(
         handling=("I" if method == "ACH" else "C") if total else "H", amount=abs(total),
         credit_debit="D" if total < 0 else "C", method=method, payment_format="CCP" if method == "ACH" else None,
         payment_date=draw(days), trace_number=draw(ids), originator="1999999999", segment=0,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.model import ClaimAck277, ClaimStatus, LineAck277, PersonName, StatusCode, X12Control
+from gateway.model import ClaimAck277, LineAck277, PersonName, Status277, StatusCode, X12Control
 from gateway.x12 import Segment
 
 from .codes import ENTITIES, STATUS_CATEGORIES, STATUS_CODES, describe
@@ -121,7 +121,7 @@ class Ack277Reader:
         elif self.level == "provider":
             self.provider["statuses"].append(status)
 
-    def _status(self, seg: Segment) -> ClaimStatus:
+    def _status(self, seg: Segment) -> Status277:
         codes = []
         for pos in (1, 10, 11):
             parts = seg.get(pos).split(self.sep) if seg.get(pos) else []
@@ -144,7 +144,7 @@ class Ack277Reader:
                     entity_text=describe(ENTITIES, entity, "entity code") if entity else None,
                 )
             )
-        return ClaimStatus(
+        return Status277(
             codes=codes,
             status_date=self.n.date(seg, 2),
             action=seg.get(3) or None,

@@ -22,12 +22,12 @@ from typing import Any
 
 from gateway.model import (
     Address,
-    Payment,
     ProviderAdjustment,
     Remit835,
     RemitClaim,
     RemitEnd,
     RemitParty,
+    RemitPayment,
     X12Control,
 )
 from gateway.x12 import Segment
@@ -64,7 +64,7 @@ class RemitReader:
         self.control = control
         self.sep = component
         self.notes = notes
-        self.payment: Payment | None = None
+        self.payment: RemitPayment | None = None
         self.trn: Segment | None = None
         self.bpr: Segment | None = None
         self.parties: dict[str, dict[str, Any]] = {}
@@ -180,7 +180,7 @@ class RemitReader:
         if method not in PAYMENT_METHODS:
             n.error("835-QUALIFIER", "BPR04 is not a payment method (ACH, BOP, CHK, FWT, NON)", seg, 4)
         amount = n.amount(seg, 2)
-        self.payment = Payment(
+        self.payment = RemitPayment(
             handling=handling,
             amount=amount if amount is not None else ZERO,
             credit_debit="D" if cd == "D" else "C",

@@ -39,14 +39,14 @@ from gateway.model import (
     Address,
     Adjustment,
     ClaimAck277,
-    ClaimStatus,
-    Payment,
     PersonName,
     ProviderAdjustment,
     Remit835,
     RemitClaim,
     RemitLine,
     RemitParty,
+    RemitPayment,
+    Status277,
     StatusCode,
     TransactionAck,
     X12Control,
@@ -272,8 +272,8 @@ class PayerSimulator:
         return ack, rejected
 
     # -- 277CA ---------------------------------------------------------------------------
-    def _status(self, category: str, code: str, entity: str | None, day: date, charge: Decimal | None) -> ClaimStatus:
-        return ClaimStatus(
+    def _status(self, category: str, code: str, entity: str | None, day: date, charge: Decimal | None) -> Status277:
+        return Status277(
             codes=[
                 StatusCode(
                     category=category,
@@ -493,7 +493,7 @@ class PayerSimulator:
         payer_id = claim.payer_id or "PAYER"
         return Remit835(
             control=X12Control(interchange="", sender=payer_id, receiver="", segment=0),
-            payment=Payment(
+            payment=RemitPayment(
                 handling="C" if total else "H",
                 amount=abs(total),
                 credit_debit="C" if total >= 0 else "D",

@@ -20,13 +20,13 @@ from gateway.model import (
     Ack999,
     Adjustment,
     ClaimAck277,
-    ClaimStatus,
     PersonName,
     ProviderAdjustment,
     Remit835,
     RemitClaim,
     RemitLine,
     RemitParty,
+    Status277,
 )
 from gateway.x12 import Delimiters
 
@@ -134,7 +134,7 @@ def ack999_segments(ack: Ack999) -> list[str]:
 
 
 # -- 277CA -------------------------------------------------------------------------
-def _stc(out: _Segments, status: ClaimStatus, default_day: date) -> None:
+def _stc(out: _Segments, status: Status277, default_day: date) -> None:
     codes = [_comp(c.category, c.code, c.entity) for c in status.codes[:3]]
     day = d8(status.status_date or default_day)
     out.add("STC", codes[0], day, status.action or "WQ", _money(status.charge) or "0", None, None, None, None, None,
