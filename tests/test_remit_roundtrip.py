@@ -25,6 +25,7 @@ from gateway.model import (
     RemitLine,
     RemitParty,
     RemitPayment,
+    ResponseBatch,
     X12Control,
 )
 from tests.test_payer_simulator import claim_files
@@ -190,3 +191,24 @@ def test_two_plb_segments_are_read_although_pyx12_refuses_them() -> None:
     assert [e.message for e in pyx12_errors(remit(body).encode())] == [
         "Loop FOOTER exceeded max count.  Found 2, should have 1"
     ]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(remits())
+def test_remit_models_survive_a_json_round_trip_with_money_as_strings(remit: Remit835) -> None:
+    text = remit.model_dump_json()
+    assert Remit835.model_validate_json(text) == remit
+    batch = ResponseBatch(documents=[remit])
+    assert ResponseBatch.model_validate_json(batch.model_dump_json()) == batch
+    if remit.claims:
+        assert isinstance(remit.model_dump(mode="json")["claims"][0]["charge"], str)
+
+
+def test_response_models_refuse_unknown_keys() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Adjustment(group="CO", reason="45", amount=D(1), segment=1, carc="45")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        ResponseBatch.model_validate({"documents": [{"kind": "837", "claims": []}]})
