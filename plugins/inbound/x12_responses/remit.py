@@ -330,6 +330,12 @@ class RemitReader:
         if target is None:
             self.notes.error("835-STRUCTURE", "CAS outside a claim or service line", seg)
             return
+        e = seg.elements
+        if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_number(e[3]):  # the usual CAS: one triple
+            target["adjustments"].append(
+                {"group": e[1], "reason": e[2], "amount": Decimal(e[3]), "quantity": None, "segment": seg.index}
+            )
+            return
         n = self.notes
         group = seg.get(1)
         if group == "CR":
