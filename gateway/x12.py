@@ -105,8 +105,10 @@ def _isa_at(text: str, start: int) -> tuple[Delimiters, int]:
     if not component or not terminator:
         raise X12SyntaxError("the ISA segment is incomplete")
     isa = text[start:pos].split(element)
-    repetition = isa[11] if len(isa) > 11 and isa[12].strip() >= "00501" and not isa[11].isalnum() else ""
-    return Delimiters(element, component, repetition.strip(), terminator, ""), pos + 3
+    repetition = isa[11].strip() if len(isa) > 12 and isa[12].strip() >= "00501" else ""
+    if len(repetition) != 1 or repetition.isalnum():  # one separator character, or none (4010's "U")
+        repetition = ""
+    return Delimiters(element, component, repetition, terminator, ""), pos + 3
 
 
 def read_delimiters(text: str) -> tuple[Delimiters, int]:

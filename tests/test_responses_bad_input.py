@@ -177,3 +177,18 @@ def test_random_damage_never_raises_nor_leaks_patient_data(data: st.DataObject) 
             assert doc.payment.signed_amount == sum((c.paid for c in doc.claims), Decimal(0)) - sum(
                 (a.amount for a in doc.provider_adjustments), Decimal(0)
             )
+
+
+@pytest.mark.parametrize(
+    ("make", "old", "new"),
+    [
+        (lambda b: envelope("999", [b]), "IK3*CLM*22*2300*8", "IK3*CLM*²*2300*8"),
+        (lambda b: envelope("999", [b]), "IK4*2*782*1", "IK4*١:²*782*1"),
+        (lambda b: envelope("277", [b]), "HL*4*3*PT", "HL*²*3*PT"),
+        (lambda b: envelope("999", [b]), "AK9*P*2*2*1", "AK9*P*²*9" + "9" * 5000 + "*1"),
+    ],
+)
+def test_digits_that_python_but_not_x12_calls_digits_never_raise(make, old: str, new: str) -> None:
+    body = {"IK": ACK_BODY, "AK": ACK_BODY, "HL": CLAIM_ACK_BODY}[old[:2]]
+    batch = read_responses(make(replace(body, old, new)))
+    assert batch.documents and all(f.message for f in findings(batch))

@@ -99,3 +99,12 @@ def test_many_interchanges_in_bytes_stay_linear() -> None:
     data = (one * 3_000).encode()
     segments = list(SegmentStream(data))
     assert len(segments) == 3_000 * 7 and segments[-1].id == "IEA"
+
+
+@pytest.mark.parametrize("isa11", ["^", "U", "", " ^ ", "^^ 5", "ab"])
+def test_isa11_is_a_repetition_separator_only_when_it_is_one_character(isa11: str) -> None:
+    fields = ISA.split("*")
+    fields[11] = isa11
+    stream = SegmentStream("*".join(fields) + BODY + "IEA*1*000000001~")
+    assert stream.delimiters.repetition == ("^" if isa11.strip() == "^" else "")
+    assert [s.id for s in stream][-1] == "IEA"

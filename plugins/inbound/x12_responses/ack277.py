@@ -16,7 +16,7 @@ from gateway.model import ClaimAck277, LineAck277, PersonName, Status277, Status
 from gateway.x12 import Segment
 
 from .codes import ENTITIES, STATUS_CATEGORIES, STATUS_CODES, describe
-from .values import Notes, date_range, seg_name
+from .values import Notes, date_range, seg_name, whole
 
 _LEVELS = {"20": "source", "21": "receiver", "19": "provider", "PT": "patient"}
 _PARENT = {"21": "20", "19": "21", "PT": "19"}
@@ -65,7 +65,8 @@ class Ack277Reader:
         hl_id, parent, level = seg.get(1), seg.get(2), seg.get(3)
         if hl_id != str(self.last_hl + 1):
             self.notes.warning("277-HL", f"HL01 should be {self.last_hl + 1}", seg, 1)
-        self.last_hl = int(hl_id) if hl_id.isdigit() else self.last_hl + 1
+        number = whole(hl_id)
+        self.last_hl = number if number is not None else self.last_hl + 1
         if level not in _LEVELS:
             self.notes.error("277-HL", "HL03 is not a 277CA level (20, 21, 19, PT)", seg, 3)
             self.level = ""

@@ -27,11 +27,7 @@ from .codes import (
     TA1_STATUS,
     describe,
 )
-from .values import Notes, d8, seg_name
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+from .values import Notes, d8, seg_name, whole
 
 
 def read_ta1(seg: Segment, control: X12Control, notes: Notes) -> InterchangeAck:
@@ -104,7 +100,7 @@ class Ack999Reader:
         code = seg.get(4)
         self.error = AckSegmentError(
             segment_id=seg.get(1),
-            position=_int(seg.get(2)),
+            position=whole(seg.get(2)),
             loop=seg.get(3) or None,
             code=code or None,
             description=describe(SEGMENT_ERRORS, code, "segment error code") if code else "segment in error",
@@ -120,9 +116,9 @@ class Ack999Reader:
         code = seg.get(3)
         self.error.elements.append(
             AckElementError(
-                position=_int(pos[0]),
-                component=_int(pos[1]) if len(pos) > 1 else None,
-                repetition=_int(pos[2]) if len(pos) > 2 else None,
+                position=whole(pos[0]),
+                component=whole(pos[1]) if len(pos) > 1 else None,
+                repetition=whole(pos[2]) if len(pos) > 2 else None,
                 element_ref=seg.get(2) or None,
                 code=code,
                 description=describe(ELEMENT_ERRORS, code, "element error code"),
@@ -140,7 +136,7 @@ class Ack999Reader:
                 name=name,
                 reference=reference or None,
                 segment_id=seg.get(2) or None,
-                position=_int(seg.get(3)),
+                position=whole(seg.get(3)),
                 loop=seg.get(4) or None,
                 element=seg.get(5) or None,
                 segment=seg.index,

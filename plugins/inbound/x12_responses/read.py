@@ -38,7 +38,7 @@ from gateway.x12 import Segment, SegmentStream, X12SyntaxError
 from .ack277 import Ack277Reader
 from .acks import Ack999Reader, read_ta1
 from .remit import RemitReader
-from .values import Notes, count_said, d8, seg_name
+from .values import Notes, count_said, d8, seg_name, whole
 
 #: what :func:`stream_responses` yields
 Item = ResponseDocument | RemitClaim | RemitEnd | Finding
@@ -109,7 +109,7 @@ def _isa(seg: Segment, notes: Notes) -> None:
     if seg.get(12).strip() != "00501":
         notes.warning("X12-ISA", "ISA12 is not 00501 (version 5010)", seg, 12)
     control = seg.get(13).strip()
-    if len(control) != 9 or not control.isdigit():
+    if len(control) != 9 or whole(control) is None:
         notes.warning("X12-ISA", "ISA13 is not a 9-digit control number", seg, 13)
     if d8("20" + seg.get(9).strip()) is None:
         notes.warning("X12-DATE", "ISA09 is not a date (YYMMDD)", seg, 9)

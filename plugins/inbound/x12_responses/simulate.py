@@ -169,7 +169,10 @@ class PayerSimulator:
         latest = date(2000, 1, 1)
         for name, data in inputs:
             env = _envelope(data)
-            read = read_837(data)
+            try:
+                read = read_837(data)
+            except Exception as exc:  # the 837P reader should never raise; say which input, not a traceback
+                raise SimulationError(f"{name}: the 837P reader failed ({type(exc).__name__})") from None
             stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).stem)
             rejected_sets: set[str] = set()
             acks = []

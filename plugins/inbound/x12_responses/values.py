@@ -43,9 +43,14 @@ def seg_name(seg_id: str) -> str:
     return seg_id if _SEGMENT_ID(seg_id) else "?"
 
 
+def whole(text: str) -> int | None:
+    """A whole number of at most nine ASCII digits ("²".isdigit() is true, int("²") raises)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def count_said(value: str) -> str:
     """A count or control number from the file, repeated only when it is one."""
-    return value if value.isdigit() and len(value) <= 9 else ("nothing" if not value else "something else")
+    return value if whole(value) is not None else ("nothing" if not value else "something else")
 
 
 def where(seg: Segment, element: int | None = None, component: int | None = None) -> str:
@@ -130,10 +135,10 @@ class Notes:
         text = seg.elements[pos] if pos < len(seg.elements) else ""
         if not text:
             return None
-        if not text.isdigit():
+        value = whole(text)
+        if value is None:
             self.warning("X12-NUMBER", f"{seg_name(seg.id)}{pos:02d} is not a whole number", seg, pos)
-            return None
-        return int(text)
+        return value
 
 
 def date_range(text: str) -> tuple[date | None, date | None]:
