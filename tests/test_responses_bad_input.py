@@ -79,6 +79,7 @@ def test_patient_responsibility_that_differs_from_pr_is_a_warning() -> None:
         ("DTM*150*20261001", "DTM*150*20261301", "X12-DATE", 2),
         ("BPR*", REMIT_BODY[0].replace("20261201", "2026120"), "X12-DATE", 16),
         ("TRN*", "TRN*2*", "835-TRN", 2),
+        ("PLB*", "PLB*1234567893*20261231" + "*L6*-2.5*WO:ICN0009*10" + "*CS*0" * 5, "835-PLB", 15),
         ("LQ*HE*N130", "LQ*ZZ*N130", None, None),
     ],
 )

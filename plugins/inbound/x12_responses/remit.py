@@ -523,6 +523,9 @@ class RemitReader:
             self.plb_total += amount
         if not pairs:
             n.error("835-PLB", "PLB has no adjustment", seg, 3)
+        if len(seg.elements) > 15:
+            n.error("835-PLB", "PLB has more than six adjustments", seg, 15)
+            n.bad_amounts += 1  # the payment cannot be balanced without them
         return out
 
     def _check_payment(self) -> None:
