@@ -4,7 +4,8 @@
 it loads plugins, builds the registries from the start-up hooks (duplicate
 names are an error naming both plugins), validates the plugin-defined parts
 of the config (clinic settings, sources, destinations) and loads each
-clinic's mapping data.
+clinic's mapping data. Configuration problems are collected across all of
+these steps and raised together in one :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from gateway.config import (
     Clinic,
     ConfigError,
     LoadedConfig,
-    read_config,
+    load_config,
     validation_problems,
 )
 from gateway.documents import Renderer
@@ -106,15 +107,18 @@ class Gateway:
         self.destination_settings: dict[str, BaseModel] = {}
         self.format_settings: dict[str, BaseModel | None] = {}
         self.clinics: dict[str, Clinic] = {}
-        problems = self._validate_plugin_sections()
+        #: indexes of clinics whose own block or plugin settings have problems
+        self._bad_clinics = set(loaded.partial_clinics)
+        # every problem in one run: core ones found while reading, plugin sections, mapping data
+        problems = [*loaded.problems, *self._validate_plugin_sections()]
+        problems += self._load_clinics()
         if problems:
             raise ConfigError(problems)
-        self._load_clinics()
         self.pipeline = Pipeline(host, self.clinics)
 
     @classmethod
     def from_config(cls, path: Path, extra_plugins: Iterable[tuple[str, object]] = ()) -> Gateway:
-        loaded = read_config(path)
+        loaded = load_config(path)
         host = PluginHost(disable=loaded.config.plugins.disable, extra=extra_plugins)
         return cls(loaded, host)
 
@@ -123,7 +127,7 @@ class Gateway:
         try:
             return model.model_validate(data), []
         except ValidationError as exc:
-            return None, validation_problems(exc, model, self.loaded.path, self.loaded.lines, loc)
+            return None, validation_problems(exc, model, self.loaded.path, self.loaded.lines, loc, self.loaded.texts)
 
     def _validate_plugin_sections(self) -> list[str]:
         cfg, reg, problem = self.config, self.registries, self.loaded.problem
@@ -151,6 +155,7 @@ class Gateway:
         for i, clinic in enumerate(cfg.clinics):
             loc = ("clinics", i)
             runtime = Clinic(config=clinic)
+            before = len(problems)
             for key, kind in (("claims_to", "claims"), ("statements_to", "statements")):
                 dest_name = getattr(clinic, key)
                 dest = cfg.destinations.get(dest_name) if dest_name else None
@@ -184,17 +189,28 @@ class Gateway:
                     continue
                 _, errs = self._validate(reg.sources[src.type].settings_model, dict(src.model_extra or {}), sloc)
                 problems += errs
-            self.clinics[clinic.id] = runtime
+            if len(problems) > before:
+                self._bad_clinics.add(i)
+            self.clinics.setdefault(clinic.id, runtime)  # a duplicate id is reported by the config checks
         return problems
 
-    def _load_clinics(self) -> None:
+    def _load_clinics(self) -> list[str]:
+        """Each plugin's mapping data for each clinic; every problem of every clinic and plugin."""
         problems: list[str] = []
-        for i, (cid, clinic) in enumerate(self.clinics.items()):
+        for i, clinic_config in enumerate(self.config.clinics):
+            clinic = self.clinics[clinic_config.id]
+            if clinic.config is not clinic_config:
+                continue  # a duplicate clinic id
+            cid = clinic.id
             for plugin, result, error in self.host.call_each(
                 "gateway_load_clinic", clinic=clinic.config, base_dir=self.loaded.base_dir
             ):
                 if isinstance(error, ConfigError):
                     problems += [self.loaded.problem(("clinics", i), f"{p} (plugin {plugin})") for p in error.problems]
+                elif error is not None and i in self._bad_clinics:
+                    # the clinic's own keys or settings are in error (reported above): a plugin failing
+                    # on them says nothing new; its mapping-data problems (ConfigError) still count
+                    continue
                 elif error is not None:
                     problems.append(
                         self.loaded.problem(
@@ -207,8 +223,7 @@ class Gateway:
                     if clash:
                         problems.append(f"clinic {cid}: plugins both provide resources {sorted(clash)}")
                     clinic.resources.update(result)
-        if problems:
-            raise ConfigError(problems)
+        return problems
 
     # -- outputs -------------------------------------------------------------
     def renderer(self, destination: str) -> Renderer:

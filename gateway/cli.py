@@ -8,13 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import click
+from pydantic import BaseModel
 
-from gateway import __version__
+from gateway import API_VERSION, __version__
 from gateway.app import Gateway
-from gateway.config import ConfigError
+from gateway.config import ConfigError, unresolved_secrets
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
 from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
 from gateway.plugins import PluginError, PluginHost
+from gateway.sources import InputRefused, check_input, read_input
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -68,7 +70,7 @@ def print_summary(summary: RunSummary, out_dir: Path) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gateway")
+@click.version_option(__version__, prog_name="gateway", message=f"%(prog)s %(version)s (plugin API {API_VERSION})")
 def cli() -> None:
     """Billing integration gateway: HL7 v2 and FHIR encounters in, X12 837P
     claims and patient statements out.
@@ -142,7 +144,14 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
         _fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
-    files = expand_inputs(inputs)
+    files, refused = [], []
+    for path in expand_inputs(inputs):  # refused unread: not a regular file, or over max_input_bytes
+        try:
+            check_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+            files.append(path)
+        except InputRefused as exc:
+            refused.append(path)
+            click.echo(f"refused {path}: {exc}", err=True)
     with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
         summary = process_files(
             gw,
@@ -152,6 +161,10 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
             today=today.date() if today else None,
             progress=lambda _p: bar.update(1),
         )
+    if refused:
+        summary.inputs += len(refused)
+        summary.messages_quarantined += len(refused)
+        summary.reasons["GW-INPUT-REFUSED (unread)"] += len(refused)
     print_summary(summary, out_dir)
     if strict and (summary.messages_quarantined or summary.encounters_quarantined):
         sys.exit(EXIT_QUARANTINED)
@@ -178,14 +191,29 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
             _fail(f"{exc}; or pass --config", EXIT_FAILED)
     gw = _load(config)
     run = Run(gateway=gw, today=today.date() if today else date.today(), clinic_id=clinic_id)
-    out = []
-    for path in expand_inputs(inputs):
-        result = run.process_bytes(path.read_bytes(), path.name)
-        item = inspect_result(result, path.name)
-        if result is not None and result.responses:
-            item["responses"] = [r.as_dict() for r in result.responses]
-        out.append(item)
-    click.echo(json.dumps(out, indent=2))
+    encoder = json.JSONEncoder(indent=2)
+    buf: list[str] = ["["]
+    n = -1
+    for n, path in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
+        try:
+            raw = read_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+        except InputRefused as exc:
+            item: dict = {"input": path.name, "refused": str(exc)}
+        else:
+            result = run.process_bytes(raw, path.name)
+            item = inspect_result(result, path.name)
+            if result is not None and result.responses:  # a 999/277CA/835 file: its typed documents
+                item["responses"] = [r.as_dict() for r in result.responses]
+            del raw, result
+        buf.append(",\n  " if n else "\n  ")
+        for chunk in encoder.iterencode(item):  # the same text as json.dumps(list, indent=2)
+            buf.append(chunk.replace("\n", "\n  "))
+            if len(buf) > 4096:
+                click.echo("".join(buf), nl=False)
+                buf.clear()
+        del item
+    buf.append("\n]" if n >= 0 else "]")
+    click.echo("".join(buf))
 
 
 @cli.command()
@@ -201,18 +229,73 @@ def plugins(as_json: bool) -> None:
         return
     for info in host.infos:
         dist = f"{info.distribution} {info.version}" if info.distribution else "(registered directly)"
-        click.echo(f"{info.name}  [{info.module}]  {dist}")
+        api = f"  api {info.api}" if info.api else ""
+        click.echo(f"{info.name}  [{info.module}]  {dist}{api}")
         if info.error:
             click.echo(f"    NOT LOADED: {info.error}")
         for hook in info.hooks:
             click.echo(f"    {hook}")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--markdown", is_flag=True, help="Print the Markdown table the docs embed.")
+def rules(as_json: bool, markdown: bool) -> None:
+    """List the rules of every loaded plugin's catalogue: id, severity, plugin, what it checks."""
+    from gateway.rules import catalogue_markdown
+
+    try:
+        host = PluginHost()
+    except PluginError as exc:
+        _fail(f"plugin error: {exc}")
+    catalogues = list(host.catalogues.values())
+    if markdown:
+        click.echo(catalogue_markdown(catalogues), nl=False)
+    elif as_json:
+        rows = [
+            {"id": r.id, "severity": r.severity.value, "plugin": r.plugin, "description": r.description}
+            for c in catalogues
+            for r in c
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for cat in catalogues:
+            for r in cat:
+                click.echo(f"{r.id:<28} {r.severity.value:<8} {r.plugin:<18} {r.description}")
+
+
+def _settings_sections(gw: Gateway) -> list[tuple[tuple[str | int, ...], BaseModel]]:
+    """Every validated plugin-defined section of the config, with its key path."""
+    out: list[tuple[tuple[str | int, ...], BaseModel]] = []
+    for name, settings in gw.destination_settings.items():
+        out.append((("destinations", name), settings))
+        fmt = gw.format_settings.get(name)
+        if fmt is not None:
+            out.append((("destinations", name, "format_settings"), fmt))
+    for i, clinic in enumerate(gw.clinics.values()):
+        out += [(("clinics", i, "settings", section), model) for section, model in clinic.settings.items()]
+        for j, src in enumerate(clinic.config.sources):
+            model = gw.registries.sources[src.type].settings_model.model_validate(dict(src.model_extra or {}))
+            out.append((("clinics", i, "sources", j), model))
+    return out
+
+
 @cli.command("check-config")
 @click.argument("config", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def check_config(config: Path) -> None:
-    """Validate a gateway.yaml, plugin sections and mapping files included."""
+@click.option("--strict", is_flag=True, help="Exit 2 on warnings too (a secret reference that cannot be resolved).")
+def check_config(config: Path, strict: bool) -> None:
+    """Validate a gateway.yaml, plugin sections and mapping files included.
+
+    Also resolves every secret reference (env:NAME, file:PATH) and warns when
+    its environment variable is unset or its file cannot be read (the secret
+    itself is never printed); with --strict that is an error.
+    """
     gw = _load(config)
+    missing = unresolved_secrets(gw.loaded, _settings_sections(gw))
+    for problem in missing:
+        click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if strict and missing:
+        sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
 
 
@@ -223,6 +306,10 @@ _register_daemon_commands(cli)  # run, status, messages
 from gateway.delivery.cli import register as _register_outbox_commands  # noqa: E402
 
 _register_outbox_commands(cli)  # outbox list/show/retry
+
+from gateway.scaffold.cli import register as _register_scaffold_commands  # noqa: E402
+
+_register_scaffold_commands(cli)  # new-plugin
 
 
 def main() -> None:

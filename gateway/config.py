@@ -1,8 +1,12 @@
 """gateway.yaml: the deployment's configuration, validated with clear errors.
 
 Errors name the file, line and key path (``clinics[0].billing_provider.npi``)
-and what was expected, with a suggestion for misspelt keys. Secrets are
-references (``env:NAME`` or ``file:PATH``), never values.
+and what was expected, with a suggestion for misspelt keys and a hint to quote
+a number YAML read from unquoted digits. Every problem is reported in one run:
+the parts of a config that validate on their own are kept
+(:func:`load_config`), so the gateway can go on to check plugin sections and
+mapping files before it raises them all. Secrets are references
+(``env:NAME`` or ``file:PATH``), never values.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateway.identifiers import npi_is_valid
 from gateway.model import Address
@@ -53,6 +58,41 @@ def resolve_secret(ref: str, base_dir: Path) -> str:
         return path.read_text().strip()
     except OSError as exc:
         raise ConfigError([f"secret {ref}: cannot read file ({exc.strerror})"]) from None
+
+
+def _is_secret_type(tp: Any) -> bool:
+    if isinstance(tp, AfterValidator):
+        return tp.func is _check_secret
+    return any(_is_secret_type(arg) for arg in get_args(tp))
+
+
+def secret_references(model: BaseModel, loc: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every :data:`SecretRef` set in ``model`` and the models inside it, with its key path."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, str):
+            if any(_is_secret_type(m) for m in info.metadata) or _is_secret_type(info.annotation):
+                yield (*loc, name), value
+            continue
+        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        if isinstance(value, BaseModel):
+            inner = [(None, value)]
+        for key, item in inner:
+            if isinstance(item, BaseModel):
+                yield from secret_references(item, (*loc, name) if key is None else (*loc, name, key))
+
+
+def unresolved_secrets(loaded: LoadedConfig, sections: Iterable[tuple[Path_, BaseModel]]) -> list[str]:
+    """One problem per secret reference in ``sections`` whose environment
+    variable is unset or whose file cannot be read (the secret is never shown)."""
+    problems = []
+    for loc, model in sections:
+        for key, ref in secret_references(model, loc):
+            try:
+                resolve_secret(ref, loaded.base_dir)
+            except ConfigError as exc:
+                problems += [loaded.problem(key, p) for p in exc.problems]
+    return problems
 
 
 def _check_npi(value: str) -> str:
@@ -145,6 +185,9 @@ class ClinicConfig(Strict):
     name: str
     billing_provider: BillingProviderConfig
     senders: list[str] = Field(default_factory=list)
+    #: with one clinic only: also take messages whose sender it does not list
+    #: (a clinic that lists no senders takes every sender anyway)
+    accept_any_sender: bool = False
     sources: list[SourceConfig] = Field(default_factory=list)
     charge_master: str | None = None
     code_maps: list[str] = Field(default_factory=list)
@@ -160,6 +203,9 @@ class GatewayConfig(Strict):
     #: folder for the gateway's own state (control numbers, journal), relative
     #: to gateway.yaml's folder
     state_dir: str = "state"
+    #: no input bigger than this is read whole or looked at by a plugin (the
+    #: journal refuses it: GW-TOO-LARGE; `gateway inspect` refuses it unread)
+    max_input_bytes: int = Field(20_000_000, gt=0)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     submitter: PartyConfig
     receiver: PartyConfig
@@ -184,11 +230,21 @@ class Clinic:
 
 @dataclass
 class LoadedConfig:
-    """A validated config with where it came from (for relative paths)."""
+    """A config with where it came from (for relative paths and error lines).
+
+    With ``problems``, ``config`` is partial: only the parts that validated on
+    their own (a clinic with a bad key keeps its good keys), for finding the
+    remaining problems; it must not be run.
+    """
 
     config: GatewayConfig
     path: Path
     lines: dict[Path_, int]
+    #: the YAML source text of every scalar, by key path (for hints such as quoting a number)
+    texts: dict[Path_, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    #: indexes of clinics whose own block had problems (kept partially)
+    partial_clinics: set[int] = field(default_factory=set)
 
     @property
     def base_dir(self) -> Path:
@@ -221,18 +277,21 @@ def format_problem(path: Path, line: int | None, loc: Path_, message: str) -> st
     return f"{where}: {format_path(loc)}: {message}"
 
 
-def line_marks(node: yaml.Node, loc: Path_, out: dict[Path_, int]) -> None:
+def line_marks(node: yaml.Node, loc: Path_, out: dict[Path_, int], texts: dict[Path_, str] | None = None) -> None:
     """Record in ``out`` the 1-based line of every key path below ``node``
-    (for errors that name file, line and key path)."""
+    (for errors that name file, line and key path), and in ``texts`` the
+    source text of every scalar."""
     out[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value
-            line_marks(value, (*loc, k), out)
+            line_marks(value, (*loc, k), out, texts)
             out[(*loc, k)] = key.start_mark.line + 1  # a key's line, not its value's
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            line_marks(item, (*loc, i), out)
+            line_marks(item, (*loc, i), out, texts)
+    elif texts is not None and isinstance(node, yaml.ScalarNode):
+        texts[loc] = node.value
 
 
 def _known_keys(model: type[BaseModel], loc: Path_) -> list[str]:
@@ -252,15 +311,31 @@ def _known_keys(model: type[BaseModel], loc: Path_) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+def _quote_hint(key: str, value: object, text: str | None) -> str:
+    shown = text if text is not None else str(value)
+    return (
+        f"expected text, but YAML read the unquoted {shown} as a number (dropping leading zeros); "
+        f'quote it: {key}: "{shown}"'
+    )
+
+
 def validation_problems(
-    exc: ValidationError, model: type[BaseModel], path: Path, lines: dict[Path_, int], prefix: Path_ = ()
+    exc: ValidationError,
+    model: type[BaseModel],
+    path: Path,
+    lines: dict[Path_, int],
+    prefix: Path_ = (),
+    texts: dict[Path_, str] | None = None,
 ) -> list[str]:
-    """Turn a pydantic error into one readable line per problem."""
+    """Turn a pydantic error into one readable line per problem (``texts``:
+    the YAML source text of scalars, for the hint to quote a number)."""
     problems = []
     for err in exc.errors(include_url=False):
         loc = prefix + tuple(err["loc"])
         msg = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "string_type" and isinstance(err.get("input"), int | float) and loc:
+            msg = _quote_hint(str(loc[-1]), err["input"], (texts or {}).get(loc))
+        elif err["type"] == "extra_forbidden":
             key = str(loc[-1])
             close = difflib.get_close_matches(key, _known_keys(model, tuple(err["loc"])), n=1)
             msg = f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
@@ -278,11 +353,22 @@ def validation_problems(
 
 
 def read_config(path: Path) -> LoadedConfig:
-    """Parse and validate the core schema of a gateway.yaml (raises ConfigError).
+    """Parse and validate the core schema of a gateway.yaml (raises ConfigError
+    with every core problem).
 
     Plugin-defined sections (clinic settings, source and destination options)
     are checked by :func:`gateway.app.Gateway` once plugins are loaded.
     """
+    loaded = load_config(path)
+    if loaded.problems:
+        raise ConfigError(loaded.problems)
+    return loaded
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Parse a gateway.yaml and collect every core problem (schema and
+    references) instead of stopping at the first; unreadable or non-YAML
+    files raise ConfigError. See :class:`LoadedConfig` for a partial config."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -298,45 +384,103 @@ def read_config(path: Path) -> LoadedConfig:
     if not isinstance(data, dict):
         raise ConfigError([f"{path.name}: expected a mapping at the top level"])
     lines: dict[Path_, int] = {}
+    texts: dict[Path_, str] = {}
     if node is not None:
-        line_marks(node, (), lines)
+        line_marks(node, (), lines, texts)
+    problems: list[str] = []
+    partial: set[int] = set()
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(exc, GatewayConfig, path, lines)) from None
-    loaded = LoadedConfig(config=config, path=path.resolve(), lines=lines)
-    problems = _cross_checks(loaded)
-    if problems:
-        raise ConfigError(problems)
+        problems += validation_problems(exc, GatewayConfig, path, lines, texts=texts)
+        config, partial = _partial_config(data)
+    loaded = LoadedConfig(config=config, path=path.resolve(), lines=lines, texts=texts, partial_clinics=partial)
+    loaded.problems = problems + _cross_checks(loaded, data)
     return loaded
 
 
-def _cross_checks(loaded: LoadedConfig) -> list[str]:
-    cfg = loaded.config
+def _partial(model: type[BaseModel], raw: object) -> Any:
+    """``model`` built from the fields of ``raw`` that validate on their own
+    (no validation of the whole; for finding further problems only)."""
+    values = {}
+    for name, info in model.model_fields.items():
+        if isinstance(raw, dict) and name in raw:
+            try:
+                values[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(raw[name])
+            except ValidationError:
+                pass
+    return model.model_construct(**values)
+
+
+def _partial_config(data: dict[str, Any]) -> tuple[GatewayConfig, set[int]]:
+    """The parts of an invalid config that validate: destinations that do,
+    every clinic (a bad one with its good keys), the rest of the top level."""
+    config = _partial(GatewayConfig, {k: v for k, v in data.items() if k not in ("clinics", "destinations")})
+    config.destinations = {}
+    for name, dest in (data.get("destinations") or {}).items() if isinstance(data.get("destinations"), dict) else ():
+        try:
+            config.destinations[str(name)] = DestinationConfig.model_validate(dest)
+        except ValidationError:
+            pass
+    config.clinics, partial = [], set()
+    for i, raw in enumerate(data.get("clinics") if isinstance(data.get("clinics"), list) else []):
+        try:
+            config.clinics.append(ClinicConfig.model_validate(raw))
+        except ValidationError:
+            clinic = _partial(ClinicConfig, raw)
+            if "id" not in clinic.model_fields_set:
+                clinic.id = f"clinics[{i}]"
+            config.clinics.append(clinic)
+            partial.add(i)
+    return config, partial
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _cross_checks(loaded: LoadedConfig, data: dict[str, Any]) -> list[str]:
+    """References between parts, checked on the raw data so they are found
+    even when the schema has problems elsewhere."""
+    clinics = (
+        [c for c in data.get("clinics") or [] if isinstance(c, dict)] if isinstance(data.get("clinics"), list) else []
+    )
+    destinations = data.get("destinations") if isinstance(data.get("destinations"), dict) else {}
+    delivery = data.get("delivery") if isinstance(data.get("delivery"), dict) else {}
+    known = ", ".join(sorted(map(str, destinations))) or "none defined"
     problems = []
     seen: dict[str, int] = {}
-    for i, clinic in enumerate(cfg.clinics):
-        if clinic.id in seen:
-            problems.append(
-                loaded.problem(("clinics", i, "id"), f"duplicate clinic id (also clinics[{seen[clinic.id]}])")
-            )
-        seen[clinic.id] = i
+    for i, clinic in enumerate(data.get("clinics") if isinstance(data.get("clinics"), list) else []):
+        if not isinstance(clinic, dict):
+            continue
+        cid = clinic.get("id")
+        if isinstance(cid, str) and cid in seen:
+            problems.append(loaded.problem(("clinics", i, "id"), f"duplicate clinic id (also clinics[{seen[cid]}])"))
+        elif isinstance(cid, str):
+            seen[cid] = i
         for key in ("claims_to", "statements_to"):
-            dest = getattr(clinic, key)
-            if dest is not None and dest not in cfg.destinations:
-                known = ", ".join(sorted(cfg.destinations)) or "none defined"
+            dest = clinic.get(key)
+            if isinstance(dest, str) and dest not in destinations:
                 problems.append(
                     loaded.problem(("clinics", i, key), f"no destination named '{dest}' (destinations: {known})")
                 )
-    for name in cfg.delivery.destinations:
-        if name not in cfg.destinations:
-            known = ", ".join(sorted(cfg.destinations)) or "none defined"
+    for name in delivery.get("destinations") or {} if isinstance(delivery.get("destinations"), dict) else ():
+        if name not in destinations:
             message = f"no destination named '{name}' (destinations: {known})"
             problems.append(loaded.problem(("delivery", "destinations", name), message))
+    raw_clinics = data.get("clinics") if isinstance(data.get("clinics"), list) else []
+    if len(raw_clinics) > 1:
+        for i, clinic in enumerate(raw_clinics):
+            if isinstance(clinic, dict) and clinic.get("accept_any_sender") is True:
+                message = "applies only when there is one clinic; list the senders of each clinic instead"
+                problems.append(loaded.problem(("clinics", i, "accept_any_sender"), message))
     senders: dict[str, str] = {}
-    for clinic in cfg.clinics:
-        for s in clinic.senders:
-            if s in senders and senders[s] != clinic.id:
-                problems.append(f"{loaded.path.name}: sender '{s}' is listed by clinics {senders[s]} and {clinic.id}")
-            senders[s] = clinic.id
+    for clinic in clinics:
+        cid = str(clinic.get("id"))
+        for sender in _strings(clinic.get("senders")):
+            if sender in senders and senders[sender] != cid:
+                problems.append(
+                    f"{loaded.path.name}: sender '{sender}' is listed by clinics {senders[sender]} and {cid}"
+                )
+            senders[sender] = cid
     return problems

@@ -17,7 +17,17 @@ Two kinds of hooks:
   messages go on.
 
 Per-message hooks that return findings may return ``None``, a single
-Finding or an iterable of them.
+Finding or an iterable of them (a generator is fine: an exception raised
+while it is consumed is attributed like any other).
+
+Besides hooks, a plugin module may set two attributes the plugin host reads
+at load time:
+
+* ``GATEWAY_API = ">=1.0,<2"``: the plugin API versions it supports
+  (:data:`gateway.API_VERSION`); a plugin whose range excludes this gateway
+  is refused with a message naming it, its range and ours;
+* ``RULES = Catalogue("name", prefix="ACME")``: its rule catalogue
+  (:mod:`gateway.rules`), listed by ``gateway rules``.
 """
 
 from __future__ import annotations

@@ -59,3 +59,25 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
     """Log ``name`` with ``fields`` (identifiers and counts only)."""
     if logger.isEnabledFor(level):
         logger.log(level, name, extra=fields)
+
+
+class RateLimited:
+    """At most one line per ``key`` every ``interval`` seconds; the next line
+    carries ``suppressed``: how many were left out since the last one (a flood
+    of refused connections cannot flood the log)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def event(self, logger: logging.Logger, name: str, level: int, key: str, **fields: Any) -> bool:
+        """Log like :func:`event` unless ``key`` was logged within the interval; True when logged."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        event(logger, name, level, suppressed=self._suppressed.pop(key, 0), **fields)
+        return True

@@ -106,13 +106,17 @@ class Pipeline:
         self.providers = ProviderIndex(clinics)
 
     def route(self, meta: MessageMeta, envelope: Envelope) -> Clinic | None:
-        """The clinic of the channel, else the sender's, else the only clinic."""
+        """The clinic of the channel, else the sender's, else the only clinic
+        when it lists no senders or says ``accept_any_sender`` (a second feed
+        pointed at the gateway by mistake is not billed under its practice)."""
         if meta.clinic_id is not None:
             return self.clinics.get(meta.clinic_id)
         if envelope.sender and envelope.sender in self.by_sender:
             return self.clinics[self.by_sender[envelope.sender]]
         if len(self.clinics) == 1:
-            return next(iter(self.clinics.values()))
+            only = next(iter(self.clinics.values()))
+            if not only.config.senders or only.config.accept_any_sender:
+                return only
         return None
 
     def process(self, raw: bytes, meta: MessageMeta, records: RecordLookup) -> MessageResult:

@@ -2,9 +2,11 @@
 
 Plugins (built-in and third-party alike) are modules listed in the
 ``gateway.plugins`` entry-point group. Each entry point is loaded on its own:
-one that fails to import is reported and left out, the rest load. Switch a
+one that fails to import, or whose ``GATEWAY_API`` range excludes this
+gateway's plugin API, is reported and left out; the rest load. Switch a
 plugin off with ``plugins.disable`` in gateway.yaml or the environment
-variable ``GATEWAY_DISABLE_PLUGINS=name,name``.
+variable ``GATEWAY_DISABLE_PLUGINS=name,name``. Each plugin's rule catalogue
+(module attribute ``RULES``) is collected in :attr:`PluginHost.catalogues`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any
 import pluggy
 
 from gateway import hookspecs
+from gateway.api import API_ATTRIBUTE, API_VERSION, api_problem
 from gateway.model import Finding, Severity
+from gateway.rules import RESERVED_PREFIXES, Catalogue, prefix_of
 
 ENTRY_POINT_GROUP = "gateway.plugins"
 DISABLE_ENV = "GATEWAY_DISABLE_PLUGINS"
+#: the distribution whose plugins may use the reserved rule-id prefixes
+BUILT_IN_DISTRIBUTION = "billing-gateway"
 
 
 class PluginError(Exception):
@@ -38,6 +44,9 @@ class PluginInfo:
     version: str | None
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    #: the plugin API range it declares (``GATEWAY_API``), None when undeclared
+    api: str | None = None
+    rules: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,7 +54,9 @@ class PluginInfo:
             "module": self.module,
             "distribution": self.distribution,
             "version": self.version,
+            "api": self.api,
             "hooks": self.hooks,
+            "rules": self.rules,
             "error": self.error,
         }
 
@@ -58,18 +69,27 @@ class PluginHost:
     """A plugin manager for one gateway instance (never a module global).
 
     ``extra`` registers plugin objects directly (tests, embedding); they are
-    treated like entry-point plugins in every other respect.
+    treated like entry-point plugins in every other respect, except that a
+    problem with one is a :class:`PluginError`. An ``extra`` object already
+    loaded through its entry point (the plugin is pip-installed) is not
+    registered twice.
     """
 
     def __init__(self, disable: Iterable[str] = (), extra: Iterable[tuple[str, object]] = ()) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.infos: list[PluginInfo] = []
+        #: plugin name → its rule catalogue (module attribute ``RULES``)
+        self.catalogues: dict[str, Catalogue] = {}
         self.disabled = set(disable) | disabled_from_env()
         self._impls: dict[str, list[pluggy.HookImpl]] = {}
         self._load_entry_points()
         for name, plugin in extra:
-            self._register(name, plugin, None, None)
+            if self.pm.is_registered(plugin):
+                continue  # installed too: loaded through its entry point already
+            problem = self._register(name, plugin, None, None)
+            if problem:
+                raise PluginError(problem)
         self._check()
 
     # -- loading ---------------------------------------------------------
@@ -96,17 +116,49 @@ class PluginHost:
                     PluginInfo(ep.name, ep.value, dist, version, error=f"failed to load: {type(exc).__name__}: {exc}")
                 )
                 continue
-            self._register(ep.name, module, dist, version)
+            problem = self._register(ep.name, module, dist, version)
+            if problem:  # refused (incompatible API, bad rule catalogue): isolated like a broken plugin
+                api = getattr(module, API_ATTRIBUTE, None)
+                api = api if isinstance(api, str) else None
+                self.infos.append(PluginInfo(ep.name, ep.value, dist, version, error=problem, api=api))
 
-    def _register(self, name: str, plugin: object, dist: str | None, version: str | None) -> None:
+    def _register(self, name: str, plugin: object, dist: str | None, version: str | None) -> str | None:
+        """Register one plugin; return why it is refused instead, if it is."""
         if name in self.disabled:
-            return
+            return None
         if self.pm.has_plugin(name):
             raise PluginError(f"two plugins are named '{name}'")
-        self.pm.register(plugin, name=name)
         module = getattr(plugin, "__name__", type(plugin).__name__)
+        label = f"plugin {name}" + (f" (distribution {dist} {version})" if dist else f" ({module})")
+        api = getattr(plugin, API_ATTRIBUTE, None)
+        if api is not None and (problem := api_problem(api)):
+            return f"{label} refused: {problem}; install a release of it made for plugin API {API_VERSION}"
+        catalogue = getattr(plugin, "RULES", None)
+        if catalogue is not None:
+            if not isinstance(catalogue, Catalogue):
+                return f"{label} refused: RULES must be a gateway.rules.Catalogue, not {type(catalogue).__name__}"
+            if problem := self._rules_problem(name, catalogue, dist, module):
+                return f"{label} refused: {problem}"
+        self.pm.register(plugin, name=name)
         hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-        self.infos.append(PluginInfo(name, module, dist, version, hooks))
+        rules = len(catalogue) if catalogue is not None else 0
+        self.infos.append(PluginInfo(name, module, dist, version, hooks, api=api, rules=rules))
+        if catalogue is not None:
+            self.catalogues[name] = catalogue
+        return None
+
+    def _rules_problem(self, name: str, catalogue: Catalogue, dist: str | None, module: str) -> str | None:
+        built_in = dist == BUILT_IN_DISTRIBUTION or module.startswith("gateway_plugins.")
+        for rule in catalogue:
+            if not built_in and prefix_of(rule.id) in RESERVED_PREFIXES:
+                return (
+                    f"rule {rule.id} uses the reserved prefix {prefix_of(rule.id)}- "
+                    f"(reserved: {', '.join(sorted(RESERVED_PREFIXES))}); use your own prefix"
+                )
+            for other, cat in self.catalogues.items():
+                if rule.id in cat:
+                    return f"rule {rule.id} is also declared by plugin {other}"
+        return None
 
     def _check(self) -> None:
         try:
@@ -170,7 +222,14 @@ class PluginHost:
                 continue
             if result is None:
                 continue
-            items = [result] if isinstance(result, Finding) else list(result)
+            items: list[Any] = []
+            if isinstance(result, (Finding, str, bytes)) or not isinstance(result, Iterable):
+                items.append(result)
+            else:
+                try:  # a generator runs, and may raise, only while it is consumed
+                    items.extend(result)
+                except Exception as exc:
+                    items.append(plugin_failure(plugin, hook, exc))
             for f in items:
                 if not isinstance(f, Finding):
                     out.append(

@@ -1,17 +1,34 @@
-"""Rule catalogues shared by the mapping, coding and scrubbing plugins.
+"""Rule catalogues: the one way a plugin declares the rules it reports.
 
-Each plugin declares its rules once, at module level, in a :class:`Catalogue`:
-a stable id, a default severity and a one-line description. Findings are made
-from the rule object, so a rule id is never typed twice and docs/scrubbing.md
-can be checked against the catalogues (see :func:`all_catalogues`).
+A plugin declares its rules once, at module level, in a :class:`Catalogue`
+bound to the module attribute ``RULES``: a stable id, a default severity and a
+one-line description per rule. Findings are made from the rule object, so a
+rule id is never typed twice. The plugin host collects every loaded plugin's
+``RULES`` (``gateway rules`` lists them; docs are generated from them with
+:func:`catalogue_markdown`) and refuses a third-party plugin whose rule ids
+use a prefix in :data:`RESERVED_PREFIXES` or repeat another plugin's id.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from gateway.model import Finding, Severity
+
+#: Rule-id prefixes of the gateway and its built-in plugins; a third-party
+#: plugin uses its own (``ACME-PRIOR-AUTH``), never one of these.
+RESERVED_PREFIXES = frozenset(
+    {"GW", "HL7", "FHIR", "JSON", "X12", "SCRUB", "CM", "MAP", "PAYER", "ICD10", "PROC", "MB", "STMT"}
+)
+#: A rule id: upper-case prefix, a hyphen, upper-case words joined by hyphens.
+RULE_ID = re.compile(r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)+")
+
+
+def prefix_of(rule_id: str) -> str:
+    """``ACME`` for ``ACME-PRIOR-AUTH``."""
+    return rule_id.split("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -35,13 +52,23 @@ class Rule:
 
 
 class Catalogue:
-    """The rules of one plugin, in declaration order."""
+    """The rules of one plugin, in declaration order.
 
-    def __init__(self, plugin: str) -> None:
+    ``plugin`` is the plugin's name (its entry-point name; findings carry
+    it). With ``prefix`` every id must start with ``PREFIX-``.
+    """
+
+    def __init__(self, plugin: str, prefix: str | None = None) -> None:
         self.plugin = plugin
+        self.prefix = prefix
         self._rules: dict[str, Rule] = {}
 
     def add(self, rule_id: str, severity: Severity, description: str) -> Rule:
+        """Declare a rule; a malformed or repeated id is a ValueError at import time."""
+        if not RULE_ID.fullmatch(rule_id):
+            raise ValueError(f"rule id {rule_id!r} of {self.plugin} is not PREFIX-NAME in upper case")
+        if self.prefix and prefix_of(rule_id) != self.prefix:
+            raise ValueError(f"rule id {rule_id} of {self.plugin} does not start with its prefix {self.prefix}-")
         if rule_id in self._rules:
             raise ValueError(f"rule {rule_id} declared twice in {self.plugin}")
         rule = Rule(rule_id, severity, description, self.plugin)
@@ -62,7 +89,9 @@ class Catalogue:
 
 
 def all_catalogues() -> list[Catalogue]:
-    """The catalogues of every built-in mapping/coding/scrubbing plugin (for docs)."""
+    """The catalogues of the built-in mapping/coding/scrubbing plugins, in the
+    order docs/scrubbing.md lists them (``PluginHost.catalogues`` has every
+    loaded plugin's)."""
     from gateway_plugins.coding import chargemaster, codemaps, icd10cm, payers, procedures
     from gateway_plugins.rules import payers_medicare_b, scrubber
 

@@ -52,10 +52,14 @@ class Row:
         return (self.values.get(column) or "").strip()
 
 
-def read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Row]:
-    """Rows of a CSV with a header line. Unknown or missing columns, and
-    rows with too many fields, are ConfigErrors; blank lines and lines
-    starting with ``#`` are skipped."""
+def read_csv(
+    path: Path, required: Sequence[str], optional: Sequence[str] = (), problems: Problems | None = None
+) -> Iterator[Row]:
+    """Rows of a CSV with a header line; blank lines and lines starting with
+    ``#`` are skipped. Unknown or missing columns are a ConfigError at once.
+    A row with too many fields is left out and reported in ``problems`` (the
+    caller's, so every bad row of the file is reported together), or a
+    ConfigError at that row without one."""
     text = read_text(path)
     lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
@@ -64,19 +68,22 @@ def read_csv(path: Path, required: Sequence[str], optional: Sequence[str] = ()) 
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in required if c not in header]
     unknown = [c for c in header if c not in required and c not in optional]
-    problems = []
+    header_problems = []
     if missing:
-        problems.append(f"{path.name}:{lines[0][0]}: missing column(s) {', '.join(missing)}")
+        header_problems.append(f"{path.name}:{lines[0][0]}: missing column(s) {', '.join(missing)}")
     if unknown:
-        problems.append(
+        header_problems.append(
             f"{path.name}:{lines[0][0]}: unknown column(s) {', '.join(unknown)} "
             f"(known: {', '.join([*required, *optional])})"
         )
-    if problems:
-        raise ConfigError(problems)
+    if header_problems:
+        raise ConfigError(header_problems)
     for (n, _), fields in zip(lines[1:], reader, strict=True):
         if len(fields) > len(header):
-            raise ConfigError([f"{path.name}:{n}: {len(fields)} fields, the header has {len(header)}"])
+            if problems is None:
+                raise ConfigError([f"{path.name}:{n}: {len(fields)} fields, the header has {len(header)}"])
+            problems.add(n, f"{len(fields)} fields, the header has {len(header)}")
+            continue
         yield Row(n, dict(zip(header, fields, strict=False)))
 
 

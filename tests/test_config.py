@@ -151,3 +151,81 @@ def test_sender_claimed_by_two_clinics(example_config: Path) -> None:
     edit(example_config, "senders: [LAKESIDE]", "senders: [RIVERSIDE]")
     (problem,) = problems_of(example_config)
     assert "sender 'RIVERSIDE' is listed by clinics riverside and lakeside" in problem
+
+
+# -- every problem in one run -------------------------------------------------------
+
+
+def test_unquoted_numbers_get_a_hint_to_quote_them(example_config: Path) -> None:
+    edit(example_config, 'npi: "1234567893"', "npi: 1234567893")
+    edit(example_config, 'postal_code: "625650002"', "postal_code: 0625650002")  # YAML 1.1 reads this as octal
+    problems = problems_of(example_config)
+    npi_line = line_of(example_config, "npi: 1234567893")
+    assert (
+        f"gateway.yaml:{npi_line}: clinics[0].billing_provider.npi: expected text, but YAML read the unquoted "
+        f'1234567893 as a number (dropping leading zeros); quote it: npi: "1234567893"'
+    ) in problems
+    assert any(
+        "clinics[1].billing_provider.address.postal_code: expected text" in p
+        and 'quote it: postal_code: "0625650002"' in p
+        for p in problems
+    ), problems
+
+
+def test_check_config_reports_every_problem_in_one_run(example_config: Path) -> None:
+    base = example_config.parent
+    # clinic 0: a schema problem in its own block, and bad mapping rows (every column of each)
+    edit(example_config, 'npi: "1234567893"', "npi: 1234567893")
+    with (base / "chargemaster.csv").open("a") as f:
+        f.write("BAD-1,9921X,ABCDE,Broken row,12.x,51,abc\n")
+        f.write("BAD-2,99213,,Too many,1.00,0510,,extra\n")
+    with (base / "codemap-example.csv").open("a") as f:
+        f.write("http://example.org/x,X1,99213,LOINC,,bad system\n")
+    with (base / "codemap-synthea-snomed.csv").open("a") as f:
+        f.write("http://snomed.info/sct,1,ABC,CPT,TOOLONG,bad code\n")
+    # clinic 1: a reference, a plugin settings section; the top level: a delivery reference
+    text = example_config.read_text()
+    head, lakeside = text.split("  - id: lakeside", 1)
+    lakeside = lakeside.replace("    claims_to: claims-out", "    claims_to: claim-out").replace(
+        "        logo: statements/lakeside-logo.png", "        logo: statements/lakeside-logo.png\n        wordng: x"
+    )
+    example_config.write_text(
+        head + "  - id: lakeside" + lakeside + "delivery:\n  destinations:\n    nowhere: {max_attempts: 2}\n"
+    )
+
+    result = CliRunner().invoke(cli, ["check-config", str(example_config)])
+    assert result.exit_code == EXIT_CONFIG
+    out = result.output
+    expected = [
+        "clinics[0].billing_provider.npi: expected text, but YAML read the unquoted 1234567893",
+        "chargemaster.csv:15: procedure_code for BAD-1 is not a CPT or HCPCS Level II code",
+        "chargemaster.csv:15: modifiers for BAD-1 must be up to 4 two-character codes",
+        "chargemaster.csv:15: unit_price for BAD-1 is not an amount",
+        "chargemaster.csv:15: revenue_code for BAD-1 must be 4 digits",
+        "chargemaster.csv:15: ndc for BAD-1 is not a valid NDC",
+        "chargemaster.csv:16: 8 fields, the header has 7",
+        "codemap-example.csv:",
+        "target_system must be CPT or HCPCS, not LOINC",
+        "codemap-synthea-snomed.csv:",
+        "target_code for 1 is not a CPT code",
+        "modifiers for 1 must be up to 4 two-character codes",
+        "clinics[1].claims_to: no destination named 'claim-out'",
+        "clinics[1].settings.statements.wordng: unknown key 'wordng' (did you mean 'wording'?)",
+        "delivery.destinations.nowhere: no destination named 'nowhere'",
+    ]
+    missing = [e for e in expected if e not in out]
+    assert not missing, f"missing {missing} in:\n{out}"
+    assert "could not load mapping data" not in out  # no follow-on noise
+
+
+def test_a_bad_clinic_block_keeps_its_good_keys_for_the_other_checks(example_config: Path) -> None:
+    """Clinic 0's core block is invalid; its charge master is still read and its bad row reported."""
+    edit(example_config, "    name: Riverside Family Practice\n", "    name: [not, text]\n")
+    with (example_config.parent / "chargemaster.csv").open("a") as f:
+        f.write("BAD-1,99213,,x,abc,,\n")
+    problems = problems_of(example_config)
+    assert any("clinics[0].name: Input should be a valid string" in p for p in problems), problems
+    assert any("chargemaster.csv:15: unit_price for BAD-1 is not an amount" in p for p in problems), problems
+    with pytest.raises(ConfigError) as exc:
+        read_config(example_config)  # the core schema alone still refuses it
+    assert [p for p in exc.value.problems if "clinics[0].name" in p]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
+import subprocess
+import sys
 import types
 from datetime import date
 from decimal import Decimal
@@ -44,6 +47,7 @@ def example_modules() -> dict[str, types.ModuleType]:
     """Each ```python block of docs/plugins.md under a hook heading, executed."""
     modules = {}
     for section in re.split(r"^### ", PLUGINS_MD, flags=re.M)[1:]:
+        section = section.split("\n## ", 1)[0]  # up to the next chapter
         name = section.split("\n", 1)[0].strip()
         for i, code in enumerate(re.findall(r"```python\n(.*?)```", section, flags=re.S)):
             mod = types.ModuleType(f"docs_example_{name}_{i}")
@@ -145,3 +149,24 @@ def test_configuration_doc_names_every_core_key() -> None:
     for model in (GatewayConfig, ClinicConfig, DeliveryConfig, PartyConfig, BillingProviderConfig):
         missing = [name for name in model.model_fields if f"`{name}`" not in doc and f"{name}:" not in doc]
         assert not missing, f"docs/configuration.md does not mention {model.__name__} keys {missing}"
+
+
+def test_quick_start_and_test_kit_examples_pass_as_a_plugin_package(tmp_path: Path) -> None:
+    """The python blocks that start with a file name comment (the quick start's plugin and
+    its tests, the kit example) written out as a package and run with pytest, not installed."""
+    files = {}
+    for code in re.findall(r"```python\n(# (?:src|tests)/\S+\.py\n.*?)```", PLUGINS_MD, flags=re.S):
+        name = code.split("\n", 1)[0][2:]
+        files[name] = code
+    assert set(files) == {"src/acme_payer/__init__.py", "tests/test_acme_payer.py", "tests/test_kit_example.py"}
+    for name, code in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(code)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["PYTHONPATH"] = str(tmp_path / "src")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "tests")],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "3 passed" in proc.stdout

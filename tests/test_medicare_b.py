@@ -1,10 +1,11 @@
-"""The example Medicare Part B payer plugin."""
+"""The example Medicare Part B payer plugin (its tests use the plugin test kit, gateway.testing)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from gateway_plugins.rules import payers_medicare_b as mb
@@ -13,9 +14,19 @@ from gateway.app import Gateway
 from gateway.config import Clinic
 from gateway.messages import MessageMeta
 from gateway.model import Claim
-from tests.test_scrubber import DOS, make_claim
+from gateway.testing import (
+    SERVICE_DATE,
+    TODAY,
+    Deployment,
+    Hl7Message,
+    assert_finding,
+    assert_no_errors,
+    build_claim,
+    build_line,
+    run_claim,
+    run_one,
+)
 
-TODAY = date(2026, 11, 27)
 META = MessageMeta(source="test", today=TODAY)
 
 
@@ -25,7 +36,8 @@ def clinic(example_gateway: Gateway) -> Clinic:
 
 
 def medicare_claim() -> Claim:
-    claim = make_claim()
+    lines = [build_line(), build_line(procedure_code="87880", modifiers=["QW"], charge=Decimal("35.50"))]
+    claim = build_claim(service_lines=lines)
     claim.coverage.claim_filing_indicator = "MB"
     claim.coverage.subscriber.member_id = "1EG4-TE5-MK73"  # CMS's published example MBI
     return claim
@@ -36,7 +48,7 @@ def rules(claim: Claim, clinic: Clinic, meta: MessageMeta = META) -> list[str]:
 
 
 def test_other_payers_are_left_alone(clinic: Clinic) -> None:
-    assert mb.gateway_payer_rules(make_claim(), clinic, META) is None
+    assert mb.gateway_payer_rules(build_claim(), clinic, META) is None
 
 
 def test_clean_medicare_claim_and_mbi_normalised(clinic: Clinic) -> None:
@@ -96,4 +108,23 @@ def test_payer_listed_in_settings_gets_filing_indicator_mb(clinic: Clinic) -> No
 
 def test_timely_filing_uses_the_processing_date(clinic: Clinic) -> None:
     claim = medicare_claim()
-    assert rules(claim, clinic, MessageMeta(source="t", today=DOS + timedelta(days=400))) == ["MB-TIMELY", "MB-TIMELY"]
+    later = MessageMeta(source="t", today=SERVICE_DATE + timedelta(days=400))
+    assert rules(claim, clinic, later) == ["MB-TIMELY", "MB-TIMELY"]
+
+
+def test_through_the_gateway_with_the_clinic_settings(gateway_deployment: Deployment) -> None:
+    """The plugin as loaded (entry point), the clinic's settings from gateway.yaml, every other rule too."""
+    gw = gateway_deployment.settings("medicare_b", {"timely_filing_days": 30}, clinic="riverside").gateway()
+    assert_no_errors(run_claim(gw, medicare_claim(), today=SERVICE_DATE + timedelta(days=30)))
+    late = run_claim(gw, medicare_claim(), today=SERVICE_DATE + timedelta(days=31))
+    f = assert_finding(late, "MB-TIMELY", severity="error", plugin="payers_medicare_b")
+    assert f.location == "claim.service_lines[1].service_date" and "30 days" in f.message
+    assert_no_errors(run_claim(gw, medicare_claim(), clinic="lakeside", today=SERVICE_DATE + timedelta(days=31)))
+
+
+def test_an_hl7_charge_for_medicare_with_a_hicn_is_quarantined(example_gateway: Gateway) -> None:
+    msg = Hl7Message.dft_p03().set("IN1-3.1", "MEDICARE").set("IN1-4", "Medicare").set("IN1-36", "123456789A")
+    result = run_one(example_gateway, msg)
+    assert_finding(result, "MB-MBI", severity="error", location="claim.coverage.subscriber.member_id")
+    assert result.quarantined and not result.claims
+    assert_no_errors(run_one(example_gateway, msg.set("IN1-36", "1EG4-TE5-MK73")))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from hl7.client import MLLPClient
 from gateway.model import Finding, Severity
 from gateway.store import MessageFilter
 from tests.daemon_helpers import FIXTURES, Harness, deployment
+from tests.tls import make_pki
 
 DFT = (FIXTURES / "hl7v2" / "dft_p03_v251_vendor_repeats.hl7").read_bytes()
 MISSING_PID = b"MSH|^~\\&|APP|RIVERSIDE|GW|GW|20260101||DFT^P03|BAD-1|P|2.5\rPID|1\r"
@@ -122,42 +122,9 @@ def test_idle_timeout_and_connection_limit(harness: Harness) -> None:
 
 
 def test_tls_with_client_certificates(tmp_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    def cert(name: str, issuer_key=None, issuer_name=None, ca=False):
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.now(UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer_name or subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        crt = builder.sign(issuer_key or key, hashes.SHA256())
-        return key, crt
-
-    def write(path: Path, key, crt) -> tuple[Path, Path]:
-        k, c = path.with_suffix(".key"), path.with_suffix(".crt")
-        k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))  # fmt: skip
-        c.write_bytes(crt.public_bytes(serialization.Encoding.PEM))
-        return k, c
-
-    ca_key, ca = cert("Test CA", ca=True)
-    sk, sc = write(tmp_path / "server", *cert("localhost", ca_key, ca.subject))
-    ck, cc = write(tmp_path / "client", *cert("sender", ca_key, ca.subject))
-    _, ca_file = write(tmp_path / "ca", ca_key, ca)
-    tls = {"cert": str(sc), "key": str(sk), "client_ca": str(ca_file), "require_client_cert": True}
+    pki = make_pki(tmp_path / "pki")
+    ca_file, cc, ck = pki.ca, pki.client_cert, pki.client_key
+    tls = pki.server_settings()
     config = deployment(tmp_path / "d", {"riverside": [{"type": "mllp", "port": 0, "tls": tls}]})
     h = Harness(config, worker=False)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,15 @@ from gateway_plugins.coding.payers import load_directory
 
 from gateway.app import Gateway
 from gateway.config import Clinic, ConfigError
-from gateway.model import Coverage, Encounter, Patient, Payer, PersonName, Subscriber
+from gateway.model import Encounter, Payer
+from gateway.testing import Deployment, FhirBundle, assert_finding, build_coverage, build_encounter, run_one
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "mappings" / "example" / "payers.yaml"
 
 
 def enc(payer_id: str, name: str = "Some Payer", source_id: str | None = None) -> Encounter:
-    cov = Coverage(
-        payer=Payer(id=payer_id, name=name, source_id=source_id),
-        subscriber=Subscriber(member_id="M1", name=PersonName(family="Fakename")),
-    )
-    return Encounter(
-        id="V1",
-        patient=Patient(id="P1", name=PersonName(family="Fakename")),
-        coverages=[cov],
-        start_date=date(2026, 10, 5),
-    )
+    return build_encounter(coverages=[build_coverage(payer=Payer(id=payer_id, name=name, source_id=source_id))])
 
 
 @pytest.fixture
@@ -73,11 +64,23 @@ def test_strict_clinic_makes_unknown_payers_errors(clinic: Clinic) -> None:
     assert f.is_error and "strict" in f.message
 
 
-def test_strict_without_directory_is_a_config_error(example_config: Path) -> None:
-    text = example_config.read_text().replace("    payers: payers.yaml\n", "    strict_payers: true\n")
-    example_config.write_text(text)
+def test_strict_without_directory_is_a_config_error(gateway_deployment: Deployment) -> None:
+    clinic = gateway_deployment.clinic("riverside")
+    del clinic["payers"]
+    clinic["strict_payers"] = True
     with pytest.raises(ConfigError, match="strict_payers"):
-        Gateway.from_config(example_config)
+        gateway_deployment.gateway()
+
+
+def test_a_payer_added_to_the_directory_maps_fhir_payors(gateway_deployment: Deployment) -> None:
+    gw = gateway_deployment.add_payer("ACME1", "Acme Health", "HM", fhir_identifiers=["acme-health"]).gateway()
+    bundle = FhirBundle.visit()
+    bundle.set("Organization.identifier[0].value", "acme-health").set("Organization.name", "Acme")
+    (claim,) = run_one(gw, bundle).claims
+    assert (claim.payer.id, claim.payer.name, claim.coverage.claim_filing_indicator) == ("ACME1", "Acme Health", "HM")
+    gateway_deployment.clinic("riverside")["strict_payers"] = True  # unknown payers become errors
+    bundle.set("Organization.identifier[0].value", "nobody-we-know").set("Organization.name", "Nobody")
+    assert_finding(run_one(gateway_deployment.gateway(), bundle), "PAYER-UNKNOWN", severity="error", plugin="payers")
 
 
 def test_directory_errors_name_file_line_and_key(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""The pure pipeline: routing, quarantine isolation, plugin failures."""
+"""The pure pipeline: routing, quarantine isolation, plugin failures.
+
+Plugin tests here use the plugin test kit (gateway.testing) as a plugin author would."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from gateway.app import Gateway
 from gateway.claims import MAX_LINES_PER_CLAIM, claim_id
 from gateway.messages import Envelope, MemoryRecords, MessageMeta, ParseResult
 from gateway.model import Finding, Severity
+from gateway.testing import Deployment, assert_finding, assert_no_errors, build_encounter, run_one
 from tests.conftest import FIXTURES, TODAY
 
 INSURED = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
@@ -67,13 +70,6 @@ def test_unknown_sender_with_two_clinics_is_quarantined(example_gateway: Gateway
     assert "NOBODY" in result.findings[0].message
 
 
-def test_only_clinic_takes_unrouted_messages(example_config: Path) -> None:
-    text = example_config.read_text()
-    example_config.write_text(text[: text.index("  - id: lakeside")])
-    gw = Gateway.from_config(example_config)
-    assert run(gw, doc([insured_encounter()], sender=None)).clinic_id == "riverside"
-
-
 def test_unrecognised_input(example_gateway: Gateway) -> None:
     result = run(example_gateway, b"\x00\x01 nothing")
     assert result.quarantined and result.findings[0].rule == "GW-FORMAT"
@@ -110,15 +106,16 @@ class Exploding:
         return None
 
 
-def test_plugin_that_raises_becomes_a_finding_naming_it(example_config: Path) -> None:
-    gw = Gateway.from_config(example_config, extra_plugins=[("exploding", Exploding())])
-    result = run(gw, doc([insured_encounter(id="BOOM"), insured_encounter(id="FINE")]))
-    boom, fine = result.encounters
-    (f,) = [f for f in boom.findings if f.is_error]
-    assert f.rule == "GW-PLUGIN-ERROR" and f.plugin == "exploding"
+def test_plugin_that_raises_becomes_a_finding_naming_it(gateway_deployment: Deployment) -> None:
+    gw = gateway_deployment.gateway(Exploding())
+    result = run_one(gw, doc([insured_encounter(id="BOOM"), insured_encounter(id="FINE")]))
+    boom, fine = result.results
+    f = assert_finding(boom, "GW-PLUGIN-ERROR", severity="error", plugin="exploding")
+    assert [e.rule for e in boom.findings if e.is_error] == ["GW-PLUGIN-ERROR"]
     assert "gateway_code_encounter" in f.message and "RuntimeError" in f.message
     assert "Testperson" not in f.message  # exception text may carry PHI
     assert boom.quarantined and not fine.quarantined and fine.claims
+    assert_no_errors(fine)
 
 
 def test_other_messages_go_on_after_a_plugin_failure(example_config: Path) -> None:
@@ -136,15 +133,15 @@ def test_other_messages_go_on_after_a_plugin_failure(example_config: Path) -> No
     assert not second.quarantined and second.encounters[0].claims
 
 
-def test_plugin_returning_garbage_is_reported(example_config: Path) -> None:
+def test_plugin_returning_garbage_is_reported(gateway_deployment: Deployment) -> None:
     class Garbage:
         @hookimpl
         def gateway_scrub_claim(self, claim, clinic, meta):
             return ["not a finding"]
 
-    gw = Gateway.from_config(example_config, extra_plugins=[("garbage", Garbage())])
-    (enc,) = run(gw, INSURED).encounters
-    assert [f.rule for f in enc.findings if f.is_error] == ["GW-PLUGIN-RESULT"]
+    result = run_one(gateway_deployment.gateway(Garbage()), build_encounter())
+    f = assert_finding(result, "GW-PLUGIN-RESULT", severity="error", plugin="garbage")
+    assert "returned str from gateway_scrub_claim" in f.message and [e.rule for e in result.errors] == [f.rule]
 
 
 def test_scrub_and_payer_hooks_see_each_claim(example_config: Path) -> None:
@@ -164,10 +161,10 @@ def test_scrub_and_payer_hooks_see_each_claim(example_config: Path) -> None:
             return None
 
     gw = Gateway.from_config(example_config, extra_plugins=[("rules", Rules())])
-    (enc,) = run(gw, INSURED).encounters
+    result = run_one(gw, INSURED)
     assert seen == [("scrub", "V10001"), ("payer", "V10001")]
-    assert not enc.quarantined and [f.rule for f in enc.findings] == ["EX-1"]
-    assert enc.findings[0].plugin == "rules"
+    assert_no_errors(result)
+    assert result.rules == ["EX-1"] and result.findings[0].plugin == "rules"
 
 
 def test_long_encounters_split_into_claims_of_50_lines(example_gateway: Gateway) -> None:
@@ -232,13 +229,12 @@ def test_parse_updates_are_exposed(example_config: Path) -> None:
     assert records.get("riverside", "patient", "MRN1") == {"x": 1}
 
 
-def test_map_hook_failure_is_attributed(example_config: Path) -> None:
+def test_map_hook_failure_is_attributed(gateway_deployment: Deployment) -> None:
     class BadMapper:
         @hookimpl
         def gateway_map_encounter(self, encounter, clinic):
             raise KeyError("charge master row")
 
-    gw = Gateway.from_config(example_config, extra_plugins=[("bad-mapper", BadMapper())])
-    (enc,) = run(gw, INSURED).encounters
-    (f,) = [f for f in enc.findings if f.is_error]
-    assert f.plugin == "bad-mapper" and "gateway_map_encounter" in f.message and "KeyError" in f.message
+    result = run_one(gateway_deployment.gateway(("bad-mapper", BadMapper())), build_encounter())
+    f = assert_finding(result, "GW-PLUGIN-ERROR", plugin="bad-mapper", message="gateway_map_encounter")
+    assert "KeyError" in f.message and [e.rule for e in result.errors] == ["GW-PLUGIN-ERROR"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,168 @@ def test_wrappers_are_refused_on_gateway_hooks() -> None:
 
     with pytest.raises(PluginError, match="wrappers are not supported"):
         PluginHost(extra=[("wrapper", Wrapper())])
+
+
+GENERATOR_PLUGIN = """
+    from gateway import hookimpl
+    from gateway.model import Finding, Severity
+
+    @hookimpl
+    def gateway_scrub_claim(claim, clinic, meta):
+        yield Finding(severity=Severity.INFO, rule="GEN-1", message="first finding")
+        raise ValueError("member " + claim.coverage.subscriber.member_id + " is bad")  # text must not leak
+"""
+
+
+def test_generator_hook_raising_while_consumed_is_a_finding_naming_plugin_and_hook(
+    site: Path, example_config: Path, tmp_path: Path
+) -> None:
+    make_dist(site, "gen-dist", {"gen": "gen_plugin"}, {"gen_plugin": GENERATOR_PLUGIN})
+    from gateway.messages import MemoryRecords, MessageMeta
+    from tests.conftest import FIXTURES, TODAY
+
+    raw = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
+    gw = Gateway.from_config(example_config)
+    (enc,) = gw.pipeline.process(raw, MessageMeta(source="test", today=TODAY), MemoryRecords()).encounters
+    (error,) = [f for f in enc.findings if f.is_error]
+    assert (error.rule, error.plugin) == ("GW-PLUGIN-ERROR", "gen")
+    assert "gateway_scrub_claim" in error.message and "ValueError" in error.message
+    assert "XHP" not in error.message and enc.quarantined
+    assert any(f.rule == "GEN-1" and f.plugin == "gen" for f in enc.findings)  # what it yielded before is kept
+
+    # `gateway process` reports it as a quarantine reason instead of dying with a traceback
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "process", "--config", str(example_config), "--out", str(out),
+         "--today", TODAY.isoformat(), str(FIXTURES / "encounters" / "riverside-insured.json")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "GW-PLUGIN-ERROR" in proc.stdout
+    (report,) = (out / "quarantine").iterdir()
+    assert '"plugin": "gen"' in report.read_text() and "XHP" not in report.read_text()
+
+
+# -- the plugin API range (GATEWAY_API) and rule catalogues (RULES) ----------------
+
+
+def test_plugin_for_another_api_is_refused_naming_plugin_its_range_and_ours(site: Path) -> None:
+    from gateway import API_VERSION
+
+    make_dist(site, "future-dist", {"future": "future_plugin"}, {"future_plugin": 'GATEWAY_API = ">=2.0,<3"\n'})
+    make_dist(site, "fine-dist", {"fine": "fine_plugin"}, {"fine_plugin": 'GATEWAY_API = ">=1.0,<2"\n'})
+    host = PluginHost()
+    (refused,) = host.broken
+    assert refused.name == "future" and refused.api == ">=2.0,<3"
+    assert refused.error == (
+        f"plugin future (distribution future-dist 0.1) refused: it supports gateway plugin API >=2.0,<3, "
+        f"this gateway provides {API_VERSION}; install a release of it made for plugin API {API_VERSION}"
+    )
+    assert not host.pm.has_plugin("future")
+    fine = next(i for i in host.infos if i.name == "fine")
+    assert fine.error is None and fine.api == ">=1.0,<2" and host.pm.has_plugin("fine")
+
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "plugins"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "NOT LOADED: plugin future (distribution future-dist 0.1) refused" in out
+    assert "fine  [fine_plugin]  fine-dist 0.1  api >=1.0,<2" in out
+
+
+@pytest.mark.parametrize(
+    ("declared", "problem"),
+    [
+        ("1.0", "'1.0' is not a version range"),
+        ("<1.0", "supports gateway plugin API <1.0, this gateway provides"),
+        (2, "must be a version range string such as '>=1.0,<2', not int"),
+    ],
+)
+def test_a_directly_registered_plugin_with_a_bad_range_is_a_startup_error(declared: object, problem: str) -> None:
+    plugin = types.SimpleNamespace(__name__="ranged", GATEWAY_API=declared)
+    with pytest.raises(PluginError, match=re.escape(problem)):
+        PluginHost(extra=[("ranged", plugin)])
+
+
+CATALOGUED = """
+    from gateway import hookimpl
+    from gateway.model import Severity
+    from gateway.rules import Catalogue
+
+    RULES = Catalogue("{name}", prefix="{prefix}")
+    ONE = RULES.add("{prefix}-ONE", Severity.ERROR, "The first rule.")
+
+    @hookimpl
+    def gateway_payer_rules(claim, clinic, meta):
+        return ONE.finding("seen")
+"""
+
+
+def test_rule_catalogues_of_loaded_plugins_are_collected_and_listed(site: Path) -> None:
+    make_dist(site, "acme-dist", {"acme": "acme_rules"}, {"acme_rules": CATALOGUED.format(name="acme", prefix="ACME")})
+    host = PluginHost()
+    assert [r.id for r in host.catalogues["acme"]] == ["ACME-ONE"]
+    assert {"scrubber", "payers_medicare_b", "chargemaster"} <= set(host.catalogues)
+    assert next(i for i in host.infos if i.name == "acme").rules == 1
+
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    rules = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "rules", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert {"id": "ACME-ONE", "severity": "error", "plugin": "acme", "description": "The first rule."} in rules
+    assert {r["id"] for r in rules} >= {"SCRUB-TOTAL", "MB-MBI", "CM-UNKNOWN"}
+    table = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "rules", "--markdown"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "| `ACME-ONE` | error | acme | The first rule. |" in table
+
+
+def test_a_third_party_rule_with_a_reserved_prefix_is_refused(site: Path) -> None:
+    make_dist(
+        site, "sneaky", {"sneaky": "sneaky_rules"}, {"sneaky_rules": CATALOGUED.format(name="sneaky", prefix="SCRUB")}
+    )
+    host = PluginHost()
+    (refused,) = host.broken
+    assert refused.name == "sneaky" and "rule SCRUB-ONE uses the reserved prefix SCRUB-" in (refused.error or "")
+    assert "sneaky" not in host.catalogues
+
+
+def test_two_plugins_declaring_one_rule_id_name_both(site: Path) -> None:
+    make_dist(site, "acme-a", {"acme_a": "acme_a"}, {"acme_a": CATALOGUED.format(name="acme_a", prefix="ACME")})
+    make_dist(site, "acme-b", {"acme_b": "acme_b"}, {"acme_b": CATALOGUED.format(name="acme_b", prefix="ACME")})
+    host = PluginHost()
+    (refused,) = host.broken
+    assert refused.name == "acme_b" and "rule ACME-ONE is also declared by plugin acme_a" in (refused.error or "")
+
+
+def test_rules_attribute_must_be_a_catalogue() -> None:
+    plugin = types.SimpleNamespace(__name__="odd", RULES={"X-1": "error"})
+    with pytest.raises(PluginError, match=r"RULES must be a gateway\.rules\.Catalogue, not dict"):
+        PluginHost(extra=[("odd", plugin)])
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "prefix", "problem"),
+    [
+        ("acme-one", None, "not PREFIX-NAME"),
+        ("ACME", None, "not PREFIX-NAME"),
+        ("OTHER-ONE", "ACME", "its prefix ACME-"),
+    ],
+)
+def test_catalogue_refuses_malformed_ids(rule_id: str, prefix: str | None, problem: str) -> None:
+    from gateway.model import Severity
+    from gateway.rules import Catalogue
+
+    with pytest.raises(ValueError, match=problem):
+        Catalogue("acme", prefix=prefix).add(rule_id, Severity.ERROR, "x")

@@ -36,7 +36,7 @@ def test_payment_out_of_balance_names_the_amounts_and_bpr02() -> None:
     batch = read_responses(remit(replace(REMIT_BODY, "BPR*", REMIT_BODY[0].replace("*96.9*", "*100*"))))
     (doc,) = batch.documents
     (f,) = [f for f in doc.findings if f.is_error]
-    assert f.rule == "835-BALANCE-PAYMENT" and f.location == "segment 4 (BPR02)"
+    assert f.rule == "X12-835-BALANCE-PAYMENT" and f.location == "segment 4 (BPR02)"
     assert "BPR02 pays 100" in f.message and "paid 104.4" in f.message and "7.5" in f.message and "96.9" in f.message
 
 
@@ -44,7 +44,7 @@ def test_line_out_of_balance_names_the_line_and_its_amounts() -> None:
     body = replace(REMIT_BODY, "SVC*HC:99213", "SVC*HC:99213*125*70**1")
     (doc,) = read_responses(remit(body)).documents
     (f,) = [f for f in doc.findings if f.is_error]
-    assert (f.rule, f.location) == ("835-BALANCE-LINE", at(body, "SVC*HC:99213", 3))
+    assert (f.rule, f.location) == ("X12-835-BALANCE-LINE", at(body, "SVC*HC:99213", 3))
     assert "claim RIV-1001" in f.message and "125 − paid 70 = 55" in f.message and "53.60" in f.message
 
 
@@ -52,34 +52,34 @@ def test_claim_out_of_balance_names_the_claim() -> None:
     body = replace(REMIT_BODY, "CAS*CO*45*18", "CAS*CO*45*17")
     (doc,) = read_responses(remit(body)).documents
     (f,) = [f for f in doc.findings if f.is_error]
-    assert f.rule == "835-BALANCE-CLAIM" and f.location == at(body, "CLP*RIV-1002*1*", 4)
+    assert f.rule == "X12-835-BALANCE-CLAIM" and f.location == at(body, "CLP*RIV-1002*1*", 4)
     assert "charge 90 − paid 72 = 18" in f.message and "add up to 17" in f.message
 
 
 def test_patient_responsibility_that_differs_from_pr_is_a_warning() -> None:
     body = replace(REMIT_BODY, "CLP*RIV-1001", "CLP*RIV-1001*1*160.5*95.4*20*12*ICN0001*11*1")
     (doc,) = read_responses(remit(body)).documents
-    assert [(f.rule, f.severity.value) for f in doc.findings] == [("835-PATIENT-RESP", "warning")]
+    assert [(f.rule, f.severity.value) for f in doc.findings] == [("X12-835-PATIENT-RESP", "warning")]
 
 
 @pytest.mark.parametrize(
     ("old", "new", "rule", "element"),
     [
-        ("CAS*CO*45*18", "CAS*XX*45*18", "835-QUALIFIER", 1),
-        ("CLP*RIV-2003", "CLP*RIV-2003*9*150*0*0*12*ICN0002", "835-QUALIFIER", 2),
-        ("BPR*", REMIT_BODY[0].replace("*ACH*", "*ZZZ*"), "835-QUALIFIER", 4),
-        ("N1*PE", "N1*PE*RIVERSIDE*ZZ*1234567893", "835-QUALIFIER", 3),
-        ("SVC*HC:99392", "SVC*XX:99392*150*0**1", "835-QUALIFIER", 1),
-        ("PLB*", "PLB*1234567893*20261231*QQ*-2.5*WO:ICN0009*10", "835-QUALIFIER", 3),
+        ("CAS*CO*45*18", "CAS*XX*45*18", "X12-835-QUALIFIER", 1),
+        ("CLP*RIV-2003", "CLP*RIV-2003*9*150*0*0*12*ICN0002", "X12-835-QUALIFIER", 2),
+        ("BPR*", REMIT_BODY[0].replace("*ACH*", "*ZZZ*"), "X12-835-QUALIFIER", 4),
+        ("N1*PE", "N1*PE*RIVERSIDE*ZZ*1234567893", "X12-835-QUALIFIER", 3),
+        ("SVC*HC:99392", "SVC*XX:99392*150*0**1", "X12-835-QUALIFIER", 1),
+        ("PLB*", "PLB*1234567893*20261231*QQ*-2.5*WO:ICN0009*10", "X12-835-QUALIFIER", 3),
         ("CLP*RIV-1002*1*", "CLP*RIV-1002*1*90*72,00*0*12*ICN0004", "X12-AMOUNT", 4),
         ("CAS*CO*45*18", "CAS*CO*45*1e1", "X12-AMOUNT", 3),
         ("CAS*CO*45*18", "CAS*CO*45*NaN", "X12-AMOUNT", 3),
         ("CAS*CO*45*18", "CAS*CO*45*١٨", "X12-AMOUNT", 3),
-        ("CAS*CO*45*18", "CAS*CO**18", "835-CAS", 3),
+        ("CAS*CO*45*18", "CAS*CO**18", "X12-835-CAS", 3),
         ("DTM*150*20261001", "DTM*150*20261301", "X12-DATE", 2),
         ("BPR*", REMIT_BODY[0].replace("20261201", "2026120"), "X12-DATE", 16),
-        ("TRN*", "TRN*2*", "835-TRN", 2),
-        ("PLB*", "PLB*1234567893*20261231" + "*L6*-2.5*WO:ICN0009*10" + "*CS*0" * 5, "835-PLB", 15),
+        ("TRN*", "TRN*2*", "X12-835-TRN", 2),
+        ("PLB*", "PLB*1234567893*20261231" + "*L6*-2.5*WO:ICN0009*10" + "*CS*0" * 5, "X12-835-PLB", 15),
         ("LQ*HE*N130", "LQ*ZZ*N130", None, None),
     ],
 )
@@ -88,13 +88,13 @@ def test_bad_values_are_findings_at_the_element(old: str, new: str, rule: str | 
     batch = read_responses(remit(body))
     assert_no_patient_data(batch)
     if rule is None:  # an unknown LQ qualifier is only a warning
-        assert not errors(batch) and [f.rule for f in findings(batch)] == ["835-QUALIFIER"]
+        assert not errors(batch) and [f.rule for f in findings(batch)] == ["X12-835-QUALIFIER"]
         return
     found = errors(batch)
     assert rule in found, [f"{f.rule} {f.location}" for f in findings(batch)]
     assert found[rule].location == at(body, new, element)
     if rule == "X12-AMOUNT":  # an unreadable amount is not also reported as a balance problem
-        assert not any(r.startswith("835-BALANCE") for r in found)
+        assert not any(r.startswith("X12-835-BALANCE") for r in found)
 
 
 def test_missing_parties_and_payment_are_errors() -> None:
@@ -102,15 +102,15 @@ def test_missing_parties_and_payment_are_errors() -> None:
     (doc,) = read_responses(remit(body)).documents
     assert doc.payment is None and doc.payee is None and doc.payer is not None
     rules = [f.rule for f in doc.findings if f.is_error]
-    assert "835-PARTY" in rules and "835-BPR" in rules
+    assert "X12-835-PARTY" in rules and "X12-835-BPR" in rules
 
 
 def test_segments_out_of_place_are_structure_errors() -> None:
     body = [*REMIT_BODY[:11], "SVC*HC:99213*10*10", "CAS*CO*45*1", *REMIT_BODY[11:]]
     (doc,) = read_responses(remit(body)).documents
     assert {(f.rule, f.location) for f in doc.findings if f.is_error} >= {
-        ("835-STRUCTURE", "segment 15 (SVC)"),
-        ("835-STRUCTURE", "segment 16 (CAS)"),
+        ("X12-835-STRUCTURE", "segment 15 (SVC)"),
+        ("X12-835-STRUCTURE", "segment 16 (CAS)"),
     }
 
 
@@ -139,17 +139,17 @@ def test_a_truncated_file_is_an_error_at_its_last_segment(cut: str) -> None:
 
 def test_999_and_277_problems() -> None:
     ack = read_responses(envelope("999", [[s for s in ACK_BODY if not s.startswith("AK9")]]))
-    assert [f.rule for f in ack.documents[0].findings] == ["999-AK9"]
+    assert [f.rule for f in ack.documents[0].findings] == ["X12-999-AK9"]
     bad_ik5 = read_responses(envelope("999", [replace(ACK_BODY, "IK5*A", "IK5*Q")]))
-    assert [(f.rule, f.location) for f in bad_ik5.documents[0].findings] == [("999-STATUS", "segment 6 (IK501)")]
+    assert [(f.rule, f.location) for f in bad_ik5.documents[0].findings] == [("X12-999-STATUS", "segment 6 (IK501)")]
     claims = read_responses(
         envelope("277", [replace(CLAIM_ACK_BODY, "STC*A2:20*20261202*WQ", "STC*Z9:20*20261202*WQ")])
     )
     first, second = claims.documents
-    assert [(f.rule, f.location) for f in first.findings] == [("277-QUALIFIER", "segment 24 (STC01)")]
+    assert [(f.rule, f.location) for f in first.findings] == [("X12-277-QUALIFIER", "segment 24 (STC01)")]
     assert second.findings == []  # a problem in one claim's loop stays with that claim
     orphan = read_responses(envelope("277", [replace(CLAIM_ACK_BODY, "HL*4*3*PT", "HL*4*9*PT")]))
-    assert ("277-HL", "segment 21 (HL02)") in [(f.rule, f.location) for f in orphan.documents[0].findings]
+    assert ("X12-277-HL", "segment 21 (HL02)") in [(f.rule, f.location) for f in orphan.documents[0].findings]
 
 
 @pytest.mark.parametrize("raw", [b"", b"garbage", b"ISA*00*", b"ISA*0" + b"\xff" * 300, b"\x00" * 200])

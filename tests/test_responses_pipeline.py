@@ -66,8 +66,8 @@ def test_a_remit_that_does_not_balance_is_quarantined_on_its_own(example_gateway
     result = run(example_gateway, envelope("835", [REMIT_BODY, bad]))
     good, wrong = result.responses
     assert not good.quarantined and wrong.quarantined and not result.quarantined
-    assert [f.rule for f in wrong.findings if f.is_error] == ["835-BALANCE-CLAIM"]
-    assert {f.rule for f in result.all_findings()} == {"835-BALANCE-CLAIM"}
+    assert [f.rule for f in wrong.findings if f.is_error] == ["X12-835-BALANCE-CLAIM"]
+    assert {f.rule for f in result.all_findings()} == {"X12-835-BALANCE-CLAIM"}
 
 
 def test_a_277ca_routes_each_claim_by_its_billing_provider(example_gateway: Gateway) -> None:

@@ -5,7 +5,9 @@ the journal on an asyncio loop, plus ``/healthz`` and ``/metrics``; N worker
 processes claim work from the store (``--workers 0`` runs one worker thread
 in the daemon process instead). SIGTERM/SIGINT: sources stop accepting, the
 journal commits what it holds, workers finish or release their batch, then
-the process exits. Readiness and stopping are reported to systemd.
+the process exits. Readiness and stopping are reported to systemd. Workers
+stop when the daemon dies; as PID 1 (or with ``--init``) a minimal init reaps
+orphans (:mod:`gateway.daemon.reaper`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from gateway.app import Gateway
 from gateway.daemon.journal import Journal
 from gateway.daemon.notify import notify
 from gateway.daemon.ops_http import OpsServer
+from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
 from gateway.store import FILE_NAME, open_store
-from gateway.worker import Worker, WorkerSettings, worker_id, worker_process
+from gateway.worker import Worker, WorkerSettings, worker_id
 
 log = glog.get("daemon")
 
@@ -82,8 +85,8 @@ class Daemon:
     def _spawn(self, n: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         p = ctx.Process(
-            target=worker_process,
-            args=(self.config, self.url, n, self.options.worker, self.options.log_level),
+            target=worker_main,  # worker_process, stopped by SIGTERM when this process dies
+            args=(os.getpid(), self.config, self.url, n, self.options.worker, self.options.log_level),
             name=f"gateway-worker-{n}",
         )
         p.start()
@@ -145,24 +148,31 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         self._start_workers()
-        if self.options.delivery:
-            self.delivery = DeliveryService(self.gateway, self.url)
-            self.delivery.start()
-        if self.options.http:
-            host, _, port = self.options.http.rpartition(":")
-            self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
-            await self.ops.start()
-        for source in self.sources:
-            await self._start_source(source)
         supervisor = asyncio.create_task(self._supervise())
-        notify(f"READY=1\nSTATUS=running, {len(self.sources)} source(s), {max(self.options.workers, 1)} worker(s)")
-        glog.event(
-            log, "daemon.ready", sources=len(self.sources), workers=self.options.workers, pid=os.getpid(),
-            http_port=self.ops.port if self.ops else None,
-        )  # fmt: skip
-        await self.stopping.wait()
-        notify("STOPPING=1")
-        glog.event(log, "daemon.stopping")
+        try:  # whatever fails (a port in use), nothing is left running: workers are not daemonic
+            if self.options.delivery:
+                self.delivery = DeliveryService(self.gateway, self.url)
+                self.delivery.start()
+            if self.options.http:
+                host, _, port = self.options.http.rpartition(":")
+                self.ops = OpsServer(self.store, host or "127.0.0.1", int(port), self.health)
+                await self.ops.start()
+            for source in self.sources:
+                await self._start_source(source)
+            notify(f"READY=1\nSTATUS=running, {len(self.sources)} source(s), {max(self.options.workers, 1)} worker(s)")
+            glog.event(
+                log, "daemon.ready", sources=len(self.sources), workers=self.options.workers, pid=os.getpid(),
+                http_port=self.ops.port if self.ops else None,
+            )  # fmt: skip
+            await self.stopping.wait()
+        finally:
+            self.stopping.set()
+            notify("STOPPING=1")
+            glog.event(log, "daemon.stopping")
+            await self._stop(loop, supervisor)
+        glog.event(log, "daemon.stopped")
+
+    async def _stop(self, loop: asyncio.AbstractEventLoop, supervisor: asyncio.Task) -> None:
         for source in self.sources:
             try:
                 await asyncio.wait_for(source.stop(), self.options.shutdown_timeout)
@@ -176,7 +186,6 @@ class Daemon:
         if self.ops:
             await self.ops.stop()
         self.store.close()
-        glog.event(log, "daemon.stopped")
 
     async def _start_source(self, source: Any) -> None:
         if getattr(source, "detailed_submit", False):

@@ -1,19 +1,25 @@
 """Daemon and operator commands: ``run``, ``status``, ``messages list/show/reprocess``.
 
-Operator commands print identifiers, statuses and findings (which never
-carry patient data); raw bytes and stored encounters are shown only with
-``--raw`` / ``--encounter N``, and that viewing is written to the audit trail.
+Operator commands print the gateway's own identifiers, statuses and findings
+(which never carry patient data). What identifies a patient's visit — the
+visit number, the claim ids made from it (CLM01), the input's file name — is
+shown only with ``--identifiers``; raw bytes and stored encounters only with
+``--raw`` / ``--encounter N`` (which include the identifiers). All three are
+written to the audit trail with the operator's user name.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import os
+import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -23,7 +29,24 @@ from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, StoreUnav
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 #: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
 PRUNABLE = ("parsed", "coded", "delivered")
-STORE = click.option("--store", "store_url", help="Store URL or path (default: <state_dir>/gateway.sqlite).")
+
+
+def _warn_password(_ctx: click.Context, _param: click.Parameter, url: str | None) -> str | None:
+    """A password in the store URL shows in `ps` and shell history: say so (never echoing it)."""
+    if url and (urlsplit(url).password is not None or re.search(r"\bpassword\s*=", url)):
+        click.echo(
+            "warning: --store carries a password, which other users see in `ps` and which stays in shell history; "
+            "put it in a password file (PGPASSFILE, default ~/.pgpass, mode 0600) or in PGPASSWORD "
+            "(e.g. a systemd EnvironmentFile=) and leave it out of the URL",
+            err=True,
+        )
+    return url
+
+
+STORE = click.option(
+    "--store", "store_url", callback=_warn_password,
+    help="Store URL or path (default: <state_dir>/gateway.sqlite); no password in it: use PGPASSFILE or PGPASSWORD.",
+)  # fmt: skip
 
 
 def _actor() -> str:
@@ -63,6 +86,19 @@ def _row_dict(r: MessageRow) -> dict[str, Any]:
     return d
 
 
+def _hide_identifiers(out: dict[str, Any]) -> None:
+    """Leave out what identifies a patient's visit (shown with ``--identifiers``)."""
+    name = out.get("name")
+    if name:
+        out["name"] = "(hidden)"
+        out["source"] = str(out["source"]).replace(name, "(hidden)")  # a one-shot source is file:<name>
+    for e in out["encounters"]:
+        e.pop("visit", None)
+        for c in e["claims"]:
+            c.pop("clm01", None)
+    out["identifiers_hidden"] = True
+
+
 def register(cli: click.Group) -> None:
     """Add the daemon's commands to the ``gateway`` group."""
 
@@ -76,9 +112,16 @@ def register(cli: click.Group) -> None:
     @click.option("--log-level", default="info", show_default=True)
     @click.option("--delivery/--no-delivery", default=True, show_default=True,
                   help="Batch claims and statements into the outbox and deliver it (docs/delivery.md).")  # fmt: skip
+    @click.option("--init", "as_init", is_flag=True,
+                  help="Run a minimal init in front of the service that reaps orphaned processes "
+                       "(automatic when gateway run is PID 1).")  # fmt: skip
     def run(config: Path, workers: int, store_url: str | None, http: str | None, batch: int, lease: float,
-            log_level: str, delivery: bool) -> None:  # fmt: skip
+            log_level: str, delivery: bool, as_init: bool) -> None:  # fmt: skip
         """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT."""
+        if as_init or os.getpid() == 1:
+            from gateway.daemon.reaper import become_init
+
+            become_init()  # returns in the child, which runs the service
         from gateway.daemon import DaemonOptions
         from gateway.daemon import run as run_daemon
         from gateway.plugins import PluginError
@@ -98,6 +141,9 @@ def register(cli: click.Group) -> None:
             sys.exit(2)
         except StoreUnavailable as exc:
             click.echo(f"store error: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # a source cannot listen (port in use) or a folder cannot be made
+            click.echo(f"cannot start a source: {exc}", err=True)
             sys.exit(2)
 
     @cli.command()
@@ -166,14 +212,18 @@ def register(cli: click.Group) -> None:
     @CONFIG
     @STORE
     @click.argument("message_id", type=int)
+    @click.option(
+        "--identifiers", is_flag=True, help="Also print visit numbers, claim ids and the file name (audited)."
+    )
     @click.option("--raw", is_flag=True, help="Also print the raw message (patient data; audited).")
     @click.option(
         "--encounter", "encounter_idx", type=int, help="Print stored encounter N as JSON (patient data; audited)."
     )
     @click.option("--json", "as_json", is_flag=True)
-    def show(config: Path, store_url: str | None, message_id: int, raw: bool, encounter_idx: int | None,
-             as_json: bool) -> None:  # fmt: skip
+    def show(config: Path, store_url: str | None, message_id: int, identifiers: bool, raw: bool,
+             encounter_idx: int | None, as_json: bool) -> None:  # fmt: skip
         """Show one message: status, findings, encounters, claims and audit trail."""
+        identifiers = identifiers or raw or encounter_idx is not None
         with _open(config, store_url) as store:
             row = store.message(message_id)
             if row is None:
@@ -181,10 +231,14 @@ def register(cli: click.Group) -> None:
                 sys.exit(1)
             out: dict[str, Any] = _row_dict(row)
             out["encounters"] = store.encounters(message_id)
+            if identifiers and not (raw or encounter_idx is not None):
+                store.add_audit(message_id, _actor(), "viewed-identifiers")
             out["audit"] = [
                 {"at": _ts(a.at), "actor": a.actor, "action": a.action, "detail": a.detail}
                 for a in store.audit_trail(message_id)
             ]
+            if not identifiers:
+                _hide_identifiers(out)
             if raw:
                 store.add_audit(message_id, _actor(), "viewed-raw")
                 out["raw"] = (store.raw(message_id) or b"").decode("utf-8", "replace")
@@ -201,8 +255,12 @@ def register(cli: click.Group) -> None:
         for f in row.findings:
             click.echo(f"  {f.get('severity'):<8} {f.get('rule'):<24} {f.get('location') or '':<16} {f.get('message')}")
         for e in out["encounters"]:
-            claims = ", ".join(c["clm01"] for c in e["claims"]) or "-"
-            click.echo(f"encounter {e['idx']}: visit {e['visit'] or '-'} {e['status']} claims: {claims}")
+            if identifiers:
+                claims = ", ".join(c["clm01"] for c in e["claims"]) or "-"
+                click.echo(f"encounter {e['idx']}: visit {e['visit'] or '-'} {e['status']} claims: {claims}")
+            else:
+                claims = ", ".join(c["status"] for c in e["claims"]) or "-"
+                click.echo(f"encounter {e['idx']}: {e['status']} claims: {len(e['claims'])} ({claims})")
             for f in e["findings"]:
                 click.echo(
                     f"    {f.get('severity'):<8} {f.get('rule'):<24} {f.get('location') or '':<16} {f.get('message')}"
@@ -210,6 +268,8 @@ def register(cli: click.Group) -> None:
         click.echo("audit:")
         for a in out["audit"]:
             click.echo(f"  {a['at']}  {a['actor']:<28} {a['action']:<14} {json.dumps(a['detail'])}")
+        if not identifiers:
+            click.echo("(visit numbers, claim ids and the file name: --identifiers, audited)")
         if raw:
             click.echo("raw:\n" + out["raw"].replace("\r", "\n"))
         if encounter_idx is not None:

@@ -11,6 +11,13 @@ A source that sets ``replies = True`` gets the reply its sender expects:
 the format plugin's acknowledgement (sniff + parse run inline before the
 commit), else one the source builds itself (``build_reply(raw, findings)``),
 and a resend gets the reply stored with the first copy.
+
+Nothing of this runs on the event loop: small inputs are prepared (sniff,
+route, parse for the reply) in the default thread pool, big ones in the
+journal's own thread with the sniff in a helper process
+(:mod:`gateway.daemon.sniffer`), so a big file never delays an MLLP ACK and
+never waits behind small ones. An input over ``max_input_bytes`` is refused
+before any plugin reads it (``GW-TOO-LARGE``, stored quarantined).
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.daemon.metrics import JOURNALED
+from gateway.daemon.sniffer import SNIFF_DIED, Sniffer
 from gateway.messages import Envelope, MessageMeta, ParseResult
 from gateway.model import Finding, Severity
 from gateway.store import Journaled, NewMessage, Status, Store
@@ -48,6 +57,15 @@ class JournalOutcome:
     rejected: str | None = None
 
 
+TOO_LARGE = "GW-TOO-LARGE"
+
+
+def too_large(size: int, limit: int) -> Finding:
+    """The finding for an input refused by size before any plugin read it."""
+    message = f"input is {size} bytes; the limit is {limit} (max_input_bytes in gateway.yaml)"
+    return Finding(severity=Severity.ERROR, rule=TOO_LARGE, message=message, plugin="core")
+
+
 _FORMAT = Finding(
     severity=Severity.ERROR,
     rule="GW-FORMAT",
@@ -64,19 +82,26 @@ class Journal:
         self.store = store
         self.reader = reader
         self.max_batch = max_batch
+        self.max_input_bytes = gateway.config.max_input_bytes
+        self.sniffer = Sniffer(gateway.host, gateway.loaded.path)
+        self._big = ThreadPoolExecutor(1, thread_name_prefix="journal-big")
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
 
-    # -- preparing a message (event loop or executor) -------------------------
+    # -- preparing a message (a thread, never the event loop) -----------------
     def prepare(self, raw: bytes, meta: MessageMeta, build_reply: ReplyBuilder | None) -> tuple[NewMessage, str | None]:
-        host, pipeline = self.gateway.host, self.gateway.pipeline
-        envelope, errors = host.first_result("gateway_sniff", raw=raw, meta=meta)
+        pipeline = self.gateway.pipeline
         received = (meta.received_at.timestamp() if meta.received_at else None) or time.time()
         digest = hashlib.sha256(raw).hexdigest()
         common = dict(raw=raw, sha256=digest, source=meta.source, received_at=received, name=meta.name)
+        if len(raw) > self.max_input_bytes:
+            envelope, errors = None, [too_large(len(raw), self.max_input_bytes)]
+        else:
+            envelope, errors = self.sniffer.sniff(raw, meta)
         if envelope is None:
-            findings = [*errors, _FORMAT]
+            refused = any(f.rule in (TOO_LARGE, SNIFF_DIED) for f in errors)  # why is known: not the format
+            findings = errors if refused else [*errors, _FORMAT]
             ack = build_reply(raw, findings) if build_reply else None
             scope = meta.clinic_id or ""
             msg = NewMessage(
@@ -88,7 +113,7 @@ class Journal:
                 status=Status.QUARANTINED,
                 findings=[f.model_dump(mode="json", exclude_none=True) for f in findings],
             )
-            return msg, _FORMAT.message
+            return msg, findings[-1].message
         clinic = pipeline.route(meta, envelope)
         scope = clinic.id if clinic else (f"sender:{envelope.sender}" if envelope.sender else "")
         ack = self._reply(raw, envelope, clinic, build_reply) if build_reply else None
@@ -125,10 +150,8 @@ class Journal:
     ) -> JournalOutcome:
         """Journal ``raw`` durably; returns after the commit."""
         loop = asyncio.get_running_loop()
-        if build_reply is None:
-            msg, rejected = self.prepare(raw, meta, None)
-        else:  # parsing for the reply may take milliseconds: keep the loop free
-            msg, rejected = await loop.run_in_executor(None, self.prepare, raw, meta, build_reply)
+        lane = self._big if len(raw) >= self.sniffer.offload_bytes else None
+        msg, rejected = await loop.run_in_executor(lane, self.prepare, raw, meta, build_reply)
         fut: asyncio.Future[Journaled] = loop.create_future()
         self._queue.put((msg, fut, loop))
         j = await fut
@@ -175,9 +198,11 @@ class Journal:
                 return
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
+        """Commit what is queued, then stop the writer (and the sniff helper)."""
         self._queue.put(None)
         self._thread.join()
+        self._big.shutdown(wait=True)
+        self.sniffer.close()
 
 
 def _set(fut: asyncio.Future, result: object, exc: BaseException | None) -> None:

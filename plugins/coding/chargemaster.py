@@ -130,35 +130,40 @@ def load_charge_master(path: Path) -> ChargeMaster:
     problems = Problems(path)
     by_local: dict[str, Entry] = {}
     by_procedure: dict[str, list[Entry]] = {}
-    for row in read_csv(path, COLUMNS_REQUIRED, COLUMNS_OPTIONAL):
+    for row in read_csv(path, COLUMNS_REQUIRED, COLUMNS_OPTIONAL, problems):
+        # every column of a row is checked, so one run reports all its problems
         local, code = row.get("local_code"), normalise_code(row.get("procedure_code"))
         system = code_system_of(code)
+        of = f" for {local}" if local else ""
+        usable = True
         if not local:
             problems.add(row.line, "local_code is empty")
-            continue
-        if local in by_local:
+            usable = False
+        elif local in by_local:
             problems.add(row.line, f"local code {local} is listed twice")
-            continue
+            usable = False
         if system is None:
-            problems.add(row.line, f"procedure_code for {local} is not a CPT or HCPCS Level II code")
-            continue
+            problems.add(row.line, f"procedure_code{of} is not a CPT or HCPCS Level II code")
+            usable = False
         mods, _ = normalise_modifiers(row.get("modifiers").replace(",", " ").split())
         if len(mods) > MAX_MODIFIERS or not all(MODIFIER_RE.fullmatch(m) for m in mods):
-            problems.add(row.line, f"modifiers for {local} must be up to {MAX_MODIFIERS} two-character codes")
+            problems.add(row.line, f"modifiers{of} must be up to {MAX_MODIFIERS} two-character codes")
         price = None
         if row.get("unit_price"):
             try:
                 price = _parse_price(row.get("unit_price"))
             except (InvalidOperation, ValueError):
-                problems.add(row.line, f"unit_price for {local} is not an amount (e.g. 125.00)")
+                problems.add(row.line, f"unit_price{of} is not an amount (e.g. 125.00)")
         revenue = row.get("revenue_code") or None
         if revenue is not None and not (revenue.isdigit() and len(revenue) == 4):
-            problems.add(row.line, f"revenue_code for {local} must be 4 digits (e.g. 0510)")
+            problems.add(row.line, f"revenue_code{of} must be 4 digits (e.g. 0510)")
         ndc = None
         if row.get("ndc"):
             ndc = normalise_ndc(row.get("ndc"))
             if ndc is None:
-                problems.add(row.line, f"ndc for {local} is not a valid NDC (11 digits or 4-4-2/5-3-2/5-4-1/5-4-2)")
+                problems.add(row.line, f"ndc{of} is not a valid NDC (11 digits or 4-4-2/5-3-2/5-4-1/5-4-2)")
+        if not usable or system is None:
+            continue
         entry = Entry(local, code, system, tuple(mods), row.get("description") or None, price, revenue, ndc)
         by_local[local] = entry
         by_procedure.setdefault(code, []).append(entry)

@@ -30,7 +30,7 @@ from gateway_plugins.coding.procedures import (
     normalise_modifiers,
 )
 
-from gateway.config import Clinic, ClinicConfig
+from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, Severity
 from gateway.rules import Catalogue
@@ -66,21 +66,25 @@ def load_code_map(path: Path) -> dict[tuple[str, str], Target]:
     """One code map CSV (raises ConfigError listing every bad row)."""
     problems = Problems(path)
     out: dict[tuple[str, str], Target] = {}
-    for row in read_csv(path, COLUMNS_REQUIRED, COLUMNS_OPTIONAL):
+    for row in read_csv(path, COLUMNS_REQUIRED, COLUMNS_OPTIONAL, problems):
+        # every column of a row is checked, so one run reports all its problems
         key = (system_key(row.get("source_system")), row.get("source_code"))
         code, declared = normalise_code(row.get("target_code")), row.get("target_system").upper()
+        usable = True
         if not all(key):
             problems.add(row.line, "source_system and source_code are required")
-            continue
+            usable = False
         if declared not in ("CPT", "HCPCS"):
             problems.add(row.line, f"target_system must be CPT or HCPCS, not {declared or 'empty'}")
-            continue
-        if code_system_of(code) != declared:
-            problems.add(row.line, f"target_code for {key[1]} is not a {declared} code")
-            continue
+            usable = False
+        elif code_system_of(code) != declared:
+            problems.add(row.line, f"target_code{f' for {key[1]}' if key[1] else ''} is not a {declared} code")
+            usable = False
         mods, _ = normalise_modifiers(row.get("modifiers").split())
         if len(mods) > MAX_MODIFIERS or not all(MODIFIER_RE.fullmatch(m) for m in mods):
             problems.add(row.line, f"modifiers for {key[1]} must be up to {MAX_MODIFIERS} two-character codes")
+            usable = False
+        if not usable:
             continue
         target = Target(code, declared, tuple(mods))  # type: ignore[arg-type]
         if key in out and out[key] != target:
@@ -91,10 +95,17 @@ def load_code_map(path: Path) -> dict[tuple[str, str], Target]:
 
 
 def load_code_maps(paths: list[Path]) -> dict[tuple[str, str], Target]:
-    """Several maps merged; later files override earlier ones."""
+    """Several maps merged; later files override earlier ones. The problems of
+    every file are raised together."""
     merged: dict[tuple[str, str], Target] = {}
+    problems: list[str] = []
     for p in paths:
-        merged.update(load_code_map(p))
+        try:
+            merged.update(load_code_map(p))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     return merged
 
 

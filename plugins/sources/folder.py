@@ -8,10 +8,15 @@ files found without such an event (the scan at start-up, a platform without
 inotify, a missed event) must keep their size and time for
 ``stable_seconds``. A periodic rescan is the safety net for missed events.
 
+Only regular files are read (:func:`gateway.sources.read_input`): a
+symbolic link, FIFO, device, socket or a file with other hard links is moved
+to ``error/`` without being opened for reading, and no more than
+``max_bytes`` are ever read, whatever size a file reports.
+
 After the journal has durably stored the bytes the file moves to
 ``processed/`` (or is deleted: ``after: delete``); a file no plugin
-recognises (stored quarantined), an empty or oversized one goes to
-``error/`` with ``<name>.reason.txt`` beside it — the reason names rules,
+recognises (stored quarantined), an empty, oversized or non-regular one goes
+to ``error/`` with ``<name>.reason.txt`` beside it — the reason names rules,
 never content. A crash between the commit and the move leaves the file
 where it was; taken again, it is a duplicate by content hash and is moved
 without being billed twice.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +42,7 @@ from watchdog.observers import Observer
 from gateway import logging as glog
 from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
+from gateway.sources import InputRefused, read_input
 
 log = glog.get("folder")
 
@@ -67,7 +74,8 @@ class FolderSourceSettings(BaseModel):
     settle: float = Field(0.1, ge=0)
     stable_seconds: float = Field(2.0, ge=0)
     rescan_seconds: float = Field(30.0, gt=0)
-    max_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    #: a bigger file goes to error/ unread (the readers' default limits are 20 MB and below)
+    max_bytes: int = Field(20_000_000, gt=0)
     batch: int = Field(256, gt=0)
     #: after an event, wait this long so a burst of files is taken (and committed) together
     coalesce: float = Field(0.05, ge=0)
@@ -116,7 +124,7 @@ def _fsync_dir(path: Path) -> None:
 
 def _free_name(folder: Path, name: str, tag: str) -> Path:
     target = folder / name
-    return target if not target.exists() else folder / f"{name}.{tag}"
+    return target if not os.path.lexists(target) else folder / f"{name}.{tag}"
 
 
 class FolderSource:
@@ -180,8 +188,10 @@ class FolderSource:
 
     def _scan(self) -> None:
         with os.scandir(self.inbound) as it:
-            for entry in it:
-                if entry.is_file(follow_symlinks=False) and entry.name not in self._hints and self._wanted(entry.name):
+            for entry in it:  # not only regular files: the others go to error/
+                if entry.is_dir(follow_symlinks=False) or entry.name in self._hints:
+                    continue
+                if self._wanted(entry.name):
                     self._hints[entry.name] = "scan"
 
     def _ready(self, now: float) -> tuple[list[str], float]:
@@ -189,10 +199,13 @@ class FolderSource:
         ready, wait = [], self.settings.rescan_seconds
         for name, kind in list(self._hints.items()):
             try:
-                st = os.stat(self.inbound / name)
+                st = os.lstat(self.inbound / name)
             except FileNotFoundError:
                 self._hints.pop(name, None)
                 self._seen.pop(name, None)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                ready.append(name)  # nothing to wait for: refused unread when taken
                 continue
             closed = kind in ("closed", "moved")
             seen = self._seen.get(name)
@@ -268,17 +281,13 @@ class FolderSource:
     def _read_all(self, names: list[str]) -> list[bytes | str]:
         out: list[bytes | str] = []
         for name in names:
-            path = self.inbound / name
             try:
-                size = path.stat().st_size
-                if size > self.settings.max_bytes:
-                    out.append(f"file is larger than max_bytes ({size} > {self.settings.max_bytes})")
-                    continue
-                raw = path.read_bytes()
-            except OSError as exc:
-                out.append(f"cannot read the file ({exc.strerror})")
+                raw = read_input(self.inbound / name, self.settings.max_bytes)
+            except InputRefused as exc:
+                glog.event(log, "folder.refused", 30, source=self.name, kind=exc.kind)
+                out.append(str(exc))
                 continue
-            out.append(raw if raw.strip() else "file is empty")
+            out.append("file is empty" if not raw or raw.isspace() else raw)
         return out
 
     def _forget(self, name: str) -> None:

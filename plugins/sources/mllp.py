@@ -8,16 +8,26 @@ A resend (same sender, MSH-10 and bytes) is answered with the stored reply
 and is not processed again. If the journal cannot store the message the
 connection is closed without a reply, so the sender keeps it and resends.
 
-Limits: ``max_frame_bytes`` (a larger frame is answered ``AR`` and skipped),
-``idle_timeout`` (seconds without a byte), ``max_connections`` (more are
-closed at once). TLS: ``tls.cert``/``tls.key`` (server), ``tls.client_ca``
-to verify client certificates, ``tls.require_client_cert`` to insist.
+Who may connect, checked before anything is read (and before the TLS
+handshake): ``allow`` (peer addresses or networks; empty: any),
+``max_connections`` (in all) and ``max_connections_per_peer`` (per peer
+address) — a connection over a limit is closed at once. A connection must
+complete its TLS handshake and first frame within ``first_frame_timeout``
+(an idle socket that never sends a frame is closed quickly), later frames
+within ``idle_timeout``. Refusals are logged at most once per reason every
+10 seconds, each line counting the ones left out since.
+
+Limits: ``max_frame_bytes`` (a larger frame is answered ``AR`` and skipped).
+TLS: ``tls.cert``/``tls.key`` (server), ``tls.client_ca`` to verify client
+certificates, ``tls.require_client_cert`` to insist (the recommended set-up
+off-host, docs/operations.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import ssl
 import time
 from collections.abc import Callable
@@ -25,7 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import logging as glog
 from gateway.daemon.metrics import ACK_LATENCY
@@ -47,14 +57,46 @@ class TLSSettings(BaseModel):
     require_client_cert: bool = False
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class MLLPSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
     max_frame_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    #: seconds a connection may wait between frames
     idle_timeout: float = Field(300.0, gt=0)
+    #: seconds to complete the TLS handshake and the first frame
+    first_frame_timeout: float = Field(10.0, gt=0)
     max_connections: int = Field(64, gt=0)
+    max_connections_per_peer: int = Field(8, gt=0)
+    #: peer addresses or networks allowed to connect (``10.1.2.3``, ``10.1.0.0/16``); empty: any
+    allow: list[str] = Field(default_factory=list)
     tls: TLSSettings | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"'{entry}' is not an IP address or network (e.g. 10.1.2.3 or 10.1.0.0/16)") from None
+        return value
+
+    def networks(self) -> list[Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.allow]
+
+
+def peer_address(peer: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The peer's IP address (an IPv4-mapped IPv6 address as IPv4)."""
+    try:
+        addr = ipaddress.ip_address(peer[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return None
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return mapped or addr
 
 
 # --------------------------------------------------------------------------
@@ -106,6 +148,8 @@ def reply_for(raw: bytes, findings: list[Finding]) -> bytes:
     rules = sorted({f.rule for f in findings if f.is_error})
     if msh_fields(raw) is None or "GW-FORMAT" in rules:
         return build_ack(raw, "AR", "not an HL7 v2 message", "100")
+    if "GW-TOO-LARGE" in rules:
+        return build_ack(raw, "AR", "message too large", "100")
     if "GW-ROUTE" in rules:
         return build_ack(raw, "AR", "unknown sending facility", "207")
     if rules:
@@ -174,8 +218,12 @@ class MLLPSource:
         self.name = f"mllp:{clinic_id}:{settings.port}"
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task] = set()
+        self._per_peer: dict[str, int] = {}
+        self._allowed = settings.networks()
         self._busy: set[asyncio.Task] = set()
         self._closing = False
+        self._refusals = glog.RateLimited(10.0)
+        self._ssl: ssl.SSLContext | None = None
         self.port = settings.port
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -194,9 +242,8 @@ class MLLPSource:
 
     async def start(self, submit: Callable[..., Any]) -> None:
         self._submit = submit
-        self._server = await asyncio.start_server(
-            self._handle, self.settings.host, self.settings.port, ssl=self.ssl_context(), limit=65536
-        )
+        self._ssl = self.ssl_context()  # the handshake starts in _handle, after the peer checks
+        self._server = await asyncio.start_server(self._handle, self.settings.host, self.settings.port, limit=65536)
         self.port = self._server.sockets[0].getsockname()[1]
         glog.event(log, "mllp.listening", source=self.name, port=self.port, tls=self.settings.tls is not None)
 
@@ -214,22 +261,55 @@ class MLLPSource:
         if self._server is not None:
             await self._server.wait_closed()
 
+    def _refusal(self, addr: object) -> str | None:
+        """Why a new connection from ``addr`` is refused, or None."""
+        s = self.settings
+        if self._closing:
+            return "stopping"
+        if addr is None or (self._allowed and not any(addr in net for net in self._allowed)):
+            return "not-allowed"
+        if len(self._connections) >= s.max_connections:
+            return "connection-limit"
+        if self._per_peer.get(str(addr), 0) >= s.max_connections_per_peer:
+            return "peer-connection-limit"
+        return None
+
+    def _refuse(self, reason: str, addr: object) -> None:
+        self._refusals.event(log, "mllp.refused", 30, reason, source=self.name, reason=reason, peer=str(addr))
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if len(self._connections) >= self.settings.max_connections or self._closing:
-            glog.event(log, "mllp.refused", 30, source=self.name, reason="connection limit")
+        addr = peer_address(writer.get_extra_info("peername"))
+        reason = self._refusal(addr)
+        if reason is not None:
+            self._refuse(reason, addr)
             writer.close()
             return
         task = asyncio.current_task()
         assert task is not None
+        key = str(addr)
         self._connections.add(task)
-        glog.event(log, "mllp.connected", source=self.name, peer=str(peer[0]) if peer else None)
+        self._per_peer[key] = self._per_peer.get(key, 0) + 1
+        glog.event(log, "mllp.connected", source=self.name, peer=key)
         frames = FrameReader(reader, self.settings.max_frame_bytes)
+        first = asyncio.get_running_loop().time() + min(self.settings.first_frame_timeout, self.settings.idle_timeout)
         try:
+            if self._ssl is not None:
+                try:
+                    async with asyncio.timeout_at(first):
+                        await writer.start_tls(self._ssl)
+                except (TimeoutError, ssl.SSLError, ConnectionError, OSError) as exc:
+                    self._refuse("tls-" + ("timeout" if isinstance(exc, TimeoutError) else "failed"), addr)
+                    return
             while not self._closing:
                 try:
-                    frame = await asyncio.wait_for(frames.next(), self.settings.idle_timeout)
+                    if first is not None:  # until the first frame: the short deadline, handshake included
+                        async with asyncio.timeout_at(first):
+                            frame = await frames.next()
+                        first = None
+                    else:
+                        frame = await asyncio.wait_for(frames.next(), self.settings.idle_timeout)
                 except FrameTooLarge as exc:
+                    first = None
                     glog.event(log, "mllp.frame_too_large", 30, source=self.name)
                     writer.write(START + build_ack(exc.head, "AR", "message too large", "100") + END)
                     await writer.drain()
@@ -244,13 +324,19 @@ class MLLPSource:
                 await writer.drain()
                 ACK_LATENCY.observe(time.perf_counter() - t0, source="mllp")
         except TimeoutError:
-            glog.event(log, "mllp.idle_timeout", source=self.name)
+            if first is not None:
+                self._refuse("no-frame", addr)
+            else:
+                glog.event(log, "mllp.idle_timeout", source=self.name)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             pass
         finally:
             self._connections.discard(task)
+            left = self._per_peer.pop(key, 1) - 1
+            if left:
+                self._per_peer[key] = left
             writer.close()
 
     async def _journal(self, frame: bytes) -> bytes | None:

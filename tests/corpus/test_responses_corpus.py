@@ -32,7 +32,10 @@ EXPECTED: dict[str, tuple[list[str], set[str]]] = {
     "lfh_835_X221A1_medicare_part_a_PLB_MIA_MOA.x12": (["835"], set()),
     "pyx12_835_X221A1_multiple_service_lines.x12": (["835"], set()),
     # values masked to 9s and Xs: the amounts cannot balance, SVC01-1 reads "XX"
-    MASKED: (["835", "835", "835"], {"835-BALANCE-CLAIM", "835-BALANCE-LINE", "835-BALANCE-PAYMENT", "835-QUALIFIER"}),
+    MASKED: (
+        ["835", "835", "835"],
+        {"X12-835-BALANCE-CLAIM", "X12-835-BALANCE-LINE", "X12-835-BALANCE-PAYMENT", "X12-835-QUALIFIER"},
+    ),
 }
 #: corpus 835s edi-835-parser cannot read, and why (reported, never silently skipped)
 EDI_CANNOT_READ = {"lfh_835_X221A1_managed_care.x12": "ValueError: month must be in 1..12"}

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: inputs above this size are refused before parsing (20 MB)
-DEFAULT_MAX_BYTES = 20_000_000
+#: inputs above this size are refused before parsing (5 MB: decoding and
+#: validating a bundle takes about 21 times its size in memory)
+DEFAULT_MAX_BYTES = 5_000_000
 
 
 class FhirSettings(BaseModel):

@@ -19,14 +19,16 @@ from typing import Any
 from gateway.messages import Envelope
 
 from .models import valid_id
+from .settings import DEFAULT_MAX_BYTES
 from .values import Json, items, local_id_of
 from .xml import XmlProblem, has_doctype, root_resource_type, xml_to_json
 
 JSON_FORMAT = "fhir-json"
 XML_FORMAT = "fhir-xml"
 FORMATS = (JSON_FORMAT, XML_FORMAT)
-#: envelopes of bigger inputs carry the format only (parse checks the clinic's size cap)
-ENVELOPE_SCAN_LIMIT = 64_000_000
+#: envelopes of bigger inputs carry the format only (parse checks the clinic's size cap):
+#: what the default cap refuses is never decoded whole
+ENVELOPE_SCAN_LIMIT = DEFAULT_MAX_BYTES
 _JSON_HEAD = re.compile(rb'\A\s*\{.{0,4096}?"resourceType"\s*:\s*"([A-Za-z]*)"', re.S)
 _ENVELOPE_ENTRIES = frozenset({"MessageHeader", "Organization", "Claim"})
 

@@ -105,6 +105,8 @@ def read_message(
     if msg.msh_repaired:
         problems.add("HL7-MSH-2", "MSH-2 repeats an encoding character; the repeat was ignored", msh, 2)
     _oversized(msg, settings.max_segment_length, problems)
+    if len(msg.segments) > settings.max_segments:
+        problems.add("HL7-SEGMENTS", f"the message has more than {settings.max_segments} segments", msh)
     if not msh.value(9, 1):
         problems.add("HL7-MSH", "MSH-9 message type is empty", msh, 9)
     if not info["control_id"]:

@@ -27,6 +27,7 @@ RULES: dict[str, tuple[Severity, str, bool, str]] = {
     "HL7-STRAY-LINE": (W, "0", False, "a line that is not a segment was skipped"),
     "HL7-SEGMENT-SIZE": (E, "102", True, "a segment is longer than settings.hl7v2.max_segment_length"),
     "HL7-SIZE": (E, "207", True, "the input is larger than settings.hl7v2.max_message_bytes"),
+    "HL7-SEGMENTS": (E, "207", True, "a message has more segments than settings.hl7v2.max_segments"),
     "HL7-MESSAGE-TYPE": (E, "200", True, "message type not handled by the billing gateway"),
     "HL7-IGNORED-TYPE": (I, "0", False, "message type accepted and ignored (settings.hl7v2.accept_other_types)"),
     "HL7-BATCH": (E, "100", True, "batch envelope problem (mixed senders, no messages)"),

@@ -21,6 +21,9 @@ class Hl7v2Settings(BaseModel):
     max_segment_length: int = Field(65_536, ge=1_000)
     #: a larger input is refused (AR) before it is split
     max_message_bytes: int = Field(20_000_000, ge=10_000)
+    #: a message with more segments is refused (AR) before it is read into encounters
+    #: (each charge line costs about 7 KB of memory: 101,000 FT1 would take 700 MB)
+    max_segments: int = Field(2_000, ge=10)
     #: other message types (ORU, ORM…) are acknowledged AA and ignored
     #: instead of refused AR and quarantined
     accept_other_types: bool = False

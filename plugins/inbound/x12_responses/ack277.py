@@ -57,23 +57,24 @@ class Ack277Reader:
 
     def unknown(self, seg: Segment) -> None:
         if seg.id not in _IGNORED:
-            self.notes.warning("277-SEGMENT", f"segment {seg_name(seg.id)} is not read in a 277CA and was ignored", seg)
+            message = f"segment {seg_name(seg.id)} is not read in a 277CA and was ignored"
+            self.notes.warning("X12-277-SEGMENT", message, seg)
 
     # -- hierarchy ---------------------------------------------------------------
     def _hl(self, seg: Segment) -> None:
         self._close_claim()
         hl_id, parent, level = seg.get(1), seg.get(2), seg.get(3)
         if hl_id != str(self.last_hl + 1):
-            self.notes.warning("277-HL", f"HL01 should be {self.last_hl + 1}", seg, 1)
+            self.notes.warning("X12-277-HL", f"HL01 should be {self.last_hl + 1}", seg, 1)
         number = whole(hl_id)
         self.last_hl = number if number is not None else self.last_hl + 1
         if level not in _LEVELS:
-            self.notes.error("277-HL", "HL03 is not a 277CA level (20, 21, 19, PT)", seg, 3)
+            self.notes.error("X12-277-HL", "HL03 is not a 277CA level (20, 21, 19, PT)", seg, 3)
             self.level = ""
             return
         want = _PARENT.get(level)
         if want is not None and self.levels.get(parent) != want:
-            self.notes.error("277-HL", f"HL level {level} must have a level {want} HL as parent (HL02)", seg, 2)
+            self.notes.error("X12-277-HL", f"HL level {level} must have a level {want} HL as parent (HL02)", seg, 2)
         self.levels[hl_id] = level
         self.level = _LEVELS[level]
         if level == "19":
@@ -109,9 +110,9 @@ class Ack277Reader:
             self.claim = {"seg": seg, "claim_id": seg.get(2), "statuses": [], "lines": [], "notes": Notes(),
                           **self.patient}  # fmt: skip
             if seg.get(1) != "2":
-                self.n.error("277-TRN", "the claim's TRN must be TRN*2 (our claim id in TRN02)", seg, 1)
+                self.n.error("X12-277-TRN", "the claim's TRN must be TRN*2 (our claim id in TRN02)", seg, 1)
             if not seg.get(2):
-                self.n.error("277-TRN", "TRN02 (our claim id) is empty", seg, 2)
+                self.n.error("X12-277-TRN", "TRN02 (our claim id) is empty", seg, 2)
 
     def _stc(self, seg: Segment) -> None:
         status = self._status(seg)
@@ -128,13 +129,13 @@ class Ack277Reader:
             parts = seg.get(pos).split(self.sep) if seg.get(pos) else []
             if not parts:
                 if pos == 1:
-                    self.n.error("277-STC", "STC01 (claim status) is empty", seg, 1)
+                    self.n.error("X12-277-STC", "STC01 (claim status) is empty", seg, 1)
                 continue
             category = parts[0]
             code = parts[1] if len(parts) > 1 else ""
             entity = parts[2] if len(parts) > 2 and parts[2] else None
             if category not in STATUS_CATEGORIES:
-                self.n.error("277-QUALIFIER", f"STC{pos:02d}-1 is not a claim status category", seg, pos)
+                self.n.error("X12-277-QUALIFIER", f"STC{pos:02d}-1 is not a claim status category", seg, pos)
             codes.append(
                 StatusCode(
                     category=category,
@@ -179,7 +180,7 @@ class Ack277Reader:
 
     def _svc(self, seg: Segment) -> None:
         if self.claim is None:
-            self.n.error("277-STRUCTURE", "SVC outside a claim", seg)
+            self.n.error("X12-277-STRUCTURE", "SVC outside a claim", seg)
             return
         self._close_line()
         proc = seg.get(1).split(self.sep) if seg.get(1) else []
@@ -207,7 +208,7 @@ class Ack277Reader:
         c, self.claim = self.claim, None
         c["provider"] = self.provider
         if not c["statuses"]:
-            c["notes"].error("277-STC", "the claim has no STC (status)", c["seg"])
+            c["notes"].error("X12-277-STC", "the claim has no STC (status)", c["seg"])
         self.claims.append(c)
 
     def finish(self, se: Segment | None) -> list[ClaimAck277]:

@@ -76,26 +76,26 @@ class Ack999Reader:
         return handler(seg) if handler is not None else self.unknown(seg)
 
     def unknown(self, seg: Segment) -> None:
-        self.notes.warning("999-SEGMENT", f"segment {seg_name(seg.id)} is not read in a 999 and was ignored", seg)
+        self.notes.warning("X12-999-SEGMENT", f"segment {seg_name(seg.id)} is not read in a 999 and was ignored", seg)
 
     def _ak1(self, seg: Segment) -> None:
         if self.ak1 is not None:
-            self.notes.error("999-STRUCTURE", "a second AK1 in one 999 transaction set", seg)
+            self.notes.error("X12-999-STRUCTURE", "a second AK1 in one 999 transaction set", seg)
             return
         self.ak1 = seg
         if not seg.get(2):
-            self.notes.error("999-AK1", "AK102 (the acknowledged GS06) is empty", seg, 2)
+            self.notes.error("X12-999-AK1", "AK102 (the acknowledged GS06) is empty", seg, 2)
 
     def _ak2(self, seg: Segment) -> None:
         self._close_set()
         if not seg.get(2):
-            self.notes.error("999-AK2", "AK202 (the acknowledged ST02) is empty", seg, 2)
+            self.notes.error("X12-999-AK2", "AK202 (the acknowledged ST02) is empty", seg, 2)
         self.current = {"seg": seg, "errors": [], "ik5": None}
         self.error = None
 
     def _ik3(self, seg: Segment) -> None:
         if self.current is None:
-            self.notes.error("999-STRUCTURE", "IK3 outside an AK2 loop", seg)
+            self.notes.error("X12-999-STRUCTURE", "IK3 outside an AK2 loop", seg)
             return
         code = seg.get(4)
         self.error = AckSegmentError(
@@ -110,7 +110,7 @@ class Ack999Reader:
 
     def _ik4(self, seg: Segment) -> None:
         if self.error is None:
-            self.notes.error("999-STRUCTURE", "IK4 outside an IK3 loop", seg)
+            self.notes.error("X12-999-STRUCTURE", "IK4 outside an IK3 loop", seg)
             return
         pos = seg.get(1).split(self.sep)
         code = seg.get(3)
@@ -128,7 +128,7 @@ class Ack999Reader:
 
     def _ctx(self, seg: Segment) -> None:
         if self.error is None:
-            self.notes.warning("999-STRUCTURE", "CTX outside an IK3 loop; ignored", seg)
+            self.notes.warning("X12-999-STRUCTURE", "CTX outside an IK3 loop; ignored", seg)
             return
         name, _, reference = seg.get(1).partition(self.sep)
         self.error.context.append(
@@ -145,17 +145,17 @@ class Ack999Reader:
 
     def _ik5(self, seg: Segment) -> None:
         if self.current is None:
-            self.notes.error("999-STRUCTURE", "IK5 outside an AK2 loop", seg)
+            self.notes.error("X12-999-STRUCTURE", "IK5 outside an AK2 loop", seg)
             return
         if seg.get(1) not in SET_STATUS:
-            self.notes.error("999-STATUS", "IK501 is not a transaction set answer (A, E, M, R, W, X)", seg, 1)
+            self.notes.error("X12-999-STATUS", "IK501 is not a transaction set answer (A, E, M, R, W, X)", seg, 1)
         self.current["ik5"] = seg
 
     def _ak9(self, seg: Segment) -> None:
         self._close_set()
         self.ak9 = seg
         if seg.get(1) not in GROUP_STATUS:
-            self.notes.error("999-STATUS", "AK901 is not a functional group answer (A, E, P, R…)", seg, 1)
+            self.notes.error("X12-999-STATUS", "AK901 is not a functional group answer (A, E, P, R…)", seg, 1)
 
     def _close_set(self) -> None:
         cur = self.current
@@ -164,7 +164,7 @@ class Ack999Reader:
         self.current, self.error = None, None
         ak2, ik5 = cur["seg"], cur["ik5"]
         if ik5 is None:
-            self.notes.error("999-STRUCTURE", "AK2 loop without IK5 (no answer for the set)", ak2)
+            self.notes.error("X12-999-STRUCTURE", "AK2 loop without IK5 (no answer for the set)", ak2)
             status, codes = "", []
         else:
             status, codes = ik5.get(1), [c for c in ik5.elements[2:7] if c]
@@ -186,15 +186,15 @@ class Ack999Reader:
         self._close_set()
         n = self.notes
         if self.ak1 is None:
-            n.error("999-AK1", "the 999 has no AK1 (which functional group it answers)")
+            n.error("X12-999-AK1", "the 999 has no AK1 (which functional group it answers)")
         if self.ak9 is None:
-            n.error("999-AK9", "the 999 has no AK9 (the functional group's answer)")
+            n.error("X12-999-AK9", "the 999 has no AK9 (the functional group's answer)")
         ak1, ak9 = self.ak1, self.ak9
         status = ak9.get(1) if ak9 else ""
         codes = [c for c in ak9.elements[5:10] if c] if ak9 else []
         counts = [n.integer(ak9, i) for i in (2, 3, 4)] if ak9 else [None, None, None]
         if ak9 and None not in counts[1:] and counts[2] > counts[1]:  # type: ignore[operator]
-            n.warning("999-AK9", "AK904 (sets accepted) is larger than AK903 (sets received)", ak9, 4)
+            n.warning("X12-999-AK9", "AK904 (sets accepted) is larger than AK903 (sets received)", ak9, 4)
         return [
             Ack999(
                 control=self.control,

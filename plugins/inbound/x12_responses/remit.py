@@ -98,7 +98,8 @@ class RemitReader:
         """A segment without a handler: ignored, with a warning unless 835s carry it routinely."""
         if seg.id not in IGNORED and seg.id not in self.ignored:
             self.ignored.add(seg.id)
-            self.notes.warning("835-SEGMENT", f"segment {seg_name(seg.id)} is not read in an 835 and was ignored", seg)
+            message = f"segment {seg_name(seg.id)} is not read in an 835 and was ignored"
+            self.notes.warning("X12-835-SEGMENT", message, seg)
         return None
 
     def finish(self, se: Segment | None) -> list[RemitItem]:
@@ -128,11 +129,11 @@ class RemitReader:
         self.party = None
         for role, name in (("PR", "payer"), ("PE", "payee")):
             if role not in self.parties:
-                self.notes.error("835-PARTY", f"the {name} loop (N1*{role}) is missing", self.bpr)
+                self.notes.error("X12-835-PARTY", f"the {name} loop (N1*{role}) is missing", self.bpr)
         if self.bpr is None:
-            self.notes.error("835-BPR", "the BPR (payment) segment is missing")
+            self.notes.error("X12-835-BPR", "the BPR (payment) segment is missing")
         elif self.payment is not None and self.trn is None:
-            self.notes.error("835-TRN", "the TRN (check or EFT trace) segment is missing", self.bpr)
+            self.notes.error("X12-835-TRN", "the TRN (check or EFT trace) segment is missing", self.bpr)
         return Remit835(
             control=self.control,
             payment=self.payment,
@@ -169,16 +170,16 @@ class RemitReader:
     def _bpr(self, seg: Segment) -> None:
         n = self.notes
         if self.bpr is not None or self.header_sent:
-            n.error("835-STRUCTURE", "a second BPR in one transaction set", seg)
+            n.error("X12-835-STRUCTURE", "a second BPR in one transaction set", seg)
             return
         self.bpr = seg
         handling, cd, method = seg.get(1), seg.get(3), seg.get(4)
         if handling not in HANDLING:
-            n.error("835-QUALIFIER", "BPR01 is not a transaction handling code (C, D, H, I, P, U, X)", seg, 1)
+            n.error("X12-835-QUALIFIER", "BPR01 is not a transaction handling code (C, D, H, I, P, U, X)", seg, 1)
         if cd not in ("C", "D"):
-            n.error("835-QUALIFIER", "BPR03 must be C (credit) or D (debit)", seg, 3)
+            n.error("X12-835-QUALIFIER", "BPR03 must be C (credit) or D (debit)", seg, 3)
         if method not in PAYMENT_METHODS:
-            n.error("835-QUALIFIER", "BPR04 is not a payment method (ACH, BOP, CHK, FWT, NON)", seg, 4)
+            n.error("X12-835-QUALIFIER", "BPR04 is not a payment method (ACH, BOP, CHK, FWT, NON)", seg, 4)
         amount = n.amount(seg, 2)
         self.payment = RemitPayment(
             handling=handling,
@@ -195,7 +196,7 @@ class RemitReader:
             return
         self.trn = seg
         if seg.get(1) != "1" or not seg.get(2):
-            self.notes.error("835-TRN", "TRN must be TRN*1 with the check or EFT number in TRN02", seg, 2)
+            self.notes.error("X12-835-TRN", "TRN must be TRN*1 with the check or EFT number in TRN02", seg, 2)
         if self.payment is not None:
             self.payment.trace_number = seg.get(2) or None
             self.payment.originator = seg.get(3) or None
@@ -203,15 +204,15 @@ class RemitReader:
     def _n1(self, seg: Segment) -> None:
         role = seg.get(1)
         if self.header_sent:
-            self.notes.error("835-STRUCTURE", "N1 after the claims started", seg)
+            self.notes.error("X12-835-STRUCTURE", "N1 after the claims started", seg)
             return
         if role not in ("PR", "PE"):
-            self.notes.warning("835-QUALIFIER", "N101 is neither PR (payer) nor PE (payee); loop ignored", seg, 1)
+            self.notes.warning("X12-835-QUALIFIER", "N101 is neither PR (payer) nor PE (payee); loop ignored", seg, 1)
             self.party = None
             return
         q = seg.get(3)
         if role == "PE" and q not in ("XX", "FI", "XV"):
-            self.notes.error("835-QUALIFIER", "N103 of the payee must be XX (NPI), FI (tax id) or XV", seg, 3)
+            self.notes.error("X12-835-QUALIFIER", "N103 of the payee must be XX (NPI), FI (tax id) or XV", seg, 3)
         self.party = {
             "name": seg.get(2) or None,
             "qualifier": q or None,
@@ -264,22 +265,22 @@ class RemitReader:
 
     def _clp(self, seg: Segment) -> RemitItem | None:
         if self.in_footer:
-            self.notes.error("835-STRUCTURE", "CLP after the PLB (provider adjustments)", seg)
+            self.notes.error("X12-835-STRUCTURE", "CLP after the PLB (provider adjustments)", seg)
         out = self._start_detail() or self._close_claim()
         n = self.notes
         self.claim_bad = n.bad_amounts
         e = seg.elements + _PAD
         status, filing = e[2], e[6]
         if not e[1]:
-            n.error("835-CLP01", "CLP01 (our claim id) is empty", seg, 1)
+            n.error("X12-835-CLP01", "CLP01 (our claim id) is empty", seg, 1)
         status_text = CLAIM_STATUS.get(status)
         if status_text is None:
-            n.error("835-QUALIFIER", "CLP02 is not a claim status code (1-4, 19-23, 25)", seg, 2)
+            n.error("X12-835-QUALIFIER", "CLP02 is not a claim status code (1-4, 19-23, 25)", seg, 2)
             status_text = f"status {status[:3] or '(empty)'} (not in the gateway's list)"
         if not e[7]:
-            n.warning("835-CLP07", "CLP07 (the payer's claim control number) is empty", seg, 7)
+            n.warning("X12-835-CLP07", "CLP07 (the payer's claim control number) is empty", seg, 7)
         if filing and filing not in REMIT_FILING_INDICATORS:
-            n.warning("835-QUALIFIER", "CLP06 is not a claim filing indicator code of an 835", seg, 6)
+            n.warning("X12-835-QUALIFIER", "CLP06 is not a claim filing indicator code of an 835", seg, 6)
         self.claim = {
             "seg": seg,
             "claim_id": e[1],
@@ -302,7 +303,7 @@ class RemitReader:
     def _nm1(self, seg: Segment) -> None:
         c = self.claim
         if c is None or self.line is not None:
-            self.notes.error("835-STRUCTURE", "NM1 outside a claim's name segments", seg)
+            self.notes.error("X12-835-STRUCTURE", "NM1 outside a claim's name segments", seg)
             return
         e = seg.elements + _PAD
         q = e[1]
@@ -315,7 +316,7 @@ class RemitReader:
         elif q == "82" and e[8] == "XX":
             c["rendering_npi"] = e[9] or None
         elif q not in _CLAIM_NAMES:
-            self.notes.warning("835-QUALIFIER", "NM101 is not a claim-level entity of an 835", seg, 1)
+            self.notes.warning("X12-835-QUALIFIER", "NM101 is not a claim-level entity of an 835", seg, 1)
 
     def _mia(self, seg: Segment) -> None:
         if self.claim is not None:
@@ -328,7 +329,7 @@ class RemitReader:
     def _cas(self, seg: Segment) -> None:
         target = self.line if self.line is not None else self.claim
         if target is None:
-            self.notes.error("835-STRUCTURE", "CAS outside a claim or service line", seg)
+            self.notes.error("X12-835-STRUCTURE", "CAS outside a claim or service line", seg)
             return
         e = seg.elements
         if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_number(e[3]):  # the usual CAS: one triple
@@ -339,9 +340,9 @@ class RemitReader:
         n = self.notes
         group = seg.get(1)
         if group == "CR":
-            n.warning("835-QUALIFIER", "CAS01 CR (corrections) is a 4010 group code, not 5010", seg, 1)
+            n.warning("X12-835-QUALIFIER", "CAS01 CR (corrections) is a 4010 group code, not 5010", seg, 1)
         elif group not in ADJUSTMENT_GROUPS:
-            n.error("835-QUALIFIER", "CAS01 is not an adjustment group (CO, OA, PI, PR)", seg, 1)
+            n.error("X12-835-QUALIFIER", "CAS01 is not an adjustment group (CO, OA, PI, PR)", seg, 1)
         adjustments = target["adjustments"]
         e, index = seg.elements, seg.index
         size = len(e)
@@ -350,7 +351,7 @@ class RemitReader:
             reason = e[pos]
             if not reason:
                 if any(seg.get(pos + k) for k in (1, 2)):
-                    n.error("835-CAS", f"CAS{pos + 1:02d} has an amount without a reason code", seg, pos + 1)
+                    n.error("X12-835-CAS", f"CAS{pos + 1:02d} has an amount without a reason code", seg, pos + 1)
                     n.bad_amounts += 1  # an adjustment the sums cannot count
                     reported = True
                 continue
@@ -364,9 +365,9 @@ class RemitReader:
                 {"group": group, "reason": reason, "amount": amount, "quantity": quantity, "segment": index}
             )
         if not found and not reported:
-            n.error("835-CAS", "CAS has no reason code", seg, 2)
+            n.error("X12-835-CAS", "CAS has no reason code", seg, 2)
         if len(seg.elements) > 20:
-            n.error("835-CAS", "CAS has more than six adjustments", seg, 20)
+            n.error("X12-835-CAS", "CAS has more than six adjustments", seg, 20)
 
     def _amt(self, seg: Segment) -> None:
         e = seg.elements
@@ -375,16 +376,16 @@ class RemitReader:
 
     def _lq(self, seg: Segment) -> None:
         if self.line is None:
-            self.notes.error("835-STRUCTURE", "LQ outside a service line", seg)
+            self.notes.error("X12-835-STRUCTURE", "LQ outside a service line", seg)
         elif seg.get(1) == "HE":
             if seg.get(2):
                 self.line["remarks"].append(seg.get(2))
         elif seg.get(1) != "RX":
-            self.notes.warning("835-QUALIFIER", "LQ01 is neither HE (remark code) nor RX", seg, 1)
+            self.notes.warning("X12-835-QUALIFIER", "LQ01 is neither HE (remark code) nor RX", seg, 1)
 
     def _svc(self, seg: Segment) -> None:
         if self.claim is None:
-            self.notes.error("835-STRUCTURE", "SVC outside a claim", seg)
+            self.notes.error("X12-835-STRUCTURE", "SVC outside a claim", seg)
             return
         self._close_line()
         n, e = self.notes, seg.elements
@@ -393,9 +394,9 @@ class RemitReader:
         e = e + _PAD
         proc = e[1].split(self.sep) if e[1] else []
         if not proc or proc[0] not in PROCEDURE_QUALIFIERS:
-            n.error("835-QUALIFIER", "SVC01-1 is not a product/service id qualifier (HC, NU, AD…)", seg, 1)
+            n.error("X12-835-QUALIFIER", "SVC01-1 is not a product/service id qualifier (HC, NU, AD…)", seg, 1)
         if len(proc) < 2 or not proc[1]:
-            n.error("835-SVC", "SVC01-2 (procedure code) is empty", seg, 1)
+            n.error("X12-835-SVC", "SVC01-2 (procedure code) is empty", seg, 1)
         line = self.line = {
             "seg": seg,
             "qualifier": proc[0] if proc else "",
@@ -416,7 +417,7 @@ class RemitReader:
             original = e[6].split(self.sep) if e[6] else []
             if original:
                 if original[0] not in PROCEDURE_QUALIFIERS:
-                    n.error("835-QUALIFIER", "SVC06-1 is not a product/service id qualifier", seg, 6)
+                    n.error("X12-835-QUALIFIER", "SVC06-1 is not a product/service id qualifier", seg, 6)
                 line.update(
                     original_qualifier=original[0],
                     original_procedure=original[1] if len(original) > 1 and original[1] else None,
@@ -435,7 +436,7 @@ class RemitReader:
             adjusted = sum((a["amount"] for a in ln["adjustments"]), ZERO)
             if charge - paid != adjusted:
                 self.notes.error(
-                    "835-BALANCE-LINE",
+                    "X12-835-BALANCE-LINE",
                     f"claim {c['claim_id']}: line charge {charge} − paid {paid} = {charge - paid}, "
                     f"but its adjustments (CAS) add up to {adjusted}",
                     seg,
@@ -464,7 +465,7 @@ class RemitReader:
             adjusted = sum((a["amount"] for a in adjustments), ZERO)
             if charge - paid != adjusted:
                 self.notes.error(
-                    "835-BALANCE-CLAIM",
+                    "X12-835-BALANCE-CLAIM",
                     f"claim {c['claim_id']}: charge {charge} − paid {paid} = {charge - paid}, "
                     f"but claim and line adjustments (CAS) add up to {adjusted}",
                     seg,
@@ -475,7 +476,7 @@ class RemitReader:
                 pr = sum((a["amount"] for a in adjustments if a["group"] == "PR"), ZERO)
                 if pr != responsibility:
                     self.notes.warning(
-                        "835-PATIENT-RESP",
+                        "X12-835-PATIENT-RESP",
                         f"claim {c['claim_id']}: CLP05 patient responsibility {responsibility} "
                         f"differs from the PR adjustments {pr}",
                         seg,
@@ -495,18 +496,18 @@ class RemitReader:
         self.in_footer = True
         n = self.notes
         if not seg.get(1):
-            n.error("835-PLB", "PLB01 (provider id) is empty", seg, 1)
+            n.error("X12-835-PLB", "PLB01 (provider id) is empty", seg, 1)
         period = n.date(seg, 2, required=True)
         pairs = 0
         for pos in range(3, min(len(seg.elements), 15), 2):
             reason = _composite(seg.elements[pos], self.sep)
             if not reason or not reason[0]:
                 if seg.get(pos + 1):
-                    n.error("835-PLB", f"PLB{pos + 1:02d} has an amount without a reason", seg, pos + 1)
+                    n.error("X12-835-PLB", f"PLB{pos + 1:02d} has an amount without a reason", seg, pos + 1)
                 continue
             pairs += 1
             if reason[0] not in PLB_REASONS:
-                n.error("835-QUALIFIER", f"PLB{pos:02d}-1 is not a provider adjustment reason code", seg, pos)
+                n.error("X12-835-QUALIFIER", f"PLB{pos:02d}-1 is not a provider adjustment reason code", seg, pos)
             amount = n.amount(seg, pos + 1)
             if amount is None:
                 continue
@@ -522,9 +523,9 @@ class RemitReader:
             )
             self.plb_total += amount
         if not pairs:
-            n.error("835-PLB", "PLB has no adjustment", seg, 3)
+            n.error("X12-835-PLB", "PLB has no adjustment", seg, 3)
         if len(seg.elements) > 15:
-            n.error("835-PLB", "PLB has more than six adjustments", seg, 15)
+            n.error("X12-835-PLB", "PLB has more than six adjustments", seg, 15)
             n.bad_amounts += 1  # the payment cannot be balanced without them
         return out
 
@@ -535,7 +536,7 @@ class RemitReader:
         total = self.paid - self.plb_total
         if p.signed_amount != total:
             self.notes.error(
-                "835-BALANCE-PAYMENT",
+                "X12-835-BALANCE-PAYMENT",
                 f"BPR02 pays {p.signed_amount}, but the claims paid {self.paid} less provider "
                 f"adjustments {self.plb_total} make {total}",
                 self.bpr,

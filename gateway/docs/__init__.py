@@ -1,0 +1,6 @@
+"""Documentation generated from the code (``python -m gateway.docs model``).
+
+docs/model.md is written from the pydantic models in :mod:`gateway.model`
+and the 837P placement data in :mod:`gateway.docs.x12_places`; a test fails
+when the file is stale.
+"""

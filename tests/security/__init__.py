@@ -1,0 +1,1 @@
+"""Security regression tests (issue 17), one module per category; docs/security.md maps each defence to its test."""
