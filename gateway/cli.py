@@ -181,7 +181,9 @@ def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, to
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Processing date for date rules (default: today).")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Path, ...]) -> None:
-    """Print, as JSON, the encounters, claims and findings understood from each INPUT."""
+    """Print, as JSON, the encounters, claims and findings understood from
+    each INPUT; for a response file (999, 277CA, 835), its typed documents
+    and the clinic each belongs to."""
     if config is None:
         try:
             config = example_dir() / "gateway.yaml"
@@ -198,8 +200,11 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
         except InputRefused as exc:
             item: dict = {"input": path.name, "refused": str(exc)}
         else:
-            item = inspect_result(run.process_bytes(raw, path.name), path.name)
-            del raw
+            result = run.process_bytes(raw, path.name)
+            item = inspect_result(result, path.name)
+            if result is not None and result.responses:  # a 999/277CA/835 file: its typed documents
+                item["responses"] = [r.as_dict() for r in result.responses]
+            del raw, result
         buf.append(",\n  " if n else "\n  ")
         for chunk in encoder.iterencode(item):  # the same text as json.dumps(list, indent=2)
             buf.append(chunk.replace("\n", "\n  "))

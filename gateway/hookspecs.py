@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, Encounter, Finding
+    from gateway.model import Claim, Encounter, Finding, ResponseBatch
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -146,6 +146,22 @@ def gateway_parse(
     """
 
 
+@hookspec(firstresult=True)
+def gateway_read_responses(raw: bytes, envelope: Envelope) -> ResponseBatch | None:
+    """Read a response file (TA1, 999, 277CA, 835) into typed documents;
+    stops at the first non-None result.
+
+    Called for every sniffed message before ``gateway_parse``: return
+    ``None`` for formats this plugin does not own. The
+    :class:`~gateway.model.ResponseBatch` holds the documents in file order
+    (one per 999 or 835 transaction set, one per 277CA claim, one per TA1),
+    each with its own findings (balancing, bad values) and segment
+    positions, and the findings about the file itself (syntax, envelope
+    counts). The core routes each document to a clinic by provider ids.
+    Never raise on bad input.
+    """
+
+
 @hookspec
 def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> Finding | Iterable[Finding] | None:
     """Enrich an encounter in place from mappings (charge master, code maps,
@@ -186,6 +202,7 @@ STARTUP_HOOKS = (
 #: Hooks called by the pure pipeline, per message.
 MESSAGE_HOOKS = (
     "gateway_sniff",
+    "gateway_read_responses",
     "gateway_parse",
     "gateway_map_encounter",
     "gateway_code_encounter",

@@ -345,3 +345,378 @@ class Statement(_Model):
     def total_pending(self) -> Decimal:
         """Balance of lines billed to insurance and not answered yet (not due)."""
         return sum((ln.balance for ln in self.lines if ln.insurance_pending), Decimal("0.00"))
+
+
+# ---------------------------------------------------------------------------
+# Responses: what clearinghouses and payers answer (TA1, 999, 277CA, 835)
+#
+# Read by the ``gateway_read_responses`` hook (docs/remittance.md). Every
+# ``segment`` is the 1-based position in the file the document came from
+# (the first ISA is segment 1), so a finding can point at it. Codes keep
+# their X12 value; ``*_text`` fields say it in plain words. A document's
+# ``findings`` are about that document (an error there quarantines it).
+
+
+class X12Control(_Model):
+    """The envelope a response document came in: who sent it and the
+    control numbers that tie it to its file (ISA13, GS06, ST02)."""
+
+    interchange: str
+    sender: str
+    receiver: str
+    usage: str = "P"
+    group: str | None = None
+    group_sender: str | None = None
+    group_receiver: str | None = None
+    version: str | None = None
+    transaction: str | None = None
+    segment: int
+
+
+class InterchangeAck(_Model):
+    """A TA1: the clearinghouse's answer to one of our interchanges (TA101 =
+    our ISA13), before any functional group is looked at."""
+
+    kind: Literal["TA1"] = "TA1"
+    control: X12Control
+    interchange: str
+    ack_date: date | None = None
+    status: str
+    status_text: str
+    note: str
+    note_text: str
+    segment: int
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("A", "E")
+
+
+class AckContext(_Model):
+    """A CTX segment of a 999: the business context of an error (``name``
+    CLM01 with ``reference`` the claim id) or a situational trigger."""
+
+    name: str
+    reference: str | None = None
+    segment_id: str | None = None
+    position: int | None = None
+    loop: str | None = None
+    element: str | None = None
+    segment: int
+
+
+class AckElementError(_Model):
+    """IK4: one element in error inside the segment its IK3 names."""
+
+    position: int | None = None
+    component: int | None = None
+    repetition: int | None = None
+    element_ref: str | None = None
+    code: str
+    description: str
+    segment: int
+
+
+class AckSegmentError(_Model):
+    """IK3 (with its CTX and IK4): a segment of our transaction set in
+    error. ``position`` counts from our ST (ST = 1)."""
+
+    segment_id: str
+    position: int | None = None
+    loop: str | None = None
+    code: str | None = None
+    description: str
+    context: list[AckContext] = Field(default_factory=list)
+    elements: list[AckElementError] = Field(default_factory=list)
+    segment: int
+
+
+class TransactionAck(_Model):
+    """AK2…IK5: the answer for one of our transaction sets (AK202 = our
+    ST02). ``status`` is IK501: A accepted, E accepted with errors, R/M/W/X
+    rejected."""
+
+    transaction_set: str
+    control_number: str
+    convention: str | None = None
+    status: str
+    status_text: str
+    codes: list[str] = Field(default_factory=list)
+    code_texts: list[str] = Field(default_factory=list)
+    errors: list[AckSegmentError] = Field(default_factory=list)
+    segment: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("A", "E")
+
+
+class Ack999(_Model):
+    """A 999 (005010X231A1): the answer for one of our functional groups
+    (AK102 = our GS06) and each transaction set in it. ``status`` is AK901:
+    A accepted, E accepted with errors, P partially accepted, R rejected."""
+
+    kind: Literal["999"] = "999"
+    control: X12Control
+    functional_id: str
+    group_control: str
+    convention: str | None = None
+    status: str
+    status_text: str
+    sets_included: int | None = None
+    sets_received: int | None = None
+    sets_accepted: int | None = None
+    codes: list[str] = Field(default_factory=list)
+    code_texts: list[str] = Field(default_factory=list)
+    transactions: list[TransactionAck] = Field(default_factory=list)
+    segment: int
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class StatusCode(_Model):
+    """One claim status composite (STC01, STC10 or STC11): category (A1
+    received, A2 accepted into adjudication, A3/A6/A7/A8 rejected…), status
+    code and the entity it is about (85 billing provider, IL subscriber…)."""
+
+    category: str
+    category_text: str
+    code: str
+    code_text: str
+    entity: str | None = None
+    entity_text: str | None = None
+
+
+#: claim status categories that mean "the payer did not take the claim"
+REJECTED_CATEGORIES = frozenset({"A3", "A4", "A6", "A7", "A8"})
+
+
+class Status277(_Model):
+    """One STC segment: its status codes, ``status_date`` (STC02), action (STC03) and
+    the amount it is about (STC04, the claim's charge); ``message`` is STC12."""
+
+    codes: list[StatusCode]
+    status_date: date | None = None
+    action: str | None = None
+    charge: Money | None = None
+    message: str | None = None
+    segment: int
+
+    @property
+    def rejected(self) -> bool:
+        return any(c.category in REJECTED_CATEGORIES for c in self.codes)
+
+
+class LineAck277(_Model):
+    """2220D: the status of one service line of a claim in a 277CA."""
+
+    procedure: str | None = None
+    qualifier: str | None = None
+    modifiers: list[str] = Field(default_factory=list)
+    charge: Money | None = None
+    units: Decimal | None = None
+    control_number: str | None = None
+    service_date: date | None = None
+    statuses: list[Status277] = Field(default_factory=list)
+    segment: int
+
+
+class ClaimAck277(_Model):
+    """A 277CA (005010X214) answer for one claim: our CLM01 (TRN*2 of the
+    patient loop), the payer's claim control number (REF*1K), the
+    clearinghouse trace (REF*D9), the billing provider it was filed under and
+    the STC statuses. ``provider_statuses`` are the billing provider loop's
+    own STCs (a provider-level rejection applies to its claims)."""
+
+    kind: Literal["277CA"] = "277CA"
+    control: X12Control
+    claim_id: str
+    payer_claim_id: str | None = None
+    clearinghouse_trace: str | None = None
+    batch_reference: str | None = None
+    payer_name: str | None = None
+    payer_id: str | None = None
+    billing_name: str | None = None
+    billing_npi: str | None = None
+    billing_tax_id: str | None = None
+    provider_statuses: list[Status277] = Field(default_factory=list)
+    statuses: list[Status277] = Field(default_factory=list)
+    charge: Money | None = None
+    patient: PersonName | None = None
+    member_id: str | None = None
+    service_date: date | None = None
+    service_end: date | None = None
+    lines: list[LineAck277] = Field(default_factory=list)
+    segment: int
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        """The payer did not take the claim (A3/A4/A6/A7/A8 at claim or provider level)."""
+        return any(s.rejected for s in self.statuses + self.provider_statuses)
+
+
+class RemitParty(_Model):
+    """An 835 party (1000A payer N1*PR, 1000B payee N1*PE) and its ids:
+    ``npi`` from N103 = XX, ``tax_id`` from N103 = FI or REF*TJ,
+    ``payer_id`` from REF*2U or N103 = XV/PI."""
+
+    name: str | None = None
+    id_qualifier: str | None = None
+    id: str | None = None
+    npi: str | None = None
+    tax_id: str | None = None
+    payer_id: str | None = None
+    address: Address | None = None
+    segment: int
+
+
+class RemitPayment(_Model):
+    """BPR + TRN: how much was paid, how and when, and the check or EFT
+    trace number (TRN02) that identifies the payment with the payer (TRN03)."""
+
+    handling: str
+    amount: Money
+    credit_debit: Literal["C", "D"] = "C"
+    method: str
+    payment_format: str | None = None
+    payment_date: date | None = None
+    trace_number: str | None = None
+    originator: str | None = None
+    segment: int
+
+    @property
+    def signed_amount(self) -> Decimal:
+        """BPR02 with the sign BPR03 gives it (a debit is negative)."""
+        return -self.amount if self.credit_debit == "D" else self.amount
+
+
+class Adjustment(_Model):
+    """One CAS group/reason/amount(/quantity) triple. ``group``: CO
+    contractual, PR patient responsibility, OA other, PI payer initiated, CR
+    correction; ``reason``: the CARC (1 deductible, 2 coinsurance, 45 fee
+    schedule…). A positive amount is money not paid."""
+
+    group: str
+    reason: str
+    amount: Money
+    quantity: Decimal | None = None
+    segment: int
+
+
+class RemitLine(_Model):
+    """2110: one service line as paid. ``procedure`` is SVC01 (what was
+    paid: the payer may have changed or bundled it); ``original_procedure``
+    is SVC06 (what we billed) when they differ. ``control_number`` is our
+    line's REF*6R when the payer returns it."""
+
+    qualifier: str
+    procedure: str
+    modifiers: list[str] = Field(default_factory=list)
+    charge: Money
+    paid: Money
+    revenue_code: str | None = None
+    units: Decimal | None = None
+    original_qualifier: str | None = None
+    original_procedure: str | None = None
+    original_modifiers: list[str] = Field(default_factory=list)
+    original_units: Decimal | None = None
+    service_date: date | None = None
+    service_end: date | None = None
+    control_number: str | None = None
+    allowed: Money | None = None
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    remarks: list[str] = Field(default_factory=list)
+    segment: int
+
+
+class RemitClaim(_Model):
+    """2100: one claim as paid (CLP). ``claim_id`` is CLP01 (our CLM01);
+    ``status`` CLP02 (1/2/3 processed as primary/secondary/tertiary, 4
+    denied, 19/20/21 processed and forwarded, 22 reversal of a previous
+    payment, 23 not our claim); ``payer_claim_id`` CLP07 (the ICN).
+    ``adjustments`` are claim-level CAS; ``remarks`` the RARCs of MOA/MIA."""
+
+    claim_id: str
+    status: str
+    status_text: str
+    charge: Money
+    paid: Money
+    patient_responsibility: Money | None = None
+    filing_indicator: str | None = None
+    payer_claim_id: str | None = None
+    facility_type: str | None = None
+    frequency: str | None = None
+    patient: PersonName | None = None
+    member_id: str | None = None
+    rendering_npi: str | None = None
+    received_date: date | None = None
+    service_date: date | None = None
+    service_end: date | None = None
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    remarks: list[str] = Field(default_factory=list)
+    lines: list[RemitLine] = Field(default_factory=list)
+    segment: int
+
+    @property
+    def reversal(self) -> bool:
+        return self.status == "22"
+
+    def all_adjustments(self) -> list[Adjustment]:
+        """Claim-level and line-level CAS together."""
+        return self.adjustments + [a for ln in self.lines for a in ln.adjustments]
+
+
+class ProviderAdjustment(_Model):
+    """One PLB reason/amount pair: a provider-level adjustment (L6
+    interest, WO overpayment recovery, FB forward balance…). A positive
+    amount reduces the payment, a negative one adds to it."""
+
+    provider_id: str
+    fiscal_period: date | None = None
+    reason: str
+    reference: str | None = None
+    amount: Money
+    segment: int
+
+
+class Remit835(_Model):
+    """One 835 transaction set (ST…SE, 005010X221A1): one payment (or
+    notice) from a payer to a payee, with its claims and provider
+    adjustments. It posts whole or not at all: an error finding here
+    quarantines it."""
+
+    kind: Literal["835"] = "835"
+    control: X12Control
+    #: None only in a quarantined document whose BPR or N1 loop is missing
+    payment: RemitPayment | None = None
+    payer: RemitParty | None = None
+    payee: RemitParty | None = None
+    production_date: date | None = None
+    claims: list[RemitClaim] = Field(default_factory=list)
+    provider_adjustments: list[ProviderAdjustment] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class RemitEnd(_Model):
+    """The end of an 835 read claim by claim (the streaming reader yields
+    the :class:`Remit835` header, its claims, then this): the provider
+    adjustments, every finding of the transaction set and the totals."""
+
+    claims: int
+    paid: Money
+    provider_adjustments: list[ProviderAdjustment] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    segment: int
+
+
+#: one response document: a TA1, a 999, a 277CA claim answer or an 835
+ResponseDocument = Annotated[InterchangeAck | Ack999 | ClaimAck277 | Remit835, Field(discriminator="kind")]
+
+
+class ResponseBatch(_Model):
+    """Everything read from one response file: the documents in file order
+    and the findings about the file itself (syntax, envelope counts)."""
+
+    documents: list[ResponseDocument] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)

@@ -4,20 +4,24 @@ claims, statements and findings out. No I/O happens here.
     sniff → route to clinic → parse → per encounter: map → code →
     build claims/statements → scrub + payer rules per claim
 
+    sniff → read responses (999, 277CA, 835…) → route each document to a
+    clinic by the provider it names (payee, billing provider)
+
 An error finding on the message (unknown format, no clinic, parse error)
-quarantines the whole message; an error finding on an encounter quarantines
-that encounter only.
+quarantines the whole message; an error finding on an encounter or a
+response document quarantines that encounter or document only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.claims import build_claims, build_statements
 from gateway.config import Clinic
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup, RecordUpdate
-from gateway.model import Claim, Encounter, Finding, Severity, Statement
+from gateway.model import Claim, Encounter, Finding, ResponseBatch, ResponseDocument, Severity, Statement
 from gateway.plugins import PluginHost
 
 
@@ -34,14 +38,44 @@ class EncounterResult:
 
 
 @dataclass
+class ResponseResult:
+    """One response document (a 999, a 277CA claim answer, an 835…) and the
+    clinic it belongs to: ``clinic_id`` None means unmatched (kept and
+    reported, never dropped). ``matched_by`` says which id matched;
+    ``findings`` are the document's own plus routing's."""
+
+    document: ResponseDocument
+    clinic_id: str | None = None
+    matched_by: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def quarantined(self) -> bool:
+        return any(f.is_error for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view (``gateway inspect``)."""
+        return {
+            "kind": self.document.kind,
+            "clinic": self.clinic_id,
+            "matched_by": self.matched_by,
+            "quarantined": self.quarantined,
+            "document": self.document.model_dump(mode="json", exclude_none=True, exclude={"findings"}),
+            "findings": [f.model_dump(mode="json", exclude_none=True) for f in self.findings],
+        }
+
+
+@dataclass
 class MessageResult:
-    """Everything the pipeline learnt from one message."""
+    """Everything the pipeline learnt from one message: encounters (with
+    their claims and statements) or, for a response file, ``responses``."""
 
     meta: MessageMeta
     envelope: Envelope | None = None
     clinic_id: str | None = None
     findings: list[Finding] = field(default_factory=list)
     encounters: list[EncounterResult] = field(default_factory=list)
+    responses: list[ResponseResult] = field(default_factory=list)
     updates: list[RecordUpdate] = field(default_factory=list)
     acknowledgement: bytes | None = None
 
@@ -51,7 +85,11 @@ class MessageResult:
         return any(f.is_error for f in self.findings)
 
     def all_findings(self) -> list[Finding]:
-        return self.findings + [f for e in self.encounters for f in e.findings]
+        return (
+            self.findings
+            + [f for e in self.encounters for f in e.findings]
+            + [f for r in self.responses for f in r.findings]
+        )
 
 
 def _core(rule: str, message: str, severity: Severity = Severity.ERROR) -> Finding:
@@ -65,6 +103,7 @@ class Pipeline:
         self.host = host
         self.clinics = clinics
         self.by_sender = {s: c.id for c in clinics.values() for s in c.config.senders}
+        self.providers = ProviderIndex(clinics)
 
     def route(self, meta: MessageMeta, envelope: Envelope) -> Clinic | None:
         """The clinic of the channel, else the sender's, else the only clinic
@@ -88,6 +127,10 @@ class Pipeline:
             result.findings.append(_core("GW-FORMAT", "input is not in a format any loaded plugin recognises"))
             return result
         result.envelope = envelope
+        batch, errors = self.host.first_result("gateway_read_responses", raw=raw, envelope=envelope)
+        result.findings += errors
+        if batch is not None or errors:
+            return self.process_responses(batch, meta, result)
         clinic = self.route(meta, envelope)
         if clinic is None:
             where = f"sender '{envelope.sender}'" if envelope.sender else "no sender"
@@ -139,3 +182,92 @@ class Pipeline:
             out.claims = claims
             out.statements = build_statements(encounter, clinic, meta.today)
         return out
+
+    def process_responses(self, batch: object, meta: MessageMeta, result: MessageResult) -> MessageResult:
+        """Route each document of a response file to its clinic (by the
+        provider ids it names, never by sender); findings as usual."""
+        if batch is None:
+            return result
+        if not isinstance(batch, ResponseBatch):
+            fmt = result.envelope.format if result.envelope else "?"
+            result.findings.append(
+                _core("GW-READ", f"response reader for '{fmt}' returned {type(batch).__name__}, not a ResponseBatch")
+            )
+            return result
+        result.findings += batch.findings
+        if not batch.documents and not batch.findings:
+            result.findings.append(_core("GW-READ", "the response file holds no document"))
+        for doc in batch.documents:
+            clinic_id, matched_by, found = self.providers.route(doc, meta.clinic_id)
+            result.responses.append(ResponseResult(doc, clinic_id, matched_by, [*doc.findings, *found]))
+        clinics = {r.clinic_id for r in result.responses}
+        if len(clinics) == 1:
+            result.clinic_id = clinics.pop()
+        return result
+
+
+def _mask(tax_id: str) -> str:
+    """A tax id as findings show it (it may be a person's SSN): the last four digits."""
+    return f"ending {tax_id[-4:]}" if len(tax_id) > 4 else "(short)"
+
+
+class ProviderIndex:
+    """Which clinic a response belongs to, by the billing provider NPI or
+    tax id (EIN) in each clinic's configuration."""
+
+    def __init__(self, clinics: dict[str, Clinic]) -> None:
+        self.by_npi: dict[str, list[str]] = {}
+        self.by_tax_id: dict[str, list[str]] = {}
+        for c in clinics.values():
+            b = c.config.billing_provider
+            self.by_npi.setdefault(b.npi, []).append(c.id)
+            self.by_tax_id.setdefault(b.tax_id, []).append(c.id)
+
+    def find(self, npi: str | None, tax_id: str | None) -> tuple[str | None, str | None, bool]:
+        """(clinic, what matched, ambiguous): the NPI first, the tax id to
+        break a tie or when no NPI matches."""
+        by_npi = self.by_npi.get(npi or "", [])
+        by_tax = self.by_tax_id.get(tax_id or "", [])
+        if len(by_npi) == 1:
+            return by_npi[0], "npi", False
+        if by_npi:
+            both = [c for c in by_npi if c in by_tax]
+            return (both[0], "npi and tax id", False) if len(both) == 1 else (None, None, True)
+        if len(by_tax) == 1:
+            return by_tax[0], "tax id", False
+        return None, None, bool(by_tax)
+
+    def route(self, doc: ResponseDocument, channel: str | None) -> tuple[str | None, str | None, list[Finding]]:
+        """(clinic id or None, matched by, routing findings) for one document."""
+        if doc.kind == "835":
+            party = doc.payee
+            npi, tax_id, who = (party.npi, party.tax_id, "payee") if party else (None, None, "payee")
+        elif doc.kind == "277CA":
+            npi, tax_id, who = doc.billing_npi, doc.billing_tax_id, "billing provider"
+        else:
+            what = f"group {doc.group_control}" if doc.kind == "999" else f"interchange {doc.interchange}"
+            note = f"{doc.kind} answers our {what}; it is matched to the file sent by its control numbers"
+            return None, None, [_core("GW-RESPONSE-CONTROL", note, Severity.INFO)]
+        clinic, matched, ambiguous = self.find(npi, tax_id)
+        ids = " / ".join(x for x in (f"NPI {npi}" if npi else "", f"tax id {_mask(tax_id)}" if tax_id else "") if x)
+        ids = ids or "no NPI or tax id"
+        if clinic is None:
+            why = "matches several clinics" if ambiguous else "matches no clinic's billing provider"
+            return (
+                None,
+                None,
+                [
+                    _core(
+                        "GW-RESPONSE-UNMATCHED",
+                        f"{doc.kind} for {who} {ids} {why}; kept as unmatched",
+                        Severity.WARNING,
+                    )
+                ],
+            )
+        if channel is not None and clinic != channel:
+            note = (
+                f"{doc.kind} for {who} {ids} belongs to clinic {clinic} but came in on clinic {channel}'s channel; "
+                "kept as unmatched"
+            )
+            return None, None, [_core("GW-RESPONSE-CHANNEL", note)]
+        return clinic, f"{who} {matched}", []

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway.api import api_problem
+from gateway.api import API_VERSION, api_problem
 from gateway.cli import cli
 from gateway.scaffold import KINDS, Names, ScaffoldError, render
 from tests.conftest import ROOT
+
+#: the range a generated plugin declares: this API's minor version up to the next major
+MAJOR, MINOR = (int(x) for x in API_VERSION.split(".")[:2])
+RANGE = f">={MAJOR}.{MINOR},<{MAJOR + 1}"
 
 RUFF = Path(sys.prefix) / "bin" / "ruff"
 
@@ -26,7 +30,7 @@ RUFF = Path(sys.prefix) / "bin" / "ruff"
 def test_names_of_a_plugin() -> None:
     n = Names.of("acme-payer", "payer")
     assert (n.dist, n.package, n.title, n.prefix) == ("acme-payer", "acme_payer", "Acme Payer", "ACME")
-    assert api_problem(n.api_range) is None and n.api_range == ">=1.0,<2"
+    assert api_problem(n.api_range) is None and n.api_range == RANGE
     assert Names.of("Acme_Payer", "payer", prefix="acmeh").prefix == "ACMEH"
 
 
@@ -91,7 +95,7 @@ def test_every_kind_is_a_complete_package(generated: dict[str, Path], kind: str)
     project = tomllib.loads((folder / "pyproject.toml").read_text())
     assert project["project"]["name"] == f"acme-{kind}"
     assert project["project"]["entry-points"]["gateway.plugins"] == {package: package}
-    assert 'GATEWAY_API = ">=1.0,<2"' in (folder / "src" / package / "__init__.py").read_text()
+    assert f'GATEWAY_API = "{RANGE}"' in (folder / "src" / package / "__init__.py").read_text()
     readme = (folder / "README.md").read_text()
     assert "## Configure" in readme and f"gateway new-plugin acme-{kind} --kind {kind}" in readme
     lint = subprocess.run([RUFF, "check", "-q", "."], cwd=folder, capture_output=True, text=True)
@@ -142,7 +146,7 @@ def test_generated_plugins_installed_beside_the_gateway_wheel_pass_their_tests(w
     listed = {p["name"]: p for p in json.loads(w.run(w.bin / "gateway", "plugins", "--json").stdout)}
     for kind in kinds:
         info = listed[f"acme_{kind}"]
-        assert (info["distribution"], info["api"], info["error"]) == (f"acme-{kind}", ">=1.0,<2", None)
+        assert (info["distribution"], info["api"], info["error"]) == (f"acme-{kind}", RANGE, None)
         where = w.run(w.bin / "python", "-c", f"import acme_{kind}; print(acme_{kind}.__file__)").stdout
         assert str(w.prefix) in where  # the installed copy, not the folder
     assert "ACME-MEMBER-ID" in w.run(w.bin / "gateway", "rules").stdout

@@ -1,8 +1,11 @@
-"""Shared helpers for X12 tests: pyx12 validation of every 837 written, and
-synthetic claim fixtures (fictitious people, valid-Luhn fake NPIs).
+"""Shared helpers for X12 tests: pyx12 validation of every X12 file written
+or read, and synthetic claim fixtures (fictitious people, valid-Luhn fake
+NPIs).
 
-``assert_valid_837`` runs pyx12's ``x12n_document`` (maps loaded once per
-test session) and fails with pyx12's messages.
+``assert_valid_x12(data, kind)`` runs pyx12's ``x12n_document`` (maps
+loaded once per test session) on any kind pyx12 has a map for (837P, 835,
+277CA, 999) and fails with pyx12's messages; ``assert_valid_837`` is its
+837P case.
 """
 
 from __future__ import annotations
@@ -41,6 +44,21 @@ def pyx12_errors(data: bytes) -> list[Pyx12Error]:
 
 def assert_valid_837(data: bytes) -> None:
     """pyx12 (x12n_document) finds no error in ``data``."""
+    assert_valid_x12(data, "837")
+
+
+#: transaction set → the implementation guide (GS08) pyx12 must have checked it against
+GUIDES = {"837": "005010X222A1", "835": "005010X221A1", "277": "005010X214", "999": "005010X231A1"}
+
+
+def assert_valid_x12(data: bytes, kind: str) -> None:
+    """``data`` holds ``kind`` transaction sets (837, 835, 277, 999) under
+    their 5010 implementation guide, and pyx12 finds no error in it."""
+    from gateway.x12 import SegmentStream
+
+    segments = list(SegmentStream(data))
+    assert {s.get(8) for s in segments if s.id == "GS"} == {GUIDES[kind]}, "not the implementation guide expected"
+    assert {s.get(1) for s in segments if s.id == "ST"} == {kind}
     errors = pyx12_errors(data)
     assert not errors, "pyx12 errors:\n" + "\n".join(f"segment {e.segment} {e.element}: {e.message}" for e in errors)
 

@@ -31,7 +31,10 @@ part of the stable plugin API, [api.md](api.md)): inbound plugins produce an
 serialises to a JSON string (`"125.00"`). Unknown keys are refused.
 
 "On the 837P" says where a field lands in an X12 005010X222A1 claim file
-(loop and element), or "—" when the 837P does not carry it.
+(loop and element), or "—" when the 837P does not carry it. The responses
+read back (`ResponseBatch` and the models from `X12Control` on: TA1, 999,
+277CA, 835) never go on an 837P; their descriptions name the element of the
+response they come from ([remittance.md](remittance.md)).
 """
 
 

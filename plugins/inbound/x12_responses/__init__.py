@@ -1,0 +1,41 @@
+"""X12 responses in: TA1, 999 (005010X231A1), 277CA (005010X214) and 835
+(005010X221A1) read into the typed models of :mod:`gateway.model`
+(``Ack999``, ``ClaimAck277``, ``Remit835``…), with balancing checks; and
+``gateway dev simulate-payer``, a payer simulator that answers our 837P
+files. See docs/remittance.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.hookspecs import hookimpl
+from gateway.messages import Envelope, MessageMeta
+from gateway.model import ResponseBatch
+
+from .read import read_responses, stream_responses
+from .sniff import FORMAT, sniff
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["FORMAT", "read_responses", "stream_responses"]
+
+
+@hookimpl
+def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
+    return sniff(raw)
+
+
+@hookimpl
+def gateway_read_responses(raw: bytes, envelope: Envelope) -> ResponseBatch | None:
+    if envelope.format != FORMAT:
+        return None
+    return read_responses(raw)
+
+
+@hookimpl
+def gateway_register_commands(cli: click.Group) -> None:
+    from .cli import dev_group
+
+    dev_group(cli)
