@@ -15,6 +15,7 @@ reader built (a reader that drops a line cannot also hide it here):
   without a price that only restate a diagnosis (Synthea lists conditions
   as Claim items: no money, nothing to bill).
 * canonical JSON: every ``$.encounters[i].service_lines[j]``.
+* X12 responses (999, 277CA, 835): none; they are answers, not charges.
 
 Where a line may end (:func:`check_nothing_vanishes`):
 
@@ -129,6 +130,8 @@ def canonical_refs(doc: Any) -> list[str]:
 def billable_refs(raw: bytes, fmt: str) -> list[str] | None:
     """The billable input lines of ``raw`` in format ``fmt``; None when the
     input cannot be read at all (then it must be quarantined whole)."""
+    if fmt == "x12-response":
+        return []  # a payer's answer (999/277CA/835) holds no line to bill
     try:
         if fmt == "hl7v2":
             return hl7_refs(raw)
