@@ -30,8 +30,7 @@ from gateway.examples import FIXTURES, write_example_deployment
 SAMPLE = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
 #: a third charge and a third diagnosis, so each message has 3 FT1 and 3 DG1
 EXTRA_FT1 = (
-    "FT1|3|TX-1003||20261012||CG|LAB-LIPID^Lipid panel^L|||1|42.00||||||||E78.5^Hyperlipidemia^I10"
-    "||||||80061^^C4|"
+    "FT1|3|TX-1003||20261012||CG|LAB-LIPID^Lipid panel^L|||1|42.00||||||||E78.5^Hyperlipidemia^I10||||||80061^^C4|"
 )
 EXTRA_DG1 = "DG1|3|I10|E78.5^Hyperlipidemia, unspecified^I10|||F|||||||||3"
 
@@ -103,7 +102,7 @@ def main(quick: bool = False) -> None:
             times.append(run_process(config, root / "in", root / "out"))
             ids = claims_written(root / "out")
             if len(ids) != n or len(set(ids)) != n:
-                raise SystemExit(f"expected {n} distinct claims in the 837s, found {len(ids)} ({len(set(ids))} distinct)")
+                raise SystemExit(f"expected {n} distinct claims in the 837s, found {len(ids)} ({len(set(ids))} unique)")
         whole = Measurement("gateway process (whole process, store incl.)", n, times)
     print_table(
         f"gateway process, HL7 DFT^P03 → 837 on disk ({files} files × {per_file} messages, fresh state each run)",

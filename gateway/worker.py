@@ -23,10 +23,11 @@ from typing import Any
 
 from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
-from gateway.model import Finding, Severity
+from gateway.model import Claim, Finding, Severity, Statement
 from gateway.pipeline import MessageResult, Pipeline
 from gateway.store import ClaimedMessage, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
+from gateway.store.submissions import NewClaim, NewStatement, content_digest
 
 log = glog.get("worker")
 
@@ -64,6 +65,19 @@ class BatchRecords:
             self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
 
 
+def new_claim(claim: Claim) -> NewClaim:
+    """What the store needs of a built claim (JSON, digest, payer place)."""
+    body = claim.model_dump_json(exclude_none=True)
+    return NewClaim(
+        claim.id, claim.payer.id, str(claim.total_charge), body, claim.coverage.order, content_digest("claims", body)
+    )
+
+
+def new_statement(statement: Statement) -> NewStatement:
+    body = statement.model_dump_json(exclude_none=True)
+    return NewStatement(statement.id, body, content_digest("statements", body))
+
+
 def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
     return [f.model_dump(mode="json", exclude_none=True) for f in findings]
 
@@ -95,10 +109,8 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
                 status=status,
                 encounter=e.encounter.model_dump_json(exclude_none=True),
                 findings=_dump(e.findings),
-                claims=[
-                    (c.id, c.payer.id, str(c.total_charge), c.model_dump_json(exclude_none=True)) for c in e.claims
-                ],
-                statements=[(s.id, s.model_dump_json(exclude_none=True)) for s in e.statements],
+                claims=[new_claim(c) for c in e.claims],
+                statements=[new_statement(s) for s in e.statements],
             )
         )
     statuses = {e.status for e in out.encounters}

@@ -51,7 +51,7 @@ def test_batches_are_cut_on_size_and_the_rest_waits_for_its_age(tmp_path: Path) 
     assert [c.items for c in cuts] == [5, 5]  # two full batches; 2 claims wait (young)
     with line.store.read() as cur:
         cur.execute("SELECT status, COUNT(*) FROM claims GROUP BY status")
-        assert dict(cur.fetchall()) == {"batched": 10, "claimed": 2}
+        assert dict(cur.fetchall()) == {"batched": 10, "created": 2}
         cur.execute("SELECT status, COUNT(*) FROM messages GROUP BY status")
         assert dict(cur.fetchall()) == {"batched": 10, "claimed": 2}
     assert line.batcher.tick() == []

@@ -11,8 +11,14 @@ import pytest
 
 from gateway.messages import RecordUpdate
 from gateway.store import EncounterOutcome, Outcome, Status, Store, open_store
+from gateway.store.submissions import NewStatement, content_digest
 from tests.pg import store_url  # noqa: F401  (fixture: one URL per backend)
-from tests.test_store import new
+from tests.test_store import claim_item, new
+
+
+def statement_item(statement_id: str, body: str) -> NewStatement:
+    text = json.dumps({"id": statement_id, "body": body})
+    return NewStatement(statement_id, text, content_digest("statements", text))
 
 
 @pytest.fixture
@@ -30,8 +36,8 @@ def result(mid: int, clm01: str, body: str, statement: str | None = None, mrn_va
         status=Status.CLAIMED,
         encounter=json.dumps({"visit": f"V{mid}", "note": 'quotes " and \\ backslashes'}),
         findings=[{"severity": "info", "rule": "T-1", "message": "m", "plugin": "t"}],
-        claims=[(clm01, "PAYER", "10.00", json.dumps({"id": clm01, "body": body}))],
-        statements=[(statement, json.dumps({"id": statement, "body": body}))] if statement else [],
+        claims=[claim_item(clm01, {"id": clm01, "body": body})],
+        statements=[statement_item(statement, body)] if statement else [],
     )
     return Outcome(
         message_id=mid,

@@ -130,7 +130,7 @@ def test_prune_removes_raw_bytes_and_keeps_the_rest(store: Store, tmp_path: Path
     assert store.raw(ids[0]) == b"" and store.raw(ids[4]) == f"MSG-{4}".encode() * 10
     row = store.message(ids[0])
     assert row.status == "claimed" and row.size == 50 and row.sha256  # metadata stays
-    assert store.encounters(ids[0])[0]["claims"] == [{"clm01": f"CLM{ids[0]}", "status": "claimed"}]
+    assert store.encounters(ids[0])[0]["claims"] == [{"clm01": f"CLM{ids[0]}", "status": "created"}]
     assert [a.action for a in store.audit_trail(ids[0])] == ["received", "processed", "pruned-raw"]
     assert store.reprocess(ids[0], "cli:ops") is False  # nothing left to rebuild from
     (again,) = store.journal([new(b"MSG-0" * 10)])

@@ -109,7 +109,7 @@ class Batcher:
         table = _TABLE[kind][0]
         payer = "payer_id" if kind == "claims" else "NULL"
         with self.store.read() as cur:
-            cur.execute(f"SELECT id, clinic_id, {payer}, created_at FROM {table} WHERE status = 'claimed' ORDER BY id")
+            cur.execute(f"SELECT id, clinic_id, {payer}, created_at FROM {table} WHERE status = 'created' ORDER BY id")
             rows = cur.fetchall()
         out: dict[str, Waiting] = {}
         for rid, clinic_id, payer_id, created in rows:
@@ -174,13 +174,13 @@ class Batcher:
                 doc_ids = [self.outbox.add(cur, dest, d, now) for d in docs]
                 for row_id, _mid, _item in failed:
                     cur.execute(
-                        f"UPDATE {table} SET status = 'failed', updated_at = ? WHERE id = ? AND status = 'claimed'",
+                        f"UPDATE {table} SET status = 'failed', updated_at = ? WHERE id = ? AND status = 'created'",
                         (now, row_id),
                     )
                 for (row_id, _mid, _item), doc_index in zip(rows, links, strict=True):
                     cur.execute(
                         f"UPDATE {table} SET status = 'batched', outbox_id = ?, updated_at = ? "
-                        "WHERE id = ? AND status = 'claimed'",
+                        "WHERE id = ? AND status = 'created'",
                         (doc_ids[doc_index], now, row_id),
                     )
                     if cur.rowcount != 1:
@@ -217,8 +217,8 @@ class Batcher:
     def _message_batched(self, cur: Any, mid: int, now: float) -> None:
         cur.execute(
             "UPDATE messages SET status = 'batched', updated_at = ? WHERE id = ? AND status = 'claimed' "
-            "AND NOT EXISTS (SELECT 1 FROM claims WHERE message_id = ? AND status = 'claimed') "
-            "AND NOT EXISTS (SELECT 1 FROM statements WHERE message_id = ? AND status = 'claimed')",
+            "AND NOT EXISTS (SELECT 1 FROM claims WHERE message_id = ? AND status = 'created') "
+            "AND NOT EXISTS (SELECT 1 FROM statements WHERE message_id = ? AND status = 'created')",
             (now, mid, mid, mid),
         )
         if cur.rowcount:

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.messages import RecordUpdate
+from gateway.store.submissions import NewClaim, NewStatement
 
 
 class StoreUnavailable(RuntimeError):
@@ -104,10 +105,8 @@ class EncounterOutcome:
     status: Status
     encounter: str
     findings: list[dict[str, Any]]
-    #: (CLM01, payer id, total charge, claim JSON)
-    claims: list[tuple[str, str | None, str, str]] = field(default_factory=list)
-    #: (statement id, statement JSON)
-    statements: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[NewClaim] = field(default_factory=list)
+    statements: list[NewStatement] = field(default_factory=list)
 
 
 @dataclass

@@ -174,22 +174,25 @@ ORDER BY n
 RETURNING message_id, idx, id
 """
 _INSERT_CLAIMS = """
-INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, claim,
-                    created_at, updated_at)
-SELECT clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, 'claimed', claim, %b, %b
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, claim, n)
+INSERT INTO claims (clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim,
+                    created_at, updated_at, version, frequency_code, status)
+SELECT clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim, %b, %b, 1, '1',
+       'created'
+FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[],
+            %b::text[]) WITH ORDINALITY
+     AS u(clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim, n)
 ORDER BY n
-ON CONFLICT (clinic_id, clm01) DO NOTHING
+ON CONFLICT (clinic_id, clm01, payer_seq, version) DO NOTHING
 RETURNING encounter_row, clm01
 """
 _INSERT_STATEMENTS = """
-INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, created_at)
-SELECT clinic_id, statement_id, encounter_row, message_id, 'claimed', statement, %b
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, statement_id, encounter_row, message_id, statement, n)
+INSERT INTO statements (clinic_id, statement_id, digest, encounter_row, message_id, statement, created_at, updated_at,
+                        version, status)
+SELECT clinic_id, statement_id, digest, encounter_row, message_id, statement, %b, %b, 1, 'created'
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[]) WITH ORDINALITY
+     AS u(clinic_id, statement_id, digest, encounter_row, message_id, statement, n)
 ORDER BY n
-ON CONFLICT (clinic_id, statement_id) DO NOTHING
+ON CONFLICT (clinic_id, statement_id, version) DO NOTHING
 """
 _UPSERT_RECORDS = """
 INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at)
@@ -294,19 +297,20 @@ class PostgresStore(SQLStore):
     def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
         if not rows:
             return []
-        params = _columns(rows, 7)  # created_at = updated_at
+        params = _columns(rows, 9)  # created_at = updated_at
         cur._cur.execute(_INSERT_CLAIMS, [params[0], *params])
         fresh = {(int(e), c) for e, c in cur._cur.fetchall()}
         out = []
         for r in rows:  # the first row with a (clinic, CLM01) was inserted, if any was
-            key = (r[2], r[1])  # encounter_row determines the clinic
+            key = (r[4], r[1])  # encounter_row determines the clinic
             out.append(key in fresh)
             fresh.discard(key)
         return out
 
     def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            cur._cur.execute(_INSERT_STATEMENTS, _columns(rows, 5))
+            params = _columns(rows, 6)  # created_at = updated_at
+            cur._cur.execute(_INSERT_STATEMENTS, [params[0], *params])
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         # one statement may not update a row twice: keep each key's last value

@@ -64,13 +64,14 @@ _INSERT_ENCOUNTER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 _INSERT_CLAIM = (
-    "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
-    "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
-    "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id"
+    "INSERT INTO claims (clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, "
+    "claim, created_at, updated_at, version, frequency_code, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, '1', "
+    "'created') ON CONFLICT (clinic_id, clm01, payer_seq, version) DO NOTHING RETURNING id"
 )
 _INSERT_STATEMENT = (
-    "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
-    "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING"
+    "INSERT INTO statements (clinic_id, statement_id, digest, encounter_row, message_id, statement, created_at, "
+    "updated_at, version, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'created') "
+    "ON CONFLICT (clinic_id, statement_id, version) DO NOTHING"
 )
 _UPSERT_RECORD = (
     "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -138,8 +139,9 @@ class SQLStore(Store):
     def _lock_schema(self, cur: Any) -> None:
         """Serialise migrators (two nodes starting at once); SQLite's write lock does."""
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations (each in its own transaction); their versions."""
+    def migrate(self, upto: int | None = None) -> list[int]:
+        """Apply pending migrations (each in its own transaction; only those up
+        to version ``upto`` when given); their versions."""
         applied: list[int] = []
         with self.write() as cur:
             self._lock_schema(cur)
@@ -148,7 +150,8 @@ class SQLStore(Store):
             with self.write() as cur:
                 self._lock_schema(cur)
                 cur.execute("SELECT version FROM schema_migrations")
-                todo = migrations.pending({r[0] for r in cur.fetchall()})
+                done = {r[0] for r in cur.fetchall()}
+                todo = [m for m in migrations.pending(done) if upto is None or m.version <= upto]
                 if not todo:
                     return applied
                 m = todo[0]
@@ -310,15 +313,17 @@ class SQLStore(Store):
         return [int(r[0]) for r in returned]
 
     def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
-        """Insert claim rows ``(clinic_id, clm01, encounter_row, message_id,
-        payer_id, total_charge, claim, created_at, updated_at)`` unless the
-        clinic has the CLM01 already (an earlier row of ``rows`` included):
-        which were inserted, in order."""
+        """Insert claim rows ``(clinic_id, clm01, payer_seq, digest,
+        encounter_row, message_id, payer_id, total_charge, claim, created_at,
+        updated_at)`` as version 1 unless the clinic has the CLM01 for that
+        payer place already (an earlier row of ``rows`` included): which were
+        inserted, in order."""
         return [r is not None for r in self._many_returning(cur, _INSERT_CLAIM, rows)]
 
     def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        """Insert statement rows ``(clinic_id, statement_id, encounter_row,
-        message_id, statement, created_at)``, skipping known statement ids."""
+        """Insert statement rows ``(clinic_id, statement_id, digest,
+        encounter_row, message_id, statement, created_at, updated_at)``,
+        skipping known statement ids."""
         cur.executemany(_INSERT_STATEMENT, rows)
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -339,8 +344,20 @@ class SQLStore(Store):
         inserted = self._insert_claims(
             cur,
             [
-                (encs[k][1].clinic_id, clm01, enc_rows[k], encs[k][0].message_id, payer, total, body, now, now)
-                for k, (clm01, payer, total, body) in items
+                (
+                    encs[k][1].clinic_id,
+                    c.clm01,
+                    c.payer_seq,
+                    c.digest,
+                    enc_rows[k],
+                    encs[k][0].message_id,
+                    c.payer_id,
+                    c.total_charge,
+                    c.body,
+                    now,
+                    now,
+                )
+                for k, c in items
             ],
         )
         claims: dict[int, int] = {}
@@ -354,9 +371,9 @@ class SQLStore(Store):
             else:
                 claims[mid] = claims.get(mid, 0) + 1
         statements = [
-            (e.clinic_id, sid, enc_rows[k], o.message_id, body, now)
+            (e.clinic_id, st.statement_id, st.digest, enc_rows[k], o.message_id, st.body, now, now)
             for k, (o, e) in enumerate(encs)
-            for sid, body in e.statements
+            for st in e.statements
         ]
         if statements:
             self._insert_statements(cur, statements)
@@ -483,7 +500,7 @@ class SQLStore(Store):
             row = cur.fetchone()
             if row is None or row[1] is not None:
                 return False  # unknown, or its raw bytes are gone (retention)
-            cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'claimed'", (message_id,))
+            cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'created'", (message_id,))
             if cur.fetchone()[0]:
                 return False
             for table in ("claims", "statements", "encounters"):
