@@ -190,7 +190,7 @@ def register(cli: click.Group) -> None:
                 out["raw"] = (store.raw(message_id) or b"").decode("utf-8", "replace")
             if encounter_idx is not None:
                 store.add_audit(message_id, _actor(), "viewed-encounter", {"idx": encounter_idx})
-                out["encounter"] = store.encounter_json(message_id, encounter_idx)  # type: ignore[attr-defined]
+                out["encounter"] = store.encounter_json(message_id, encounter_idx)
         if as_json:
             click.echo(json.dumps(out, indent=2))
             return
@@ -247,12 +247,12 @@ def register(cli: click.Group) -> None:
     def prune(config: Path, store_url: str | None, days: float, statuses: tuple[str, ...], archive: Path | None,
               limit: int | None, dry_run: bool) -> None:  # fmt: skip
         """Remove raw bytes of old processed messages; hashes, metadata, claims and audit stay."""
-        from gateway.store.retention import Archive, prune_count
+        from gateway.store.retention import Archive
 
         cutoff = time.time() - days * 86400
         with _open(config, store_url) as store:
             if dry_run:
-                n, size = prune_count(store, cutoff, statuses)
+                n, size = store.prune_count(cutoff, statuses)
                 click.echo(f"would prune {n} message(s), {size} bytes")
                 return
             sink = Archive(archive) if archive else None

@@ -42,7 +42,7 @@ def render_metrics(store: Store, extra: Callable[[], list[str]] | None = None) -
     ]
     lines += histogram_lines("gateway_processing_latency_seconds", {}, LATENCY_BOUNDS, per_bucket, total)
     lines += ACK_LATENCY.render() + JOURNALED.render()
-    lines += outbox_metric_lines(store)  # type: ignore[arg-type]
+    lines += outbox_metric_lines(store)
     if extra:
         lines += extra()
     return "\n".join(lines) + "\n"

@@ -29,7 +29,6 @@ from gateway.oneshot import RunSummary
 from gateway.store import FILE_NAME, SQLiteStore
 from gateway.worker import Worker, WorkerSettings
 
-from .outbox import Outbox
 from .service import DeliveryService
 
 DEMO_CONFIG = "demo.yaml"
@@ -58,13 +57,11 @@ def _fresh_store(state_dir: Path) -> SQLiteStore:
 
 
 def _settled(store: SQLiteStore, service: DeliveryService) -> bool:
-    with store.read() as cur:
-        cur.execute("SELECT COUNT(*) FROM messages WHERE status = 'received'")
-        if cur.fetchone()[0]:
-            return False
+    if store.oldest_pending() is not None:
+        return False
     if service.batcher.waiting("claims") or service.batcher.waiting("statements"):
         return False
-    return Outbox(store).pending_count() == 0
+    return store.outbox_pending() == 0
 
 
 def run_demo(config: Path, inputs: list[Path], out_dir: Path, timeout: float = 120.0) -> tuple[RunSummary, dict]:

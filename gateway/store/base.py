@@ -23,10 +23,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
+from gateway.store.outbox import DeliveryStore
 from gateway.store.submissions import NewClaim, NewStatement
+
+if TYPE_CHECKING:
+    from gateway.documents import ControlNumbers
 
 
 class StoreUnavailable(RuntimeError):
@@ -34,8 +38,11 @@ class StoreUnavailable(RuntimeError):
 
 
 class Status(StrEnum):
-    """Per-message stage. ``received`` is the work queue; ``quarantined`` and
-    ``dead`` need a person; the others are progress."""
+    """Per-message stage. ``received`` is the work queue; ``claimed`` and
+    ``batched`` are on their way (claims or statements waiting for the
+    batcher, or in a document not yet delivered); ``parsed``, ``coded``,
+    ``delivered`` and ``duplicate`` (everything in it was already billed) are
+    final; ``quarantined`` and ``dead`` need a person."""
 
     RECEIVED = "received"
     PARSED = "parsed"
@@ -43,13 +50,16 @@ class Status(StrEnum):
     CLAIMED = "claimed"
     BATCHED = "batched"
     DELIVERED = "delivered"
+    DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
     DEAD = "dead"
 
 
 #: statuses a message can end in after a worker processed it
-PROCESSED = frozenset({Status.PARSED, Status.CODED, Status.CLAIMED, Status.BATCHED, Status.DELIVERED})
+PROCESSED = frozenset({Status.PARSED, Status.CODED, Status.CLAIMED, Status.BATCHED, Status.DELIVERED, Status.DUPLICATE})
 NEEDS_PERSON = frozenset({Status.QUARANTINED, Status.DEAD})
+#: a message here still has work ahead of it in the gateway
+IN_PROGRESS = frozenset({Status.RECEIVED, Status.CLAIMED, Status.BATCHED})
 
 
 @dataclass(frozen=True)
@@ -197,8 +207,14 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(ABC):
-    """One durable store; a backend per database. Also a RecordLookup."""
+class Store(DeliveryStore, ABC):
+    """One durable store; a backend per database. Also a RecordLookup.
+
+    Every abstract method here and in the mixed-in interfaces
+    (:class:`gateway.store.outbox.DeliveryStore`) is one transaction, safe to
+    run again after a lost connection: :class:`gateway.store.retry.RetryingStore`
+    wraps each of them on PostgreSQL. Add a method as an abstract method of the
+    interface and it is covered."""
 
     dialect: str
 
@@ -254,6 +270,10 @@ class Store(ABC):
         """Stored encounters of a message: idx, visit, status, findings, claim ids."""
 
     @abstractmethod
+    def encounter_json(self, message_id: int, idx: int) -> dict[str, Any] | None:
+        """The stored canonical encounter (patient data: for operators who ask)."""
+
+    @abstractmethod
     def audit_trail(self, message_id: int) -> list[AuditEntry]: ...
 
     @abstractmethod
@@ -288,7 +308,29 @@ class Store(ABC):
     def leases(self) -> list[Lease]:
         """Every lease ever taken (expired ones included), by name."""
 
+    # -- control numbers ---------------------------------------------------------
+    @abstractmethod
+    def next_number(self, scope: str, counter: str) -> int:
+        """Allocate the next control number (first is 1), committed before it
+        is returned: never handed out twice, across processes and nodes."""
+
+    @abstractmethod
+    def current_number(self, scope: str, counter: str) -> int:
+        """The last number allocated (0 when none was)."""
+
+    def control_numbers(self) -> ControlNumbers:
+        """ISA13/GS06/ST02 allocation from this store's ``control_numbers``
+        table: one sequence per scope, shared by ``gateway run``, ``gateway
+        process`` and every node of a PostgreSQL deployment."""
+        from gateway.control_numbers import StoreControlNumbers
+
+        return StoreControlNumbers(self)
+
     # -- retention -------------------------------------------------------------
+    @abstractmethod
+    def prune_count(self, older_than: float, statuses: Iterable[str]) -> tuple[int, int]:
+        """How many messages (and bytes) :meth:`prune` would remove."""
+
     @abstractmethod
     def prune(
         self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
@@ -298,6 +340,10 @@ class Store(ABC):
         encounters, claims and the audit trail stay, and each prune is audited.
         ``archive(rows)`` is called with ``(id, clinic, sha256, received_at, raw)``
         tuples before they are removed, inside the transaction."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The latest migration applied."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -216,7 +216,8 @@ class PostgresStore(SQLStore):
     ``?options=-csearch_path%3Dname`` selects a schema)."""
 
     dialect = "postgresql"
-    claim_subquery = SQLStore.claim_subquery + " FOR UPDATE SKIP LOCKED"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    claim_subquery = SQLStore.claim_subquery + skip_locked
     lock_rows = " FOR UPDATE"
     #: walk the queue index in id order and stop after ``limit`` rows. Without
     #: this, a planner with stale statistics (a fresh table, or a backlog small
@@ -316,13 +317,6 @@ class PostgresStore(SQLStore):
         # one statement may not update a row twice: keep each key's last value
         last = {r[:3]: r for r in rows}
         cur._cur.execute(_UPSERT_RECORDS, _columns(list(last.values()), 5))
-
-    def control_numbers(self) -> Any:
-        """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one
-        sequence per scope shared by every node (the delivery batcher asks)."""
-        from gateway.control_numbers import StoreControlNumbers
-
-        return StoreControlNumbers(self)
 
     def close(self) -> None:
         self.closed = True

@@ -8,8 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.store import migrations
@@ -27,6 +26,8 @@ from gateway.store.base import (
     Status,
     Store,
 )
+from gateway.store.sql_delivery import SQLDelivery
+from gateway.store.sqlbase import to_json
 
 _INSERT_MESSAGE = """
 INSERT INTO messages (scope, sha256, raw, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
@@ -80,23 +81,6 @@ _UPSERT_RECORD = (
 )
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "model_dump"):
-        return o.model_dump(mode="json", exclude_none=True)
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    return str(o)
-
-
-#: one encoder for every call (``json.dumps`` with options builds one per call)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON; pydantic models and dates are dumped in JSON mode."""
-    return _ENCODER.encode(value)
-
-
 @functools.lru_cache(maxsize=64)
 def _status_detail(status: str) -> str:
     return to_json({"status": status})
@@ -111,7 +95,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(Store):
+class SQLStore(SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
@@ -123,17 +107,6 @@ class SQLStore(Store):
     )
     #: run before the claiming statement, in its transaction (planner settings)
     claim_setup: str | None = None
-
-    # a backend provides these two
-    @contextmanager
-    def write(self) -> Iterator[Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-        yield
-
-    @contextmanager
-    def read(self) -> Iterator[Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-        yield
 
     # -- schema ----------------------------------------------------------
     def _lock_schema(self, cur: Any) -> None:
@@ -404,12 +377,6 @@ class SQLStore(Store):
         with self.write() as cur:
             self._audit(cur, message_id, actor, action, detail or {})
 
-    def _audit(self, cur: Any, message_id: int | None, actor: str, action: str, detail: dict[str, Any]) -> None:
-        cur.execute(
-            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (message_id, time.time(), actor, action, to_json(detail)),
-        )
-
     # -- records ---------------------------------------------------------
     def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
         with self.read() as cur:
@@ -547,6 +514,19 @@ class SQLStore(Store):
         return int(row[0]) if row else 0
 
     # -- retention ---------------------------------------------------------
+    def prune_count(self, older_than: float, statuses: Iterable[str]) -> tuple[int, int]:
+        statuses = sorted(set(statuses))
+        if not statuses:
+            return 0, 0
+        with self.read() as cur:
+            cur.execute(
+                "SELECT COUNT(*), SUM(size) FROM messages WHERE raw_pruned_at IS NULL AND processed_at < ? "
+                f"AND status IN ({', '.join('?' * len(statuses))})",
+                (older_than, *statuses),
+            )
+            n, size = cur.fetchone()
+        return int(n or 0), int(size or 0)
+
     def prune(
         self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
     ) -> Pruned:

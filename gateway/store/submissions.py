@@ -172,3 +172,24 @@ class SubmissionFilter:
     payer_id: str | None = None
     since: float | None = None
     limit: int = 100
+
+
+def message_status(items: set[str], encounters: list[str]) -> str:
+    """A processed message's status from its claims' and statements' statuses
+    (``items``) and its encounters' statuses: ``claimed`` while an item waits
+    for the batcher, ``batched`` while one is in a document on its way,
+    ``delivered`` once something of it was sent, ``quarantined`` when what is
+    left needs a person (a held or unrenderable item, every encounter
+    quarantined), else ``duplicate`` (everything was already billed by other
+    messages, or an operator discarded it)."""
+    if ClaimStatus.CREATED in items:
+        return "claimed"
+    if ClaimStatus.BATCHED in items:
+        return "batched"
+    if items - NOT_SENT - {ClaimStatus.FAILED}:
+        return "delivered"
+    if items & {ClaimStatus.HELD, ClaimStatus.FAILED}:
+        return "quarantined"
+    if encounters and all(e == "quarantined" for e in encounters):
+        return "quarantined"
+    return "duplicate"
