@@ -215,3 +215,68 @@ def test_postgres_store_offers_its_shared_control_numbers(pg_url: str) -> None: 
     assert isinstance(numbers, StoreControlNumbers)
     assert [numbers.next("riverside", "isa13") for _ in range(3)] == [1, 2, 3]
     store.close()
+
+
+# -- retrying every operation of the interface ---------------------------------
+def test_every_operation_of_the_interface_is_retried_none_from_a_hand_kept_list(pg_url: str) -> None:  # noqa: F811
+    from gateway.store.retry import RETRIED, RetryingStore
+
+    operations = set(Store.__abstractmethods__) - {"close"}
+    assert {"outbox_claim", "outbox_delivered", "cut", "journal", "complete", "next_number"} <= operations
+    assert RETRIED == operations
+    assert all(getattr(getattr(RetryingStore, name), "retried", False) for name in operations)
+    store = open_store(pg_url)
+    assert isinstance(store, RetryingStore) and isinstance(store.inner, PostgresStore)
+    assert store.dialect == "postgresql"  # backend attributes pass through
+    store.close()
+
+
+def test_outbox_operations_survive_dropped_connections(pg_url: str) -> None:  # noqa: F811
+    from gateway.documents import Document
+    from gateway.store.outbox import BatchCut
+
+    url = pg_url + "&application_name=gw-outbox-retry"
+    store = open_store(url)
+
+    def drop_connections() -> None:
+        with admin() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                ("gw-outbox-retry",),
+            )
+
+    doc = Document("x.x12", b"ISA", "application/edi-x12", "claims", "riverside")
+    drop_connections()
+    assert store.cut(BatchCut("claims", "claims-out", [doc], [])) == [(1, "x.x12")]
+    drop_connections()
+    (item,) = store.outbox_claim("node-a", 10, 60)
+    drop_connections()
+    assert store.outbox_delivered("node-a", item, "sftp://x/x.x12", already_present=False)
+    drop_connections()
+    assert store.outbox_row(1).status == "delivered"  # type: ignore[union-attr]
+    store.close()
+
+
+def test_retrying_gives_up_after_its_time_with_the_backend_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from gateway.store import SQLiteStore
+    from gateway.store.retry import RetryingStore
+
+    inner = SQLiteStore(tmp_path / "gateway.sqlite")
+    tries = []
+
+    def retryable(exc: BaseException) -> bool:
+        tries.append(exc)
+        return isinstance(exc, sqlite3.ProgrammingError)
+
+    store = RetryingStore(inner, retryable=retryable, unavailable=lambda e: StoreUnavailable("gone"), timeout=0.3)
+    assert store.outbox_pending() == 0 and tries == []
+    inner.close()  # every operation now fails the same way
+    t = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="gone"):
+        store.outbox_pending()
+    assert time.monotonic() - t < 2 and len(tries) == 3  # 50 + 100 ms of backoff, the next would pass 0.3 s
+    other = RetryingStore(inner, retryable=lambda e: False, unavailable=lambda e: StoreUnavailable("-"), timeout=5)
+    with pytest.raises(sqlite3.ProgrammingError):  # not retryable: raised at once
+        other.outbox_pending()

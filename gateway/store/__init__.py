@@ -66,9 +66,9 @@ def open_store(url: str | Path, base_dir: Path | None = None) -> Store:
     :class:`gateway.store.postgres.StoreUnavailable` when it cannot be reached)."""
     text = str(url)
     if is_postgres(text):
-        from gateway.store.postgres import PostgresStore  # psycopg is imported only when used
+        from gateway.store.postgres import PostgresStore, retrying  # psycopg is imported only when used
 
-        return PostgresStore(text)
+        return retrying(PostgresStore(text))
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     path = Path(text)

@@ -22,9 +22,10 @@ difference lives in this module:
 Connections come from a :class:`psycopg_pool.ConnectionPool` (threads of one
 process share it). A connection broken by a database restart or failover is
 dropped by the pool, and the operation is retried on a fresh connection with
-backoff for up to ``reconnect_timeout`` seconds: every operation is one
-transaction, safe to run again (results are written only while the worker
-holds the message; journaling deduplicates). At start the database is tried
+backoff for up to ``reconnect_timeout`` seconds (:func:`retrying`, which
+:func:`gateway.store.open_store` applies: a
+:class:`~gateway.store.retry.RetryingStore` around every operation of the
+interface): every operation is one transaction, safe to run again. At start the database is tried
 once: if it cannot be reached, :class:`StoreUnavailable` names host, port,
 database and user — never the password.
 """
@@ -33,22 +34,19 @@ from __future__ import annotations
 
 import functools
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Outcome, StoreUnavailable
+from gateway.store.retry import RetryingStore
 from gateway.store.sqlstore import SQLStore, _processed_detail, to_json
 
-__all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql", "retrying"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -108,35 +106,20 @@ class _Cursor:
         return self._cur.rowcount
 
 
-def _retrying(method: Callable[P, R]) -> Callable[P, R]:
-    """Run ``method`` again on a fresh connection after a lost connection,
-    a serialisation failure or a deadlock, until ``reconnect_timeout``."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        store: PostgresStore = args[0]  # type: ignore[assignment]
-        deadline = time.monotonic() + store.reconnect_timeout
-        delay = 0.05
-        while True:
-            try:
-                return method(*args, **kwargs)
-            except psycopg.OperationalError as exc:
-                if store.closed or time.monotonic() + delay > deadline:
-                    raise StoreUnavailable(
-                        f"PostgreSQL at {describe(store.url)} is unavailable: {_reason(exc, store.url)}"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    return wrapper
-
-
-#: the store operations that run again after a lost connection (each is one transaction)
-RETRIED = (
-    "journal", "claim", "renew", "release", "complete", "get", "counts", "oldest_pending", "list_messages", "raw",
-    "encounters", "encounter_json", "audit_trail", "reprocess", "add_audit", "claim_count", "latency_histogram",
-    "try_lease", "release_lease", "leases", "next_number", "current_number", "schema_version",
-)  # fmt: skip
+def retrying(store: PostgresStore) -> RetryingStore:
+    """``store`` with every interface operation run again on a fresh
+    connection after a lost connection, a serialisation failure or a deadlock
+    (all ``psycopg.OperationalError``), for up to ``reconnect_timeout``;
+    then :class:`StoreUnavailable` naming where (never the password)."""
+    return RetryingStore(
+        store,
+        retryable=lambda exc: isinstance(exc, psycopg.OperationalError),
+        unavailable=lambda exc: StoreUnavailable(
+            f"PostgreSQL at {describe(store.url)} is unavailable: {_reason(exc, store.url)}"
+        ),
+        timeout=store.reconnect_timeout,
+        closed=lambda: store.closed,
+    )
 
 
 # Set-based writes for a worker's batch: each statement takes one array per
@@ -321,8 +304,3 @@ class PostgresStore(SQLStore):
     def close(self) -> None:
         self.closed = True
         self._pool.close()
-
-
-for _name in RETRIED:
-    if hasattr(PostgresStore, _name):
-        setattr(PostgresStore, _name, _retrying(getattr(PostgresStore, _name)))
