@@ -216,6 +216,10 @@ from gateway.delivery.cli import register as _register_outbox_commands  # noqa: 
 
 _register_outbox_commands(cli)  # outbox list/show/retry
 
+from gateway.claims_cli import register as _register_claims_commands  # noqa: E402
+
+_register_claims_commands(cli)  # claims / statements list/show/resolve
+
 
 def main() -> None:
     try:

@@ -81,7 +81,7 @@ def test_payer_directory_destination_wins_over_the_clinic_default(tmp_path: Path
     line = Line(config)
     line.ingest(p.read_bytes() for p in demo_inputs())
     with line.store.read() as cur:
-        cur.execute("SELECT COUNT(*) FROM claims WHERE payer_id = 'EXBCBS01'")
+        cur.execute("SELECT COUNT(*) FROM claims WHERE payer_id = 'EXBCBS01' AND status = 'created'")
         (blue_claims,) = cur.fetchone()
     assert blue_claims >= 1
     cuts = {(c.destination, c.kind): c for c in line.cut()}

@@ -157,7 +157,8 @@ def test_one_claim_per_clinic_and_clm01(store: Store) -> None:
     assert [(c.claims, c.duplicate_claims) for c in done] == [(1, 0), (0, 1)]
     assert store.claim_count() == 1
     enc = store.encounters(b.id)[0]
-    assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"
+    assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-RESENT-CLAIM"
+    assert store.message(b.id).status == "duplicate"  # final: nothing of it waits
 
 
 def test_release_gives_work_back_without_counting_an_attempt(store: Store) -> None:

@@ -152,7 +152,7 @@ def test_prune_command(tmp_path: Path, store_url: str) -> None:  # noqa: F811
     args = ["messages", "prune", "--config", str(config), "--store", store_url, "--older-than", "30"]
     dry = CliRunner().invoke(cli, [*args, "--status", "claimed", "--dry-run"])
     assert dry.exit_code == 0 and "would prune 4 message(s), 200 bytes" in dry.output
-    default = CliRunner().invoke(cli, args)  # default stages: parsed, coded, delivered
+    default = CliRunner().invoke(cli, args)  # default stages: parsed, coded, delivered, duplicate
     assert default.exit_code == 0 and "pruned 0 message(s)" in default.output
     real = CliRunner().invoke(cli, [*args, "--status", "claimed", "--archive", str(tmp_path / "arch")])
     assert real.exit_code == 0 and "pruned 4 message(s), 200 bytes, archived to" in real.output

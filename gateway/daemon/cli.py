@@ -18,11 +18,11 @@ from typing import Any
 import click
 
 from gateway.config import ConfigError, read_config
-from gateway.store import FILE_NAME, MessageFilter, MessageRow, Store, StoreUnavailable, open_store
+from gateway.store import FILE_NAME, IN_PROGRESS, MessageFilter, MessageRow, Store, StoreUnavailable, open_store
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 #: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
-PRUNABLE = ("parsed", "coded", "delivered")
+PRUNABLE = ("parsed", "coded", "delivered", "duplicate")
 STORE = click.option("--store", "store_url", help="Store URL or path (default: <state_dir>/gateway.sqlite).")
 
 
@@ -105,15 +105,28 @@ def register(cli: click.Group) -> None:
     @STORE
     @click.option("--json", "as_json", is_flag=True)
     def status(config: Path, store_url: str | None, as_json: bool) -> None:
-        """Messages per clinic and stage, and the oldest one waiting."""
+        """Messages per clinic and stage; every message not yet final (waiting
+        for a worker, or with claims or statements not yet delivered) and the
+        oldest of them; claims and statements held for an operator."""
         with _open(config, store_url) as store:
             counts = store.counts()
             oldest = store.oldest_pending()
+            unfinished = store.oldest_in_progress()
+            items = store.submission_counts()
+        busy = {s: sum(n for _, st, n in counts if st == s) for s in sorted(IN_PROGRESS)}
+        held = {k: sum(n for kind, _, st, n in items if kind == k and st == "held") for k in ("claims", "statements")}
         if as_json:
             out = {
                 "counts": [{"clinic": c, "status": s, "messages": n} for c, s, n in counts],
                 "oldest_pending": _ts(oldest) if oldest else None,
                 "oldest_pending_age_seconds": round(time.time() - oldest, 1) if oldest else None,
+                "in_progress": {
+                    "messages": sum(busy.values()),
+                    "by_status": busy,
+                    "oldest": _ts(unfinished) if unfinished else None,
+                    "oldest_age_seconds": round(time.time() - unfinished, 1) if unfinished else None,
+                },
+                "held": held,
             }
             click.echo(json.dumps(out, indent=2))
             return
@@ -124,10 +137,17 @@ def register(cli: click.Group) -> None:
         click.echo(f"{'clinic':<{width}}  " + "  ".join(f"{s:>11}" for s in statuses))
         for c in clinics:
             click.echo(f"{c:<{width}}  " + "  ".join(f"{table.get((c, s), 0):>11}" for s in statuses))
-        if oldest:
-            click.echo(f"\noldest pending: received {_ts(oldest)} UTC ({time.time() - oldest:.0f} s ago)")
+        if unfinished:
+            parts = ", ".join(f"{s} {n}" for s, n in busy.items())
+            click.echo(f"\nin progress: {sum(busy.values())} message(s) ({parts}); oldest received {_ts(unfinished)} "
+                       f"UTC ({time.time() - unfinished:.0f} s ago)")  # fmt: skip
         else:
-            click.echo("\nnothing pending")
+            click.echo("\nnothing in progress")
+        if oldest:
+            click.echo(f"waiting for a worker since {_ts(oldest)} UTC ({time.time() - oldest:.0f} s)")
+        if any(held.values()):
+            click.echo(f"held for an operator: {held['claims']} claim(s), {held['statements']} statement(s) — "
+                       "gateway claims list --status held / gateway statements list --status held")  # fmt: skip
 
     @cli.group()
     def messages() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.store.base import (
+    IN_PROGRESS,
     NEEDS_PERSON,
     PROCESSED,
     AuditEntry,
@@ -33,6 +34,7 @@ from gateway.store.sqlite import FILE_NAME, SQLiteStore
 
 __all__ = [
     "FILE_NAME",
+    "IN_PROGRESS",
     "NEEDS_PERSON",
     "PROCESSED",
     "AuditEntry",

@@ -14,7 +14,13 @@ backend must guarantee is said here:
 * :meth:`Store.complete` writes a worker's results in one transaction, and
   only while the worker still holds the message, so results are never
   written twice;
-* claims are unique per ``(clinic, CLM01)``.
+* a claims row is one submission, unique per ``(clinic, CLM01, payer place,
+  version)``; :meth:`Store.complete` applies the one duplicate rule
+  (:func:`gateway.store.submissions.decide`): an identical resend is not
+  billed again, changed content for a CLM01 already sent is held for an
+  operator (:meth:`Store.resolve`) unless the payer rejected it;
+* every status change of a claim or statement is an event
+  (:meth:`Store.events`, :meth:`Store.record_transition`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
 from gateway.store.outbox import DeliveryStore
-from gateway.store.submissions import NewClaim, NewStatement
+from gateway.store.submissions import NewClaim, NewStatement, SubmissionStore
 
 if TYPE_CHECKING:
     from gateway.documents import ControlNumbers
@@ -138,10 +144,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Completed:
+    """What :meth:`Store.complete` stored for one message: its status, claims
+    created, claims that were identical resends, claims held for an operator."""
+
     message_id: int
     status: str
     claims: int
     duplicate_claims: int
+    held_claims: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,11 +217,12 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(DeliveryStore, ABC):
+class Store(SubmissionStore, DeliveryStore, ABC):
     """One durable store; a backend per database. Also a RecordLookup.
 
     Every abstract method here and in the mixed-in interfaces
-    (:class:`gateway.store.outbox.DeliveryStore`) is one transaction, safe to
+    (:class:`gateway.store.submissions.SubmissionStore`,
+    :class:`gateway.store.outbox.DeliveryStore`) is one transaction, safe to
     run again after a lost connection: :class:`gateway.store.retry.RetryingStore`
     wraps each of them on PostgreSQL. Add a method as an abstract method of the
     interface and it is covered."""
@@ -257,6 +268,11 @@ class Store(DeliveryStore, ABC):
         """``received_at`` of the oldest message still in the work queue."""
 
     @abstractmethod
+    def oldest_in_progress(self) -> float | None:
+        """``received_at`` of the oldest message not yet final (:data:`IN_PROGRESS`:
+        in the queue, or with claims or statements not yet delivered)."""
+
+    @abstractmethod
     def list_messages(self, flt: MessageFilter) -> list[MessageRow]: ...
 
     @abstractmethod
@@ -277,10 +293,12 @@ class Store(DeliveryStore, ABC):
     def audit_trail(self, message_id: int) -> list[AuditEntry]: ...
 
     @abstractmethod
-    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
-        """Put a message back in the work queue (its unbatched claims are
-        dropped and rebuilt); audited. False when it does not exist or has
-        claims already batched."""
+    def reprocess(self, message_id: int, actor: str, reason: str = "", lane: str | None = None) -> bool:
+        """Put a message back in the work queue (in ``lane`` when given, else
+        its own); audited. Its claims and statements that never left the
+        gateway (created, held, failed, discarded, superseded) and their events
+        are dropped and rebuilt. False when it does not exist, its raw bytes
+        were pruned, or something of it was already batched or sent."""
 
     @abstractmethod
     def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:

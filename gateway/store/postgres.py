@@ -44,7 +44,9 @@ from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Outcome, StoreUnavailable
 from gateway.store.retry import RetryingStore
+from gateway.store.sql_submissions import INSERT_COLUMNS
 from gateway.store.sqlstore import SQLStore, _processed_detail, to_json
+from gateway.store.submissions import Kind
 
 __all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql", "retrying"]
 
@@ -156,27 +158,6 @@ FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::tex
 ORDER BY n
 RETURNING message_id, idx, id
 """
-_INSERT_CLAIMS = """
-INSERT INTO claims (clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim,
-                    created_at, updated_at, version, frequency_code, status)
-SELECT clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim, %b, %b, 1, '1',
-       'created'
-FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[],
-            %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, claim, n)
-ORDER BY n
-ON CONFLICT (clinic_id, clm01, payer_seq, version) DO NOTHING
-RETURNING encounter_row, clm01
-"""
-_INSERT_STATEMENTS = """
-INSERT INTO statements (clinic_id, statement_id, digest, encounter_row, message_id, statement, created_at, updated_at,
-                        version, status)
-SELECT clinic_id, statement_id, digest, encounter_row, message_id, statement, %b, %b, 1, 'created'
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, statement_id, digest, encounter_row, message_id, statement, n)
-ORDER BY n
-ON CONFLICT (clinic_id, statement_id, version) DO NOTHING
-"""
 _UPSERT_RECORDS = """
 INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at)
 SELECT clinic_id, kind, key, value, message_id, %b
@@ -184,6 +165,20 @@ FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) AS u(c
 ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, message_id = excluded.message_id,
     updated_at = excluded.updated_at
 """
+
+
+#: PostgreSQL array types of the item columns (claims, statements)
+_PG_TYPES = {
+    "clinic_id": "text", "clm01": "text", "statement_id": "text", "payer_seq": "int", "version": "int",
+    "frequency_code": "text", "original_reference": "text", "digest": "text", "encounter_row": "bigint",
+    "message_id": "bigint", "payer_id": "text", "total_charge": "text", "status": "text", "claim": "text",
+    "statement": "text", "lane": "text", "created_at": "float8", "updated_at": "float8",
+}  # fmt: skip
+#: the unique key of an item row, to match returned ids to rows
+_ITEM_KEYS = {
+    "claims": ("clinic_id", "clm01", "payer_seq", "version"),
+    "statements": ("clinic_id", "statement_id", "version"),
+}
 
 
 def _columns(rows: Sequence[Sequence[Any]], arrays: int) -> list[Any]:
@@ -202,6 +197,7 @@ class PostgresStore(SQLStore):
     skip_locked = " FOR UPDATE SKIP LOCKED"
     claim_subquery = SQLStore.claim_subquery + skip_locked
     lock_rows = " FOR UPDATE"
+    _lock_clause = " FOR UPDATE"
     #: walk the queue index in id order and stop after ``limit`` rows. Without
     #: this, a planner with stale statistics (a fresh table, or a backlog small
     #: next to the table) sorts every queued row in a bitmap heap scan per
@@ -252,9 +248,8 @@ class PostgresStore(SQLStore):
             yield _Cursor(cur)  # autocommit: one round trip per query, no BEGIN/COMMIT
 
     # -- set-based batch writes (the hooks of SQLStore.complete) ----------
-    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
-        # one statement: the UPDATE locks each row and re-checks the lease
-        # (claimed_by) after any concurrent change, so only held rows are written
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        # one statement for the batch (the rows are locked by _held_messages)
         params = {
             "id": [o.message_id for o in outcomes],
             "status": [str(o.status) for o in outcomes],
@@ -269,7 +264,6 @@ class PostgresStore(SQLStore):
             "worker": worker,
         }
         cur._cur.execute(_FINISH_MESSAGES, params)
-        return {int(r[0]) for r in cur._cur.fetchall()}
 
     def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
@@ -278,23 +272,27 @@ class PostgresStore(SQLStore):
         ids = {(int(m), int(i)): int(r) for m, i, r in cur._cur.fetchall()}
         return [ids[(r[0], r[1])] for r in rows]
 
-    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
+    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
             return []
-        params = _columns(rows, 9)  # created_at = updated_at
-        cur._cur.execute(_INSERT_CLAIMS, [params[0], *params])
-        fresh = {(int(e), c) for e, c in cur._cur.fetchall()}
-        out = []
-        for r in rows:  # the first row with a (clinic, CLM01) was inserted, if any was
-            key = (r[4], r[1])  # encounter_row determines the clinic
-            out.append(key in fresh)
-            fresh.discard(key)
-        return out
+        columns = INSERT_COLUMNS[kind]
+        key = _ITEM_KEYS[kind]
+        arrays = ", ".join(f"%b::{_PG_TYPES[c]}[]" for c in columns)
+        cur._cur.execute(
+            f"INSERT INTO {kind} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) RETURNING id, {', '.join(key)}",
+            [list(c) for c in zip(*rows, strict=True)],
+        )
+        ids = {tuple(r[1:]): int(r[0]) for r in cur._cur.fetchall()}
+        at = [columns.index(k) for k in key]
+        return [ids[tuple(r[i] for i in at)] for r in rows]
 
-    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            params = _columns(rows, 6)  # created_at = updated_at
-            cur._cur.execute(_INSERT_STATEMENTS, [params[0], *params])
+    def _lock_keys(self, cur: Any, keys: Sequence[str]) -> None:
+        # sorted, so two transactions locking overlapping keys never deadlock
+        if keys:
+            cur._cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%b::text[]) AS k ORDER BY k",
+                [sorted(keys)],
+            )
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         # one statement may not update a row twice: keep each key's last value

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.store.base import (
     Store,
 )
 from gateway.store.sql_delivery import SQLDelivery
+from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
 from gateway.store.sqlbase import to_json
 
 _INSERT_MESSAGE = """
@@ -64,16 +66,6 @@ _INSERT_ENCOUNTER = (
     "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
-_INSERT_CLAIM = (
-    "INSERT INTO claims (clinic_id, clm01, payer_seq, digest, encounter_row, message_id, payer_id, total_charge, "
-    "claim, created_at, updated_at, version, frequency_code, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, '1', "
-    "'created') ON CONFLICT (clinic_id, clm01, payer_seq, version) DO NOTHING RETURNING id"
-)
-_INSERT_STATEMENT = (
-    "INSERT INTO statements (clinic_id, statement_id, digest, encounter_row, message_id, statement, created_at, "
-    "updated_at, version, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'created') "
-    "ON CONFLICT (clinic_id, statement_id, version) DO NOTHING"
-)
 _UPSERT_RECORD = (
     "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
@@ -95,7 +87,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(SQLDelivery, Store):
+class SQLStore(SQLSubmissions, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
@@ -231,80 +223,68 @@ class SQLStore(SQLDelivery, Store):
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
         """Set-wise: a handful of statements per batch, not per message. Only
         the messages the worker still holds are written (the others' leases
-        were lost); their rows stay locked until the commit."""
+        were lost); their rows stay locked until the commit. Claims and
+        statements go through the duplicate rule
+        (:func:`gateway.store.submissions.decide`), which may change the
+        outcomes' encounter and message statuses and findings."""
         if not outcomes:
             return []
         with self.write() as cur:
             now = time.time()
-            held = self._finish_messages(cur, worker, outcomes, now)
-            todo = [o for o in outcomes if o.message_id in held]
+            lanes = self._held_messages(cur, worker, [o.message_id for o in outcomes])
+            todo = [o for o in outcomes if o.message_id in lanes]
             if not todo:
                 return []
-            return self._store_results(cur, todo, now)
+            admitted = self._admit(cur, todo)
+            self._finish_messages(cur, worker, todo, now)
+            return self._store_results(cur, worker, todo, admitted, lanes, now)
 
-    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
-        """Set the status of the messages ``worker`` still holds, release them
-        and audit them as processed; their ids."""
-        ids = [o.message_id for o in outcomes]
+    def _held_messages(self, cur: Any, worker: str, ids: list[int]) -> dict[int, str | None]:
+        """The messages of ``ids`` that ``worker`` still holds (locked until the
+        commit), with their lanes."""
         cur.execute(
-            "SELECT id FROM messages WHERE claimed_by = ? AND status = 'received' "
+            "SELECT id, lane FROM messages WHERE claimed_by = ? AND status = 'received' "
             f"AND id IN ({', '.join('?' * len(ids))}){self.lock_rows}",
             (worker, *ids),
         )
-        held = {int(r[0]) for r in cur.fetchall()}
-        todo = [o for o in outcomes if o.message_id in held]
-        if todo:
-            cur.executemany(
-                _COMPLETE_MESSAGE,
-                [
-                    (
-                        str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
-                        o.message_type, now, now, o.message_id, worker,
-                    )
-                    for o in todo
-                ],
-            )  # fmt: skip
-            cur.executemany(
-                "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
-                [(o.message_id, now, worker, _processed_detail(o)) for o in todo],
-            )
-        return held
+        return {int(i): lane for i, lane in cur.fetchall()}
 
-    def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
-        """Run ``sql`` (``… RETURNING``) once per row; the first returned row of
-        each, or None."""
-        out = []
-        for r in rows:
-            cur.execute(sql, r)
-            out.append(cur.fetchone())
-        return out
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        """Set the status of the held messages ``outcomes``, release them and
+        audit them as processed."""
+        cur.executemany(
+            _COMPLETE_MESSAGE,
+            [
+                (
+                    str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
+                    o.message_type, now, now, o.message_id, worker,
+                )
+                for o in outcomes
+            ],
+        )  # fmt: skip
+        cur.executemany(
+            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
+            [(o.message_id, now, worker, _processed_detail(o)) for o in outcomes],
+        )
 
     def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         """Insert encounter rows ``(message_id, idx, clinic_id, visit, status,
         encounter, findings, created_at)``; their ids, in order."""
-        returned = self._many_returning(cur, _INSERT_ENCOUNTER, rows)
-        return [int(r[0]) for r in returned]
-
-    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
-        """Insert claim rows ``(clinic_id, clm01, payer_seq, digest,
-        encounter_row, message_id, payer_id, total_charge, claim, created_at,
-        updated_at)`` as version 1 unless the clinic has the CLM01 for that
-        payer place already (an earlier row of ``rows`` included): which were
-        inserted, in order."""
-        return [r is not None for r in self._many_returning(cur, _INSERT_CLAIM, rows)]
-
-    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        """Insert statement rows ``(clinic_id, statement_id, digest,
-        encounter_row, message_id, statement, created_at, updated_at)``,
-        skipping known statement ids."""
-        cur.executemany(_INSERT_STATEMENT, rows)
+        out = []
+        for r in rows:
+            cur.execute(_INSERT_ENCOUNTER, r)
+            out.append(int(cur.fetchone()[0]))
+        return out
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         """Upsert record rows ``(clinic_id, kind, key, value, message_id,
         updated_at)`` in order: a later row's value wins."""
         cur.executemany(_UPSERT_RECORD, rows)
 
-    def _store_results(self, cur: Any, todo: list[Outcome], now: float) -> list[Completed]:
+    def _store_results(
+        self, cur: Any, worker: str, todo: list[Outcome], admitted: list[Admitted], lanes: dict[int, str | None],
+        now: float,
+    ) -> list[Completed]:  # fmt: skip
         encs = [(o, e) for o in todo for e in o.encounters]
         enc_rows = self._insert_encounters(
             cur,
@@ -313,54 +293,8 @@ class SQLStore(SQLDelivery, Store):
                 for o, e in encs
             ],
         )
-        items = [(k, c) for k, (_, e) in enumerate(encs) for c in e.claims]
-        inserted = self._insert_claims(
-            cur,
-            [
-                (
-                    encs[k][1].clinic_id,
-                    c.clm01,
-                    c.payer_seq,
-                    c.digest,
-                    enc_rows[k],
-                    encs[k][0].message_id,
-                    c.payer_id,
-                    c.total_charge,
-                    c.body,
-                    now,
-                    now,
-                )
-                for k, c in items
-            ],
-        )
-        claims: dict[int, int] = {}
-        dups: dict[int, int] = {}
-        dup_encs: set[int] = set()
-        for (k, _), ok in zip(items, inserted, strict=True):
-            mid = encs[k][0].message_id
-            if not ok:  # a claim with this CLM01 exists: not billed again
-                dups[mid] = dups.get(mid, 0) + 1
-                dup_encs.add(k)
-            else:
-                claims[mid] = claims.get(mid, 0) + 1
-        statements = [
-            (e.clinic_id, st.statement_id, st.digest, enc_rows[k], o.message_id, st.body, now, now)
-            for k, (o, e) in enumerate(encs)
-            for st in e.statements
-        ]
-        if statements:
-            self._insert_statements(cur, statements)
-        if dup_encs:
-            finding = {
-                "severity": "warning",
-                "rule": "GW-DUPLICATE-CLAIM",
-                "message": "a claim with this patient control number (CLM01) already exists; not billed again",
-                "plugin": "core",
-            }
-            cur.executemany(
-                "UPDATE encounters SET status = 'duplicate', findings = ? WHERE id = ?",
-                [(to_json([*encs[k][1].findings, finding]), enc_rows[k]) for k in sorted(dup_encs)],
-            )
+        self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
+                             worker, now)  # fmt: skip
         records = [
             (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now)
             for o in todo
@@ -369,9 +303,17 @@ class SQLStore(SQLDelivery, Store):
         ]
         if records:  # in order: a later message's value wins
             self._upsert_records(cur, records)
+        counts: dict[int, Counter[str]] = {}
+        for a in admitted:
+            if a.kind == "claims":
+                counts.setdefault(a.message_id, Counter())[a.decision.action] += 1
         return [
-            Completed(o.message_id, str(o.status), claims.get(o.message_id, 0), dups.get(o.message_id, 0)) for o in todo
-        ]
+            Completed(
+                o.message_id, str(o.status), counts.get(o.message_id, Counter())["create"],
+                counts.get(o.message_id, Counter())["duplicate"], counts.get(o.message_id, Counter())["hold"],
+            )
+            for o in todo
+        ]  # fmt: skip
 
     def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
         with self.write() as cur:
@@ -396,6 +338,12 @@ class SQLStore(SQLDelivery, Store):
     def oldest_pending(self) -> float | None:
         with self.read() as cur:
             cur.execute("SELECT MIN(received_at) FROM messages WHERE status = 'received'")
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def oldest_in_progress(self) -> float | None:
+        with self.read() as cur:
+            cur.execute("SELECT MIN(received_at) FROM messages WHERE status IN ('received', 'claimed', 'batched')")
             row = cur.fetchone()
         return row[0] if row else None
 
@@ -461,21 +409,28 @@ class SQLStore(SQLDelivery, Store):
             )
             return [AuditEntry(m, at, a, act, json.loads(d)) for m, at, a, act, d in cur.fetchall()]
 
-    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
+    def reprocess(self, message_id: int, actor: str, reason: str = "", lane: str | None = None) -> bool:
+        kept = ", ".join(f"'{s}'" for s in REBUILDABLE)
         with self.write() as cur:
             cur.execute("SELECT status, raw_pruned_at FROM messages WHERE id = ?", (message_id,))
             row = cur.fetchone()
             if row is None or row[1] is not None:
                 return False  # unknown, or its raw bytes are gone (retention)
-            cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'created'", (message_id,))
-            if cur.fetchone()[0]:
-                return False
-            for table in ("claims", "statements", "encounters"):
-                cur.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
+            for kind in TABLES:
+                cur.execute(
+                    f"SELECT COUNT(*) FROM {kind} WHERE message_id = ? AND status NOT IN ({kept})", (message_id,)
+                )
+                if cur.fetchone()[0]:
+                    return False  # something of it was sent: never rebuilt
+            for kind, (_, _, events, column) in TABLES.items():
+                rows = f"SELECT id FROM {kind} WHERE message_id = ?"
+                cur.execute(f"DELETE FROM {events} WHERE {column} IN ({rows})", (message_id,))
+                cur.execute(f"DELETE FROM {kind} WHERE message_id = ?", (message_id,))
+            cur.execute("DELETE FROM encounters WHERE message_id = ?", (message_id,))
             cur.execute(
                 "UPDATE messages SET status = 'received', attempts = 0, claimed_by = NULL, lease_expires = NULL, "
-                "processed_at = NULL, updated_at = ? WHERE id = ?",
-                (time.time(), message_id),
+                "processed_at = NULL, updated_at = ?, lane = COALESCE(?, lane) WHERE id = ?",
+                (time.time(), lane, message_id),
             )
             self._audit(cur, message_id, actor, "reprocess", {"from": row[0], "reason": reason})
         return True

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -193,3 +194,151 @@ def message_status(items: set[str], encounters: list[str]) -> str:
     if encounters and all(e == "quarantined" for e in encounters):
         return "quarantined"
     return "duplicate"
+
+
+# -- the duplicate rule (pure) ---------------------------------------------------
+@dataclass
+class Known:
+    """One stored (or, within a batch, just decided) submission of a key, as
+    the duplicate rule sees it. ``row`` is None until the row is inserted."""
+
+    row: int | None
+    version: int
+    status: str
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a new claim (statement) for a key with ``known``
+    submissions:
+
+    * ``create`` — a new original (``version``): nothing known for the key, or
+      the payer rejected the latest submission (999/277CA) — ``after`` is it;
+    * ``duplicate`` — an identical resend of ``after``: not billed again;
+    * ``hold`` — changed content for a key already sent: stored as ``version``
+      with status ``held`` for an operator; older held rows (``supersedes``)
+      become ``superseded``.
+    """
+
+    action: Literal["create", "duplicate", "hold"]
+    version: int
+    after: Known | None = None
+    supersedes: tuple[Known, ...] = ()
+
+
+def decide(known: list[Known], digest: str) -> Decision:
+    """The one duplicate rule, for ``gateway run`` and ``gateway process``
+    alike (see :class:`Decision`)."""
+    if not known:
+        return Decision("create", 1)
+    last = max(known, key=lambda k: k.version)
+    sent = [k for k in known if k.status not in NOT_SENT]
+    current = max(sent, key=lambda k: k.version) if sent else None
+    for k in (last, current):
+        if k is not None and k.digest == digest:
+            return Decision("duplicate", k.version, k)
+    if current is None or current.status in REJECTED:
+        return Decision("create", last.version + 1, current)
+    held = tuple(k for k in known if k.status == ClaimStatus.HELD)
+    return Decision("hold", last.version + 1, current, held)
+
+
+# -- operators' resolutions -------------------------------------------------------
+#: what an operator can do with held content, per kind
+ACTIONS: dict[str, tuple[str, ...]] = {"claims": ("replace", "void", "discard"), "statements": ("replace", "discard")}
+
+
+class ResolveError(ValueError):
+    """An operator's resolution cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What :meth:`SubmissionStore.resolve` did: the held submission after the
+    action, the earlier submission it concerned, and a new submission (a void)
+    when one was created."""
+
+    kind: Kind
+    action: str
+    held: Submission
+    earlier: Submission | None
+    created: Submission | None = None
+
+
+class SubmissionStore(ABC):
+    """The claims' and statements' part of the store interface. Every method
+    is one transaction; ``kind`` is ``claims`` or ``statements`` and ``key``
+    the CLM01 or statement id."""
+
+    @abstractmethod
+    def submissions(self, kind: Kind, clinic_id: str, key: str, payer_seq: int | None = None) -> list[Submission]:
+        """Every submission of ``key`` in ``clinic_id`` (for one payer place, or
+        all), by payer place and version: the claim's whole story; the last
+        one of a place is its latest submission."""
+
+    @abstractmethod
+    def list_submissions(self, kind: Kind, flt: SubmissionFilter) -> list[Submission]:
+        """Submissions matching ``flt``, newest first."""
+
+    @abstractmethod
+    def submission_counts(self) -> list[tuple[str, str, str, int]]:
+        """``(kind, clinic, status, count)`` for every combination present."""
+
+    @abstractmethod
+    def events(self, kind: Kind, clinic_id: str, key: str) -> list[ItemEvent]:
+        """What happened to ``key``: every event of every submission, oldest
+        first, in one query."""
+
+    @abstractmethod
+    def record_transition(
+        self,
+        kind: Kind,
+        row: int,
+        event: str,
+        *,
+        status: str | None = None,
+        expect: frozenset[str] | None = None,
+        source: str | None = None,
+        actor: str = "gateway",
+        detail: dict[str, Any] | None = None,
+        payer_claim_id: str | None = None,
+    ) -> bool:
+        """Record ``event`` on submission ``row`` and, when ``status`` is given,
+        move it there — only if its status is in ``expect`` (when given);
+        otherwise nothing is written and False comes back. ``source`` names
+        the document that caused it (``999:<message id>``, ``835:<message
+        id>``…); ``payer_claim_id`` (the payer's claim control number, from a
+        277CA REF*1K or 835 CLP07) is kept on the row. The message's status
+        follows its items. The one way to record a transition outside the
+        batch paths (complete, cut, delivery), which write their events in
+        their own transactions."""
+
+    @abstractmethod
+    def resolve(
+        self,
+        kind: Kind,
+        clinic_id: str,
+        key: str,
+        action: str,
+        actor: str,
+        *,
+        reason: str = "",
+        icn: str | None = None,
+        payer_seq: int | None = None,
+    ) -> Resolution:
+        """An operator's decision on held content for ``key`` (audited):
+
+        * ``replace`` — the held content goes out: as the original when the
+          earlier submission was never batched (that one is superseded), else
+          as a replacement (claims: frequency 7 quoting the payer's claim
+          control number, ``icn`` or the one on record; statements: a
+          corrected statement under a new file name);
+        * ``void`` (claims) — a void (frequency 8) of the earlier submission,
+          quoting the ICN (an earlier one never sent is simply voided); the
+          held content is discarded;
+        * ``discard`` — the held content is dropped.
+
+        Raises :class:`ResolveError` with what to do when it cannot be done
+        (nothing held, no ICN known for a replacement or void, several payer
+        places held without ``payer_seq``)."""
