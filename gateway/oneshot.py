@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app import Gateway
-from gateway.control_numbers import SQLiteControlNumbers
 from gateway.documents import ControlNumbers, RenderContext
 from gateway.messages import MemoryRecords, MessageMeta
 from gateway.model import Claim, Finding, Severity, Statement
@@ -140,8 +139,11 @@ class Run:
     def write_outputs(self, out_dir: Path, created: datetime) -> None:
         """Render each clinic's claims and statements with its destination's
         format and write them to ``out_dir/<destination>/``."""
-        if self.control_numbers is None:
-            self.control_numbers = SQLiteControlNumbers.in_state_dir(self.gateway.loaded.state_dir)
+        if self.control_numbers is None:  # the deployment's store: the numbers gateway run uses
+            from gateway.store import FILE_NAME, open_store
+
+            state = self.gateway.loaded.state_dir
+            self.control_numbers = open_store(state / FILE_NAME, state_dir=state).control_numbers()
         numbers = self.control_numbers
         for kind, batches in (("claims", self.claims), ("statements", self.statements)):
             for clinic_id, items in sorted(batches.items()):

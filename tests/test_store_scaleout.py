@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.control_numbers import SQLiteControlNumbers, StoreControlNumbers, open_control_numbers
+from gateway.control_numbers import StoreControlNumbers
 from gateway.store import Store, StoreUnavailable, open_store
 from gateway.store.postgres import PostgresStore
 from gateway.store.retention import read_archive
@@ -95,16 +95,6 @@ def test_control_numbers_are_unique_across_processes(store: Store, store_url: st
     numbers = StoreControlNumbers(store)
     assert numbers.current("riverside", "isa13") == 800 and numbers.current("lakeside", "isa13") == 0
     assert numbers.next("lakeside", "isa13") == 1
-
-
-def test_allocator_follows_the_store_url(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
-    on_pg = open_control_numbers(tmp_path, pg_url)
-    assert isinstance(on_pg, StoreControlNumbers) and on_pg.next("s", "isa13") == 1
-    on_pg.close()
-    local = open_control_numbers(tmp_path, str(tmp_path / "gateway.sqlite"))
-    assert isinstance(local, SQLiteControlNumbers) and local.next("s", "isa13") == 1
-    local.close()
-    assert isinstance(open_control_numbers(tmp_path), SQLiteControlNumbers)
 
 
 # -- retention ----------------------------------------------------------------

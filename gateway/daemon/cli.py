@@ -40,7 +40,7 @@ def _open(config: Path, store_url: str | None) -> Store:
         click.echo("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems), err=True)
         sys.exit(2)
     try:
-        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir)
+        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir, loaded.state_dir)
     except StoreUnavailable as exc:  # names host, port and database, never a password
         click.echo(f"store error: {exc}", err=True)
         sys.exit(2)

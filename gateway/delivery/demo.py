@@ -51,9 +51,16 @@ def demo_config(config: Path, out_dir: Path) -> Path:
 
 
 def _fresh_store(state_dir: Path) -> SQLiteStore:
+    """An empty store for the demo's deployment, its control numbers carried on."""
+    numbers: dict[tuple[str, str], int] = {}
+    if (state_dir / FILE_NAME).exists():
+        with SQLiteStore(state_dir / FILE_NAME) as old:
+            numbers = old.number_values()
     for suffix in ("", "-wal", "-shm"):
         (state_dir / (FILE_NAME + suffix)).unlink(missing_ok=True)
-    return SQLiteStore(state_dir / FILE_NAME)
+    store = SQLiteStore(state_dir / FILE_NAME)
+    store.adopt_numbers(numbers)
+    return store
 
 
 def _settled(store: SQLiteStore, service: DeliveryService) -> bool:

@@ -26,7 +26,7 @@ backend must guarantee is said here:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -335,6 +335,15 @@ class Store(SubmissionStore, DeliveryStore, ABC):
     @abstractmethod
     def current_number(self, scope: str, counter: str) -> int:
         """The last number allocated (0 when none was)."""
+
+    @abstractmethod
+    def adopt_numbers(self, values: Mapping[tuple[str, str], int]) -> None:
+        """Raise each ``(scope, counter)`` to at least the given value (never
+        lowers one): carrying counters over from a backup or an older file."""
+
+    @abstractmethod
+    def number_values(self) -> dict[tuple[str, str], int]:
+        """Every counter's last value."""
 
     def control_numbers(self) -> ControlNumbers:
         """ISA13/GS06/ST02 allocation from this store's ``control_numbers``

@@ -9,7 +9,7 @@ import functools
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gateway.store import migrations
@@ -461,6 +461,22 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
         with self.write() as cur:
             cur.execute(_NEXT_NUMBER, (scope, counter))
             return int(cur.fetchone()[0])
+
+    def adopt_numbers(self, values: Mapping[tuple[str, str], int]) -> None:
+        if not values:
+            return
+        with self.write() as cur:
+            cur.executemany(
+                "INSERT INTO control_numbers (scope, counter, value) VALUES (?, ?, ?) ON CONFLICT (scope, counter) "
+                "DO UPDATE SET value = CASE WHEN excluded.value > control_numbers.value THEN excluded.value "
+                "ELSE control_numbers.value END",
+                [(s, c, int(v)) for (s, c), v in sorted(values.items())],
+            )
+
+    def number_values(self) -> dict[tuple[str, str], int]:
+        with self.read() as cur:
+            cur.execute("SELECT scope, counter, value FROM control_numbers")
+            return {(s, c): int(v) for s, c, v in cur.fetchall()}
 
     def current_number(self, scope: str, counter: str) -> int:
         with self.read() as cur:
