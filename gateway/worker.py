@@ -25,7 +25,7 @@ from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
 from gateway.model import Claim, Finding, Severity, Statement
 from gateway.pipeline import MessageResult, Pipeline
-from gateway.store import ClaimedMessage, EncounterOutcome, Outcome, Status, Store
+from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
 from gateway.store.submissions import NewClaim, NewStatement, content_digest
 
@@ -39,6 +39,9 @@ class WorkerSettings:
     max_attempts: int = 5
     poll_min: float = 0.01
     poll_max: float = 0.2
+    #: complete (commit) the results so far once they hold this many encounters,
+    #: so a batch of large files is never held in memory whole
+    flush_encounters: int = 2000
 
 
 def worker_id(n: int | str = 0) -> str:
@@ -146,16 +149,22 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     today: Callable[[], date] = date.today
     processed: int = 0
+    #: whose messages this worker takes (None: the daemon's; ``gateway process`` has its own)
+    lane: str | None = None
+    #: what the last :meth:`run_once` stored
+    last: list[Completed] = field(default_factory=list)
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
-        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease)
+        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease, self.lane)
+        self.last = []
         if not batch:
             return 0
         records = BatchRecords(self.store)
         outcomes: list[Outcome] = []
         failed: list[int] = []
         held = [m.id for m in batch]
+        encounters = 0
         for i, msg in enumerate(batch):
             if self.stop.is_set():
                 self.store.release(self.name, held[i:])  # shutting down: give the rest back
@@ -170,16 +179,24 @@ class Worker:
                 failed.append(msg.id)
                 continue
             outcomes.append(outcome)
-        done = self.store.complete(self.name, outcomes)
+            encounters += len(outcome.encounters)
+            if encounters >= self.settings.flush_encounters:
+                self._complete(outcomes)
+                outcomes, encounters = [], 0
+        self._complete(outcomes)
         if failed:
             self.store.release(self.name, failed, failed=True)
+        return len(batch)
+
+    def _complete(self, outcomes: list[Outcome]) -> None:
+        done = self.store.complete(self.name, outcomes)
         for c in done:
             glog.event(
                 log, "message.processed", message_id=c.message_id, status=c.status, claims=c.claims,
-                duplicate_claims=c.duplicate_claims, worker=self.name,
+                duplicate_claims=c.duplicate_claims, held_claims=c.held_claims, worker=self.name,
             )  # fmt: skip
         self.processed += len(done)
-        return len(batch)
+        self.last += done
 
     def process(self, msg: ClaimedMessage, records: BatchRecords) -> Outcome:
         meta = MessageMeta(

@@ -65,12 +65,18 @@ class Batcher:
         store: Store,
         numbers: ControlNumbers | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        lane: str | None = None,
+        publish: Callable[[str], str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
         #: the store's shared allocator: ISA13 never repeats between nodes, runs and modes
         self.numbers = numbers or store.control_numbers()
         self.clock = clock
+        #: whose items this batcher takes (None: the daemon's)
+        self.lane = lane
+        #: the outbox destination for a configured one (a one-shot run's own folder)
+        self.publish = publish or (lambda dest: dest)
         self.delivery = gateway.config.delivery
         self._unrouted_logged: set[tuple[str, str]] = set()
 
@@ -95,7 +101,7 @@ class Batcher:
 
     def waiting(self, kind: Kind) -> dict[str, Waiting]:
         out: dict[str, Waiting] = {}
-        for item in self.store.waiting(kind):
+        for item in self.store.waiting(kind, self.lane):
             dest = self.destination(kind, item.clinic_id, item.payer_id)
             if dest is None:
                 if (kind, item.clinic_id) not in self._unrouted_logged:
@@ -146,13 +152,14 @@ class Batcher:
         rows = self._load(kind, ids)
         rows, docs, failed = self._render_isolating(kind, dest, rows)
         links = link_items(kind, rows, docs)
+        links_by_row = [(r[0], i) for r, i in zip(rows, links, strict=True)]
         stored = self.store.cut(
-            BatchCut(kind, dest, docs, [(r[0], i) for r, i in zip(rows, links, strict=True)], [r[0] for r in failed])
+            BatchCut(kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane)
         )
         if stored is None:
             glog.event(log, "batch.aborted", logging.WARNING, destination=dest, kind=kind, reason="items changed")
             return None
-        cut = Cut(dest, kind, len(rows), stored)
+        cut = Cut(self.publish(dest), kind, len(rows), stored)
         glog.event(log, "batch.cut", destination=dest, kind=kind, items=len(rows), documents=len(docs),
                    outbox=[i for i, _ in cut.documents], failed=len(failed))  # fmt: skip
         return cut

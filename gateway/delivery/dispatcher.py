@@ -65,6 +65,8 @@ class PassResult:
     retried: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    #: (outbox id, destination, name, location) of each document delivered
+    documents: list[tuple[int, str, str, str]] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
@@ -82,6 +84,7 @@ class Dispatcher:
         batch: int = 64,
         transport_factory: Callable[[str], Transport] | None = None,
         keep_open_s: float = 15.0,
+        lane: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
@@ -89,6 +92,8 @@ class Dispatcher:
         self.batch = batch
         self.delivery = gateway.config.delivery
         self.transport_factory = transport_factory or gateway.transport
+        #: whose documents this dispatcher delivers (None: the daemon's)
+        self.lane = lane
         self.stop = threading.Event()
         #: set to start the next pass at once (the batcher just cut a batch)
         self.wake = threading.Event()
@@ -103,7 +108,7 @@ class Dispatcher:
 
     def run_once(self) -> PassResult:
         """Claim and deliver one pass of due documents."""
-        items = self.store.outbox_claim(self.name, self.batch, self.delivery.lease_s)
+        items = self.store.outbox_claim(self.name, self.batch, self.delivery.lease_s, self.lane)
         result = PassResult()
         by_dest: dict[str, list[OutboxItem]] = {}
         for item in items:
@@ -162,6 +167,7 @@ class Dispatcher:
                     continue
                 if self.store.outbox_delivered(self.name, item, receipt.location, receipt.already_present):
                     result.delivered += 1
+                    result.documents.append((item.id, dest, item.document.name, receipt.location))
                     result.already_present += receipt.already_present
                     glog.event(log, "outbox.delivered", outbox=item.id, destination=dest, attempt=item.attempts + 1,
                                already_present=receipt.already_present)  # fmt: skip

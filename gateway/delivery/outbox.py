@@ -22,6 +22,7 @@ __all__ = [
     "RESPONSE_STATUS",
     "OutboxItem",
     "OutboxRow",
+    "dead_local_holder",
     "metric_lines",
     "node_id",
     "release_orphans",
@@ -47,18 +48,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def dead_local_holder(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid:role``) is a process of this host that
+    no longer runs (killed with -9, say)."""
+    prefix = socket.gethostname() + ":"
+    if not holder.startswith(prefix):
+        return False
+    pid = holder[len(prefix) :].split(":", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
 def release_orphans(store: Store) -> int:
     """Rows held by a process of this host that no longer runs (kill -9):
     back to the pool at once instead of after the lease. How many."""
-    prefix = socket.gethostname() + ":"
-    n = 0
-    for holder in store.outbox_holders():
-        if not holder.startswith(prefix):
-            continue
-        pid = holder[len(prefix) :].split(":", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            n += store.outbox_release(holder)
-    return n
+    return sum(store.outbox_release(h) for h in store.outbox_holders() if dead_local_holder(h))
 
 
 def metric_lines(store: Store) -> list[str]:

@@ -178,6 +178,15 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
+class MessageReport:
+    """A message, its encounters and the ``(kind, status)`` of its items."""
+
+    message: MessageRow
+    encounters: list[dict[str, Any]]
+    items: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class MessageFilter:
     id: int | None = None
     status: str | None = None
@@ -231,22 +240,29 @@ class Store(SubmissionStore, DeliveryStore, ABC):
 
     # -- journal and work queue --------------------------------------------
     @abstractmethod
-    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+    def journal(self, items: Sequence[NewMessage], actor: str = "source", lane: str | None = None) -> list[Journaled]:
         """Durably store ``items`` in one transaction; duplicates come back
-        with ``duplicate=True`` and the first message's reply."""
+        with ``duplicate=True``, the first message's reply and its status.
+        New messages go into ``lane`` (None: the daemon's); a duplicate still
+        waiting for a worker, and held by nobody, moves into ``lane``."""
 
     @abstractmethod
-    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
-        """Atomically take up to ``limit`` received messages nobody holds."""
+    def claim(self, worker: str, limit: int, lease: float, lane: str | None = None) -> list[ClaimedMessage]:
+        """Atomically take up to ``limit`` received messages of ``lane`` nobody holds."""
 
     @abstractmethod
     def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
         """Extend the lease on messages ``worker`` still holds; how many."""
 
     @abstractmethod
-    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
-        """Give messages back to the pool unprocessed: at shutdown (the attempt
-        does not count), or ``failed`` after an unexpected error (it does)."""
+    def release(self, worker: str, ids: Iterable[int] | None, failed: bool = False) -> int:
+        """Give messages (``ids``, or all ``worker`` holds) back to the pool
+        unprocessed: at shutdown or after the worker died (the attempt does not
+        count), or ``failed`` after an unexpected error (it does)."""
+
+    @abstractmethod
+    def message_holders(self, lane: str | None = None) -> list[str]:
+        """Workers holding received messages of ``lane``."""
 
     @abstractmethod
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
@@ -291,6 +307,11 @@ class Store(SubmissionStore, DeliveryStore, ABC):
 
     @abstractmethod
     def audit_trail(self, message_id: int) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def reports(self, message_ids: Sequence[int]) -> list[MessageReport]:
+        """For a run's summary: each message with its encounters (idx, visit,
+        status, findings) and the statuses of its claims and statements."""
 
     @abstractmethod
     def reprocess(self, message_id: int, actor: str, reason: str = "", lane: str | None = None) -> bool:

@@ -20,6 +20,7 @@ from gateway.store.base import (
     Journaled,
     Lease,
     MessageFilter,
+    MessageReport,
     MessageRow,
     NewMessage,
     Outcome,
@@ -29,12 +30,12 @@ from gateway.store.base import (
 )
 from gateway.store.sql_delivery import SQLDelivery
 from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
-from gateway.store.sqlbase import to_json
+from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
 _INSERT_MESSAGE = """
 INSERT INTO messages (scope, sha256, raw, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
-                      message_type, status, ack, findings, received_at, updated_at, processed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      message_type, status, ack, findings, received_at, updated_at, processed_at, lane)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (scope, sha256) DO NOTHING
 RETURNING id
 """
@@ -94,7 +95,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
     lock_rows = ""
     #: subquery choosing claimable ids (parameters: now, limit)
     claim_subquery = (
-        "SELECT id FROM messages WHERE status = 'received' AND (lease_expires IS NULL OR lease_expires < ?) "
+        "SELECT id FROM messages WHERE status = 'received' AND {lane} AND (lease_expires IS NULL OR lease_expires < ?) "
         "ORDER BY id LIMIT ?"
     )
     #: run before the claiming statement, in its transaction (planner settings)
@@ -136,7 +137,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             return int(cur.fetchone()[0] or 0)
 
     # -- journal ---------------------------------------------------------
-    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+    def journal(self, items: Sequence[NewMessage], actor: str = "source", lane: str | None = None) -> list[Journaled]:
         out: list[Journaled] = []
         with self.write() as cur:
             for m in items:
@@ -164,7 +165,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
                     (
                         m.scope, m.sha256, m.raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
                         m.format, m.sender, m.control_id, m.message_type, str(m.status), m.ack,
-                        to_json(findings), m.received_at, now, processed,
+                        to_json(findings), m.received_at, now, processed, lane,
                     ),
                 )  # fmt: skip
                 row = cur.fetchone()
@@ -174,22 +175,29 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
                     continue
                 cur.execute("SELECT id, ack, status FROM messages WHERE scope = ? AND sha256 = ?", (m.scope, m.sha256))
                 mid, ack, status = cur.fetchone()
+                if lane is not None and status == "received":  # still waiting: this run takes it on
+                    cur.execute(
+                        "UPDATE messages SET lane = ? WHERE id = ? AND status = 'received' "
+                        "AND (claimed_by IS NULL OR lease_expires < ?)",
+                        (lane, mid, now),
+                    )
                 out.append(Journaled(int(mid), True, bytes(ack) if ack is not None else None, status))
                 self._audit(cur, int(mid), actor, "resent", {"source": m.source})
         return out
 
     # -- work queue ------------------------------------------------------
-    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
+    def claim(self, worker: str, limit: int, lease: float, lane: str | None = None) -> list[ClaimedMessage]:
         now = time.time()
+        where, args = lane_clause(lane)
         sql = (
             "UPDATE messages SET claimed_by = ?, lease_expires = ?, attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN ({self.claim_subquery}) "
+            f"WHERE id IN ({self.claim_subquery.format(lane=where)}) "
             "RETURNING id, raw, source, name, channel_clinic, received_at, attempts"
         )
         with self.write() as cur:
             if self.claim_setup:
                 cur.execute(self.claim_setup)
-            cur.execute(sql, (worker, now + lease, now, now, limit))
+            cur.execute(sql, (worker, now + lease, now, *args, now, limit))
             rows = cur.fetchall()
         return sorted((ClaimedMessage(r[0], bytes(r[1]), *r[2:]) for r in rows), key=lambda c: c.id)
 
@@ -204,11 +212,13 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             )
             return cur.rowcount
 
-    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
-        ids = list(ids)
+    def release(self, worker: str, ids: Iterable[int] | None, failed: bool = False) -> int:
         n = 0
         undo = "" if failed else ", attempts = attempts - 1"
         with self.write() as cur:
+            if ids is None:
+                cur.execute("SELECT id FROM messages WHERE claimed_by = ? AND status = 'received'", (worker,))
+                ids = [int(r[0]) for r in cur.fetchall()]
             for i in ids:
                 cur.execute(
                     f"UPDATE messages SET claimed_by = NULL, lease_expires = NULL{undo} "
@@ -340,6 +350,44 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             cur.execute("SELECT MIN(received_at) FROM messages WHERE status = 'received'")
             row = cur.fetchone()
         return row[0] if row else None
+
+    def message_holders(self, lane: str | None = None) -> list[str]:
+        where, args = lane_clause(lane)
+        with self.read() as cur:
+            cur.execute(
+                f"SELECT DISTINCT claimed_by FROM messages WHERE status = 'received' AND claimed_by IS NOT NULL "
+                f"AND {where}",
+                args,
+            )
+            return sorted(r[0] for r in cur.fetchall())
+
+    def reports(self, message_ids: Sequence[int]) -> list[MessageReport]:
+        out: list[MessageReport] = []
+        with self.read() as cur:
+            for part in chunks(sorted(set(message_ids))):
+                m = marks(len(part))
+                cur.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({m}) ORDER BY id", part)
+                rows = [_row(r) for r in cur.fetchall()]
+                cur.execute(
+                    f"SELECT message_id, idx, visit, status, findings FROM encounters WHERE message_id IN ({m}) "
+                    "ORDER BY message_id, idx",
+                    part,
+                )
+                encounters: dict[int, list[dict[str, Any]]] = {}
+                for mid, idx, visit, status, findings in cur.fetchall():
+                    encounters.setdefault(int(mid), []).append(
+                        {"idx": idx, "visit": visit, "status": status, "findings": json.loads(findings)}
+                    )
+                cur.execute(
+                    f"SELECT message_id, 'claims', status FROM claims WHERE message_id IN ({m}) "
+                    f"UNION ALL SELECT message_id, 'statements', status FROM statements WHERE message_id IN ({m})",
+                    (*part, *part),
+                )
+                items: dict[int, list[tuple[str, str]]] = {}
+                for mid, kind, status in cur.fetchall():
+                    items.setdefault(int(mid), []).append((kind, status))
+                out += [MessageReport(r, encounters.get(r.id, []), items.get(r.id, [])) for r in rows]
+        return out
 
     def oldest_in_progress(self) -> float | None:
         with self.read() as cur:
