@@ -11,6 +11,7 @@ visible to the next message of the same batch before it is committed.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -50,21 +51,28 @@ def worker_id(n: int | str = 0) -> str:
 
 
 class BatchRecords:
-    """RecordLookup over the store plus this batch's uncommitted updates."""
+    """RecordLookup over the store plus this batch's uncommitted updates.
+
+    What the store answered is kept for the rest of the batch (one query per
+    key and batch, not per message: a batch sees the records as they were
+    when it first asked, plus its own updates)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: dict[tuple[str, str, str], Any] = {}
+        self._read: dict[tuple[str, str, str], Any] = {}
 
     def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
         k = (clinic_id, kind, key)
-        return self.pending[k] if k in self.pending else self.store.get(clinic_id, kind, key)
+        if k in self.pending:
+            return self.pending[k]
+        if k not in self._read:
+            self._read[k] = self.store.get(clinic_id, kind, key)
+        return self._read[k]
 
     def apply(self, clinic_id: str, updates: list[RecordUpdate]) -> None:
         for u in updates:
             # stored values are JSON: keep the overlay in the same shape
-            import json
-
             self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
 
 

@@ -30,6 +30,7 @@ from gateway.oneshot import OneShot, Run, expand_inputs
 from gateway.store import FILE_NAME, IN_PROGRESS, open_store
 from tests.conftest import TODAY
 from tests.delivery_helpers import Line, deployment, hl7_visit
+from tests.pg import pg_url  # noqa: F401  (fixture)
 from tests.test_duplicates import SELF_PAY, changed
 from tests.x12check import assert_valid_837
 
@@ -250,3 +251,17 @@ def test_a_foreign_file_under_a_documents_name_is_refused_clearly_and_kept(confi
     text = process(config, tmp_path / "out", tmp_path / "in", code=EXIT_FAILED)
     assert "not written" in text and "already exists with different content" in text
     assert (folder / statement_name(st)).read_bytes() == b"someone else's file"
+
+
+def test_process_on_a_postgresql_store_shares_it_like_gateway_run(config: Path, tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "visit.hl7").write_bytes(hl7_visit(5))
+    out = tmp_path / "out"
+    assert "documents written                        1" in process(
+        config, out, tmp_path / "in", extra=("--store", pg_url)
+    )
+    again = process(config, tmp_path / "out2", tmp_path / "in", extra=("--store", pg_url))
+    assert "already processed, skipped               1" in again
+    with open_store(pg_url) as store:
+        assert [s.status for s in store.submissions("claims", "riverside", "BH0000005")] == ["delivered"]
+    assert not (Gateway.from_config(config).loaded.state_dir / FILE_NAME).exists()  # the SQLite default was not used

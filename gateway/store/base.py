@@ -1,7 +1,13 @@
-"""The store interface: what the daemon, workers and operator commands need.
+"""The store interface: what the daemon, workers, one-shot runs and operator
+commands need.
 
-Backends (SQLite now, PostgreSQL next) implement :class:`Store`. Everything a
-backend must guarantee is said here:
+Backends (SQLite, PostgreSQL) implement :class:`Store`; its parts live in
+their own modules — :class:`~gateway.store.submissions.SubmissionStore`
+(claims and statements as submissions, their events, operators'
+resolutions) and :class:`~gateway.store.outbox.DeliveryStore` (batching and
+the outbox) — so a new concern adds a module, not a longer base class.
+Every method is one transaction. Everything a backend must guarantee is
+said here and in those modules:
 
 * :meth:`Store.journal` stores raw messages durably (committed and synced
   before it returns) and deduplicates: the same bytes in the same scope
@@ -20,7 +26,11 @@ backend must guarantee is said here:
   billed again, changed content for a CLM01 already sent is held for an
   operator (:meth:`Store.resolve`) unless the payer rejected it;
 * every status change of a claim or statement is an event
-  (:meth:`Store.events`, :meth:`Store.record_transition`).
+  (:meth:`Store.events`, :meth:`Store.record_transition`);
+* work carries a *lane*: None for the daemon, ``oneshot:<folder>`` for a
+  ``gateway process`` run; claiming, batching and dispatching take one lane's
+  work only;
+* control numbers are allocated from the store and never handed out twice.
 """
 
 from __future__ import annotations

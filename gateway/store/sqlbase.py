@@ -93,14 +93,14 @@ class SQLBase:
             cur.execute(f"SELECT id, status FROM messages WHERE id IN ({m})", part)
             current = {int(i): s for i, s in cur.fetchall()}
             cur.execute(
-                f"SELECT message_id, status FROM claims WHERE message_id IN ({m}) "
-                f"UNION ALL SELECT message_id, status FROM statements WHERE message_id IN ({m})",
+                f"SELECT DISTINCT message_id, status FROM claims WHERE message_id IN ({m}) "
+                f"UNION SELECT DISTINCT message_id, status FROM statements WHERE message_id IN ({m})",
                 (*part, *part),
             )
             items: dict[int, set[str]] = {}
             for mid, status in cur.fetchall():
                 items.setdefault(int(mid), set()).add(status)
-            cur.execute(f"SELECT message_id, status FROM encounters WHERE message_id IN ({m})", part)
+            cur.execute(f"SELECT DISTINCT message_id, status FROM encounters WHERE message_id IN ({m})", part)
             encounters: dict[int, list[str]] = {}
             for mid, status in cur.fetchall():
                 encounters.setdefault(int(mid), []).append(status)

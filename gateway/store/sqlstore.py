@@ -63,9 +63,10 @@ UPDATE messages SET status = ?, findings = ?, clinic_id = COALESCE(?, clinic_id)
        claimed_by = NULL, lease_expires = NULL, updated_at = ?, processed_at = ?
 WHERE id = ? AND claimed_by = ? AND status = 'received'
 """
+ENCOUNTER_COLUMNS = ("message_id", "idx", "clinic_id", "visit", "status", "encounter", "findings", "created_at")
 _INSERT_ENCOUNTER = (
-    "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    f"INSERT INTO encounters ({', '.join(ENCOUNTER_COLUMNS)}) VALUES ({', '.join('?' * len(ENCOUNTER_COLUMNS))}) "
+    "RETURNING id"
 )
 _UPSERT_RECORD = (
     "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
