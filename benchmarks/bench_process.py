@@ -96,6 +96,7 @@ def main(quick: bool = False) -> None:
         root = Path(tmp)
         config = write_example_deployment(root / "deploy")
         texts = write_inputs(root / "in", files, per_file)
+
         def parse_all() -> None:
             for t in texts:  # one tree at a time: the baseline is the parse, not holding 20,000 trees
                 hl7.parse(t)
