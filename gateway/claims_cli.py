@@ -210,7 +210,8 @@ def _group(cli: click.Group, kind: Kind) -> None:
     )
     resolve.help = (
         f"Decide on held content for a {noun} (audited). --replace: the held content goes out — as the original "
-        f"when the earlier one was never batched, else {later}. --discard: drop the held content."
+        f"when the earlier one was never batched or was rejected by the payer (999/277CA), else {later}. "
+        "--discard: drop the held content."
     )
 
 

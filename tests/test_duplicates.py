@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.examples import FIXTURES
-from gateway.store import IN_PROGRESS
+from gateway.store import IN_PROGRESS, MessageFilter
+from gateway.store.submissions import SubmissionFilter
 from tests.delivery_helpers import Line, deployment, hl7_visit
 from tests.x12check import assert_valid_837
 
@@ -51,10 +52,17 @@ def test_resends_and_corrections_end_final_and_a_replacement_goes_out_as_frequen
         counts[status] += n
     assert not set(counts) & IN_PROGRESS, counts  # nothing stuck (issue 17: 96 messages stayed `claimed`)
     assert counts == {"delivered": 3, "duplicate": 1, "quarantined": 2}
-    held = {(s.key, s.version) for k in ("claims", "statements") for s in line.store.list_submissions(k, _held())}
+    held = {
+        (s.key, s.version)
+        for k in ("claims", "statements")
+        for s in line.store.list_submissions(k, SubmissionFilter(status="held"))
+    }
     assert held == {("BH0000001", 2), ("SLV20017", 2)}
     findings = [
-        f for m in line.store.list_messages(_quarantined()) for e in line.store.encounters(m.id) for f in e["findings"]
+        f
+        for m in line.store.list_messages(MessageFilter(status="quarantined"))
+        for e in line.store.encounters(m.id)
+        for f in e["findings"]
     ]
     rules = sorted(f["rule"] for f in findings if f["severity"] == "error")
     assert rules == ["GW-DUPLICATE-CLAIM", "GW-DUPLICATE-STATEMENT"]
@@ -96,15 +104,3 @@ def test_resends_and_corrections_end_final_and_a_replacement_goes_out_as_frequen
     assert shown["events"][0]["at"].endswith("Z")
     assert not {s for _, s, _ in line.store.counts()} & IN_PROGRESS
     line.close()
-
-
-def _held():
-    from gateway.store.submissions import SubmissionFilter
-
-    return SubmissionFilter(status="held")
-
-
-def _quarantined():
-    from gateway.store import MessageFilter
-
-    return MessageFilter(status="quarantined")

@@ -162,6 +162,16 @@ def test_a_claim_the_payer_rejected_goes_out_again_as_a_new_original(store: Stor
     )
 
 
+def test_held_content_after_a_later_rejection_is_replaced_as_a_new_original_without_an_icn(store: Store) -> None:
+    send(store, b"A")
+    (v1,) = store.submissions("claims", "riverside", "V10001")
+    store.record_transition("claims", v1.row, "delivered", status="delivered")
+    send(store, b"B", charge="250.00")  # held: the payer had not answered yet
+    store.record_transition("claims", v1.row, "rejected_277", status="rejected_277", source="277:9")  # now it has
+    done = store.resolve("claims", "riverside", "V10001", "replace", "cli:alice")
+    assert (done.held.status, done.held.frequency_code, done.earlier.status) == ("created", "1", "rejected_277")  # type: ignore[union-attr]
+
+
 def test_replace_of_an_earlier_claim_never_batched_supersedes_it(store: Store) -> None:
     first = send(store, b"A")
     held = send(store, b"B", charge="250.00")

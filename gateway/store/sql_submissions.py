@@ -19,6 +19,7 @@ from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
 from gateway.store.submissions import (
     ACTIONS,
     NOT_SENT,
+    REJECTED,
     ClaimStatus,
     Decision,
     ItemEvent,
@@ -402,10 +403,14 @@ class SQLSubmissions(SQLBase, SubmissionStore):
             sent = [r for r in place if r.status not in NOT_SENT]
             earlier = max(sent, key=lambda r: r.version) if sent else None
             never_sent = earlier is None or earlier.status in (ClaimStatus.CREATED, ClaimStatus.FAILED)
+            rejected = earlier is not None and earlier.status in REJECTED  # the payer never accepted it
             detail: dict[str, Any] = {"action": action, "reason": reason} if reason else {"action": action}
             created: Submission | None = None
             if action == "discard":
                 self._move(cur, kind, h, "discarded", actor, now, {**detail})
+            elif action == "replace" and rejected:  # goes out as a new original; the rejected one stays as it is
+                self._move(cur, kind, h, "created", actor, now, {"frequency": "1", "after_rejection": earlier.version,  # type: ignore[union-attr]
+                           **detail}, event="released")  # fmt: skip
             elif action == "replace" and never_sent:
                 if earlier is not None:
                     self._move(cur, kind, earlier, "superseded", actor, now, {"by_version": h.version, **detail})
@@ -413,7 +418,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
             elif action == "replace" and kind == "statements":
                 self._move(cur, kind, h, "created", actor, now, {"replaces_version": earlier.version, **detail},  # type: ignore[union-attr]
                            event="released")  # fmt: skip
-            elif action == "void" and never_sent:
+            elif action == "void" and (never_sent or rejected):
                 if earlier is not None:
                     self._move(cur, kind, earlier, "voided", actor, now, {"never_sent": True, **detail})
                 self._move(cur, kind, h, "discarded", actor, now, {**detail})

@@ -330,13 +330,14 @@ class SubmissionStore(ABC):
         """An operator's decision on held content for ``key`` (audited):
 
         * ``replace`` — the held content goes out: as the original when the
-          earlier submission was never batched (that one is superseded), else
-          as a replacement (claims: frequency 7 quoting the payer's claim
-          control number, ``icn`` or the one on record; statements: a
-          corrected statement under a new file name);
+          earlier submission was never batched (that one is superseded) or
+          was rejected by a 999/277CA since (it stays as it is), else as a
+          replacement (claims: frequency 7 quoting the payer's claim control
+          number, ``icn`` or the one on record; statements: a corrected
+          statement under a new file name);
         * ``void`` (claims) — a void (frequency 8) of the earlier submission,
-          quoting the ICN (an earlier one never sent is simply voided); the
-          held content is discarded;
+          quoting the ICN (an earlier one never sent, or rejected, is simply
+          marked voided); the held content is discarded;
         * ``discard`` — the held content is dropped.
 
         Raises :class:`ResolveError` with what to do when it cannot be done
