@@ -183,7 +183,7 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     try:
         with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
             run = OneShot(gw, store, out_dir, clinic_id=clinic_id, today=today.date() if today else None,
-                          progress=bar.update)  # fmt: skip
+                          progress=bar.update, keep_warnings=show_warnings)  # fmt: skip
             summary = run.run(files)
     finally:
         store.close()

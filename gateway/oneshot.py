@@ -132,8 +132,11 @@ class OneShot:
         clinic_id: str | None = None,
         today: date | None = None,
         progress: Callable[[int], None] | None = None,
+        keep_warnings: bool = False,
     ) -> None:
         self.gateway = gateway
+        #: keep every warning's details (``--show-warnings``), not only the counts
+        self.keep_warnings = keep_warnings
         self.store = store
         self.out = out_dir.resolve()
         self.lane = lane_for(self.out)
@@ -279,7 +282,9 @@ class OneShot:
         for f in findings:
             if f.get("severity") == "warning":
                 self.summary.warnings[f["rule"]] += 1
-                self.summary.warning_details.append((name, f["rule"], f.get("location") or "", f.get("message", "")))
+                if self.keep_warnings:
+                    detail = (name, f["rule"], f.get("location") or "", f.get("message", ""))
+                    self.summary.warning_details.append(detail)
 
     def _quarantine_report(self, r: MessageReport, used: set[Path]) -> Path:
         """``--out/quarantine/<input name>.findings.json`` (with the message id
