@@ -2,11 +2,14 @@
 store the results.
 
 The same loop runs in a thread (tests, embedding) or in each of the daemon's
-worker processes. Claiming goes through :meth:`gateway.store.Store.claim`,
-the mechanism several machines share on PostgreSQL. A batch of messages is
-claimed and completed in one transaction each, so durable commits are paid
-per batch, not per message. What a message teaches (ADT registrations) is
-visible to the next message of the same batch before it is committed.
+worker processes, and in ``gateway process`` (on its own lane). Claiming goes
+through :meth:`gateway.store.Store.claim`, the mechanism several machines
+share on PostgreSQL. A batch of messages is claimed in one transaction and
+completed in one (or one per ``flush_encounters`` encounters, for batches of
+large files), so durable commits are paid per batch, not per message; the
+store applies the duplicate rule as it completes. What a message teaches (ADT
+registrations) is visible to the next message of the same batch before it is
+committed.
 """
 
 from __future__ import annotations

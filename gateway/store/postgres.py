@@ -129,7 +129,7 @@ def retrying(store: PostgresStore) -> RetryingStore:
 # plans and executes one statement instead of one per row, and the client sends
 # a handful of parameters instead of a row's worth per message. ``WITH
 # ORDINALITY … ORDER BY`` keeps the rows in the order the shared SQL inserts
-# them (the first of two equal CLM01s wins, a later record value wins). The
+# them (a later record value wins; claims are decided before, in Python). The
 # arrays go in binary (``%b``): JSON text needs no array escaping then.
 _FINISH_MESSAGES = """
 WITH done AS (
