@@ -14,9 +14,9 @@ from gateway import API_VERSION, __version__
 from gateway.app import Gateway
 from gateway.config import ConfigError, unresolved_secrets
 from gateway.examples import ExamplesMissing, demo_inputs, example_dir, write_example_deployment
-from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result, process_files
+from gateway.oneshot import Run, RunSummary, expand_inputs, inspect_result
 from gateway.plugins import PluginError, PluginHost
-from gateway.sources import InputRefused, check_input, read_input
+from gateway.sources import InputRefused, read_input
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -40,31 +40,48 @@ def _load(config: Path) -> Gateway:
     return gw
 
 
-def print_summary(summary: RunSummary, out_dir: Path) -> None:
+def print_summary(summary: RunSummary, out_dir: Path, show_warnings: bool = False) -> None:
     s = summary
     rows = [
         ("inputs read", s.inputs),
-        ("duplicate inputs skipped", s.duplicates),
-        ("duplicate claims dropped", s.duplicate_claims),
+        ("already processed, skipped", s.duplicates),
+        ("  of those, with quarantined parts", s.earlier_quarantined),
+        ("quarantined before, processed again", s.requeued),
         ("messages quarantined", s.messages_quarantined),
         ("encounters", s.encounters),
         ("encounters quarantined", s.encounters_quarantined),
         ("claims", s.claims),
+        ("duplicate claims, not billed again", s.duplicate_claims),
+        ("claims held for an operator", s.held_claims),
         ("statements", s.statements),
+        ("statements held for an operator", s.held_statements),
         ("documents written", len(s.outputs)),
+        ("documents not written", len(s.not_written)),
     ]
     width = max(len(r[0]) for r in rows)
     click.echo(f"\n{'summary':<{width}}  count")
     for label, n in rows:
         click.echo(f"{label:<{width}}  {n:>5}")
-    if s.reasons:
-        click.echo("\nquarantined, by rule:")
-        for rule, n in sorted(s.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-            click.echo(f"  {rule:<28} {n:>5}")
+    for title, counts in (("quarantined, by rule:", s.reasons), ("warnings, by rule:", s.warnings)):
+        if counts:
+            click.echo(f"\n{title}")
+            for rule, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                click.echo(f"  {rule:<28} {n:>5}")
+    if show_warnings and s.warning_details:
+        click.echo("\nwarnings:")
+        for name, rule, where, message in s.warning_details:
+            click.echo(f"  {name}: {rule} {where}: {message}")
+    if s.held_claims or s.held_statements:
+        click.echo("\nheld for you: gateway claims list --status held (gateway statements list --status held), "
+                   "then gateway claims resolve CLM01 --clinic C --replace|--void|--discard")  # fmt: skip
     if s.outputs:
         click.echo(f"\nwritten under {out_dir}:")
         for dest, name in s.outputs:
             click.echo(f"  {dest}/{name}")
+    if s.not_written:
+        click.echo("\nnot written (the next run into the same --out tries again; gateway outbox list):")
+        for dest, name, status, reason in s.not_written:
+            click.echo(f"  {dest}/{name} ({status}): {reason}")
     if s.quarantine_reports:
         click.echo(f"\nquarantine reports: {out_dir / 'quarantine'} ({len(s.quarantine_reports)} files)")
 
@@ -86,10 +103,11 @@ def demo(out_dir: Path) -> None:
     """Run the bundled example deployment end to end on embedded defaults.
 
     Writes the example deployment to OUT/deployment and runs every fixture
-    through the service path in-process (journal, worker, batcher, outbox,
-    dispatcher) until everything is delivered: claims and statements to
+    through the service's components in-process, as `gateway process` does
+    (journal, worker, batcher, outbox, dispatcher): claims and statements to
     OUT/<destination>/ (local folders stand in for the clearinghouse and the
-    print vendor), quarantine reports to OUT/quarantine.
+    print vendor), quarantine reports to OUT/quarantine. The demo's store
+    starts empty each run; its control numbers carry on.
     """
     from gateway.delivery.demo import run_demo
 
@@ -103,7 +121,7 @@ def demo(out_dir: Path) -> None:
     summary, extra = run_demo(config, inputs, out_dir)
     print_summary(summary, out_dir)
     click.echo(
-        f"\ndelivery: {len(summary.outputs)} of {extra['documents']} outbox document(s) delivered in "
+        f"\ndelivery: {len(summary.outputs)} of {extra['documents']} outbox document(s) written in "
         f"{extra['seconds']:.1f} s, {extra['dead_letters']} dead letter(s), {extra['pending']} still pending"
     )
     (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
@@ -127,46 +145,56 @@ def init(directory: Path) -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     required=True,
-    help="Folder for outputs and quarantine reports.",
+    help="Folder for outputs and quarantine reports (relative to the current folder).",
 )
+@click.option("--store", "store_url", help="Store URL or path (default: <state_dir>/gateway.sqlite, as gateway run).")
 @click.option("--clinic", "clinic_id", help="Treat every input as this clinic's (else routed by sender).")
-@click.option("--strict", is_flag=True, help="Exit 3 when anything was quarantined.")
+@click.option("--strict", is_flag=True, help="Exit 3 when anything of the inputs is quarantined or held.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Processing date for date rules (default: today).")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-def process(config: Path, out_dir: Path, clinic_id: str | None, strict: bool, today, inputs: tuple[Path, ...]) -> None:
+@click.option("--show-warnings", is_flag=True, help="List every warning: input, rule, where, message.")
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path, exists=True))
+def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str | None, strict: bool, today,
+            show_warnings: bool, inputs: tuple[Path, ...]) -> None:  # fmt: skip
     """Run INPUT files (or folders) through the gateway once.
 
     Claims and statements go to OUT/<destination>/, reasons for quarantined
-    inputs to OUT/quarantine/. Exit 0 unless the run itself failed.
+    inputs to OUT/quarantine/. The run uses the deployment's store, like
+    `gateway run`: inputs processed before are skipped (one quarantined before
+    is tried again), a claim already sent is never billed again as an
+    original (changed content is held: see `gateway claims resolve`), and
+    control numbers continue. Nothing is written to OUT until every input is
+    processed. Without INPUT, what an earlier run or `gateway claims resolve`
+    left waiting for OUT is published. Exit 0, 1 when a document could not be
+    written, 3 with --strict when anything was quarantined or held.
     """
+    from gateway.oneshot import OneShot
+    from gateway.store import FILE_NAME, StoreUnavailable, open_store
+
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
         _fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
-    files, refused = [], []
-    for path in expand_inputs(inputs):  # refused unread: not a regular file, or over max_input_bytes
-        try:
-            check_input(path, gw.config.max_input_bytes, follow_symlinks=True)
-            files.append(path)
-        except InputRefused as exc:
-            refused.append(path)
-            click.echo(f"refused {path}: {exc}", err=True)
-    with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
-        summary = process_files(
-            gw,
-            files,
-            out_dir,
-            clinic_id=clinic_id,
-            today=today.date() if today else None,
-            progress=lambda _p: bar.update(1),
-        )
-    if refused:
-        summary.inputs += len(refused)
-        summary.messages_quarantined += len(refused)
-        summary.reasons["GW-INPUT-REFUSED (unread)"] += len(refused)
-    print_summary(summary, out_dir)
-    if strict and (summary.messages_quarantined or summary.encounters_quarantined):
+    out_dir = out_dir.resolve()
+    files = expand_inputs(inputs)
+    state = gw.loaded.state_dir
+    try:
+        store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state)
+    except StoreUnavailable as exc:
+        _fail(f"store error: {exc}")
+    try:
+        with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
+            run = OneShot(gw, store, out_dir, clinic_id=clinic_id, today=today.date() if today else None,
+                          progress=bar.update, keep_warnings=show_warnings)  # fmt: skip
+            summary = run.run(files)
+    finally:
+        store.close()
+    print_summary(summary, out_dir, show_warnings)
+    if summary.not_written:
+        sys.exit(EXIT_FAILED)
+    s = summary
+    if strict and (s.messages_quarantined or s.encounters_quarantined or s.held_claims or s.held_statements
+                   or s.earlier_quarantined):  # fmt: skip
         sys.exit(EXIT_QUARANTINED)
 
 
@@ -194,14 +222,14 @@ def inspect(config: Path | None, clinic_id: str | None, today, inputs: tuple[Pat
     encoder = json.JSONEncoder(indent=2)
     buf: list[str] = ["["]
     n = -1
-    for n, path in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
+    for n, inp in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
         try:
-            raw = read_input(path, gw.config.max_input_bytes, follow_symlinks=True)
+            raw = read_input(inp.path, gw.config.max_input_bytes, follow_symlinks=True)
         except InputRefused as exc:
-            item: dict = {"input": path.name, "refused": str(exc)}
+            item: dict = {"input": inp.name, "refused": str(exc)}
         else:
-            result = run.process_bytes(raw, path.name)
-            item = inspect_result(result, path.name)
+            result = run.process_bytes(raw, inp.name)
+            item = inspect_result(result, inp.name)
             if result is not None and result.responses:  # a 999/277CA/835 file: its typed documents
                 item["responses"] = [r.as_dict() for r in result.responses]
             del raw, result
@@ -314,6 +342,10 @@ _register_scaffold_commands(cli)  # new-plugin
 from gateway.console.cli import register as _register_console_commands  # noqa: E402
 
 _register_console_commands(cli)  # console, reload, users, tokens
+
+from gateway.claims_cli import register as _register_claims_commands  # noqa: E402
+
+_register_claims_commands(cli)  # claims / statements list/show/resolve
 
 
 def main() -> None:

@@ -110,7 +110,9 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
             raise InputRefused("not-regular", reason)
         parts = [fh.read(min(now.st_size, max_bytes) + 1)]  # one allocation when the size is true
         total = len(parts[0])
-        while total <= max_bytes and (chunk := fh.read(max_bytes + 1 - total)):
+        # a file longer than it said (or still growing): small reads, so checking for more never
+        # allocates the whole remaining allowance (FileIO.read(n) allocates n bytes up front)
+        while total <= max_bytes and (chunk := fh.read(min(max_bytes + 1 - total, 1 << 16))):
             parts.append(chunk)
             total += len(chunk)
     if total > max_bytes:

@@ -2,15 +2,19 @@
 store the results.
 
 The same loop runs in a thread (tests, embedding) or in each of the daemon's
-worker processes. Claiming goes through :meth:`gateway.store.Store.claim`,
-the mechanism several machines share on PostgreSQL. A batch of messages is
-claimed and completed in one transaction each, so durable commits are paid
-per batch, not per message. What a message teaches (ADT registrations) is
-visible to the next message of the same batch before it is committed.
+worker processes, and in ``gateway process`` (on its own lane). Claiming goes
+through :meth:`gateway.store.Store.claim`, the mechanism several machines
+share on PostgreSQL. A batch of messages is claimed in one transaction and
+completed in one (or one per ``flush_encounters`` encounters, for batches of
+large files), so durable commits are paid per batch, not per message; the
+store applies the duplicate rule as it completes. What a message teaches (ADT
+registrations) is visible to the next message of the same batch before it is
+committed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -23,10 +27,11 @@ from typing import Any
 
 from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
-from gateway.model import Finding, Severity
+from gateway.model import Claim, Finding, Severity, Statement
 from gateway.pipeline import MessageResult, Pipeline
-from gateway.store import ClaimedMessage, EncounterOutcome, Outcome, Status, Store
+from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
+from gateway.store.submissions import NewClaim, NewStatement, content_digest
 
 log = glog.get("worker")
 
@@ -38,6 +43,9 @@ class WorkerSettings:
     max_attempts: int = 5
     poll_min: float = 0.01
     poll_max: float = 0.2
+    #: complete (commit) the results so far once they hold this many encounters,
+    #: so a batch of large files is never held in memory whole
+    flush_encounters: int = 2000
 
 
 def worker_id(n: int | str = 0) -> str:
@@ -46,22 +54,42 @@ def worker_id(n: int | str = 0) -> str:
 
 
 class BatchRecords:
-    """RecordLookup over the store plus this batch's uncommitted updates."""
+    """RecordLookup over the store plus this batch's uncommitted updates.
+
+    What the store answered is kept for the rest of the batch (one query per
+    key and batch, not per message: a batch sees the records as they were
+    when it first asked, plus its own updates)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: dict[tuple[str, str, str], Any] = {}
+        self._read: dict[tuple[str, str, str], Any] = {}
 
     def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
         k = (clinic_id, kind, key)
-        return self.pending[k] if k in self.pending else self.store.get(clinic_id, kind, key)
+        if k in self.pending:
+            return self.pending[k]
+        if k not in self._read:
+            self._read[k] = self.store.get(clinic_id, kind, key)
+        return self._read[k]
 
     def apply(self, clinic_id: str, updates: list[RecordUpdate]) -> None:
         for u in updates:
             # stored values are JSON: keep the overlay in the same shape
-            import json
-
             self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
+
+
+def new_claim(claim: Claim) -> NewClaim:
+    """What the store needs of a built claim (JSON, digest, payer place)."""
+    body = claim.model_dump_json(exclude_none=True)
+    return NewClaim(
+        claim.id, claim.payer.id, str(claim.total_charge), body, claim.coverage.order, content_digest("claims", body)
+    )
+
+
+def new_statement(statement: Statement) -> NewStatement:
+    body = statement.model_dump_json(exclude_none=True)
+    return NewStatement(statement.id, body, content_digest("statements", body))
 
 
 def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
@@ -95,10 +123,8 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
                 status=status,
                 encounter=e.encounter.model_dump_json(exclude_none=True),
                 findings=_dump(e.findings),
-                claims=[
-                    (c.id, c.payer.id, str(c.total_charge), c.model_dump_json(exclude_none=True)) for c in e.claims
-                ],
-                statements=[(s.id, s.model_dump_json(exclude_none=True)) for s in e.statements],
+                claims=[new_claim(c) for c in e.claims],
+                statements=[new_statement(s) for s in e.statements],
             )
         )
     statuses = {e.status for e in out.encounters}
@@ -136,18 +162,24 @@ class Worker:
     processed: int = 0
     #: asked before every claim: a new pipeline after a config reload, else None
     refresh: Callable[[], Pipeline | None] | None = None
+    #: whose messages this worker takes (None: the daemon's; ``gateway process`` has its own)
+    lane: str | None = None
+    #: what the last :meth:`run_once` stored
+    last: list[Completed] = field(default_factory=list)
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
         if self.refresh is not None and (pipeline := self.refresh()) is not None:
             self.pipeline = pipeline  # every message claimed from here on runs on the reloaded config
-        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease)
+        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease, self.lane)
+        self.last = []
         if not batch:
             return 0
         records = BatchRecords(self.store)
         outcomes: list[Outcome] = []
         failed: list[int] = []
         held = [m.id for m in batch]
+        encounters = 0
         for i, msg in enumerate(batch):
             if self.stop.is_set():
                 self.store.release(self.name, held[i:])  # shutting down: give the rest back
@@ -162,16 +194,24 @@ class Worker:
                 failed.append(msg.id)
                 continue
             outcomes.append(outcome)
-        done = self.store.complete(self.name, outcomes)
+            encounters += len(outcome.encounters)
+            if encounters >= self.settings.flush_encounters:
+                self._complete(outcomes)
+                outcomes, encounters = [], 0
+        self._complete(outcomes)
         if failed:
             self.store.release(self.name, failed, failed=True)
+        return len(batch)
+
+    def _complete(self, outcomes: list[Outcome]) -> None:
+        done = self.store.complete(self.name, outcomes)
         for c in done:
             glog.event(
                 log, "message.processed", message_id=c.message_id, status=c.status, claims=c.claims,
-                duplicate_claims=c.duplicate_claims, worker=self.name,
+                duplicate_claims=c.duplicate_claims, held_claims=c.held_claims, worker=self.name,
             )  # fmt: skip
         self.processed += len(done)
-        return len(batch)
+        self.last += done
 
     def process(self, msg: ClaimedMessage, records: BatchRecords) -> Outcome:
         meta = MessageMeta(

@@ -80,7 +80,7 @@ class Line:
     def deliver_until_idle(self, timeout: float = 20.0) -> None:
         """Dispatch passes until nothing is pending (retries waited for)."""
         deadline = time.time() + timeout
-        while self.dispatcher.outbox.pending_count():
+        while self.store.outbox_pending():
             assert time.time() < deadline, "outbox did not drain"
             if not self.dispatcher.run_once().handled:
                 time.sleep(0.02)

@@ -60,11 +60,12 @@ def test_process_writes_outputs_and_reports(tmp_path: Path) -> None:
     cfg = str(target / "gateway.yaml")
     result = invoke("process", "--config", cfg, "--out", str(out), "--today", "2026-11-27", str(inputs))
     assert result.exit_code == 0, result.output
-    assert re.search(r"duplicate inputs skipped\s+1\n", result.output)
+    assert re.search(r"already processed, skipped\s+1\n", result.output)  # resent-copy.json: the same bytes
     assert "GW-LINE-CHARGE" in result.output  # reasons grouped by rule id
-    report = json.loads((out / "quarantine" / "riverside-missing-charge.json.findings.json").read_text())
+    path = out / "quarantine" / "in" / "riverside-missing-charge.json.findings.json"
+    report = json.loads(path.read_text())
     assert report["encounters"][0]["findings"][0]["rule"] == "GW-LINE-CHARGE"
-    assert (out / "quarantine" / "riverside-missing-charge.json.findings.json").stat().st_mode & 0o077 == 0
+    assert path.stat().st_mode & 0o077 == 0
     strict = CliRunner().invoke(
         cli, ["process", "--config", cfg, "--out", str(tmp_path / "o2"), "--strict", str(inputs)]
     )

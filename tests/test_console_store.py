@@ -11,6 +11,7 @@ import time
 import pytest
 
 from gateway.store import EncounterOutcome, NewMessage, Outcome, Status, open_store
+from gateway.store.submissions import NewClaim, content_digest
 from gateway.store.users import Accounts
 from gateway.store.views import EVERYTHING, MessageQuery, Scope, Views
 from tests.pg import store_url  # noqa: F401  (fixture: one URL per backend)
@@ -56,7 +57,12 @@ def test_rule_index_follows_findings_at_message_and_encounter_level(store) -> No
                 "riverside",
                 encounters=[
                     enc(0, Status.QUARANTINED, [err("CM-UNKNOWN"), err("GW-LINE-CODE")]),
-                    enc(1, Status.CLAIMED, [err("W-2", "warning")], [("CLM1", "P", "1.00", "{}")]),
+                    enc(
+                        1,
+                        Status.CLAIMED,
+                        [err("W-2", "warning")],
+                        [NewClaim("CLM1", "P", "1.00", "{}", 1, content_digest("claims", "{}"))],
+                    ),
                 ],
             ),
             Outcome(

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.cli import cli
-from gateway.delivery.outbox import RESPONSE_FORMAT, RESPONSE_STATUS
+from gateway.delivery.outbox import RESPONSE_FORMAT, RESPONSE_STATUS, release_orphans
 from tests.delivery_helpers import Line, deployment, hl7_visit
 from tests.sshd import Sshd
 from tests.x12check import assert_valid_837
@@ -48,7 +48,7 @@ def assert_each_837_once(sshd: Sshd, line: Line) -> None:
     """The server holds exactly the delivered outbox documents; each passes
     pyx12; no CLM01 and no ISA13 twice across all files."""
     files = sshd.files("claims")
-    delivered = {r.name for r in line.dispatcher.outbox.list(status="delivered", destination="claims-out", limit=999)}
+    delivered = {r.name for r in line.store.outbox_list(status="delivered", destination="claims-out", limit=999)}
     assert set(files) == delivered and files
     assert not [p for p in (sshd.root / "claims").iterdir() if p.name.startswith(".")]
     clm01: Counter[str] = Counter()
@@ -82,7 +82,7 @@ def test_sshd_stopped_mid_run_and_started_again_every_837_arrives_once(tmp_path:
         assert dict(cur.fetchall()) == {"delivered": 60}
         cur.execute("SELECT DISTINCT status FROM messages")
         assert {r[0] for r in cur.fetchall()} == {"delivered"}
-    retried = [r for r in line.dispatcher.outbox.list(status="delivered", limit=999) if r.attempts > 1]
+    retried = [r for r in line.store.outbox_list(status="delivered", limit=999) if r.attempts > 1]
     assert len(retried) == 4
     line.close()
 
@@ -119,9 +119,9 @@ def test_kill_9_between_upload_and_outbox_update_causes_no_second_file(tmp_path:
     )
     assert proc.returncode == -signal.SIGKILL
     assert list(sshd.files("claims")) == [name]  # uploaded, but the outbox does not know
-    row = line.dispatcher.outbox.get(outbox_id)
+    row = line.store.outbox_row(outbox_id)
     assert row is not None and row.status == "pending"
-    assert line.dispatcher.outbox.release_orphans() == 1  # the dead process's lease, released at start-up
+    assert release_orphans(line.store) == 1  # the dead process's lease, released at start-up
     result = line.dispatcher.run_once()
     assert result.delivered == 1 and result.already_present == 1
     assert list(sshd.files("claims")) == [name]
@@ -137,7 +137,7 @@ def test_unreachable_destination_ends_in_dead_letters_and_outbox_retry_delivers_
     assert len(line.cut()) == 2
     sshd.stop()
     line.deliver_until_idle()
-    dead = line.dispatcher.outbox.list(status="dead")
+    dead = line.store.outbox_list(status="dead")
     assert len(dead) == 2 and all(r.attempts == 3 for r in dead)
     assert all("refused the connection" in (r.last_error or "") for r in dead)
     config = str(line.gateway.loaded.path)
@@ -161,7 +161,7 @@ def test_unknown_host_key_makes_a_dead_letter_at_once_with_the_reason(tmp_path: 
     line.cut()
     result = line.dispatcher.run_once()
     assert result.dead == 1 and result.retried == 0
-    (row,) = line.dispatcher.outbox.list()
+    (row,) = line.store.outbox_list()
     assert row.status == "dead" and row.attempts == 1 and "not in" in (row.last_error or "")
     assert sshd.files("claims") == {} and empty.read_text() == ""
     line.close()

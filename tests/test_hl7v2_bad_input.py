@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from gateway_plugins.inbound.hl7v2.parse import sniff
+from gateway_plugins.inbound.hl7v2.settings import Hl7v2Settings
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 from hypothesis import HealthCheck, given, settings
@@ -123,3 +124,16 @@ def test_random_bytes_after_msh_never_crash(gateway: Gateway, tail: bytes) -> No
 @given(st.sampled_from(SAMPLES), edits)
 def test_mutated_messages_never_crash(gateway: Gateway, sample: bytes, changes: list[tuple[int, int, int]]) -> None:
     _check_no_crash(mutate(sample, changes), gateway)
+
+
+@pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"])
+def test_too_many_segments_is_found_before_the_segments_are_built(eol: str) -> None:
+    """A message over settings.hl7v2.max_segments is cut for reading (the
+    refusal needs only its header) and still refused, whatever its line
+    endings; the message next to it in the batch is read in full."""
+    head = f"MSH|^~\\&|A|RIVERSIDE|G|B|20261012093000||DFT^P03|{{}}|P|2.5{eol}PID|1||MRN1||TEST^PAT{eol}"
+    ft1 = f"FT1|1||20261012|20261012|CG|OV3|||1|10.00{eol}"
+    raw = (head.format("BIG") + ft1 * 30 + head.format("OK") + ft1).encode()
+    result = run(raw, settings=Hl7v2Settings(max_segments=20))
+    assert [f.location for f in result.findings if f.rule == "HL7-SEGMENTS"] == ["MSG[1]/MSH[1]"]
+    assert not [f for f in result.findings if f.rule == "HL7-SEGMENTS" and f.location.startswith("MSG[2]")]

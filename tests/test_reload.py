@@ -90,7 +90,7 @@ def test_fix_reload_reprocess_without_a_restart(tmp_path: Path) -> None:
         assert billed[0]["id"] == msg["id"] and billed[0]["rules"] == []
         shown = json.loads(runner.invoke(cli, ["messages", "show", str(msg["id"]), "--config", str(config),
                                                "--json"]).output)  # fmt: skip
-        assert [c["status"] for c in shown["encounters"][0]["claims"]] == ["claimed"]
+        assert [c["status"] for c in shown["encounters"][0]["claims"]] == ["created"]
 
         # SIGHUP with a good config: the daemon itself announces the next generation
         proc.send_signal(signal.SIGHUP)

@@ -3,7 +3,6 @@ demo writes passes the pypdf checks, and `gateway demo` writes them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,7 +13,7 @@ from gateway.app import Gateway
 from gateway.claims import merge_statements
 from gateway.cli import cli
 from gateway.examples import demo_inputs
-from gateway.oneshot import Run
+from gateway.oneshot import Run, process_files
 from tests.conftest import TODAY
 from tests.statements_pdfcheck import check_statement_pdf
 
@@ -23,7 +22,7 @@ def test_demo_statement_pdfs_pass_pypdf_checks(example_gateway: Gateway, tmp_pat
     run = Run(gateway=example_gateway, today=TODAY)
     for path in demo_inputs():
         run.process_bytes(path.read_bytes(), path.name)
-    run.write_outputs(tmp_path, datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
+    process_files(example_gateway, demo_inputs(), tmp_path, today=TODAY)
     expected = {statement_name(st): st for items in run.statements.values() for st in merge_statements(items)}
     written = sorted((tmp_path / "statements-out").glob("*.pdf"))
     assert {p.name for p in written} == set(expected) and len(written) >= 4

@@ -25,6 +25,7 @@ from gateway.store import (
     migrations,
     open_store,
 )
+from gateway.store.submissions import NewClaim, content_digest
 from tests.pg import store_url  # noqa: F401  (fixture: one URL per backend)
 
 
@@ -41,6 +42,11 @@ def new(raw: bytes, scope: str = "riverside", control: str | None = None, ack: b
     )
 
 
+def claim_item(clm01: str, body: dict | None = None, payer_seq: int = 1) -> NewClaim:
+    text = json.dumps(body if body is not None else {"id": clm01})
+    return NewClaim(clm01, "PAYER", "10.00", text, payer_seq, content_digest("claims", text))
+
+
 def outcome(mid: int, clm01: str, visit: str = "V1") -> Outcome:
     enc = EncounterOutcome(
         idx=0,
@@ -49,7 +55,7 @@ def outcome(mid: int, clm01: str, visit: str = "V1") -> Outcome:
         status=Status.CLAIMED,
         encounter="{}",
         findings=[],
-        claims=[(clm01, "PAYER", "10.00", json.dumps({"id": clm01}))],
+        claims=[claim_item(clm01)],
     )
     return Outcome(
         message_id=mid,
@@ -138,7 +144,7 @@ def test_complete_stores_claims_records_and_audit(store: Store) -> None:
     store.complete("w", [outcome(m.id, "CLM1")])
     row = store.message(m.id)
     assert row.status == "claimed" and row.claimed_by is None and row.processed_at
-    assert store.encounters(m.id)[0]["claims"] == [{"clm01": "CLM1", "status": "claimed"}]
+    assert store.encounters(m.id)[0]["claims"] == [{"clm01": "CLM1", "status": "created"}]
     assert store.get("riverside", "patient", "MRN1") == {"name": "x"}
     assert store.get("lakeside", "patient", "MRN1") is None
     assert [a.action for a in store.audit_trail(m.id)] == ["received", "processed"]
@@ -151,7 +157,8 @@ def test_one_claim_per_clinic_and_clm01(store: Store) -> None:
     assert [(c.claims, c.duplicate_claims) for c in done] == [(1, 0), (0, 1)]
     assert store.claim_count() == 1
     enc = store.encounters(b.id)[0]
-    assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"
+    assert enc["status"] == "duplicate" and enc["findings"][-1]["rule"] == "GW-RESENT-CLAIM"
+    assert store.message(b.id).status == "duplicate"  # final: nothing of it waits
 
 
 def test_release_gives_work_back_without_counting_an_attempt(store: Store) -> None:

@@ -11,8 +11,14 @@ import pytest
 
 from gateway.messages import RecordUpdate
 from gateway.store import EncounterOutcome, Outcome, Status, Store, open_store
+from gateway.store.submissions import NewStatement, content_digest
 from tests.pg import store_url  # noqa: F401  (fixture: one URL per backend)
-from tests.test_store import new
+from tests.test_store import claim_item, new
+
+
+def statement_item(statement_id: str, body: str) -> NewStatement:
+    text = json.dumps({"id": statement_id, "body": body})
+    return NewStatement(statement_id, text, content_digest("statements", text))
 
 
 @pytest.fixture
@@ -30,8 +36,8 @@ def result(mid: int, clm01: str, body: str, statement: str | None = None, mrn_va
         status=Status.CLAIMED,
         encounter=json.dumps({"visit": f"V{mid}", "note": 'quotes " and \\ backslashes'}),
         findings=[{"severity": "info", "rule": "T-1", "message": "m", "plugin": "t"}],
-        claims=[(clm01, "PAYER", "10.00", json.dumps({"id": clm01, "body": body}))],
-        statements=[(statement, json.dumps({"id": statement, "body": body}))] if statement else [],
+        claims=[claim_item(clm01, {"id": clm01, "body": body})],
+        statements=[statement_item(statement, body)] if statement else [],
     )
     return Outcome(
         message_id=mid,
@@ -54,27 +60,34 @@ def column(store: Store, sql: str, *params: Any) -> list[Any]:
 
 
 def test_batch_writes_only_held_messages_first_claim_and_last_record_win(store: Store) -> None:
-    store.journal([new(f"M{i}".encode()) for i in range(4)])
-    a, b, c, d = store.claim("w", 4, 60)
+    store.journal([new(f"M{i}".encode()) for i in range(5)])
+    a, b, c, d, e = store.claim("w", 5, 60)
     store.release("w", [c.id])  # c's lease is lost: its result must not be written
     done = store.complete(
         "w",
         [
             result(a.id, "CLM1", "first", statement="S1", mrn_value={"v": 1}),
-            result(b.id, "CLM1", "second", statement="S1", mrn_value={"v": 2}),
+            result(b.id, "CLM1", "first", statement="S1", mrn_value={"v": 2}),  # identical: a resend
             result(c.id, "CLM3", "lost", mrn_value={"v": 3}),
             result(d.id, "CLM4", "fourth"),
+            result(e.id, "CLM1", "changed", statement="S1"),  # changed content: held for an operator
         ],
     )
-    assert [(x.message_id, x.claims, x.duplicate_claims) for x in done] == [(a.id, 1, 0), (b.id, 0, 1), (d.id, 1, 0)]
-    assert column(store, "SELECT claim FROM claims WHERE clm01 = 'CLM1'") == [
-        json.dumps({"id": "CLM1", "body": "first"})
+    assert [(x.message_id, x.claims, x.duplicate_claims, x.held_claims) for x in done] == [
+        (a.id, 1, 0, 0), (b.id, 0, 1, 0), (d.id, 1, 0, 0), (e.id, 0, 0, 1),
+    ]  # fmt: skip
+    assert column(store, "SELECT claim FROM claims WHERE clm01 = 'CLM1' ORDER BY version") == [
+        json.dumps({"id": "CLM1", "body": "first"}),
+        json.dumps({"id": "CLM1", "body": "changed"}),
     ]
-    assert column(store, "SELECT message_id FROM statements WHERE statement_id = 'S1'") == [a.id]
+    assert column(store, "SELECT status FROM claims WHERE clm01 = 'CLM1' ORDER BY version") == ["created", "held"]
+    assert column(store, "SELECT message_id FROM statements WHERE statement_id = 'S1' ORDER BY version") == [a.id, e.id]
     assert column(store, "SELECT COUNT(*) FROM claims WHERE clm01 = 'CLM3'") == [0]
     assert store.get("riverside", "patient", "MRN1") == {"v": 2}  # the later message of the batch wins
     assert store.encounters(c.id) == []
-    assert [e["status"] for e in store.encounters(b.id)] == ["duplicate"]
+    assert [x["status"] for x in store.encounters(b.id)] == ["duplicate"]
+    assert [x["status"] for x in store.encounters(e.id)] == ["quarantined"]
+    assert (store.message(b.id).status, store.message(e.id).status) == ("duplicate", "quarantined")  # type: ignore[union-attr]
     assert store.encounter_json(a.id, 0) == {
         "visit": f"V{a.id}",
         "note": 'quotes " and \\ backslashes',
@@ -92,14 +105,18 @@ def test_batch_writes_only_held_messages_first_claim_and_last_record_win(store: 
     assert [t.action for t in store.audit_trail(c.id)] == ["received"]
     # completing again (a retried transaction, a late duplicate) writes nothing
     assert store.complete("w", [result(a.id, "CLM9", "again")]) == []
-    assert column(store, "SELECT COUNT(*) FROM claims") == [2]
+    assert column(store, "SELECT COUNT(*) FROM claims") == [3]
 
 
-def test_claim_already_billed_by_an_earlier_batch_is_a_duplicate(store: Store) -> None:
-    store.journal([new(b"A"), new(b"B")])
+def test_claim_already_billed_by_an_earlier_batch_is_a_duplicate_or_held(store: Store) -> None:
+    store.journal([new(b"A"), new(b"B"), new(b"C")])
     (a,) = store.claim("w", 1, 60)
     store.complete("w", [result(a.id, "CLM1", "first")])
     (b,) = store.claim("w", 1, 60)
-    (done,) = store.complete("w", [result(b.id, "CLM1", "second")])
+    (done,) = store.complete("w", [result(b.id, "CLM1", "first")])
     assert (done.claims, done.duplicate_claims) == (0, 1)
-    assert store.encounters(b.id)[0]["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"
+    (c,) = store.claim("w", 1, 60)
+    (done,) = store.complete("w", [result(c.id, "CLM1", "second")])
+    assert (done.claims, done.duplicate_claims, done.held_claims) == (0, 0, 1)
+    assert store.encounters(b.id)[0]["findings"][-1]["rule"] == "GW-RESENT-CLAIM"
+    assert store.encounters(c.id)[0]["findings"][-1]["rule"] == "GW-DUPLICATE-CLAIM"

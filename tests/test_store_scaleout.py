@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.control_numbers import SQLiteControlNumbers, StoreControlNumbers, open_control_numbers
+from gateway.control_numbers import StoreControlNumbers
 from gateway.store import Store, StoreUnavailable, open_store
 from gateway.store.postgres import PostgresStore
 from gateway.store.retention import read_archive
@@ -97,16 +97,6 @@ def test_control_numbers_are_unique_across_processes(store: Store, store_url: st
     assert numbers.next("lakeside", "isa13") == 1
 
 
-def test_allocator_follows_the_store_url(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
-    on_pg = open_control_numbers(tmp_path, pg_url)
-    assert isinstance(on_pg, StoreControlNumbers) and on_pg.next("s", "isa13") == 1
-    on_pg.close()
-    local = open_control_numbers(tmp_path, str(tmp_path / "gateway.sqlite"))
-    assert isinstance(local, SQLiteControlNumbers) and local.next("s", "isa13") == 1
-    local.close()
-    assert isinstance(open_control_numbers(tmp_path), SQLiteControlNumbers)
-
-
 # -- retention ----------------------------------------------------------------
 def _processed(store: Store, n: int, status_every: int = 0) -> list[int]:
     store.journal([new(f"MSG-{i}".encode() * 10) for i in range(n)])
@@ -130,7 +120,7 @@ def test_prune_removes_raw_bytes_and_keeps_the_rest(store: Store, tmp_path: Path
     assert store.raw(ids[0]) == b"" and store.raw(ids[4]) == f"MSG-{4}".encode() * 10
     row = store.message(ids[0])
     assert row.status == "claimed" and row.size == 50 and row.sha256  # metadata stays
-    assert store.encounters(ids[0])[0]["claims"] == [{"clm01": f"CLM{ids[0]}", "status": "claimed"}]
+    assert store.encounters(ids[0])[0]["claims"] == [{"clm01": f"CLM{ids[0]}", "status": "created"}]
     assert [a.action for a in store.audit_trail(ids[0])] == ["received", "processed", "pruned-raw"]
     assert store.reprocess(ids[0], "cli:ops") is False  # nothing left to rebuild from
     (again,) = store.journal([new(b"MSG-0" * 10)])
@@ -152,7 +142,7 @@ def test_prune_command(tmp_path: Path, store_url: str) -> None:  # noqa: F811
     args = ["messages", "prune", "--config", str(config), "--store", store_url, "--older-than", "30"]
     dry = CliRunner().invoke(cli, [*args, "--status", "claimed", "--dry-run"])
     assert dry.exit_code == 0 and "would prune 4 message(s), 200 bytes" in dry.output
-    default = CliRunner().invoke(cli, args)  # default stages: parsed, coded, delivered
+    default = CliRunner().invoke(cli, args)  # default stages: parsed, coded, delivered, duplicate
     assert default.exit_code == 0 and "pruned 0 message(s)" in default.output
     real = CliRunner().invoke(cli, [*args, "--status", "claimed", "--archive", str(tmp_path / "arch")])
     assert real.exit_code == 0 and "pruned 4 message(s), 200 bytes, archived to" in real.output
@@ -215,3 +205,68 @@ def test_postgres_store_offers_its_shared_control_numbers(pg_url: str) -> None: 
     assert isinstance(numbers, StoreControlNumbers)
     assert [numbers.next("riverside", "isa13") for _ in range(3)] == [1, 2, 3]
     store.close()
+
+
+# -- retrying every operation of the interface ---------------------------------
+def test_every_operation_of_the_interface_is_retried_none_from_a_hand_kept_list(pg_url: str) -> None:  # noqa: F811
+    from gateway.store.retry import RETRIED, RetryingStore
+
+    operations = set(Store.__abstractmethods__) - {"close"}
+    assert {"outbox_claim", "outbox_delivered", "cut", "journal", "complete", "next_number"} <= operations
+    assert RETRIED == operations
+    assert all(getattr(getattr(RetryingStore, name), "retried", False) for name in operations)
+    store = open_store(pg_url)
+    assert isinstance(store, RetryingStore) and isinstance(store.inner, PostgresStore)
+    assert store.dialect == "postgresql"  # backend attributes pass through
+    store.close()
+
+
+def test_outbox_operations_survive_dropped_connections(pg_url: str) -> None:  # noqa: F811
+    from gateway.documents import Document
+    from gateway.store.outbox import BatchCut
+
+    url = pg_url + "&application_name=gw-outbox-retry"
+    store = open_store(url)
+
+    def drop_connections() -> None:
+        with admin() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                ("gw-outbox-retry",),
+            )
+
+    doc = Document("x.x12", b"ISA", "application/edi-x12", "claims", "riverside")
+    drop_connections()
+    assert store.cut(BatchCut("claims", "claims-out", [doc], [])) == [(1, "x.x12")]
+    drop_connections()
+    (item,) = store.outbox_claim("node-a", 10, 60)
+    drop_connections()
+    assert store.outbox_delivered("node-a", item, "sftp://x/x.x12", already_present=False)
+    drop_connections()
+    assert store.outbox_row(1).status == "delivered"  # type: ignore[union-attr]
+    store.close()
+
+
+def test_retrying_gives_up_after_its_time_with_the_backend_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from gateway.store import SQLiteStore
+    from gateway.store.retry import RetryingStore
+
+    inner = SQLiteStore(tmp_path / "gateway.sqlite")
+    tries = []
+
+    def retryable(exc: BaseException) -> bool:
+        tries.append(exc)
+        return isinstance(exc, sqlite3.ProgrammingError)
+
+    store = RetryingStore(inner, retryable=retryable, unavailable=lambda e: StoreUnavailable("gone"), timeout=0.3)
+    assert store.outbox_pending() == 0 and tries == []
+    inner.close()  # every operation now fails the same way
+    t = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="gone"):
+        store.outbox_pending()
+    assert time.monotonic() - t < 2 and len(tries) == 3  # 50 + 100 ms of backoff, the next would pass 0.3 s
+    other = RetryingStore(inner, retryable=lambda e: False, unavailable=lambda e: StoreUnavailable("-"), timeout=5)
+    with pytest.raises(sqlite3.ProgrammingError):  # not retryable: raised at once
+        other.outbox_pending()

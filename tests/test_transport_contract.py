@@ -46,3 +46,34 @@ class TestFolderTransport(TransportContract):
     def copies(self, doc: Document) -> int:
         files = [p for p in self.folder.iterdir() if doc.name in p.name] if self.folder.exists() else []
         return sum(p.read_bytes() == doc.content for p in files)
+
+
+def test_folder_transport_removes_what_a_killed_writer_left_behind(tmp_path: Path) -> None:
+    """A writer killed between creating its temporary file and the rename
+    leaves ``.<name>.<pid>.tmp``; the next delivery of that name removes it,
+    never one of a process that is still alive."""
+    import subprocess
+
+    from gateway_plugins.transports.folder import FolderTransport
+
+    gone = subprocess.Popen(["true"])  # a process that has exited: its pid is free
+    gone.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        stale = tmp_path / f".claims.x12.{gone.pid}.tmp"
+        busy = tmp_path / f".claims.x12.{live.pid}.tmp"
+        stale.write_bytes(b"ISA*half")
+        busy.write_bytes(b"ISA*being written")
+        FolderTransport(tmp_path).deliver(
+            Document(
+                name="claims.x12",
+                content=b"ISA*whole~",
+                media_type="application/edi-x12",
+                kind="claims",
+                clinic_id="riverside",
+            )
+        )
+        assert (tmp_path / "claims.x12").read_bytes() == b"ISA*whole~"
+        assert not stale.exists() and busy.exists()
+    finally:
+        live.kill()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.cli import cli
-from tests.conftest import FIXTURES
+from tests.delivery_helpers import hl7_visit
 from tests.x12check import assert_valid_837
 
 
@@ -24,9 +24,11 @@ def test_demo_837_is_valid_and_control_numbers_do_not_repeat(tmp_path: Path) -> 
     out = tmp_path / "demo"
     result = runner.invoke(cli, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    # a second run in the same deployment (same state folder) must not reuse ISA13
+    # a `gateway process` in the same deployment (its store) must not reuse ISA13
     config = out / "deployment" / "gateway.yaml"
-    result = runner.invoke(cli, ["process", "--config", str(config), "--out", str(tmp_path / "again"), str(FIXTURES)])
+    new = tmp_path / "new.hl7"
+    new.write_bytes(hl7_visit(99))
+    result = runner.invoke(cli, ["process", "--config", str(config), "--out", str(tmp_path / "again"), str(new)])
     assert result.exit_code == 0, result.output
     files = _claim_files(out) + _claim_files(tmp_path / "again")
     assert len(files) >= 2
@@ -41,7 +43,7 @@ def test_demo_837_is_valid_and_control_numbers_do_not_repeat(tmp_path: Path) -> 
         clm01.update({c.claim_id for c in read.claims})
         assert re.fullmatch(r"[a-z]+-837P-\d{8}-\d{6}-\d{9}\.x12", f.name)
     assert max(isa13.values()) == 1
-    # the same claims are in both runs' files, but never twice in one file
+    # never a claim twice in one file
     for f in files:
         ids = [c.claim_id for c in read_837(f.read_bytes()).claims]
         assert len(ids) == len(set(ids)) > 0

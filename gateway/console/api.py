@@ -14,9 +14,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from gateway.console.pages import audit, ip, need, views, who
-from gateway.daemon.shapes import message_detail, message_json, status_json
-from gateway.delivery.cli import _row as outbox_json
-from gateway.delivery.outbox import Outbox
+from gateway.daemon.shapes import message_detail, message_json, outbox_json, status_json
 from gateway.phi import redact
 from gateway.store.views import MessageQuery
 
@@ -48,9 +46,12 @@ class ReloadReply(BaseModel):
 @router.get("/status", summary="Messages per clinic and stage (gateway status --json)")
 def status(request: Request) -> dict[str, Any]:
     p = who(request)
-    counts = [c for c in request.app.state.ctx.store.counts() if p.scope.allows(c[0])]
+    store = request.app.state.ctx.store
+    counts = [c for c in store.counts() if p.scope.allows(c[0])]
     pending = [o.oldest_pending_message for o in views(request).overview(p.scope) if o.oldest_pending_message]
-    return status_json(counts, min(pending) if pending else None)
+    items = [i for i in store.submission_counts() if p.scope.allows(i[1])]
+    unfinished = store.oldest_in_progress() if p.scope.clinics is None else None  # store-wide: admins only
+    return status_json(counts, min(pending) if pending else None, unfinished, items)
 
 
 @router.get("/messages", summary="Search messages (gateway messages list --json)")
@@ -147,7 +148,7 @@ def retry(request: Request, outbox_id: int) -> dict[str, Any]:
     p = need(request, "operator")
     if views(request).outbox_row(p.scope, outbox_id) is None:
         raise HTTPException(404, "no such document")
-    if not Outbox(request.app.state.ctx.store).retry([outbox_id], p.name):
+    if not request.app.state.ctx.store.outbox_retry([outbox_id], p.name):
         raise HTTPException(409, "not a dead letter")
     return {"id": outbox_id, "queued": True}
 

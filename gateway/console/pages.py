@@ -30,8 +30,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gateway.console.auth import COOKIE, LOGIN_COOKIE, Principal
 from gateway.console.charts import bars
 from gateway.daemon.shapes import ts
-from gateway.delivery.outbox import Outbox
 from gateway.phi import redact
+from gateway.store import PROCESSED, Status
 from gateway.store.users import AUDIT_RETENTION
 from gateway.store.views import MessageQuery, Views
 
@@ -39,7 +39,7 @@ HERE = Path(__file__).parent
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 ENV.filters["ts"] = ts
 ENV.filters["pretty"] = lambda v: json.dumps(v, indent=2, default=str)
-STATUSES = ("received", "parsed", "coded", "claimed", "batched", "delivered", "quarantined", "dead")
+STATUSES = tuple(Status)
 SECRET_KEYS = ("password", "secret", "key", "token", "passphrase")
 
 
@@ -152,9 +152,7 @@ def mount(app: FastAPI) -> None:
             cards.append(
                 {
                     "o": o,
-                    "processed": sum(
-                        o.messages.get(s, 0) for s in ("parsed", "coded", "claimed", "batched", "delivered")
-                    ),
+                    "processed": sum(o.messages.get(s, 0) for s in PROCESSED),
                     "day": bars(day["received"], day["quarantined"], "last 24 h, per hour") if day else None,
                     "month": bars(month["received"], month["quarantined"], "last 30 days, per day") if month else None,
                 }
@@ -266,7 +264,7 @@ def mount(app: FastAPI) -> None:
         row = views(request).outbox_row(p.scope, outbox_id)
         if row is None:
             raise HTTPException(404, "no such document")
-        done = Outbox(request.app.state.ctx.store).retry([outbox_id], p.name)
+        done = request.app.state.ctx.store.outbox_retry([outbox_id], p.name)
         if not done:
             raise HTTPException(409, "not a dead letter")
         audit(request, "outbox-retry-requested", {"outbox": outbox_id, "via": "console"}, None, row.clinic_id)

@@ -75,7 +75,8 @@ class Daemon:
         self.gateway = Gateway.from_config(config)
         self.url = store_url(self.gateway, options.store)
         base = self.gateway.loaded.base_dir
-        self.store = open_store(self.url, base)  # migrates; the others open a migrated store
+        # migrates and carries over legacy control numbers; the others open a migrated store
+        self.store = open_store(self.url, base, self.gateway.loaded.state_dir)
         self.journal = Journal(self.gateway, open_store(self.url, base), open_store(self.url, base))
         self.sources = build_sources(self.gateway)
         self.stopping = asyncio.Event()

@@ -29,7 +29,7 @@ from gateway.store.views import EVERYTHING, MessageQuery, Views
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 #: stages whose raw bytes nobody needs again (reprocessing needs them: not "claimed" until delivered)
-PRUNABLE = ("parsed", "coded", "delivered")
+PRUNABLE = ("parsed", "coded", "delivered", "duplicate")
 
 
 def _warn_password(_ctx: click.Context, _param: click.Parameter, url: str | None) -> str | None:
@@ -64,7 +64,7 @@ def _open(config: Path, store_url: str | None) -> Store:
         click.echo("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems), err=True)
         sys.exit(2)
     try:
-        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir)
+        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir, loaded.state_dir)
     except StoreUnavailable as exc:  # names host, port and database, never a password
         click.echo(f"store error: {exc}", err=True)
         sys.exit(2)
@@ -139,13 +139,19 @@ def register(cli: click.Group) -> None:
     @STORE
     @click.option("--json", "as_json", is_flag=True)
     def status(config: Path, store_url: str | None, as_json: bool) -> None:
-        """Messages per clinic and stage, and the oldest one waiting."""
+        """Messages per clinic and stage; every message not yet final (waiting
+        for a worker, or with claims or statements not yet delivered) and the
+        oldest of them; claims and statements held for an operator."""
         with _open(config, store_url) as store:
             counts = store.counts()
             oldest = store.oldest_pending()
+            unfinished = store.oldest_in_progress()
+            items = store.submission_counts()
+        out = status_json(counts, oldest, unfinished, items)
         if as_json:
-            click.echo(json.dumps(status_json(counts, oldest), indent=2))
+            click.echo(json.dumps(out, indent=2))
             return
+        busy, held = out["in_progress"]["by_status"], out["held"]
         statuses = sorted({s for _, s, _ in counts})
         clinics = sorted({c or "(unrouted)" for c, _, _ in counts})
         table = {(c or "(unrouted)", s): n for c, s, n in counts}
@@ -153,10 +159,17 @@ def register(cli: click.Group) -> None:
         click.echo(f"{'clinic':<{width}}  " + "  ".join(f"{s:>11}" for s in statuses))
         for c in clinics:
             click.echo(f"{c:<{width}}  " + "  ".join(f"{table.get((c, s), 0):>11}" for s in statuses))
-        if oldest:
-            click.echo(f"\noldest pending: received {_ts(oldest)} UTC ({time.time() - oldest:.0f} s ago)")
+        if unfinished:
+            parts = ", ".join(f"{s} {n}" for s, n in busy.items())
+            click.echo(f"\nin progress: {sum(busy.values())} message(s) ({parts}); oldest received {_ts(unfinished)} "
+                       f"UTC ({time.time() - unfinished:.0f} s ago)")  # fmt: skip
         else:
-            click.echo("\nnothing pending")
+            click.echo("\nnothing in progress")
+        if oldest:
+            click.echo(f"waiting for a worker since {_ts(oldest)} UTC ({time.time() - oldest:.0f} s)")
+        if any(held.values()):
+            click.echo(f"held for an operator: {held['claims']} claim(s), {held['statements']} statement(s) — "
+                       "gateway claims list --status held / gateway statements list --status held")  # fmt: skip
 
     @cli.group()
     def messages() -> None:
@@ -308,12 +321,12 @@ def register(cli: click.Group) -> None:
     def prune(config: Path, store_url: str | None, days: float, statuses: tuple[str, ...], archive: Path | None,
               limit: int | None, dry_run: bool) -> None:  # fmt: skip
         """Remove raw bytes of old processed messages; hashes, metadata, claims and audit stay."""
-        from gateway.store.retention import Archive, prune_count
+        from gateway.store.retention import Archive
 
         cutoff = time.time() - days * 86400
         with _open(config, store_url) as store:
             if dry_run:
-                n, size = prune_count(store, cutoff, statuses)
+                n, size = store.prune_count(cutoff, statuses)
                 click.echo(f"would prune {n} message(s), {size} bytes")
                 return
             sink = Archive(archive) if archive else None

@@ -74,6 +74,79 @@ _FORMAT = Finding(
 )
 
 
+def prepare(
+    gateway: Gateway,
+    raw: bytes,
+    meta: MessageMeta,
+    reader: Store | None = None,
+    build_reply: ReplyBuilder | None = None,
+    sniff: Callable[[bytes, MessageMeta], tuple[Envelope | None, list[Finding]]] | None = None,
+) -> tuple[NewMessage, str | None]:
+    """What the journal stores for ``raw``: sniffed and routed to a clinic
+    (its dedup scope), with the reply its sender expects when ``build_reply``
+    is given (parsing with ``reader``); and why it cannot be processed when no
+    plugin recognises it or it is over ``max_input_bytes`` (refused before any
+    plugin reads it). ``sniff`` replaces the in-process sniff (the daemon's
+    helper process for big inputs). Used by the daemon's journal and
+    ``gateway process``."""
+    pipeline = gateway.pipeline
+    received = (meta.received_at.timestamp() if meta.received_at else None) or time.time()
+    digest = hashlib.sha256(raw).hexdigest()
+    common = dict(raw=raw, sha256=digest, source=meta.source, received_at=received, name=meta.name)
+    limit = gateway.config.max_input_bytes
+    if len(raw) > limit:
+        envelope, errors = None, [too_large(len(raw), limit)]
+    elif sniff is not None:
+        envelope, errors = sniff(raw, meta)
+    else:
+        envelope, errors = gateway.host.first_result("gateway_sniff", raw=raw, meta=meta)
+    if envelope is None:
+        refused = any(f.rule in (TOO_LARGE, SNIFF_DIED) for f in errors)  # why is known: not the format
+        findings = errors if refused else [*errors, _FORMAT]
+        ack = build_reply(raw, findings) if build_reply else None
+        scope = meta.clinic_id or ""
+        msg = NewMessage(
+            **common,
+            scope=scope,
+            channel_clinic=meta.clinic_id,
+            clinic_id=meta.clinic_id,
+            ack=ack,
+            status=Status.QUARANTINED,
+            findings=[f.model_dump(mode="json", exclude_none=True) for f in findings],
+        )
+        return msg, findings[-1].message
+    clinic = pipeline.route(meta, envelope)
+    scope = clinic.id if clinic else (f"sender:{envelope.sender}" if envelope.sender else "")
+    ack = _reply(gateway, reader, raw, envelope, clinic, build_reply) if build_reply else None
+    msg = NewMessage(
+        **common,
+        scope=scope,
+        channel_clinic=meta.clinic_id,
+        clinic_id=clinic.id if clinic else None,
+        format=envelope.format,
+        sender=envelope.sender,
+        control_id=envelope.control_id,
+        message_type=envelope.message_type,
+        ack=ack,
+    )
+    return msg, None
+
+
+def _reply(
+    gateway: Gateway, reader: Store | None, raw: bytes, envelope: Envelope, clinic, build_reply: ReplyBuilder
+) -> bytes | None:
+    if clinic is None:
+        route = Finding(severity=Severity.ERROR, rule="GW-ROUTE", message="no clinic for this sender", plugin="core")
+        return build_reply(raw, [route])
+    parsed, errors = gateway.host.first_result(
+        "gateway_parse", raw=raw, envelope=envelope, clinic=clinic, records=reader
+    )
+    if isinstance(parsed, ParseResult) and parsed.acknowledgement is not None:
+        return parsed.acknowledgement
+    findings = errors + (parsed.findings if isinstance(parsed, ParseResult) else [])
+    return build_reply(raw, findings)
+
+
 class Journal:
     """Durable, deduplicating intake for every source of one daemon."""
 
@@ -91,58 +164,8 @@ class Journal:
 
     # -- preparing a message (a thread, never the event loop) -----------------
     def prepare(self, raw: bytes, meta: MessageMeta, build_reply: ReplyBuilder | None) -> tuple[NewMessage, str | None]:
-        pipeline = self.gateway.pipeline
-        received = (meta.received_at.timestamp() if meta.received_at else None) or time.time()
-        digest = hashlib.sha256(raw).hexdigest()
-        common = dict(raw=raw, sha256=digest, source=meta.source, received_at=received, name=meta.name)
-        if len(raw) > self.max_input_bytes:
-            envelope, errors = None, [too_large(len(raw), self.max_input_bytes)]
-        else:
-            envelope, errors = self.sniffer.sniff(raw, meta)
-        if envelope is None:
-            refused = any(f.rule in (TOO_LARGE, SNIFF_DIED) for f in errors)  # why is known: not the format
-            findings = errors if refused else [*errors, _FORMAT]
-            ack = build_reply(raw, findings) if build_reply else None
-            scope = meta.clinic_id or ""
-            msg = NewMessage(
-                **common,
-                scope=scope,
-                channel_clinic=meta.clinic_id,
-                clinic_id=meta.clinic_id,
-                ack=ack,
-                status=Status.QUARANTINED,
-                findings=[f.model_dump(mode="json", exclude_none=True) for f in findings],
-            )
-            return msg, findings[-1].message
-        clinic = pipeline.route(meta, envelope)
-        scope = clinic.id if clinic else (f"sender:{envelope.sender}" if envelope.sender else "")
-        ack = self._reply(raw, envelope, clinic, build_reply) if build_reply else None
-        msg = NewMessage(
-            **common,
-            scope=scope,
-            channel_clinic=meta.clinic_id,
-            clinic_id=clinic.id if clinic else None,
-            format=envelope.format,
-            sender=envelope.sender,
-            control_id=envelope.control_id,
-            message_type=envelope.message_type,
-            ack=ack,
-        )
-        return msg, None
-
-    def _reply(self, raw: bytes, envelope: Envelope, clinic, build_reply: ReplyBuilder) -> bytes | None:
-        if clinic is None:
-            route = Finding(
-                severity=Severity.ERROR, rule="GW-ROUTE", message="no clinic for this sender", plugin="core"
-            )
-            return build_reply(raw, [route])
-        parsed, errors = self.gateway.host.first_result(
-            "gateway_parse", raw=raw, envelope=envelope, clinic=clinic, records=self.reader
-        )
-        if isinstance(parsed, ParseResult) and parsed.acknowledgement is not None:
-            return parsed.acknowledgement
-        findings = errors + (parsed.findings if isinstance(parsed, ParseResult) else [])
-        return build_reply(raw, findings)
+        """:func:`prepare` with this journal's gateway, record reader and sniffer."""
+        return prepare(self.gateway, raw, meta, self.reader, build_reply, sniff=self.sniffer.sniff)
 
     # -- submitting ------------------------------------------------------
     async def submit_detailed(

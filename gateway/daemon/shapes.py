@@ -5,10 +5,12 @@ never drift apart."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.store import MessageRow, Store
+from gateway.store import IN_PROGRESS, MessageRow, Store
+from gateway.store.outbox import OutboxRow
 
 
 def ts(t: float | None) -> str:
@@ -79,10 +81,36 @@ def _viewed(
     Accounts(store).audit(actor, action, detail, row.id, row.clinic_id, extra.get("ip"))  # type: ignore[arg-type]
 
 
-def status_json(counts: list[tuple[str | None, str, int]], oldest: float | None) -> dict[str, Any]:
-    """``gateway status --json``."""
+def status_json(
+    counts: list[tuple[str | None, str, int]],
+    oldest: float | None,
+    unfinished: float | None = None,
+    items: Iterable[tuple[str, str | None, str, int]] = (),
+) -> dict[str, Any]:
+    """``gateway status --json``: messages per clinic and status, the oldest
+    in the queue, every message not yet final (``in_progress``: in the queue,
+    or with claims or statements not yet delivered; ``unfinished`` is the
+    oldest one's arrival) and the claims and statements held for an operator
+    (``items``: kind, clinic, status, count)."""
+    busy = {s: sum(n for _, st, n in counts if st == s) for s in sorted(IN_PROGRESS)}
+    held = {k: sum(n for kind, _, st, n in items if kind == k and st == "held") for k in ("claims", "statements")}
     return {
         "counts": [{"clinic": c, "status": s, "messages": n} for c, s, n in counts],
         "oldest_pending": ts(oldest) if oldest else None,
         "oldest_pending_age_seconds": round(time.time() - oldest, 1) if oldest else None,
+        "in_progress": {
+            "messages": sum(busy.values()),
+            "by_status": busy,
+            "oldest": ts(unfinished) if unfinished else None,
+            "oldest_age_seconds": round(time.time() - unfinished, 1) if unfinished else None,
+        },
+        "held": held,
     }
+
+
+def outbox_json(r: OutboxRow) -> dict[str, Any]:
+    """One outbox document as ``gateway outbox list --json`` prints it."""
+    d = dict(r.__dict__)
+    for k in ("next_attempt", "created_at", "delivered_at"):
+        d[k] = ts(d[k]) if d[k] else None
+    return d

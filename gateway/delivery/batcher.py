@@ -25,31 +25,19 @@ from typing import Any
 from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.claims import merge_statements
-from gateway.control_numbers import SQLiteControlNumbers
 from gateway.documents import ControlNumbers, Document, MemoryControlNumbers, RenderContext
 from gateway.model import Claim, Statement
-from gateway.store.sqlstore import SQLStore
-
-from .outbox import Outbox
+from gateway.store import Store
+from gateway.store.outbox import BatchCut
+from gateway.store.submissions import Kind
 
 log = glog.get("batcher")
 
-_TABLE = {"claims": ("claims", "clm01", "claim", Claim), "statements": ("statements", "statement_id", "statement",
-                                                                             Statement)}  # fmt: skip
+_MODEL: dict[str, type[Claim] | type[Statement]] = {"claims": Claim, "statements": Statement}
 
 
 #: (row id, message id, Claim or Statement)
 Row = tuple[int, int, Any]
-
-
-def control_numbers_for(store: SQLStore, gateway: Gateway) -> ControlNumbers:
-    """The store's allocator when it has one (PostgreSQL, shared by nodes),
-    else the deployment's ``<state_dir>/control-numbers.sqlite`` (the same
-    counters ``gateway process`` uses, so numbers never repeat between them)."""
-    factory = getattr(store, "control_numbers", None)
-    if callable(factory):
-        return factory()
-    return SQLiteControlNumbers.in_state_dir(gateway.loaded.state_dir)
 
 
 @dataclass
@@ -74,15 +62,21 @@ class Batcher:
     def __init__(
         self,
         gateway: Gateway,
-        store: SQLStore,
+        store: Store,
         numbers: ControlNumbers | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        lane: str | None = None,
+        publish: Callable[[str], str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
-        self.outbox = Outbox(store)
-        self.numbers = numbers or control_numbers_for(store, gateway)
+        #: the store's shared allocator: ISA13 never repeats between nodes, runs and modes
+        self.numbers = numbers or store.control_numbers()
         self.clock = clock
+        #: whose items this batcher takes (None: the daemon's)
+        self.lane = lane
+        #: the outbox destination for a configured one (a one-shot run's own folder)
+        self.publish = publish or (lambda dest: dest)
         self.delivery = gateway.config.delivery
         self._unrouted_logged: set[tuple[str, str]] = set()
 
@@ -105,23 +99,18 @@ class Batcher:
         age = tuning.batch_max_age_s if tuning and tuning.batch_max_age_s is not None else d.batch_max_age_s
         return items, age
 
-    def waiting(self, kind: str) -> dict[str, Waiting]:
-        table = _TABLE[kind][0]
-        payer = "payer_id" if kind == "claims" else "NULL"
-        with self.store.read() as cur:
-            cur.execute(f"SELECT id, clinic_id, {payer}, created_at FROM {table} WHERE status = 'claimed' ORDER BY id")
-            rows = cur.fetchall()
+    def waiting(self, kind: Kind) -> dict[str, Waiting]:
         out: dict[str, Waiting] = {}
-        for rid, clinic_id, payer_id, created in rows:
-            dest = self.destination(kind, clinic_id, payer_id)
+        for item in self.store.waiting(kind, self.lane):
+            dest = self.destination(kind, item.clinic_id, item.payer_id)
             if dest is None:
-                if (kind, clinic_id) not in self._unrouted_logged:
-                    self._unrouted_logged.add((kind, clinic_id))
-                    glog.event(log, "batch.no_destination", logging.WARNING, kind=kind, clinic=clinic_id)
+                if (kind, item.clinic_id) not in self._unrouted_logged:
+                    self._unrouted_logged.add((kind, item.clinic_id))
+                    glog.event(log, "batch.no_destination", logging.WARNING, kind=kind, clinic=item.clinic_id)
                 continue
             w = out.setdefault(dest, Waiting())
-            w.ids.append(int(rid))
-            w.oldest = min(w.oldest, float(created))
+            w.ids.append(item.row)
+            w.oldest = min(w.oldest, item.created_at)
         return out
 
     # -- cutting ---------------------------------------------------------
@@ -129,7 +118,8 @@ class Batcher:
         """Cut every batch that is due (all waiting items when ``force``)."""
         cuts = []
         now = time.time()
-        for kind in ("claims", "statements"):
+        kinds: tuple[Kind, ...] = ("claims", "statements")
+        for kind in kinds:
             for dest, w in sorted(self.waiting(kind).items()):
                 max_items, max_age = self.limits(dest)
                 ids = w.ids
@@ -141,16 +131,9 @@ class Batcher:
                     cuts.append(cut)
         return cuts
 
-    def _load(self, kind: str, ids: list[int]) -> list[Row]:
-        table, _, column, model = _TABLE[kind]
-        rows: list[Row] = []
-        with self.store.read() as cur:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ", ".join("?" * len(part))
-                cur.execute(f"SELECT id, message_id, {column} FROM {table} WHERE id IN ({marks})", part)
-                rows += [(int(i), int(m), model.model_validate_json(body)) for i, m, body in cur.fetchall()]
-        return sorted(rows, key=lambda r: r[0])
+    def _load(self, kind: Kind, ids: list[int]) -> list[Row]:
+        model = _MODEL[kind]
+        return [(b.row, b.message_id, model.model_validate_json(b.body)) for b in self.store.batch_items(kind, ids)]
 
     def render(self, kind: str, dest: str, items: list[Any], numbers: ControlNumbers | None = None) -> list[Document]:
         renderer = self.gateway.renderer(dest)
@@ -163,34 +146,20 @@ class Batcher:
         )
         return renderer.render(items, ctx)
 
-    def cut(self, kind: str, dest: str, ids: list[int]) -> Cut | None:
+    def cut(self, kind: Kind, dest: str, ids: list[int]) -> Cut | None:
+        """Render the items ``ids`` waiting for ``dest`` and store the documents
+        (:meth:`gateway.store.Store.cut`); None when the items changed meanwhile."""
         rows = self._load(kind, ids)
         rows, docs, failed = self._render_isolating(kind, dest, rows)
         links = link_items(kind, rows, docs)
-        table = _TABLE[kind][0]
-        now = time.time()
-        try:
-            with self.store.write() as cur:
-                doc_ids = [self.outbox.add(cur, dest, d, now) for d in docs]
-                for row_id, _mid, _item in failed:
-                    cur.execute(
-                        f"UPDATE {table} SET status = 'failed', updated_at = ? WHERE id = ? AND status = 'claimed'",
-                        (now, row_id),
-                    )
-                for (row_id, _mid, _item), doc_index in zip(rows, links, strict=True):
-                    cur.execute(
-                        f"UPDATE {table} SET status = 'batched', outbox_id = ?, updated_at = ? "
-                        "WHERE id = ? AND status = 'claimed'",
-                        (doc_ids[doc_index], now, row_id),
-                    )
-                    if cur.rowcount != 1:
-                        raise _Changed
-                for mid in sorted({r[1] for r in rows} | {r[1] for r in failed}):
-                    self._message_batched(cur, mid, now)
-        except _Changed:
+        links_by_row = [(r[0], i) for r, i in zip(rows, links, strict=True)]
+        stored = self.store.cut(
+            BatchCut(kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane)
+        )
+        if stored is None:
             glog.event(log, "batch.aborted", logging.WARNING, destination=dest, kind=kind, reason="items changed")
             return None
-        cut = Cut(dest, kind, len(rows), [(i, d.name) for i, d in zip(doc_ids, docs, strict=True)])
+        cut = Cut(self.publish(dest), kind, len(rows), stored)
         glog.event(log, "batch.cut", destination=dest, kind=kind, items=len(rows), documents=len(docs),
                    outbox=[i for i, _ in cut.documents], failed=len(failed))  # fmt: skip
         return cut
@@ -213,20 +182,6 @@ class Batcher:
                 glog.event(log, "batch.render_failed", logging.ERROR, destination=dest, kind=kind, row=r[0],
                            message_id=r[1], error=type(exc).__name__)  # fmt: skip
         return good, self.render(kind, dest, [r[2] for r in good]) if good else [], bad
-
-    def _message_batched(self, cur: Any, mid: int, now: float) -> None:
-        cur.execute(
-            "UPDATE messages SET status = 'batched', updated_at = ? WHERE id = ? AND status = 'claimed' "
-            "AND NOT EXISTS (SELECT 1 FROM claims WHERE message_id = ? AND status = 'claimed') "
-            "AND NOT EXISTS (SELECT 1 FROM statements WHERE message_id = ? AND status = 'claimed')",
-            (now, mid, mid, mid),
-        )
-        if cur.rowcount:
-            Outbox._audit(cur, mid, "batcher", "batched", {})
-
-
-class _Changed(Exception):
-    """Items of a cut were changed by someone else meanwhile."""
 
 
 def link_items(kind: str, rows: list[Row], docs: list[Document]) -> list[int]:

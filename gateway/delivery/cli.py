@@ -13,15 +13,7 @@ from pathlib import Path
 import click
 
 from gateway.daemon.cli import CONFIG, STORE, _actor, _open, _ts
-
-from .outbox import Outbox, OutboxRow
-
-
-def _row(r: OutboxRow) -> dict:
-    d = dict(r.__dict__)
-    for k in ("next_attempt", "created_at", "delivered_at"):
-        d[k] = _ts(d[k]) if d[k] else None
-    return d
+from gateway.daemon.shapes import outbox_json
 
 
 def register(cli: click.Group) -> None:
@@ -42,9 +34,9 @@ def register(cli: click.Group) -> None:
               as_json: bool) -> None:  # fmt: skip
         """List outbox documents, newest first, with attempts and the last error."""
         with _open(config, store_url) as store:
-            rows = Outbox(store).list(status, destination, limit)  # type: ignore[arg-type]
+            rows = store.outbox_list(status, destination, limit)
         if as_json:
-            click.echo(json.dumps([_row(r) for r in rows], indent=2))
+            click.echo(json.dumps([outbox_json(r) for r in rows], indent=2))
             return
         click.echo(f"{'id':>6}  {'status':<9} {'destination':<16} {'tries':>5} {'items':>5}  {'next try (UTC)':<19}  "
                    "name / last error")  # fmt: skip
@@ -63,11 +55,11 @@ def register(cli: click.Group) -> None:
     def show(config: Path, store_url: str | None, outbox_id: int) -> None:
         """One outbox document as JSON (without its content)."""
         with _open(config, store_url) as store:
-            row = Outbox(store).get(outbox_id)  # type: ignore[arg-type]
+            row = store.outbox_row(outbox_id)
         if row is None:
             click.echo(f"no outbox document {outbox_id}", err=True)
             sys.exit(1)
-        click.echo(json.dumps(_row(row), indent=2))
+        click.echo(json.dumps(outbox_json(row), indent=2))
 
     @outbox.command()
     @CONFIG
@@ -82,7 +74,7 @@ def register(cli: click.Group) -> None:
             click.echo("give outbox ids or --all-dead", err=True)
             sys.exit(2)
         with _open(config, store_url) as store:
-            done = Outbox(store).retry(None if all_dead else list(ids), _actor())  # type: ignore[arg-type]
+            done = store.outbox_retry(None if all_dead else list(ids), _actor())
         for i in done:
             click.echo(f"outbox {i}: queued for delivery")
         missing = sorted(set(ids) - set(done))

@@ -37,11 +37,11 @@ from typing import Any
 from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.config import ConfigError
-from gateway.store import NewMessage
-from gateway.store.sqlstore import SQLStore
+from gateway.store import NewMessage, Store
+from gateway.store.outbox import DEAD, OutboxItem
 from gateway.transport import Transport, TransportError
 
-from .outbox import DEAD, RESPONSE_FORMAT, RESPONSE_STATUS, Outbox, OutboxItem, node_id
+from .outbox import RESPONSE_FORMAT, RESPONSE_STATUS, node_id, release_orphans
 
 log = glog.get("dispatcher")
 
@@ -65,6 +65,8 @@ class PassResult:
     retried: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    #: (outbox id, destination, name, location) of each document delivered
+    documents: list[tuple[int, str, str, str]] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
@@ -77,19 +79,21 @@ class Dispatcher:
     def __init__(
         self,
         gateway: Gateway,
-        store: SQLStore,
+        store: Store,
         name: str | None = None,
         batch: int = 64,
         transport_factory: Callable[[str], Transport] | None = None,
         keep_open_s: float = 15.0,
+        lane: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
-        self.outbox = Outbox(store)
         self.name = name or node_id("dispatch")
         self.batch = batch
         self.delivery = gateway.config.delivery
         self.transport_factory = transport_factory or gateway.transport
+        #: whose documents this dispatcher delivers (None: the daemon's)
+        self.lane = lane
         self.stop = threading.Event()
         #: set to start the next pass at once (the batcher just cut a batch)
         self.wake = threading.Event()
@@ -104,14 +108,14 @@ class Dispatcher:
 
     def run_once(self) -> PassResult:
         """Claim and deliver one pass of due documents."""
-        items = self.outbox.claim(self.name, self.batch, self.delivery.lease_s)
+        items = self.store.outbox_claim(self.name, self.batch, self.delivery.lease_s, self.lane)
         result = PassResult()
         by_dest: dict[str, list[OutboxItem]] = {}
         for item in items:
             by_dest.setdefault(item.destination, []).append(item)
         for dest, group in by_dest.items():
             if self.stop.is_set():
-                self.outbox.release(self.name, [i.id for i in group])
+                self.store.outbox_release(self.name, [i.id for i in group])
                 continue
             self._deliver_group(dest, group, result)
         return result
@@ -145,7 +149,7 @@ class Dispatcher:
         try:
             for n, item in enumerate(group):
                 if self.stop.is_set():
-                    self.outbox.release(self.name, [i.id for i in group[n:]])
+                    self.store.outbox_release(self.name, [i.id for i in group[n:]])
                     return
                 if down is not None:
                     self._failed(item, TransportError(f"not tried: {down}"), result)
@@ -161,8 +165,9 @@ class Dispatcher:
                     self._failed(item, TransportError(f"transport raised {type(exc).__name__}"), result)
                     down = TransportError(f"transport raised {type(exc).__name__}")
                     continue
-                if self.outbox.delivered(self.name, item, receipt.location, receipt.already_present):
+                if self.store.outbox_delivered(self.name, item, receipt.location, receipt.already_present):
                     result.delivered += 1
+                    result.documents.append((item.id, dest, item.document.name, receipt.location))
                     result.already_present += receipt.already_present
                     glog.event(log, "outbox.delivered", outbox=item.id, destination=dest, attempt=item.attempts + 1,
                                already_present=receipt.already_present)  # fmt: skip
@@ -177,7 +182,7 @@ class Dispatcher:
         dead = not exc.retryable or attempts >= self.max_attempts(item.destination)
         delay = 0.0 if dead else backoff(attempts, self.delivery.retry_base_s, self.delivery.retry_max_s)
         reason = str(exc)
-        status = self.outbox.failed(self.name, item, reason, dead=dead, retry_in=delay)
+        status = self.store.outbox_failed(self.name, item, reason, dead=dead, retry_in=delay)
         if status == DEAD:
             result.dead += 1
         else:
@@ -217,9 +222,7 @@ class Dispatcher:
         try:
 
             def known(name: str, size: int) -> bool:
-                with self.store.read() as cur:
-                    cur.execute("SELECT 1 FROM messages WHERE scope = ? AND name = ? AND size = ?", (scope, name, size))
-                    return cur.fetchone() is not None
+                return self.store.response_known(scope, name, size)
 
             for name, raw in transport.fetch_responses(known):
                 msg = NewMessage(
@@ -239,7 +242,7 @@ class Dispatcher:
 
     def run(self, poll_min: float = 0.05, poll_max: float = 1.0) -> None:
         """Loop until ``stop``: deliver what is due, poll responses, back off when idle."""
-        self.outbox.release_orphans()
+        release_orphans(self.store)
         delay = poll_min
         while not self.stop.is_set():
             try:

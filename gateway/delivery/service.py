@@ -17,9 +17,7 @@ from pathlib import Path
 
 from gateway import logging as glog
 from gateway.app import Gateway
-from gateway.control_numbers import SQLiteControlNumbers
-from gateway.store import open_store
-from gateway.store.sqlstore import SQLStore
+from gateway.store import Store, open_store
 
 from .batcher import Batcher
 from .dispatcher import Dispatcher
@@ -36,7 +34,7 @@ class DeliveryService:
     def __init__(self, gateway: Gateway, store_url: str, base_dir: Path | None = None, tick: float | None = None):
         self.gateway = gateway
         base = base_dir or gateway.loaded.base_dir
-        self._stores: list[SQLStore] = [open_store(store_url, base), open_store(store_url, base)]  # type: ignore[list-item]
+        self._stores: list[Store] = [open_store(store_url, base), open_store(store_url, base)]
         self.batcher = Batcher(gateway, self._stores[0])
         self.dispatcher = Dispatcher(gateway, self._stores[1])
         age = gateway.config.delivery.batch_max_age_s
@@ -95,7 +93,5 @@ class DeliveryService:
         if self._lease_until:
             self._stores[0].release_lease(BATCHER_LEASE, self.owner)
             self._lease_until = 0.0
-        if isinstance(self.batcher.numbers, SQLiteControlNumbers):
-            self.batcher.numbers.close()
         for s in self._stores:
             s.close()

@@ -3,8 +3,9 @@
 :class:`Store` is the one interface; :func:`open_store` picks the backend
 from a URL: a path or ``sqlite:///path`` for the embedded SQLite default
 or ``postgresql://…`` for several nodes sharing one database
-(:mod:`gateway.store.postgres`). Control numbers: :mod:`gateway.control_numbers`
-(a small SQLite file, or the PostgreSQL store's table).
+(:mod:`gateway.store.postgres`, every operation retried through
+:class:`gateway.store.retry.RetryingStore`). Control numbers are the store's
+(:mod:`gateway.control_numbers`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.store.base import (
+    IN_PROGRESS,
     NEEDS_PERSON,
     PROCESSED,
     AuditEntry,
@@ -21,6 +23,7 @@ from gateway.store.base import (
     Journaled,
     Lease,
     MessageFilter,
+    MessageReport,
     MessageRow,
     NewMessage,
     Outcome,
@@ -33,6 +36,7 @@ from gateway.store.sqlite import FILE_NAME, SQLiteStore
 
 __all__ = [
     "FILE_NAME",
+    "IN_PROGRESS",
     "NEEDS_PERSON",
     "PROCESSED",
     "AuditEntry",
@@ -42,6 +46,7 @@ __all__ = [
     "Journaled",
     "Lease",
     "MessageFilter",
+    "MessageReport",
     "MessageRow",
     "NewMessage",
     "Outcome",
@@ -60,18 +65,27 @@ def is_postgres(url: str | Path | None) -> bool:
     return str(url or "").startswith(("postgresql://", "postgres://"))
 
 
-def open_store(url: str | Path, base_dir: Path | None = None) -> Store:
+def open_store(url: str | Path, base_dir: Path | None = None, state_dir: Path | None = None) -> Store:
     """Open (and migrate) the store at ``url``: a file path, ``sqlite:///path``
     or ``postgresql://user@host:port/database`` (raises
-    :class:`gateway.store.postgres.StoreUnavailable` when it cannot be reached)."""
+    :class:`gateway.store.postgres.StoreUnavailable` when it cannot be reached).
+    With ``state_dir``, control numbers still kept in the deployment's legacy
+    ``control-numbers.sqlite`` are carried over (:mod:`gateway.store.legacy`)."""
     text = str(url)
+    store: Store
     if is_postgres(text):
-        from gateway.store.postgres import PostgresStore  # psycopg is imported only when used
+        from gateway.store.postgres import PostgresStore, retrying  # psycopg is imported only when used
 
-        return PostgresStore(text)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]
-    path = Path(text)
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    return SQLiteStore(path)
+        store = retrying(PostgresStore(text))
+    else:
+        if text.startswith("sqlite:///"):
+            text = text[len("sqlite:///") :]
+        path = Path(text)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        store = SQLiteStore(path)
+    if state_dir is not None:
+        from gateway.store.legacy import import_control_numbers
+
+        import_control_numbers(store, state_dir)
+    return store

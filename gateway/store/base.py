@@ -1,7 +1,13 @@
-"""The store interface: what the daemon, workers and operator commands need.
+"""The store interface: what the daemon, workers, one-shot runs and operator
+commands need.
 
-Backends (SQLite now, PostgreSQL next) implement :class:`Store`. Everything a
-backend must guarantee is said here:
+Backends (SQLite, PostgreSQL) implement :class:`Store`; its parts live in
+their own modules — :class:`~gateway.store.submissions.SubmissionStore`
+(claims and statements as submissions, their events, operators'
+resolutions) and :class:`~gateway.store.outbox.DeliveryStore` (batching and
+the outbox) — so a new concern adds a module, not a longer base class.
+Every method is one transaction. Everything a backend must guarantee is
+said here and in those modules:
 
 * :meth:`Store.journal` stores raw messages durably (committed and synced
   before it returns) and deduplicates: the same bytes in the same scope
@@ -14,18 +20,33 @@ backend must guarantee is said here:
 * :meth:`Store.complete` writes a worker's results in one transaction, and
   only while the worker still holds the message, so results are never
   written twice;
-* claims are unique per ``(clinic, CLM01)``.
+* a claims row is one submission, unique per ``(clinic, CLM01, payer place,
+  version)``; :meth:`Store.complete` applies the one duplicate rule
+  (:func:`gateway.store.submissions.decide`): an identical resend is not
+  billed again, changed content for a CLM01 already sent is held for an
+  operator (:meth:`Store.resolve`) unless the payer rejected it;
+* every status change of a claim or statement is an event
+  (:meth:`Store.events`, :meth:`Store.record_transition`);
+* work carries a *lane*: None for the daemon, ``oneshot:<folder>`` for a
+  ``gateway process`` run; claiming, batching and dispatching take one lane's
+  work only;
+* control numbers are allocated from the store and never handed out twice.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
+from gateway.store.outbox import DeliveryStore
+from gateway.store.submissions import NewClaim, NewStatement, SubmissionStore
+
+if TYPE_CHECKING:
+    from gateway.documents import ControlNumbers
 
 
 class StoreUnavailable(RuntimeError):
@@ -33,8 +54,11 @@ class StoreUnavailable(RuntimeError):
 
 
 class Status(StrEnum):
-    """Per-message stage. ``received`` is the work queue; ``quarantined`` and
-    ``dead`` need a person; the others are progress."""
+    """Per-message stage. ``received`` is the work queue; ``claimed`` and
+    ``batched`` are on their way (claims or statements waiting for the
+    batcher, or in a document not yet delivered); ``parsed``, ``coded``,
+    ``delivered`` and ``duplicate`` (everything in it was already billed) are
+    final; ``quarantined`` and ``dead`` need a person."""
 
     RECEIVED = "received"
     PARSED = "parsed"
@@ -42,13 +66,16 @@ class Status(StrEnum):
     CLAIMED = "claimed"
     BATCHED = "batched"
     DELIVERED = "delivered"
+    DUPLICATE = "duplicate"
     QUARANTINED = "quarantined"
     DEAD = "dead"
 
 
 #: statuses a message can end in after a worker processed it
-PROCESSED = frozenset({Status.PARSED, Status.CODED, Status.CLAIMED, Status.BATCHED, Status.DELIVERED})
+PROCESSED = frozenset({Status.PARSED, Status.CODED, Status.CLAIMED, Status.BATCHED, Status.DELIVERED, Status.DUPLICATE})
 NEEDS_PERSON = frozenset({Status.QUARANTINED, Status.DEAD})
+#: a message here still has work ahead of it in the gateway
+IN_PROGRESS = frozenset({Status.RECEIVED, Status.CLAIMED, Status.BATCHED})
 
 
 @dataclass(frozen=True)
@@ -104,10 +131,8 @@ class EncounterOutcome:
     status: Status
     encounter: str
     findings: list[dict[str, Any]]
-    #: (CLM01, payer id, total charge, claim JSON)
-    claims: list[tuple[str, str | None, str, str]] = field(default_factory=list)
-    #: (statement id, statement JSON)
-    statements: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[NewClaim] = field(default_factory=list)
+    statements: list[NewStatement] = field(default_factory=list)
 
 
 @dataclass
@@ -129,10 +154,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Completed:
+    """What :meth:`Store.complete` stored for one message: its status, claims
+    created, claims that were identical resends, claims held for an operator."""
+
     message_id: int
     status: str
     claims: int
     duplicate_claims: int
+    held_claims: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,6 +185,15 @@ class MessageRow:
     processed_at: float | None
     claimed_by: str | None
     findings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MessageReport:
+    """A message, its encounters and the ``(kind, status)`` of its items."""
+
+    message: MessageRow
+    encounters: list[dict[str, Any]]
+    items: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -198,29 +236,43 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(ABC):
-    """One durable store; a backend per database. Also a RecordLookup."""
+class Store(SubmissionStore, DeliveryStore, ABC):
+    """One durable store; a backend per database. Also a RecordLookup.
+
+    Every abstract method here and in the mixed-in interfaces
+    (:class:`gateway.store.submissions.SubmissionStore`,
+    :class:`gateway.store.outbox.DeliveryStore`) is one transaction, safe to
+    run again after a lost connection: :class:`gateway.store.retry.RetryingStore`
+    wraps each of them on PostgreSQL. Add a method as an abstract method of the
+    interface and it is covered."""
 
     dialect: str
 
     # -- journal and work queue --------------------------------------------
     @abstractmethod
-    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+    def journal(self, items: Sequence[NewMessage], actor: str = "source", lane: str | None = None) -> list[Journaled]:
         """Durably store ``items`` in one transaction; duplicates come back
-        with ``duplicate=True`` and the first message's reply."""
+        with ``duplicate=True``, the first message's reply and its status.
+        New messages go into ``lane`` (None: the daemon's); a duplicate still
+        waiting for a worker, and held by nobody, moves into ``lane``."""
 
     @abstractmethod
-    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
-        """Atomically take up to ``limit`` received messages nobody holds."""
+    def claim(self, worker: str, limit: int, lease: float, lane: str | None = None) -> list[ClaimedMessage]:
+        """Atomically take up to ``limit`` received messages of ``lane`` nobody holds."""
 
     @abstractmethod
     def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
         """Extend the lease on messages ``worker`` still holds; how many."""
 
     @abstractmethod
-    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
-        """Give messages back to the pool unprocessed: at shutdown (the attempt
-        does not count), or ``failed`` after an unexpected error (it does)."""
+    def release(self, worker: str, ids: Iterable[int] | None, failed: bool = False) -> int:
+        """Give messages (``ids``, or all ``worker`` holds) back to the pool
+        unprocessed: at shutdown or after the worker died (the attempt does not
+        count), or ``failed`` after an unexpected error (it does)."""
+
+    @abstractmethod
+    def message_holders(self, lane: str | None = None) -> list[str]:
+        """Workers holding received messages of ``lane``."""
 
     @abstractmethod
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
@@ -242,6 +294,11 @@ class Store(ABC):
         """``received_at`` of the oldest message still in the work queue."""
 
     @abstractmethod
+    def oldest_in_progress(self) -> float | None:
+        """``received_at`` of the oldest message not yet final (:data:`IN_PROGRESS`:
+        in the queue, or with claims or statements not yet delivered)."""
+
+    @abstractmethod
     def list_messages(self, flt: MessageFilter) -> list[MessageRow]: ...
 
     @abstractmethod
@@ -255,13 +312,24 @@ class Store(ABC):
         """Stored encounters of a message: idx, visit, status, findings, claim ids."""
 
     @abstractmethod
+    def encounter_json(self, message_id: int, idx: int) -> dict[str, Any] | None:
+        """The stored canonical encounter (patient data: for operators who ask)."""
+
+    @abstractmethod
     def audit_trail(self, message_id: int) -> list[AuditEntry]: ...
 
     @abstractmethod
-    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
-        """Put a message back in the work queue (its unbatched claims are
-        dropped and rebuilt); audited. False when it does not exist or has
-        claims already batched."""
+    def reports(self, message_ids: Sequence[int]) -> list[MessageReport]:
+        """For a run's summary: each message with its encounters (idx, visit,
+        status, findings) and the statuses of its claims and statements."""
+
+    @abstractmethod
+    def reprocess(self, message_id: int, actor: str, reason: str = "", lane: str | None = None) -> bool:
+        """Put a message back in the work queue (in ``lane`` when given, else
+        its own); audited. Its claims and statements that never left the
+        gateway (created, held, failed, discarded, superseded) and their events
+        are dropped and rebuilt. False when it does not exist, its raw bytes
+        were pruned, or something of it was already batched or sent."""
 
     @abstractmethod
     def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
@@ -289,7 +357,38 @@ class Store(ABC):
     def leases(self) -> list[Lease]:
         """Every lease ever taken (expired ones included), by name."""
 
+    # -- control numbers ---------------------------------------------------------
+    @abstractmethod
+    def next_number(self, scope: str, counter: str) -> int:
+        """Allocate the next control number (first is 1), committed before it
+        is returned: never handed out twice, across processes and nodes."""
+
+    @abstractmethod
+    def current_number(self, scope: str, counter: str) -> int:
+        """The last number allocated (0 when none was)."""
+
+    @abstractmethod
+    def adopt_numbers(self, values: Mapping[tuple[str, str], int]) -> None:
+        """Raise each ``(scope, counter)`` to at least the given value (never
+        lowers one): carrying counters over from a backup or an older file."""
+
+    @abstractmethod
+    def number_values(self) -> dict[tuple[str, str], int]:
+        """Every counter's last value."""
+
+    def control_numbers(self) -> ControlNumbers:
+        """ISA13/GS06/ST02 allocation from this store's ``control_numbers``
+        table: one sequence per scope, shared by ``gateway run``, ``gateway
+        process`` and every node of a PostgreSQL deployment."""
+        from gateway.control_numbers import StoreControlNumbers
+
+        return StoreControlNumbers(self)
+
     # -- retention -------------------------------------------------------------
+    @abstractmethod
+    def prune_count(self, older_than: float, statuses: Iterable[str]) -> tuple[int, int]:
+        """How many messages (and bytes) :meth:`prune` would remove."""
+
     @abstractmethod
     def prune(
         self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
@@ -299,6 +398,10 @@ class Store(ABC):
         encounters, claims and the audit trail stay, and each prune is audited.
         ``archive(rows)`` is called with ``(id, clinic, sha256, received_at, raw)``
         tuples before they are removed, inside the transaction."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The latest migration applied."""
 
     @abstractmethod
     def close(self) -> None: ...

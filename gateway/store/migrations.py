@@ -190,6 +190,133 @@ CREATE INDEX claims_message ON claims (message_id);
 CREATE INDEX statements_message ON statements (message_id)
 """
 
+# Claim identity (docs/architecture.md): a claims row is one submission keyed by
+# (clinic, CLM01, payer place, version); statements by (clinic, statement id,
+# version). SQLite cannot change a table's UNIQUE constraint: the two tables are
+# rebuilt with their ids (outbox links and events keep pointing at the right rows).
+_SUBMISSIONS_SQLITE = """
+CREATE TABLE claims_v5 (
+    id                 INTEGER PRIMARY KEY,
+    clinic_id          TEXT NOT NULL,
+    clm01              TEXT NOT NULL,
+    payer_seq          INTEGER NOT NULL,
+    version            INTEGER NOT NULL,
+    frequency_code     TEXT NOT NULL,
+    original_reference TEXT,
+    payer_claim_id     TEXT,
+    digest             TEXT,
+    encounter_row      BIGINT NOT NULL REFERENCES encounters (id),
+    message_id         BIGINT NOT NULL REFERENCES messages (id),
+    payer_id           TEXT,
+    total_charge       TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    claim              TEXT NOT NULL,
+    outbox_id          BIGINT,
+    created_at         REAL NOT NULL,
+    updated_at         REAL NOT NULL,
+    UNIQUE (clinic_id, clm01, payer_seq, version)
+);
+INSERT INTO claims_v5 (id, clinic_id, clm01, payer_seq, version, frequency_code, encounter_row, message_id, payer_id,
+                       total_charge, status, claim, outbox_id, created_at, updated_at)
+SELECT id, clinic_id, clm01, COALESCE(json_extract(claim, '$.coverage.order'), 1), 1, '1', encounter_row, message_id,
+       payer_id, total_charge, CASE status WHEN 'claimed' THEN 'created' ELSE status END, claim, outbox_id,
+       created_at, updated_at
+FROM claims;
+DROP TABLE claims;
+ALTER TABLE claims_v5 RENAME TO claims;
+CREATE INDEX claims_status ON claims (clinic_id, status);
+CREATE INDEX claims_outbox ON claims (outbox_id);
+CREATE INDEX claims_message ON claims (message_id);
+
+CREATE TABLE statements_v5 (
+    id            INTEGER PRIMARY KEY,
+    clinic_id     TEXT NOT NULL,
+    statement_id  TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    digest        TEXT,
+    encounter_row BIGINT NOT NULL REFERENCES encounters (id),
+    message_id    BIGINT NOT NULL REFERENCES messages (id),
+    status        TEXT NOT NULL,
+    statement     TEXT NOT NULL,
+    outbox_id     BIGINT,
+    created_at    REAL NOT NULL,
+    updated_at    REAL,
+    UNIQUE (clinic_id, statement_id, version)
+);
+INSERT INTO statements_v5 (id, clinic_id, statement_id, version, encounter_row, message_id, status, statement,
+                           outbox_id, created_at, updated_at)
+SELECT id, clinic_id, statement_id, 1, encounter_row, message_id, CASE status WHEN 'claimed' THEN 'created'
+       ELSE status END, statement, outbox_id, created_at, COALESCE(updated_at, created_at)
+FROM statements;
+DROP TABLE statements;
+ALTER TABLE statements_v5 RENAME TO statements;
+CREATE INDEX statements_status ON statements (clinic_id, status);
+CREATE INDEX statements_outbox ON statements (outbox_id);
+CREATE INDEX statements_message ON statements (message_id)
+"""
+
+_SUBMISSIONS_POSTGRESQL = """
+ALTER TABLE claims ADD COLUMN payer_seq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE claims ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE claims ADD COLUMN frequency_code TEXT NOT NULL DEFAULT '1';
+ALTER TABLE claims ADD COLUMN original_reference TEXT;
+ALTER TABLE claims ADD COLUMN payer_claim_id TEXT;
+ALTER TABLE claims ADD COLUMN digest TEXT;
+UPDATE claims SET payer_seq = COALESCE((claim::jsonb -> 'coverage' ->> 'order')::int, 1),
+                  status = CASE status WHEN 'claimed' THEN 'created' ELSE status END;
+ALTER TABLE claims DROP CONSTRAINT claims_clinic_id_clm01_key;
+ALTER TABLE claims ADD CONSTRAINT claims_submission UNIQUE (clinic_id, clm01, payer_seq, version);
+ALTER TABLE statements ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE statements ADD COLUMN digest TEXT;
+UPDATE statements SET status = CASE status WHEN 'claimed' THEN 'created' ELSE status END,
+                      updated_at = COALESCE(updated_at, created_at);
+ALTER TABLE statements DROP CONSTRAINT statements_clinic_id_statement_id_key;
+ALTER TABLE statements ADD CONSTRAINT statements_submission UNIQUE (clinic_id, statement_id, version)
+"""
+
+# Both dialects: the events (a claim's timeline), rows waiting for the batcher,
+# and a 'created' event for every row that existed before.
+_EVENTS = """
+CREATE INDEX claims_waiting ON claims (id) WHERE status = 'created';
+CREATE INDEX statements_waiting ON statements (id) WHERE status = 'created';
+CREATE TABLE claim_events (
+    id         {pk},
+    claim_row  BIGINT NOT NULL REFERENCES claims (id),
+    at         {real} NOT NULL,
+    kind       TEXT NOT NULL,
+    status     TEXT,
+    source     TEXT,
+    actor      TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX claim_events_row ON claim_events (claim_row);
+CREATE TABLE statement_events (
+    id             {pk},
+    statement_row  BIGINT NOT NULL REFERENCES statements (id),
+    at             {real} NOT NULL,
+    kind           TEXT NOT NULL,
+    status         TEXT,
+    source         TEXT,
+    actor          TEXT NOT NULL,
+    detail         TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE INDEX statement_events_row ON statement_events (statement_row);
+INSERT INTO claim_events (claim_row, at, kind, status, source, actor, detail)
+SELECT id, created_at, 'created', status, 'message:' || message_id, 'migration-5', '{{}}' FROM claims;
+INSERT INTO statement_events (statement_row, at, kind, status, source, actor, detail)
+SELECT id, created_at, 'created', status, 'message:' || message_id, 'migration-5', '{{}}' FROM statements
+"""
+
+# Lanes: work of a one-shot run (``gateway process --out DIR``) carries the
+# lane ``oneshot:<DIR>``; the daemon's workers, batcher and dispatcher take
+# only lane-less work, a one-shot run only its own.
+_LANES = """
+ALTER TABLE messages ADD COLUMN lane TEXT;
+ALTER TABLE claims ADD COLUMN lane TEXT;
+ALTER TABLE statements ADD COLUMN lane TEXT;
+ALTER TABLE outbox ADD COLUMN lane TEXT
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -209,6 +336,15 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(3, "scale-out: leases, control numbers in the store, raw-bytes retention", portable(_SCALE_OUT)),
     Migration(4, "delivery: claims and statements by message (message status updates)", portable(_BY_MESSAGE)),
+    Migration(
+        5,
+        "claim identity: submissions keyed by clinic + CLM01 + payer place + version, statuses, events",
+        {
+            d: {"sqlite": _SUBMISSIONS_SQLITE, "postgresql": _SUBMISSIONS_POSTGRESQL}[d] + ";\n" + events
+            for d, events in portable(_EVENTS).items()
+        },
+    ),
+    Migration(6, "lanes: one-shot runs and the daemon share the store, each takes only its own work", portable(_LANES)),
     # 10-14: the operator console (gateway/store/console_sql.py)
     Migration(
         10,

@@ -22,9 +22,10 @@ difference lives in this module:
 Connections come from a :class:`psycopg_pool.ConnectionPool` (threads of one
 process share it). A connection broken by a database restart or failover is
 dropped by the pool, and the operation is retried on a fresh connection with
-backoff for up to ``reconnect_timeout`` seconds: every operation is one
-transaction, safe to run again (results are written only while the worker
-holds the message; journaling deduplicates). At start the database is tried
+backoff for up to ``reconnect_timeout`` seconds (:func:`retrying`, which
+:func:`gateway.store.open_store` applies: a
+:class:`~gateway.store.retry.RetryingStore` around every operation of the
+interface): every operation is one transaction, safe to run again. At start the database is tried
 once: if it cannot be reached, :class:`StoreUnavailable` names host, port,
 database and user — never the password.
 """
@@ -33,22 +34,21 @@ from __future__ import annotations
 
 import functools
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Outcome, StoreUnavailable
+from gateway.store.retry import RetryingStore
+from gateway.store.sql_submissions import INSERT_COLUMNS
 from gateway.store.sqlstore import SQLStore, _processed_detail, to_json
+from gateway.store.submissions import Kind
 
-__all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["PostgresStore", "StoreUnavailable", "describe", "pg_sql", "retrying"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -108,35 +108,20 @@ class _Cursor:
         return self._cur.rowcount
 
 
-def _retrying(method: Callable[P, R]) -> Callable[P, R]:
-    """Run ``method`` again on a fresh connection after a lost connection,
-    a serialisation failure or a deadlock, until ``reconnect_timeout``."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        store: PostgresStore = args[0]  # type: ignore[assignment]
-        deadline = time.monotonic() + store.reconnect_timeout
-        delay = 0.05
-        while True:
-            try:
-                return method(*args, **kwargs)
-            except psycopg.OperationalError as exc:
-                if store.closed or time.monotonic() + delay > deadline:
-                    raise StoreUnavailable(
-                        f"PostgreSQL at {describe(store.url)} is unavailable: {_reason(exc, store.url)}"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    return wrapper
-
-
-#: the store operations that run again after a lost connection (each is one transaction)
-RETRIED = (
-    "journal", "claim", "renew", "release", "complete", "get", "counts", "oldest_pending", "list_messages", "raw",
-    "encounters", "encounter_json", "audit_trail", "reprocess", "add_audit", "claim_count", "latency_histogram",
-    "try_lease", "release_lease", "leases", "next_number", "current_number", "schema_version",
-)  # fmt: skip
+def retrying(store: PostgresStore) -> RetryingStore:
+    """``store`` with every interface operation run again on a fresh
+    connection after a lost connection, a serialisation failure or a deadlock
+    (all ``psycopg.OperationalError``), for up to ``reconnect_timeout``;
+    then :class:`StoreUnavailable` naming where (never the password)."""
+    return RetryingStore(
+        store,
+        retryable=lambda exc: isinstance(exc, psycopg.OperationalError),
+        unavailable=lambda exc: StoreUnavailable(
+            f"PostgreSQL at {describe(store.url)} is unavailable: {_reason(exc, store.url)}"
+        ),
+        timeout=store.reconnect_timeout,
+        closed=lambda: store.closed,
+    )
 
 
 # Set-based writes for a worker's batch: each statement takes one array per
@@ -144,7 +129,7 @@ RETRIED = (
 # plans and executes one statement instead of one per row, and the client sends
 # a handful of parameters instead of a row's worth per message. ``WITH
 # ORDINALITY … ORDER BY`` keeps the rows in the order the shared SQL inserts
-# them (the first of two equal CLM01s wins, a later record value wins). The
+# them (a later record value wins; claims are decided before, in Python). The
 # arrays go in binary (``%b``): JSON text needs no array escaping then.
 _FINISH_MESSAGES = """
 WITH done AS (
@@ -173,24 +158,6 @@ FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::tex
 ORDER BY n
 RETURNING message_id, idx, id
 """
-_INSERT_CLAIMS = """
-INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, claim,
-                    created_at, updated_at)
-SELECT clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, 'claimed', claim, %b, %b
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, claim, n)
-ORDER BY n
-ON CONFLICT (clinic_id, clm01) DO NOTHING
-RETURNING encounter_row, clm01
-"""
-_INSERT_STATEMENTS = """
-INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, created_at)
-SELECT clinic_id, statement_id, encounter_row, message_id, 'claimed', statement, %b
-FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[]) WITH ORDINALITY
-     AS u(clinic_id, statement_id, encounter_row, message_id, statement, n)
-ORDER BY n
-ON CONFLICT (clinic_id, statement_id) DO NOTHING
-"""
 _UPSERT_RECORDS = """
 INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at)
 SELECT clinic_id, kind, key, value, message_id, %b
@@ -198,6 +165,20 @@ FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) AS u(c
 ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, message_id = excluded.message_id,
     updated_at = excluded.updated_at
 """
+
+
+#: PostgreSQL array types of the item columns (claims, statements)
+_PG_TYPES = {
+    "clinic_id": "text", "clm01": "text", "statement_id": "text", "payer_seq": "int", "version": "int",
+    "frequency_code": "text", "original_reference": "text", "digest": "text", "encounter_row": "bigint",
+    "message_id": "bigint", "payer_id": "text", "total_charge": "text", "status": "text", "claim": "text",
+    "statement": "text", "lane": "text", "created_at": "float8", "updated_at": "float8",
+}  # fmt: skip
+#: the unique key of an item row, to match returned ids to rows
+_ITEM_KEYS = {
+    "claims": ("clinic_id", "clm01", "payer_seq", "version"),
+    "statements": ("clinic_id", "statement_id", "version"),
+}
 
 
 def _columns(rows: Sequence[Sequence[Any]], arrays: int) -> list[Any]:
@@ -213,8 +194,10 @@ class PostgresStore(SQLStore):
     ``?options=-csearch_path%3Dname`` selects a schema)."""
 
     dialect = "postgresql"
-    claim_subquery = SQLStore.claim_subquery + " FOR UPDATE SKIP LOCKED"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    claim_subquery = SQLStore.claim_subquery + skip_locked
     lock_rows = " FOR UPDATE"
+    _lock_clause = " FOR UPDATE"
     #: walk the queue index in id order and stop after ``limit`` rows. Without
     #: this, a planner with stale statistics (a fresh table, or a backlog small
     #: next to the table) sorts every queued row in a bitmap heap scan per
@@ -265,9 +248,8 @@ class PostgresStore(SQLStore):
             yield _Cursor(cur)  # autocommit: one round trip per query, no BEGIN/COMMIT
 
     # -- set-based batch writes (the hooks of SQLStore.complete) ----------
-    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
-        # one statement: the UPDATE locks each row and re-checks the lease
-        # (claimed_by) after any concurrent change, so only held rows are written
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        # one statement for the batch (the rows are locked by _held_messages)
         params = {
             "id": [o.message_id for o in outcomes],
             "status": [str(o.status) for o in outcomes],
@@ -282,7 +264,6 @@ class PostgresStore(SQLStore):
             "worker": worker,
         }
         cur._cur.execute(_FINISH_MESSAGES, params)
-        return {int(r[0]) for r in cur._cur.fetchall()}
 
     def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
@@ -291,40 +272,33 @@ class PostgresStore(SQLStore):
         ids = {(int(m), int(i)): int(r) for m, i, r in cur._cur.fetchall()}
         return [ids[(r[0], r[1])] for r in rows]
 
-    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
+    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
         if not rows:
             return []
-        params = _columns(rows, 7)  # created_at = updated_at
-        cur._cur.execute(_INSERT_CLAIMS, [params[0], *params])
-        fresh = {(int(e), c) for e, c in cur._cur.fetchall()}
-        out = []
-        for r in rows:  # the first row with a (clinic, CLM01) was inserted, if any was
-            key = (r[2], r[1])  # encounter_row determines the clinic
-            out.append(key in fresh)
-            fresh.discard(key)
-        return out
+        columns = INSERT_COLUMNS[kind]
+        key = _ITEM_KEYS[kind]
+        arrays = ", ".join(f"%b::{_PG_TYPES[c]}[]" for c in columns)
+        cur._cur.execute(
+            f"INSERT INTO {kind} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) RETURNING id, {', '.join(key)}",
+            [list(c) for c in zip(*rows, strict=True)],
+        )
+        ids = {tuple(r[1:]): int(r[0]) for r in cur._cur.fetchall()}
+        at = [columns.index(k) for k in key]
+        return [ids[tuple(r[i] for i in at)] for r in rows]
 
-    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            cur._cur.execute(_INSERT_STATEMENTS, _columns(rows, 5))
+    def _lock_keys(self, cur: Any, keys: Sequence[str]) -> None:
+        # sorted, so two transactions locking overlapping keys never deadlock
+        if keys:
+            cur._cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%b::text[]) AS k ORDER BY k",
+                [sorted(keys)],
+            )
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         # one statement may not update a row twice: keep each key's last value
         last = {r[:3]: r for r in rows}
         cur._cur.execute(_UPSERT_RECORDS, _columns(list(last.values()), 5))
 
-    def control_numbers(self) -> Any:
-        """ISA13/GS06/ST02 from this database's ``control_numbers`` table: one
-        sequence per scope shared by every node (the delivery batcher asks)."""
-        from gateway.control_numbers import StoreControlNumbers
-
-        return StoreControlNumbers(self)
-
     def close(self) -> None:
         self.closed = True
         self._pool.close()
-
-
-for _name in RETRIED:
-    if hasattr(PostgresStore, _name):
-        setattr(PostgresStore, _name, _retrying(getattr(PostgresStore, _name)))

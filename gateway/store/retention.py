@@ -16,11 +16,9 @@ import gzip
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from gateway.store.base import Store
 
 
 class Archive:
@@ -54,18 +52,3 @@ def read_archive(path: Path) -> list[dict[str, Any]]:
     for r in rows:
         r["raw"] = base64.b64decode(r.pop("raw_b64"))
     return rows
-
-
-def prune_count(store: Store, older_than: float, statuses: Iterable[str]) -> tuple[int, int]:
-    """How many messages (and bytes) :meth:`Store.prune` would remove."""
-    statuses = sorted(set(statuses))
-    if not statuses:
-        return 0, 0
-    with store.read() as cur:  # type: ignore[attr-defined]
-        cur.execute(
-            "SELECT COUNT(*), SUM(size) FROM messages WHERE raw_pruned_at IS NULL AND processed_at < ? "
-            f"AND status IN ({', '.join('?' * len(statuses))})",
-            (older_than, *statuses),
-        )
-        n, size = cur.fetchone()
-    return int(n or 0), int(size or 0)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gateway.store.sqlstore import SQLStore
+from gateway.store.sql_submissions import INSERT_COLUMNS
+from gateway.store.sqlstore import ENCOUNTER_COLUMNS, SQLStore
+from gateway.store.submissions import Kind
 
 FILE_NAME = "gateway.sqlite"
 
@@ -66,6 +68,23 @@ class SQLiteStore(SQLStore):
                 yield cur
             finally:
                 cur.close()
+
+    # -- bulk inserts: one executemany, ids from the rowids SQLite assigns -----
+    # Under the write lock a row without an explicit id gets MAX(id) + 1, so the
+    # rows of one executemany get consecutive ids after the MAX read before it.
+    def _bulk(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> list[int]:
+        if not rows:
+            return []
+        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        first = int(cur.fetchone()[0]) + 1
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+        return list(range(first, first + len(rows)))
+
+    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+        return self._bulk(cur, "encounters", ENCOUNTER_COLUMNS, rows)
+
+    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
+        return self._bulk(cur, kind, INSERT_COLUMNS[kind], rows)
 
     def close(self) -> None:
         with self._lock:

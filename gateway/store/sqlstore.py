@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from gateway.store import migrations
@@ -20,6 +20,7 @@ from gateway.store.base import (
     Journaled,
     Lease,
     MessageFilter,
+    MessageReport,
     MessageRow,
     NewMessage,
     Outcome,
@@ -27,11 +28,14 @@ from gateway.store.base import (
     Status,
     Store,
 )
+from gateway.store.sql_delivery import SQLDelivery
+from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
+from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
 _INSERT_MESSAGE = """
 INSERT INTO messages (scope, sha256, raw, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
-                      message_type, status, ack, findings, received_at, updated_at, processed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      message_type, status, ack, findings, received_at, updated_at, processed_at, lane)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (scope, sha256) DO NOTHING
 RETURNING id
 """
@@ -59,41 +63,16 @@ UPDATE messages SET status = ?, findings = ?, clinic_id = COALESCE(?, clinic_id)
        claimed_by = NULL, lease_expires = NULL, updated_at = ?, processed_at = ?
 WHERE id = ? AND claimed_by = ? AND status = 'received'
 """
+ENCOUNTER_COLUMNS = ("message_id", "idx", "clinic_id", "visit", "status", "encounter", "findings", "created_at")
 _INSERT_ENCOUNTER = (
-    "INSERT INTO encounters (message_id, idx, clinic_id, visit, status, encounter, findings, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-)
-_INSERT_CLAIM = (
-    "INSERT INTO claims (clinic_id, clm01, encounter_row, message_id, payer_id, total_charge, status, "
-    "claim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?, ?, ?) "
-    "ON CONFLICT (clinic_id, clm01) DO NOTHING RETURNING id"
-)
-_INSERT_STATEMENT = (
-    "INSERT INTO statements (clinic_id, statement_id, encounter_row, message_id, status, statement, "
-    "created_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (clinic_id, statement_id) DO NOTHING"
+    f"INSERT INTO encounters ({', '.join(ENCOUNTER_COLUMNS)}) VALUES ({', '.join('?' * len(ENCOUNTER_COLUMNS))}) "
+    "RETURNING id"
 )
 _UPSERT_RECORD = (
     "INSERT INTO records (clinic_id, kind, key, value, message_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (clinic_id, kind, key) DO UPDATE SET value = excluded.value, "
     "message_id = excluded.message_id, updated_at = excluded.updated_at"
 )
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "model_dump"):
-        return o.model_dump(mode="json", exclude_none=True)
-    if hasattr(o, "isoformat"):
-        return o.isoformat()
-    return str(o)
-
-
-#: one encoder for every call (``json.dumps`` with options builds one per call)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON; pydantic models and dates are dumped in JSON mode."""
-    return _ENCODER.encode(value)
 
 
 @functools.lru_cache(maxsize=64)
@@ -110,36 +89,26 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(Store):
+class SQLStore(SQLSubmissions, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
     lock_rows = ""
     #: subquery choosing claimable ids (parameters: now, limit)
     claim_subquery = (
-        "SELECT id FROM messages WHERE status = 'received' AND (lease_expires IS NULL OR lease_expires < ?) "
+        "SELECT id FROM messages WHERE status = 'received' AND {lane} AND (lease_expires IS NULL OR lease_expires < ?) "
         "ORDER BY id LIMIT ?"
     )
     #: run before the claiming statement, in its transaction (planner settings)
     claim_setup: str | None = None
 
-    # a backend provides these two
-    @contextmanager
-    def write(self) -> Iterator[Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-        yield
-
-    @contextmanager
-    def read(self) -> Iterator[Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-        yield
-
     # -- schema ----------------------------------------------------------
     def _lock_schema(self, cur: Any) -> None:
         """Serialise migrators (two nodes starting at once); SQLite's write lock does."""
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations (each in its own transaction); their versions."""
+    def migrate(self, upto: int | None = None) -> list[int]:
+        """Apply pending migrations (each in its own transaction; only those up
+        to version ``upto`` when given); their versions."""
         applied: list[int] = []
         with self.write() as cur:
             self._lock_schema(cur)
@@ -148,7 +117,8 @@ class SQLStore(Store):
             with self.write() as cur:
                 self._lock_schema(cur)
                 cur.execute("SELECT version FROM schema_migrations")
-                todo = migrations.pending({r[0] for r in cur.fetchall()})
+                done = {r[0] for r in cur.fetchall()}
+                todo = [m for m in migrations.pending(done) if upto is None or m.version <= upto]
                 if not todo:
                     return applied
                 m = todo[0]
@@ -168,7 +138,7 @@ class SQLStore(Store):
             return int(cur.fetchone()[0] or 0)
 
     # -- journal ---------------------------------------------------------
-    def journal(self, items: Sequence[NewMessage], actor: str = "source") -> list[Journaled]:
+    def journal(self, items: Sequence[NewMessage], actor: str = "source", lane: str | None = None) -> list[Journaled]:
         out: list[Journaled] = []
         with self.write() as cur:
             for m in items:
@@ -196,7 +166,7 @@ class SQLStore(Store):
                     (
                         m.scope, m.sha256, m.raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
                         m.format, m.sender, m.control_id, m.message_type, str(m.status), m.ack,
-                        to_json(findings), m.received_at, now, processed,
+                        to_json(findings), m.received_at, now, processed, lane,
                     ),
                 )  # fmt: skip
                 row = cur.fetchone()
@@ -206,22 +176,29 @@ class SQLStore(Store):
                     continue
                 cur.execute("SELECT id, ack, status FROM messages WHERE scope = ? AND sha256 = ?", (m.scope, m.sha256))
                 mid, ack, status = cur.fetchone()
+                if lane is not None and status == "received":  # still waiting: this run takes it on
+                    cur.execute(
+                        "UPDATE messages SET lane = ? WHERE id = ? AND status = 'received' "
+                        "AND (claimed_by IS NULL OR lease_expires < ?)",
+                        (lane, mid, now),
+                    )
                 out.append(Journaled(int(mid), True, bytes(ack) if ack is not None else None, status))
                 self._audit(cur, int(mid), actor, "resent", {"source": m.source})
         return out
 
     # -- work queue ------------------------------------------------------
-    def claim(self, worker: str, limit: int, lease: float) -> list[ClaimedMessage]:
+    def claim(self, worker: str, limit: int, lease: float, lane: str | None = None) -> list[ClaimedMessage]:
         now = time.time()
+        where, args = lane_clause(lane)
         sql = (
             "UPDATE messages SET claimed_by = ?, lease_expires = ?, attempts = attempts + 1, updated_at = ? "
-            f"WHERE id IN ({self.claim_subquery}) "
+            f"WHERE id IN ({self.claim_subquery.format(lane=where)}) "
             "RETURNING id, raw, source, name, channel_clinic, received_at, attempts"
         )
         with self.write() as cur:
             if self.claim_setup:
                 cur.execute(self.claim_setup)
-            cur.execute(sql, (worker, now + lease, now, now, limit))
+            cur.execute(sql, (worker, now + lease, now, *args, now, limit))
             rows = cur.fetchall()
         return sorted((ClaimedMessage(r[0], bytes(r[1]), *r[2:]) for r in rows), key=lambda c: c.id)
 
@@ -236,11 +213,13 @@ class SQLStore(Store):
             )
             return cur.rowcount
 
-    def release(self, worker: str, ids: Iterable[int], failed: bool = False) -> int:
-        ids = list(ids)
+    def release(self, worker: str, ids: Iterable[int] | None, failed: bool = False) -> int:
         n = 0
         undo = "" if failed else ", attempts = attempts - 1"
         with self.write() as cur:
+            if ids is None:
+                cur.execute("SELECT id FROM messages WHERE claimed_by = ? AND status = 'received'", (worker,))
+                ids = [int(r[0]) for r in cur.fetchall()]
             for i in ids:
                 cur.execute(
                     f"UPDATE messages SET claimed_by = NULL, lease_expires = NULL{undo} "
@@ -255,78 +234,68 @@ class SQLStore(Store):
     def complete(self, worker: str, outcomes: Sequence[Outcome]) -> list[Completed]:
         """Set-wise: a handful of statements per batch, not per message. Only
         the messages the worker still holds are written (the others' leases
-        were lost); their rows stay locked until the commit."""
+        were lost); their rows stay locked until the commit. Claims and
+        statements go through the duplicate rule
+        (:func:`gateway.store.submissions.decide`), which may change the
+        outcomes' encounter and message statuses and findings."""
         if not outcomes:
             return []
         with self.write() as cur:
             now = time.time()
-            held = self._finish_messages(cur, worker, outcomes, now)
-            todo = [o for o in outcomes if o.message_id in held]
+            lanes = self._held_messages(cur, worker, [o.message_id for o in outcomes])
+            todo = [o for o in outcomes if o.message_id in lanes]
             if not todo:
                 return []
-            return self._store_results(cur, todo, now)
+            admitted = self._admit(cur, todo)
+            self._finish_messages(cur, worker, todo, now)
+            return self._store_results(cur, worker, todo, admitted, lanes, now)
 
-    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> set[int]:
-        """Set the status of the messages ``worker`` still holds, release them
-        and audit them as processed; their ids."""
-        ids = [o.message_id for o in outcomes]
+    def _held_messages(self, cur: Any, worker: str, ids: list[int]) -> dict[int, str | None]:
+        """The messages of ``ids`` that ``worker`` still holds (locked until the
+        commit), with their lanes."""
         cur.execute(
-            "SELECT id FROM messages WHERE claimed_by = ? AND status = 'received' "
+            "SELECT id, lane FROM messages WHERE claimed_by = ? AND status = 'received' "
             f"AND id IN ({', '.join('?' * len(ids))}){self.lock_rows}",
             (worker, *ids),
         )
-        held = {int(r[0]) for r in cur.fetchall()}
-        todo = [o for o in outcomes if o.message_id in held]
-        if todo:
-            cur.executemany(
-                _COMPLETE_MESSAGE,
-                [
-                    (
-                        str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
-                        o.message_type, now, now, o.message_id, worker,
-                    )
-                    for o in todo
-                ],
-            )  # fmt: skip
-            cur.executemany(
-                "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
-                [(o.message_id, now, worker, _processed_detail(o)) for o in todo],
-            )
-        return held
+        return {int(i): lane for i, lane in cur.fetchall()}
 
-    def _many_returning(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> list[Any]:
-        """Run ``sql`` (``… RETURNING``) once per row; the first returned row of
-        each, or None."""
-        out = []
-        for r in rows:
-            cur.execute(sql, r)
-            out.append(cur.fetchone())
-        return out
+    def _finish_messages(self, cur: Any, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        """Set the status of the held messages ``outcomes``, release them and
+        audit them as processed."""
+        cur.executemany(
+            _COMPLETE_MESSAGE,
+            [
+                (
+                    str(o.status), to_json(o.findings), o.clinic_id, o.format, o.sender, o.control_id,
+                    o.message_type, now, now, o.message_id, worker,
+                )
+                for o in outcomes
+            ],
+        )  # fmt: skip
+        cur.executemany(
+            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'processed', ?)",
+            [(o.message_id, now, worker, _processed_detail(o)) for o in outcomes],
+        )
 
     def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         """Insert encounter rows ``(message_id, idx, clinic_id, visit, status,
         encounter, findings, created_at)``; their ids, in order."""
-        returned = self._many_returning(cur, _INSERT_ENCOUNTER, rows)
-        return [int(r[0]) for r in returned]
-
-    def _insert_claims(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[bool]:
-        """Insert claim rows ``(clinic_id, clm01, encounter_row, message_id,
-        payer_id, total_charge, claim, created_at, updated_at)`` unless the
-        clinic has the CLM01 already (an earlier row of ``rows`` included):
-        which were inserted, in order."""
-        return [r is not None for r in self._many_returning(cur, _INSERT_CLAIM, rows)]
-
-    def _insert_statements(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        """Insert statement rows ``(clinic_id, statement_id, encounter_row,
-        message_id, statement, created_at)``, skipping known statement ids."""
-        cur.executemany(_INSERT_STATEMENT, rows)
+        out = []
+        for r in rows:
+            cur.execute(_INSERT_ENCOUNTER, r)
+            out.append(int(cur.fetchone()[0]))
+        return out
 
     def _upsert_records(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         """Upsert record rows ``(clinic_id, kind, key, value, message_id,
         updated_at)`` in order: a later row's value wins."""
         cur.executemany(_UPSERT_RECORD, rows)
 
-    def _store_results(self, cur: Any, todo: list[Outcome], now: float) -> list[Completed]:
+    def _store_results(
+        self, cur: Any, worker: str, todo: list[Outcome], admitted: list[Admitted], lanes: dict[int, str | None],
+        now: float,
+    ) -> list[Completed]:  # fmt: skip
         encs = [(o, e) for o in todo for e in o.encounters]
         enc_rows = self._insert_encounters(
             cur,
@@ -335,42 +304,8 @@ class SQLStore(Store):
                 for o, e in encs
             ],
         )
-        items = [(k, c) for k, (_, e) in enumerate(encs) for c in e.claims]
-        inserted = self._insert_claims(
-            cur,
-            [
-                (encs[k][1].clinic_id, clm01, enc_rows[k], encs[k][0].message_id, payer, total, body, now, now)
-                for k, (clm01, payer, total, body) in items
-            ],
-        )
-        claims: dict[int, int] = {}
-        dups: dict[int, int] = {}
-        dup_encs: set[int] = set()
-        for (k, _), ok in zip(items, inserted, strict=True):
-            mid = encs[k][0].message_id
-            if not ok:  # a claim with this CLM01 exists: not billed again
-                dups[mid] = dups.get(mid, 0) + 1
-                dup_encs.add(k)
-            else:
-                claims[mid] = claims.get(mid, 0) + 1
-        statements = [
-            (e.clinic_id, sid, enc_rows[k], o.message_id, body, now)
-            for k, (o, e) in enumerate(encs)
-            for sid, body in e.statements
-        ]
-        if statements:
-            self._insert_statements(cur, statements)
-        if dup_encs:
-            finding = {
-                "severity": "warning",
-                "rule": "GW-DUPLICATE-CLAIM",
-                "message": "a claim with this patient control number (CLM01) already exists; not billed again",
-                "plugin": "core",
-            }
-            cur.executemany(
-                "UPDATE encounters SET status = 'duplicate', findings = ? WHERE id = ?",
-                [(to_json([*encs[k][1].findings, finding]), enc_rows[k]) for k in sorted(dup_encs)],
-            )
+        self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
+                             worker, now)  # fmt: skip
         records = [
             (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now)
             for o in todo
@@ -379,19 +314,21 @@ class SQLStore(Store):
         ]
         if records:  # in order: a later message's value wins
             self._upsert_records(cur, records)
+        counts: dict[int, Counter[str]] = {}
+        for a in admitted:
+            if a.kind == "claims":
+                counts.setdefault(a.message_id, Counter())[a.decision.action] += 1
         return [
-            Completed(o.message_id, str(o.status), claims.get(o.message_id, 0), dups.get(o.message_id, 0)) for o in todo
-        ]
+            Completed(
+                o.message_id, str(o.status), counts.get(o.message_id, Counter())["create"],
+                counts.get(o.message_id, Counter())["duplicate"], counts.get(o.message_id, Counter())["hold"],
+            )
+            for o in todo
+        ]  # fmt: skip
 
     def add_audit(self, message_id: int | None, actor: str, action: str, detail: dict[str, Any] | None = None) -> None:
         with self.write() as cur:
             self._audit(cur, message_id, actor, action, detail or {})
-
-    def _audit(self, cur: Any, message_id: int | None, actor: str, action: str, detail: dict[str, Any]) -> None:
-        cur.execute(
-            "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (message_id, time.time(), actor, action, to_json(detail)),
-        )
 
     # -- records ---------------------------------------------------------
     def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
@@ -412,6 +349,50 @@ class SQLStore(Store):
     def oldest_pending(self) -> float | None:
         with self.read() as cur:
             cur.execute("SELECT MIN(received_at) FROM messages WHERE status = 'received'")
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def message_holders(self, lane: str | None = None) -> list[str]:
+        where, args = lane_clause(lane)
+        with self.read() as cur:
+            cur.execute(
+                f"SELECT DISTINCT claimed_by FROM messages WHERE status = 'received' AND claimed_by IS NOT NULL "
+                f"AND {where}",
+                args,
+            )
+            return sorted(r[0] for r in cur.fetchall())
+
+    def reports(self, message_ids: Sequence[int]) -> list[MessageReport]:
+        out: list[MessageReport] = []
+        with self.read() as cur:
+            for part in chunks(sorted(set(message_ids))):
+                m = marks(len(part))
+                cur.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({m}) ORDER BY id", part)
+                rows = [_row(r) for r in cur.fetchall()]
+                cur.execute(
+                    f"SELECT message_id, idx, visit, status, findings FROM encounters WHERE message_id IN ({m}) "
+                    "ORDER BY message_id, idx",
+                    part,
+                )
+                encounters: dict[int, list[dict[str, Any]]] = {}
+                for mid, idx, visit, status, findings in cur.fetchall():
+                    encounters.setdefault(int(mid), []).append(
+                        {"idx": idx, "visit": visit, "status": status, "findings": json.loads(findings)}
+                    )
+                cur.execute(
+                    f"SELECT message_id, 'claims', status FROM claims WHERE message_id IN ({m}) "
+                    f"UNION ALL SELECT message_id, 'statements', status FROM statements WHERE message_id IN ({m})",
+                    (*part, *part),
+                )
+                items: dict[int, list[tuple[str, str]]] = {}
+                for mid, kind, status in cur.fetchall():
+                    items.setdefault(int(mid), []).append((kind, status))
+                out += [MessageReport(r, encounters.get(r.id, []), items.get(r.id, [])) for r in rows]
+        return out
+
+    def oldest_in_progress(self) -> float | None:
+        with self.read() as cur:
+            cur.execute("SELECT MIN(received_at) FROM messages WHERE status IN ('received', 'claimed', 'batched')")
             row = cur.fetchone()
         return row[0] if row else None
 
@@ -477,21 +458,28 @@ class SQLStore(Store):
             )
             return [AuditEntry(m, at, a, act, json.loads(d)) for m, at, a, act, d in cur.fetchall()]
 
-    def reprocess(self, message_id: int, actor: str, reason: str = "") -> bool:
+    def reprocess(self, message_id: int, actor: str, reason: str = "", lane: str | None = None) -> bool:
+        kept = ", ".join(f"'{s}'" for s in REBUILDABLE)
         with self.write() as cur:
             cur.execute("SELECT status, raw_pruned_at FROM messages WHERE id = ?", (message_id,))
             row = cur.fetchone()
             if row is None or row[1] is not None:
                 return False  # unknown, or its raw bytes are gone (retention)
-            cur.execute("SELECT COUNT(*) FROM claims WHERE message_id = ? AND status <> 'claimed'", (message_id,))
-            if cur.fetchone()[0]:
-                return False
-            for table in ("claims", "statements", "encounters"):
-                cur.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
+            for kind in TABLES:
+                cur.execute(
+                    f"SELECT COUNT(*) FROM {kind} WHERE message_id = ? AND status NOT IN ({kept})", (message_id,)
+                )
+                if cur.fetchone()[0]:
+                    return False  # something of it was sent: never rebuilt
+            for kind, (_, _, events, column) in TABLES.items():
+                rows = f"SELECT id FROM {kind} WHERE message_id = ?"
+                cur.execute(f"DELETE FROM {events} WHERE {column} IN ({rows})", (message_id,))
+                cur.execute(f"DELETE FROM {kind} WHERE message_id = ?", (message_id,))
+            cur.execute("DELETE FROM encounters WHERE message_id = ?", (message_id,))
             cur.execute(
                 "UPDATE messages SET status = 'received', attempts = 0, claimed_by = NULL, lease_expires = NULL, "
-                "processed_at = NULL, updated_at = ? WHERE id = ?",
-                (time.time(), message_id),
+                "processed_at = NULL, updated_at = ?, lane = COALESCE(?, lane) WHERE id = ?",
+                (time.time(), lane, message_id),
             )
             self._audit(cur, message_id, actor, "reprocess", {"from": row[0], "reason": reason})
         return True
@@ -523,6 +511,22 @@ class SQLStore(Store):
             cur.execute(_NEXT_NUMBER, (scope, counter))
             return int(cur.fetchone()[0])
 
+    def adopt_numbers(self, values: Mapping[tuple[str, str], int]) -> None:
+        if not values:
+            return
+        with self.write() as cur:
+            cur.executemany(
+                "INSERT INTO control_numbers (scope, counter, value) VALUES (?, ?, ?) ON CONFLICT (scope, counter) "
+                "DO UPDATE SET value = CASE WHEN excluded.value > control_numbers.value THEN excluded.value "
+                "ELSE control_numbers.value END",
+                [(s, c, int(v)) for (s, c), v in sorted(values.items())],
+            )
+
+    def number_values(self) -> dict[tuple[str, str], int]:
+        with self.read() as cur:
+            cur.execute("SELECT scope, counter, value FROM control_numbers")
+            return {(s, c): int(v) for s, c, v in cur.fetchall()}
+
     def current_number(self, scope: str, counter: str) -> int:
         with self.read() as cur:
             cur.execute("SELECT value FROM control_numbers WHERE scope = ? AND counter = ?", (scope, counter))
@@ -530,6 +534,19 @@ class SQLStore(Store):
         return int(row[0]) if row else 0
 
     # -- retention ---------------------------------------------------------
+    def prune_count(self, older_than: float, statuses: Iterable[str]) -> tuple[int, int]:
+        statuses = sorted(set(statuses))
+        if not statuses:
+            return 0, 0
+        with self.read() as cur:
+            cur.execute(
+                "SELECT COUNT(*), SUM(size) FROM messages WHERE raw_pruned_at IS NULL AND processed_at < ? "
+                f"AND status IN ({', '.join('?' * len(statuses))})",
+                (older_than, *statuses),
+            )
+            n, size = cur.fetchone()
+        return int(n or 0), int(size or 0)
+
     def prune(
         self, older_than: float, statuses: Iterable[str], actor: str, limit: int | None = None, archive: Any = None
     ) -> Pruned:

@@ -1,7 +1,7 @@
 """Console accounts: users, sessions, API tokens, settings and the audit trail's
 review, export and retention (tables from migrations 11 and 12).
 
-Like :class:`gateway.delivery.outbox.Outbox`, :class:`Accounts` runs the
+Like the outbox operations of the store, :class:`Accounts` runs the
 shared SQL (``?`` placeholders, both dialects) on a store's ``read()`` /
 ``write()`` transactions. Secrets never reach the database: passwords are
 argon2 hashes made by the caller, session ids and token secrets are stored

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.delivery.outbox import OutboxRow
 from gateway.store.base import MessageRow
+from gateway.store.outbox import OutboxRow
 from gateway.store.sqlstore import _MESSAGE_COLUMNS, SQLStore, _row
 
 #: findings of these severities put a message in quarantine

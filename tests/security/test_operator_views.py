@@ -38,7 +38,7 @@ def test_messages_show_leaves_identifiers_out_unless_asked_and_audits_asking(tmp
         assert "V10001" not in out and "TESTPATIENT" not in out, out
         assert "viewed" not in out
     plain = runner.invoke(cli, show).output
-    assert "claims: 1 (claimed)" in plain and "--identifiers" in plain
+    assert "claims: 1 (created)" in plain and "--identifiers" in plain
     assert json.loads(runner.invoke(cli, [*show, "--json"]).output)["identifiers_hidden"] is True
     shown = runner.invoke(cli, [*show, "--identifiers"]).output
     assert "visit V10001" in shown and "claims: V10001" in shown and "TESTPATIENT-ALPHA.json" in shown

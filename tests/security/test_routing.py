@@ -69,6 +69,6 @@ def test_gateway_process_quarantines_the_other_feed(example_config: Path, tmp_pa
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["process", "--config", str(example_config), "--out", str(out), str(inputs)])
     assert result.exit_code == 0, result.output
-    report = json.loads((out / "quarantine" / "other.hl7.findings.json").read_text())
+    report = json.loads((out / "quarantine" / "in" / "other.hl7.findings.json").read_text())
     assert [f["rule"] for f in report["message_findings"]] == ["GW-ROUTE"]
     assert not (out / "claims-out").exists()

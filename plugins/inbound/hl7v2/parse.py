@@ -11,6 +11,7 @@ one failed. A message with errors contributes neither encounters nor updates.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
@@ -58,13 +59,56 @@ def salvage_header(text: str) -> Segment | None:
     return None
 
 
+#: where a message header segment starts
+_MSH = re.compile(r"(?:\A|[\r\n])MSH")
+_EOL = re.compile(r"[\r\n]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _header_text(text: str, starts: list[int]) -> str:
+    """The text up to the end of the first MSH segment (batch envelope
+    segments included): what routing and dedup need, whatever the input's size."""
+    if not starts:
+        return text[:65_536]
+    end = _EOL.search(text, starts[0] + 1)
+    return text[: end.start() if end else len(text)]
+
+
+def _cap_segments(text: str, limit: int) -> str:
+    """``text`` with every message longer than ``limit`` segments cut just
+    after its ``limit + 1``-th line: such a message is refused (HL7-SEGMENTS)
+    and is not worth turning into thousands of segment objects first."""
+    starts = [m.start() for m in _MSH.finditer(text)] or [0]
+    bounds = [*starts[1:], len(text)]
+    over = [
+        (a, b)
+        for a, b in zip(starts, bounds, strict=True)
+        if max(text.count("\r", a, b), text.count("\n", a, b)) > limit
+    ]
+    if not over:
+        return text
+    parts, at = [], 0
+    for a, b in over:
+        cut, lines = a + 1, 0
+        while lines <= limit and (nxt := _LINE_END.search(text, cut, b)) is not None:
+            cut, lines = nxt.end(), lines + 1
+        parts += [text[at:cut], "\r"]
+        at = b
+    parts.append(text[at:])
+    return "".join(parts)
+
+
 def sniff(raw: bytes) -> Envelope | None:
-    """An Envelope when ``raw`` starts (after BOM, blanks, MLLP bytes) with MSH, FHS or BHS."""
+    """An Envelope when ``raw`` starts (after BOM, blanks, MLLP bytes) with
+    MSH, FHS or BHS. Only the header segments are read (the batch envelope and
+    the first MSH), so sniffing costs little whatever the input's size; the
+    version is the first header's (the parse reads it by content)."""
     head = raw[:64].lstrip(b"\xef\xbb\xbf \t\r\n\x0b")
     if head[:3] not in (b"MSH", b"FHS", b"BHS"):
         return None
     text, _ = decode_text(raw)
-    batch = read_batch(text)
+    starts = [m.start() for m in _MSH.finditer(text)]
+    batch = read_batch(_header_text(text, starts))  # envelope segments and the first MSH only: cheap
     if not batch.messages:
         head = salvage_header(text)
         return Envelope(format=FORMAT, sender=(head.value(4) or None) if head else None)
@@ -75,7 +119,7 @@ def sniff(raw: bytes) -> Envelope | None:
     extra = {
         "sending_application": app,
         "declared_version": first["declared_version"],
-        "messages": len(batch.messages),
+        "messages": len(starts),
         "dedup_key": f"{app}^{fac}|{control}",
     }
     return Envelope(
@@ -185,7 +229,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
         file_problems.at("HL7-SIZE", f"the input is larger than {settings.max_message_bytes} bytes", "MSH")
         return _finish(ParseResult(), file_problems, [], Batch([], {}, []), settings)
     text, latin = decode_text(raw)
-    batch = read_batch(text)
+    batch = read_batch(_cap_segments(text, settings.max_segments))
     if latin and not any("8859" in m.msh.value(18) for m in batch.messages):
         file_problems.at("HL7-ENCODING", "the text is not UTF-8; read as ISO 8859-1", "MSH", 1, 18)
     if batch.garbled_header is not None:

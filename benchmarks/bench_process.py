@@ -1,0 +1,122 @@
+"""``gateway process`` end to end: HL7 DFT^P03 files in, 837 files out, as a
+user runs it (a fresh process: start-up, journal and store writes included),
+next to python-hl7's bare ``hl7.parse`` of the same messages in the same run.
+
+The workload is issue 18's: DFT^P03 v2.5 with 3 FT1 (CPT in FT1-25), 3 DG1,
+1 IN1 and 1 GT1, one visit per message, 2,000 messages per input file,
+20,000 in all (``--quick``: 2 files of 500). Each repeat starts from an empty
+state folder; every claim must come out in an 837 exactly once.
+
+    .venv/bin/python -m benchmarks.bench_process [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hl7
+
+from benchmarks._util import Measurement, measure, print_table
+from gateway.examples import FIXTURES, write_example_deployment
+
+SAMPLE = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
+#: a third charge and a third diagnosis, so each message has 3 FT1 and 3 DG1
+EXTRA_FT1 = (
+    "FT1|3|TX-1003||20261012||CG|LAB-LIPID^Lipid panel^L|||1|42.00||||||||E78.5^Hyperlipidemia^I10||||||80061^^C4|"
+)
+EXTRA_DG1 = "DG1|3|I10|E78.5^Hyperlipidemia, unspecified^I10|||F|||||||||3"
+
+
+def message(i: int) -> str:
+    """Message ``i``: its own control id and visit number."""
+    segs = SAMPLE.read_text().replace("RV-DFT-0001", f"RV-P-{i:07d}").replace("|V10001|", f"|P{i:07d}|")
+    out = []
+    for seg in segs.split("\r"):
+        if not seg:
+            continue
+        if seg.startswith("DG1|1|"):
+            out += [EXTRA_FT1]
+        out.append(seg)
+        if seg.startswith("DG1|2|"):
+            out.append(EXTRA_DG1)
+    return "\r".join(out) + "\r"
+
+
+def write_inputs(folder: Path, files: int, per_file: int) -> list[str]:
+    folder.mkdir(parents=True)
+    texts = []
+    for f in range(files):
+        batch = [message(f * per_file + k) for k in range(per_file)]
+        texts += batch
+        (folder / f"batch-{f:02d}.hl7").write_text("".join(batch))
+    return texts
+
+
+def run_process(config: Path, inputs: Path, out: Path) -> float:
+    """One ``gateway process`` from a fresh state folder; wall seconds."""
+    state = config.parent / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    exe = Path(sys.executable).with_name("gateway")
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [str(exe), "process", "--config", str(config), "--out", str(out), "--today", "2026-11-27", str(inputs)],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"gateway process failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def claims_written(out: Path) -> list[str]:
+    """CLM01 of every claim in every 837 under ``out``."""
+    ids = []
+    for f in out.rglob("*"):
+        if f.is_file() and "quarantine" not in f.parts:
+            text = f.read_bytes().decode("ascii", "replace")
+            ids += re.findall(r"~CLM\*([^*]+)\*", text.replace("\n", ""))
+    return ids
+
+
+def main(quick: bool = False) -> None:
+    files, per_file = (2, 500) if quick else (10, 2000)
+    n = files * per_file
+    repeat = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = write_example_deployment(root / "deploy")
+        texts = write_inputs(root / "in", files, per_file)
+
+        def parse_all() -> None:
+            for t in texts:  # one tree at a time: the baseline is the parse, not holding 20,000 trees
+                hl7.parse(t)
+
+        base = measure("python-hl7 hl7.parse (tree only)", parse_all, n, repeat=repeat)
+        times = []
+        for _ in range(repeat):
+            times.append(run_process(config, root / "in", root / "out"))
+            ids = claims_written(root / "out")
+            if len(ids) != n or len(set(ids)) != n:
+                raise SystemExit(f"expected {n} distinct claims in the 837s, found {len(ids)} ({len(set(ids))} unique)")
+        whole = Measurement("gateway process (whole process, store incl.)", n, times)
+    print_table(
+        f"gateway process, HL7 DFT^P03 → 837 on disk ({files} files × {per_file} messages, fresh state each run)",
+        [base, whole],
+        baseline=base,
+    )
+    print(f"gateway process runs (s): {', '.join(f'{t:.1f}' for t in times)}; median {statistics.median(times):.1f}")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main("--quick" in sys.argv)

@@ -1,0 +1,221 @@
+"""Operator commands for claims and statements as the store keeps them:
+``gateway claims list|show|resolve`` and ``gateway statements list|show|resolve``.
+
+A claim is named by its CLM01 in every command (a statement by its id); the
+store keeps one row per submission (version, payer place P/S/T, frequency) and
+every event of its story. ``resolve`` is the operator's decision on content
+held by the duplicate rule (``GW-DUPLICATE-CLAIM`` / ``GW-DUPLICATE-STATEMENT``),
+audited with the operator's user name and reason. Output carries identifiers,
+statuses and amounts, never patient data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.config import ConfigError, read_config
+from gateway.daemon.cli import CONFIG, STORE, _actor, _date, _open, _ts
+from gateway.store import Store
+from gateway.store.submissions import ACTIONS, KINDS, ClaimStatus, Kind, ResolveError, Submission, SubmissionFilter
+
+_NOUN = {"claims": "claim", "statements": "statement"}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _money(value: str | None) -> str | None:
+    return f"{Decimal(value):.2f}" if value is not None else None
+
+
+def _submission(s: Submission) -> dict[str, Any]:
+    return {
+        "version": s.version,
+        "payer_seq": s.payer_seq,
+        "frequency_code": s.frequency_code or None,
+        "status": s.status,
+        "charge": _money(s.total_charge),
+        "payer_id": s.payer_id,
+        "original_reference": s.original_reference,
+        "payer_claim_id": s.payer_claim_id,
+        "message_id": s.message_id,
+        "outbox_id": s.outbox_id,
+        "created_at": _iso(s.created_at),
+        "updated_at": _iso(s.updated_at),
+    }
+
+
+def _clinics(config: Path, clinic: str | None) -> list[str]:
+    if clinic:
+        return [clinic]
+    try:
+        return [c.id for c in read_config(config).config.clinics]
+    except ConfigError:
+        return []
+
+
+def _story(store: Store, kind: Kind, config: Path, key: str, clinic: str | None) -> tuple[str, list[Submission]]:
+    """The clinic holding ``key`` and its submissions; exits when none or several do."""
+    found = [(c, subs) for c in _clinics(config, clinic) if (subs := store.submissions(kind, c, key))]
+    if not found:
+        click.echo(f"no {_NOUN[kind]} {key}" + (f" in clinic {clinic}" if clinic else ""), err=True)
+        sys.exit(1)
+    if len(found) > 1:
+        click.echo(f"{_NOUN[kind]} {key} exists in clinics {', '.join(c for c, _ in found)}: give --clinic", err=True)
+        sys.exit(2)
+    return found[0]
+
+
+def _summary(kind: Kind, key: str, clinic: str, subs: list[Submission]) -> dict[str, Any]:
+    """Issue 13's claim view so far: the latest submission of the first payer
+    place names the claim's status and charge."""
+    first = [s for s in subs if s.payer_seq == min(x.payer_seq for x in subs)]
+    latest = first[-1]
+    sent = [s for s in first if s.status not in (ClaimStatus.HELD, ClaimStatus.DISCARDED, ClaimStatus.SUPERSEDED)]
+    return {
+        "id": key,
+        "kind": _NOUN[kind],
+        "clinic": clinic,
+        "status": latest.status,
+        "charge": _money((sent or first)[-1].total_charge),
+        "submissions": [_submission(s) for s in subs],
+    }
+
+
+def _group(cli: click.Group, kind: Kind) -> None:
+    noun = _NOUN[kind]
+    actions = ACTIONS[kind]
+
+    @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content.")
+    def group() -> None:
+        pass
+
+    @group.command("list")
+    @CONFIG
+    @STORE
+    @click.option("--clinic")
+    @click.option("--status", type=click.Choice([s.value for s in ClaimStatus]), help="e.g. held: waiting for you.")
+    @click.option("--payer", help="Payer id (claims).")
+    @click.option("--since", help="Created at or after (ISO date or time, UTC).")
+    @click.option("--limit", type=int, default=50, show_default=True)
+    @click.option("--json", "as_json", is_flag=True)
+    def list_(config: Path, store_url: str | None, clinic: str | None, status: str | None, payer: str | None,
+              since: str | None, limit: int, as_json: bool) -> None:  # fmt: skip
+        """List submissions, newest first (one row per version)."""
+        with _open(config, store_url) as store:
+            rows = store.list_submissions(kind, SubmissionFilter(clinic, status, payer, _date(since), limit))
+        if as_json:
+            click.echo(json.dumps([{"id": s.key, "clinic": s.clinic_id, **_submission(s)} for s in rows], indent=2))
+            return
+        head = f"{'id':<20} {'clinic':<12} {'ver':>3} {'seq':>3} {'freq':>4} {'status':<14} {'charge':>10}"
+        click.echo(f"{head}  created")
+        for s in rows:
+            click.echo(
+                f"{s.key:<20} {s.clinic_id:<12} {s.version:>3} {s.payer_seq:>3} {s.frequency_code or '-':>4} "
+                f"{s.status:<14} {_money(s.total_charge) or '-':>10}  {_ts(s.created_at)}"
+            )
+
+    @group.command()
+    @CONFIG
+    @STORE
+    @click.argument("key", metavar="CLM01" if kind == "claims" else "STATEMENT_ID")
+    @click.option("--clinic", help="Needed when several clinics use the id.")
+    @click.option("--json", "as_json", is_flag=True)
+    def show(config: Path, store_url: str | None, key: str, clinic: str | None, as_json: bool) -> None:
+        """One claim's (statement's) whole story: every submission and event."""
+        with _open(config, store_url) as store:
+            clinic_id, subs = _story(store, kind, config, key, clinic)
+            events = store.events(kind, clinic_id, key)
+        out = _summary(kind, key, clinic_id, subs)
+        out["events"] = [
+            {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
+             "source": e.source, "actor": e.actor, "detail": e.detail}
+            for e in events
+        ]  # fmt: skip
+        if as_json:
+            click.echo(json.dumps(out, indent=2))
+            return
+        click.echo(f"{noun} {key}  clinic {clinic_id}  status {out['status']}  charge {out['charge'] or '-'}")
+        for s in out["submissions"]:
+            ref = f"  REF*F8 {s['original_reference']}" if s["original_reference"] else ""
+            click.echo(f"  version {s['version']} (payer {s['payer_seq']}, frequency {s['frequency_code'] or '-'}): "
+                       f"{s['status']}, {s['charge'] or '-'}{ref}")  # fmt: skip
+        click.echo("events:")
+        for e in out["events"]:
+            detail = json.dumps(e["detail"]) if e["detail"] else ""
+            where = f"{e['source'] or '-':<18} {e['actor']:<20}"
+            click.echo(f"  {e['at']}  v{e['version']}  {e['kind']:<12} {where} {detail}")
+
+    @group.command()
+    @CONFIG
+    @STORE
+    @click.argument("key", metavar="CLM01" if kind == "claims" else "STATEMENT_ID")
+    @click.option("--clinic", required=True)
+    @click.option("--replace", "action", flag_value="replace", help="Send the held content.")
+    @click.option("--discard", "action", flag_value="discard", help="Drop the held content.")
+    @click.option("--reason", default="", help="Why (kept in the audit trail and the events).")
+    def resolve(config: Path, store_url: str | None, key: str, clinic: str, action: str | None, reason: str,
+                **extra: Any) -> None:  # fmt: skip
+        action = extra.pop("void_action", None) or action
+        if action is None:
+            click.echo(f"say what to do: {' | '.join('--' + a for a in actions)}", err=True)
+            sys.exit(2)
+        with _open(config, store_url) as store:
+            try:
+                done = store.resolve(kind, clinic, key, action, _actor(), reason=reason, icn=extra.get("icn"),
+                                     payer_seq=extra.get("payer_seq"))  # fmt: skip
+            except ResolveError as exc:
+                click.echo(f"{noun} {key}: {exc}", err=True)
+                sys.exit(1)
+        h = done.held
+        if action == "discard":
+            click.echo(f"{noun} {key} ({clinic}): held version {h.version} discarded")
+        elif action == "void" and done.created is not None:
+            click.echo(f"{noun} {key} ({clinic}): version {done.created.version} voids version "
+                       f"{done.earlier.version} (frequency 8, REF*F8 {done.created.original_reference}); "  # type: ignore[union-attr]
+                       f"held version {h.version} discarded")  # fmt: skip
+        elif action == "void":
+            click.echo(f"{noun} {key} ({clinic}): version {done.earlier.version} was never sent and is voided; "  # type: ignore[union-attr]
+                       f"held version {h.version} discarded")  # fmt: skip
+        elif h.frequency_code == "7":
+            click.echo(f"{noun} {key} ({clinic}): version {h.version} goes out as a replacement (frequency 7, "
+                       f"REF*F8 {h.original_reference}) with the next batch")  # fmt: skip
+        else:
+            click.echo(
+                f"{noun} {key} ({clinic}): version {h.version} goes out with the next batch"
+                + (f"; version {done.earlier.version} is {done.earlier.status}" if done.earlier else "")
+            )
+
+    if kind == "claims":
+        resolve = click.option("--payer-seq", type=click.IntRange(1, 3), help="Payer place (1 P, 2 S, 3 T).")(resolve)
+        resolve = click.option("--icn", help="The payer's claim control number of the earlier claim (277CA, 835).")(
+            resolve
+        )
+        resolve = click.option(
+            "--void", "void_action", flag_value="void", help="Void the earlier claim (frequency 8); drop the held one."
+        )(resolve)
+    later = (
+        "as a replacement, frequency 7 quoting the payer's claim control number (--icn or the one on record). "
+        "--void: a frequency-8 void of the earlier claim"
+        if kind == "claims"
+        else "as a corrected statement under a new file name"
+    )
+    resolve.help = (
+        f"Decide on held content for a {noun} (audited). --replace: the held content goes out — as the original "
+        f"when the earlier one was never batched or was rejected by the payer (999/277CA), else {later}. "
+        "--discard: drop the held content."
+    )
+
+
+def register(cli: click.Group) -> None:
+    """Add ``claims`` and ``statements`` to the ``gateway`` group."""
+    for kind in KINDS:
+        _group(cli, kind)
