@@ -137,3 +137,17 @@ def test_too_many_segments_is_found_before_the_segments_are_built(eol: str) -> N
     result = run(raw, settings=Hl7v2Settings(max_segments=20))
     assert [f.location for f in result.findings if f.rule == "HL7-SEGMENTS"] == ["MSG[1]/MSH[1]"]
     assert not [f for f in result.findings if f.rule == "HL7-SEGMENTS" and f.location.startswith("MSG[2]")]
+
+
+def test_a_charge_in_an_adt_is_named_not_dropped() -> None:
+    """An FT1 inside an ADT (two messages run together when a segment
+    terminator is lost, found by the mutation test) bills nothing: it gets a
+    warning naming it, so the money invariant holds."""
+    raw = (
+        b"MSH|^~\\&|REG|LAKESIDE|G|B|20261017080000||ADT^A04|A1|P|2.4\rPID|1||LK1||TEST^KID||20170404|M\r"
+        b"PV1|1|O|PEDS||||||||||||||||LV1\rFT1|1|TX-1||20261017||CG|99392^Visit^C4|||1|160.00\r"
+    )
+    result = run(raw)
+    found = [(f.rule, f.location, f.severity.value) for f in result.findings if f.rule == "HL7-CHARGE-NOT-BILLED"]
+    assert found == [("HL7-CHARGE-NOT-BILLED", "FT1[1]-6", "warning")]
+    assert not result.encounters or not any(e.service_lines for e in result.encounters)

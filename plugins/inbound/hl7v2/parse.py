@@ -178,9 +178,12 @@ def read_message(
     if kind is None:
         if settings.accept_other_types:
             problems.add("HL7-IGNORED-TYPE", f"{info['message_type'][:16]} is not a billing message; ignored", msh, 9)
+            _charges_not_billed(msg, fm, info["message_type"], problems)
         else:
             problems.add("HL7-MESSAGE-TYPE", f"{info['message_type'][:16]} is not a billing message", msh, 9)
         return Built(), info
+    if kind != "charges":
+        _charges_not_billed(msg, fm, info["message_type"], problems)
     if settings.strict:
         problems.items += strict.validate(msg, info["version"])
     ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
@@ -191,6 +194,16 @@ def read_message(
         problems.add("HL7-INTERNAL", f"the message could not be read ({type(exc).__name__})", msh)
         return Built(), info
     return built, info
+
+
+def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems: Problems) -> None:
+    """A warning for each charge (FT1 of a billed type, or none) in a message
+    that bills nothing (an ADT, an ignored type): it must not vanish quietly."""
+    for seg in msg.all(fm.charge.segment):
+        kind = seg.value(fm.charge.type.field, fm.charge.type.component or 1).strip().upper()
+        if kind == "" or kind in fm.charge.billed_types:
+            text = f"{seg.name} charge in a {message_type[:16]} message is not billed; send charges in DFT^P03 or BAR^P01"
+            problems.add("HL7-CHARGE-NOT-BILLED", text, seg, fm.charge.type.field)
 
 
 def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problems) -> None:

@@ -21,6 +21,7 @@ E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 RULES: dict[str, tuple[Severity, str, bool, str]] = {
     "HL7-MSH": (E, "100", True, "no readable MSH (field separator, encoding characters, MSH-9, MSH-10)"),
     "HL7-CONFIG": (E, "207", False, "the clinic's HL7 field map was not loaded"),
+    "HL7-CHARGE-NOT-BILLED": (W, "0", False, "a charge (FT1) in a message that bills nothing (ADT, ignored type)"),
     "HL7-MSH-2": (W, "0", False, "MSH-2 repeats an encoding character; the repeat was ignored"),
     "HL7-ENCODING": (W, "0", False, "text is not UTF-8; read as ISO 8859-1"),
     "HL7-VERSION": (I, "0", False, "MSH-12 is not a known version or lower than the content uses; read by content"),
