@@ -202,7 +202,7 @@ def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems:
     for seg in msg.all(fm.charge.segment):
         kind = seg.value(fm.charge.type.field, fm.charge.type.component or 1).strip().upper()
         if kind == "" or kind in fm.charge.billed_types:
-            text = f"{seg.name} charge in a {message_type[:16]} message is not billed; send charges in DFT^P03 or BAR^P01"
+            text = f"{seg.name} charge in a {message_type[:16]} message is not billed; send it in DFT^P03 or BAR^P01"
             problems.add("HL7-CHARGE-NOT-BILLED", text, seg, fm.charge.type.field)
 
 
