@@ -170,7 +170,10 @@ def test_a_second_835_for_a_paid_claim_posts_as_a_correction_and_keeps_the_ledge
     co = line.adjustments[0]
     assert co.group == "CO" and co.amount > 5
     fixed_line = line.model_copy(
-        update={"paid": line.paid + 5, "adjustments": [co.model_copy(update={"amount": co.amount - 5})]}
+        update={
+            "paid": line.paid + 5,
+            "adjustments": [co.model_copy(update={"amount": co.amount - 5}), *line.adjustments[1:]],
+        }
     )
     fixed = target.model_copy(update={"paid": target.paid + 5, "lines": [fixed_line, *target.lines[1:]]})
     payment = remit.payment.model_copy(update={"amount": fixed.paid, "trace_number": "CORR0001"})
