@@ -134,7 +134,7 @@ def test_two_nodes_posting_different_remits_for_the_same_claims_at_once_lose_no_
     assert len(posted) == 2
     for c in claims:
         story = store.claim_story("riverside", c.claim_id)
-        total, lines = claim_money(story.ledger)
+        total, _ = claim_money(story.ledger)
         assert_balanced(total)
         charges = [e for e in story.ledger if e.kind == "charge"]
         assert len(charges) == len(c.lines)  # charged once, not by each node
