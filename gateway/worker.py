@@ -29,6 +29,7 @@ from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
 from gateway.model import Claim, Finding, Severity, Statement
 from gateway.pipeline import MessageResult, Pipeline
+from gateway.posting import ResponseItem
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
 from gateway.store.submissions import NewClaim, NewStatement, content_digest
@@ -110,6 +111,10 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
         message_type=env.message_type if env else None,
         updates=list(result.updates),
     )
+    out.responses = [
+        ResponseItem(i, r.document, r.clinic_id, _dump(r.findings), r.quarantined or result.quarantined)
+        for i, r in enumerate(result.responses)
+    ]
     if result.quarantined:
         return out
     for i, e in enumerate(result.encounters):
