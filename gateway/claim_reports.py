@@ -63,13 +63,15 @@ def _denials(store: Any, clinic_id: str, clm01: str) -> tuple[tuple[str, str, De
     return tuple((g, r, a) for (g, r), a in sums.items())
 
 
-def positions(store: Any, clinic_id: str | None = None, with_rejected: bool = True) -> list[ClaimPosition]:
+def positions(
+    store: Any, clinic_id: str | None = None, with_rejected: bool = True, with_denials: bool = True
+) -> list[ClaimPosition]:
     """Every sent claim still owed or unanswered (``open_balances``), a denied
     one with its denial CAS; and, with ``with_rejected``, the claims whose
     latest submission a 999/277CA rejected (not yet sent again)."""
     out = []
     for b in store.open_balances(clinic_id):
-        denials = _denials(store, b.clinic_id, b.clm01) if b.status == "denied" else ()
+        denials = _denials(store, b.clinic_id, b.clm01) if with_denials and b.status == "denied" else ()
         out.append(ClaimPosition(b.clinic_id, b.clm01, b.payer_id or "", b.status, b.charge, b.balance,
                                  day_of(b.delivered_at), denials))  # fmt: skip
     if with_rejected:
@@ -94,7 +96,7 @@ def rejected(store: Any, clinic_id: str | None = None) -> list[ClaimPosition]:
 
 def aging(store: Any, as_of: date, clinic_id: str | None = None) -> AgingReport:
     """AR aging as of ``as_of`` from the store."""
-    return ar_aging(positions(store, clinic_id, with_rejected=False), as_of)
+    return ar_aging(positions(store, clinic_id, with_rejected=False, with_denials=False), as_of)
 
 
 def follow_up_list(
@@ -109,6 +111,7 @@ def without_response_counts(
 ) -> Iterable[tuple[dict[str, str], int]]:
     """Samples of ``gateway_clinic_claims_without_response``: every configured
     clinic, both kinds of answer, 0 included (an alert needs the series)."""
-    counts = without_response(positions(store, with_rejected=False), as_of or today(), follow_up_days(clinics))
+    claims = positions(store, with_rejected=False, with_denials=False)
+    counts = without_response(claims, as_of or today(), follow_up_days(clinics))
     ids = sorted(set(clinics) | {c for c, _ in counts})
     return [({"clinic": c, "awaiting": a}, counts.get((c, a), 0)) for c in ids for a in ("ack", "remit")]

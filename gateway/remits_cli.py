@@ -170,6 +170,8 @@ def unmatched(config: Path, store_url: str | None, clinic: str | None, limit: in
     if as_json:
         click.echo(json.dumps([unmatched_json(u) for u in rows], indent=2))
         return
+    if not rows:
+        click.echo("no unmatched answers" + (f" for clinic {clinic}" if clinic else ""))
     for u in rows:
         where = f"remit {u.remit_id}" if u.remit_id else f"ack {u.ack_id}"
         click.echo(f"{iso(u.at)}  {u.kind:<5} {u.clinic_id or '(no clinic)':<12} {u.reference:<20} "
