@@ -22,10 +22,13 @@ balance is ``charge − payments − adjustments`` (denials excepted, see
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.posting import ZERO, balance_of
 from gateway.store.submissions import ItemEvent, Submission
 
 #: ledger entry kinds: ``charge`` (what we billed, per line, posted once per
@@ -68,16 +71,18 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Money:
-    """A claim's (or line's) money from its ledger; ``adjustments`` are
-    ``(group, reason, amount)`` summed per group and reason (denials and
-    manual adjustments included, with group ``CO``/``OA``/``PR`` as stated)."""
+    """A claim's (or line's) money from its ledger: ``charge = paid + Σ
+    adjustments + balance`` to the cent. ``adjustments`` are ``(group,
+    reason, amount)`` summed per group and reason (an operator's manual ones
+    with their reason text); ``denials`` the CAS of a denied claim, kept
+    apart because they leave the balance open."""
 
     charge: Decimal
     paid: Decimal
     adjustments: list[tuple[str, str, Decimal]]
     patient_responsibility: Decimal
     balance: Decimal
-    denied: Decimal = Decimal("0.00")
+    denials: list[tuple[str, str, Decimal]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -285,3 +290,30 @@ class RemitStore(ABC):
         """An operator's adjustment or write-off (audited, an event and a
         ``manual`` ledger entry); the claim closes when its balance reaches
         zero. Raises :class:`PostingError` when there is no sent claim."""
+
+
+def money_of(entries: Sequence[tuple[str, str | None, str | None, Decimal]]) -> Money:
+    """A claim's (or line's) :class:`Money` from ``(kind, group, reason,
+    amount)`` ledger entries: charge = paid + Σ adjustments + balance."""
+    charge, paid, balance = balance_of((k, a) for k, _, _, a in entries)
+    sums: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    denials: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for kind, group, reason, amount in entries:
+        if kind in ("adjustment", "manual"):
+            sums[(group or "OA", reason or "")] += amount
+        elif kind == "denial":
+            denials[(group or "OA", reason or "")] += amount
+    adjustments = [(g, r, a) for (g, r), a in sums.items() if a != 0]
+    patient = sum((a for g, _, a in adjustments if g == "PR"), ZERO)
+    return Money(charge, paid, adjustments, patient, balance, [(g, r, a) for (g, r), a in denials.items() if a != 0])
+
+
+def claim_money(ledger: Sequence[LedgerEntry]) -> tuple[Money, dict[int, Money]]:
+    """A claim's money and each line's (by LX) from its ledger entries
+    (claim-level entries count in the claim's totals only)."""
+    total = money_of([(e.kind, e.group, e.reason, e.amount) for e in ledger])
+    by_line: dict[int, list[tuple[str, str | None, str | None, Decimal]]] = defaultdict(list)
+    for e in ledger:
+        if e.line is not None:
+            by_line[e.line].append((e.kind, e.group, e.reason, e.amount))
+    return total, {lx: money_of(entries) for lx, entries in sorted(by_line.items())}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,7 +28,6 @@ from gateway.posting import (
     ack277_reasons,
     ack999_reasons,
     ack_status,
-    balance_of,
     claim_lines,
     document_hash,
     line_numbers,
@@ -51,6 +49,7 @@ from gateway.store.remits import (
     RemitRow,
     RemitStore,
     Unmatched,
+    money_of,
 )
 from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
 
@@ -710,19 +709,3 @@ def _remit_claim(r: Sequence[Any]) -> RemitClaimRow:
         int(r[0]), int(r[1]), r[2], r[3], int(r[4]) if r[4] is not None else None, r[5], r[6], Decimal(r[7]),
         Decimal(r[8]), Decimal(r[9]) if r[9] is not None else None, r[10], json.loads(r[11]), r[12],
     )  # fmt: skip
-
-
-def money_of(entries: Sequence[tuple[str, str | None, str | None, Decimal]]) -> Money:
-    """A claim's (or line's) :class:`Money` from ``(kind, group, reason,
-    amount)`` ledger entries."""
-    charge, paid, balance = balance_of((k, a) for k, _, _, a in entries)
-    sums: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    denied = ZERO
-    for kind, group, reason, amount in entries:
-        if kind in ("adjustment", "manual", "denial"):
-            sums[(group or "OA", reason or "")] += amount
-        if kind == "denial":
-            denied += amount
-    adjustments = [(g, r, a) for (g, r), a in sums.items() if a != 0]
-    patient = sum((a for g, _, a in adjustments if g == "PR"), ZERO)
-    return Money(charge, paid, adjustments, patient, balance, denied)
