@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.adjustment_codes import ADJUSTMENT_GROUPS, AdjustmentCodes
-from gateway.store.remits import ClaimStory, LedgerEntry
-from gateway.store.sql_remits import money_of
+from gateway.store.remits import ClaimStory, LedgerEntry, money_of
 
 #: ledger kinds as an operator says them
 KIND_TEXT = {
@@ -72,8 +71,7 @@ def _totals(entries: list[LedgerEntry]) -> dict[str, str]:
     """charge − paid − patient − adjusted = balance; ``denied`` is shown apart (it does not reduce the balance)."""
     m = money_of([(e.kind, e.group, e.reason, e.amount) for e in entries])
     zero = Decimal("0.00")
-    posted = [e for e in entries if e.kind in ("adjustment", "manual")]
-    patient = sum((e.amount for e in posted if e.group == "PR"), zero)
-    adjusted = sum((e.amount for e in posted if e.group != "PR"), zero)
-    return {"charge": _money(m.charge), "paid": _money(m.paid), "patient": _money(patient),
-            "adjusted": _money(adjusted), "denied": _money(m.denied), "balance": _money(m.balance)}  # fmt: skip
+    adjusted = sum((a for g, _, a in m.adjustments if g != "PR"), zero)
+    denied = sum((a for _, _, a in m.denials), zero)
+    return {"charge": _money(m.charge), "paid": _money(m.paid), "patient": _money(m.patient_responsibility),
+            "adjusted": _money(adjusted), "denied": _money(denied), "balance": _money(m.balance)}  # fmt: skip
