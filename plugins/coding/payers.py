@@ -12,6 +12,11 @@ A clinic names a YAML file (``payers:`` in gateway.yaml; read with
         fhir_identifiers: [EXP-FHIR-1]  # FHIR Coverage.payor identifier values
         names: [Example Health]         # names as sent (case and spacing ignored)
         destination: claims-out         # optional: where this payer's claims go (for the outbox)
+        follow_up: {ack_days: 2, remit_days: 30}  # optional: days before a claim is on the follow-up list
+
+``follow_up``: a delivered claim with no 999/277CA after ``ack_days`` days, or
+no 835 after ``remit_days`` days, is listed by ``gateway claims follow-up``
+(defaults: :data:`DEFAULT_FOLLOW_UP`, 3 and 30 days).
 
 Format plugins set ``Payer(id=<as sent>, source_id=<as sent>)``; this plugin
 (``gateway_map_encounter``) looks the payer up by source id, id, then name
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.codes import FILING_INDICATORS
 from gateway.config import Clinic, ClinicConfig, ConfigError
@@ -54,6 +59,26 @@ MEMBER_FROM_PATIENT = RULES.add(
 )
 
 
+class FollowUp(BaseModel):
+    """Days after delivery before an unanswered claim needs a person."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: no 999 or 277CA after this many days
+    ack_days: int = Field(3, ge=1, le=365)
+    #: no 835 after this many days
+    remit_days: int = Field(30, ge=1, le=730)
+
+    @model_validator(mode="after")
+    def _order(self) -> FollowUp:
+        if self.remit_days < self.ack_days:
+            raise ValueError(f"remit_days ({self.remit_days}) is shorter than ack_days ({self.ack_days})")
+        return self
+
+
+#: follow-up days of a payer the directory does not list, or lists without ``follow_up``
+DEFAULT_FOLLOW_UP = FollowUp()
+
+
 class PayerEntry(BaseModel):
     """One payer of the directory."""
 
@@ -70,6 +95,7 @@ class PayerEntry(BaseModel):
     #: used, with a warning, only when no member id was sent and the patient
     #: is the subscriber (never for a derived patient id)
     member_id_from_patient_id: bool = False
+    follow_up: FollowUp = Field(default_factory=FollowUp)
 
     @field_validator("payer_id", mode="before")
     @classmethod
@@ -133,6 +159,11 @@ class PayerDirectory:
         """Where claims to this (X12) payer id go, when the directory says."""
         entry = self.by_id.get(id_key(payer_id))
         return entry.destination if entry else None
+
+    def follow_up_for(self, payer_id: str | None) -> FollowUp:
+        """The follow-up days of this (X12) payer id (the defaults when not listed)."""
+        entry = self.by_id.get(id_key(payer_id)) if payer_id else None
+        return entry.follow_up if entry else DEFAULT_FOLLOW_UP
 
 
 def load_directory(path: Path) -> PayerDirectory:
