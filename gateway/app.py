@@ -158,8 +158,8 @@ class Gateway:
             loc = ("clinics", i)
             runtime = Clinic(config=clinic)
             before = len(problems)
-            for key, kind in (("claims_to", "claims"), ("statements_to", "statements")):
-                dest_name = getattr(clinic, key)
+            for key, kind, dest_name in (("claims_to", "claims", clinic.claims_to),
+                                         ("statements_to", "statements", clinic.statements_to)):  # fmt: skip
                 dest = cfg.destinations.get(dest_name) if dest_name else None
                 if dest and dest.format in reg.renderers and reg.renderers[dest.format][0].kind != kind:
                     problems.append(

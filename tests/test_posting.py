@@ -8,7 +8,14 @@ or truncated 835 posts nothing, unmatched answers are kept."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +29,7 @@ from gateway_plugins.inbound.x12_responses.write import Party, ack999_segments, 
 from gateway.cli import cli
 from gateway.model import Ack999, AckSegmentError, Adjustment
 from gateway.store import MessageFilter
-from gateway.store.remits import RemitFilter
+from gateway.store.remits import RemitFilter, claim_money
 from tests.edi835 import edi_view
 from tests.posting_helpers import Loop, assert_balanced, claims_out, money, process, write_remit
 from tests.x12check import assert_valid_x12
@@ -296,3 +303,52 @@ def test_a_rejecting_999_marks_the_claims_of_that_transaction_set_with_the_reaso
 
 def test_claim_status_codes_used_in_events_are_known() -> None:
     assert {"1", "4", "22"} <= set(CLAIM_STATUS)
+
+
+def test_kill_9_while_posting_a_1000_claim_835_then_a_rerun_posts_every_claim_exactly_once(tmp_path: Path) -> None:
+    loop = claims_out(tmp_path, 1000)
+    (big, _) = loop.files("835")
+    assert big.read_text().count("CLP*") >= 999
+    args = [sys.executable, "-m", "gateway.cli", "process", "--config", str(loop.config), "--out",
+            str(tmp_path / "posting"), str(big)]  # fmt: skip
+    before_commit = 0
+    db = loop.config.parent / "state" / "gateway.sqlite"
+    for delay in (0.4, 0.9, 1.3, 1.6, 1.9, 2.6):  # after a worker took the 835 (reading and posting take ~2 s)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline and not _held(db, big.name, proc.pid):
+            time.sleep(0.005)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with loop.store() as store:  # whole or nothing, whenever the kill came
+            posted = store.list_remits(RemitFilter(status="posted"))
+            paid = sum(1 for c in loop.sim.outcomes if any(e.kind != "charge" for e in store.ledger("riverside", c)))
+            assert (len(posted), paid) in (
+                (0, 0),
+                (1, len([o for o in loop.sim.outcomes.values() if o != "rejected_277"])),
+            )
+            before_commit += not posted
+        if posted:
+            break
+    process(loop.config, tmp_path / "posting", big, code=None)
+    print(f"kill -9 while posting: {before_commit} kills before the commit")
+    edi = {c["claim_id"]: c["paid"] for c in edi_view(big)}
+    with loop.store() as store:
+        (posted,) = store.list_remits(RemitFilter(status="posted"))
+        detail = store.remit(posted.id)
+        assert len(detail.claims) == len(edi) and {c.outcome for c in detail.claims} == {"posted"}
+        for clm01, paid in edi.items():
+            story = store.claim_story("riverside", clm01)
+            assert len(story.remit_claims) == 1, clm01  # posted exactly once
+            total, _ = claim_money(story.ledger)
+            assert total.paid == paid and len([e for e in story.ledger if e.kind == "charge"]) == 2
+            assert_balanced(total)
+
+
+def _held(db: Path, name: str, pid: int) -> bool:
+    """Whether a worker of process ``pid`` holds the message ``name`` (it is being read and posted)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        row = conn.execute("SELECT claimed_by FROM messages WHERE name = ? AND status = 'received'", (name,)).fetchone()
+    return bool(row and row[0] and f":{pid}:" in row[0])

@@ -158,6 +158,7 @@ class SQLRemits(SQLBase, RemitStore):
                 continue
             results = []
             for item in items:
+                o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
                 source = f"{item.document.kind}:{o.message_id}"
                 if item.document.kind == "835":
                     results.append(self._post_remit(cur, o, item, source, actor, now))

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.codes import FILING_INDICATORS
 from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
-from gateway.model import Address, Encounter, Finding, Severity
+from gateway.model import Address, Coverage, Encounter, Finding, Severity
 from gateway.rules import Catalogue
 from gateway.tables import read_yaml_model, resolve
 
@@ -50,6 +50,12 @@ UNKNOWN = RULES.add(
     Severity.WARNING,
     "A coverage's payer is not in the payer directory; its own id is used (an error when the clinic sets "
     "`strict_payers: true`).",
+)
+MEMBER_FROM_PATIENT = RULES.add(
+    "PAYER-MEMBER-ID-PATIENT",
+    Severity.WARNING,
+    "No member id was sent; the payer directory says this payer knows its members by the clinic's patient id, "
+    "so that id is sent as the member id.",
 )
 
 
@@ -85,6 +91,10 @@ class PayerEntry(BaseModel):
     names: list[str] = Field(default_factory=list)
     destination: str | None = None
     address: Address | None = None
+    #: this payer identifies its members by the clinic's patient id (MRN):
+    #: used, with a warning, only when no member id was sent and the patient
+    #: is the subscriber (never for a derived patient id)
+    member_id_from_patient_id: bool = False
     follow_up: FollowUp = Field(default_factory=FollowUp)
 
     @field_validator("payer_id", mode="before")
@@ -206,4 +216,21 @@ def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding]
         payer.address = entry.address or payer.address
         if entry.claim_filing_indicator:
             cov.claim_filing_indicator = entry.claim_filing_indicator
+        if entry.member_id_from_patient_id and not cov.subscriber.member_id.strip():
+            if (found := _member_from_patient(encounter, cov, k)) is not None:
+                out.append(found)
     return out
+
+
+def _member_from_patient(encounter: Encounter, cov: Coverage, k: int) -> Finding | None:
+    """Fill a missing member id from the patient id when the patient is the
+    subscriber and the id was sent (not derived); the warning says so."""
+    patient = encounter.patient
+    if cov.relationship != "18" or patient.id_derived or not patient.id.strip():
+        return None
+    cov.subscriber.member_id = patient.id
+    return MEMBER_FROM_PATIENT.finding(
+        f"coverage {cov.order}: no member id was sent; the patient id is sent as the member id "
+        "(payer directory: member_id_from_patient_id)",
+        f"encounter.coverages[{k}].subscriber.member_id",
+    )
