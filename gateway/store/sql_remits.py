@@ -29,6 +29,7 @@ from gateway.posting import (
     ack999_reasons,
     ack_status,
     claim_lines,
+    collector_paused,
     document_hash,
     line_numbers,
     may_move,
@@ -97,8 +98,12 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else ZERO
 
 
+_CENT = Decimal("0.01")
+
+
 def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    """An amount as stored: two decimals."""
+    return str(value.quantize(_CENT))
 
 
 @dataclass
@@ -156,20 +161,26 @@ class SQLRemits(SQLBase, RemitStore):
             items: list[ResponseItem] = getattr(o, "responses", None) or []
             if not items:
                 continue
-            results = []
-            for item in items:
-                o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
-                source = f"{item.document.kind}:{o.message_id}"
-                if item.document.kind == "835":
-                    results.append(self._post_remit(cur, o, item, source, actor, now))
-                else:
-                    results.append(self._post_ack(cur, o, item, source, actor, now))
+            with collector_paused():
+                results = self._post_items(cur, o, items, actor, now)
             if str(o.status) in ("quarantined", "dead"):
                 continue
             if all(r == "duplicate" for r in results):
                 o.status = "duplicate"
             elif "quarantined" in results:
                 o.status = "quarantined"
+
+    def _post_items(self, cur: Any, o: Any, items: list[ResponseItem], actor: str, now: float) -> list[str]:
+        """Post one message's documents; what happened to each."""
+        results = []
+        for item in items:
+            o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
+            source = f"{item.document.kind}:{o.message_id}"
+            if item.document.kind == "835":
+                results.append(self._post_remit(cur, o, item, source, actor, now))
+            else:
+                results.append(self._post_ack(cur, o, item, source, actor, now))
+        return results
 
     # -- TA1, 999, 277CA ----------------------------------------------------------------
     def _post_ack(self, cur: Any, o: Any, item: ResponseItem, source: str, actor: str, now: float) -> str:
@@ -347,6 +358,7 @@ class SQLRemits(SQLBase, RemitStore):
         remit_rows: list[tuple[RemitClaim, _Sent | None, str]] = []
         events: list[Event] = []
         status_of: dict[int, str] = {}
+        icns: dict[int, str] = {}
         touched: dict[tuple[str, int], _Sent] = {}
         unmatched = 0
         for clp in doc.claims:
@@ -394,12 +406,14 @@ class SQLRemits(SQLBase, RemitStore):
                 events.append((s.row, "closed", "closed", source, actor, {"remit": rid}))
                 status_of[s.row] = "closed"
             if clp.payer_claim_id:
-                cur.execute("UPDATE claims SET payer_claim_id = ? WHERE id = ?", (clp.payer_claim_id, s.row))
+                icns[s.row] = clp.payer_claim_id
         cur.executemany(_INSERT_LEDGER, entries)
         self._remit_claims(cur, rid, clinic, remit_rows)
         self._plb(cur, rid, doc)
-        cur.executemany("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?",
-                        [(st_, now, row) for row, st_ in status_of.items()])  # fmt: skip
+        cur.executemany(
+            "UPDATE claims SET status = ?, updated_at = ?, payer_claim_id = COALESCE(?, payer_claim_id) WHERE id = ?",
+            [(st_, now, icns.get(row), row) for row, st_ in status_of.items()],
+        )
         self._events(cur, "claims", events, now)
         cur.executemany(
             _UPSERT_BALANCE,
