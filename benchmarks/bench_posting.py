@@ -151,6 +151,8 @@ def main(quick: bool = False) -> None:
         for p in posters:
             p.store.close()
     print_table("835 claims per second (wall clock, median; posting commits with fsync)", [posting, baseline], baseline)
+    runs = {m.name.split(":")[0]: [round(t, 2) for t in m.seconds] for m in (posting, baseline)}
+    print(f"runs, seconds: {runs}")
     ratio = posting.per_second / baseline.per_second
     print(f"\nfile of {n:,} claims: {len(data):,} bytes; goal ≥ 2x the baseline: {'met' if ratio >= 2 else 'NOT met'} "
           f"({ratio:.2f}x)")  # fmt: skip
