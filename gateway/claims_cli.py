@@ -177,6 +177,20 @@ def _adjust_command(group: click.Group) -> None:
                    + ("; closed" if status == "closed" else ""))  # fmt: skip
 
 
+def story_json(store: Store, kind: Kind, clinic_id: str, key: str, subs: list[Submission]) -> dict[str, Any]:
+    """``claims show --json`` (``statements show --json``): the same shape for
+    ``GET /api/v1/claims/{id}``."""
+    out = _summary(kind, key, clinic_id, subs)
+    if kind == "claims":
+        out.update(_money_view(out, store.ledger(clinic_id, key)))
+    out["events"] = [
+        {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
+         "source": e.source, "actor": e.actor, "detail": e.detail}
+        for e in store.events(kind, clinic_id, key)
+    ]  # fmt: skip
+    return out
+
+
 def _group(cli: click.Group, kind: Kind) -> None:
     noun = _NOUN[kind]
     actions = ACTIONS[kind]
@@ -221,20 +235,9 @@ def _group(cli: click.Group, kind: Kind) -> None:
         """One claim's (statement's) whole story: every submission and event;
         for a claim also its money (charge, paid, adjustments, patient
         responsibility, balance) from the ledger, per line (LX)."""
-        ledger: list[LedgerEntry] = []
         with _open(config, store_url) as store:
             clinic_id, subs = _story(store, kind, config, key, clinic)
-            events = store.events(kind, clinic_id, key)
-            if kind == "claims":
-                ledger = store.ledger(clinic_id, key)
-        out = _summary(kind, key, clinic_id, subs)
-        if kind == "claims":
-            out.update(_money_view(out, ledger))
-        out["events"] = [
-            {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
-             "source": e.source, "actor": e.actor, "detail": e.detail}
-            for e in events
-        ]  # fmt: skip
+            out = story_json(store, kind, clinic_id, key, subs)
         if as_json:
             click.echo(json.dumps(out, indent=2))
             return

@@ -91,7 +91,7 @@ class Batcher:
             dest = directory.destination_for(payer_id) if directory is not None else None
             if dest and dest in self.gateway.config.destinations:
                 return dest
-        return getattr(clinic.config, f"{kind}_to")
+        return clinic.config.claims_to if kind == "claims" else clinic.config.statements_to
 
     def limits(self, destination: str) -> tuple[int, float]:
         d = self.delivery
