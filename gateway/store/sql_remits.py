@@ -30,7 +30,6 @@ from gateway.posting import (
     ack999_reasons,
     ack_status,
     claim_lines,
-    collector_paused,
     document_hash,
     line_numbers,
     may_move,
@@ -172,8 +171,7 @@ class SQLRemits(SQLBase, RemitStore):
             items: list[ResponseItem] = getattr(o, "responses", None) or []
             if not items:
                 continue
-            with collector_paused():
-                results = self._post_items(cur, o, items, actor, now)
+            results = self._post_items(cur, o, items, actor, now)
             if str(o.status) in ("quarantined", "dead"):
                 continue
             if all(r == "duplicate" for r in results):
