@@ -15,13 +15,10 @@ response message. What is decided here:
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import re
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -194,33 +191,3 @@ def document_hash(doc: ResponseDocument | Remit835) -> str:
     data = doc.model_dump_json(exclude={"control", "findings"}, exclude_none=True).encode()
     return hashlib.sha256(_POSITION.sub(b"", data)).hexdigest()
 
-
-# -- memory ---------------------------------------------------------------------------
-_GC_LOCK = threading.Lock()
-_GC_PAUSES = [0, False]  # readers running, whether the collector was on before the first
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause CPython's cycle collector while a whole response file is read
-    or posted.
-
-    A 10,000-claim remit keeps some 200,000 container objects alive; the
-    collector re-scans them again and again as they accumulate, which
-    doubles the read time (benchmarks/bench_remit.py) and adds half to
-    posting's (benchmarks/bench_posting.py). Neither makes reference cycles,
-    so nothing is left for the collector; it is switched back on when the
-    last concurrent user is done.
-    """
-    with _GC_LOCK:
-        if _GC_PAUSES[0] == 0:
-            _GC_PAUSES[1] = gc.isenabled()
-            gc.disable()
-        _GC_PAUSES[0] += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_PAUSES[0] -= 1
-            if _GC_PAUSES[0] == 0 and _GC_PAUSES[1]:
-                gc.enable()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,7 +30,6 @@ from gateway.posting import (
     ack999_reasons,
     ack_status,
     claim_lines,
-    collector_paused,
     document_hash,
     line_numbers,
     may_move,
@@ -85,6 +85,16 @@ _TOUCH_BALANCE = (
 )
 #: statuses of a submission that is no longer owed anything (left out of open balances)
 _NOT_OWED = ("rejected_999", "rejected_277", "voided", "closed")
+
+
+#: claims are locked in this many buckets per clinic: a 10,000-claim remit takes at most this many
+#: PostgreSQL advisory locks (the lock table is shared and small), unrelated claims rarely wait
+_LOCK_BUCKETS = 256
+
+
+def _claim_lock(clinic: str, clm01: str) -> str:
+    """The lock key serialising writers of one claim's ledger and status."""
+    return f"ledger|{clinic}|{zlib.crc32(clm01.encode()) % _LOCK_BUCKETS}"
 
 
 def _finding(severity: str, rule: str, message: str, location: str | None = None) -> dict[str, Any]:
@@ -161,8 +171,7 @@ class SQLRemits(SQLBase, RemitStore):
             items: list[ResponseItem] = getattr(o, "responses", None) or []
             if not items:
                 continue
-            with collector_paused():
-                results = self._post_items(cur, o, items, actor, now)
+            results = self._post_items(cur, o, items, actor, now)
             if str(o.status) in ("quarantined", "dead"):
                 continue
             if all(r == "duplicate" for r in results):
@@ -173,14 +182,38 @@ class SQLRemits(SQLBase, RemitStore):
     def _post_items(self, cur: Any, o: Any, items: list[ResponseItem], actor: str, now: float) -> list[str]:
         """Post one message's documents; what happened to each."""
         results = []
+        posted = self._forget_unposted(cur, o.message_id)
         for item in items:
             o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
             source = f"{item.document.kind}:{o.message_id}"
+            if item.doc_index in posted:  # reprocessed: this message posted the document already
+                doc = item.document
+                where = f"segment {doc.control.segment if isinstance(doc, Remit835) else doc.segment}"
+                note = f"{doc.kind} document {item.doc_index + 1} of this file was posted before; not posted again"
+                o.findings.append(_finding("info", "GW-RESPONSE-POSTED", note, where))
+                results.append("duplicate")
+                continue
             if item.document.kind == "835":
                 results.append(self._post_remit(cur, o, item, source, actor, now))
             else:
                 results.append(self._post_ack(cur, o, item, source, actor, now))
         return results
+
+    def _forget_unposted(self, cur: Any, message_id: int) -> set[int]:
+        """A message posted again (an operator's reprocess): what its earlier
+        attempt stored without posting (quarantined, unmatched, duplicate) is
+        dropped, so only this attempt's outcome is reported. The documents it
+        did post (their index in the file) come back: they are not posted again."""
+        cur.execute("SELECT id, doc_index, status FROM remits WHERE message_id = ?", (message_id,))
+        rows = cur.fetchall()
+        stale = [int(i) for i, _, status in rows if status != "posted"]
+        for part in chunks(stale):
+            for table in ("remit_claims", "remit_plb"):
+                cur.execute(f"DELETE FROM {table} WHERE remit_id IN ({marks(len(part))})", part)
+            cur.execute(f"DELETE FROM remits WHERE id IN ({marks(len(part))})", part)
+        cur.execute("DELETE FROM acks WHERE message_id = ? AND status <> 'posted'", (message_id,))
+        cur.execute("SELECT doc_index FROM acks WHERE message_id = ?", (message_id,))
+        return {int(d) for _, d, status in rows if status == "posted"} | {int(r[0]) for r in cur.fetchall()}
 
     # -- TA1, 999, 277CA ----------------------------------------------------------------
     def _post_ack(self, cur: Any, o: Any, item: ResponseItem, source: str, actor: str, now: float) -> str:
@@ -213,7 +246,7 @@ class SQLRemits(SQLBase, RemitStore):
             o.findings.append(_finding("warning", "GW-ACK-UNMATCHED", f"{what} matches {why}; kept as unmatched",
                                        where))  # fmt: skip
             return "unmatched"
-        self._lock_keys(cur, sorted({f"claims|{t[1]}|{t[2]}" for t in targets}))
+        self._lock_keys(cur, sorted({_claim_lock(t[1], t[2]) for t in targets}))
         events: list[Event] = []
         moves: list[tuple[str, float, int]] = []
         clinics: set[str] = set()
@@ -350,7 +383,7 @@ class SQLRemits(SQLBase, RemitStore):
                                        f"{dup[0]}); not posted again", where))  # fmt: skip
             return "duplicate"
         rid = self._insert_remit(cur, o.message_id, item, "posted", payer_id, digest, now)
-        self._lock_keys(cur, sorted({f"claims|{clinic}|{c.claim_id}" for c in doc.claims}))
+        self._lock_keys(cur, sorted({_claim_lock(clinic, c.claim_id) for c in doc.claims}))
         sent = self._latest_sent(cur, clinic, [c.claim_id for c in doc.claims])
         states = self._states(cur, clinic, sent)
         bodies = self._bodies(cur, [s.row for s in sent.values()])
@@ -525,7 +558,7 @@ class SQLRemits(SQLBase, RemitStore):
     ) -> Money:
         now = time.time()
         with self.write() as cur:
-            self._lock_keys(cur, [f"claims|{clinic_id}|{clm01}"])
+            self._lock_keys(cur, [_claim_lock(clinic_id, clm01)])
             sent = self._latest_sent(cur, clinic_id, [clm01])
             if payer_seq is not None:
                 sent = {k: v for k, v in sent.items() if k[1] == payer_seq}

@@ -17,7 +17,10 @@ content.
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from gateway.model import (
@@ -30,7 +33,6 @@ from gateway.model import (
     ResponseDocument,
     X12Control,
 )
-from gateway.posting import collector_paused
 from gateway.x12 import Segment, SegmentStream, X12SyntaxError
 
 from .ack277 import Ack277Reader
@@ -259,10 +261,38 @@ def _end_interchange(s: _State, seg: Segment) -> None:
     s.isa = None
 
 
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = [0, False]  # readers running, whether the collector was on before the first
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause CPython's cycle collector while a whole file is collected.
+
+    Collecting a 10,000-claim remit keeps some 200,000 container objects
+    alive; the collector re-scans them again and again as they accumulate,
+    which doubles the read time (benchmarks/bench_remit.py). The reader
+    makes no reference cycles, so nothing is left for the collector; it is
+    switched back on when the last concurrent reader is done.
+    """
+    with _GC_LOCK:
+        if _GC_PAUSES[0] == 0:
+            _GC_PAUSES[1] = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES[0] -= 1
+            if _GC_PAUSES[0] == 0 and _GC_PAUSES[1]:
+                gc.enable()
+
+
 def read_responses(data: bytes | str) -> ResponseBatch:
     """Every document of a response file, collected (what the
     ``gateway_read_responses`` hook returns)."""
-    with collector_paused():
+    with _collector_paused():
         return _collect(data)
 
 
