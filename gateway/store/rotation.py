@@ -84,6 +84,9 @@ def rotate(store: Any, actor: str, batch: int = 200, progress: Callable[[str, Co
         detail = {"key_id": codec.current, "retired": out.retired, "passes": out.passes,
                   "tables": {t: vars(c) for t, c in out.tables.items()}}  # fmt: skip
         store._audit(cur, None, actor, "store-rotate-key", detail)
+    if store.dialect == "sqlite":  # the re-sealed pages into the file, the WAL emptied
+        with store.read() as cur:
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return out
 
 

@@ -41,6 +41,8 @@ class SQLiteStore(SQLStore):
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
+        if self.codec.enabled:  # freed pages are zeroed: no plaintext of rows re-sealed or deleted stays in the file
+            self._db.execute("PRAGMA secure_delete = ON")
         if migrate:
             self.migrate()
             try:
