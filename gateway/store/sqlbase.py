@@ -96,13 +96,14 @@ class SQLBase:
         if self.codec.current is not None and self.codec.current not in {k for k, _ in live}:
             import time
 
-            with self.write() as cur:
+            with self.write() as cur:  # a retired id may be used again, for a new key
                 cur.execute(
                     "INSERT INTO store_keys (key_id, check_value, created_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (key_id) DO UPDATE SET retired_at = NULL, check_value = excluded.check_value, "
-                    "created_at = excluded.created_at",
+                    "created_at = excluded.created_at WHERE store_keys.retired_at IS NOT NULL",
                     (self.codec.current, self.codec.seal("store_keys.check", _CHECK, self.codec.current), time.time()),
                 )
+            self._check_keys()  # another node may have registered the same id first, with its key
 
     @contextmanager
     def write(self) -> Iterator[Any]:  # pragma: no cover - a backend provides it
