@@ -281,7 +281,10 @@ def test_a_daemon_with_encryption_takes_delivers_and_shows_yet_keeps_nothing_rea
         console.user("ria", "operator", ["riverside"])
         client = console.client()
         assert client.login("ria").status_code == 303
-        page = client.get("/ui/messages/1/raw")
+        from gateway.store import MessageFilter
+
+        (mid,) = [m.id for m in console.store.list_messages(MessageFilter(clinic_id="riverside"))]
+        page = client.get(f"/ui/messages/{mid}/raw")
         assert page.status_code == 200 and "TESTPATIENT^TAU" in page.text and "XEH313131313" in page.text
     finally:
         console.close()
