@@ -28,7 +28,7 @@ from .charges import charge_line, procedure_line, read_diagnoses
 from .fieldmap import FieldMap
 from .insurance import read_coverages
 from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
-from .problems import Problems
+from .problems import Issues
 from .reader import Message, Segment
 from .settings import Hl7v2Settings
 from .values import Scope, to_country
@@ -142,7 +142,7 @@ def build(
     fm: FieldMap,
     clinic_id: str,
     records: RecordLookup,
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     reading: Reading | None = None,
 ) -> Built:
@@ -193,7 +193,7 @@ def _encounter(
     base: dict[str, Segment],
     fm: FieldMap,
     parties: tuple[dict[str, Any], Visit, list[Any], Any],
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     how: Reading,
 ) -> Encounter:
