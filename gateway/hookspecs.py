@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, Encounter, Finding, ResponseBatch
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -190,6 +190,21 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Find
     """
 
 
+@hookspec
+def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | None:
+    """Add payer-required values to a claim's 837P, typed: never segment text.
+
+    Return a :class:`~gateway.model.ClaimAdditions` (REF, DTP, NTE and line
+    AMT slots whose qualifier enums list what 005010X222A1 allows at claim
+    and line level; ``line`` is the 1-based service line, None the claim) or
+    ``None``. Called for every claim before the scrubber and payer rules,
+    which see the additions on ``claim.additions``; the x12 renderer writes
+    each in its loop. Additions of several plugins are merged; two filling
+    one slot, or an addition filling a slot the claim's own fields fill
+    (``claim.prior_authorization`` is REF*G1), is an error finding.
+    """
+
+
 #: Hooks called once per gateway instance.
 STARTUP_HOOKS = (
     "gateway_register_settings",
@@ -208,4 +223,5 @@ MESSAGE_HOOKS = (
     "gateway_code_encounter",
     "gateway_scrub_claim",
     "gateway_payer_rules",
+    "gateway_claim_additions",
 )
