@@ -1,4 +1,4 @@
-"""Tests of the Acme payer plugin, written with the gateway's test kit."""
+"""Tests of the Acme Health payer plugin, written with the gateway's test kit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gateway.testing import (
     assert_no_finding,
     build_claim,
     build_coverage,
+    build_line,
     private_imports,
     run_claim,
     run_one,
@@ -87,9 +88,49 @@ def test_settings_are_validated_with_key_path(gateway_deployment: Deployment) ->
 
 
 def test_rules_are_declared_once_and_listed(gateway: Gateway) -> None:
-    assert {r.id for r in plugin.RULES} == {"ACME-MEMBER-ID", "ACME-MAX-DX"}
+    assert {r.id for r in plugin.RULES} == {"ACME-MEMBER-ID", "ACME-MAX-DX", "ACME-PRIOR-AUTH", "ACME-AUTH-FORMAT"}
     assert gateway.host.catalogues["acme"] is plugin.RULES
 
 
 def test_uses_only_the_public_plugin_api() -> None:
     assert private_imports(plugin) == []
+
+
+# -- prior authorization -------------------------------------------------------------
+
+
+def test_99215_needs_a_prior_authorization(gateway: Gateway) -> None:
+    claim = payer_claim(service_lines=[build_line(), build_line(procedure_code="99215", charge="185.00")])
+    finding = assert_finding(run_claim(gateway, claim), "ACME-PRIOR-AUTH", severity="error", plugin="acme")
+    assert finding.location == "claim.service_lines[2].procedure_code"
+    claim.prior_authorization = "PA20261012"  # the claim's REF*G1 covers every line
+    assert_no_errors(run_claim(gateway, claim))
+
+
+def test_a_line_authorization_is_enough(gateway: Gateway) -> None:
+    line = build_line(procedure_code="99215", prior_authorization="PA20261013")  # the line's own REF*G1
+    assert_no_errors(run_claim(gateway, payer_claim(service_lines=[line])))
+
+
+def test_strict_auth_checks_the_format(gateway_deployment: Deployment) -> None:
+    gateway_deployment.add_payer(PAYER_ID, "Acme Health", hl7_ids=["ACME"])
+    gateway_deployment.settings(plugin.SECTION, {"member_id_pattern": "ACME[0-9]{9}", "strict_auth": True})
+    gateway = gateway_deployment.gateway(plugin)
+    claim = payer_claim(service_lines=[build_line(procedure_code="99215")], prior_authorization="AUTH-1")
+    finding = assert_finding(run_claim(gateway, claim), "ACME-AUTH-FORMAT", location="claim.prior_authorization")
+    assert "AUTH-1" not in finding.message
+    claim.prior_authorization = "PA12345678"
+    assert_no_errors(run_claim(gateway, claim))
+
+
+def test_an_hl7_dft_with_an_aut_segment(gateway: Gateway) -> None:
+    """AUT-6 (the authorization identifier) becomes the claim's REF*G1; without it the claim is held."""
+    message = Hl7Message.dft_p03().set("IN1-3.1", "ACME").set("IN1-36", GOOD_MEMBER_ID).set("FT1-25", "99215^^C4")
+    held = run_one(gateway, message)
+    assert_finding(held, "ACME-PRIOR-AUTH", severity="error")
+    assert held.quarantined and not held.claims
+    message.add("AUT", {"AUT-1": "ACME-PPO", "AUT-6": "PA20261012"})
+    sent = run_one(gateway, message)
+    assert_no_errors(sent)
+    (claim,) = sent.claims
+    assert claim.prior_authorization == "PA20261012"

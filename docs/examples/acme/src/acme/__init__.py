@@ -1,22 +1,28 @@
-"""Acme: payer rules for the billing gateway.
+"""Acme Health: payer rules for the billing gateway (the worked example of
+docs/plugins.md).
 
 ``gateway_payer_rules`` is called for every claim; this plugin handles claims
 whose payer id (2010BB NM109, after the payer directory mapped it) is one of
-the clinic's ``settings.acme.payer_ids`` and returns ``None`` for the
-others. Its rules are declared once, in ``RULES``; ``gateway rules`` lists
-them. Configure it per clinic in gateway.yaml::
+the clinic's ``settings.acme.payer_ids`` and returns ``None`` for the others.
+Acme wants a prior-authorization number (837P REF*G1) on every claim with a
+procedure in ``settings.acme.auth_procedures`` (99215 by default), at most 4
+diagnoses, and member ids in its format. With ``strict_auth`` the
+authorization number must also have Acme's format (``PA`` and 8 digits).
+Its rules are declared once, in ``RULES``; ``gateway rules`` lists them.
+Configure it per clinic in gateway.yaml::
 
     settings:
       acme:
         payer_ids: ["ACME1"]
         member_id_pattern: "ACME[0-9]{9}"
         max_diagnoses: 4
+        strict_auth: true
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from gateway.config import Clinic
 from gateway.hookspecs import hookimpl
@@ -25,7 +31,8 @@ from gateway.model import Claim, Finding, Severity
 from gateway.rules import Catalogue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: the gateway plugin API versions this plugin supports (checked when the gateway loads it)
+#: the gateway plugin API versions this plugin supports (checked when the gateway loads it);
+#: 1.2 is the first with Claim.prior_authorization
 GATEWAY_API = ">=1.2,<2"
 #: the clinic settings section (``clinics[].settings.acme``)
 SECTION = "acme"
@@ -33,6 +40,17 @@ SECTION = "acme"
 RULES = Catalogue("acme", prefix="ACME")
 MEMBER_ID = RULES.add("ACME-MEMBER-ID", Severity.ERROR, "The member id does not have the payer's format.")
 MAX_DIAGNOSES = RULES.add("ACME-MAX-DX", Severity.ERROR, "The claim carries more diagnoses than the payer accepts.")
+PRIOR_AUTH = RULES.add(
+    "ACME-PRIOR-AUTH",
+    Severity.ERROR,
+    "A procedure Acme authorizes in advance (99215) is billed without a prior-authorization number (REF*G1).",
+)
+AUTH_FORMAT = RULES.add(
+    "ACME-AUTH-FORMAT",
+    Severity.ERROR,
+    "With strict_auth: the prior-authorization number is not PA followed by 8 digits.",
+)
+ACME_AUTH = re.compile(r"PA[0-9]{8}")
 
 
 class Settings(BaseModel):
@@ -44,7 +62,11 @@ class Settings(BaseModel):
     #: a regular expression the whole member id must match
     member_id_pattern: str = "[A-Z0-9]{6,20}"
     #: the most diagnoses the payer accepts on one claim (837P allows 12)
-    max_diagnoses: int = Field(12, ge=1, le=12)
+    max_diagnoses: int = Field(4, ge=1, le=12)
+    #: procedure codes Acme authorizes in advance
+    auth_procedures: list[str] = Field(default_factory=lambda: ["99215"])
+    #: the authorization number must have Acme's format (PA + 8 digits)
+    strict_auth: bool = False
 
     @field_validator("member_id_pattern")
     @classmethod
@@ -67,6 +89,22 @@ def settings_of(clinic: Clinic) -> Settings:
     return settings if isinstance(settings, Settings) else Settings()
 
 
+def _authorizations(claim: Claim, settings: Settings) -> Iterator[Finding]:
+    """ACME-PRIOR-AUTH for each line that needs an authorization and has none
+    (its own REF*G1 or the claim's); ACME-AUTH-FORMAT with strict_auth."""
+    for i, line in enumerate(claim.service_lines, 1):
+        if line.procedure_code not in settings.auth_procedures:
+            continue
+        number = line.prior_authorization or claim.prior_authorization
+        if not number:
+            where = f"claim.service_lines[{i}].procedure_code"
+            yield PRIOR_AUTH.finding(f"line {i}: {line.procedure_code} needs Acme's prior authorization", where)
+        elif settings.strict_auth and not ACME_AUTH.fullmatch(number):
+            where = f"claim.service_lines[{i}].prior_authorization" if line.prior_authorization else None
+            yield AUTH_FORMAT.finding("the prior-authorization number is not PA and 8 digits",
+                                      where or "claim.prior_authorization")  # fmt: skip
+
+
 @hookimpl
 def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> list[Finding] | None:
     settings = settings_of(clinic)
@@ -84,4 +122,5 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> list
                 "claim.diagnoses",
             )
         )
+    out.extend(_authorizations(claim, settings))
     return out
