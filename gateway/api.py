@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.2.0"
+API_VERSION = "1.3.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"
@@ -101,14 +101,37 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "RenderContext",
         "Renderer",
     ),
-    "gateway.transport": ("BaseTransport", "MemoryTransport", "Receipt", "Transport", "TransportError"),
-    "gateway.sources": ("HttpSource", "InputRefused", "Source", "Submit", "acknowledged", "read_input"),
+    "gateway.transport": (
+        "BaseTransport",
+        "MemoryTransport",
+        "Receipt",
+        "ResponseSettings",
+        "ResponseTransport",
+        "Transport",
+        "TransportError",
+    ),
+    "gateway.sources": (
+        "DetailedSource",
+        "DetailedSubmit",
+        "HttpSource",
+        "InputRefused",
+        "ReplyBuilder",
+        "Source",
+        "Submit",
+        "SubmitOutcome",
+        "acknowledged",
+        "read_input",
+    ),
     "gateway.console.fhir_outcome": ("operation_outcome",),
     "gateway.money": ("MAX_AMOUNT", "MAX_UNITS", "amount_problem", "as_sent", "cents", "units_problem"),
     "gateway.codes": (
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",
         "FREQUENCY_CODES",
+        "MAX_COVERAGES",
+        "MAX_DIAGNOSES",
+        "MAX_MODIFIERS",
+        "MAX_POINTERS",
         "X12_RELATIONSHIPS",
         "x12_relationship",
     ),

@@ -204,6 +204,14 @@ class ConsoleConfig(Strict):
     login_rate_per_minute: int = Field(10, ge=1)
 
 
+class RemittanceConfig(Strict):
+    """Reading what payers send back (docs/remittance.md, "Operators")."""
+
+    #: CSV of CARC/RARC descriptions (kind,code,description) replacing the shipped one;
+    #: relative to gateway.yaml's folder
+    adjustment_codes: str | None = None
+
+
 class ClinicConfig(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
     name: str
@@ -236,6 +244,7 @@ class GatewayConfig(Strict):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    remittance: RemittanceConfig = Field(default_factory=RemittanceConfig)
     clinics: list[ClinicConfig] = Field(min_length=1)
 
 

@@ -28,6 +28,21 @@ at load time:
   is refused with a message naming it, its range and ours;
 * ``RULES = Catalogue("name", prefix="ACME")``: its rule catalogue
   (:mod:`gateway.rules`), listed by ``gateway rules``.
+
+The objects plugins register through the start-up hooks follow typed
+protocols declared next to this module; the core checks optional
+capabilities with ``isinstance`` against them, never by attribute name:
+
+* renderers: :class:`gateway.documents.Renderer`;
+* transports: :class:`gateway.transport.Transport`, and
+  :class:`gateway.transport.ResponseTransport` (``fetch_responses``,
+  ``response_stored``) for one whose settings follow
+  :class:`gateway.transport.ResponseSettings` (``responses_path``);
+* sources: :class:`gateway.sources.Source`, :class:`gateway.sources.DetailedSource`
+  (``detailed_submit``: gets the journal's outcome) and
+  :class:`gateway.sources.HttpSource` (``http_paths``: fed by the HTTP listener);
+* the store the core hands out (``control_numbers()``, the journal, the
+  outbox): :class:`gateway.store.Store`, an abstract class.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from gateway.sources import InputRefused, read_input
 from gateway.store import MessageReport, NewMessage, Store
 from gateway.store.submissions import NOT_SENT
 from gateway.transport import Transport
-from gateway.worker import Worker, WorkerSettings, worker_id
+from gateway.worker import Worker, WorkerSettings, tune_gc, worker_id
 
 #: an input refused unread (not a regular file, over max_input_bytes)
 REFUSED = "GW-INPUT-REFUSED"
@@ -157,6 +157,7 @@ class OneShot:
     def run(self, inputs: Sequence[Input]) -> RunSummary:
         """Journal ``inputs``, process them, publish the documents, report."""
         started = time.perf_counter()
+        tune_gc()
         self._release_orphans()
         self._journal(inputs)
         self._process()

@@ -110,5 +110,5 @@ def test_the_example_keeps_the_scaffold_layout(tmp_path: Path) -> None:
 
     assert files(ACME) == files(fresh), files(ACME) ^ files(fresh)
     assert (ACME / "pyproject.toml").read_text() == (fresh / "pyproject.toml").read_text()
-    assert 'GATEWAY_API = ">=1.2,<2"' in (ACME / "src" / "acme" / "__init__.py").read_text()
+    assert 'GATEWAY_API = ">=1.3,<2"' in (ACME / "src" / "acme" / "__init__.py").read_text()
     assert WHEELHOUSE.is_dir()

@@ -114,6 +114,12 @@ class SQLDelivery(SQLBase, DeliveryStore):
                        for row in failed],
                     now,
                 )  # fmt: skip
+                if kind == "claims" and batch.controls:
+                    cur.executemany(
+                        "UPDATE claims SET x12_interchange = ?, x12_group = ?, x12_transaction = ?, x12_partner = ? "
+                        "WHERE id = ?",
+                        [(*batch.controls[row], row) for row, _ in batch.links if row in batch.controls],
+                    )
                 touched = [row for row, _ in batch.links] + failed
                 self._settle_messages(cur, self._message_ids(cur, kind, touched), batch.actor, now)
         except _Changed:

@@ -29,6 +29,7 @@ from gateway.store.base import (
     Store,
 )
 from gateway.store.sql_delivery import SQLDelivery
+from gateway.store.sql_remits import SQLRemits
 from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
 from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
@@ -89,7 +90,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(SQLSubmissions, SQLDelivery, Store):
+class SQLStore(SQLSubmissions, SQLRemits, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
@@ -247,6 +248,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             if not todo:
                 return []
             admitted = self._admit(cur, todo)
+            self._post_responses(cur, todo, worker, now)
             self._finish_messages(cur, worker, todo, now)
             return self._store_results(cur, worker, todo, admitted, lanes, now)
 

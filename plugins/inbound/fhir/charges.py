@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from gateway.codes import MAX_MODIFIERS
 from gateway.model import Diagnosis, Provider, ServiceLine
 from gateway.money import amount_problem, as_sent, cents, units_problem
 
@@ -23,8 +24,6 @@ from .parties import provider
 from .resolve import Res
 from .systems import CPT, HCPCS, ICD10_WHO, ICD10_WHO_URI, ICD10CM, NDC, POS, norm, pos_key
 from .values import Json, codings, decimal, first_coding, items, money, start_of, text_of
-
-MAX_MODIFIERS = 4
 
 
 @dataclass

@@ -21,16 +21,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from gateway.codes import MAX_MODIFIERS, MAX_POINTERS
 from gateway.money import MAX_UNITS, amount_problem, as_sent, cents
 
 from .codes import diagnosis_system, local_system, normal_code, procedure_system
 from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
-from .problems import Problems
+from .problems import Issues
 from .reader import Segment
 from .values import Scope, to_date, to_decimal, to_provider
-
-MAX_MODIFIERS = 4
-MAX_POINTERS = 4
 
 
 def _label(p: FieldPath | None) -> str:
@@ -62,7 +60,7 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
     return out
 
 
-def _pointers(scope: Scope, paths: list[FieldPath], diagnoses: list[dict[str, Any]], problems: Problems) -> list[int]:
+def _pointers(scope: Scope, paths: list[FieldPath], diagnoses: list[dict[str, Any]], problems: Issues) -> list[int]:
     codes, path = scope.repeated(paths)
     if not codes:
         return list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1))
@@ -118,7 +116,7 @@ def _codes(scope: Scope, fm: ChargeMap, own: frozenset[str] | None) -> dict[str,
     return out
 
 
-def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
+def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
     """(quantity, line charge: FT1-11 as stated, else FT1-12 × quantity in
     cents); None when a value is not a number or out of range."""
     bad = len(problems.errors)
@@ -149,7 +147,7 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> t
     return qty, as_sent(charge) if charge is ext else cents(charge)
 
 
-def _line_extras(scope: Scope, fm: ChargeMap, problems: Problems) -> dict[str, Any]:
+def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any]:
     """The charge's situational values the field map reads (prior
     authorization, referral, note, supervising provider, NDC quantity/unit)."""
     out: dict[str, Any] = {}
@@ -179,7 +177,7 @@ def charge_line(
     related: Mapping[str, Segment],
     fm: ChargeMap,
     diagnoses: list[dict[str, Any]],
-    problems: Problems,
+    problems: Issues,
     default_date: date | None,
     own: frozenset[str] | None = None,
     ref: str = "",
@@ -257,7 +255,7 @@ def procedure_line(
     base: Mapping[str, Segment],
     fm: ProcedureMap,
     diagnoses: list[dict[str, Any]],
-    problems: Problems,
+    problems: Issues,
     own: frozenset[str] | None = None,
     ref: str = "",
 ) -> dict[str, Any] | None:

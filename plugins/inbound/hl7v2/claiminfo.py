@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from .fieldmap import ClaimMap
-from .problems import Problems
+from .problems import Issues
 from .values import Scope, to_date
 
 _TEXTS = ("prior_authorization", "referral_number", "note", "delay_reason")
 _DATES = ("onset_date", "accident_date", "last_seen_date")
 
 
-def read_claim_info(fm: ClaimMap, scope: Scope, problems: Problems) -> dict[str, Any]:
+def read_claim_info(fm: ClaimMap, scope: Scope, problems: Issues) -> dict[str, Any]:
     """Encounter fields of the ``claim`` section (only those sent)."""
     out: dict[str, Any] = {}
     for key in _TEXTS:

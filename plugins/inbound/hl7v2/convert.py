@@ -29,7 +29,7 @@ from .claiminfo import read_claim_info
 from .fieldmap import FieldMap
 from .insurance import read_coverages
 from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
-from .problems import Problems
+from .problems import Issues
 from .reader import Message, Segment
 from .settings import Hl7v2Settings
 from .values import Scope, to_country
@@ -143,7 +143,7 @@ def build(
     fm: FieldMap,
     clinic_id: str,
     records: RecordLookup,
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     reading: Reading | None = None,
 ) -> Built:
@@ -194,7 +194,7 @@ def _encounter(
     base: dict[str, Segment],
     fm: FieldMap,
     parties: tuple[dict[str, Any], Visit, list[Any], Any],
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     how: Reading,
 ) -> Encounter:

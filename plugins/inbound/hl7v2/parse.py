@@ -20,7 +20,7 @@ from . import strict
 from .ack import batch_ack, build_ack
 from .convert import Built, Reading, build, kind_of
 from .fieldmap import FieldMap, claim_paths
-from .problems import Problems
+from .problems import Issues
 from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
 from .settings import Hl7v2Settings
 from .versions import content_version, version_index
@@ -59,8 +59,19 @@ def salvage_header(text: str) -> Segment | None:
     return None
 
 
-#: where a message header segment starts
-_MSH = re.compile(r"(?:\A|[\r\n])MSH")
+def _msh_starts(text: str) -> list[int]:
+    """Where each message header starts: 0 for an MSH at the very start, else
+    the offset of the CR/LF before ``MSH``. A literal search (a regex with an
+    alternation at its head tries every offset: 25 µs per message)."""
+    starts = [0] if text.startswith("MSH") else []
+    at = text.find("MSH", 1)
+    while at != -1:
+        if text[at - 1] in "\r\n":
+            starts.append(at - 1)
+        at = text.find("MSH", at + 3)
+    return starts
+
+
 _EOL = re.compile(r"[\r\n]")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -78,7 +89,7 @@ def _cap_segments(text: str, limit: int) -> str:
     """``text`` with every message longer than ``limit`` segments cut just
     after its ``limit + 1``-th line: such a message is refused (HL7-SEGMENTS)
     and is not worth turning into thousands of segment objects first."""
-    starts = [m.start() for m in _MSH.finditer(text)] or [0]
+    starts = _msh_starts(text) or [0]
     bounds = [*starts[1:], len(text)]
     over = [
         (a, b)
@@ -107,7 +118,7 @@ def sniff(raw: bytes) -> Envelope | None:
     if head[:3] not in (b"MSH", b"FHS", b"BHS"):
         return None
     text, _ = decode_text(raw)
-    starts = [m.start() for m in _MSH.finditer(text)]
+    starts = _msh_starts(text)
     batch = read_batch(_header_text(text, starts))  # envelope segments and the first MSH only: cheap
     if not batch.messages:
         head = salvage_header(text)
@@ -132,7 +143,7 @@ def sniff(raw: bytes) -> Envelope | None:
     )
 
 
-def _oversized(msg: Message, cap: int, problems: Problems) -> None:
+def _oversized(msg: Message, cap: int, problems: Issues) -> None:
     for seg in msg.segments:
         if len(seg.text) > cap:
             fields = seg.fields
@@ -146,7 +157,7 @@ def read_message(
     fm: FieldMap,
     clinic_id: str,
     records: RecordLookup,
-    problems: Problems,
+    problems: Issues,
     prefix: str = "",
 ) -> tuple[Built, dict[str, Any]]:
     """Encounters and updates of one message; problems in ``problems``;
@@ -196,7 +207,7 @@ def read_message(
     return built, info
 
 
-def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems: Problems) -> None:
+def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems: Issues) -> None:
     """A warning for each charge (FT1 of a billed type, or none) in a message
     that bills nothing (an ADT, an ignored type): it must not vanish quietly."""
     for seg in msg.all(fm.charge.segment):
@@ -206,7 +217,7 @@ def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems:
             problems.add("HL7-CHARGE-NOT-BILLED", text, seg, fm.charge.type.field)
 
 
-def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problems) -> None:
+def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Issues) -> None:
     senders = {(i["sending_application"], i["sending_facility"]) for i in infos}
     if len({fac for _, fac in senders}) > 1:
         problems.at("HL7-BATCH", "the messages of this batch come from different facilities (MSH-4)", "MSH")
@@ -237,7 +248,7 @@ class _Overlay:
 
 def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup) -> ParseResult:
     """Read every message of ``raw`` (see the module docstring)."""
-    file_problems = Problems()
+    file_problems = Issues()
     if len(raw) > settings.max_message_bytes:
         file_problems.at("HL7-SIZE", f"the input is larger than {settings.max_message_bytes} bytes", "MSH")
         return _finish(ParseResult(), file_problems, [], Batch([], {}, []), settings)
@@ -258,7 +269,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
     infos: list[dict[str, Any]] = []
     known = _Overlay(records)
     for msg in batch.messages:
-        problems = Problems()
+        problems = Issues()
         prefix = f"MSG[{msg.number}]/" if multi else ""
         built, info = read_message(msg, settings, fm, clinic_id, known, problems, prefix)
         infos.append(info)
@@ -276,7 +287,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
 
 def _finish(
     result: ParseResult,
-    file_problems: Problems,
+    file_problems: Issues,
     acks: list[str],
     batch: Batch,
     settings: Hl7v2Settings,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from gateway.codes import MAX_DIAGNOSES
 from gateway.documents import Document, RenderContext
 from gateway.model import Address, Claim, Coverage, PersonName, Provider, ServiceLine
 
@@ -34,7 +35,6 @@ from .syntax import Delimiters, amount, d8, isa_segment, quantity
 from .values import X12RenderError, X12ValueError, element_value, is_safe
 
 VERSION = "005010X222A1"
-MAX_DIAGNOSES = 12
 MAX_LINES = 50
 MAX_CLAIMS_PER_HL = 100  # 2300 loop repeat under one 2000B/2000C
 INPATIENT_POS = frozenset({"21", "51", "61"})

@@ -32,8 +32,8 @@ from gateway.rules import Catalogue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: the gateway plugin API versions this plugin supports (checked when the gateway loads it);
-#: 1.2 is the first with Claim.prior_authorization
-GATEWAY_API = ">=1.2,<2"
+#: 1.3 is the first with Claim.prior_authorization
+GATEWAY_API = ">=1.3,<2"
 #: the clinic settings section (``clinics[].settings.acme``)
 SECTION = "acme"
 
