@@ -225,9 +225,11 @@ def _claim(w: _Writer, claim: Claim) -> None:
     pos = w.id(claim.place_of_service, v.CODE, "the place of service")
     clm01 = w.id(claim.id, v.CLAIM_ID, "CLM01")
     freq = w.id(claim.frequency_code, 1, "the claim frequency")
-    delay = w.id(claim.delay_reason, v.CODE, "the delay reason (CLM20)")
-    w.seg("CLM", clm01, amount(claim.total_charge), "", "", w.comp(pos, "B", freq), "Y", "A", "Y", "Y",
-          "", _related_causes(w, claim), *[""] * 8, delay)  # fmt: skip
+    clm = f"CLM{e}{clm01}{e}{amount(claim.total_charge)}{e}{e}{e}{w.comp(pos, 'B', freq)}{e}Y{e}A{e}Y{e}Y"
+    if claim.related_causes or claim.delay_reason:  # CLM11, CLM20
+        delay = w.id(claim.delay_reason, v.CODE, "the delay reason (CLM20)")
+        clm = w.e.join([clm, "", _related_causes(w, claim), *[""] * 8, delay]).rstrip(e)
+    w.segs.append(clm)
     situational.write_claim(w, claim)
     if pos in INPATIENT_POS:
         w.seg("DTP", "435", "D8", d8(min(ln.service_date for ln in claim.service_lines)))

@@ -57,6 +57,8 @@ def claim_dates(claim: Claim) -> dict[str, tuple[date, str]]:
 
 def write_claim(w: _Writer, claim: Claim) -> None:
     """2300 DTPs (before the admission date the renderer writes itself)."""
+    if not (claim.onset_date or claim.accident_date or claim.last_seen_date or claim.additions):
+        return  # the common case, kept cheap
     dates = claim_dates(claim)
     for q in CLAIM_DATE_ORDER:
         if q in dates:
@@ -65,6 +67,8 @@ def write_claim(w: _Writer, claim: Claim) -> None:
 
 def write_claim_refs(w: _Writer, claim: Claim, original: str | None) -> None:
     """2300 REFs (``original``: the F8 of a replacement or void) and the claim NTE."""
+    if not (original or claim.prior_authorization or claim.referral_number or claim.note or claim.additions):
+        return
     extra = claim.additions.at(None)
     refs: dict[str, tuple[str, str]] = {}
     if original:
@@ -97,6 +101,8 @@ def _notes(w: _Writer, notes: list[tuple[str, str]]) -> None:
 
 def write_line_dates(w: _Writer, claim: Claim, i: int) -> None:
     """2400 DTPs after DTP*472."""
+    if not claim.additions:
+        return
     dates = {a.qualifier.value: a.value for a in claim.additions.at(i).dates}
     for q in LINE_DATE_ORDER:
         if q in dates:
@@ -118,6 +124,9 @@ def line_refs(claim: Claim, i: int, ln: ServiceLine, control: str) -> dict[str, 
 
 def write_line_tail(w: _Writer, claim: Claim, i: int, ln: ServiceLine, control: str) -> None:
     """2400 REFs, AMTs and NTEs, then 2410 drug identification."""
+    if not (claim.additions or ln.prior_authorization or ln.referral_number or ln.note or ln.ndc):
+        w.segs.append(f"REF{w.e}6R{w.e}{w.id(control, v.REFERENCE, 'line {} control number', i)}")
+        return
     extra: ClaimAdditions = claim.additions.at(i)
     refs = line_refs(claim, i, ln, control)
     for q in LINE_REF_ORDER:
