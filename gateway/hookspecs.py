@@ -201,7 +201,12 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Find
 
     Called for every claim: an implementation checks ``claim.payer.id`` or
     ``claim.coverage.claim_filing_indicator`` and returns ``None`` for
-    payers it does not handle.
+    payers it does not handle. The claim carries what payer edits need
+    besides parties and lines: the prior authorization and referral
+    (``claim.prior_authorization``, per line too), onset/accident dates,
+    related causes, notes and what ``gateway_claim_additions`` added; a
+    value the model has no field for reaches it through the inbound
+    mapping (the HL7 field map, a Z-segment) into one of those fields.
     """
 
 

@@ -14,7 +14,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from gateway.money import MAX_AMOUNT, MAX_UNITS
 
@@ -238,6 +246,10 @@ class Guarantor(_Model):
     email: str | None = None
 
 
+#: fields added to Encounter and Claim after stores held their JSON
+_OMITTED_WHEN_EMPTY = ("related_causes", "additions")
+
+
 class _ClaimInfo(_Model):
     """Situational claim data payers require, on the encounter as the clinic
     sent it and on each of its claims (copied by the core)."""
@@ -262,6 +274,18 @@ class _ClaimInfo(_Model):
     note: str | None = None
     #: why the claim is sent late: 1-11 or 15, X12 code list 1514 (837P CLM20)
     delay_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Empty ``related_causes`` and ``additions`` are left out, so a claim
+        without them serialises (and digests: the store's duplicate rule) as
+        before these fields existed."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in _OMITTED_WHEN_EMPTY:
+                if key in data and not getattr(self, key, None):
+                    del data[key]
+        return data
 
 
 #: the situational fields an encounter passes on to each of its claims

@@ -329,3 +329,21 @@ def test_fhir_encounter_visit_takes_the_condition_onset(deployment: Deployment) 
     (claim,) = run_one(deployment.gateway(), bundle).claims
     assert claim.onset_date == date(2026, 10, 1)
     assert (claim.prior_authorization, claim.referral_number, claim.accident_date) == (None, None, None)
+
+
+def test_a_claim_without_the_new_data_serialises_as_before() -> None:
+    """Stores digest the claim JSON (the duplicate rule): a visit sent before this
+    data existed must give the same JSON, so no new key appears unless it is set."""
+    import json
+
+    from gateway.model import CLAIM_INFO_FIELDS, Claim
+    from gateway.testing import build_claim
+
+    claim = build_claim()
+    body = json.loads(claim.model_dump_json(exclude_none=True))
+    assert not set(body) & {*CLAIM_INFO_FIELDS, "additions"}
+    assert not any(k in line for line in body["service_lines"] for k in ("note", "ndc_unit", "supervising_provider"))
+    claim.related_causes = ["AA"]
+    claim.additions = ClaimAdditions(references=[ReferenceAddition(qualifier="EA", value="MR-1")])
+    again = Claim.model_validate_json(claim.model_dump_json())
+    assert again == claim and again.additions.references[0].value == "MR-1"
