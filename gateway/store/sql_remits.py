@@ -363,6 +363,9 @@ class SQLRemits(SQLBase, RemitStore):
             return "quarantined"
         if item.clinic_id is None:
             rid = self._insert_remit(cur, o.message_id, item, "unmatched", payer_id, digest, now)
+            note = (f"835 (TRN02 {trace or '-'}, {len(doc.claims)} claims) is for a payee no clinic has; kept as "
+                    f"unmatched remit {rid}, nothing posted")  # fmt: skip
+            o.findings.append(_finding("warning", "GW-REMIT-UNMATCHED", note, where))
             self._remit_claims(cur, rid, None, [(c, None, "unmatched") for c in doc.claims])
             cur.execute("UPDATE remits SET unmatched = ? WHERE id = ?", (len(doc.claims), rid))
             self._plb(cur, rid, doc)
