@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.2.0"
+API_VERSION = "1.3.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"
@@ -36,9 +36,14 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "Address",
         "Adjustment",
         "Aging",
+        "AmountAddition",
+        "AmountQualifier",
         "Claim",
         "ClaimAck277",
+        "ClaimAdditions",
         "Coverage",
+        "DateAddition",
+        "DateQualifier",
         "Diagnosis",
         "Encounter",
         "Finding",
@@ -46,11 +51,16 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "InterchangeAck",
         "LineAck277",
         "Money",
+        "NoteAddition",
+        "NoteQualifier",
         "Patient",
         "Payer",
         "PersonName",
         "Provider",
         "ProviderAdjustment",
+        "ReferenceAddition",
+        "REFERENCE_VALUE",
+        "ReferenceQualifier",
         "Remit835",
         "RemitClaim",
         "RemitEnd",
@@ -115,6 +125,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "gateway.console.fhir_outcome": ("operation_outcome",),
     "gateway.money": ("MAX_AMOUNT", "MAX_UNITS", "amount_problem", "as_sent", "cents", "units_problem"),
     "gateway.codes": (
+        "ADJUSTMENT_GROUPS",
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",
         "FREQUENCY_CODES",
