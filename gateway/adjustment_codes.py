@@ -26,16 +26,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.codes import ADJUSTMENT_GROUPS
+
 if TYPE_CHECKING:
     from gateway.config import LoadedConfig
-
-#: CAS01 adjustment groups of 5010 (CR belonged to 4010)
-ADJUSTMENT_GROUPS: dict[str, str] = {
-    "CO": "contractual obligation",
-    "OA": "other adjustment",
-    "PI": "payer-initiated reduction",
-    "PR": "patient responsibility",
-}
 
 HEADER = ("kind", "code", "description")
 _CODE_PATTERNS = {"CARC": re.compile(r"[A-Z0-9]{1,3}"), "RARC": re.compile(r"[A-Z]{1,2}[0-9]{1,4}")}

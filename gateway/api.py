@@ -125,6 +125,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "gateway.console.fhir_outcome": ("operation_outcome",),
     "gateway.money": ("MAX_AMOUNT", "MAX_UNITS", "amount_problem", "as_sent", "cents", "units_problem"),
     "gateway.codes": (
+        "ADJUSTMENT_GROUPS",
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",
         "FREQUENCY_CODES",

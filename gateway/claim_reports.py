@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.adjustment_codes import AdjustmentCodes
+from gateway.money import ZERO
 from gateway.reports import (
     REJECTED,
     AgingReport,
@@ -25,6 +26,7 @@ from gateway.reports import (
     follow_up,
     without_response,
 )
+from gateway.store.reports_sql import ReportQueries
 from gateway.store.submissions import SubmissionFilter
 
 #: the most rejected submissions one follow-up list reads per status
@@ -110,8 +112,10 @@ def without_response_counts(
     store: Any, clinics: dict[str, Any], as_of: date | None = None
 ) -> Iterable[tuple[dict[str, str], int]]:
     """Samples of ``gateway_clinic_claims_without_response``: every configured
-    clinic, both kinds of answer, 0 included (an alert needs the series)."""
-    claims = positions(store, with_rejected=False, with_denials=False)
+    clinic, both kinds of answer, 0 included (an alert needs the series).
+    Reads only the claims waiting for an answer (:mod:`gateway.store.reports_sql`)."""
+    claims = [ClaimPosition(r.clinic_id, r.clm01, r.payer_id or "", r.status, ZERO, ZERO, day_of(r.delivered_at))
+              for r in ReportQueries(store).awaiting_answer()]  # fmt: skip
     counts = without_response(claims, as_of or today(), follow_up_days(clinics))
     ids = sorted(set(clinics) | {c for c, _ in counts})
     return [({"clinic": c, "awaiting": a}, counts.get((c, a), 0)) for c in ids for a in ("ack", "remit")]

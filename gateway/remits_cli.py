@@ -28,7 +28,7 @@ from gateway.claim_reports import aging, follow_up_list, today
 from gateway.config import ConfigError, read_config
 from gateway.daemon.cli import CONFIG, STORE, _date, _open
 from gateway.reports import AGING_BUCKETS, AgingRow, FollowUpReport
-from gateway.store.remits import RemitDetail, RemitFilter, RemitRow, Unmatched
+from gateway.store.remits import REMIT_STATUSES, RemitDetail, RemitFilter, RemitRow, Unmatched
 
 
 def money(value: Decimal | None) -> str | None:
@@ -105,12 +105,12 @@ def remits() -> None:
 @remits.command("list")
 @CONFIG
 @STORE
-@click.option("--clinic")
-@click.option("--status", type=click.Choice(["posted", "duplicate", "quarantined", "unmatched"]))
+@click.option("--clinic", help="Only this clinic.")
+@click.option("--status", type=click.Choice(REMIT_STATUSES))
 @click.option("--payer", help="Payer id (N1*PR REF*2U, or the sender).")
 @click.option("--since", help="Received at or after (ISO date or time, UTC).")
 @click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
 def list_remits(config: Path, store_url: str | None, clinic: str | None, status: str | None, payer: str | None,
                 since: str | None, limit: int, as_json: bool) -> None:  # fmt: skip
     """List remits, newest first: payer, check/EFT number, amount, claims paid."""
@@ -131,7 +131,7 @@ def list_remits(config: Path, store_url: str | None, clinic: str | None, status:
 @CONFIG
 @STORE
 @click.argument("remit_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
 def show_remit(config: Path, store_url: str | None, remit_id: int, as_json: bool) -> None:
     """One remit: the payment, every claim it paid (or could not match) and its PLB."""
     with _open(config, store_url) as store:
@@ -160,9 +160,9 @@ def show_remit(config: Path, store_url: str | None, remit_id: int, as_json: bool
 @remits.command("unmatched")
 @CONFIG
 @STORE
-@click.option("--clinic")
+@click.option("--clinic", help="Only this clinic.")
 @click.option("--limit", type=int, default=500, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
 def unmatched(config: Path, store_url: str | None, clinic: str | None, limit: int, as_json: bool) -> None:
     """Answers that matched no claim (kept, never dropped): 835 claims, 999, TA1 and 277CA."""
     with _open(config, store_url) as store:
@@ -187,7 +187,7 @@ def _aging_row(row: AgingRow) -> dict[str, Any]:
 @click.command("ar")
 @CONFIG
 @STORE
-@click.option("--clinic")
+@click.option("--clinic", help="Only this clinic.")
 @AS_OF
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def ar(config: Path, store_url: str | None, clinic: str | None, as_of: date, fmt: str) -> None:
@@ -241,9 +241,9 @@ _AWAITING = {"ack": "no 999/277CA", "remit": "no 835", "rejected": "rejected"}
 @click.command("follow-up")
 @CONFIG
 @STORE
-@click.option("--clinic")
+@click.option("--clinic", help="Only this clinic.")
 @AS_OF
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
 def follow_up(config: Path, store_url: str | None, clinic: str | None, as_of: date, as_json: bool) -> None:
     """Claims that need a person: no 999/277CA after the payer's ack_days, no
     835 after its remit_days (payer directory ``follow_up``; defaults 3 and

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from gateway_plugins.coding.payers import DEFAULT_FOLLOW_UP, load_directory
 from gateway_plugins.inbound.x12_responses import codes as response_codes
 
+import gateway.codes
 from gateway import adjustment_codes
 from gateway.adjustment_codes import (
     AdjustmentCodesError,
@@ -47,7 +48,7 @@ def test_an_unknown_code_is_said_to_be_unknown_not_guessed() -> None:
 
 
 def test_one_table_of_adjustment_groups() -> None:
-    assert response_codes.ADJUSTMENT_GROUPS is adjustment_codes.ADJUSTMENT_GROUPS
+    assert response_codes.ADJUSTMENT_GROUPS is adjustment_codes.ADJUSTMENT_GROUPS is gateway.codes.ADJUSTMENT_GROUPS
 
 
 def test_every_bad_line_is_named_with_its_csv_line_number() -> None:

@@ -352,3 +352,33 @@ def _held(db: Path, name: str, pid: int) -> bool:
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
         row = conn.execute("SELECT claimed_by FROM messages WHERE name = ? AND status = 'received'", (name,)).fetchone()
     return bool(row and row[0] and f":{pid}:" in row[0])
+
+
+def test_a_response_message_reprocessed_posts_nothing_twice_and_reports_once(loop: Loop) -> None:
+    post_all(loop)
+    remit = loop.sim.remits[0]
+    elsewhere = remit.model_copy(update={
+        "payee": remit.payee.model_copy(update={"npi": "1003000126", "id": "1003000126", "tax_id": None}),
+        "payment": remit.payment.model_copy(update={"trace_number": "ELSEWHERE2"}),
+    })  # fmt: skip
+    stray = write_remit(loop.root / "stray.835.x12", [elsewhere], control=781000001)
+    process(loop.config, loop.root / "stray", stray)
+    with loop.store() as store:
+        before = {c: store.ledger("riverside", c) for c in loop.sim.outcomes}
+        msgs = {m.name: m.id for m in store.list_messages(MessageFilter(limit=50))}
+        unmatched = len(store.unmatched())
+    runner = CliRunner()
+    first_835 = loop.files("835")[0].name
+    for name in (first_835, "stray.835.x12"):
+        args = ["messages", "reprocess", str(msgs[name]), "--config", str(loop.config)]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    for out in ("answers-2", "stray"):  # each run takes up its own lane's reprocessed messages
+        process(loop.config, loop.root / out)
+    with loop.store() as store:
+        assert {c: store.ledger("riverside", c) for c in loop.sim.outcomes} == before
+        rows = {m.name: m for m in store.list_messages(MessageFilter(limit=50))}
+        assert rows[first_835].status == "duplicate"
+        assert [f["rule"] for f in rows[first_835].findings] == ["GW-RESPONSE-POSTED"]
+        assert len(store.unmatched()) == unmatched  # the stray remit's claims are reported once, not twice
+        assert len(store.list_remits(RemitFilter(status="unmatched"))) == 1

@@ -38,10 +38,15 @@ def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield closed_loop(root, url)
 
 
-@pytest.fixture(scope="module")
-def acked_only(tmp_path_factory: pytest.TempPathFactory) -> Loop:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def acked_only(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Only the 999s came back: every claim waits for its 277CA and 835."""
-    return closed_loop(tmp_path_factory.mktemp("acked"), answer=("999",))
+    root = tmp_path_factory.mktemp(f"acked-{request.param}")
+    if request.param == "sqlite":
+        yield closed_loop(root, answer=("999",))
+        return
+    with pg_schema() as url:
+        yield closed_loop(root, url, answer=("999",))
 
 
 def test_remits_list_and_show_agree_with_edi_835_parser(loop: Loop) -> None:

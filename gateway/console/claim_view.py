@@ -11,7 +11,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from gateway.adjustment_codes import ADJUSTMENT_GROUPS, AdjustmentCodes
+from gateway.adjustment_codes import AdjustmentCodes
+from gateway.codes import ADJUSTMENT_GROUPS
 from gateway.store.remits import ClaimStory, LedgerEntry, money_of
 
 #: ledger kinds as an operator says them

@@ -26,6 +26,7 @@ from gateway.claim_reports import follow_up_list, today
 from gateway.examples import FIXTURES
 from gateway.oneshot import Input, OneShot, RunSummary
 from gateway.store import FILE_NAME, SQLiteStore
+from gateway.store.submissions import NOT_SENT, SubmissionFilter
 
 
 def _fresh_store(state_dir: Path) -> SQLiteStore:
@@ -60,8 +61,9 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
     statuses: Counter[str] = Counter()
     for clinic in gw.clinics:
         for key in {s.key for s in store.list_submissions("claims", _all_claims(clinic))}:
-            latest = store.submissions("claims", clinic, key)[-1]
-            statuses[latest.status] += 1
+            sent = [s for s in store.submissions("claims", clinic, key) if s.status not in NOT_SENT]
+            if sent:
+                statuses[sent[-1].status] += 1
     report = follow_up_list(store, gw.clinics, codes_for(gw.loaded), today())
     return {
         "responses": len(answers),
@@ -79,9 +81,7 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
     }
 
 
-def _all_claims(clinic: str) -> Any:
-    from gateway.store.submissions import SubmissionFilter
-
+def _all_claims(clinic: str) -> SubmissionFilter:
     return SubmissionFilter(clinic, None, None, None, 100_000)
 
 

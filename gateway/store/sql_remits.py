@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,7 @@ from gateway.posting import (
     remit_entries,
     remit_status,
 )
+from gateway.store.codec import ref
 from gateway.store.remits import (
     AckRow,
     ClaimStory,
@@ -51,6 +53,7 @@ from gateway.store.remits import (
     Unmatched,
     money_of,
 )
+from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
 
 _REMIT_COLUMNS = (
@@ -86,6 +89,16 @@ _TOUCH_BALANCE = (
 _NOT_OWED = ("rejected_999", "rejected_277", "voided", "closed")
 
 
+#: claims are locked in this many buckets per clinic: a 10,000-claim remit takes at most this many
+#: PostgreSQL advisory locks (the lock table is shared and small), unrelated claims rarely wait
+_LOCK_BUCKETS = 256
+
+
+def _claim_lock(clinic: str, clm01: str) -> str:
+    """The lock key serialising writers of one claim's ledger and status."""
+    return f"ledger|{clinic}|{zlib.crc32(clm01.encode()) % _LOCK_BUCKETS}"
+
+
 def _finding(severity: str, rule: str, message: str, location: str | None = None) -> dict[str, Any]:
     out = {"severity": severity, "rule": rule, "message": message, "plugin": "core"}
     if location:
@@ -97,8 +110,12 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else ZERO
 
 
+_CENT = Decimal("0.01")
+
+
 def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
+    """An amount as stored: two decimals."""
+    return str(value.quantize(_CENT))
 
 
 @dataclass
@@ -156,20 +173,49 @@ class SQLRemits(SQLBase, RemitStore):
             items: list[ResponseItem] = getattr(o, "responses", None) or []
             if not items:
                 continue
-            results = []
-            for item in items:
-                o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
-                source = f"{item.document.kind}:{o.message_id}"
-                if item.document.kind == "835":
-                    results.append(self._post_remit(cur, o, item, source, actor, now))
-                else:
-                    results.append(self._post_ack(cur, o, item, source, actor, now))
+            results = self._post_items(cur, o, items, actor, now)
             if str(o.status) in ("quarantined", "dead"):
                 continue
             if all(r == "duplicate" for r in results):
                 o.status = "duplicate"
             elif "quarantined" in results:
                 o.status = "quarantined"
+
+    def _post_items(self, cur: Any, o: Any, items: list[ResponseItem], actor: str, now: float) -> list[str]:
+        """Post one message's documents; what happened to each."""
+        results = []
+        posted = self._forget_unposted(cur, o.message_id)
+        for item in items:
+            o.findings.extend(item.findings)  # the document's own and routing's, on the message for operators
+            source = f"{item.document.kind}:{o.message_id}"
+            if item.doc_index in posted:  # reprocessed: this message posted the document already
+                doc = item.document
+                where = f"segment {doc.control.segment if isinstance(doc, Remit835) else doc.segment}"
+                note = f"{doc.kind} document {item.doc_index + 1} of this file was posted before; not posted again"
+                o.findings.append(_finding("info", "GW-RESPONSE-POSTED", note, where))
+                results.append("duplicate")
+                continue
+            if item.document.kind == "835":
+                results.append(self._post_remit(cur, o, item, source, actor, now))
+            else:
+                results.append(self._post_ack(cur, o, item, source, actor, now))
+        return results
+
+    def _forget_unposted(self, cur: Any, message_id: int) -> set[int]:
+        """A message posted again (an operator's reprocess): what its earlier
+        attempt stored without posting (quarantined, unmatched, duplicate) is
+        dropped, so only this attempt's outcome is reported. The documents it
+        did post (their index in the file) come back: they are not posted again."""
+        cur.execute("SELECT id, doc_index, status FROM remits WHERE message_id = ?", (message_id,))
+        rows = cur.fetchall()
+        stale = [int(i) for i, _, status in rows if status != "posted"]
+        for part in chunks(stale):
+            for table in ("remit_claims", "remit_plb"):
+                cur.execute(f"DELETE FROM {table} WHERE remit_id IN ({marks(len(part))})", part)
+            cur.execute(f"DELETE FROM remits WHERE id IN ({marks(len(part))})", part)
+        cur.execute("DELETE FROM acks WHERE message_id = ? AND status <> 'posted'", (message_id,))
+        cur.execute("SELECT doc_index FROM acks WHERE message_id = ?", (message_id,))
+        return {int(d) for _, d, status in rows if status == "posted"} | {int(r[0]) for r in cur.fetchall()}
 
     # -- TA1, 999, 277CA ----------------------------------------------------------------
     def _post_ack(self, cur: Any, o: Any, item: ResponseItem, source: str, actor: str, now: float) -> str:
@@ -202,7 +248,7 @@ class SQLRemits(SQLBase, RemitStore):
             o.findings.append(_finding("warning", "GW-ACK-UNMATCHED", f"{what} matches {why}; kept as unmatched",
                                        where))  # fmt: skip
             return "unmatched"
-        self._lock_keys(cur, sorted({f"claims|{t[1]}|{t[2]}" for t in targets}))
+        self._lock_keys(cur, sorted({_claim_lock(t[1], t[2]) for t in targets}))
         events: list[Event] = []
         moves: list[tuple[str, float, int]] = []
         clinics: set[str] = set()
@@ -339,7 +385,7 @@ class SQLRemits(SQLBase, RemitStore):
                                        f"{dup[0]}); not posted again", where))  # fmt: skip
             return "duplicate"
         rid = self._insert_remit(cur, o.message_id, item, "posted", payer_id, digest, now)
-        self._lock_keys(cur, sorted({f"claims|{clinic}|{c.claim_id}" for c in doc.claims}))
+        self._lock_keys(cur, sorted({_claim_lock(clinic, c.claim_id) for c in doc.claims}))
         sent = self._latest_sent(cur, clinic, [c.claim_id for c in doc.claims])
         states = self._states(cur, clinic, sent)
         bodies = self._bodies(cur, [s.row for s in sent.values()])
@@ -347,6 +393,7 @@ class SQLRemits(SQLBase, RemitStore):
         remit_rows: list[tuple[RemitClaim, _Sent | None, str]] = []
         events: list[Event] = []
         status_of: dict[int, str] = {}
+        icns: dict[int, str] = {}
         touched: dict[tuple[str, int], _Sent] = {}
         unmatched = 0
         for clp in doc.claims:
@@ -394,12 +441,14 @@ class SQLRemits(SQLBase, RemitStore):
                 events.append((s.row, "closed", "closed", source, actor, {"remit": rid}))
                 status_of[s.row] = "closed"
             if clp.payer_claim_id:
-                cur.execute("UPDATE claims SET payer_claim_id = ? WHERE id = ?", (clp.payer_claim_id, s.row))
+                icns[s.row] = clp.payer_claim_id
         cur.executemany(_INSERT_LEDGER, entries)
         self._remit_claims(cur, rid, clinic, remit_rows)
         self._plb(cur, rid, doc)
-        cur.executemany("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?",
-                        [(st_, now, row) for row, st_ in status_of.items()])  # fmt: skip
+        cur.executemany(
+            "UPDATE claims SET status = ?, updated_at = ?, payer_claim_id = COALESCE(?, payer_claim_id) WHERE id = ?",
+            [(st_, now, icns.get(row), row) for row, st_ in status_of.items()],
+        )
         self._events(cur, "claims", events, now)
         cur.executemany(
             _UPSERT_BALANCE,
@@ -443,8 +492,10 @@ class SQLRemits(SQLBase, RemitStore):
         """Line charges and REF*6R control numbers of claims ``rows``."""
         out = {}
         for part in chunks(sorted(set(rows))):
-            cur.execute(f"SELECT id, claim FROM claims WHERE id IN ({marks(len(part))})", part)
-            out.update({int(i): claim_lines(body) for i, body in cur.fetchall()})
+            cur.execute(f"SELECT id, claim, {ROW_KEY['claims']} FROM claims WHERE id IN ({marks(len(part))})", part)
+            out.update(
+                {int(i): claim_lines(self.open("claims.claim", body, ref(*key))) for i, body, *key in cur.fetchall()}
+            )
         return out
 
     @staticmethod
@@ -511,7 +562,7 @@ class SQLRemits(SQLBase, RemitStore):
     ) -> Money:
         now = time.time()
         with self.write() as cur:
-            self._lock_keys(cur, [f"claims|{clinic_id}|{clm01}"])
+            self._lock_keys(cur, [_claim_lock(clinic_id, clm01)])
             sent = self._latest_sent(cur, clinic_id, [clm01])
             if payer_seq is not None:
                 sent = {k: v for k, v in sent.items() if k[1] == payer_seq}

@@ -3,13 +3,13 @@
 Only codes a biller meets in practice are listed; an unknown code is said to
 be unknown (``describe``) rather than guessed. Claim adjustment reason codes
 (CARC) and remark codes (RARC) are not here: they are a deployment-replaceable
-table read by :mod:`gateway.adjustment_codes` (which also holds the CAS
-adjustment groups); the models keep the codes themselves.
+table read by :mod:`gateway.adjustment_codes`; the CAS adjustment groups
+are one table in :mod:`gateway.codes`; the models keep the codes themselves.
 """
 
 from __future__ import annotations
 
-from gateway.adjustment_codes import ADJUSTMENT_GROUPS as ADJUSTMENT_GROUPS  # re-exported: one table
+from gateway.codes import ADJUSTMENT_GROUPS as ADJUSTMENT_GROUPS  # re-exported: one table
 
 #: TA104 interchange acknowledgement codes
 TA1_STATUS = {"A": "accepted", "E": "accepted with errors noted", "R": "rejected"}
