@@ -130,6 +130,29 @@ def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] 
     """
 
 
+@hookspec(firstresult=True)
+def gateway_statement_terms(clinic: Clinic) -> int | None:
+    """Payment terms of a clinic's statements: days from the statement date
+    to its due date; stops at the first non-None result.
+
+    Called once per clinic at start-up (the core reads no plugin's settings:
+    the statements plugin answers from ``settings.statements.terms_days``).
+    When no plugin answers, 30 days.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
+    """The destination (a name under ``destinations:``) for this clinic's
+    claims to the payer with X12 id ``payer_id``; stops at the first non-None
+    result.
+
+    Called by the batcher (no I/O). ``None`` from every plugin, or a name that
+    is not a configured destination, sends the claim to the clinic's
+    ``claims_to``. The payers plugin answers from the payer directory.
+    """
+
+
 # --------------------------------------------------------------------------
 # per-message hooks (pure: no I/O)
 
@@ -205,7 +228,7 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Find
     """
 
 
-#: Hooks called once per gateway instance.
+#: Hooks called once per gateway instance (``gateway_claim_destination``: by the batcher).
 STARTUP_HOOKS = (
     "gateway_register_settings",
     "gateway_register_renderers",
@@ -213,6 +236,8 @@ STARTUP_HOOKS = (
     "gateway_register_sources",
     "gateway_register_commands",
     "gateway_load_clinic",
+    "gateway_statement_terms",
+    "gateway_claim_destination",
 )
 #: Hooks called by the pure pipeline, per message.
 MESSAGE_HOOKS = (

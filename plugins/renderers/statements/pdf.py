@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pypdf import PdfReader, PdfWriter
 
 from gateway.claims import merge_statements
-from gateway.config import ClinicConfig
+from gateway.config import Clinic, ClinicConfig
 from gateway.documents import Document, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
 from gateway.model import Address, Statement
@@ -291,6 +291,12 @@ class StatementPdfRenderer:
 @hookimpl
 def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
     register("statements", StatementSettings)
+
+
+@hookimpl
+def gateway_statement_terms(clinic: Clinic) -> int | None:
+    settings = clinic.settings.get("statements")
+    return settings.terms_days if isinstance(settings, StatementSettings) else None
 
 
 @hookimpl
