@@ -36,9 +36,11 @@ def cli() -> None:
 
 def add_hook_commands(group: click.Group) -> None:
     """Commands of plugins that still use the deprecated ``gateway_register_commands``
-    hook (only those plugins are imported for it)."""
-    from gateway.plugins import PluginError, PluginHost
+    hook (only those plugins are imported for it; without any, no plugin is read)."""
+    from gateway.plugins import PluginError, PluginHost, plugins_mentioning
 
+    if not plugins_mentioning("gateway_register_commands"):
+        return
     try:
         host = PluginHost()
     except PluginError as exc:

@@ -20,8 +20,10 @@ Per-message hooks that return findings may return ``None``, a single
 Finding or an iterable of them (a generator is fine: an exception raised
 while it is consumed is attributed like any other).
 
-Besides hooks, a plugin module may set two attributes the plugin host reads
-at load time:
+Plugins load lazily: the plugin host reads each module's top-level
+``@hookimpl`` functions from its source and imports the module when one of
+its hooks is first called (``gateway.plugins``). Besides hooks, a plugin
+module may set two attributes the plugin host reads at load time:
 
 * ``GATEWAY_API = ">=1.0,<2"``: the plugin API versions it supports
   (:data:`gateway.API_VERSION`); a plugin whose range excludes this gateway

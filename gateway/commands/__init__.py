@@ -143,7 +143,7 @@ def load_gateway(config: Path) -> Gateway:
     from gateway.app import Gateway
 
     gw = Gateway.from_config(config)
-    for info in gw.host.broken:
+    for info in gw.host.failed:  # known so far: plugins load lazily
         click.echo(f"warning: plugin {info.name} not loaded: {info.error}", err=True)
     return gw
 
@@ -164,13 +164,15 @@ def _help_from_source(target: str) -> str:
     """A plugin command's one-line help read from its source without importing
     it: the first sentence of the function's docstring, else the module's."""
     import ast
-    from importlib.util import find_spec
+
+    from gateway.plugins import module_file
 
     module, _, attr = target.partition(":")
+    path = module_file(module)
     try:
-        spec = find_spec(module)
-        tree = ast.parse(open(spec.origin, "rb").read()) if spec and spec.origin else None
-    except (ImportError, OSError, SyntaxError, ValueError):
+        with open(path or "", "rb") as fh:
+            tree: ast.Module | None = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
         tree = None
     if tree is None:
         return f"see gateway COMMAND --help ({module})"
