@@ -214,13 +214,6 @@ def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
 
 
-def terms_days_of(clinic: Clinic) -> int:
-    """Payment terms: the clinic's ``settings.statements.terms_days`` when a
-    plugin registered that section, else :data:`DEFAULT_TERMS_DAYS`."""
-    terms = getattr(clinic.settings.get("statements"), "terms_days", None)
-    return terms if isinstance(terms, int) else DEFAULT_TERMS_DAYS
-
-
 def build_statements(
     encounter: Encounter, clinic: Clinic, today: date, terms_days: int | None = None
 ) -> list[Statement]:
@@ -238,7 +231,7 @@ def build_statements(
     )
     if guarantor.email is None and guarantor.relationship == "self" and patient.email:
         guarantor = guarantor.model_copy(update={"email": patient.email})
-    terms = terms_days if terms_days is not None else terms_days_of(clinic)
+    terms = terms_days if terms_days is not None else DEFAULT_TERMS_DAYS
     lines = statement_lines(encounter)
     statement_id = claim_id(clinic.id, f"S{encounter.id}", 1, 1)
     # a derived patient id is unique to one message: as an account it could

@@ -35,7 +35,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gateway.app import Gateway
-from gateway.daemon.journal import prepare
 from gateway.delivery.batcher import Batcher
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.outbox import dead_local_holder, release_orphans
@@ -174,6 +173,8 @@ class OneShot:
         release_orphans(self.store)
 
     def _journal(self, inputs: Sequence[Input]) -> None:
+        from gateway.daemon.journal import prepare  # the daemon package: not for `gateway inspect`
+
         chunk: list[NewMessage] = []
         size = 0
         for inp in inputs:

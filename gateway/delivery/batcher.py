@@ -87,9 +87,10 @@ class Batcher:
         if clinic is None:
             return None
         if kind == "claims" and payer_id:
-            directory = clinic.resources.get("payer_directory")
-            dest = directory.destination_for(payer_id) if directory is not None else None
-            if dest and dest in self.gateway.config.destinations:
+            dest, failed = self.gateway.host.first_result("gateway_claim_destination", payer_id=payer_id, clinic=clinic)
+            for f in failed:  # a plugin raised: the clinic's claims_to, and say so
+                glog.event(log, "batcher.route_failed", logging.WARNING, clinic=clinic_id, plugin=f.plugin)
+            if isinstance(dest, str) and dest in self.gateway.config.destinations:
                 return dest
         return clinic.config.claims_to if kind == "claims" else clinic.config.statements_to
 
