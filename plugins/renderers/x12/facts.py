@@ -264,7 +264,7 @@ def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) ->
         units=ln.units,
         pointers=tuple(ln.diagnosis_pointers),
         service_date=d8(ln.service_date),
-        place_of_service=ident(ln.place_of_service or claim.place_of_service),
+        place_of_service=ident((ln.place_of_service or "").strip() or claim.place_of_service),
         control_number=ident(line_control_number(claim, i)),
         rendering_npi=_npi(lr) if lr is not None and lr.npi and lr.npi != claim_npi else "",
         supervising_npi=_npi(ln.supervising_provider),
