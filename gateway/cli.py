@@ -185,7 +185,7 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     written, 3 with --strict when anything was quarantined or held.
     """
     from gateway.oneshot import OneShot
-    from gateway.store import FILE_NAME, StoreUnavailable, open_store
+    from gateway.store import FILE_NAME, StoreUnavailable, codec_for, open_store
 
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
@@ -194,7 +194,7 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     files = expand_inputs(inputs)
     state = gw.loaded.state_dir
     try:
-        store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state)
+        store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state, codec_for(gw.loaded))
     except StoreUnavailable as exc:
         _fail(f"store error: {exc}")
     try:
@@ -331,12 +331,24 @@ def check_config(config: Path, strict: bool) -> None:
 
     Also resolves every secret reference (env:NAME, file:PATH) and warns when
     its environment variable is unset or its file cannot be read (the secret
-    itself is never printed); with --strict that is an error.
+    itself is never printed); with --strict that is an error. The keys of
+    store.encryption must be 32 bytes, base64 or hex (exit 2 otherwise).
     """
+    from gateway.store import StoreKeyError, codec_for
+
     gw = _load(config)
-    missing = unresolved_secrets(gw.loaded, _settings_sections(gw))
+    sections = _settings_sections(gw)
+    encryption = gw.config.store.encryption
+    if encryption is not None:
+        sections.append((("store", "encryption"), encryption))
+    missing = unresolved_secrets(gw.loaded, sections)
     for problem in missing:
         click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if encryption is not None and not any(".store.encryption" in p or ": store.encryption" in p for p in missing):
+        try:  # every key resolves: check each is a 256-bit key
+            codec_for(gw.loaded)
+        except StoreKeyError as exc:
+            _fail(f"error: {exc}")
     if strict and missing:
         sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
@@ -361,6 +373,10 @@ _register_console_commands(cli)  # console, reload, users, tokens
 from gateway.claims_cli import register as _register_claims_commands  # noqa: E402
 
 _register_claims_commands(cli)  # claims / statements list/show/resolve
+
+from gateway.store_cli import register as _register_store_commands  # noqa: E402
+
+_register_store_commands(cli)  # store rotate-key
 
 from gateway.remits_cli import register as _register_remit_commands  # noqa: E402  (after claims: adds to it)
 

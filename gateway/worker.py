@@ -265,7 +265,7 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     """Entry point of a worker process (spawned by the daemon)."""
     import signal
 
-    from gateway.store import open_store
+    from gateway.store import codec_for, open_store
 
     glog.setup(log_level)
     stop = threading.Event()
@@ -286,7 +286,7 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     gw = load_until_valid(config, stop)
     if gw is None:
         return
-    store = open_store(store_url, gw.loaded.base_dir)
+    store = open_store(store_url, gw.loaded.base_dir, codec=codec_for(gw.loaded))
     watch = Watch(store, config)  # type: ignore[arg-type]
     tune_gc()
     try:

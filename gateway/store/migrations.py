@@ -317,6 +317,18 @@ ALTER TABLE statements ADD COLUMN lane TEXT;
 ALTER TABLE outbox ADD COLUMN lane TEXT
 """
 
+# Encryption at rest (gateway/store/codec.py): the keys that sealed rows, each
+# with a check value sealed under it (a wrong key is refused before anything is
+# written); ``retired_at`` once `gateway store rotate-key` left no row under it.
+_STORE_KEYS = """
+CREATE TABLE store_keys (
+    key_id      TEXT PRIMARY KEY,
+    check_value {blob} NOT NULL,
+    created_at  {real} NOT NULL,
+    retired_at  {real}
+)
+"""
+
 # The closed loop (issue 13): each claim's X12 control numbers (to match a
 # 999/TA1), answers (TA1/999/277CA), 835 remits with their claims and PLB,
 # and the ledger. No patient data: ids, codes, amounts, dates.
@@ -477,6 +489,8 @@ MIGRATIONS: list[Migration] = [
         "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
         {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
     ),
+    # 20-24: encryption at rest
+    Migration(20, "encryption at rest: store_keys (key ids in use, a check value per key)", portable(_STORE_KEYS)),
 ]
 
 VERSION_TABLE = (

@@ -36,6 +36,7 @@ from gateway.posting import (
     remit_entries,
     remit_status,
 )
+from gateway.store.codec import ref
 from gateway.store.remits import (
     AckRow,
     ClaimStory,
@@ -52,6 +53,7 @@ from gateway.store.remits import (
     Unmatched,
     money_of,
 )
+from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
 
 _REMIT_COLUMNS = (
@@ -490,8 +492,10 @@ class SQLRemits(SQLBase, RemitStore):
         """Line charges and REF*6R control numbers of claims ``rows``."""
         out = {}
         for part in chunks(sorted(set(rows))):
-            cur.execute(f"SELECT id, claim FROM claims WHERE id IN ({marks(len(part))})", part)
-            out.update({int(i): claim_lines(body) for i, body in cur.fetchall()})
+            cur.execute(f"SELECT id, claim, {ROW_KEY['claims']} FROM claims WHERE id IN ({marks(len(part))})", part)
+            out.update(
+                {int(i): claim_lines(self.open("claims.claim", body, ref(*key))) for i, body, *key in cur.fetchall()}
+            )
         return out
 
     @staticmethod

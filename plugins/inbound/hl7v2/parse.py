@@ -19,7 +19,7 @@ from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
 from . import strict
 from .ack import batch_ack, build_ack
 from .convert import Built, Reading, build, kind_of
-from .fieldmap import FieldMap
+from .fieldmap import FieldMap, claim_paths
 from .problems import Issues
 from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
 from .settings import Hl7v2Settings
@@ -196,7 +196,7 @@ def read_message(
     if kind != "charges":
         _charges_not_billed(msg, fm, info["message_type"], problems)
     if settings.strict:
-        problems.items += strict.validate(msg, info["version"])
+        problems.items += strict.validate(msg, info["version"], strict.mapped_outside(claim_paths(fm)))
     ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
     ext["message_index"] = msg.number
     try:
