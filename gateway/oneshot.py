@@ -28,8 +28,8 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,6 +57,11 @@ JOURNAL_BYTES = 32 * 1024 * 1024
 #: a one-shot worker's batch (messages per claim; results are committed per
 #: ``flush_encounters`` encounters) and lease
 SETTINGS = WorkerSettings(batch=256, lease=600.0)
+#: the raw bytes one claim of the one-shot worker may hold: large inputs are
+#: claimed a few at a time, so a run's memory does not grow with its inputs
+CLAIM_BYTES = 32 * 1024 * 1024
+#: messages whose reports are read at once for the summary
+REPORT_CHUNK = 200
 FOLDER = "folder:"
 _DUPLICATE_RULES = ("GW-RESENT-CLAIM", "GW-RESENT-STATEMENT")
 
@@ -152,6 +157,7 @@ class OneShot:
         self._processed: list[int] = []
         self._skipped: list[int] = []
         self._used_reports: set[Path] = set()
+        self._largest = 0
 
     # -- the run ---------------------------------------------------------------
     def run(self, inputs: Sequence[Input]) -> RunSummary:
@@ -185,6 +191,7 @@ class OneShot:
             meta = MessageMeta(source=f"file:{inp.name}", name=inp.name, today=self.today, clinic_id=self.clinic_id)
             chunk.append(prepare(self.gateway, raw, meta)[0])
             size += len(raw)
+            self._largest = max(self._largest, len(raw))
             if len(chunk) >= JOURNAL_CHUNK or size >= JOURNAL_BYTES:
                 self._journal_chunk(chunk)
                 chunk, size = [], 0
@@ -230,8 +237,10 @@ class OneShot:
                 self.progress(1)
 
     def _process(self) -> None:
+        batch = max(1, min(SETTINGS.batch, CLAIM_BYTES // max(self._largest, 1)))
+        settings = replace(SETTINGS, batch=batch)
         worker = Worker(
-            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane
+            self.gateway.pipeline, self.store, worker_id("process"), settings, today=lambda: self.today, lane=self.lane
         )
         while worker.run_once():
             self._processed += [c.message_id for c in worker.last]
@@ -263,12 +272,12 @@ class OneShot:
     # -- the summary -------------------------------------------------------------
     def _report(self, delivered: list[tuple[int, str, str, str]]) -> None:
         s = self.summary
-        for r in self.store.reports(self._skipped):
+        for r in self._reports(self._skipped):
             s.earlier_quarantined += r.message.status == "quarantined" or any(
                 e["status"] == "quarantined" for e in r.encounters
             )
         used = self._used_reports
-        for r in self.store.reports(self._processed):
+        for r in self._reports(self._processed):
             self._count(r)
             if r.message.status == "quarantined" or any(e["status"] == "quarantined" for e in r.encounters):
                 s.quarantine_reports.append(str(self._quarantine_report(r, used)))
@@ -280,6 +289,12 @@ class OneShot:
                 folder = Path(row.destination.removeprefix(FOLDER))
                 if row.destination.startswith(FOLDER) and folder.is_relative_to(self.out):
                     s.not_written.append((folder.name, row.name, row.status, row.last_error or "not yet written"))
+
+    def _reports(self, ids: list[int]) -> Iterator[MessageReport]:
+        """The stored reports of ``ids``, read a chunk at a time (a run of a
+        million messages never holds every report)."""
+        for at in range(0, len(ids), REPORT_CHUNK):
+            yield from self.store.reports(ids[at : at + REPORT_CHUNK])
 
     def _count(self, r: MessageReport) -> None:
         s = self.summary
