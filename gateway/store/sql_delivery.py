@@ -72,7 +72,12 @@ class SQLDelivery(SQLBase, DeliveryStore):
                 "ORDER BY id",
                 args,
             )
-            return [WaitingItem(int(r), c, p, float(t)) for r, c, p, t in cur.fetchall()]
+            # row by row, the clinic and payer ids shared: the list is all a large run holds
+            same: dict[str, str] = {}
+            return [
+                WaitingItem(int(r), same.setdefault(c, c), p if p is None else same.setdefault(p, p), float(t))
+                for r, c, p, t in iter(cur.fetchone, None)
+            ]
 
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:
         column = COLUMNS[kind][1]
