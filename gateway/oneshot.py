@@ -62,6 +62,11 @@ SETTINGS = WorkerSettings(batch=256, lease=600.0)
 CLAIM_BYTES = 32 * 1024 * 1024
 #: messages whose reports are read at once for the summary
 REPORT_CHUNK = 200
+#: waiting claims/statements the batcher cuts per pass (a multiple of the
+#: default 500 per 837), and documents the dispatcher holds at once: a large
+#: run's publishing holds a slice of its documents, not all of them
+WAITING_SCAN = 50_000
+PUBLISH_BATCH = 8
 FOLDER = "folder:"
 _DUPLICATE_RULES = ("GW-RESENT-CLAIM", "GW-RESENT-STATEMENT")
 
@@ -248,11 +253,11 @@ class OneShot:
 
     def _publish(self) -> list[tuple[int, str, str, str]]:
         """Documents into the outbox, then into ``--out``; those written."""
-        batcher = Batcher(self.gateway, self.store, lane=self.lane, publish=self.destination)
+        batcher = Batcher(self.gateway, self.store, lane=self.lane, publish=self.destination, scan=WAITING_SCAN)
         while batcher.tick(force=True):
             pass
         dispatcher = Dispatcher(self.gateway, self.store, name=worker_id("publish"), transport_factory=self.transport,
-                                keep_open_s=0, lane=self.lane)  # fmt: skip
+                                keep_open_s=0, lane=self.lane, batch=PUBLISH_BATCH)  # fmt: skip
         # one attempt per document and run: what fails stays pending (due at once) for the next run
         dispatcher.delivery = dispatcher.delivery.model_copy(update={"retry_base_s": 0.0, "retry_max_s": 0.0})
         delivered: list[tuple[int, str, str, str]] = []

@@ -93,8 +93,9 @@ class DeliveryStore(ABC):
 
     # -- batching ------------------------------------------------------------
     @abstractmethod
-    def waiting(self, kind: Kind, lane: str | None = None) -> list[WaitingItem]:
-        """Items of ``kind`` in ``lane`` waiting for the batcher, oldest first."""
+    def waiting(self, kind: Kind, lane: str | None = None, limit: int | None = None) -> list[WaitingItem]:
+        """Items of ``kind`` in ``lane`` waiting for the batcher, oldest first
+        (the oldest ``limit`` only, when given)."""
 
     @abstractmethod
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:

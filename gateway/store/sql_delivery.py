@@ -63,13 +63,15 @@ class SQLDelivery(SQLBase, DeliveryStore):
     skip_locked = ""
 
     # -- batching ------------------------------------------------------------
-    def waiting(self, kind: Kind, lane: str | None = None) -> list[WaitingItem]:
+    def waiting(self, kind: Kind, lane: str | None = None, limit: int | None = None) -> list[WaitingItem]:
         payer = "payer_id" if kind == "claims" else "NULL"
         where, args = lane_clause(lane)
+        if limit is not None:
+            args = (*args, limit)
         with self.read() as cur:
             cur.execute(
                 f"SELECT id, clinic_id, {payer}, created_at FROM {kind} WHERE status = 'created' AND {where} "
-                "ORDER BY id",
+                f"ORDER BY id{' LIMIT ?' if limit is not None else ''}",
                 args,
             )
             # row by row, the clinic and payer ids shared: the list is all a large run holds
