@@ -285,7 +285,10 @@ def test_a_run_larger_than_one_publishing_slice_writes_every_claim_once(
         (inputs / f"visit-{i}.hl7").write_bytes(hl7_visit(i))
     out = tmp_path / "out"
     summary = process(config, out, inputs)
-    assert "inputs read                              5" in summary and "claims                                   5" in summary
+    assert (
+        "inputs read                              5" in summary
+        and "claims                                   5" in summary
+    )
     files = x12_files(out)
     assert len(files) == 3  # slices of 2, 2 and 1 claims
     assert claim_ids(files) == Counter({f"BH000000{i}": 1 for i in range(5)})
