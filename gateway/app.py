@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.adjustment_codes import config_problems as adjustment_code_problems
 from gateway.config import (
     Clinic,
     ConfigError,
@@ -112,6 +113,7 @@ class Gateway:
         # every problem in one run: core ones found while reading, plugin sections, mapping data
         problems = [*loaded.problems, *self._validate_plugin_sections()]
         problems += self._load_clinics()
+        problems += adjustment_code_problems(loaded)
         if problems:
             raise ConfigError(problems)
         self.pipeline = Pipeline(host, self.clinics)
@@ -156,8 +158,8 @@ class Gateway:
             loc = ("clinics", i)
             runtime = Clinic(config=clinic)
             before = len(problems)
-            for key, kind in (("claims_to", "claims"), ("statements_to", "statements")):
-                dest_name = getattr(clinic, key)
+            for key, kind, dest_name in (("claims_to", "claims", clinic.claims_to),
+                                         ("statements_to", "statements", clinic.statements_to)):  # fmt: skip
                 dest = cfg.destinations.get(dest_name) if dest_name else None
                 if dest and dest.format in reg.renderers and reg.renderers[dest.format][0].kind != kind:
                     problems.append(

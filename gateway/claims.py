@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from gateway.config import Clinic
 from gateway.model import (
+    CLAIM_INFO_FIELDS,
     Aging,
     Claim,
     Encounter,
@@ -156,6 +157,7 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
                 patient_paid=encounter.patient_paid if part == 1 else None,
                 original_reference=None,
                 frequency_code="1",
+                **{n: list(v) if isinstance(v := getattr(encounter, n), list) else v for n in CLAIM_INFO_FIELDS},
             )
         )
     return claims, []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -106,7 +107,10 @@ def demo(out_dir: Path) -> None:
     through the service's components in-process, as `gateway process` does
     (journal, worker, batcher, outbox, dispatcher): claims and statements to
     OUT/<destination>/ (local folders stand in for the clearinghouse and the
-    print vendor), quarantine reports to OUT/quarantine. The demo's store
+    print vendor), quarantine reports to OUT/quarantine. Then the payer
+    simulator answers the claim files (999, 277CA, 835 in OUT/responses),
+    the answers are posted to the same store, and a line says how the claims
+    ended: closed, or on the follow-up list. The demo's store
     starts empty each run; its control numbers carry on.
     """
     from gateway.delivery.demo import run_demo
@@ -124,8 +128,19 @@ def demo(out_dir: Path) -> None:
         f"\ndelivery: {len(summary.outputs)} of {extra['documents']} outbox document(s) written in "
         f"{extra['seconds']:.1f} s, {extra['dead_letters']} dead letter(s), {extra['pending']} still pending"
     )
+    loop = extra["loop"]
+    if loop:
+        statuses = ", ".join(f"{k} {n}" for k, n in loop["claim_statuses"].items())
+        waiting = Counter(i["awaiting"] for i in loop["follow_up"])
+        denied = sum(len(g["claims"]) for g in loop["denied"])
+        click.echo(
+            f"loop: {summary.claims} claim(s) out, {loop['responses']} response file(s) in (999, 277CA, 835) "
+            f"posted to the same store; claims now: {statuses}; follow-up list: "
+            f"{len(loop['follow_up']) + denied} claim(s) ({waiting['rejected']} rejected by a 277CA/999, "
+            f"{denied} denied; `gateway claims follow-up --config {config}`)"
+        )
     (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
-    if extra["dead_letters"] or extra["pending"]:
+    if extra["dead_letters"] or extra["pending"] or (loop and loop["response_messages_quarantined"]):
         sys.exit(EXIT_FAILED)
 
 
@@ -170,7 +185,7 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     written, 3 with --strict when anything was quarantined or held.
     """
     from gateway.oneshot import OneShot
-    from gateway.store import FILE_NAME, StoreUnavailable, open_store
+    from gateway.store import FILE_NAME, StoreUnavailable, codec_for, open_store
 
     gw = _load(config)
     if clinic_id and clinic_id not in gw.clinics:
@@ -179,7 +194,7 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     files = expand_inputs(inputs)
     state = gw.loaded.state_dir
     try:
-        store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state)
+        store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state, codec_for(gw.loaded))
     except StoreUnavailable as exc:
         _fail(f"store error: {exc}")
     try:
@@ -316,12 +331,24 @@ def check_config(config: Path, strict: bool) -> None:
 
     Also resolves every secret reference (env:NAME, file:PATH) and warns when
     its environment variable is unset or its file cannot be read (the secret
-    itself is never printed); with --strict that is an error.
+    itself is never printed); with --strict that is an error. The keys of
+    store.encryption must be 32 bytes, base64 or hex (exit 2 otherwise).
     """
+    from gateway.store import StoreKeyError, codec_for
+
     gw = _load(config)
-    missing = unresolved_secrets(gw.loaded, _settings_sections(gw))
+    sections = _settings_sections(gw)
+    encryption = gw.config.store.encryption
+    if encryption is not None:
+        sections.append((("store", "encryption"), encryption))
+    missing = unresolved_secrets(gw.loaded, sections)
     for problem in missing:
         click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if encryption is not None and not any(".store.encryption" in p or ": store.encryption" in p for p in missing):
+        try:  # every key resolves: check each is a 256-bit key
+            codec_for(gw.loaded)
+        except StoreKeyError as exc:
+            _fail(f"error: {exc}")
     if strict and missing:
         sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")
@@ -346,6 +373,14 @@ _register_console_commands(cli)  # console, reload, users, tokens
 from gateway.claims_cli import register as _register_claims_commands  # noqa: E402
 
 _register_claims_commands(cli)  # claims / statements list/show/resolve
+
+from gateway.store_cli import register as _register_store_commands  # noqa: E402
+
+_register_store_commands(cli)  # store rotate-key
+
+from gateway.remits_cli import register as _register_remit_commands  # noqa: E402  (after claims: adds to it)
+
+_register_remit_commands(cli)  # remits list/show/unmatched, ar, claims follow-up
 
 
 def main() -> None:

@@ -59,5 +59,25 @@ FILING_INDICATORS: dict[str, str] = {
 #: (self) or PAT01 for a dependent patient.
 CLAIM_RELATIONSHIPS = frozenset(X12_RELATIONSHIPS)
 
+# -- what one 837P claim carries (005010X222A1); inbound plugins trim to these,
+# the scrubber and the renderer check them: defined here once.
+#: procedure modifiers on a service line (SV101-3..6)
+MAX_MODIFIERS = 4
+#: diagnosis pointers on a service line (SV107-1..4)
+MAX_POINTERS = 4
+#: diagnoses on a claim (HI, loop 2300)
+MAX_DIAGNOSES = 12
+#: payers of a claim: primary, secondary, tertiary (SBR01 P/S/T)
+MAX_COVERAGES = 3
+
 #: CLM05-3 claim frequency codes for professional claims.
 FREQUENCY_CODES: dict[str, str] = {"1": "original", "7": "replacement", "8": "void"}
+
+
+#: CAS01 claim adjustment groups of 5010 (CR belonged to 4010), in plain words
+ADJUSTMENT_GROUPS: dict[str, str] = {
+    "CO": "contractual obligation",
+    "OA": "other adjustment",
+    "PI": "payer-initiated reduction",
+    "PR": "patient responsibility",
+}

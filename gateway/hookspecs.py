@@ -28,6 +28,21 @@ at load time:
   is refused with a message naming it, its range and ours;
 * ``RULES = Catalogue("name", prefix="ACME")``: its rule catalogue
   (:mod:`gateway.rules`), listed by ``gateway rules``.
+
+The objects plugins register through the start-up hooks follow typed
+protocols declared next to this module; the core checks optional
+capabilities with ``isinstance`` against them, never by attribute name:
+
+* renderers: :class:`gateway.documents.Renderer`;
+* transports: :class:`gateway.transport.Transport`, and
+  :class:`gateway.transport.ResponseTransport` (``fetch_responses``,
+  ``response_stored``) for one whose settings follow
+  :class:`gateway.transport.ResponseSettings` (``responses_path``);
+* sources: :class:`gateway.sources.Source`, :class:`gateway.sources.DetailedSource`
+  (``detailed_submit``: gets the journal's outcome) and
+  :class:`gateway.sources.HttpSource` (``http_paths``: fed by the HTTP listener);
+* the store the core hands out (``control_numbers()``, the journal, the
+  outbox): :class:`gateway.store.Store`, an abstract class.
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, Encounter, Finding, ResponseBatch
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -186,7 +201,27 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Find
 
     Called for every claim: an implementation checks ``claim.payer.id`` or
     ``claim.coverage.claim_filing_indicator`` and returns ``None`` for
-    payers it does not handle.
+    payers it does not handle. The claim carries what payer edits need
+    besides parties and lines: the prior authorization and referral
+    (``claim.prior_authorization``, per line too), onset/accident dates,
+    related causes, notes and what ``gateway_claim_additions`` added; a
+    value the model has no field for reaches it through the inbound
+    mapping (the HL7 field map, a Z-segment) into one of those fields.
+    """
+
+
+@hookspec
+def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | None:
+    """Add payer-required values to a claim's 837P, typed: never segment text.
+
+    Return a :class:`~gateway.model.ClaimAdditions` (REF, DTP, NTE and line
+    AMT slots whose qualifier enums list what 005010X222A1 allows at claim
+    and line level; ``line`` is the 1-based service line, None the claim) or
+    ``None``. Called for every claim before the scrubber and payer rules,
+    which see the additions on ``claim.additions``; the x12 renderer writes
+    each in its loop. Additions of several plugins are merged; two filling
+    one slot, or an addition filling a slot the claim's own fields fill
+    (``claim.prior_authorization`` is REF*G1), is an error finding.
     """
 
 
@@ -208,4 +243,5 @@ MESSAGE_HOOKS = (
     "gateway_code_encounter",
     "gateway_scrub_claim",
     "gateway_payer_rules",
+    "gateway_claim_additions",
 )

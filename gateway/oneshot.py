@@ -387,12 +387,12 @@ def process_files(
 ) -> RunSummary:
     """The ``gateway process`` job on the deployment's store (``store``, else
     ``<state_dir>/gateway.sqlite``)."""
-    from gateway.store import FILE_NAME, open_store
+    from gateway.store import FILE_NAME, codec_for, open_store
 
     inputs = [f if isinstance(f, Input) else Input(f, f.name) for f in files]
     state = gateway.loaded.state_dir
     own = store is None
-    store = store or open_store(state / FILE_NAME, gateway.loaded.base_dir, state)
+    store = store or open_store(state / FILE_NAME, gateway.loaded.base_dir, state, codec_for(gateway.loaded))
     try:
         return OneShot(gateway, store, out_dir, clinic_id=clinic_id, today=today, progress=progress).run(inputs)
     finally:

@@ -21,20 +21,53 @@ import os
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from gateway.messages import MessageMeta
+from gateway.model import Finding
 
 #: Journals raw bytes durably; returns the reply for the sender (an ACK) if any.
 Submit = Callable[[bytes, MessageMeta], Awaitable[bytes | None]]
+#: Builds the reply (an ACK) from the raw bytes and the journal's findings.
+ReplyBuilder = Callable[[bytes, list[Finding]], bytes | None]
 
 
+class SubmitOutcome(Protocol):
+    """What the journal did with one submission (for :class:`DetailedSource`)."""
+
+    message_id: int
+    duplicate: bool
+    #: the reply for the sender (an ACK), if any
+    reply: bytes | None
+    #: why the bytes cannot be processed (no plugin recognises them), else None
+    rejected: str | None
+
+
+#: Journals raw bytes durably and says what happened; ``build_reply`` (optional) makes the ACK.
+DetailedSubmit = Callable[..., Awaitable[SubmitOutcome]]
+
+
+@runtime_checkable
 class Source(Protocol):
+    """What a source type's factory returns; the daemon starts and stops it."""
+
     name: str
 
     async def start(self, submit: Submit) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class DetailedSource(Source, Protocol):
+    """A source that needs the journal's outcome, not just the reply (a folder
+    source moves a rejected file to error/, MLLP builds its own ACK): with
+    ``detailed_submit = True`` its ``start`` receives a :data:`DetailedSubmit`
+    ``submit(raw, meta, build_reply=None) -> SubmitOutcome``."""
+
+    detailed_submit: Literal[True]
+
+    async def start(self, submit: DetailedSubmit) -> None: ...  # type: ignore[override]
 
 
 class InputRefused(Exception):
@@ -120,6 +153,7 @@ def read_input(path: Path, max_bytes: int, *, follow_symlinks: bool = False) -> 
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+@runtime_checkable
 class HttpSource(Source, Protocol):
     """A source fed through the gateway's HTTP listener."""
 

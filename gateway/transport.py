@@ -9,13 +9,19 @@ suite in ``tests/transport_contract.py`` that every transport's tests use):
 * failures raise :class:`TransportError` with ``retryable`` telling the
   outbox whether to try again;
 * ``close()`` releases connections; a transport is a context manager.
+
+A transport that can also collect the payer's answers (999, 277CA, 835) from
+the destination follows :class:`ResponseTransport`; the dispatcher polls it
+when the destination's settings follow :class:`ResponseSettings` with a
+``responses_path`` set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.documents import Document
 
@@ -37,7 +43,10 @@ class Receipt:
     already_present: bool = False
 
 
+@runtime_checkable
 class Transport(Protocol):
+    """What a transport factory returns."""
+
     def deliver(self, doc: Document) -> Receipt: ...
 
     def close(self) -> None: ...
@@ -45,6 +54,29 @@ class Transport(Protocol):
     def __enter__(self) -> Transport: ...
 
     def __exit__(self, *exc: Any) -> None: ...
+
+
+@runtime_checkable
+class ResponseSettings(Protocol):
+    """Destination settings of a transport that can fetch responses; ``None``
+    switches the polling off for that destination."""
+
+    responses_path: str | None
+
+
+@runtime_checkable
+class ResponseTransport(Transport, Protocol):
+    """A transport that also fetches response files from the destination."""
+
+    def fetch_responses(self, known: Callable[[str, int], bool]) -> Iterator[tuple[str, bytes]]:
+        """Yield ``(name, content)`` of each response file for which
+        ``known(name, size)`` is False."""
+        ...
+
+    def response_stored(self, name: str) -> None:
+        """Called once the file ``name`` is journaled durably (the transport
+        may now delete or move it)."""
+        ...
 
 
 class BaseTransport:

@@ -31,6 +31,7 @@ from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
 from gateway.model import Claim, Finding, Severity, Statement
 from gateway.pipeline import MessageResult, Pipeline
+from gateway.posting import ResponseItem
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
 from gateway.store.submissions import NewClaim, NewStatement, content_digest
@@ -128,6 +129,10 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
         message_type=env.message_type if env else None,
         updates=list(result.updates),
     )
+    out.responses = [
+        ResponseItem(i, r.document, r.clinic_id, _dump(r.findings), r.quarantined or result.quarantined)
+        for i, r in enumerate(result.responses)
+    ]
     if result.quarantined:
         return out
     for i, e in enumerate(result.encounters):
@@ -264,7 +269,7 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     """Entry point of a worker process (spawned by the daemon)."""
     import signal
 
-    from gateway.store import open_store
+    from gateway.store import codec_for, open_store
 
     glog.setup(log_level)
     stop = threading.Event()
@@ -285,7 +290,7 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
     gw = load_until_valid(config, stop)
     if gw is None:
         return
-    store = open_store(store_url, gw.loaded.base_dir)
+    store = open_store(store_url, gw.loaded.base_dir, codec=codec_for(gw.loaded))
     watch = Watch(store, config)  # type: ignore[arg-type]
     tune_gc()
     try:

@@ -16,6 +16,7 @@ from gateway.app import Gateway
 from gateway.daemon import build_sources
 from gateway.daemon.journal import Journal
 from gateway.examples import write_example_deployment
+from gateway.sources import DetailedSource
 from gateway.store import SQLiteStore
 from gateway.worker import Worker, WorkerSettings
 
@@ -61,7 +62,7 @@ class Harness:
         self.sources = build_sources(self.gateway)
         self.loop = LoopThread()
         for s in self.sources:
-            submit = self.journal.submit_detailed if getattr(s, "detailed_submit", False) else self.journal.submit
+            submit = self.journal.submit_detailed if isinstance(s, DetailedSource) else self.journal.submit
             self.loop.run(s.start(submit))
         self.worker: Worker | None = None
         self._thread: threading.Thread | None = None

@@ -103,9 +103,32 @@ def test_the_scan_catches_every_form_of_import(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("declared", "ok"),
-    [(">=1.0,<2", True), ("~=1.0", True), ("==1.*", True), (">=1.1,<2", True), (">=1.2,<2", False), (">=2", False),
-     ("<1", False)],
+    [(">=1.0,<2", True), ("~=1.0", True), ("==1.*", True), (">=1.1,<2", True), (">=1.2,<2", True), (">=1.3,<2", True),
+     (">=1.4,<2", False), (">=2", False), ("<1", False)],
 )  # fmt: skip
 def test_api_ranges(declared: str, ok: bool) -> None:
-    assert API_VERSION == "1.1.0"  # the cases below assume it
+    assert API_VERSION == "1.3.0"  # the cases below assume it
     assert (api_problem(declared) is None) is ok
+
+
+def test_built_in_sources_and_transports_follow_the_declared_protocols(tmp_path) -> None:
+    """Optional capabilities are typed protocols the core checks with isinstance."""
+    from gateway_plugins.sources.folder import FolderSource, FolderSourceSettings
+    from gateway_plugins.sources.http import HTTPSource, HTTPSourceSettings
+    from gateway_plugins.sources.mllp import MLLPSettings, MLLPSource
+    from gateway_plugins.transports.folder import FolderSettings, FolderTransport
+    from gateway_plugins.transports.sftp import SftpSettings, SftpTransport
+
+    from gateway.sources import DetailedSource, HttpSource, Source
+    from gateway.transport import ResponseSettings, ResponseTransport, Transport
+
+    folder = FolderSource(FolderSourceSettings(path="in"), "C1", tmp_path)
+    mllp = MLLPSource(MLLPSettings(port=0), "C1", tmp_path)
+    assert isinstance(folder, DetailedSource) and isinstance(mllp, DetailedSource)
+    http = HTTPSource(HTTPSourceSettings(), "C1", tmp_path)
+    assert isinstance(http, HttpSource) and isinstance(http, Source) and isinstance(folder, Source)
+    assert not isinstance(folder, HttpSource) and not isinstance(mllp, HttpSource)
+    assert issubclass(SftpTransport, ResponseTransport) and issubclass(SftpTransport, Transport)
+    assert not issubclass(FolderTransport, ResponseTransport) and issubclass(FolderTransport, Transport)
+    assert "responses_path" in SftpSettings.model_fields and "responses_path" not in FolderSettings.model_fields
+    assert not isinstance(FolderSettings(path=tmp_path), ResponseSettings)

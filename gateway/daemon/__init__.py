@@ -32,7 +32,8 @@ from gateway.daemon.journal import Journal
 from gateway.daemon.notify import notify
 from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
-from gateway.store import FILE_NAME, open_store
+from gateway.sources import DetailedSource, HttpSource, Source
+from gateway.store import FILE_NAME, codec_for, open_store
 from gateway.worker import Worker, WorkerSettings, worker_id
 
 log = glog.get("daemon")
@@ -57,7 +58,7 @@ def store_url(gw: Gateway, url: str | None) -> str:
     return url or str(gw.loaded.state_dir / FILE_NAME)
 
 
-def build_sources(gw: Gateway) -> list[Any]:
+def build_sources(gw: Gateway) -> list[Source]:
     """One source object per ``sources:`` entry of every clinic."""
     out = []
     for clinic in gw.config.clinics:
@@ -76,8 +77,11 @@ class Daemon:
         self.url = store_url(self.gateway, options.store)
         base = self.gateway.loaded.base_dir
         # migrates and carries over legacy control numbers; the others open a migrated store
-        self.store = open_store(self.url, base, self.gateway.loaded.state_dir)
-        self.journal = Journal(self.gateway, open_store(self.url, base), open_store(self.url, base))
+        self.codec = codec_for(self.gateway.loaded)  # a key that does not match the store: refused here
+        self.store = open_store(self.url, base, self.gateway.loaded.state_dir, codec=self.codec)
+        self.journal = Journal(
+            self.gateway, open_store(self.url, base, codec=self.codec), open_store(self.url, base, codec=self.codec)
+        )
         self.sources = build_sources(self.gateway)
         self.stopping = asyncio.Event()
         self.started = time.time()
@@ -88,7 +92,7 @@ class Daemon:
         self.delivery: DeliveryService | None = None
         self.watch = reloading.Watch(self.store, config)  # type: ignore[arg-type]
         self._reload_lock = asyncio.Lock()
-        intake = [s for s in self.sources if getattr(s, "http_paths", None)]
+        intake = [s for s in self.sources if isinstance(s, HttpSource)]
         if intake and not options.http:
             raise ConfigError([f"source {intake[0].name} (type: http) needs the HTTP listener: pass --http HOST:PORT"])
 
@@ -106,7 +110,7 @@ class Daemon:
 
     def _start_workers(self) -> None:
         if self.options.workers <= 0:
-            store = open_store(self.url, self.gateway.loaded.base_dir)
+            store = open_store(self.url, self.gateway.loaded.base_dir, codec=self.codec)
             watch = reloading.Watch(store, self.config)  # type: ignore[arg-type]
             w = Worker(self.gateway.pipeline, store, worker_id("t"), self.options.worker, self._thread_stop,
                        refresh=lambda: (g.pipeline if (g := watch.check()) else None))  # fmt: skip
@@ -191,7 +195,7 @@ class Daemon:
             "ok": alive >= wanted and delivering and not self.stopping.is_set(),
             "workers": alive,
             "delivery": self.delivery is not None and delivering,
-            "sources": [getattr(s, "name", type(s).__name__) for s in self.sources],
+            "sources": [s.name for s in self.sources],
             "uptime": round(time.time() - self.started, 1),
         }
 
@@ -231,7 +235,7 @@ class Daemon:
             try:
                 await asyncio.wait_for(source.stop(), self.options.shutdown_timeout)
             except Exception as exc:
-                glog.event(log, "source.stop_failed", 40, source=getattr(source, "name", "?"), error=type(exc).__name__)
+                glog.event(log, "source.stop_failed", 40, source=source.name, error=type(exc).__name__)
         await loop.run_in_executor(None, self.journal.close)
         await supervisor
         await loop.run_in_executor(None, self._stop_workers)
@@ -246,19 +250,19 @@ class Daemon:
         base = self.gateway.loaded.base_dir
         ctx = ConsoleContext(
             gateway=lambda: self.gateway, store=self.store, reload=self.reload, health=self.health,  # type: ignore[arg-type]
-            intake={s.clinic_id: s for s in self.sources if getattr(s, "http_paths", None)}, tls=tls is not None,
+            intake={s.clinic_id: s for s in self.sources if isinstance(s, HttpSource)}, tls=tls is not None,
         )  # fmt: skip
         app = build_app(ctx)
         self.web = WebServer(app, self.options.http or "", (base / tls.cert, base / tls.key) if tls else None,
                              self.options.insecure_http)  # fmt: skip
         await self.web.start()
 
-    async def _start_source(self, source: Any) -> None:
-        if getattr(source, "detailed_submit", False):
+    async def _start_source(self, source: Source) -> None:
+        if isinstance(source, DetailedSource) and source.detailed_submit:
             await source.start(self.journal.submit_detailed)
         else:
             await source.start(self.journal.submit)
-        glog.event(log, "source.started", source=getattr(source, "name", type(source).__name__))
+        glog.event(log, "source.started", source=source.name)
 
 
 def run(config: Path, options: DaemonOptions) -> None:

@@ -37,12 +37,12 @@ from gateway.daemon.metrics import JOURNALED
 from gateway.daemon.sniffer import SNIFF_DIED, Sniffer
 from gateway.messages import Envelope, MessageMeta, ParseResult
 from gateway.model import Finding, Severity
+from gateway.sources import ReplyBuilder
 from gateway.store import Journaled, NewMessage, Status, Store
 
 log = glog.get("journal")
 
 #: builds a reply when the format plugin gave none: (raw, findings) -> bytes
-ReplyBuilder = Callable[[bytes, list[Finding]], bytes | None]
 
 
 @dataclass(frozen=True)

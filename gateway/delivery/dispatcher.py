@@ -32,14 +32,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.config import ConfigError
 from gateway.store import NewMessage, Store
 from gateway.store.outbox import DEAD, OutboxItem
-from gateway.transport import Transport, TransportError
+from gateway.transport import ResponseSettings, ResponseTransport, Transport, TransportError
 
 from .outbox import RESPONSE_FORMAT, RESPONSE_STATUS, node_id, release_orphans
 
@@ -141,7 +140,8 @@ class Dispatcher:
             transport = self._transport(dest)
         except (ConfigError, TransportError) as exc:
             problem = "; ".join(exc.problems) if isinstance(exc, ConfigError) else str(exc)
-            error = TransportError(f"destination {dest}: {problem}", retryable=getattr(exc, "retryable", False))
+            retryable = isinstance(exc, TransportError) and exc.retryable
+            error = TransportError(f"destination {dest}: {problem}", retryable=retryable)
             for item in group:
                 self._failed(item, error, result)
             return
@@ -206,20 +206,22 @@ class Dispatcher:
                 continue
             self._responses_due[dest] = now + self.delivery.responses_poll_s
             settings = self.gateway.destination_settings.get(dest)
-            if getattr(settings, "responses_path", None) is None:
+            if not isinstance(settings, ResponseSettings) or settings.responses_path is None:
                 continue
             try:
                 total += self._fetch_from(dest)
             except (TransportError, ConfigError) as exc:
                 glog.event(log, "responses.failed", logging.WARNING, destination=dest, error=type(exc).__name__,
-                           retryable=getattr(exc, "retryable", False))  # fmt: skip
+                           retryable=isinstance(exc, TransportError) and exc.retryable)  # fmt: skip
         return total
 
     def _fetch_from(self, dest: str) -> int:
         scope = f"responses:{dest}"
-        transport: Any = self.transport_factory(dest)
+        transport = self.transport_factory(dest)
         n = 0
         try:
+            if not isinstance(transport, ResponseTransport):
+                raise TransportError(f"the transport of destination {dest} cannot fetch responses", retryable=False)
 
             def known(name: str, size: int) -> bool:
                 return self.store.response_known(scope, name, size)

@@ -2,5 +2,6 @@
 
 docs/model.md is written from the pydantic models in :mod:`gateway.model`
 and the 837P placement data in :mod:`gateway.docs.x12_places`; a test fails
-when the file is stale.
+when the file is stale. docs/rules.md is written from the built-in plugins'
+rule catalogues (``python -m gateway.docs rules``), checked the same way.
 """

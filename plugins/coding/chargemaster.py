@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway_plugins.coding.procedures import (
-    MAX_MODIFIERS,
     MODIFIER_RE,
     code_system_of,
     normalise_code,
@@ -49,6 +48,7 @@ from gateway_plugins.coding.procedures import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from gateway.codes import MAX_MODIFIERS
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, ServiceLine, Severity

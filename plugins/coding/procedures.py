@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from gateway.codes import MAX_MODIFIERS
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.model import Encounter, Finding, ServiceLine, Severity
@@ -45,7 +46,6 @@ NDC_FORMAT = RULES.add("PROC-NDC", Severity.ERROR, "An NDC is not 10 or 11 digit
 CPT_RE = re.compile(r"\d{4}[0-9FTU]")
 HCPCS_RE = re.compile(r"[A-CEGHJ-MP-V]\d{4}")
 MODIFIER_RE = re.compile(r"[A-Z0-9]{2}")
-MAX_MODIFIERS = 4
 #: hyphenated NDC layouts (labeler-product-package) → zero padding to 5-4-2
 _NDC_LAYOUTS = {(4, 4, 2): 0, (5, 3, 2): 1, (5, 4, 1): 2, (5, 4, 2): None}
 

@@ -30,6 +30,7 @@ from gateway.documents import Document, Kind, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
 from gateway.model import Encounter, Finding, Severity
+from gateway.rules import Catalogue
 
 FORMAT = "gateway-json"
 MAGIC = re.compile(rb'^\s*\{[^{]{0,200}?"gateway_format"\s*:\s*"encounters/1"')
@@ -60,8 +61,16 @@ def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
     return Envelope(format=FORMAT, sender=sender, control_id=control, message_type="encounters", extra={"doc": head})
 
 
+RULES = Catalogue("canonical_json", prefix="JSON")
+RULES.add(
+    "JSON-INVALID", Severity.ERROR, "The document is not JSON, or not the canonical encounters shape (with the path)."
+)
+RULES.add("JSON-NUMBER", Severity.ERROR, "A number is out of range, or has too many digits to read.")
+RULES.add("JSON-DEPTH", Severity.ERROR, "JSON nested too deeply to read.")
+
+
 def _error(message: str, location: str, rule: str = "JSON-INVALID") -> Finding:
-    return Finding(severity=Severity.ERROR, rule=rule, message=message, location=location)
+    return RULES[rule].finding(message, location)
 
 
 def _invalid(err: dict) -> Finding:

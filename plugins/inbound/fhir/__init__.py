@@ -20,12 +20,13 @@ from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
 
 from .reader import parse
+from .rules import RULES
 from .settings import FhirSettings
 from .sniff import FORMATS, sniff
 
 SETTINGS_SECTION = "fhir"
 
-__all__ = ["FORMATS", "SETTINGS_SECTION", "FhirSettings", "parse", "sniff"]
+__all__ = ["FORMATS", "RULES", "SETTINGS_SECTION", "FhirSettings", "parse", "sniff"]
 
 
 @hookimpl

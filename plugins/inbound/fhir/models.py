@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from gateway.model import Finding, Severity
 
+from .rules import RULES
 from .values import Json, items
 
 VERSION_PREFIX = determine_version_prefix_from_class(_Patient)
@@ -43,7 +44,8 @@ def valid_id(value: Any) -> bool:
 
 
 def finding(severity: Severity, rule: str, message: str, location: str | None = None) -> Finding:
-    return Finding(severity=severity, rule=rule, message=message, location=location, plugin="fhir")
+    """A finding of the declared rule ``rule`` (:mod:`.rules`; an undeclared id is a KeyError)."""
+    return RULES[rule].finding(message, location, severity)
 
 
 def error(rule: str, message: str, location: str | None = None) -> Finding:

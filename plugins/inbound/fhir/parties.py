@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.codes import x12_relationship
+from gateway.codes import MAX_COVERAGES, x12_relationship
 from gateway.model import Coverage, Guarantor, Patient, Payer, PersonName, Provider, Subscriber
 
 from .context import Ctx
@@ -292,8 +292,9 @@ def coverages_of(ctx: Ctx, ranked: list[tuple[int, Res]], patient: Res | None) -
         if id(res.data) in seen:
             continue
         seen.add(id(res.data))
-        if len(out) == 3:
-            ctx.warning("FHIR-COVERAGE-LIMIT", "more than three coverages; the rest are not billed", res.path)
+        if len(out) == MAX_COVERAGES:
+            text = f"more than {MAX_COVERAGES} coverages; the rest are not billed"
+            ctx.warning("FHIR-COVERAGE-LIMIT", text, res.path)
             break
         cov = coverage_of(ctx, res, patient, len(out) + 1)
         if cov is not None:

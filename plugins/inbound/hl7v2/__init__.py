@@ -21,17 +21,16 @@ from pydantic import BaseModel
 from gateway.config import Clinic, ClinicConfig
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-from gateway.model import Finding, Severity
 
 from .fieldmap import FieldMap, load_map
 from .parse import FORMAT, parse, sniff
-from .problems import PLUGIN
+from .problems import RULES
 from .settings import SECTION, Hl7v2Settings
 
 #: clinic.resources key of the clinic's field map
 RESOURCE = "hl7v2.field_map"
 
-__all__ = ["FORMAT", "RESOURCE", "Hl7v2Settings"]
+__all__ = ["FORMAT", "RESOURCE", "RULES", "Hl7v2Settings"]
 
 
 @hookimpl
@@ -57,11 +56,8 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
         return None
     fm = clinic.resources.get(RESOURCE)
     if not isinstance(fm, FieldMap):
-        problem = Finding(
-            severity=Severity.ERROR,
-            rule="HL7-CONFIG",
-            message="the HL7 v2 field map was not loaded for this clinic (gateway_load_clinic did not run)",
-            plugin=PLUGIN,
+        problem = RULES["HL7-CONFIG"].finding(
+            "the HL7 v2 field map was not loaded for this clinic (gateway_load_clinic did not run)"
         )
         return ParseResult(findings=[problem])
     settings = clinic.settings.get(SECTION)

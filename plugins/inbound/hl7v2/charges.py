@@ -21,16 +21,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from gateway.codes import MAX_MODIFIERS, MAX_POINTERS
 from gateway.money import MAX_UNITS, amount_problem, as_sent, cents
 
 from .codes import diagnosis_system, local_system, normal_code, procedure_system
 from .fieldmap import ChargeMap, DiagnosisMap, FieldPath, ProcedureMap
-from .problems import Problems
+from .problems import Issues
 from .reader import Segment
 from .values import Scope, to_date, to_decimal, to_provider
-
-MAX_MODIFIERS = 4
-MAX_POINTERS = 4
 
 
 def _label(p: FieldPath | None) -> str:
@@ -62,7 +60,7 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
     return out
 
 
-def _pointers(scope: Scope, paths: list[FieldPath], diagnoses: list[dict[str, Any]], problems: Problems) -> list[int]:
+def _pointers(scope: Scope, paths: list[FieldPath], diagnoses: list[dict[str, Any]], problems: Issues) -> list[int]:
     codes, path = scope.repeated(paths)
     if not codes:
         return list(range(1, min(MAX_POINTERS, len(diagnoses)) + 1))
@@ -118,7 +116,7 @@ def _codes(scope: Scope, fm: ChargeMap, own: frozenset[str] | None) -> dict[str,
     return out
 
 
-def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
+def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
     """(quantity, line charge: FT1-11 as stated, else FT1-12 × quantity in
     cents); None when a value is not a number or out of range."""
     bad = len(problems.errors)
@@ -149,12 +147,37 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Problems, seg: Segment) -> t
     return qty, as_sent(charge) if charge is ext else cents(charge)
 
 
+def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any]:
+    """The charge's situational values the field map reads (prior
+    authorization, referral, note, supervising provider, NDC quantity/unit)."""
+    out: dict[str, Any] = {}
+    for key in ("prior_authorization", "referral_number", "note"):
+        value = scope.first(getattr(fm, key))[0]
+        if value:
+            out[key] = value
+    for p in fm.supervising:
+        parts, pseg = scope.parts(p)
+        supervising = to_provider(parts, problems, pseg, p.field)
+        if supervising is not None:
+            out["supervising_provider"] = supervising
+            break
+    qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
+    if qpath is not None:
+        qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
+        if qty is not None:
+            out["ndc_quantity"] = qty
+    unit = scope.first(fm.ndc_unit)[0]
+    if unit:
+        out["ndc_unit"] = unit.upper()
+    return out
+
+
 def charge_line(
     ft1: Segment,
     related: Mapping[str, Segment],
     fm: ChargeMap,
     diagnoses: list[dict[str, Any]],
-    problems: Problems,
+    problems: Issues,
     default_date: date | None,
     own: frozenset[str] | None = None,
     ref: str = "",
@@ -211,6 +234,7 @@ def charge_line(
         ndc_sys = scope.get(fm.ndc_system[i]).upper() if i < len(fm.ndc_system) else ""
         ndc = ndc if ndc_sys in ("", "NDC", "N4") else ""
     line = {
+        **_line_extras(scope, fm, problems),
         "service_date": when,
         "modifiers": [m.upper() for m in mods[:MAX_MODIFIERS]],
         "units": qty,
@@ -231,7 +255,7 @@ def procedure_line(
     base: Mapping[str, Segment],
     fm: ProcedureMap,
     diagnoses: list[dict[str, Any]],
-    problems: Problems,
+    problems: Issues,
     own: frozenset[str] | None = None,
     ref: str = "",
 ) -> dict[str, Any] | None:

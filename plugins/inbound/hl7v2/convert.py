@@ -25,10 +25,11 @@ from gateway.model import Coverage, Encounter, Guarantor, Patient
 from gateway.money import cents
 
 from .charges import charge_line, procedure_line, read_diagnoses
+from .claiminfo import read_claim_info
 from .fieldmap import FieldMap
 from .insurance import read_coverages
 from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
-from .problems import Problems
+from .problems import Issues
 from .reader import Message, Segment
 from .settings import Hl7v2Settings
 from .values import Scope, to_country
@@ -142,7 +143,7 @@ def build(
     fm: FieldMap,
     clinic_id: str,
     records: RecordLookup,
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     reading: Reading | None = None,
 ) -> Built:
@@ -193,7 +194,7 @@ def _encounter(
     base: dict[str, Segment],
     fm: FieldMap,
     parties: tuple[dict[str, Any], Visit, list[Any], Any],
-    problems: Problems,
+    problems: Issues,
     info: dict[str, Any],
     how: Reading,
 ) -> Encounter:
@@ -238,6 +239,7 @@ def _encounter(
             "service_lines": lines,
             "patient_paid": _patient_paid(others, fm.charge.payment_types),
             "extensions": {"hl7v2": {k: v for k, v in ext.items() if v is not None}},
+            **read_claim_info(fm.claim, Scope(None, base), problems),
         }
     )
 

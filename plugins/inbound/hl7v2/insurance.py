@@ -15,16 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gateway.codes import x12_relationship
+from gateway.codes import MAX_COVERAGES, x12_relationship
 from gateway.model import Severity
 
 from .codes import TABLE_0344
 from .fieldmap import InsuranceMap
-from .problems import Problems
+from .problems import Issues
 from .reader import Segment
 from .values import Scope, to_address, to_date, to_name, to_sex
-
-MAX_COVERAGES = 3
 
 
 def _relationship(scope: Scope, fm: InsuranceMap) -> str:
@@ -77,7 +75,7 @@ def read_coverage(
     related: Mapping[str, Segment],
     fm: InsuranceMap,
     patient: Mapping[str, Any] | None,
-    problems: Problems,
+    problems: Issues,
     self_pay: frozenset[str] = frozenset(),
     country: str = "US",
 ) -> dict[str, Any] | None:
@@ -144,7 +142,7 @@ def read_coverages(
     groups: Sequence[tuple[Segment, Mapping[str, Segment]]],
     fm: InsuranceMap,
     patient: Mapping[str, Any] | None,
-    problems: Problems,
+    problems: Issues,
     billing: bool = True,
     self_pay: frozenset[str] = frozenset(),
     country: str = "US",
@@ -154,7 +152,7 @@ def read_coverages(
     on a registration (the coverage is then not learnt)."""
     out: list[dict[str, Any]] = []
     for in1, related in groups:
-        found = Problems()
+        found = Issues()
         cov = read_coverage(in1, related, fm, patient, found, self_pay, country)
         for p in found.items:
             keep = billing or p.rule != "HL7-COVERAGE"

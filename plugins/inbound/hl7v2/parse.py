@@ -19,8 +19,8 @@ from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
 from . import strict
 from .ack import batch_ack, build_ack
 from .convert import Built, Reading, build, kind_of
-from .fieldmap import FieldMap
-from .problems import Problems
+from .fieldmap import FieldMap, claim_paths
+from .problems import Issues
 from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
 from .settings import Hl7v2Settings
 from .versions import content_version, version_index
@@ -143,7 +143,7 @@ def sniff(raw: bytes) -> Envelope | None:
     )
 
 
-def _oversized(msg: Message, cap: int, problems: Problems) -> None:
+def _oversized(msg: Message, cap: int, problems: Issues) -> None:
     for seg in msg.segments:
         if len(seg.text) > cap:
             fields = seg.fields
@@ -157,7 +157,7 @@ def read_message(
     fm: FieldMap,
     clinic_id: str,
     records: RecordLookup,
-    problems: Problems,
+    problems: Issues,
     prefix: str = "",
 ) -> tuple[Built, dict[str, Any]]:
     """Encounters and updates of one message; problems in ``problems``;
@@ -196,7 +196,7 @@ def read_message(
     if kind != "charges":
         _charges_not_billed(msg, fm, info["message_type"], problems)
     if settings.strict:
-        problems.items += strict.validate(msg, info["version"])
+        problems.items += strict.validate(msg, info["version"], strict.mapped_outside(claim_paths(fm)))
     ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
     ext["message_index"] = msg.number
     try:
@@ -207,7 +207,7 @@ def read_message(
     return built, info
 
 
-def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems: Problems) -> None:
+def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems: Issues) -> None:
     """A warning for each charge (FT1 of a billed type, or none) in a message
     that bills nothing (an ADT, an ignored type): it must not vanish quietly."""
     for seg in msg.all(fm.charge.segment):
@@ -217,7 +217,7 @@ def _charges_not_billed(msg: Message, fm: FieldMap, message_type: str, problems:
             problems.add("HL7-CHARGE-NOT-BILLED", text, seg, fm.charge.type.field)
 
 
-def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Problems) -> None:
+def _batch_problems(batch: Batch, infos: list[dict[str, Any]], problems: Issues) -> None:
     senders = {(i["sending_application"], i["sending_facility"]) for i in infos}
     if len({fac for _, fac in senders}) > 1:
         problems.at("HL7-BATCH", "the messages of this batch come from different facilities (MSH-4)", "MSH")
@@ -248,7 +248,7 @@ class _Overlay:
 
 def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup) -> ParseResult:
     """Read every message of ``raw`` (see the module docstring)."""
-    file_problems = Problems()
+    file_problems = Issues()
     if len(raw) > settings.max_message_bytes:
         file_problems.at("HL7-SIZE", f"the input is larger than {settings.max_message_bytes} bytes", "MSH")
         return _finish(ParseResult(), file_problems, [], Batch([], {}, []), settings)
@@ -269,7 +269,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
     infos: list[dict[str, Any]] = []
     known = _Overlay(records)
     for msg in batch.messages:
-        problems = Problems()
+        problems = Issues()
         prefix = f"MSG[{msg.number}]/" if multi else ""
         built, info = read_message(msg, settings, fm, clinic_id, known, problems, prefix)
         infos.append(info)
@@ -287,7 +287,7 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
 
 def _finish(
     result: ParseResult,
-    file_problems: Problems,
+    file_problems: Issues,
     acks: list[str],
     batch: Batch,
     settings: Hl7v2Settings,

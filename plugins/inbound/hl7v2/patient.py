@@ -11,7 +11,7 @@ from gateway.codes import X12_RELATIONSHIPS, x12_relationship
 from gateway.model import Patient
 
 from .fieldmap import GuarantorMap, PatientMap, VisitMap
-from .problems import Problems
+from .problems import Issues
 from .values import Scope, comp, to_address, to_date, to_name, to_provider, to_sex
 
 #: a birth date before this year is implausible (a typo like 10131113)
@@ -32,7 +32,7 @@ def _patient_id(fm: PatientMap, scope: Scope) -> str:
     return scope.first(fm.id)[0]
 
 
-def _plausible_birth_date(dob: date | None, sent: str, problems: Problems, seg: Any, fld: int) -> None:
+def _plausible_birth_date(dob: date | None, sent: str, problems: Issues, seg: Any, fld: int) -> None:
     """Warn on a birth date before 1900 or after the message was sent
     (``sent``: MSH-7's YYYYMMDD, '' when not sent)."""
     if dob is None:
@@ -44,7 +44,7 @@ def _plausible_birth_date(dob: date | None, sent: str, problems: Problems, seg: 
 
 
 def read_patient(
-    fm: PatientMap, scope: Scope, problems: Problems, country: str = "US", sent: str = ""
+    fm: PatientMap, scope: Scope, problems: Issues, country: str = "US", sent: str = ""
 ) -> dict[str, Any] | None:
     """The patient of the PID (None, with an error, when there is none);
     ``country`` for an address without one (MSH-17), ``sent`` the message
@@ -102,7 +102,7 @@ class Visit:
     place_of_service: str | None
 
 
-def _provider(paths: list, scope: Scope, problems: Problems) -> dict[str, Any] | None:
+def _provider(paths: list, scope: Scope, problems: Issues) -> dict[str, Any] | None:
     for p in paths:
         parts, seg = scope.parts(p)
         prov = to_provider(parts, problems, seg, p.field)
@@ -111,7 +111,7 @@ def _provider(paths: list, scope: Scope, problems: Problems) -> dict[str, Any] |
     return None
 
 
-def read_visit(fm: VisitMap, scope: Scope, problems: Problems, fallback_id: str) -> Visit:
+def read_visit(fm: VisitMap, scope: Scope, problems: Issues, fallback_id: str) -> Visit:
     """The visit of the PV1 (an id is always returned: the control id when
     neither PV1-19 nor the account number is sent)."""
     visit_id, _, _ = scope.first(fm.id)
@@ -132,7 +132,7 @@ def read_visit(fm: VisitMap, scope: Scope, problems: Problems, fallback_id: str)
     )
 
 
-def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Problems, country: str = "US") -> dict[str, Any] | None:
+def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Issues, country: str = "US") -> dict[str, Any] | None:
     """The first GT1 as the statement's guarantor (its own e-mail and address)."""
     name = to_name(scope.parts(fm.name)[0])
     if name is None:

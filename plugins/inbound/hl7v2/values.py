@@ -20,7 +20,7 @@ from gateway.model import Sex
 from gateway.money import MAX_AMOUNT
 
 from .fieldmap import FieldPath
-from .problems import Problems
+from .problems import Issues
 from .reader import Segment, components, pick
 
 NULL = '""'
@@ -135,7 +135,7 @@ def comp(parts: list[str], n: int) -> str:
 # converters: value → canonical, problems reported at (segment, field)
 
 
-def to_date(value: str, problems: Problems, seg: Segment | None, fld: int, label: str) -> date | None:
+def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: str) -> date | None:
     """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date."""
     if not value:
         return None
@@ -160,7 +160,7 @@ def to_date(value: str, problems: Problems, seg: Segment | None, fld: int, label
 
 def to_decimal(
     value: str,
-    problems: Problems,
+    problems: Issues,
     seg: Segment | None,
     fld: int,
     label: str,
@@ -255,7 +255,7 @@ def to_email(parts: list[str]) -> str | None:
     return text
 
 
-def to_provider(parts: list[str], problems: Problems, seg: Segment | None, fld: int) -> dict[str, Any] | None:
+def to_provider(parts: list[str], problems: Issues, seg: Segment | None, fld: int) -> dict[str, Any] | None:
     """XCN: id ^ family ^ given ^ middle ^ suffix … ^ authority (9) … ^ id type (13) → Provider fields.
 
     The id is an NPI when the id type or assigning authority says so, or

@@ -9,10 +9,10 @@ from decimal import Decimal
 from gateway_plugins.rules.scrubber.base import RULES, Context, check, line_where
 
 from gateway.claims import MAX_LINES_PER_CLAIM
+from gateway.codes import MAX_DIAGNOSES, MAX_POINTERS
 from gateway.model import Claim, Finding, Severity
+from gateway.money import MAX_AMOUNT, MAX_UNITS
 
-MAX_DIAGNOSES = 12
-MAX_POINTERS = 4
 CENT = Decimal("0.01")
 
 TOTAL = RULES.add(
@@ -42,8 +42,6 @@ DIAG_NONE = RULES.add("SCRUB-DIAG-NONE", Severity.ERROR, "A claim has no diagnos
 DIAG_DUP = RULES.add("SCRUB-DIAG-DUPLICATE", Severity.WARNING, "A diagnosis code is listed twice on a claim.")
 POS = RULES.add("SCRUB-POS", Severity.ERROR, "A place of service is not a 2-digit CMS place of service code.")
 #: the largest amount and unit count a claim may carry (X12 R elements; far beyond any real visit)
-MAX_AMOUNT = Decimal("99999999.99")
-MAX_UNITS = Decimal("99999")
 UNIT_PLACES = Decimal("0.001")
 AMOUNT = RULES.add(
     "SCRUB-AMOUNT",
