@@ -16,7 +16,7 @@ plugins' imports in agreement.
 from __future__ import annotations
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.2.0"
+API_VERSION = "1.4.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"
@@ -33,9 +33,14 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "Address",
         "Adjustment",
         "Aging",
+        "AmountAddition",
+        "AmountQualifier",
         "Claim",
         "ClaimAck277",
+        "ClaimAdditions",
         "Coverage",
+        "DateAddition",
+        "DateQualifier",
         "Diagnosis",
         "Encounter",
         "Finding",
@@ -43,11 +48,16 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "InterchangeAck",
         "LineAck277",
         "Money",
+        "NoteAddition",
+        "NoteQualifier",
         "Patient",
         "Payer",
         "PersonName",
         "Provider",
         "ProviderAdjustment",
+        "ReferenceAddition",
+        "REFERENCE_VALUE",
+        "ReferenceQualifier",
         "Remit835",
         "RemitClaim",
         "RemitEnd",
@@ -112,6 +122,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "gateway.console.fhir_outcome": ("operation_outcome",),
     "gateway.money": ("MAX_AMOUNT", "MAX_UNITS", "amount_problem", "as_sent", "cents", "units_problem"),
     "gateway.codes": (
+        "ADJUSTMENT_GROUPS",
         "CLAIM_RELATIONSHIPS",
         "FILING_INDICATORS",
         "FREQUENCY_CODES",

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.adjustment_codes import config_problems as adjustment_code_problems
 from gateway.config import (
     Clinic,
     ConfigError,
@@ -114,6 +115,7 @@ class Gateway:
         # every problem in one run: core ones found while reading, plugin sections, mapping data
         problems = [*loaded.problems, *self._validate_plugin_sections()]
         problems += self._load_clinics()
+        problems += adjustment_code_problems(loaded)
         if problems:
             raise ConfigError(problems)
         self.pipeline = Pipeline(host, self.clinics)

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from gateway.config import Clinic
 from gateway.model import (
+    CLAIM_INFO_FIELDS,
     Aging,
     Claim,
     Encounter,
@@ -152,6 +153,7 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
                 service_lines=[ln.model_copy() for ln in lines],
                 total_charge=sum((ln.charge or Decimal(0) for ln in lines), Decimal("0.00")),
                 patient_paid=encounter.patient_paid if part == 1 else None,
+                **{name: getattr(encounter, name) for name in CLAIM_INFO_FIELDS},
             )
         )
     return claims, []

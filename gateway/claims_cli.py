@@ -1,5 +1,5 @@
 """Operator commands for claims and statements as the store keeps them:
-``gateway claims list|show|resolve`` and ``gateway statements list|show|resolve``.
+``gateway claims list|show|resolve|adjust`` and ``gateway statements list|show|resolve``.
 
 A claim is named by its CLM01 in every command (a statement by its id); the
 store keeps one row per submission (version, payer place P/S/T, frequency) and
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import click
 from gateway.config import ConfigError, read_config
 from gateway.daemon.cli import CONFIG, STORE, _actor, _date, _open, _ts
 from gateway.store import Store
+from gateway.store.remits import LedgerEntry, Money, PostingError, claim_money
 from gateway.store.submissions import ACTIONS, KINDS, ClaimStatus, Kind, ResolveError, Submission, SubmissionFilter
 
 _NOUN = {"claims": "claim", "statements": "statement"}
@@ -90,11 +91,112 @@ def _summary(kind: Kind, key: str, clinic: str, subs: list[Submission]) -> dict[
     }
 
 
+def _money_json(m: Money) -> dict[str, Any]:
+    return {
+        "charge": _amount(m.charge),
+        "paid": _amount(m.paid),
+        "adjustments": [{"group": g, "reason": r, "amount": _amount(a)} for g, r, a in m.adjustments],
+        "patient_responsibility": _amount(m.patient_responsibility),
+        "balance": _amount(m.balance),
+        "denials": [{"group": g, "reason": r, "amount": _amount(a)} for g, r, a in m.denials],
+    }
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _money_view(out: dict[str, Any], ledger: list[LedgerEntry]) -> dict[str, Any]:
+    """The claim's money from its ledger; before anything was posted the
+    charge is owed whole (a claim never sent owes nothing yet)."""
+    if not ledger:
+        sent = out["status"] not in ("created", "held", "superseded", "discarded", "failed", "voided")
+        charge = Decimal(out["charge"] or "0")
+        owed = charge if sent and out["status"] not in ("rejected_999", "rejected_277") else Decimal("0")
+        return {"charge": _amount(charge), "paid": "0.00", "adjustments": [], "patient_responsibility": "0.00",
+                "balance": _amount(owed), "denials": [], "lines": {}, "ledger": []}  # fmt: skip
+    total, lines = claim_money(ledger)
+    return {
+        **_money_json(total),
+        "lines": {str(lx): _money_json(m) for lx, m in lines.items()},
+        "ledger": [
+            {"at": _iso(e.at), "line": e.line, "kind": e.kind, "group": e.group, "reason": e.reason,
+             "amount": _amount(e.amount), "remit": e.remit_id, "source": e.source, "note": e.note}
+            for e in ledger
+        ],
+    }  # fmt: skip
+
+
+def _echo_money(out: dict[str, Any]) -> None:
+    adj = ", ".join(f"{a['group']}-{a['reason']} {a['amount']}" for a in out["adjustments"]) or "-"
+    click.echo(f"  paid {out['paid']}  adjustments {adj}  patient responsibility {out['patient_responsibility']}  "
+               f"balance {out['balance']}")  # fmt: skip
+    for lx, m in out["lines"].items():
+        adj = ", ".join(f"{a['group']}-{a['reason']} {a['amount']}" for a in m["adjustments"]) or "-"
+        click.echo(f"  line {lx}: charge {m['charge']}  paid {m['paid']}  adjustments {adj}  balance {m['balance']}")
+
+
+def _adjust_command(group: click.Group) -> None:
+    @group.command()
+    @CONFIG
+    @STORE
+    @click.argument("key", metavar="CLM01")
+    @click.option("--amount", required=True, help="Amount to adjust off the balance (negative adds to it).")
+    @click.option("--reason", required=True, help="Why (kept in the ledger, the events and the audit trail).")
+    @click.option("--group", "group_code", type=click.Choice(["CO", "OA", "PR"]), default="OA", show_default=True,
+                  help="CO contractual write-off, OA other, PR moved to the patient.")  # fmt: skip
+    @click.option("--clinic", help="Needed when several clinics use the CLM01.")
+    @click.option("--json", "as_json", is_flag=True)
+    def adjust(config: Path, store_url: str | None, key: str, amount: str, reason: str, group_code: str,
+               clinic: str | None, as_json: bool) -> None:  # fmt: skip
+        """An audited manual adjustment or write-off on a claim's ledger, so a
+        denied or small-balance claim can reach zero (it closes at zero)."""
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) > Decimal("99999999.99"):
+            click.echo(f"--amount {amount!r} is not an amount with at most two decimals", err=True)
+            sys.exit(2)
+        if not reason.strip():
+            click.echo("--reason must say why", err=True)
+            sys.exit(2)
+        with _open(config, store_url) as store:
+            clinic_id, _ = _story(store, "claims", config, key, clinic)
+            try:
+                money = store.adjust(clinic_id, key, value, reason.strip(), _actor(), group=group_code)
+            except PostingError as exc:
+                click.echo(f"claim {key}: {exc}", err=True)
+                sys.exit(1)
+            status = store.submissions("claims", clinic_id, key)[-1].status
+        view = {"id": key, "clinic": clinic_id, "status": status, **_money_json(money)}
+        if as_json:
+            click.echo(json.dumps(view, indent=2))
+            return
+        click.echo(f"claim {key} ({clinic_id}): adjusted {group_code} {value:.2f}; balance {view['balance']}"
+                   + ("; closed" if status == "closed" else ""))  # fmt: skip
+
+
+def story_json(store: Store, kind: Kind, clinic_id: str, key: str, subs: list[Submission]) -> dict[str, Any]:
+    """``claims show --json`` (``statements show --json``): the same shape for
+    ``GET /api/v1/claims/{id}``."""
+    out = _summary(kind, key, clinic_id, subs)
+    if kind == "claims":
+        out.update(_money_view(out, store.ledger(clinic_id, key)))
+    out["events"] = [
+        {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
+         "source": e.source, "actor": e.actor, "detail": e.detail}
+        for e in store.events(kind, clinic_id, key)
+    ]  # fmt: skip
+    return out
+
+
 def _group(cli: click.Group, kind: Kind) -> None:
     noun = _NOUN[kind]
     actions = ACTIONS[kind]
 
-    @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content.")
+    @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
+             + (", adjust a balance." if kind == "claims" else "."))
     def group() -> None:
         pass
 
@@ -130,20 +232,18 @@ def _group(cli: click.Group, kind: Kind) -> None:
     @click.option("--clinic", help="Needed when several clinics use the id.")
     @click.option("--json", "as_json", is_flag=True)
     def show(config: Path, store_url: str | None, key: str, clinic: str | None, as_json: bool) -> None:
-        """One claim's (statement's) whole story: every submission and event."""
+        """One claim's (statement's) whole story: every submission and event;
+        for a claim also its money (charge, paid, adjustments, patient
+        responsibility, balance) from the ledger, per line (LX)."""
         with _open(config, store_url) as store:
             clinic_id, subs = _story(store, kind, config, key, clinic)
-            events = store.events(kind, clinic_id, key)
-        out = _summary(kind, key, clinic_id, subs)
-        out["events"] = [
-            {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
-             "source": e.source, "actor": e.actor, "detail": e.detail}
-            for e in events
-        ]  # fmt: skip
+            out = story_json(store, kind, clinic_id, key, subs)
         if as_json:
             click.echo(json.dumps(out, indent=2))
             return
         click.echo(f"{noun} {key}  clinic {clinic_id}  status {out['status']}  charge {out['charge'] or '-'}")
+        if kind == "claims":
+            _echo_money(out)
         for s in out["submissions"]:
             ref = f"  REF*F8 {s['original_reference']}" if s["original_reference"] else ""
             click.echo(f"  version {s['version']} (payer {s['payer_seq']}, frequency {s['frequency_code'] or '-'}): "
@@ -195,6 +295,7 @@ def _group(cli: click.Group, kind: Kind) -> None:
             )
 
     if kind == "claims":
+        _adjust_command(group)
         resolve = click.option("--payer-seq", type=click.IntRange(1, 3), help="Payer place (1 P, 2 S, 3 T).")(resolve)
         resolve = click.option("--icn", help="The payer's claim control number of the earlier claim (277CA, 835).")(
             resolve

@@ -72,3 +72,12 @@ MAX_COVERAGES = 3
 
 #: CLM05-3 claim frequency codes for professional claims.
 FREQUENCY_CODES: dict[str, str] = {"1": "original", "7": "replacement", "8": "void"}
+
+
+#: CAS01 claim adjustment groups of 5010 (CR belonged to 4010), in plain words
+ADJUSTMENT_GROUPS: dict[str, str] = {
+    "CO": "contractual obligation",
+    "OA": "other adjustment",
+    "PI": "payer-initiated reduction",
+    "PR": "patient responsibility",
+}

@@ -207,6 +207,14 @@ class ConsoleConfig(Strict):
     login_rate_per_minute: int = Field(10, ge=1)
 
 
+class RemittanceConfig(Strict):
+    """Reading what payers send back (docs/remittance.md, "Operators")."""
+
+    #: CSV of CARC/RARC descriptions (kind,code,description) replacing the shipped one;
+    #: relative to gateway.yaml's folder
+    adjustment_codes: str | None = None
+
+
 class ClinicConfig(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
     name: str
@@ -225,6 +233,28 @@ class ClinicConfig(Strict):
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class StoreKeyConfig(Strict):
+    """One key of encryption at rest (docs/operations.md#encryption-at-rest)."""
+
+    #: 32 random bytes, base64 or hex, behind a secret reference (env:NAME or file:PATH)
+    key: SecretRef
+    #: stored with every value it seals; a new id for every new key
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+
+
+class EncryptionConfig(StoreKeyConfig):
+    """``key``/``key_id`` seal new values; ``previous_keys`` only open old ones
+    (until ``gateway store rotate-key`` has re-sealed them)."""
+
+    previous_keys: list[StoreKeyConfig] = Field(default_factory=list)
+
+
+class StoreConfig(Strict):
+    """The store (journal, results, outbox): encryption at rest."""
+
+    encryption: EncryptionConfig | None = None
+
+
 class GatewayConfig(Strict):
     version: int = 1
     #: folder for the gateway's own state (control numbers, journal), relative
@@ -239,6 +269,8 @@ class GatewayConfig(Strict):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    remittance: RemittanceConfig = Field(default_factory=RemittanceConfig)
     clinics: list[ClinicConfig] = Field(min_length=1)
 
 

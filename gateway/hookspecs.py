@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, Encounter, Finding, ResponseBatch
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -226,7 +226,27 @@ def gateway_payer_rules(claim: Claim, clinic: Clinic, meta: MessageMeta) -> Find
 
     Called for every claim: an implementation checks ``claim.payer.id`` or
     ``claim.coverage.claim_filing_indicator`` and returns ``None`` for
-    payers it does not handle.
+    payers it does not handle. The claim carries what payer edits need
+    besides parties and lines: the prior authorization and referral
+    (``claim.prior_authorization``, per line too), onset/accident dates,
+    related causes, notes and what ``gateway_claim_additions`` added; a
+    value the model has no field for reaches it through the inbound
+    mapping (the HL7 field map, a Z-segment) into one of those fields.
+    """
+
+
+@hookspec
+def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | None:
+    """Add payer-required values to a claim's 837P, typed: never segment text.
+
+    Return a :class:`~gateway.model.ClaimAdditions` (REF, DTP, NTE and line
+    AMT slots whose qualifier enums list what 005010X222A1 allows at claim
+    and line level; ``line`` is the 1-based service line, None the claim) or
+    ``None``. Called for every claim before the scrubber and payer rules,
+    which see the additions on ``claim.additions``; the x12 renderer writes
+    each in its loop. Additions of several plugins are merged; two filling
+    one slot, or an addition filling a slot the claim's own fields fill
+    (``claim.prior_authorization`` is REF*G1), is an error finding.
     """
 
 
@@ -250,4 +270,5 @@ MESSAGE_HOOKS = (
     "gateway_code_encounter",
     "gateway_scrub_claim",
     "gateway_payer_rules",
+    "gateway_claim_additions",
 )

@@ -14,7 +14,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from gateway.money import MAX_AMOUNT, MAX_UNITS
 
@@ -199,7 +207,21 @@ class ServiceLine(_Model):
     #: they differ by line (837P 2420E, 2420F: labs, DME, imaging)
     ordering_provider: Provider | None = None
     referring_provider: Provider | None = None
+    #: who supervised the rendering provider for this line (837P 2420D)
+    supervising_provider: Provider | None = None
+    #: the payer's prior-authorization and referral numbers when they differ
+    #: by line (837P 2400 REF*G1, REF*9F)
+    prior_authorization: str | None = None
+    referral_number: str | None = None
+    #: a note about this line for the payer (837P 2400 NTE*ADD)
+    note: str | None = None
+    #: the drug's National Drug Code, 11 digits (5-4-2) without dashes, for
+    #: drug lines (837P 2410 LIN*N4); ``ndc_quantity`` and ``ndc_unit`` (F2
+    #: international unit, GR gram, ME milligram, ML millilitre, UN unit) are
+    #: CTP04/CTP05 (the line's units, UN, when not sent)
     ndc: str | None = None
+    ndc_quantity: Units | None = None
+    ndc_unit: str | None = None
     description: str | None = None
     control_number: str | None = None
     #: the patient pays this line themselves (non-covered or elective
@@ -224,7 +246,53 @@ class Guarantor(_Model):
     email: str | None = None
 
 
-class Encounter(_Model):
+#: fields added to Encounter and Claim after stores held their JSON
+_OMITTED_WHEN_EMPTY = ("related_causes", "additions")
+
+
+class _ClaimInfo(_Model):
+    """Situational claim data payers require, on the encounter as the clinic
+    sent it and on each of its claims (copied by the core)."""
+
+    #: the payer's prior-authorization number for this care (837P 2300 REF*G1)
+    prior_authorization: str | None = None
+    #: the referral number the payer issued (837P 2300 REF*9F)
+    referral_number: str | None = None
+    #: onset of the current illness or symptom (837P 2300 DTP*431)
+    onset_date: date | None = None
+    #: date of the accident the care results from (837P 2300 DTP*439)
+    accident_date: date | None = None
+    #: the date the patient was last seen by the referring or ordering
+    #: provider (837P 2300 DTP*304; routine foot care, physical therapy)
+    last_seen_date: date | None = None
+    #: why the care is related to an accident or employment, at most two of
+    #: AA auto accident, EM employment, OA other accident (837P CLM11-1, -2)
+    related_causes: list[str] = Field(default_factory=list)
+    #: the state (USPS code) of an auto accident (837P CLM11-4, required with AA)
+    accident_state: str | None = None
+    #: a note for the payer about the claim (837P 2300 NTE*ADD, 80 characters)
+    note: str | None = None
+    #: why the claim is sent late: 1-11 or 15, X12 code list 1514 (837P CLM20)
+    delay_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Empty ``related_causes`` and ``additions`` are left out, so a claim
+        without them serialises (and digests: the store's duplicate rule) as
+        before these fields existed."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in _OMITTED_WHEN_EMPTY:
+                if key in data and not getattr(self, key, None):
+                    del data[key]
+        return data
+
+
+#: the situational fields an encounter passes on to each of its claims
+CLAIM_INFO_FIELDS = tuple(_ClaimInfo.model_fields)
+
+
+class Encounter(_ClaimInfo):
     """One visit as the clinic reported it, format details removed.
 
     ``id`` is the visit/account number (PV1-19, FHIR Encounter id).
@@ -257,7 +325,201 @@ class Encounter(_Model):
         return ordered[0] if ordered else None
 
 
-class Claim(_Model):
+# ---------------------------------------------------------------------------
+# Claim additions: what a payer plugin adds to a claim's 837P through the
+# ``gateway_claim_additions`` hook (docs/plugins.md). Typed slots with the
+# qualifiers 005010X222A1 allows where they go, never segment text: the x12
+# renderer writes each in its loop, its value through the same element rules
+# as every other value.
+
+
+class ReferenceQualifier(StrEnum):
+    """REF01 of an added reference (2300 claim or 2400 line level)."""
+
+    PRIOR_AUTHORIZATION = "G1"
+    REFERRAL = "9F"
+    MEDICAL_RECORD = "EA"
+    CLIA = "X4"
+    REFERRING_CLIA = "F4"
+    IMMUNIZATION_BATCH = "BT"
+    MAMMOGRAPHY_CERTIFICATION = "EW"
+    DEMONSTRATION_PROJECT = "P4"
+    INVESTIGATIONAL_DEVICE = "LX"
+    CARE_PLAN_OVERSIGHT = "1J"
+    AUTHORIZATION_EXCEPTION = "4N"
+
+
+class DateQualifier(StrEnum):
+    """DTP01 of an added date (2300 claim or 2400 line level)."""
+
+    ONSET = "431"
+    INITIAL_TREATMENT = "454"
+    LAST_SEEN = "304"
+    ACUTE_MANIFESTATION = "453"
+    ACCIDENT = "439"
+    LAST_MENSTRUAL_PERIOD = "484"
+    LAST_XRAY = "455"
+    PRESCRIPTION = "471"
+    LAST_WORKED = "297"
+    RETURN_TO_WORK = "296"
+    BEGIN_THERAPY = "463"
+    LAST_CERTIFICATION = "461"
+    SHIPPED = "011"
+
+
+class NoteQualifier(StrEnum):
+    """NTE01 of an added note."""
+
+    ADDITIONAL = "ADD"
+    CERTIFICATION = "CER"
+    DIAGNOSIS = "DGN"
+    GOALS = "DCP"
+    THIRD_PARTY = "TPO"
+
+
+class AmountQualifier(StrEnum):
+    """AMT01 of an added line amount (2400)."""
+
+    SALES_TAX = "T"
+    POSTAGE = "F4"
+
+
+#: which qualifiers 005010X222A1 allows at claim level (2300) and line level (2400)
+CLAIM_LEVEL: dict[type[StrEnum], frozenset[str]] = {
+    ReferenceQualifier: frozenset({"G1", "9F", "EA", "X4", "EW", "P4", "LX", "1J", "4N"}),
+    DateQualifier: frozenset({"431", "454", "304", "453", "439", "484", "455", "471", "297", "296"}),
+    NoteQualifier: frozenset({"ADD", "CER", "DGN", "DCP", "TPO"}),
+    AmountQualifier: frozenset(),
+}
+LINE_LEVEL: dict[type[StrEnum], frozenset[str]] = {
+    ReferenceQualifier: frozenset({"G1", "9F", "X4", "F4", "BT", "EW"}),
+    DateQualifier: frozenset({"471", "463", "461", "304", "011", "455", "454"}),
+    NoteQualifier: frozenset({"ADD", "DCP", "TPO"}),
+    AmountQualifier: frozenset({"T", "F4"}),
+}
+#: a reference value: letters, digits and - . / (an 837P REF02 holds 50)
+REFERENCE_VALUE = r"^[A-Za-z0-9][A-Za-z0-9./-]{0,49}$"
+
+
+class _Addition(_Model):
+    """``line`` None: the claim (2300); else the 1-based service line (2400)."""
+
+    line: int | None = Field(None, ge=1, le=50)
+
+    def _check_level(self, qualifier: StrEnum) -> None:
+        allowed = (CLAIM_LEVEL if self.line is None else LINE_LEVEL)[type(qualifier)]
+        if qualifier.value not in allowed:
+            where = "claim level (2300)" if self.line is None else "line level (2400)"
+            raise ValueError(f"{type(qualifier).__name__} {qualifier.value} is not allowed at {where}")
+
+
+class ReferenceAddition(_Addition):
+    """A REF: ``qualifier`` and ``value`` (letters, digits, ``-./``; 50 at most)."""
+
+    qualifier: ReferenceQualifier
+    value: str = Field(pattern=REFERENCE_VALUE)
+
+    @model_validator(mode="after")
+    def _level(self) -> ReferenceAddition:
+        self._check_level(self.qualifier)
+        return self
+
+
+class DateAddition(_Addition):
+    """A DTP with a single date (DTP02 = D8)."""
+
+    qualifier: DateQualifier
+    value: date
+
+    @model_validator(mode="after")
+    def _level(self) -> DateAddition:
+        self._check_level(self.qualifier)
+        return self
+
+
+class NoteAddition(_Addition):
+    """An NTE: free text, cleaned to the X12 character set and cut at 80."""
+
+    qualifier: NoteQualifier = NoteQualifier.ADDITIONAL
+    text: str = Field(min_length=1, max_length=80)
+
+    @model_validator(mode="after")
+    def _level(self) -> NoteAddition:
+        self._check_level(self.qualifier)
+        return self
+
+
+class AmountAddition(_Addition):
+    """A line AMT (sales tax, postage): ``line`` is required."""
+
+    qualifier: AmountQualifier
+    amount: Money = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _level(self) -> AmountAddition:
+        if self.line is None:
+            raise ValueError("an added amount belongs to a service line: set line")
+        self._check_level(self.qualifier)
+        return self
+
+
+class ClaimAdditions(_Model):
+    """What plugins add to a claim's 837P (``gateway_claim_additions``).
+
+    One of each qualifier per claim and per line (one claim note; per line
+    one ADD/DCP note and one TPO note), as the 837P allows; the core refuses
+    an addition the claim's own fields already fill (SCRUB-ADDITION).
+    """
+
+    references: list[ReferenceAddition] = Field(default_factory=list)
+    dates: list[DateAddition] = Field(default_factory=list)
+    notes: list[NoteAddition] = Field(default_factory=list)
+    amounts: list[AmountAddition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _once(self) -> ClaimAdditions:
+        items: list[_Addition] = [*self.references, *self.dates, *self.notes, *self.amounts]
+        seen: set[tuple[str, int | None, str]] = set()
+        for item in items:
+            q = getattr(item, "qualifier")  # noqa: B009
+            kind = type(item).__name__
+            slot = q.value
+            if isinstance(item, NoteAddition):
+                slot = "TPO" if q is NoteQualifier.THIRD_PARTY and item.line is not None else "note"
+            key = (kind, item.line, slot)
+            if key in seen:
+                where = "the claim" if item.line is None else f"line {item.line}"
+                raise ValueError(f"two {kind}s with {slot} for {where}; the 837P allows one")
+            seen.add(key)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.references or self.dates or self.notes or self.amounts)
+
+    def merged(self, other: ClaimAdditions) -> ClaimAdditions:
+        """Both sets of additions (ValidationError when they overlap)."""
+        return ClaimAdditions.model_validate(
+            {
+                "references": [*self.references, *other.references],
+                "dates": [*self.dates, *other.dates],
+                "notes": [*self.notes, *other.notes],
+                "amounts": [*self.amounts, *other.amounts],
+            }
+        )
+
+    def at(self, line: int | None) -> ClaimAdditions:
+        """The additions of the claim (``None``) or of one line."""
+        if not self:
+            return self
+        return ClaimAdditions.model_construct(
+            references=[a for a in self.references if a.line == line],
+            dates=[a for a in self.dates if a.line == line],
+            notes=[a for a in self.notes if a.line == line],
+            amounts=[a for a in self.amounts if a.line == line],
+        )
+
+
+class Claim(_ClaimInfo):
     """A professional claim (837P 2300 loop) for one payer.
 
     ``id`` is the patient control number (CLM01, at most 20 characters),
@@ -286,6 +548,8 @@ class Claim(_Model):
     total_charge: Money
     #: patient amount paid (2300 AMT*F5): copays collected at the visit
     patient_paid: Money | None = None
+    #: what plugins added through the ``gateway_claim_additions`` hook
+    additions: ClaimAdditions = Field(default_factory=ClaimAdditions)
 
     @property
     def payer(self) -> Payer:

@@ -45,7 +45,7 @@ from gateway.sources import InputRefused, read_input
 from gateway.store import MessageReport, NewMessage, Store
 from gateway.store.submissions import NOT_SENT
 from gateway.transport import Transport
-from gateway.worker import Worker, WorkerSettings, worker_id
+from gateway.worker import Worker, WorkerSettings, tune_gc, worker_id
 
 #: an input refused unread (not a regular file, over max_input_bytes)
 REFUSED = "GW-INPUT-REFUSED"
@@ -156,6 +156,7 @@ class OneShot:
     def run(self, inputs: Sequence[Input]) -> RunSummary:
         """Journal ``inputs``, process them, publish the documents, report."""
         started = time.perf_counter()
+        tune_gc()
         self._release_orphans()
         self._journal(inputs)
         self._process()
@@ -367,12 +368,12 @@ def process_files(
 ) -> RunSummary:
     """The ``gateway process`` job on the deployment's store (``store``, else
     ``<state_dir>/gateway.sqlite``)."""
-    from gateway.store import FILE_NAME, open_store
+    from gateway.store import FILE_NAME, codec_for, open_store
 
     inputs = [f if isinstance(f, Input) else Input(f, f.name) for f in files]
     state = gateway.loaded.state_dir
     own = store is None
-    store = store or open_store(state / FILE_NAME, gateway.loaded.base_dir, state)
+    store = store or open_store(state / FILE_NAME, gateway.loaded.base_dir, state, codec_for(gateway.loaded))
     try:
         return OneShot(gateway, store, out_dir, clinic_id=clinic_id, today=today, progress=progress).run(inputs)
     finally:

@@ -18,11 +18,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from gateway.claims import DEFAULT_TERMS_DAYS, build_claims, build_statements
 from gateway.config import Clinic
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup, RecordUpdate
-from gateway.model import Claim, Encounter, Finding, ResponseBatch, ResponseDocument, Severity, Statement
-from gateway.plugins import PluginError, PluginHost
+from gateway.model import (
+    Claim,
+    ClaimAdditions,
+    Encounter,
+    Finding,
+    ResponseBatch,
+    ResponseDocument,
+    Severity,
+    Statement,
+)
+from gateway.plugins import PluginError, PluginHost, plugin_failure
 
 
 @dataclass
@@ -187,6 +198,7 @@ class Pipeline:
         claims, blockers = build_claims(encounter, clinic)
         out.findings += blockers
         for claim in claims:
+            out.findings += self.claim_additions(claim, clinic)
             out.findings += self.host.findings("gateway_scrub_claim", claim=claim, clinic=clinic, meta=meta)
             out.findings += self.host.findings("gateway_payer_rules", claim=claim, clinic=clinic, meta=meta)
         if not encounter.service_lines:
@@ -194,6 +206,29 @@ class Pipeline:
         if not out.quarantined:
             out.claims = claims
             out.statements = build_statements(encounter, clinic, meta.today, self.terms_days.get(clinic.id))
+        return out
+
+    def claim_additions(self, claim: Claim, clinic: Clinic) -> list[Finding]:
+        """Merge every plugin's ``gateway_claim_additions`` into ``claim.additions``;
+        findings for a plugin that failed, returned something else or overlaps."""
+        hook = "gateway_claim_additions"
+        out: list[Finding] = []
+        for plugin, result, error in self.host.call_each(hook, claim=claim, clinic=clinic):
+            if error is not None:
+                out.append(plugin_failure(plugin, hook, error))
+                continue
+            if result is None:
+                continue
+            if not isinstance(result, ClaimAdditions):
+                text = f"plugin {plugin} returned {type(result).__name__} from {hook}, expected ClaimAdditions"
+                out.append(Finding(severity=Severity.ERROR, rule="GW-PLUGIN-RESULT", message=text, plugin=plugin))
+                continue
+            try:
+                claim.additions = claim.additions.merged(result)
+            except ValidationError as exc:  # the messages name qualifiers and lines, never values
+                why = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False))
+                text = f"plugin {plugin}'s claim additions overlap others: {why}"
+                out.append(Finding(severity=Severity.ERROR, rule="GW-ADDITIONS", message=text, plugin=plugin))
         return out
 
     def process_responses(self, batch: object, meta: MessageMeta, result: MessageResult) -> MessageResult:

@@ -14,7 +14,7 @@ from gateway.app import Gateway
 from gateway.console.auth import hash_password, new_token
 from gateway.console.server import ConsoleContext, ReloadResult, WebServer, build_app
 from gateway.daemon import reload as reloading
-from gateway.store import MessageFilter, open_store
+from gateway.store import MessageFilter, codec_for, open_store
 from gateway.store.users import Accounts
 from tests.daemon_helpers import LoopThread
 
@@ -74,7 +74,7 @@ class Console:
         self.config = config
         self.gw = Gateway.from_config(config)
         self.url_store = store_url or str(self.gw.loaded.state_dir / "gateway.sqlite")
-        self.store = open_store(self.url_store, self.gw.loaded.base_dir)
+        self.store = open_store(self.url_store, self.gw.loaded.base_dir, codec=codec_for(self.gw.loaded))
         self.accounts = Accounts(self.store)  # type: ignore[arg-type]
         self.loop = LoopThread()
         self.reloads = 0

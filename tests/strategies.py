@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any, Literal, get_args, get_origin
 
 from hypothesis import strategies as st
@@ -55,12 +56,13 @@ NOT_WRITTEN = frozenset({"clinic_id"})
 #: free-text fields (cleaned by the renderer); every other string is an identifier or code
 TEXT_FIELDS = frozenset(
     {"family", "given", "middle", "suffix", "organization_name", "lines", "city", "group_name", "plan_name",
-     "description", "name"}
+     "description", "name", "note", "text"}
 )  # fmt: skip
 
 
 def _is_literal(annotation: Any) -> bool:
-    if get_origin(annotation) is Literal:
+    """A Literal or an enum: the model fixes the value (qualifiers, sex)."""
+    if get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, Enum)):
         return True
     return any(_is_literal(a) for a in get_args(annotation))
 

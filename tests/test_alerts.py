@@ -28,7 +28,7 @@ def test_promtool_checks_the_rules_and_their_unit_tests() -> None:
     check = subprocess.run(
         [promtool(), "check", "rules", str(ALERTS / "gateway.rules.yml")], capture_output=True, text=True
     )
-    assert check.returncode == 0 and "SUCCESS: 9 rules found" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "SUCCESS: 10 rules found" in check.stdout, check.stdout + check.stderr
     unit = subprocess.run([promtool(), "test", "rules", "gateway.rules.test.yml"], cwd=ALERTS, capture_output=True,
                           text=True)  # fmt: skip
     assert unit.returncode == 0 and "SUCCESS" in unit.stdout, unit.stdout + unit.stderr

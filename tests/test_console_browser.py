@@ -252,6 +252,33 @@ def test_a_script_in_a_patient_name_is_shown_not_run(site) -> None:
     screenshot(driver, "console-overview.png", 760)
 
 
+def test_the_payers_answers_show_on_the_claim_page(site, tmp_path: Path) -> None:
+    """After the loop: the payer simulator answers the claim files the
+    daemon delivered; the answers, dropped into the clinic's watched folder,
+    are posted, and the claim page shows the timeline and the ledger."""
+    from gateway_plugins.inbound.x12_responses.simulate import simulate_payer
+
+    driver, daemon, config = site
+    sent = sorted((config.parent / "outbox" / "claims").glob("*.x12"))
+    assert sent, "the first test delivered no claim file"
+    sim = simulate_payer(sent, tmp_path / "answers", seed=3)
+    for name in sim.files:
+        drop(config, "riverside", name, (tmp_path / "answers" / name).read_bytes())
+    paid = {c.claim_id: c for r in sim.remits for c in r.claims if c.status == "1"}
+    claim_id = sorted(paid)[0]
+    login(driver, daemon.base, "olivia")
+    driver.get(daemon.base + "/ui/claims?clinic=riverside")
+    driver.find_element(By.LINK_TEXT, claim_id).click()
+    claim_url = driver.current_url
+    body = until_text(driver, claim_url, "claim total")
+    ledger = driver.find_element(By.CSS_SELECTOR, "#ledger").text
+    assert "payer payment" in ledger and f"paid {paid[claim_id].paid:.2f}" in ledger
+    assert "balance 0.00" in ledger.split("claim total")[1]
+    timeline = driver.find_element(By.CSS_SELECTOR, "#timeline").text
+    assert "acknowledged_277" in timeline and "closed" in timeline
+    assert "Testperson" not in timeline + ledger and body
+
+
 def screenshot(driver, name: str, height: int) -> None:
     """With GATEWAY_SCREENSHOTS=1: save the page to docs/images/NAME."""
     if os.environ.get("GATEWAY_SCREENSHOTS"):

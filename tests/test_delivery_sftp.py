@@ -20,6 +20,7 @@ from gateway_plugins.renderers.x12.reader import read_837
 
 from gateway.cli import cli
 from gateway.delivery.outbox import RESPONSE_FORMAT, RESPONSE_STATUS, release_orphans
+from gateway.store import MessageFilter
 from tests.delivery_helpers import Line, deployment, hl7_visit
 from tests.sshd import Sshd
 from tests.x12check import assert_valid_837
@@ -167,7 +168,7 @@ def test_unknown_host_key_makes_a_dead_letter_at_once_with_the_reason(tmp_path: 
     line.close()
 
 
-def test_responses_folder_is_fetched_into_the_journal_raw(tmp_path: Path, sshd: Sshd) -> None:
+def test_responses_folder_is_fetched_into_the_journal_raw_for_the_workers(tmp_path: Path, sshd: Sshd) -> None:
     ack = b"ISA*00*          *00*          *ZZ*EXCLEAR01      *ZZ*EXBILL01       *261127*1000*^*00501*000000042*0*T*:~"
     (sshd.root / "responses" / "999-0001.x12").write_bytes(ack)
     (sshd.root / "responses" / ".upload.part").write_bytes(b"incomplete")
@@ -179,7 +180,9 @@ def test_responses_folder_is_fetched_into_the_journal_raw(tmp_path: Path, sshd: 
         ((mid, status, fmt, name, source),) = cur.fetchall()
     assert (status, fmt, name, source) == (RESPONSE_STATUS, RESPONSE_FORMAT, "999-0001.x12", "responses:claims-out")
     assert line.store.raw(mid) == ack
-    assert line.worker.run_once() == 0  # not work for the claim workers
+    assert line.worker.run_once() == 1  # the workers read and post responses
+    (row,) = line.store.list_messages(MessageFilter())
+    assert row.status == "quarantined" and [f["rule"] for f in row.findings] == ["GW-FORMAT"]  # a bare ISA
     line.close()
     deleting = sftp_line(tmp_path / "2", sshd, responses_path=str(sshd.root / "responses"), responses_after="delete")
     assert deleting.dispatcher.fetch_responses(force=True) == 1

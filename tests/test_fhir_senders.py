@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,6 +205,25 @@ def test_an_insurer_named_only_by_display_text_is_looked_up_by_name(example_gate
     assert selfpay.encounter.coverages == [] and not selfpay.quarantined
     (st,) = selfpay.statements
     assert st.total_due == Decimal("125.00") and st.guarantor.email == "upsilon@example.org"
+
+
+def test_a_payer_that_knows_members_by_the_patient_id_gets_it_with_a_warning(example_config: Path) -> None:
+    """``member_id_from_patient_id`` in the payer directory: a missing member id
+    becomes the patient id (the patient is the subscriber), with a warning;
+    without it the claim is held (see above)."""
+    payers = example_config.parent / "payers.yaml"
+    text = payers.read_text()
+    entry = "    names: [Example Health, Example Health Plan Inc]\n"
+    assert entry in text
+    payers.write_text(text.replace(entry, entry + "    member_id_from_patient_id: true\n"))
+    gw = Gateway.from_config(example_config)
+    insured = process(gw, "riverside-claims-display-only-insurer.json").encounters[0]
+    assert errors(insured.findings) == [] and not insured.quarantined
+    (claim,) = insured.claims
+    assert claim.coverage.subscriber.member_id == insured.encounter.patient.id != ""
+    (found,) = [f for f in insured.findings if f.rule == "PAYER-MEMBER-ID-PATIENT"]
+    assert found.severity.value == "warning" and found.location == "encounter.coverages[1].subscriber.member_id"
+    assert insured.encounter.patient.id not in found.message  # no identifier in a finding
 
 
 def test_an_unknown_insurer_name_is_an_error_naming_the_directory(example_gateway: Gateway) -> None:

@@ -5,6 +5,7 @@ work from a fresh venv in a temp folder."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -70,3 +71,6 @@ def test_wheel_in_a_fresh_venv_runs_plugins_init_process_validate(wheel_env) -> 
     demo = w.run(w.bin / "gateway", "demo", "--out", "demo-out")
     assert "837P" in demo.stdout or ".x12" in demo.stdout
     assert list(Path(w.workdir / "demo-out").rglob("*.pdf"))
+    # the loop closed from the wheel: the payer simulator's answers posted, claims closed or on the follow-up list
+    assert re.search(r"loop: \d+ claim\(s\) out, \d+ response file\(s\) in .* closed \d+", demo.stdout), demo.stdout
+    assert list(Path(w.workdir / "demo-out" / "responses").glob("*.835.x12"))

@@ -50,7 +50,7 @@ def test_payer_found_by_hl7_id_fhir_identifier_name_or_x12_id(clinic: Clinic, se
 
 
 def test_rule_fails_and_passes(clinic: Clinic) -> None:
-    assert {r.id for r in payers.RULES} == {"PAYER-UNKNOWN"}
+    assert {r.id for r in payers.RULES} == {"PAYER-UNKNOWN", "PAYER-MEMBER-ID-PATIENT"}
     e = enc("NOPE9")
     (f,) = payers.gateway_map_encounter(e, clinic)
     assert f.rule == "PAYER-UNKNOWN" and f.severity.value == "warning" and "NOPE9" in f.message

@@ -17,8 +17,11 @@ from gateway.config import ConfigError
 from gateway.model import (
     Address,
     Claim,
+    ClaimAdditions,
     Coverage,
     Diagnosis,
+    NoteAddition,
+    NoteQualifier,
     Patient,
     Payer,
     PersonName,
@@ -140,6 +143,29 @@ def replacement(ref: str | None) -> Callable[[Claim], None]:
     return edit
 
 
+def accident(causes: list[str], state: str | None) -> Callable[[Claim], None]:
+    def edit(c: Claim) -> None:
+        c.related_causes, c.accident_state, c.accident_date = causes, state, DOS
+
+    return edit
+
+
+def drug(ndc: str) -> Callable[[Claim], None]:
+    def edit(c: Claim) -> None:
+        c.service_lines[0].ndc, c.service_lines[0].ndc_quantity, c.service_lines[0].ndc_unit = ndc, Decimal(2), "ML"
+
+    return edit
+
+
+def added(extra: ClaimAdditions) -> Callable[[Claim], None]:
+    """``extra`` on a claim that has a note of its own and a line note on line 2."""
+
+    def edit(c: Claim) -> None:
+        c.note, c.service_lines[1].note, c.additions = "Claim note", "Line note", extra
+
+    return edit
+
+
 # rule id -> (edit that breaks the rule, near-miss edit that must still pass)
 CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
     "SCRUB-NPI": (set_attr("rendering_provider.npi", "1234567890"), set_attr("rendering_provider.npi", "1987654328")),
@@ -195,6 +221,15 @@ CASES: dict[str, tuple[Callable[[Claim], None], Callable[[Claim], None]]] = {
     "SCRUB-STATE": (set_attr("patient.address.state", "62"), set_attr("patient.address.state", "pr")),
     "SCRUB-AMOUNT": (with_line(0, units=Decimal("100000")), with_line(0, units=Decimal("99999"))),
     "SCRUB-PATIENT-PAID": (set_attr("patient_paid", Decimal("-5.00")), set_attr("patient_paid", Decimal("20.00"))),
+    "SCRUB-REFERENCE": (set_attr("prior_authorization", "AUTH 123"), with_line(0, prior_authorization="AUTH-1/2.3")),
+    "SCRUB-CLAIM-DATE": (set_attr("onset_date", TODAY + timedelta(days=1)), set_attr("last_seen_date", TODAY)),
+    "SCRUB-RELATED-CAUSES": (accident(["AA"], None), accident(["AA", "EM"], "IL")),
+    "SCRUB-DELAY-REASON": (set_attr("delay_reason", "12"), set_attr("delay_reason", "15")),
+    "SCRUB-NDC": (drug("0002-8215-1"), drug("00002-8215-01")),
+    "SCRUB-ADDITION": (
+        added(ClaimAdditions(notes=[NoteAddition(text="second note")])),
+        added(ClaimAdditions(notes=[NoteAddition(text="third party", qualifier=NoteQualifier.THIRD_PARTY, line=1)])),
+    ),
 }
 
 

@@ -171,7 +171,9 @@ def _poisoned(name: str) -> list[tuple[str, str, Claim]]:
 
 
 POISONED = [
-    case for name in ("rendering-facility", "secondary", "dependent", "replacement") for case in _poisoned(name)
+    case
+    for name in ("rendering-facility", "secondary", "dependent", "replacement", "situational")
+    for case in _poisoned(name)
 ]
 
 

@@ -6,6 +6,7 @@ error when the database cannot be reached."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -164,13 +165,14 @@ def test_skip_locked_claim_does_not_wait_for_a_claim_in_progress(pg_url: str) ->
 
 
 def test_reconnects_after_the_database_drops_every_connection(pg_url: str) -> None:  # noqa: F811
-    url = pg_url + "&application_name=gw-reconnect-test"
+    name = f"gw-reconnect-test-{os.getpid()}"  # only this run's connections (another checkout may test at once)
+    url = pg_url + f"&application_name={name}"
     store = open_store(url)
     store.journal([new(b"BEFORE")])
     with admin() as conn:  # what a restart or failover looks like from the client
         n = conn.execute(
             "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
-            ("gw-reconnect-test",),
+            (name,),
         ).fetchone()[0]
     assert n >= 1
     (j,) = store.journal([new(b"AFTER")])  # the broken connection is replaced, the write retried
@@ -225,14 +227,15 @@ def test_outbox_operations_survive_dropped_connections(pg_url: str) -> None:  # 
     from gateway.documents import Document
     from gateway.store.outbox import BatchCut
 
-    url = pg_url + "&application_name=gw-outbox-retry"
+    name = f"gw-outbox-retry-{os.getpid()}"
+    url = pg_url + f"&application_name={name}"
     store = open_store(url)
 
     def drop_connections() -> None:
         with admin() as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                ("gw-outbox-retry",),
+                (name,),
             )
 
     doc = Document("x.x12", b"ISA", "application/edi-x12", "claims", "riverside")

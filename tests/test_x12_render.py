@@ -109,7 +109,9 @@ def test_transaction_limit_splits_sets() -> None:
     doc = render(list(CLAIMS.values()), max_claims_per_transaction=2)
     assert_valid_837(doc.content)
     segs = _segments(doc.content)
-    assert len([s for s in segs if s[0] == "ST"]) == 5  # 1 (lakeside) + 4 (7 riverside claims, 2 per set)
+    riverside = sum(c.billing_provider.npi == "1234567893" for c in CLAIMS.values())
+    assert riverside == 9  # with 1 lakeside claim: 1 + 5 sets, 2 per set
+    assert len([s for s in segs if s[0] == "ST"]) == 1 + (riverside + 1) // 2
     assert len(read_837(doc.content).claims) == len(CLAIMS)
 
 

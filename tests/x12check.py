@@ -200,7 +200,64 @@ def fixture_claims() -> dict[str, Claim]:
                             ["J18.9"], place_of_service="21"),
         "other-billing": _claim("LAK-7001", alma, primary, [_line("99213", "110.00", [1])], ["J06.9"],
                                 billing_provider=OTHER_BILLING),
+        "situational": situational_claim(casey, Coverage(payer=PAYER, subscriber=casey_sub)),
     }  # fmt: skip
+
+
+SUPERVISING = Provider(npi="1467890129", name=PersonName(family="Overseer", given="Sam"))
+ORDERING = Provider(npi="1356789010", name=PersonName(family="Orderly", given="Dana"))
+
+
+def situational_claim(patient: Patient, coverage: Coverage) -> Claim:
+    """Every situational segment at once: REF*G1/9F, DTP*431/439/304, CLM11, NTE and CLM20
+    at claim level; REF*G1/9F, NTE, 2410 LIN/CTP, 2420D/E/F on lines; plugin additions."""
+    from gateway.model import AmountAddition, ClaimAdditions, DateAddition, NoteAddition, ReferenceAddition
+
+    drug = _line(
+        "J3420",
+        "25.00",
+        [1],
+        ndc="00002-8215-01",
+        ndc_quantity=Decimal("1.5"),
+        ndc_unit="ML",
+        prior_authorization="LINE-AUTH-2",
+        referral_number="LINE-REF-2",
+        note="Given in left deltoid",
+        supervising_provider=SUPERVISING,
+        ordering_provider=ORDERING,
+        referring_provider=REFERRING,
+    )
+    visit = _line("99214", "165.00", [1, 2], supervising_provider=SUPERVISING)
+    additions = ClaimAdditions(
+        references=[
+            ReferenceAddition(qualifier="EA", value="MR-5560"),
+            ReferenceAddition(qualifier="X4", value="12D3456789", line=1),
+        ],
+        dates=[
+            DateAddition(qualifier="454", value=date(2026, 9, 30)),
+            DateAddition(qualifier="471", value=date(2026, 10, 1), line=2),
+        ],
+        notes=[NoteAddition(qualifier="TPO", text="Repriced per contract", line=2)],
+        amounts=[AmountAddition(qualifier="T", amount=Decimal("1.25"), line=2)],
+    )
+    return _claim(
+        "RIV-8001",
+        patient,
+        coverage,
+        [visit, drug],
+        ["S43.401A", "V43.52XA"],
+        rendering_provider=RENDERING,
+        prior_authorization="AUTH-0001",
+        referral_number="REF-0002",
+        onset_date=date(2026, 9, 28),
+        accident_date=date(2026, 9, 28),
+        last_seen_date=date(2026, 9, 1),
+        related_causes=["AA", "EM"],
+        accident_state="IL",
+        note="Auto accident on the way to work",
+        delay_reason="7",
+        additions=additions,
+    )
 
 
 # -- the segment property (security and fuzz tests) ------------------------------

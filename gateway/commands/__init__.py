@@ -80,7 +80,7 @@ _SETUP, _ONESHOT, _PLUGINS = "gateway.commands.setup", "gateway.commands.process
 _DAEMON, _OUTBOX = "gateway.daemon.cli:register", "gateway.delivery.cli:register"
 _CONSOLE, _STORED, _SCAFFOLD = (
     "gateway.console.cli:register",
-    "gateway.claims_cli:register",
+    "gateway.commands.stored:register",
     "gateway.scaffold.cli:register",
 )
 _START, _ONCE, _SERVICE, _STORE, _WEB, _PLUGIN = (
@@ -110,10 +110,15 @@ BUILT_IN: dict[str, CommandSpec] = {
     "messages": CommandSpec(_DAEMON, "Find, inspect and reprocess stored messages.", _SERVICE),
     "outbox": CommandSpec(_OUTBOX, "Documents waiting for, in, or past delivery; dead letters.", _SERVICE),
     "reload": CommandSpec(_CONSOLE, "Validate the configuration, then make running services re-read it.", _SERVICE),
-    "claims": CommandSpec(_STORED, "Claims in the store: list, show one's story, resolve held content.", _STORE),
+    "claims": CommandSpec(
+        _STORED, "Claims in the store: list, show one's story, resolve held content, follow up.", _STORE
+    ),
     "statements": CommandSpec(
         _STORED, "Statements in the store: list, show one's story, resolve held content.", _STORE
     ),
+    "remits": CommandSpec("gateway.remits_cli:remits", "Payments payers sent (835): list, show, unmatched.", _STORE),
+    "ar": CommandSpec("gateway.remits_cli:ar", "Accounts-receivable aging: what payers and patients owe.", _STORE),
+    "store": CommandSpec("gateway.store_cli:register", "The store itself: encryption keys (rotate-key).", _SERVICE),
     "console": CommandSpec(_CONSOLE, "Serve the web console and JSON API alone against the store.", _WEB),
     "users": CommandSpec(_CONSOLE, "Console users and their roles: viewer, operator, admin.", _WEB),
     "tokens": CommandSpec(_CONSOLE, "Bearer tokens for the JSON API and the HTTP intake.", _WEB),
@@ -176,10 +181,18 @@ def _help_from_source(target: str) -> str:
         tree = None
     if tree is None:
         return f"see gateway COMMAND --help ({module})"
-    doc = next(
-        (ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr),
-        None,
-    ) or ast.get_docstring(tree) or ""
+    doc = (
+        next(
+            (
+                ast.get_docstring(n)
+                for n in tree.body
+                if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr
+            ),
+            None,
+        )
+        or ast.get_docstring(tree)
+        or ""
+    )
     first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "`")
     return first.split(". ", 1)[0].rstrip(".") + "." if first else f"from {module}"
 

@@ -94,14 +94,15 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
     written, 3 with --strict when anything was quarantined or held.
     """
     from gateway.oneshot import OneShot, expand_inputs
-    from gateway.store import FILE_NAME, open_store
+    from gateway.store import FILE_NAME, codec_for, open_store
 
     gw = load_gateway(config)
     if clinic_id and clinic_id not in gw.clinics:
         fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
     out_dir = out_dir.resolve()
     files = expand_inputs(inputs)
-    store = open_store(store_url or gw.loaded.state_dir / FILE_NAME, gw.loaded.base_dir, gw.loaded.state_dir)
+    state = gw.loaded.state_dir
+    store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state, codec_for(gw.loaded))
     try:
         with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
             run = OneShot(gw, store, out_dir, clinic_id=clinic_id, today=today.date() if today else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,12 @@ def demo(out_dir: Path) -> None:
     through the service's components in-process, as `gateway process` does
     (journal, worker, batcher, outbox, dispatcher): claims and statements to
     OUT/<destination>/ (local folders stand in for the clearinghouse and the
-    print vendor), quarantine reports to OUT/quarantine. The demo's store
+    print vendor), quarantine reports to OUT/quarantine. Then the payer
+    simulator answers the claim files (999, 277CA, 835 in OUT/responses),
+    the answers are posted to the same store, and a line says how the claims
+    ended: closed, or on the follow-up list. The demo's store
     starts empty each run; its control numbers carry on. Exit 1 when a
-    document could not be delivered.
+    document could not be delivered or a response could not be read.
     """
     from gateway.commands.processing import print_summary
     from gateway.delivery.demo import run_demo
@@ -47,8 +51,19 @@ def demo(out_dir: Path) -> None:
         f"\ndelivery: {len(summary.outputs)} of {extra['documents']} outbox document(s) written in "
         f"{extra['seconds']:.1f} s, {extra['dead_letters']} dead letter(s), {extra['pending']} still pending"
     )
+    loop = extra["loop"]
+    if loop:
+        statuses = ", ".join(f"{k} {n}" for k, n in loop["claim_statuses"].items())
+        waiting = Counter(i["awaiting"] for i in loop["follow_up"])
+        denied = sum(len(g["claims"]) for g in loop["denied"])
+        click.echo(
+            f"loop: {summary.claims} claim(s) out, {loop['responses']} response file(s) in (999, 277CA, 835) "
+            f"posted to the same store; claims now: {statuses}; follow-up list: "
+            f"{len(loop['follow_up']) + denied} claim(s) ({waiting['rejected']} rejected by a 277CA/999, "
+            f"{denied} denied; `gateway claims follow-up --config {config}`)"
+        )
     (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
-    if extra["dead_letters"] or extra["pending"]:
+    if extra["dead_letters"] or extra["pending"] or (loop and loop["response_messages_quarantined"]):
         sys.exit(Exit.FAILED)
 
 
@@ -79,14 +94,25 @@ def check_config(config: Path, strict: bool) -> None:
     file and line. Also resolves every secret reference (env:NAME,
     file:PATH) and warns when its environment variable is unset or its file
     cannot be read (the secret itself is never printed); with --strict that
-    is an error. Exit 0 when valid, 2 otherwise.
+    is an error. The keys of store.encryption must be 32 bytes, base64 or
+    hex. Exit 0 when valid, 2 otherwise.
     """
     from gateway.config import unresolved_secrets
+    from gateway.store import StoreKeyError, codec_for
 
     gw = load_gateway(config)
-    missing = unresolved_secrets(gw.loaded, settings_sections(gw))
+    sections = settings_sections(gw)
+    encryption = gw.config.store.encryption
+    if encryption is not None:
+        sections.append((("store", "encryption"), encryption))
+    missing = unresolved_secrets(gw.loaded, sections)
     for problem in missing:
         click.echo(f"{'error' if strict else 'warning'}: {problem}", err=True)
+    if encryption is not None and not any(".store.encryption" in p or ": store.encryption" in p for p in missing):
+        try:  # every key resolves: check each is a 256-bit key
+            codec_for(gw.loaded)
+        except StoreKeyError as exc:
+            fail(f"error: {exc}")
     if strict and missing:
         sys.exit(Exit.CONFIG)
     click.echo(f"{config}: OK ({len(gw.clinics)} clinic(s), {len(gw.config.destinations)} destination(s))")

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from gateway.console.pages import audit, ip, need, views, who
 from gateway.daemon.shapes import message_detail, message_json, outbox_json, status_json
-from gateway.phi import redact
 from gateway.store.views import MessageQuery
 
 router = APIRouter(prefix="/api/v1")
@@ -115,17 +114,25 @@ def claims(
     return views(request).claims(who(request).scope, clinic, status, before, limit)
 
 
-@router.get("/claims/{claim_id}", summary="One claim with its stored JSON (patient data redacted for read scope)")
-def claim(request: Request, claim_id: int) -> dict[str, Any]:
-    p, v = who(request), views(request)
-    c = v.claim(p.scope, claim_id)
-    if c is None:
+@router.get("/claims/{clm01}", summary="One claim's whole story by CLM01: the shape of `gateway claims show --json`")
+def claim(request: Request, clm01: str, clinic: str | None = None) -> dict[str, Any]:
+    """Status, money (charge, paid, adjustments, patient responsibility,
+    balance), lines by LX, ledger, submissions and events: identifiers,
+    codes and amounts, no patient data. 404 when no clinic of the caller
+    has the claim; 409 when several do and ``clinic`` is not given."""
+    from gateway.claims_cli import story_json
+
+    p = who(request)
+    store = request.app.state.ctx.store
+    known = sorted(request.app.state.ctx.gateway().clinics)
+    clinics = [c for c in ([clinic] if clinic else known) if p.scope.allows(c)]
+    found = [(c, subs) for c in clinics if (subs := store.submissions("claims", c, clm01))]
+    if not found:
         raise HTTPException(404, "no such claim")
-    if p.sees_phi:
-        audit(request, "viewed-claim", {"claim": c["clm01"], "via": "api"}, c["message_id"], c["clinic_id"])
-    else:
-        c["claim"] = redact(c["claim"])
-    return c
+    if len(found) > 1:
+        raise HTTPException(409, f"claim {clm01} exists in several of your clinics: give ?clinic=")
+    clinic_id, subs = found[0]
+    return story_json(store, "claims", clinic_id, clm01, subs)
 
 
 @router.get("/outbox", summary="Outbox documents (gateway outbox list --json)")

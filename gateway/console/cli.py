@@ -27,7 +27,7 @@ def _serve(config: Path, store_url: str | None, http: str, insecure_http: bool, 
     from gateway.console.server import ConsoleContext, ReloadResult, WebServer, build_app
     from gateway.daemon import reload as reloading
     from gateway.daemon import store_url as default_url
-    from gateway.store import open_store
+    from gateway.store import StoreUnavailable, codec_for, open_store
 
     glog.setup(log_level)
     loaded = reloading.load(config)
@@ -35,7 +35,14 @@ def _serve(config: Path, store_url: str | None, http: str, insecure_http: bool, 
         click.echo("configuration errors:\n" + "\n".join(f"  {p}" for p in loaded.problems), err=True)
         sys.exit(2)
     holder = {"gw": loaded.gateway}
-    store = open_store(default_url(loaded.gateway, store_url), loaded.gateway.loaded.base_dir)
+    try:
+        store = open_store(
+            default_url(loaded.gateway, store_url), loaded.gateway.loaded.base_dir,
+            codec=codec_for(loaded.gateway.loaded),
+        )  # fmt: skip
+    except StoreUnavailable as exc:  # a key that does not match the store, a database that is not there
+        click.echo(f"store error: {exc}", err=True)
+        sys.exit(2)
 
     async def reload(actor: str, ip: str | None) -> ReloadResult:
         loop = asyncio.get_running_loop()

@@ -20,5 +20,6 @@ def mount(app: FastAPI) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> PlainTextResponse:
-        text = render_metrics(request.app.state.ctx.store)
+        ctx = request.app.state.ctx
+        text = render_metrics(ctx.store, ctx.gateway().clinics)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

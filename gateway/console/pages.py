@@ -27,6 +27,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.adjustment_codes import codes_for
+from gateway.console import claim_view
 from gateway.console.auth import COOKIE, LOGIN_COOKIE, Principal
 from gateway.console.charts import bars
 from gateway.daemon.shapes import ts
@@ -290,9 +292,11 @@ def mount(app: FastAPI) -> None:
         else:
             c["claim"] = redact(c["claim"])
         doc = v.outbox_row(p.scope, c["outbox_id"]) if c["outbox_id"] else None
-        # the lifecycle timeline and ledger come with remittance processing: the
-        # template shows these sections when a later read model fills them
-        return page(request, "claim.html", c=c, doc=doc, timeline=c.get("timeline"), ledger=c.get("ledger"))
+        story = request.app.state.ctx.store.claim_story(c["clinic_id"], c["clm01"])
+        codes = codes_for(request.app.state.ctx.gateway().loaded)
+        timeline = claim_view.timeline(story) if story else []
+        ledger = claim_view.ledger_by_line(story, codes) if story else []
+        return page(request, "claim.html", c=c, doc=doc, timeline=timeline, ledger=ledger)
 
     # -- configuration, plugins, reload -----------------------------------------------
     @app.get("/ui/config", include_in_schema=False)

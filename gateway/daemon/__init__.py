@@ -33,7 +33,7 @@ from gateway.daemon.notify import notify
 from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
 from gateway.sources import DetailedSource, HttpSource, Source
-from gateway.store import FILE_NAME, open_store
+from gateway.store import FILE_NAME, codec_for, open_store
 from gateway.worker import Worker, WorkerSettings, worker_id
 
 log = glog.get("daemon")
@@ -77,8 +77,11 @@ class Daemon:
         self.url = store_url(self.gateway, options.store)
         base = self.gateway.loaded.base_dir
         # migrates and carries over legacy control numbers; the others open a migrated store
-        self.store = open_store(self.url, base, self.gateway.loaded.state_dir)
-        self.journal = Journal(self.gateway, open_store(self.url, base), open_store(self.url, base))
+        self.codec = codec_for(self.gateway.loaded)  # a key that does not match the store: refused here
+        self.store = open_store(self.url, base, self.gateway.loaded.state_dir, codec=self.codec)
+        self.journal = Journal(
+            self.gateway, open_store(self.url, base, codec=self.codec), open_store(self.url, base, codec=self.codec)
+        )
         self.sources = build_sources(self.gateway)
         self.stopping = asyncio.Event()
         self.started = time.time()
@@ -107,7 +110,7 @@ class Daemon:
 
     def _start_workers(self) -> None:
         if self.options.workers <= 0:
-            store = open_store(self.url, self.gateway.loaded.base_dir)
+            store = open_store(self.url, self.gateway.loaded.base_dir, codec=self.codec)
             watch = reloading.Watch(store, self.config)  # type: ignore[arg-type]
             w = Worker(self.gateway.pipeline, store, worker_id("t"), self.options.worker, self._thread_stop,
                        refresh=lambda: (g.pipeline if (g := watch.check()) else None))  # fmt: skip

@@ -24,7 +24,7 @@ import click
 
 from gateway.config import ConfigError, read_config
 from gateway.daemon.shapes import message_detail, message_json, status_json, ts
-from gateway.store import FILE_NAME, Store, StoreUnavailable, open_store
+from gateway.store import FILE_NAME, Store, StoreUnavailable, codec_for, open_store
 from gateway.store.views import EVERYTHING, MessageQuery, Views
 
 CONFIG = click.option("--config", "config", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
@@ -64,7 +64,9 @@ def _open(config: Path, store_url: str | None) -> Store:
         click.echo("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems), err=True)
         sys.exit(2)
     try:
-        return open_store(store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir, loaded.state_dir)
+        return open_store(
+            store_url or str(loaded.state_dir / FILE_NAME), loaded.base_dir, loaded.state_dir, codec_for(loaded)
+        )
     except StoreUnavailable as exc:  # names host, port and database, never a password
         click.echo(f"store error: {exc}", err=True)
         sys.exit(2)

@@ -93,10 +93,13 @@ ACK_LATENCY = Histogram("gateway_ack_latency_seconds", "Time from a complete inb
 JOURNALED = Counter("gateway_journaled_total", "Messages journaled, by source type and outcome")
 
 
-def render_metrics(store: SQLStore) -> str:
+def render_metrics(store: SQLStore, clinics: dict[str, Any] | None = None) -> str:
     """The Prometheus text exposition: store-wide metrics (read at scrape time,
     right for every process and node), per-clinic alerting metrics and this
-    process's own (docs/console.md, docs/alerts/)."""
+    process's own (docs/console.md, docs/alerts/). ``clinics`` (the config in
+    force) gives the payer directories' follow-up days for
+    ``gateway_clinic_claims_without_response`` (defaults without it)."""
+    from gateway.claim_reports import without_response_counts
     from gateway.delivery.outbox import metric_lines as outbox_metric_lines
     from gateway.store.views import Views
 
@@ -126,6 +129,12 @@ def render_metrics(store: SQLStore) -> str:
     lines += ACK_LATENCY.render() + JOURNALED.render()
     lines += outbox_metric_lines(store)
     lines += clinic_metric_lines(Views(store))
+    lines += gauge(
+        "gateway_clinic_claims_without_response",
+        "Delivered claims with no 999/277CA (awaiting=ack) or no 835 (awaiting=remit) past their payer's "
+        "follow-up days (payer directory follow_up), per clinic",
+        without_response_counts(store, clinics or {}),
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -30,6 +30,7 @@ from gateway.model import Claim, Statement
 from gateway.store import Store
 from gateway.store.outbox import BatchCut
 from gateway.store.submissions import Kind
+from gateway.x12 import SegmentStream, X12SyntaxError
 
 log = glog.get("batcher")
 
@@ -154,8 +155,15 @@ class Batcher:
         rows, docs, failed = self._render_isolating(kind, dest, rows)
         links = link_items(kind, rows, docs)
         links_by_row = [(r[0], i) for r, i in zip(rows, links, strict=True)]
+        controls: dict[int, tuple[str, str, str, str]] = {}
+        if kind == "claims":
+            found = [x12_controls(d) for d in docs]
+            for r, i in zip(rows, links, strict=True):
+                if (c := found[i].get(r[2].id)) is not None:
+                    controls[r[0]] = c
         stored = self.store.cut(
-            BatchCut(kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane)
+            BatchCut(kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane,
+                     controls=controls)
         )
         if stored is None:
             glog.event(log, "batch.aborted", logging.WARNING, destination=dest, kind=kind, reason="items changed")
@@ -183,6 +191,29 @@ class Batcher:
                 glog.event(log, "batch.render_failed", logging.ERROR, destination=dest, kind=kind, row=r[0],
                            message_id=r[1], error=type(exc).__name__)  # fmt: skip
         return good, self.render(kind, dest, [r[2] for r in good]) if good else [], bad
+
+
+def x12_controls(doc: Document) -> dict[str, tuple[str, str, str, str]]:
+    """CLM01 → (ISA13, GS06, ST02, ISA08) of the transaction set carrying it,
+    read from an X12 claims document (empty for any other document)."""
+    if doc.media_type != "application/edi-x12":
+        return {}
+    out: dict[str, tuple[str, str, str, str]] = {}
+    isa13 = gs06 = st02 = partner = ""
+    try:
+        for seg in SegmentStream(doc.content):
+            sid = seg.elements[0]
+            if sid == "ISA":
+                isa13, partner = seg.get(13).strip(), seg.get(8).strip()
+            elif sid == "GS":
+                gs06 = seg.get(6).strip()
+            elif sid == "ST":
+                st02 = seg.get(2).strip()
+            elif sid == "CLM":
+                out.setdefault(seg.get(1), (isa13, gs06, st02, partner))
+    except X12SyntaxError:
+        return {}
+    return out
 
 
 def link_items(kind: str, rows: list[Row], docs: list[Document]) -> list[int]:

@@ -7,16 +7,26 @@ through it and the documents land in ``OUT/<destination>`` (a local folder
 stands in for the clearinghouse and the print vendor). The demo's store starts
 empty each run, so every run shows everything again; its control numbers
 carry on, so ISA13 never repeats across runs.
+
+Then the loop closes: the payer simulator (``gateway dev simulate-payer``)
+answers the claim files with 999, 277CA and 835 files in ``OUT/responses``,
+and those go through the same driver and store, where they are posted; the
+demo ends with each claim's status and the follow-up list.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from gateway.adjustment_codes import codes_for
 from gateway.app import Gateway
+from gateway.claim_reports import follow_up_list, today
 from gateway.examples import FIXTURES
 from gateway.oneshot import Input, OneShot, RunSummary
 from gateway.store import FILE_NAME, SQLiteStore
+from gateway.store.submissions import NOT_SENT, SubmissionFilter
 
 
 def _fresh_store(state_dir: Path) -> SQLiteStore:
@@ -39,15 +49,55 @@ def _name(path: Path) -> str:
         return path.name
 
 
+def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Path]) -> dict[str, Any]:
+    """Answer ``claim_files`` with the payer simulator into ``OUT/responses``,
+    post the answers through the same driver and store, and report: the
+    claims' statuses, the follow-up list and the response files."""
+    from gateway_plugins.inbound.x12_responses.simulate import simulate_payer
+
+    sim = simulate_payer(claim_files, out_dir / "responses", seed=0)
+    answers = sorted((out_dir / "responses").iterdir())
+    posted = OneShot(gw, store, out_dir).run([Input(p, f"responses/{p.name}") for p in answers])
+    statuses: Counter[str] = Counter()
+    for clinic in gw.clinics:
+        for key in {s.key for s in store.list_submissions("claims", _all_claims(clinic))}:
+            sent = [s for s in store.submissions("claims", clinic, key) if s.status not in NOT_SENT]
+            if sent:
+                statuses[sent[-1].status] += 1
+    report = follow_up_list(store, gw.clinics, codes_for(gw.loaded), today())
+    return {
+        "responses": len(answers),
+        "remits": len(sim.remits),
+        "response_messages_quarantined": posted.messages_quarantined,
+        "claim_statuses": dict(sorted(statuses.items())),
+        "follow_up": [
+            {"claim": i.claim_id, "clinic": i.clinic, "awaiting": i.awaiting, "status": i.status}
+            for i in report.overdue
+        ],
+        "denied": [
+            {"reason": g.reason, "description": g.description, "claims": [c.claim_id for c in g.claims]}
+            for g in report.denied
+        ],
+    }
+
+
+def _all_claims(clinic: str) -> SubmissionFilter:
+    return SubmissionFilter(clinic, None, None, None, 100_000)
+
+
 def run_demo(config: Path, inputs: list[Path], out_dir: Path) -> tuple[RunSummary, dict]:
-    """Run ``inputs`` through the example deployment at ``config`` into ``out_dir``."""
+    """Run ``inputs`` through the example deployment at ``config`` into
+    ``out_dir``, then answer the claim files as a payer would and post the answers."""
     gw = Gateway.from_config(config)
     with _fresh_store(gw.loaded.state_dir) as store:
         summary = OneShot(gw, store, out_dir).run([Input(p, _name(p)) for p in inputs])
+        claim_files = [out_dir / folder / name for folder, name in summary.outputs if name.endswith(".x12")]
+        loop = close_the_loop(gw, store, out_dir, claim_files) if claim_files else None
     extra = {
         "seconds": summary.seconds,
         "documents": len(summary.outputs) + len(summary.not_written),
         "dead_letters": sum(1 for *_, status, _ in summary.not_written if status == "dead"),
         "pending": sum(1 for *_, status, _ in summary.not_written if status == "pending"),
+        "loop": loop,
     }
     return summary, extra

@@ -28,8 +28,8 @@ __all__ = [
     "release_orphans",
 ]
 
-#: status of journaled clearinghouse responses: kept raw, not for the workers
-RESPONSE_STATUS = "stored"
+#: status of journaled clearinghouse responses: the work queue (the workers post them)
+RESPONSE_STATUS = "received"
 RESPONSE_FORMAT = "x12-response"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gateway import logging as glog
 from gateway.app import Gateway
-from gateway.store import Store, open_store
+from gateway.store import Store, codec_for, open_store
 
 from .batcher import Batcher
 from .dispatcher import Dispatcher
@@ -34,7 +34,8 @@ class DeliveryService:
     def __init__(self, gateway: Gateway, store_url: str, base_dir: Path | None = None, tick: float | None = None):
         self.gateway = gateway
         base = base_dir or gateway.loaded.base_dir
-        self._stores: list[Store] = [open_store(store_url, base), open_store(store_url, base)]
+        codec = codec_for(gateway.loaded)
+        self._stores: list[Store] = [open_store(store_url, base, codec=codec), open_store(store_url, base, codec=codec)]
         self.batcher = Batcher(gateway, self._stores[0])
         self.dispatcher = Dispatcher(gateway, self._stores[1])
         age = gateway.config.delivery.batch_max_age_s

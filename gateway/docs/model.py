@@ -67,6 +67,12 @@ def field_comments() -> dict[str, str]:
                     n -= 1
                 if comment:
                     out[f"{node.name}.{stmt.target.id}"] = " ".join(comment)
+    for m in models():  # a field declared on a base (``_ClaimInfo``) keeps its comment
+        for base in m.__mro__[1:]:
+            for key, text in list(out.items()):
+                owner, _, name = key.partition(".")
+                if owner == base.__name__ and name in m.model_fields:
+                    out.setdefault(f"{m.__name__}.{name}", text)
     return out
 
 

@@ -32,6 +32,7 @@ from gateway.store.base import (
     Store,
     StoreUnavailable,
 )
+from gateway.store.codec import Codec, StoreKeyError, codec_for
 from gateway.store.sqlite import FILE_NAME, SQLiteStore
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "PROCESSED",
     "AuditEntry",
     "ClaimedMessage",
+    "Codec",
     "Completed",
     "EncounterOutcome",
     "Journaled",
@@ -54,7 +56,9 @@ __all__ = [
     "SQLiteStore",
     "Status",
     "Store",
+    "StoreKeyError",
     "StoreUnavailable",
+    "codec_for",
     "is_postgres",
     "open_store",
 ]
@@ -65,10 +69,15 @@ def is_postgres(url: str | Path | None) -> bool:
     return str(url or "").startswith(("postgresql://", "postgres://"))
 
 
-def open_store(url: str | Path, base_dir: Path | None = None, state_dir: Path | None = None) -> Store:
+def open_store(
+    url: str | Path, base_dir: Path | None = None, state_dir: Path | None = None, codec: Codec | None = None
+) -> Store:
     """Open (and migrate) the store at ``url``: a file path, ``sqlite:///path``
     or ``postgresql://user@host:port/database`` (raises
     :class:`gateway.store.postgres.StoreUnavailable` when it cannot be reached).
+    ``codec``: encryption at rest (:func:`gateway.store.codec.codec_for`);
+    keys that do not match the store raise :class:`StoreKeyError` before
+    anything is written.
     With ``state_dir``, control numbers still kept in the deployment's legacy
     ``control-numbers.sqlite`` are carried over (:mod:`gateway.store.legacy`)."""
     text = str(url)
@@ -76,14 +85,14 @@ def open_store(url: str | Path, base_dir: Path | None = None, state_dir: Path | 
     if is_postgres(text):
         from gateway.store.postgres import PostgresStore, retrying  # psycopg is imported only when used
 
-        store = retrying(PostgresStore(text))
+        store = retrying(PostgresStore(text, codec=codec))
     else:
         if text.startswith("sqlite:///"):
             text = text[len("sqlite:///") :]
         path = Path(text)
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
-        store = SQLiteStore(path)
+        store = SQLiteStore(path, codec=codec)
     if state_dir is not None:
         from gateway.store.legacy import import_control_numbers
 

@@ -30,6 +30,10 @@ said here and in those modules:
 * work carries a *lane*: None for the daemon, ``oneshot:<folder>`` for a
   ``gateway process`` run; claiming, batching and dispatching take one lane's
   work only;
+* :meth:`Store.complete` posts a response message's documents (TA1, 999,
+  277CA, 835) in the same transaction (:class:`gateway.store.remits.RemitStore`):
+  a remit posts whole or not at all, once (by content hash and by TRN02 +
+  payer id), and every claim it moves gets an event and ledger entries;
 * control numbers are allocated from the store and never handed out twice.
 """
 
@@ -43,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
 from gateway.store.outbox import DeliveryStore
+from gateway.store.remits import RemitStore
 from gateway.store.submissions import NewClaim, NewStatement, SubmissionStore
 
 if TYPE_CHECKING:
@@ -150,6 +155,8 @@ class Outcome:
     encounters: list[EncounterOutcome] = field(default_factory=list)
     updates: list[RecordUpdate] = field(default_factory=list)
     latency: float | None = None
+    #: response documents to post (:class:`gateway.posting.ResponseItem`)
+    responses: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -236,7 +243,7 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(SubmissionStore, DeliveryStore, ABC):
+class Store(SubmissionStore, DeliveryStore, RemitStore, ABC):
     """One durable store; a backend per database. Also a RecordLookup.
 
     Every abstract method here and in the mixed-in interfaces

@@ -317,6 +317,134 @@ ALTER TABLE statements ADD COLUMN lane TEXT;
 ALTER TABLE outbox ADD COLUMN lane TEXT
 """
 
+# Encryption at rest (gateway/store/codec.py): the keys that sealed rows, each
+# with a check value sealed under it (a wrong key is refused before anything is
+# written); ``retired_at`` once `gateway store rotate-key` left no row under it.
+_STORE_KEYS = """
+CREATE TABLE store_keys (
+    key_id      TEXT PRIMARY KEY,
+    check_value {blob} NOT NULL,
+    created_at  {real} NOT NULL,
+    retired_at  {real}
+)
+"""
+
+# The closed loop (issue 13): each claim's X12 control numbers (to match a
+# 999/TA1), answers (TA1/999/277CA), 835 remits with their claims and PLB,
+# and the ledger. No patient data: ids, codes, amounts, dates.
+_CLOSED_LOOP = """
+ALTER TABLE claims ADD COLUMN x12_interchange TEXT;
+ALTER TABLE claims ADD COLUMN x12_group TEXT;
+ALTER TABLE claims ADD COLUMN x12_transaction TEXT;
+ALTER TABLE claims ADD COLUMN x12_partner TEXT;
+CREATE INDEX claims_x12_group ON claims (x12_group, x12_transaction);
+CREATE INDEX claims_x12_interchange ON claims (x12_interchange);
+CREATE INDEX claims_clm01 ON claims (clm01);
+CREATE TABLE acks (
+    id          {pk},
+    message_id  BIGINT NOT NULL REFERENCES messages (id),
+    doc_index   INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    clinic_id   TEXT,
+    reference   TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    accepted    INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    claims      INTEGER NOT NULL DEFAULT 0,
+    segment     INTEGER,
+    detail      TEXT NOT NULL DEFAULT '{{}}',
+    created_at  {real} NOT NULL,
+    UNIQUE (message_id, doc_index)
+);
+CREATE INDEX acks_clinic ON acks (clinic_id, created_at);
+CREATE INDEX acks_hash ON acks (content_hash) WHERE status = 'posted';
+CREATE TABLE remits (
+    id            {pk},
+    message_id    BIGINT NOT NULL REFERENCES messages (id),
+    doc_index     INTEGER NOT NULL,
+    clinic_id     TEXT,
+    status        TEXT NOT NULL,
+    payer_id      TEXT,
+    payer_name    TEXT,
+    payee_npi     TEXT,
+    trace_number  TEXT,
+    originator    TEXT,
+    amount        TEXT,
+    method        TEXT,
+    payment_date  TEXT,
+    content_hash  TEXT NOT NULL,
+    duplicate_of  BIGINT,
+    claims        INTEGER NOT NULL DEFAULT 0,
+    unmatched     INTEGER NOT NULL DEFAULT 0,
+    segment       INTEGER,
+    findings      TEXT NOT NULL DEFAULT '[]',
+    created_at    {real} NOT NULL,
+    UNIQUE (message_id, doc_index)
+);
+CREATE INDEX remits_hash ON remits (content_hash) WHERE status = 'posted';
+CREATE INDEX remits_trace ON remits (payer_id, trace_number) WHERE status = 'posted';
+CREATE INDEX remits_clinic ON remits (clinic_id, created_at);
+CREATE TABLE remit_claims (
+    id                      {pk},
+    remit_id                BIGINT NOT NULL REFERENCES remits (id),
+    seq                     INTEGER NOT NULL,
+    clinic_id               TEXT,
+    clm01                   TEXT NOT NULL,
+    claim_row               BIGINT REFERENCES claims (id),
+    outcome                 TEXT NOT NULL,
+    status_code             TEXT NOT NULL,
+    charge                  TEXT NOT NULL,
+    paid                    TEXT NOT NULL,
+    patient_responsibility  TEXT,
+    payer_claim_id          TEXT,
+    adjustments             TEXT NOT NULL DEFAULT '[]',
+    segment                 INTEGER
+);
+CREATE INDEX remit_claims_remit ON remit_claims (remit_id, seq);
+CREATE INDEX remit_claims_claim ON remit_claims (clinic_id, clm01);
+CREATE TABLE remit_plb (
+    id             {pk},
+    remit_id       BIGINT NOT NULL REFERENCES remits (id),
+    provider_id    TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    reference      TEXT,
+    amount         TEXT NOT NULL,
+    fiscal_period  TEXT,
+    segment        INTEGER
+);
+CREATE INDEX remit_plb_remit ON remit_plb (remit_id);
+CREATE TABLE ledger (
+    id          {pk},
+    clinic_id   TEXT NOT NULL,
+    clm01       TEXT NOT NULL,
+    payer_seq   INTEGER NOT NULL,
+    claim_row   BIGINT NOT NULL REFERENCES claims (id),
+    line        INTEGER,
+    kind        TEXT NOT NULL,
+    group_code  TEXT,
+    reason      TEXT,
+    amount      TEXT NOT NULL,
+    remit_id    BIGINT,
+    source      TEXT,
+    actor       TEXT NOT NULL,
+    note        TEXT,
+    at          {real} NOT NULL
+);
+CREATE INDEX ledger_claim ON ledger (clinic_id, clm01, payer_seq);
+CREATE TABLE claim_balances (
+    clinic_id         TEXT NOT NULL,
+    clm01             TEXT NOT NULL,
+    payer_seq         INTEGER NOT NULL,
+    claim_row         BIGINT NOT NULL,
+    charge            TEXT NOT NULL,
+    paid              TEXT NOT NULL,
+    balance           TEXT NOT NULL,
+    last_response_at  {real},
+    updated_at        {real} NOT NULL,
+    PRIMARY KEY (clinic_id, clm01, payer_seq)
+)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -345,6 +473,9 @@ MIGRATIONS: list[Migration] = [
         },
     ),
     Migration(6, "lanes: one-shot runs and the daemon share the store, each takes only its own work", portable(_LANES)),
+    Migration(
+        7, "closed loop: X12 control numbers per claim, acks, remits, remit claims, PLB, ledger", portable(_CLOSED_LOOP)
+    ),
     # 10-14: the operator console (gateway/store/console_sql.py)
     Migration(
         10,
@@ -358,6 +489,8 @@ MIGRATIONS: list[Migration] = [
         "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
         {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
     ),
+    # 20-24: encryption at rest
+    Migration(20, "encryption at rest: store_keys (key ids in use, a check value per key)", portable(_STORE_KEYS)),
 ]
 
 VERSION_TABLE = (

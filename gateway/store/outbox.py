@@ -52,6 +52,9 @@ class BatchCut:
     failed: list[int] = field(default_factory=list)
     lane: str | None = None
     actor: str = "batcher"
+    #: claims: item row → (ISA13, GS06, ST02, ISA08) of the transaction set
+    #: carrying it, so a TA1 or 999 finds the claims it answers
+    controls: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from gateway.store.base import Outcome, StoreUnavailable
+from gateway.store.codec import Codec
 from gateway.store.retry import RetryingStore
 from gateway.store.sql_submissions import INSERT_COLUMNS
 from gateway.store.sqlstore import SQLStore, _processed_detail, to_json
@@ -212,8 +213,11 @@ class PostgresStore(SQLStore):
         connect_timeout: float = 5.0,
         reconnect_timeout: float = 30.0,
         migrate: bool = True,
+        codec: Codec | None = None,
     ) -> None:
         self.url = url
+        if codec is not None:
+            self.codec = codec
         self.reconnect_timeout = reconnect_timeout
         self.closed = False
         kwargs: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout)), "autocommit": True}
@@ -233,6 +237,11 @@ class PostgresStore(SQLStore):
         )
         if migrate:
             self.migrate()
+            try:
+                self._check_keys()
+            except BaseException:
+                self.close()
+                raise
 
     def _lock_schema(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('gateway.migrate:' || current_schema()))")

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from gateway.documents import Document
+from gateway.store.codec import ref
 from gateway.store.outbox import (
     DEAD,
     PENDING,
@@ -75,14 +76,21 @@ class SQLDelivery(SQLBase, DeliveryStore):
             return [WaitingItem(int(r), c, p, float(t)) for r, c, p, t in cur.fetchall()]
 
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:
+        from gateway.store.sql_submissions import ROW_KEY
+
         column = COLUMNS[kind][1]
         out: list[BatchItem] = []
         with self.read() as cur:
             for part in chunks(list(rows)):
                 cur.execute(
-                    f"SELECT id, message_id, {column} FROM {kind} WHERE id IN ({', '.join('?' * len(part))})", part
+                    f"SELECT id, message_id, {column}, {ROW_KEY[kind]} FROM {kind} "
+                    f"WHERE id IN ({', '.join('?' * len(part))})",
+                    part,
                 )
-                out += [BatchItem(int(i), int(m), body) for i, m, body in cur.fetchall()]
+                out += [
+                    BatchItem(int(i), int(m), self.open(f"{kind}.{column}", body, ref(*key)))
+                    for i, m, body, *key in cur.fetchall()
+                ]
         return sorted(out, key=lambda b: b.row)
 
     def cut(self, batch: BatchCut) -> list[tuple[int, str]] | None:
@@ -114,6 +122,12 @@ class SQLDelivery(SQLBase, DeliveryStore):
                        for row in failed],
                     now,
                 )  # fmt: skip
+                if kind == "claims" and batch.controls:
+                    cur.executemany(
+                        "UPDATE claims SET x12_interchange = ?, x12_group = ?, x12_transaction = ?, x12_partner = ? "
+                        "WHERE id = ?",
+                        [(*batch.controls[row], row) for row, _ in batch.links if row in batch.controls],
+                    )
                 touched = [row for row, _ in batch.links] + failed
                 self._settle_messages(cur, self._message_ids(cur, kind, touched), batch.actor, now)
         except _Changed:
@@ -134,11 +148,14 @@ class SQLDelivery(SQLBase, DeliveryStore):
         ``-<n>`` name (a changed statement PDF, say)."""
         for n in range(1, _MAX_NAMES + 1):
             name = doc.name if n == 1 else _numbered(doc.name, n)
+            where = ref(destination, name)
             cur.execute(
                 _ADD,
                 (
-                    destination, doc.kind, doc.clinic_id, name, doc.media_type, doc.content, doc.sha256,
-                    len(doc.content), to_json(list(doc.refs)), to_json(doc.headers), lane, now, now, now,
+                    destination, doc.kind, doc.clinic_id, name, doc.media_type,
+                    self.seal("outbox.content", doc.content, where), doc.sha256, len(doc.content),
+                    to_json(list(doc.refs)), self.seal("outbox.headers", to_json(doc.headers), where), lane, now, now,
+                    now,
                 ),
             )  # fmt: skip
             row = cur.fetchone()
@@ -166,9 +183,11 @@ class SQLDelivery(SQLBase, DeliveryStore):
             rows = cur.fetchall()
         out = []
         for oid, dest, kind, clinic, name, media, content, refs, headers, attempts in rows:
+            where = ref(dest, name)
             doc = Document(
-                name=name, content=bytes(content), media_type=media, kind=kind, clinic_id=clinic,
-                refs=tuple(json.loads(refs)), headers=json.loads(headers),
+                name=name, content=self.open("outbox.content", content, where), media_type=media, kind=kind,
+                clinic_id=clinic, refs=tuple(json.loads(refs)),
+                headers=json.loads(self.open("outbox.headers", headers, where)),
             )  # fmt: skip
             out.append(OutboxItem(int(oid), dest, int(attempts), doc))
         return sorted(out, key=lambda i: i.id)
@@ -260,9 +279,9 @@ class SQLDelivery(SQLBase, DeliveryStore):
 
     def outbox_content(self, outbox_id: int) -> bytes | None:
         with self.read() as cur:
-            cur.execute("SELECT content FROM outbox WHERE id = ?", (outbox_id,))
+            cur.execute("SELECT content, destination, name FROM outbox WHERE id = ?", (outbox_id,))
             r = cur.fetchone()
-        return bytes(r[0]) if r else None
+        return self.open("outbox.content", r[0], ref(r[1], r[2])) if r else None
 
     def outbox_retry(self, ids: Sequence[int] | None, actor: str) -> list[int]:
         now = time.time()

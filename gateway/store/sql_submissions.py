@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.store.codec import ref as row_ref
 from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
 from gateway.store.submissions import (
     ACTIONS,
@@ -63,6 +64,11 @@ _SELECT = {
         "id, clinic_id, statement_id, 1, version, '', status, digest, message_id, outbox_id, NULL, NULL, NULL, "
         "NULL, lane, created_at, COALESCE(updated_at, created_at)"
     ),
+}
+#: per kind: the columns of a row's natural key, the associated data of its sealed JSON
+ROW_KEY: dict[str, str] = {
+    "claims": "clinic_id, clm01, payer_seq, version",
+    "statements": "clinic_id, statement_id, version",
 }
 _NOUN = {"claims": "claim", "statements": "statement"}
 #: statuses an item leaves behind when its message is reprocessed (nothing of it left the gateway)
@@ -184,7 +190,9 @@ class SQLSubmissions(SQLBase, SubmissionStore):
                     (clinic, *part),
                 )
                 for row, key, s, version, status, digest, text in cur.fetchall():
-                    digest = digest or content_digest(kind, text)  # rows from before migration 5
+                    if digest is None:  # rows from before migration 5
+                        where = row_ref(clinic, key, s, version) if kind == "claims" else row_ref(clinic, key, version)
+                        digest = content_digest(kind, self.open(f"{kind}.{_NOUN[kind]}", text, where))
                     known = Known(int(row), int(version), status, digest)
                     out.setdefault((kind, clinic, key, int(s)), []).append(known)
         return out
@@ -249,16 +257,17 @@ class SQLSubmissions(SQLBase, SubmissionStore):
                     events.append((h.row, "superseded", "superseded", source, actor, {"by_version": d.version}))  # type: ignore[arg-type]
             self._events(cur, kind, events, now)  # type: ignore[arg-type]
 
-    @staticmethod
-    def _row_values(a: Admitted, encounter_row: int, lane: str | None, now: float) -> tuple[Any, ...]:
+    def _row_values(self, a: Admitted, encounter_row: int, lane: str | None, now: float) -> tuple[Any, ...]:
         status = str(a.known.status)  # type: ignore[union-attr]
         version = a.decision.version
         if isinstance(a.new, NewClaim):
             c = a.new
+            body = self.seal("claims.claim", c.body, row_ref(a.clinic_id, c.clm01, c.payer_seq, version))
             return (a.clinic_id, c.clm01, c.payer_seq, version, "1", None, a.digest, encounter_row, a.message_id,
-                    c.payer_id, c.total_charge, status, c.body, lane, now, now)  # fmt: skip
+                    c.payer_id, c.total_charge, status, body, lane, now, now)  # fmt: skip
         st = a.new
-        return (a.clinic_id, st.statement_id, version, a.digest, encounter_row, a.message_id, status, st.body, lane,
+        body = self.seal("statements.statement", st.body, row_ref(a.clinic_id, st.statement_id, version))
+        return (a.clinic_id, st.statement_id, version, a.digest, encounter_row, a.message_id, status, body, lane,
                 now, now)  # fmt: skip
 
     def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
@@ -466,17 +475,18 @@ class SQLSubmissions(SQLBase, SubmissionStore):
             cur.execute(f"UPDATE {kind} SET status = ?, updated_at = ? WHERE id = ?", (status, now, s.row))
         self._events(cur, kind, [(s.row, event or str(status), status, f"operator:{actor}", actor, detail)], now)
 
-    def _as_frequency(self, cur: Any, row: int, frequency: str, ref: str, body: str | None, now: float) -> None:
-        """Make claim ``row`` a replacement (7) or void (8) quoting ``ref``
+    def _as_frequency(self, cur: Any, row: int, frequency: str, original: str, body: str | None, now: float) -> None:
+        """Make claim ``row`` a replacement (7) or void (8) quoting ``original``
         (``body``: the claim JSON to use, else its own)."""
+        cur.execute(f"SELECT claim, {ROW_KEY['claims']} FROM claims WHERE id = ?", (row,))
+        stored, *key = cur.fetchone()
         if body is None:
-            cur.execute("SELECT claim FROM claims WHERE id = ?", (row,))
-            body = cur.fetchone()[0]
+            body = self.open("claims.claim", stored, row_ref(*key))
         data = json.loads(body)  # type: ignore[arg-type]
-        data.update(frequency_code=frequency, original_reference=ref)
+        data.update(frequency_code=frequency, original_reference=original)
         cur.execute(
             "UPDATE claims SET frequency_code = ?, original_reference = ?, claim = ?, updated_at = ? WHERE id = ?",
-            (frequency, ref, to_json(data), now, row),
+            (frequency, original, self.seal("claims.claim", to_json(data), row_ref(*key)), now, row),
         )
 
     def _void(
@@ -484,13 +494,15 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         now: float, detail: dict[str, Any],
     ) -> Submission:  # fmt: skip
         """A new submission voiding ``earlier`` (its content, frequency 8)."""
-        cur.execute("SELECT encounter_row, claim FROM claims WHERE id = ?", (earlier.row,))
-        encounter_row, body = cur.fetchone()
+        cur.execute(f"SELECT encounter_row, claim, {ROW_KEY['claims']} FROM claims WHERE id = ?", (earlier.row,))
+        encounter_row, body, *key = cur.fetchone()
         version = max(r.version for r in rows if r.payer_seq == earlier.payer_seq) + 1
-        data = json.loads(body)
+        data = json.loads(self.open("claims.claim", body, row_ref(*key)))
         data.update(frequency_code="8", original_reference=ref)
+        sealed = self.seal("claims.claim", to_json(data), row_ref(earlier.clinic_id, earlier.key, earlier.payer_seq,
+                                                                  version))  # fmt: skip
         values = (earlier.clinic_id, earlier.key, earlier.payer_seq, version, "8", ref, earlier.digest, encounter_row,
-                  earlier.message_id, earlier.payer_id, earlier.total_charge, "created", to_json(data), held.lane,
+                  earlier.message_id, earlier.payer_id, earlier.total_charge, "created", sealed, held.lane,
                   now, now)  # fmt: skip
         (row,) = self._insert_items(cur, "claims", [values])
         self._events(cur, "claims", [(row, "void", "created", f"operator:{actor}", actor,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from gateway.store.codec import PLAIN, Codec, StoreKeyError, key_id_of
 from gateway.store.submissions import Kind, message_status
 
 
@@ -43,6 +44,8 @@ def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+#: what the check value of a key seals (store_keys)
+_CHECK = b"billing-gateway store key check"
 #: message statuses that follow from the message's claims and statements
 _SETTLEABLE = frozenset({"claimed", "batched", "delivered", "quarantined", "duplicate"})
 #: (row, event kind, new status or None, source, actor, detail)
@@ -53,6 +56,54 @@ class SQLBase:
     """Transactions (a backend provides ``read``/``write``) and shared writes."""
 
     dialect: str
+    #: seals and opens every column that can hold patient data (:mod:`gateway.store.codec`)
+    codec: Codec = PLAIN
+
+    def seal(self, purpose: str, value: Any, row: str = "") -> Any:
+        """``value`` (bytes or text) as the column ``purpose`` (``table.column``)
+        stores it: sealed under the current key when encryption is on. ``row``:
+        the row's natural key (:func:`gateway.store.codec.ref`)."""
+        return self.codec.seal(purpose, value, row)
+
+    def open(self, purpose: str, value: Any, row: str = "") -> Any:
+        """The plaintext of a value read from column ``purpose`` (None stays None)."""
+        return None if value is None else self.codec.open(purpose, value, row)
+
+    def _check_keys(self) -> None:
+        """Refuse to run with keys that do not match the store, before anything
+        is written: every configured key that sealed rows here must open its
+        check value, and every key that sealed rows still in use must be
+        configured. Then the current key is registered (``store_keys``)."""
+        with self.read() as cur:
+            cur.execute("SELECT key_id, check_value FROM store_keys WHERE retired_at IS NULL ORDER BY created_at")
+            live = [(k, v) for k, v in cur.fetchall()]
+        for kid, check in live:
+            if kid not in self.codec.key_ids:
+                raise StoreKeyError(
+                    f"rows of this store (table store_keys) are sealed with key '{kid}', which is not configured: "
+                    + ("set store.encryption" if not self.codec.enabled else "add it to store.encryption.previous_keys")
+                    + " (or run `gateway store rotate-key` while it is still configured)"
+                )
+            try:
+                ok = key_id_of(check) == kid and self.codec.open("store_keys.check", check, kid) == _CHECK
+            except StoreKeyError:
+                ok = False
+            if not ok:
+                raise StoreKeyError(
+                    f"store.encryption key '{kid}' is not the key that sealed this store's rows (its check value in "
+                    "table store_keys does not open): wrong key? Nothing was read or changed"
+                )
+        if self.codec.current is not None and self.codec.current not in {k for k, _ in live}:
+            import time
+
+            with self.write() as cur:  # a retired id may be used again, for a new key
+                cur.execute(
+                    "INSERT INTO store_keys (key_id, check_value, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key_id) DO UPDATE SET retired_at = NULL, check_value = excluded.check_value, "
+                    "created_at = excluded.created_at WHERE store_keys.retired_at IS NOT NULL",
+                    (self.codec.current, self.codec.seal("store_keys.check", _CHECK, self.codec.current), time.time()),
+                )
+            self._check_keys()  # another node may have registered the same id first, with its key
 
     @contextmanager
     def write(self) -> Iterator[Any]:  # pragma: no cover - a backend provides it

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gateway.store.codec import Codec
 from gateway.store.sql_submissions import INSERT_COLUMNS
 from gateway.store.sqlstore import ENCOUNTER_COLUMNS, SQLStore
 from gateway.store.submissions import Kind
@@ -28,8 +29,10 @@ FILE_NAME = "gateway.sqlite"
 class SQLiteStore(SQLStore):
     dialect = "sqlite"
 
-    def __init__(self, path: Path, timeout: float = 60.0, migrate: bool = True) -> None:
+    def __init__(self, path: Path, timeout: float = 60.0, migrate: bool = True, codec: Codec | None = None) -> None:
         self.path = Path(path)
+        if codec is not None:
+            self.codec = codec
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -38,8 +41,15 @@ class SQLiteStore(SQLStore):
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
+        if self.codec.enabled:  # freed pages are zeroed: no plaintext of rows re-sealed or deleted stays in the file
+            self._db.execute("PRAGMA secure_delete = ON")
         if migrate:
             self.migrate()
+            try:
+                self._check_keys()
+            except BaseException:
+                self._db.close()
+                raise
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> SQLiteStore:

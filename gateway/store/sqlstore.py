@@ -28,7 +28,9 @@ from gateway.store.base import (
     Status,
     Store,
 )
+from gateway.store.codec import PLAIN, key_id_of, ref
 from gateway.store.sql_delivery import SQLDelivery
+from gateway.store.sql_remits import SQLRemits
 from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
 from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
@@ -89,7 +91,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(SQLSubmissions, SQLDelivery, Store):
+class SQLStore(SQLSubmissions, SQLRemits, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
@@ -161,10 +163,11 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
                         }
                     )
                 processed = now if m.status != Status.RECEIVED else None
+                raw = self.seal("messages.raw", m.raw, ref(m.scope, m.sha256))
                 cur.execute(
                     _INSERT_MESSAGE,
                     (
-                        m.scope, m.sha256, m.raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
+                        m.scope, m.sha256, raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
                         m.format, m.sender, m.control_id, m.message_type, str(m.status), m.ack,
                         to_json(findings), m.received_at, now, processed, lane,
                     ),
@@ -193,14 +196,17 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
         sql = (
             "UPDATE messages SET claimed_by = ?, lease_expires = ?, attempts = attempts + 1, updated_at = ? "
             f"WHERE id IN ({self.claim_subquery.format(lane=where)}) "
-            "RETURNING id, raw, source, name, channel_clinic, received_at, attempts"
+            "RETURNING id, raw, source, name, channel_clinic, received_at, attempts, scope, sha256"
         )
         with self.write() as cur:
             if self.claim_setup:
                 cur.execute(self.claim_setup)
             cur.execute(sql, (worker, now + lease, now, *args, now, limit))
             rows = cur.fetchall()
-        return sorted((ClaimedMessage(r[0], bytes(r[1]), *r[2:]) for r in rows), key=lambda c: c.id)
+        return sorted(
+            (ClaimedMessage(r[0], self.open("messages.raw", r[1], ref(r[7], r[8])), *r[2:7]) for r in rows),
+            key=lambda c: c.id,
+        )
 
     def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
         ids = list(ids)
@@ -247,6 +253,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             if not todo:
                 return []
             admitted = self._admit(cur, todo)
+            self._post_responses(cur, todo, worker, now)
             self._finish_messages(cur, worker, todo, now)
             return self._store_results(cur, worker, todo, admitted, lanes, now)
 
@@ -300,14 +307,15 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
         enc_rows = self._insert_encounters(
             cur,
             [
-                (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status), e.encounter, to_json(e.findings), now)
+                (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status),
+                 self.seal("encounters.encounter", e.encounter, ref(o.message_id, e.idx)), to_json(e.findings), now)
                 for o, e in encs
             ],
-        )
+        )  # fmt: skip
         self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
                              worker, now)  # fmt: skip
         records = [
-            (o.clinic_id, u.kind, u.key, to_json(u.value), o.message_id, now)
+            (o.clinic_id, u.kind, *self._record_sealed(o.clinic_id, u.kind, u.key, u.value), o.message_id, now)
             for o in todo
             if o.clinic_id
             for u in o.updates
@@ -332,12 +340,36 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
 
     # -- records ---------------------------------------------------------
     def get(self, clinic_id: str, kind: str, key: str) -> Any | None:
+        keys = self._record_keys(clinic_id, kind, key)
         with self.read() as cur:
             cur.execute(
-                "SELECT value FROM records WHERE clinic_id = ? AND kind = ? AND key = ?", (clinic_id, kind, key)
+                f"SELECT key, value FROM records WHERE clinic_id = ? AND kind = ? AND key IN ({marks(len(keys))}) "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (clinic_id, kind, *keys),
             )
             row = cur.fetchone()
-        return json.loads(row[0]) if row else None
+        return self._record_opened(clinic_id, kind, row[0], row[1])[1] if row else None
+
+    # A record's key may be an identifier (an MRN, a member id): with encryption
+    # on it is stored as a keyed hash and the key itself is sealed with the value.
+    def _record_sealed(self, clinic_id: str, kind: str, key: str, value: Any) -> tuple[str, str]:
+        """The stored ``(key, value)`` columns of a record."""
+        if not self.codec.enabled:
+            return PLAIN.index("records.key", key), to_json(value)
+        stored = self.codec.index("records.key", ref(clinic_id, kind, key))
+        return stored, self.seal("records.value", to_json([key, value]), ref(clinic_id, kind, stored))
+
+    def _record_opened(self, clinic_id: str, kind: str, stored_key: str, stored_value: str) -> tuple[str, Any]:
+        """A record's ``(key, value)`` from its stored columns."""
+        if key_id_of(stored_value) is None:  # a plaintext row
+            return PLAIN.open("records.key", stored_key), json.loads(stored_value)
+        key, value = json.loads(self.open("records.value", stored_value, ref(clinic_id, kind, stored_key)))
+        return key, value
+
+    def _record_keys(self, clinic_id: str, kind: str, key: str) -> list[str]:
+        """Every stored form of a record's key: hashed under each configured key, and plain."""
+        hashed = [self.codec.index("records.key", ref(clinic_id, kind, key), kid) for kid in self.codec.key_ids]
+        return [*hashed, PLAIN.index("records.key", key)]
 
     # -- operations ------------------------------------------------------
     def counts(self) -> list[tuple[str | None, str, int]]:
@@ -422,9 +454,9 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
 
     def raw(self, message_id: int) -> bytes | None:
         with self.read() as cur:
-            cur.execute("SELECT raw FROM messages WHERE id = ?", (message_id,))
+            cur.execute("SELECT raw, scope, sha256 FROM messages WHERE id = ?", (message_id,))
             row = cur.fetchone()
-        return bytes(row[0]) if row else None
+        return self.open("messages.raw", row[0], ref(row[1], row[2])) if row else None
 
     def encounters(self, message_id: int) -> list[dict[str, Any]]:
         with self.read() as cur:
@@ -448,7 +480,7 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
         with self.read() as cur:
             cur.execute("SELECT encounter FROM encounters WHERE message_id = ? AND idx = ?", (message_id, idx))
             row = cur.fetchone()
-        return json.loads(row[0]) if row else None
+        return json.loads(self.open("encounters.encounter", row[0], ref(message_id, idx))) if row else None
 
     def audit_trail(self, message_id: int) -> list[AuditEntry]:
         with self.read() as cur:
@@ -561,11 +593,14 @@ class SQLStore(SQLSubmissions, SQLDelivery, Store):
             n = chunk if limit is None else min(chunk, limit - len(ids))
             with self.write() as cur:
                 cur.execute(
-                    "SELECT id, clinic_id, sha256, received_at, raw FROM messages WHERE raw_pruned_at IS NULL "
+                    "SELECT id, clinic_id, sha256, received_at, raw, scope FROM messages WHERE raw_pruned_at IS NULL "
                     f"AND processed_at < ? AND status IN ({marks}) ORDER BY id LIMIT ?",
                     (older_than, *statuses, n),
                 )
-                rows = [(int(i), c, h, float(r), bytes(b)) for i, c, h, r, b in cur.fetchall()]
+                rows = [
+                    (int(i), c, h, float(r), self.open("messages.raw", b, ref(sc, h)))
+                    for i, c, h, r, b, sc in cur.fetchall()
+                ]
                 if not rows:
                     break
                 if archive is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.store.base import MessageRow
+from gateway.store.codec import ref
 from gateway.store.outbox import OutboxRow
 from gateway.store.sqlstore import _MESSAGE_COLUMNS, SQLStore, _row
 
@@ -265,14 +266,14 @@ class Views:
         with self.store.read() as cur:
             cur.execute(
                 "SELECT id, clinic_id, clm01, message_id, payer_id, total_charge, status, outbox_id, created_at, "
-                "updated_at, claim FROM claims WHERE id = ?",
+                "updated_at, claim, payer_seq, version FROM claims WHERE id = ?",
                 (claim_id,),
             )
             r = cur.fetchone()
         if r is None or not scope.allows(r[1]):
             return None
         out = _claim(r[:10])
-        out["claim"] = json.loads(r[10])
+        out["claim"] = json.loads(self.store.open("claims.claim", r[10], ref(r[1], r[2], r[11], r[12])))
         return out
 
     # -- outbox --------------------------------------------------------------------

@@ -100,12 +100,14 @@ def run_one(
 
 
 def run_claim(gateway: Gateway, claim: Claim, *, clinic: str | None = None, today: date = TODAY) -> RunResult:
-    """The clean-claim and payer rules (``gateway_scrub_claim``, ``gateway_payer_rules``)
-    of every loaded plugin on one claim, for ``clinic`` (default: the claim's)."""
+    """The claim additions, clean-claim and payer rules (``gateway_claim_additions``,
+    ``gateway_scrub_claim``, ``gateway_payer_rules``) of every loaded plugin on
+    one claim, as the pipeline runs them, for ``clinic`` (default: the claim's)."""
     target = _clinic(gateway, clinic or claim.clinic_id)
     meta = MessageMeta(source="test", today=today, clinic_id=target.id)
     host = gateway.host
-    findings = host.findings("gateway_scrub_claim", claim=claim, clinic=target, meta=meta)
+    findings = gateway.pipeline.claim_additions(claim, target)
+    findings += host.findings("gateway_scrub_claim", claim=claim, clinic=target, meta=meta)
     findings += host.findings("gateway_payer_rules", claim=claim, clinic=target, meta=meta)
     return RunResult(claims=[claim], findings=findings)
 

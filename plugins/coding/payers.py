@@ -12,6 +12,11 @@ A clinic names a YAML file (``payers:`` in gateway.yaml; read with
         fhir_identifiers: [EXP-FHIR-1]  # FHIR Coverage.payor identifier values
         names: [Example Health]         # names as sent (case and spacing ignored)
         destination: claims-out         # optional: where this payer's claims go (for the outbox)
+        follow_up: {ack_days: 2, remit_days: 30}  # optional: days before a claim is on the follow-up list
+
+``follow_up``: a delivered claim with no 999/277CA after ``ack_days`` days, or
+no 835 after ``remit_days`` days, is listed by ``gateway claims follow-up``
+(defaults: :data:`DEFAULT_FOLLOW_UP`, 3 and 30 days).
 
 Format plugins set ``Payer(id=<as sent>, source_id=<as sent>)``; this plugin
 (``gateway_map_encounter``) looks the payer up by source id, id, then name
@@ -30,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.codes import FILING_INDICATORS
 from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
-from gateway.model import Address, Encounter, Finding, Severity
+from gateway.model import Address, Coverage, Encounter, Finding, Severity
 from gateway.rules import Catalogue
 from gateway.tables import read_yaml_model, resolve
 
@@ -46,6 +51,32 @@ UNKNOWN = RULES.add(
     "A coverage's payer is not in the payer directory; its own id is used (an error when the clinic sets "
     "`strict_payers: true`).",
 )
+MEMBER_FROM_PATIENT = RULES.add(
+    "PAYER-MEMBER-ID-PATIENT",
+    Severity.WARNING,
+    "No member id was sent; the payer directory says this payer knows its members by the clinic's patient id, "
+    "so that id is sent as the member id.",
+)
+
+
+class FollowUp(BaseModel):
+    """Days after delivery before an unanswered claim needs a person."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: no 999 or 277CA after this many days
+    ack_days: int = Field(3, ge=1, le=365)
+    #: no 835 after this many days
+    remit_days: int = Field(30, ge=1, le=730)
+
+    @model_validator(mode="after")
+    def _order(self) -> FollowUp:
+        if self.remit_days < self.ack_days:
+            raise ValueError(f"remit_days ({self.remit_days}) is shorter than ack_days ({self.ack_days})")
+        return self
+
+
+#: follow-up days of a payer the directory does not list, or lists without ``follow_up``
+DEFAULT_FOLLOW_UP = FollowUp()
 
 
 class PayerEntry(BaseModel):
@@ -60,6 +91,11 @@ class PayerEntry(BaseModel):
     names: list[str] = Field(default_factory=list)
     destination: str | None = None
     address: Address | None = None
+    #: this payer identifies its members by the clinic's patient id (MRN):
+    #: used, with a warning, only when no member id was sent and the patient
+    #: is the subscriber (never for a derived patient id)
+    member_id_from_patient_id: bool = False
+    follow_up: FollowUp = Field(default_factory=FollowUp)
 
     @field_validator("payer_id", mode="before")
     @classmethod
@@ -124,6 +160,11 @@ class PayerDirectory:
         entry = self.by_id.get(id_key(payer_id))
         return entry.destination if entry else None
 
+    def follow_up_for(self, payer_id: str | None) -> FollowUp:
+        """The follow-up days of this (X12) payer id (the defaults when not listed)."""
+        entry = self.by_id.get(id_key(payer_id)) if payer_id else None
+        return entry.follow_up if entry else DEFAULT_FOLLOW_UP
+
 
 def load_directory(path: Path) -> PayerDirectory:
     data = read_yaml_model(path, PayerFile)
@@ -181,4 +222,21 @@ def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding]
         payer.address = entry.address or payer.address
         if entry.claim_filing_indicator:
             cov.claim_filing_indicator = entry.claim_filing_indicator
+        if entry.member_id_from_patient_id and not cov.subscriber.member_id.strip():
+            if (found := _member_from_patient(encounter, cov, k)) is not None:
+                out.append(found)
     return out
+
+
+def _member_from_patient(encounter: Encounter, cov: Coverage, k: int) -> Finding | None:
+    """Fill a missing member id from the patient id when the patient is the
+    subscriber and the id was sent (not derived); the warning says so."""
+    patient = encounter.patient
+    if cov.relationship != "18" or patient.id_derived or not patient.id.strip():
+        return None
+    cov.subscriber.member_id = patient.id
+    return MEMBER_FROM_PATIENT.finding(
+        f"coverage {cov.order}: no member id was sent; the patient id is sent as the member id "
+        "(payer directory: member_id_from_patient_id)",
+        f"encounter.coverages[{k}].subscriber.member_id",
+    )

@@ -199,7 +199,9 @@ def test_ack_latency_stays_low_while_big_fhir_files_are_taken(tmp_path: Path) ->
         assert d.proc.poll() is None
     assert len(during) >= 5
     median = sorted(during)[len(during) // 2]
-    assert max(during) < 0.5, f"ACK latency while taking big files: max {max(during):.3f} s, median {median:.3f} s"
+    # parsed on the event loop this was 1.26-1.75 s; off the loop 0.14-0.18 s on a quiet
+    # machine and up to 0.56 s with the 2 cores loaded 4x over: the bound sits between
+    assert max(during) < 0.9, f"ACK latency while taking big files: max {max(during):.3f} s, median {median:.3f} s"
 
 
 def test_a_sniff_helper_that_dies_costs_one_input_not_the_daemon(example_gateway) -> None:

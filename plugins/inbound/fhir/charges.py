@@ -34,6 +34,13 @@ class DxList:
     _index: dict[str, int] = field(default_factory=dict)
     #: conditions coded in other systems (kept in the encounter's extensions)
     uncoded: list[dict[str, str]] = field(default_factory=list)
+    #: the onset of the first Condition (in diagnosis order) that has one
+    onset: date | None = None
+
+    def condition_onset(self, cond: Res) -> None:
+        """Keep ``Condition.onset[x]`` (dateTime, Period start) of the first Condition that has one."""
+        if self.onset is None:
+            self.onset = start_of(cond.data, "onset")
 
     def add(self, code: str, description: str | None, system: str = "ICD-10-CM") -> int:
         key = code.replace(".", "").upper()
@@ -72,6 +79,7 @@ def add_condition(ctx: Ctx, dx: DxList, cond: Res) -> int | None:
     status = {code for _, code in _codes(cond.get("verificationStatus"))}
     if status & {"refuted", "entered-in-error"}:
         return None
+    dx.condition_onset(cond)
     return add_concept(ctx, dx, cond.get("code"), f"{cond.path}.code")
 
 
@@ -201,6 +209,7 @@ class ClaimReader:
                 if cond is None or {c for _, c in _codes(cond.get("verificationStatus"))} & {"entered-in-error"}:
                     continue
                 concept, where = cond.get("code"), f"{cond.path}.code"
+                self.dx.condition_onset(cond)
             self.seq_codes[seq] = set(_codes(concept))
             pointer = add_concept(self.ctx, self.dx, concept, where)
             if pointer is not None:

@@ -19,6 +19,7 @@ from gateway.messages import ParseResult, RecordLookup, RecordUpdate
 from gateway.model import Coverage, Encounter, Finding, Guarantor, Patient, Provider, ServiceLine
 
 from .charges import ClaimReader, DxList, add_condition, charge_item_line, pos_code, procedure_line
+from .claiminfo import claim_info
 from .context import Ctx
 from .models import error, info, validate, warning
 from .parties import (
@@ -320,6 +321,8 @@ class Visit:
             diagnoses=dx.diagnoses,
             service_lines=lines,
             extensions={"fhir": self._extensions(dx)},
+            onset_date=dx.onset,
+            **claim_info(ctx, self.claims),
         )
 
     def _visit_number(self) -> str:

@@ -147,6 +147,31 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tup
     return qty, as_sent(charge) if charge is ext else cents(charge)
 
 
+def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any]:
+    """The charge's situational values the field map reads (prior
+    authorization, referral, note, supervising provider, NDC quantity/unit)."""
+    out: dict[str, Any] = {}
+    for key in ("prior_authorization", "referral_number", "note"):
+        value = scope.first(getattr(fm, key))[0]
+        if value:
+            out[key] = value
+    for p in fm.supervising:
+        parts, pseg = scope.parts(p)
+        supervising = to_provider(parts, problems, pseg, p.field)
+        if supervising is not None:
+            out["supervising_provider"] = supervising
+            break
+    qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
+    if qpath is not None:
+        qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
+        if qty is not None:
+            out["ndc_quantity"] = qty
+    unit = scope.first(fm.ndc_unit)[0]
+    if unit:
+        out["ndc_unit"] = unit.upper()
+    return out
+
+
 def charge_line(
     ft1: Segment,
     related: Mapping[str, Segment],
@@ -209,6 +234,7 @@ def charge_line(
         ndc_sys = scope.get(fm.ndc_system[i]).upper() if i < len(fm.ndc_system) else ""
         ndc = ndc if ndc_sys in ("", "NDC", "N4") else ""
     line = {
+        **_line_extras(scope, fm, problems),
         "service_date": when,
         "modifiers": [m.upper() for m in mods[:MAX_MODIFIERS]],
         "units": qty,

@@ -25,6 +25,7 @@ from gateway.model import Coverage, Encounter, Guarantor, Patient
 from gateway.money import cents
 
 from .charges import charge_line, procedure_line, read_diagnoses
+from .claiminfo import read_claim_info
 from .fieldmap import FieldMap
 from .insurance import read_coverages
 from .patient import Visit, merge_patient, read_guarantor, read_patient, read_visit
@@ -238,6 +239,7 @@ def _encounter(
             "service_lines": lines,
             "patient_paid": _patient_paid(others, fm.charge.payment_types),
             "extensions": {"hl7v2": {k: v for k, v in ext.items() if v is not None}},
+            **read_claim_info(fm.claim, Scope(None, base), problems),
         }
     )
 

@@ -125,6 +125,12 @@ class ChargeMap(_Section):
     modifiers: Paths = Field(default_factory=list)
     ndc: Paths = Field(default_factory=list)
     ndc_system: Paths = Field(default_factory=list)
+    ndc_quantity: Paths = Field(default_factory=list)
+    ndc_unit: Paths = Field(default_factory=list)
+    prior_authorization: Paths = Field(default_factory=list)
+    referral_number: Paths = Field(default_factory=list)
+    note: Paths = Field(default_factory=list)
+    supervising: Paths = Field(default_factory=list)
 
 
 class ProcedureMap(_Section):
@@ -168,6 +174,22 @@ class GuarantorMap(_Section):
     relationship: Paths = Field(default_factory=list)
 
 
+class ClaimMap(_Section):
+    """Situational claim data (Encounter prior_authorization … delay_reason)."""
+
+    prior_authorization: Paths = Field(default_factory=list)
+    referral_number: Paths = Field(default_factory=list)
+    onset_date: Paths = Field(default_factory=list)
+    accident_date: Paths = Field(default_factory=list)
+    last_seen_date: Paths = Field(default_factory=list)
+    related_causes: Paths = Field(default_factory=list)
+    employment_related: Paths = Field(default_factory=list)
+    accident_state: Paths = Field(default_factory=list)
+    note: Paths = Field(default_factory=list)
+    delay_reason: Paths = Field(default_factory=list)
+    related_cause_codes: dict[str, str] = Field(default_factory=dict)
+
+
 class FieldMap(_Section):
     """A validated field map (see plugins/inbound/hl7v2/default-map.yaml)."""
 
@@ -179,10 +201,11 @@ class FieldMap(_Section):
     procedure: ProcedureMap
     insurance: InsuranceMap
     guarantor: GuarantorMap
+    claim: ClaimMap = Field(default_factory=ClaimMap)
 
 
 #: mappings replaced as a whole by an override (tables, not sections)
-_REPLACED = {"place_of_service", "filing_indicators", "relationship_codes"}
+_REPLACED = {"place_of_service", "filing_indicators", "relationship_codes", "related_cause_codes"}
 #: keys that moved out of the field map, and where to
 _MOVED = {("insurance", "self_pay"): "settings.hl7v2.self_pay_plans in gateway.yaml"}
 
@@ -240,3 +263,11 @@ def load_map(override: Path | None) -> FieldMap:
         return default_map()
     base = _read_yaml(DEFAULT_MAP)
     return build_map(merge(base, _read_yaml(override)), override.name)
+
+
+def claim_paths(fm: FieldMap) -> list[FieldPath]:
+    """Every path of the ``claim`` section and the charges' situational keys."""
+    out = [p for name in ClaimMap.model_fields if name != "related_cause_codes" for p in getattr(fm.claim, name)]
+    for name in ("prior_authorization", "referral_number", "note", "supervising", "ndc_quantity", "ndc_unit"):
+        out += getattr(fm.charge, name)
+    return out

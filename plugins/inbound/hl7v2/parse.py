@@ -19,7 +19,7 @@ from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
 from . import strict
 from .ack import batch_ack, build_ack
 from .convert import Built, Reading, build, kind_of
-from .fieldmap import FieldMap
+from .fieldmap import FieldMap, claim_paths
 from .problems import Issues
 from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
 from .settings import Hl7v2Settings
@@ -59,8 +59,19 @@ def salvage_header(text: str) -> Segment | None:
     return None
 
 
-#: where a message header segment starts
-_MSH = re.compile(r"(?:\A|[\r\n])MSH")
+def _msh_starts(text: str) -> list[int]:
+    """Where each message header starts: 0 for an MSH at the very start, else
+    the offset of the CR/LF before ``MSH``. A literal search (a regex with an
+    alternation at its head tries every offset: 25 µs per message)."""
+    starts = [0] if text.startswith("MSH") else []
+    at = text.find("MSH", 1)
+    while at != -1:
+        if text[at - 1] in "\r\n":
+            starts.append(at - 1)
+        at = text.find("MSH", at + 3)
+    return starts
+
+
 _EOL = re.compile(r"[\r\n]")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -78,7 +89,7 @@ def _cap_segments(text: str, limit: int) -> str:
     """``text`` with every message longer than ``limit`` segments cut just
     after its ``limit + 1``-th line: such a message is refused (HL7-SEGMENTS)
     and is not worth turning into thousands of segment objects first."""
-    starts = [m.start() for m in _MSH.finditer(text)] or [0]
+    starts = _msh_starts(text) or [0]
     bounds = [*starts[1:], len(text)]
     over = [
         (a, b)
@@ -107,7 +118,7 @@ def sniff(raw: bytes) -> Envelope | None:
     if head[:3] not in (b"MSH", b"FHS", b"BHS"):
         return None
     text, _ = decode_text(raw)
-    starts = [m.start() for m in _MSH.finditer(text)]
+    starts = _msh_starts(text)
     batch = read_batch(_header_text(text, starts))  # envelope segments and the first MSH only: cheap
     if not batch.messages:
         head = salvage_header(text)
@@ -185,7 +196,7 @@ def read_message(
     if kind != "charges":
         _charges_not_billed(msg, fm, info["message_type"], problems)
     if settings.strict:
-        problems.items += strict.validate(msg, info["version"])
+        problems.items += strict.validate(msg, info["version"], strict.mapped_outside(claim_paths(fm)))
     ext = {k: info[k] for k in ("message_type", "control_id", "version", "sending_application", "sending_facility")}
     ext["message_index"] = msg.number
     try:

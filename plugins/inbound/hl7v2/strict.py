@@ -9,7 +9,9 @@ only the element it names (``PID_7``) is kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from .fieldmap import FieldPath
 from .problems import Problem
 from .reader import Message
 from .versions import version_index
@@ -17,8 +19,20 @@ from .versions import version_index
 _ELEMENT = re.compile(r"\b([A-Z][A-Z0-9]{2})_(\d{1,3})\b")
 
 
-def validate(msg: Message, version: str) -> list[Problem]:
-    """Problems hl7apy finds (at most one: it stops at the first)."""
+#: segments a clinic's field map may read that not every version's message
+#: structure has a place for (DFT^P03 has no AUT or RF1 before v2.6)
+OUTSIDE_STRUCTURE = frozenset({"AUT", "RF1"})
+
+
+def mapped_outside(paths: Iterable[FieldPath]) -> frozenset[str]:
+    """The segments of ``paths`` (a field map's) in :data:`OUTSIDE_STRUCTURE`."""
+    return frozenset(p.segment for p in paths) & OUTSIDE_STRUCTURE
+
+
+def validate(msg: Message, version: str, accepted: frozenset[str] = frozenset()) -> list[Problem]:
+    """Problems hl7apy finds (at most one: it stops at the first). Segments
+    in ``accepted`` (those the clinic's field map reads, :func:`mapped_outside`)
+    are left out of the validation, so they never fail it."""
     from hl7apy.consts import VALIDATION_LEVEL
     from hl7apy.parser import parse_message
 
@@ -29,7 +43,7 @@ def validate(msg: Message, version: str) -> list[Problem]:
         fields.append("")
     fields[12] = version
     head = msg.d.field.join([fields[0], *fields[2:]])
-    text = "\r".join([head, *(s.text for s in msg.segments[1:])])
+    text = "\r".join([head, *(s.text for s in msg.segments[1:] if s.name not in accepted)])
     try:
         parsed = parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
         parsed.validate()

@@ -2,11 +2,14 @@
 
 Only codes a biller meets in practice are listed; an unknown code is said to
 be unknown (``describe``) rather than guessed. Claim adjustment reason codes
-(CARC) and remark codes (RARC) are not here: a deployment-replaceable table
-belongs to the follow-up work, and the models keep the codes themselves.
+(CARC) and remark codes (RARC) are not here: they are a deployment-replaceable
+table read by :mod:`gateway.adjustment_codes`; the CAS adjustment groups
+are one table in :mod:`gateway.codes`; the models keep the codes themselves.
 """
 
 from __future__ import annotations
+
+from gateway.codes import ADJUSTMENT_GROUPS as ADJUSTMENT_GROUPS  # re-exported: one table
 
 #: TA104 interchange acknowledgement codes
 TA1_STATUS = {"A": "accepted", "E": "accepted with errors noted", "R": "rejected"}
@@ -226,14 +229,6 @@ CLAIM_STATUS = {
 REMIT_FILING_INDICATORS = frozenset(
     {"12", "13", "14", "15", "16", "17", "AM", "CH", "DS", "HM", "LM", "MA", "MB", "MC", "OF", "TV", "VA", "WC", "ZZ"}
 )
-
-#: CAS01 adjustment groups of 5010 (CR belonged to 4010)
-ADJUSTMENT_GROUPS = {
-    "CO": "contractual obligation",
-    "OA": "other adjustment",
-    "PI": "payer-initiated reduction",
-    "PR": "patient responsibility",
-}
 
 #: BPR01 transaction handling
 HANDLING = {

@@ -12,6 +12,7 @@ window calculation are in docs/statements.md.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from fpdf import FPDF
+from fpdf.image_parsing import RasterImageInfo, get_img_info
 from gateway_plugins.renderers.statements.settings import Branding
 
 from gateway.model import Address, Statement, StatementLine
@@ -63,6 +65,8 @@ _SPELLED.update({ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord
 def text(value: str) -> str:
     """Text the PDF core fonts can show (Latin-1): accents are kept when
     Latin-1 has them, other characters are transliterated or become '?'."""
+    if value.isascii():  # NFKC and the table change no ASCII character
+        return value
     value = unicodedata.normalize("NFKC", value).translate(_SPELLED)
     out = []
     for ch in value:
@@ -102,6 +106,27 @@ def address_lines(address: Address | None) -> list[str]:
     return [*address.lines, *([last] if last else [])]
 
 
+#: the logo as fpdf2 decoded it (PNG → compressed image data), by its MD5: the
+#: decoding and re-compression cost more than the rest of a one-page statement
+_LOGOS: dict[str, RasterImageInfo] = {}
+
+
+def _reuse_logo(pdf: FPDF, logo: bytes) -> None:
+    """Put the logo, decoded once per process, in ``pdf``'s image cache, where
+    ``FPDF.image`` finds it by the same MD5 name it computes itself."""
+    name = hashlib.md5(logo.strip(), usedforsecurity=False).hexdigest()
+    info = _LOGOS.get(name)
+    if info is None:
+        info = get_img_info(name, io.BytesIO(logo), pdf.image_cache.image_filter)
+        if len(_LOGOS) < 16:
+            _LOGOS[name] = info
+    cache = pdf.image_cache.images
+    if name not in cache:
+        mine = RasterImageInfo(info)
+        mine["i"], mine["usages"] = len(cache) + 1, 0
+        cache[name] = mine
+
+
 class StatementPdf(FPDF):
     """One statement as a PDF; :meth:`build` returns the bytes."""
 
@@ -122,6 +147,20 @@ class StatementPdf(FPDF):
         self.patients = sorted({ln.patient_name for ln in statement.lines if ln.patient_name})
 
     # -- helpers -------------------------------------------------------------
+    def get_string_width(self, s: str, normalized: bool = False, markdown: bool = False) -> float:
+        """fpdf2's width of ``s``, computed directly for the core fonts this
+        layout uses (fpdf2 builds styled fragments, copying the graphics
+        state, on every call: a third of a page's cost)."""
+        font = self.current_font
+        if font is not None and font.type == "core" and not markdown and not self.char_spacing:
+            try:
+                w = sum(map(font.cw.__getitem__, s)) * self.font_size_pt * 0.001
+            except KeyError:  # not Latin-1: fpdf2 says what is wrong
+                pass
+            else:
+                return w * self.font_stretching * 0.01 / self.k
+        return super().get_string_width(s, normalized, markdown)
+
     def say(self, key: str, **values: str) -> str:
         return text(self.brand.text(key, **values))
 
@@ -142,10 +181,69 @@ class StatementPdf(FPDF):
             "payable_to": self.brand.payable_to,
         }
 
-    def put(self, x: float, y: float, value: str, size: float = 9, style: str = "", w: float = 0, align: str = "L"):
+    def put(
+        self, x: float, y: float, value: str, size: float = 9, style: str = "", w: float = 0, align: str = "L",
+        h: float | None = None,
+    ) -> None:  # fmt: skip
+        """One line of text in a box ``w`` wide (0: to the right margin) and
+        ``h`` high (default ``size + 2``) at (x, y), placed exactly as
+        ``cell(w, h, value, align=align)``
+        would, with :meth:`text` (several times cheaper); the page-count
+        alias goes through ``cell`` (its width is known only at output)."""
         self.set_font("Helvetica", style, size)
         self.set_xy(x, y)
-        self.cell(w, size + 2, text(value), align=align)
+        value = text(value)
+        h = size + 2 if h is None else h
+        if self.str_alias_nb_pages in value:
+            self.cell(w, h, value, align=align)
+            return
+        width = w or self.w - self.r_margin - x
+        if align == "R":
+            left = x + width - self.c_margin - self.get_string_width(value)
+        elif align == "C":
+            left = x + (width - self.get_string_width(value)) / 2
+        else:
+            left = x + self.c_margin
+        if value:
+            self.text(left, y + h / 2 + 0.3 * self.font_size, value)
+        self.x = x + width
+
+    def paragraph(self, w: float, h: float, value: str, align: str = "L") -> None:
+        """``multi_cell(w, h, value, align=align)`` for plain text (words
+        between single spaces, ``\n`` breaks), placed the same way: lines
+        broken at the last space that fits ``w`` less the cell margins, each
+        drawn with :meth:`text`; x ends at the right edge, y below the last
+        line. fpdf2's line breaker re-measures the line at every character,
+        which made the stub and the closing message half of a page's cost.
+        Other text (a word wider than the box, tabs, soft hyphens, runs of
+        spaces) goes to ``multi_cell``."""
+        value = text(value)
+        room = w - 2 * self.c_margin
+        width = self.get_string_width
+        if any(c in value for c in "\t\r\xad") or "  " in value or value != value.strip(" "):
+            self.multi_cell(w, h, value, align=align)
+            return
+        lines: list[str] = []
+        for para in value.split("\n"):
+            line = ""
+            for word in para.split(" "):
+                if width(word) > room:
+                    self.multi_cell(w, h, value, align=align)
+                    return
+                joined = f"{line} {word}" if line else word
+                if line and width(joined) > room:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = joined
+            lines.append(line)
+        x, y = self.x, self.y
+        for line in lines:
+            left = x + (w - width(line)) / 2 if align == "C" else x + self.c_margin
+            if line:
+                self.text(left, y + h / 2 + 0.3 * self.font_size, line)
+            y += h
+        self.set_xy(x + w, y)
 
     def fit(self, value: str, width: float) -> str:
         value = text(value)
@@ -183,6 +281,7 @@ class StatementPdf(FPDF):
     def return_address(self) -> None:
         x, y = MARGIN, MARGIN
         if self.brand.logo:
+            _reuse_logo(self, self.brand.logo)
             info = self.image(io.BytesIO(self.brand.logo), x=x, y=y, h=40)
             x += float(info.rendered_width) + 8
         self.put(x, y, self.brand.practice_name, 12, "B")
@@ -199,8 +298,7 @@ class StatementPdf(FPDF):
         lines = [g.name.display(), *address_lines(g.address)]
         for i, line in enumerate(lines[:5]):
             self.set_font("Helvetica", "B" if i == 0 else "", 10)
-            self.set_xy(x, y)
-            self.cell(width, 11, self.fit(line, width))
+            self.put(x, y, self.fit(line, width), 10, "B" if i == 0 else "", w=width, h=11)
             y += 11.5
 
     def stub(self) -> None:
@@ -211,7 +309,7 @@ class StatementPdf(FPDF):
         width -= 12
         self.set_font("Helvetica", "B", 7)
         self.set_xy(x, y + 5)
-        self.multi_cell(width, 8.5, self.say("stub_heading"), align="C")
+        self.paragraph(width, 8.5, self.say("stub_heading"), align="C")
         y = self.get_y() + 5
         rows = (
             ("account_number", self.st.account_number, ""),
@@ -232,16 +330,15 @@ class StatementPdf(FPDF):
         y += 10
         for line in [self.brand.remit_to.name, *address_lines(self.brand.remit_to.address)]:
             self.set_font("Helvetica", "", 8.5)
-            self.set_xy(x, y)
-            self.cell(width, 10, self.fit(line, width))
+            self.put(x, y, self.fit(line, width), 8.5, w=width, h=10)
             y += 10
         self.set_font("Helvetica", "", 7)
         self.set_xy(x, y + 3)
-        self.multi_cell(width, 8, self.say("payable_to", **v), align="L")
+        self.paragraph(width, 8, self.say("payable_to", **v))
         if self.brand.portal_url:
             self.set_font("Helvetica", "B", 7.5)
             self.set_xy(x, self.get_y() + 4)
-            self.multi_cell(width, 9, self.say("pay_online", **v), align="L")
+            self.paragraph(width, 9, self.say("pay_online", **v))
         self.set_draw_color(*DARK)
         bottom = min(self.get_y() + 6, FOLD_Y - 14)
         self.rect(STUB_X, top, PAGE_W - MARGIN - STUB_X, bottom - top)
@@ -270,18 +367,19 @@ class StatementPdf(FPDF):
         for key, value in rows:
             self.put(lx, y, self.say(key) + ":", 8.5)
             self.set_font("Helvetica", "B", 8.5)
-            self.set_xy(vx, y)
-            self.cell(PAGE_W - MARGIN - vx, 10.5, self.fit(value, PAGE_W - MARGIN - vx))
+            self.put(vx, y, self.fit(value, PAGE_W - MARGIN - vx), 8.5, "B", w=PAGE_W - MARGIN - vx, h=10.5)
             y += 12
         self.set_y(y + 10)
 
     # -- the lines -----------------------------------------------------------
     def table_header(self) -> None:
         self.set_fill_color(*GREY)
-        self.set_font("Helvetica", "B", 8)
-        self.set_x(MARGIN)
+        x, y = MARGIN, self.get_y()
+        self.rect(x, y, CONTENT_W, ROW_H + 2, style="F")
         for key, width, align in COLUMNS:
-            self.cell(width, ROW_H + 2, self.say(key), align=align, fill=True)
+            self.put(x, y, self.say(key), 8, "B", w=width, align=align, h=ROW_H + 2)
+            x += width
+        self.set_xy(MARGIN, y)
         self.ln(ROW_H + 4)
 
     def ensure_room(self, height: float, *, table: bool) -> None:
@@ -360,15 +458,15 @@ class StatementPdf(FPDF):
         width = CONTENT_W / len(cols)
         self.set_fill_color(*GREY)
         self.set_draw_color(*DARK)
-        self.set_font("Helvetica", "B", 8)
-        self.set_x(MARGIN)
-        for key, _ in cols:
-            self.cell(width, ROW_H, self.say(key), border=1, align="C", fill=True)
-        self.ln(ROW_H)
-        self.set_x(MARGIN)
-        for i, (_, amount) in enumerate(cols):
-            self.set_font("Helvetica", "B" if i == len(cols) - 1 else "", 9)
-            self.cell(width, ROW_H, f"${money(amount)}", border=1, align="C")
+        y = self.get_y()
+        for i, (key, amount) in enumerate(cols):
+            x = MARGIN + i * width
+            self.rect(x, y, width, ROW_H, style="DF")
+            self.put(x, y, self.say(key), 8, "B", w=width, align="C", h=ROW_H)
+            self.rect(x, y + ROW_H, width, ROW_H)
+            style = "B" if i == len(cols) - 1 else ""
+            self.put(x, y + ROW_H, f"${money(amount)}", 9, style, w=width, align="C", h=ROW_H)
+        self.set_xy(MARGIN, y + ROW_H)
         self.ln(ROW_H + 10)
 
     def closing(self) -> None:
@@ -383,7 +481,7 @@ class StatementPdf(FPDF):
             self.ensure_room(24, table=False)
             self.set_font("Helvetica", style, 8.5)
             self.set_x(MARGIN)
-            self.multi_cell(CONTENT_W, 11, value, align="L")
+            self.paragraph(CONTENT_W, 11, value)
             self.ln(4)
 
     def build(self) -> bytes:

@@ -19,6 +19,7 @@ from gateway.codes import MAX_DIAGNOSES
 from gateway.documents import Document, RenderContext
 from gateway.model import Address, Claim, Coverage, PersonName, Provider, ServiceLine
 
+from . import situational
 from . import values as v
 from .facts import (
     SELF,
@@ -224,13 +225,18 @@ def _claim(w: _Writer, claim: Claim) -> None:
     pos = w.id(claim.place_of_service, v.CODE, "the place of service")
     clm01 = w.id(claim.id, v.CLAIM_ID, "CLM01")
     freq = w.id(claim.frequency_code, 1, "the claim frequency")
-    w.segs.append(f"CLM{e}{clm01}{e}{amount(claim.total_charge)}{e}{e}{e}{w.comp(pos, 'B', freq)}{e}Y{e}A{e}Y{e}Y")
+    clm = f"CLM{e}{clm01}{e}{amount(claim.total_charge)}{e}{e}{e}{w.comp(pos, 'B', freq)}{e}Y{e}A{e}Y{e}Y"
+    if claim.related_causes or claim.delay_reason:  # CLM11, CLM20
+        delay = w.id(claim.delay_reason, v.CODE, "the delay reason (CLM20)")
+        clm = w.e.join([clm, "", _related_causes(w, claim), *[""] * 8, delay]).rstrip(e)
+    w.segs.append(clm)
+    situational.write_claim(w, claim)
     if pos in INPATIENT_POS:
         w.seg("DTP", "435", "D8", d8(min(ln.service_date for ln in claim.service_lines)))
     if claim.patient_paid:
         w.seg("AMT", "F5", amount(claim.patient_paid))
-    if claim.frequency_code in ("7", "8"):
-        w.seg("REF", "F8", w.id(claim.original_reference, v.REFERENCE, "the original claim's reference"))
+    original = claim.original_reference if claim.frequency_code in ("7", "8") else None
+    situational.write_claim_refs(w, claim, original)
     codes = [w.id(diagnosis_code(d.code), v.DIAGNOSIS, "diagnosis {}", i) for i, d in enumerate(claim.diagnoses, 1)]
     w.segs.append(e.join([f"HI{e}{w.comp('ABK', codes[0])}", *(w.comp("ABF", code) for code in codes[1:])]))
     if claim.referring_provider is not None and claim.referring_provider.npi:
@@ -252,8 +258,17 @@ def _claim(w: _Writer, claim: Claim) -> None:
         _line(w, claim, i, ln, pos, claim_npi)
 
 
+def _related_causes(w: _Writer, claim: Claim) -> str:
+    """CLM11: up to two related-cause codes (CLM11-3 is not used) and the auto accident state."""
+    if not claim.related_causes:
+        return ""
+    codes = [w.id(c, v.CODE, "related cause {}", k) for k, c in enumerate(claim.related_causes[:2], 1)]
+    state = w.id((claim.accident_state or "").upper(), v.STATE, "the accident state")
+    return w.comp(codes[0], codes[1] if len(codes) > 1 else "", "", state)
+
+
 def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi: str | None) -> None:
-    """2400 service line with its 2420A, 2420E and 2420F providers."""
+    """2400 service line with its 2410 drug and 2420A, 2420D, 2420E and 2420F providers."""
     e = w.e
     w.segs.append(f"LX{e}{i}")
     code = w.comp(
@@ -267,11 +282,13 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
     charge = amount(ln.charge)  # type: ignore[arg-type]  # _check: every line has one
     w.seg("SV1", code, charge, "UN", quantity(ln.units), line_pos, "", pointers)
     w.segs.append(f"DTP{e}472{e}D8{e}{d8(ln.service_date)}")
-    w.segs.append(f"REF{e}6R{e}{w.id(line_control_number(claim, i), v.REFERENCE, 'line {} control number', i)}")
+    situational.write_line_dates(w, claim, i)
+    situational.write_line_tail(w, claim, i, ln, line_control_number(claim, i))
     lr = ln.rendering_provider
     if lr is not None and lr.npi and lr.npi != claim_npi:
         w.name("82", lr, *w.npi(lr, f"line {i}'s rendering provider's"))
-    for qualifier, p, who in (("DK", ln.ordering_provider, "ordering"), ("DN", ln.referring_provider, "referring")):
+    for qualifier, p, who in (("DQ", ln.supervising_provider, "supervising"), ("DK", ln.ordering_provider, "ordering"),
+                              ("DN", ln.referring_provider, "referring")):  # fmt: skip
         if p is not None and p.npi:
             w.name(qualifier, p, *w.npi(p, f"line {i}'s {who} provider's"))
 

@@ -150,3 +150,5 @@ CODE = 2  # place of service, claim frequency, filing indicator, modifier
 DIAGNOSIS = 30  # HI0n-2
 PROCEDURE = 48  # SV101-2
 CONTACT = 256  # PER04 e-mail, phone
+NOTE = 80  # NTE02
+NDC = 48  # LIN03

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway_plugins.rules.scrubber import elements, lines, parties, providers
+from gateway_plugins.rules.scrubber import elements, lines, parties, providers, situational
 from gateway_plugins.rules.scrubber.base import CHECKS, RULES, Context
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +28,7 @@ from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
 from gateway.model import Claim, Finding, Severity
 
-__all__ = ["RULES", "ScrubberSettings", "elements", "lines", "parties", "providers", "scrub"]
+__all__ = ["RULES", "ScrubberSettings", "elements", "lines", "parties", "providers", "scrub", "situational"]
 
 
 def _known(ids: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from gateway_plugins.renderers.x12 import values as x12
 from gateway_plugins.renderers.x12.facts import SELF, diagnosis_code, postal_code, written_addresses
+from gateway_plugins.renderers.x12.situational import ndc_code
 from gateway_plugins.rules.scrubber.base import RULES, Context, check, line_where
 from gateway_plugins.rules.scrubber.lines import MAX_AMOUNT, whole_cents
 from gateway_plugins.rules.scrubber.parties import coverages
@@ -81,6 +82,20 @@ def _identifiers(claim: Claim) -> Iterator[tuple[str, str | None, int]]:
             yield line_where(i, f"modifiers[{k}]"), m, x12.CODE
         yield line_where(i, "place_of_service"), ln.place_of_service, x12.CODE
         yield line_where(i, "control_number"), ln.control_number, x12.REFERENCE
+        yield line_where(i, "prior_authorization"), ln.prior_authorization, x12.REFERENCE
+        yield line_where(i, "referral_number"), ln.referral_number, x12.REFERENCE
+        if ln.ndc:
+            yield line_where(i, "ndc"), ndc_code(ln.ndc), x12.NDC
+            yield line_where(i, "ndc_unit"), ln.ndc_unit, x12.CODE
+    yield "claim.prior_authorization", claim.prior_authorization, x12.REFERENCE
+    yield "claim.referral_number", claim.referral_number, x12.REFERENCE
+    yield "claim.delay_reason", claim.delay_reason, x12.CODE
+    if claim.related_causes:
+        for k, cause in enumerate(claim.related_causes[:2], 1):
+            yield f"claim.related_causes[{k}]", cause, x12.CODE
+        yield "claim.accident_state", claim.accident_state, x12.STATE
+    for k, ref in enumerate(claim.additions.references, 1):
+        yield f"claim.additions.references[{k}].value", ref.value, x12.REFERENCE
 
 
 def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
@@ -117,6 +132,11 @@ def _texts(claim: Claim) -> Iterator[tuple[str, str | None, int, int]]:
         for k, line in enumerate(addr.lines[:2], 1):
             yield f"{where}.lines[{k}]", line, x12.ADDRESS_LINE, 0
         yield f"{where}.city", addr.city, x12.CITY, 2
+    yield "claim.note", claim.note, x12.NOTE, 0
+    for i, ln in enumerate(claim.service_lines, 1):
+        yield line_where(i, "note"), ln.note, x12.NOTE, 0
+    for k, note in enumerate(claim.additions.notes, 1):
+        yield f"claim.additions.notes[{k}].text", note.text, x12.NOTE, 1
 
 
 def _label(where: str) -> str:

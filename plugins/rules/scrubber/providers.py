@@ -48,6 +48,7 @@ def claim_providers(claim: Claim) -> Iterator[tuple[str, str, Provider]]:
     for i, line in enumerate(claim.service_lines, 1):
         for role, p in (
             ("rendering", line.rendering_provider),
+            ("supervising", line.supervising_provider),
             ("ordering", line.ordering_provider),
             ("referring", line.referring_provider),
         ):

@@ -1,0 +1,172 @@
+"""Posting speed and memory: an 835 with 10,000 claims posted durably to
+10,000 delivered claims of a SQLite store (read + route + match + ledger,
+events, remit rows, committed with fsync), next to edi-835-parser's plain
+parse of the same file in the same run (the baseline).
+
+    .venv/bin/python -m benchmarks.bench_posting [--quick]
+
+Times are wall-clock seconds (posting waits for the disk), medians; each
+posting runs on a fresh store holding the claims (a second posting of the
+same remit would only be found a duplicate). Peak RSS is measured in a
+fresh process per cell (``--rss MODE CLAIMS``): how far the peak rises over
+the RSS before the work, for 1,000 and 10,000 claims, to show what grows
+with the file. The issue's goal: ≥ 2× edi-835-parser's parse speed, memory
+flat in the file size.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from benchmarks._util import Measurement, print_table
+from benchmarks.bench_remit import remit, remit_file
+from gateway.app import Gateway
+from gateway.documents import Document
+from gateway.examples import write_example_deployment
+from gateway.messages import MemoryRecords, MessageMeta
+from gateway.store import EncounterOutcome, NewMessage, Outcome, SQLiteStore, Status, Store
+from gateway.store.outbox import BatchCut
+from gateway.store.remits import RemitFilter
+from gateway.store.submissions import NewClaim
+from gateway.worker import outcome_of, tune_gc
+
+
+def seed_claims(store: Store, n: int) -> None:
+    """``n`` delivered claims B00000000… of clinic riverside (the remit's CLM01s,
+    line charges and REF*6R), through the store interface."""
+    model = remit(n)
+    (j,) = store.journal([NewMessage(raw=b"seed", sha256="seed", scope="bench", source="bench",
+                                     received_at=time.time())])  # fmt: skip
+    store.claim("seed", 1, 600)
+    claims = []
+    for c in model.claims:
+        lines = [{"charge": str(ln.charge), "control_number": ln.control_number} for ln in c.lines]
+        body = json.dumps({"id": c.claim_id, "service_lines": lines})
+        claims.append(NewClaim(c.claim_id, "EXPAYER1", str(c.charge), body))
+    enc = EncounterOutcome(0, "riverside", "V1", Status.CLAIMED, "{}", [], claims=claims)
+    store.complete("seed", [Outcome(j.message_id, Status.CLAIMED, clinic_id="riverside", encounters=[enc])])
+    rows = [w.row for w in store.waiting("claims")]
+    doc = Document("seed.x12", b"ISA", "application/edi-x12", "claims", "riverside")
+    store.cut(BatchCut("claims", "bench", [doc], [(r, 0) for r in rows]))
+    (item,) = store.outbox_claim("bench", 1, 600)
+    store.outbox_delivered("bench", item, "bench", False)
+
+
+class Poster:
+    """One posting run: a fresh store with the claims, the 835 journaled and held."""
+
+    def __init__(self, gw: Gateway, folder: Path, data: bytes, n: int) -> None:
+        self.gw, self.data = gw, data
+        self.store = SQLiteStore(folder / "gateway.sqlite")
+        seed_claims(self.store, n)
+        (self.msg,) = self.store.journal([NewMessage(raw=data, sha256="835", scope="bench", source="bench",
+                                                     received_at=time.time())])  # fmt: skip
+        self.store.claim("poster", 1, 600)
+
+    def post(self) -> int:
+        """What a worker does with the message: read, route, then Store.complete."""
+        meta = MessageMeta(source="bench", today=date(2026, 11, 27), received_at=datetime.now(UTC))
+        result = self.gw.pipeline.process(self.data, meta, MemoryRecords())
+        (done,) = self.store.complete("poster", [outcome_of(self.msg.message_id, result)])
+        (r,) = self.store.list_remits(RemitFilter())
+        assert done.status == "parsed" and r.status == "posted" and r.unmatched_claims == 0, (done, r)
+        return r.claims
+
+
+def _edi_parse(path: Path) -> int:
+    import edi_835_parser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return len(edi_835_parser.parse(str(path)).transaction_sets[0].claims)
+
+
+def _timed(name: str, n: int, runs: list[Callable[[], object]]) -> Measurement:
+    times = []
+    for fn in runs:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return Measurement(name, n, times)
+
+
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def rss_child(mode: str, n: int) -> None:
+    """Print the peak RSS rise (KiB) of posting (or edi-835-parser parsing) ``n`` claims."""
+    import edi_835_parser  # noqa: F401  (loaded before the baseline, like the gateway's modules)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = remit_file(n)
+        (folder / "remit.835").write_bytes(data)
+        gw = Gateway.from_config(write_example_deployment(folder / "deploy"))
+        poster = Poster(gw, folder, data, n) if mode == "post" else None
+        tune_gc()
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _status("VmRSS")
+        if poster is not None:
+            assert poster.post() == n
+        else:
+            assert _edi_parse(folder / "remit.835") == n
+        print(_status("VmHWM") - before)
+
+
+def _rss(mode: str, n: int) -> float:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_posting", "--rss", mode, str(n)],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def main(quick: bool = False) -> None:
+    tune_gc()  # the collector as a worker runs it
+    n = 2_000 if quick else 10_000
+    repeat = 3
+    data = remit_file(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = root / "remit.835"
+        path.write_bytes(data)
+        gw = Gateway.from_config(write_example_deployment(root / "deploy"))
+        assert _edi_parse(path) == n
+        _edi_parse(path)  # warm-up
+        baseline = _timed(f"edi-835-parser parse ({n} claims)", n, [lambda: _edi_parse(path)] * repeat)
+        posters = []
+        for i in range(repeat + 1):
+            (root / f"s{i}").mkdir()
+            posters.append(Poster(gw, root / f"s{i}", data, n))
+        posters[0].post()  # warm-up
+        posting = _timed(f"post durably: read+match+ledger ({n})", n, [p.post for p in posters[1:]])
+        for p in posters:
+            p.store.close()
+    print_table("835 claims per second (wall clock, median; posting commits with fsync)", [posting, baseline], baseline)
+    runs = {m.name.split(":")[0]: [round(t, 2) for t in m.seconds] for m in (posting, baseline)}
+    print(f"runs, seconds: {runs}")
+    ratio = posting.per_second / baseline.per_second
+    print(f"\nfile of {n:,} claims: {len(data):,} bytes; goal ≥ 2x the baseline: {'met' if ratio >= 2 else 'NOT met'} "
+          f"({ratio:.2f}x)")  # fmt: skip
+    sizes = (1_000, n)
+    print("\npeak RSS growth, MiB (a fresh process per cell)")
+    print(f"{'what':<28}" + "".join(f"{f'{size:,} claims':>16}" for size in sizes))
+    for mode, label in (("post", "posting (whole remit)"), ("edi", "edi-835-parser parse")):
+        print(f"{label:<28}" + "".join(f"{_rss(mode, size):>16.1f}" for size in sizes))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--rss":
+        rss_child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(quick="--quick" in sys.argv)
