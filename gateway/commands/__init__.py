@@ -109,16 +109,17 @@ BUILT_IN: dict[str, CommandSpec] = {
     "status": CommandSpec(_DAEMON, "Messages per clinic and stage; every message not yet final.", _SERVICE),
     "messages": CommandSpec(_DAEMON, "Find, inspect and reprocess stored messages.", _SERVICE),
     "outbox": CommandSpec(_OUTBOX, "Documents waiting for, in, or past delivery; dead letters.", _SERVICE),
+    "store": CommandSpec("gateway.store_cli:register", "The store itself: encryption keys (rotate-key).", _SERVICE),
     "reload": CommandSpec(_CONSOLE, "Validate the configuration, then make running services re-read it.", _SERVICE),
     "claims": CommandSpec(
-        _STORED, "Claims in the store: list, show one's story, resolve held content, follow up.", _STORE
+        _STORED, "Claims in the store: list, show one's story and ledger, adjust, follow up, resolve held content.",
+        _STORE,
     ),
+    "remits": CommandSpec(_STORED, "Payments (835 remits) posted to claims: list, show, unmatched items.", _STORE),
+    "ar": CommandSpec(_STORED, "Accounts-receivable aging per clinic and payer (days since delivery).", _STORE),
     "statements": CommandSpec(
         _STORED, "Statements in the store: list, show one's story, resolve held content.", _STORE
     ),
-    "remits": CommandSpec("gateway.remits_cli:remits", "Payments payers sent (835): list, show, unmatched.", _STORE),
-    "ar": CommandSpec("gateway.remits_cli:ar", "Accounts-receivable aging: what payers and patients owe.", _STORE),
-    "store": CommandSpec("gateway.store_cli:register", "The store itself: encryption keys (rotate-key).", _SERVICE),
     "console": CommandSpec(_CONSOLE, "Serve the web console and JSON API alone against the store.", _WEB),
     "users": CommandSpec(_CONSOLE, "Console users and their roles: viewer, operator, admin.", _WEB),
     "tokens": CommandSpec(_CONSOLE, "Bearer tokens for the JSON API and the HTTP intake.", _WEB),
@@ -181,18 +182,10 @@ def _help_from_source(target: str) -> str:
         tree = None
     if tree is None:
         return f"see gateway COMMAND --help ({module})"
-    doc = (
-        next(
-            (
-                ast.get_docstring(n)
-                for n in tree.body
-                if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr
-            ),
-            None,
-        )
-        or ast.get_docstring(tree)
-        or ""
-    )
+    doc = next(
+        (ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr),
+        None,
+    ) or ast.get_docstring(tree) or ""
     first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "`")
     return first.split(". ", 1)[0].rstrip(".") + "." if first else f"from {module}"
 
@@ -273,6 +266,9 @@ class GatewayGroup(click.Group):
 
 def handle_error(exc: Exception) -> NoReturn:
     """The one error handler: a clear message and a named exit code, no traceback."""
+    if isinstance(exc, BrokenPipeError):  # the reader went away (`gateway ar | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(int(Exit.FAILED))
     config_error = _class("gateway.config", "ConfigError")
     if config_error and isinstance(exc, config_error):
         fail("configuration errors:\n" + "\n".join(f"  {p}" for p in exc.problems))  # type: ignore[attr-defined]

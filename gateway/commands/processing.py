@@ -101,8 +101,9 @@ def process(config: Path, out_dir: Path, store_url: str | None, clinic_id: str |
         fail(f"--clinic: no clinic '{clinic_id}' (clinics: {', '.join(gw.clinics)})")
     out_dir = out_dir.resolve()
     files = expand_inputs(inputs)
-    state = gw.loaded.state_dir
-    store = open_store(store_url or state / FILE_NAME, gw.loaded.base_dir, state, codec_for(gw.loaded))
+    store = open_store(
+        store_url or gw.loaded.state_dir / FILE_NAME, gw.loaded.base_dir, gw.loaded.state_dir, codec_for(gw.loaded)
+    )
     try:
         with click.progressbar(length=len(files), label="processing", file=sys.stderr) as bar:
             run = OneShot(gw, store, out_dir, clinic_id=clinic_id, today=today.date() if today else None,

@@ -30,9 +30,9 @@ def demo(out_dir: Path) -> None:
     print vendor), quarantine reports to OUT/quarantine. Then the payer
     simulator answers the claim files (999, 277CA, 835 in OUT/responses),
     the answers are posted to the same store, and a line says how the claims
-    ended: closed, or on the follow-up list. The demo's store
-    starts empty each run; its control numbers carry on. Exit 1 when a
-    document could not be delivered or a response could not be read.
+    ended: closed, or on the follow-up list. The demo's store starts empty
+    each run; its control numbers carry on. Exit 1 when a document could not
+    be delivered or a response could not be posted.
     """
     from gateway.commands.processing import print_summary
     from gateway.delivery.demo import run_demo

@@ -1,5 +1,7 @@
-"""Claims and statements in the store: ``gateway claims`` (with the
-remittance side's ``follow-up``) and ``gateway statements``."""
+"""Claims and statements in the store: ``claims``, ``statements``
+(gateway/claims_cli.py) and the remittance commands ``remits``, ``ar`` and
+``claims follow-up`` (gateway/remits_cli.py), registered together because
+the latter add to the ``claims`` group."""
 
 from __future__ import annotations
 
@@ -7,12 +9,9 @@ import click
 
 
 def register(group: click.Group) -> None:
-    """Add ``claims`` and ``statements`` (gateway/claims_cli.py) and ``claims
-    follow-up`` (gateway/remits_cli.py) to ``group``."""
-    from gateway.claims_cli import register as claims_and_statements
-    from gateway.remits_cli import follow_up
+    """Add ``claims``, ``statements``, ``remits`` and ``ar`` to ``group``."""
+    from gateway.claims_cli import register as register_claims
+    from gateway.remits_cli import register as register_remits
 
-    claims_and_statements(group)
-    claims = group.commands["claims"]
-    assert isinstance(claims, click.Group)
-    claims.add_command(follow_up)
+    register_claims(group)
+    register_remits(group)

@@ -32,6 +32,7 @@ from aiosmtpd.controller import Controller
 from gateway.store import StoreKeyError, open_store
 from gateway.store.codec import PLAIN, Codec, key_id_of, parse_key, ref
 from gateway.store.rotation import ROTATIONS
+from gateway.store.submissions import SubmissionFilter
 from tests.conftest import FIXTURES, free_port
 from tests.console_helpers import Console
 from tests.delivery_helpers import deployment, hl7_visit
@@ -437,3 +438,35 @@ def test_rotate_key_killed_half_way_completes_when_run_again(tmp_path: Path) -> 
     audit = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
         "SELECT action, detail FROM audit WHERE action LIKE 'store-rotate-key%' ORDER BY id").fetchall()
     assert [a for a, _ in audit] == ["store-rotate-key-started", "store-rotate-key-started", "store-rotate-key"]
+
+
+# -- the closed loop: 999, 277CA and 835 back in ------------------------------------------------------------
+def test_posted_answers_keep_no_patient_data_readable_and_ledgers_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payer's 835 names the patient (NM1*QC) and the member (NM1*IL):
+    stored as a message (sealed) and posted into tables that hold ids, codes
+    and amounts only."""
+    from tests.posting_helpers import assert_balanced, claims_out, money
+    from tests.posting_helpers import process as post
+
+    monkeypatch.setenv("GW_TEST_KEY_1", new_key())
+    config = encrypt(deployment(tmp_path / "dep"))
+    loop = claims_out(tmp_path, 6, config=config)
+    answers = b"".join(f.read_bytes() for kind in ("999", "277CA", "835") for f in loop.files(kind))
+    assert b"TESTPATIENT" in answers and b"XEH101010101" in answers  # the canaries are in what comes back
+    for n, kind in enumerate(("999", "277CA", "835")):
+        post(loop.config, tmp_path / f"answers-{n}", *loop.files(kind))
+    db = tmp_path / "dep" / "state" / "gateway.sqlite"
+    data = sqlite_bytes(db).lower()
+    assert b"testpatient" not in data and b"xeh101010101" not in data and b"vendor plaza" not in data
+    store = opened(config, None, {"GW_TEST_KEY_1": os.environ["GW_TEST_KEY_1"]})
+    try:
+        posted = store.list_submissions("claims", SubmissionFilter(limit=100))
+        assert len(posted) == 6
+        for c in posted:
+            m, _ = money(store, c.clinic_id, c.key)
+            assert_balanced(m)
+        assert any(money(store, c.clinic_id, c.key)[0].paid > 0 for c in posted)
+    finally:
+        store.close()
