@@ -406,7 +406,14 @@ class PluginHost:
         return None
 
     def _refuse(self, lazy: LazyPlugin, problem: str) -> str:
-        """Take a lazy plugin out: it failed to import or was refused once imported."""
+        """Take a lazy plugin out: it failed to import or was refused once imported.
+        Logged once as ``plugin.not_loaded`` (a plugin imported at start is
+        reported by the command instead)."""
+        import logging
+
+        from gateway import logging as glog
+
+        glog.event(glog.get("plugins"), "plugin.not_loaded", logging.WARNING, plugin=lazy.name, problem=problem)
         next(i for i in self.infos if i.name == lazy.name).error = problem
         self.pm.unregister(lazy.stand_ins)
         self._impls.clear()

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gateway.cli import cli
 from gateway.examples import FIXTURES
 from gateway.plugins import PluginError, PluginHost
 from tests import test_plugins
@@ -101,7 +103,7 @@ def test_misspelt_hook_of_a_lazy_plugin_fails_at_start_without_importing_it(site
     assert "typo_plugin" not in sys.modules
 
 
-def test_a_lazy_plugin_that_fails_to_import_is_skipped_and_named(site: Path) -> None:
+def test_a_lazy_plugin_that_fails_to_import_is_skipped_and_named(site: Path, caplog: pytest.LogCaptureFixture) -> None:
     make_dist(site, "bad-dist", {"bad": "bad_plugin"}, {"bad_plugin": """
         from gateway import hookimpl
         import not_installed_anywhere
@@ -115,3 +117,10 @@ def test_a_lazy_plugin_that_fails_to_import_is_skipped_and_named(site: Path) -> 
     _envelope, problems = host.first_result("gateway_sniff", raw=b"nothing anyone reads", meta=None)
     assert problems == [] and [i.name for i in host.failed] == ["bad"]
     assert "ModuleNotFoundError" in (host.failed[0].error or "")
+    (logged,) = [r for r in caplog.records if r.getMessage() == "plugin.not_loaded"]
+    assert logged.plugin == "bad" and logged.levelname == "WARNING"  # type: ignore[attr-defined]
+
+    listed = CliRunner().invoke(cli, ["plugins", "--json"])  # imports every plugin to say which cannot run
+    assert listed.exit_code == 0, listed.output
+    bad = next(p for p in json.loads(listed.output) if p["name"] == "bad")
+    assert "failed to load: ModuleNotFoundError" in bad["error"]

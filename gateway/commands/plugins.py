@@ -19,6 +19,7 @@ def plugins(as_json: bool) -> None:
     from gateway.plugins import PluginHost
 
     host = PluginHost()
+    host.load_all()  # plugins load lazily: import each to report the ones that cannot run, and rule counts
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in host.infos], indent=2))
         return
