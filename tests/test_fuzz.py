@@ -40,11 +40,9 @@ RUNS = [20261127, 837, 5010, None]
 SCALE = float(os.environ.get("GATEWAY_FUZZ_SCALE", "1"))
 #: findings that mean a reader or plugin raised instead of reporting
 CRASHES = frozenset({"GW-PLUGIN-ERROR", "GW-PLUGIN-RESULT", "HL7-INTERNAL"})
-#: crashes this fuzz target found in code another change owns (the FHIR reader,
-#: the charge master's number ranges: issue 17 item 9), each pinned by a case of
-#: test_known_crash below, a strict xfail that fails once the crash is fixed:
-#: then delete the case and its entry here
-KNOWN_CRASHES = {
+#: crashes this fuzz target found (fixture, JSON path, hostile value), fixed since: each
+#: stays a regression case (the FHIR sniff and parse now name the bad value instead)
+FOUND_CRASHES = {
     "plugin fhir failed in gateway_sniff (AttributeError)": (
         "fhir/lakeside-message-two-encounters.json",
         ("entry", 0, "resource"),
@@ -97,7 +95,7 @@ def through_the_pipeline(raw: bytes) -> None:
     gw = gateway()
     result = gw.pipeline.process(raw, MessageMeta(source="fuzz", today=TODAY), MemoryRecords())
     findings = result.findings + [f for e in result.encounters for f in e.findings]
-    crashes = [f for f in findings if f.rule in CRASHES and f.message not in KNOWN_CRASHES]
+    crashes = [f for f in findings if f.rule in CRASHES]
     assert not crashes, [f.model_dump() for f in crashes]
     claims = [c for e in result.encounters if not e.quarantined for c in e.claims]
     event("claims rendered" if claims else "quarantined" if result.quarantined or result.encounters else "nothing")
@@ -179,10 +177,9 @@ def test_837_renderer(run: int | None) -> None:
     fuzz(hostile_claims(CLAIMS), 100, lambda claim: check_render(claim, validate=False), run)
 
 
-@pytest.mark.parametrize("message", sorted(KNOWN_CRASHES))
-@pytest.mark.xfail(strict=True, reason="a crash found by this fuzz target in another change's code (see KNOWN_CRASHES)")
-def test_known_crash(message: str) -> None:
-    fixture, path, value = KNOWN_CRASHES[message]
+@pytest.mark.parametrize("message", sorted(FOUND_CRASHES))
+def test_found_crash_is_now_a_finding(message: str) -> None:
+    fixture, path, value = FOUND_CRASHES[message]
     doc = json.loads((FIXTURES / fixture).read_text())
     node = doc
     for key in path[:-1]:
@@ -190,5 +187,6 @@ def test_known_crash(message: str) -> None:
     node[path[-1]] = value
     result = gateway().pipeline.process(json.dumps(doc).encode(), MessageMeta(source="fuzz", today=TODAY),
                                         MemoryRecords())  # fmt: skip
-    found = {f.message for f in result.findings + [f for e in result.encounters for f in e.findings]}
-    assert message not in found
+    found = result.findings + [f for e in result.encounters for f in e.findings]
+    assert message not in {f.message for f in found}
+    assert not [f for f in found if f.rule in CRASHES]

@@ -237,7 +237,7 @@ class ClaimReader:
             if not isinstance(item, dict):
                 continue
             where = f"{self.claim.path}.item[{i}]"
-            seqs = [int(s) for s in items(item.get("diagnosisSequence"))]
+            seqs = self._sequences(item, "diagnosisSequence", where)
             charge = self._charge(item, where)
             if charge is None and self._echoes_diagnosis(item, seqs):
                 echoes += 1
@@ -250,8 +250,8 @@ class ClaimReader:
                     self.ctx.warning("FHIR-DX-SEQUENCE", f"diagnosisSequence {s} is not in Claim.diagnosis", where)
             pointers = list(dict.fromkeys(pointers))[:4] or self.dx.default_pointers(self.ctx.settings.default_pointers)
             rendering = None
-            for s in items(item.get("careTeamSequence"))[:1]:
-                rendering = self.care_team_provider(int(s), f"{where}.careTeamSequence")
+            for s in self._sequences(item, "careTeamSequence", where)[:1]:
+                rendering = self.care_team_provider(s, f"{where}.careTeamSequence")
             line = make_line(
                 self.ctx,
                 item.get("productOrService"),
@@ -262,7 +262,7 @@ class ClaimReader:
                 ),
                 charge=charge,
                 pointers=pointers,
-                modifiers=[str(c["code"]) for m in items(item.get("modifier")) for c in codings(m)[:1]],
+                modifiers=self._modifiers(item, where),
                 rendering=rendering,
                 place_of_service=pos_code(
                     item.get("locationCodeableConcept"), self.ctx, f"{where}.locationCodeableConcept"
@@ -291,6 +291,30 @@ class ClaimReader:
         qty = decimal((item.get("quantity") or {}).get("value")) or Decimal(1)
         factor = decimal(item.get("factor")) or Decimal(1)
         return checked(self.ctx, unit * qty * factor, f"{where}.unitPrice", "computed")
+
+    def _sequences(self, item: Json, name: str, where: str) -> list[int]:
+        """An item's ``diagnosisSequence`` / ``careTeamSequence`` (positiveInt);
+        anything else is an error naming it, never a crash."""
+        out = []
+        for k, s in enumerate(items(item.get(name))):
+            if isinstance(s, int) and not isinstance(s, bool) and s > 0:
+                out.append(s)
+            else:
+                self.ctx.error("FHIR-INVALID", f"{name} holds {type(s).__name__}, not a positive integer",
+                               f"{where}.{name}[{k}]")  # fmt: skip
+        return out
+
+    def _modifiers(self, item: Json, where: str) -> list[str]:
+        """The first coded value of each ``modifier``; one without a code is named (warning)."""
+        out = []
+        for k, concept in enumerate(items(item.get("modifier"))):
+            codes = [c.get("code") for c in codings(concept) if isinstance(c, dict)]
+            coded = [code for code in codes if isinstance(code, str) and code]
+            if coded:
+                out.append(coded[0])
+            else:
+                self.ctx.warning("FHIR-MODIFIERS", "a modifier without a code is not sent", f"{where}.modifier[{k}]")
+        return out
 
     def _echoes_diagnosis(self, item: Json, seqs: list[int]) -> bool:
         codes = set(_codes(item.get("productOrService")))

@@ -80,4 +80,4 @@ RULES.add("FHIR-CLAIM-TOTAL", W, "`Claim.total` ≠ sum of the items (the items 
 RULES.add("FHIR-LINE-CODE", E, "A service without a code.")
 RULES.add("FHIR-LINE-DATE", E, "A service without a date (and an encounter without a start date).")
 RULES.add("FHIR-LINE-UNITS", E, "A service with a quantity of zero or less.")
-RULES.add("FHIR-MODIFIERS", W, "More than four modifiers (first four sent).")
+RULES.add("FHIR-MODIFIERS", W, "More than four modifiers (first four sent), or a modifier without a code (not sent).")

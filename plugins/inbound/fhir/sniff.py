@@ -88,7 +88,8 @@ def envelope_of(fmt: str, doc: Json) -> Envelope:
     bundle_type = None
     if rtype == "Bundle":
         bundle_type = doc.get("type")
-        resources = [e["resource"] for e in items(doc.get("entry")) if isinstance(e, dict) and e.get("resource")]
+        entries = [e for e in items(doc.get("entry")) if isinstance(e, dict)]
+        resources = [e["resource"] for e in entries if isinstance(e.get("resource"), dict)]
     control = None
     if isinstance(doc.get("identifier"), dict) and doc["identifier"].get("value"):
         control = str(doc["identifier"]["value"])

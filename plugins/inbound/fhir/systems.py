@@ -9,11 +9,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 
+def norm(system: object) -> str:
+    """A system URI in comparable form: ``http`` scheme, no trailing slash
+    (anything but a string, as a hostile input may send, is no system)."""
+    return _norm(system) if isinstance(system, str) and system else ""
+
+
 @lru_cache(maxsize=4096)
-def norm(system: str | None) -> str:
-    """A system URI in comparable form: ``http`` scheme, no trailing slash."""
-    if not system:
-        return ""
+def _norm(system: str) -> str:
     s = system.strip().rstrip("/")
     return "http://" + s[8:] if s.startswith("https://") else s
 

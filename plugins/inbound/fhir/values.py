@@ -25,6 +25,7 @@ def valid_id(value: Any) -> bool:
     """A FHIR ``id``: 1 to 64 letters, digits, ``-`` and ``.``."""
     return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None
 
+
 Json = dict[str, Any]
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
