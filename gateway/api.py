@@ -15,9 +15,6 @@ plugins' imports in agreement.
 
 from __future__ import annotations
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
-
 #: The version of the plugin API (not of the package; see docs/api.md).
 API_VERSION = "1.3.0"
 
@@ -182,6 +179,9 @@ def api_problem(declared: object) -> str | None:
     """Why a plugin's declared ``GATEWAY_API`` range excludes this gateway, or None."""
     if not isinstance(declared, str):
         return f"{API_ATTRIBUTE} must be a version range string such as '>=1.0,<2', not {type(declared).__name__}"
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only for plugins that declare a range
+    from packaging.version import Version
+
     try:
         spec = SpecifierSet(declared)
     except InvalidSpecifier:

@@ -28,7 +28,7 @@ from gateway.config import (
 )
 from gateway.documents import Renderer
 from gateway.pipeline import Pipeline
-from gateway.plugins import PluginError, PluginHost
+from gateway.plugins import PluginError, PluginHost, PluginRefused
 from gateway.transport import Transport
 
 
@@ -83,6 +83,8 @@ class Registries:
 
                 try:
                     impl.function(register)
+                except PluginRefused:
+                    continue  # failed to import or refused when imported: listed by gateway plugins
                 except PluginError:
                     raise
                 except Exception as exc:

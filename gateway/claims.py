@@ -135,7 +135,9 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
     claims = []
     for part, lines in enumerate(chunks, 1):
         claims.append(
-            Claim(
+            # validated once at the edge: the encounter's parts are models already, claim_blockers
+            # checked the amounts and claim_id() keeps CLM01 within 20 characters
+            Claim.model_construct(
                 id=claim_id(clinic.id, encounter.id, part, len(chunks)),
                 clinic_id=clinic.id,
                 encounter_id=encounter.id,
@@ -149,11 +151,13 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
                 coverage=coverage,
                 other_coverages=others,
                 place_of_service=encounter.place_of_service or "11",
-                diagnoses=encounter.diagnoses,
+                diagnoses=list(encounter.diagnoses),
                 service_lines=[ln.model_copy() for ln in lines],
                 total_charge=sum((ln.charge or Decimal(0) for ln in lines), Decimal("0.00")),
                 patient_paid=encounter.patient_paid if part == 1 else None,
-                **{name: getattr(encounter, name) for name in CLAIM_INFO_FIELDS},
+                original_reference=None,
+                frequency_code="1",
+                **{n: list(v) if isinstance(v := getattr(encounter, n), list) else v for n in CLAIM_INFO_FIELDS},
             )
         )
     return claims, []
@@ -214,13 +218,6 @@ def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
 
 
-def terms_days_of(clinic: Clinic) -> int:
-    """Payment terms: the clinic's ``settings.statements.terms_days`` when a
-    plugin registered that section, else :data:`DEFAULT_TERMS_DAYS`."""
-    terms = getattr(clinic.settings.get("statements"), "terms_days", None)
-    return terms if isinstance(terms, int) else DEFAULT_TERMS_DAYS
-
-
 def build_statements(
     encounter: Encounter, clinic: Clinic, today: date, terms_days: int | None = None
 ) -> list[Statement]:
@@ -238,7 +235,7 @@ def build_statements(
     )
     if guarantor.email is None and guarantor.relationship == "self" and patient.email:
         guarantor = guarantor.model_copy(update={"email": patient.email})
-    terms = terms_days if terms_days is not None else terms_days_of(clinic)
+    terms = terms_days if terms_days is not None else DEFAULT_TERMS_DAYS
     lines = statement_lines(encounter)
     statement_id = claim_id(clinic.id, f"S{encounter.id}", 1, 1)
     # a derived patient id is unique to one message: as an account it could

@@ -20,8 +20,10 @@ Per-message hooks that return findings may return ``None``, a single
 Finding or an iterable of them (a generator is fine: an exception raised
 while it is consumed is attributed like any other).
 
-Besides hooks, a plugin module may set two attributes the plugin host reads
-at load time:
+Plugins load lazily: the plugin host reads each module's top-level
+``@hookimpl`` functions from its source and imports the module when one of
+its hooks is first called (``gateway.plugins``). Besides hooks, a plugin
+module may set two attributes the plugin host reads at load time:
 
 * ``GATEWAY_API = ">=1.0,<2"``: the plugin API versions it supports
   (:data:`gateway.API_VERSION`); a plugin whose range excludes this gateway
@@ -130,6 +132,29 @@ def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] 
     """
 
 
+@hookspec(firstresult=True)
+def gateway_statement_terms(clinic: Clinic) -> int | None:
+    """Payment terms of a clinic's statements: days from the statement date
+    to its due date; stops at the first non-None result.
+
+    Called once per clinic at start-up (the core reads no plugin's settings:
+    the statements plugin answers from ``settings.statements.terms_days``).
+    When no plugin answers, 30 days.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
+    """The destination (a name under ``destinations:``) for this clinic's
+    claims to the payer with X12 id ``payer_id``; stops at the first non-None
+    result.
+
+    Called by the batcher (no I/O). ``None`` from every plugin, or a name that
+    is not a configured destination, sends the claim to the clinic's
+    ``claims_to``. The payers plugin answers from the payer directory.
+    """
+
+
 # --------------------------------------------------------------------------
 # per-message hooks (pure: no I/O)
 
@@ -225,7 +250,7 @@ def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | No
     """
 
 
-#: Hooks called once per gateway instance.
+#: Hooks called once per gateway instance (``gateway_claim_destination``: by the batcher).
 STARTUP_HOOKS = (
     "gateway_register_settings",
     "gateway_register_renderers",
@@ -233,6 +258,8 @@ STARTUP_HOOKS = (
     "gateway_register_sources",
     "gateway_register_commands",
     "gateway_load_clinic",
+    "gateway_statement_terms",
+    "gateway_claim_destination",
 )
 #: Hooks called by the pure pipeline, per message.
 MESSAGE_HOOKS = (

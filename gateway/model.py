@@ -42,7 +42,7 @@ class _Model(BaseModel):
     """Base for all canonical models: unknown keys are refused, so a typo in
     a plugin or a JSON input is an error rather than lost data."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, defer_build=True)
 
 
 class Severity(StrEnum):

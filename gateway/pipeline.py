@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.claims import build_claims, build_statements
+from gateway.claims import DEFAULT_TERMS_DAYS, build_claims, build_statements
 from gateway.config import Clinic
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup, RecordUpdate
 from gateway.model import (
@@ -33,7 +33,7 @@ from gateway.model import (
     Severity,
     Statement,
 )
-from gateway.plugins import PluginHost, plugin_failure
+from gateway.plugins import PluginError, PluginHost, plugin_failure
 
 
 @dataclass
@@ -107,6 +107,17 @@ def _core(rule: str, message: str, severity: Severity = Severity.ERROR) -> Findi
     return Finding(severity=severity, rule=rule, message=message, plugin="core")
 
 
+
+def statement_terms(host: PluginHost, clinic: Clinic) -> int:
+    """The clinic's payment terms in days from ``gateway_statement_terms``
+    (:data:`gateway.claims.DEFAULT_TERMS_DAYS` when no plugin answers)."""
+    terms, failed = host.first_result("gateway_statement_terms", clinic=clinic)
+    if failed:
+        raise PluginError(f"clinic {clinic.id}: {failed[0].message}")
+    if terms is not None and (not isinstance(terms, int) or isinstance(terms, bool) or terms < 0):
+        raise PluginError(f"clinic {clinic.id}: gateway_statement_terms returned {terms!r}, not a number of days")
+    return DEFAULT_TERMS_DAYS if terms is None else terms
+
 class Pipeline:
     """Runs plugins over messages for a set of clinics. Build once, reuse."""
 
@@ -115,6 +126,8 @@ class Pipeline:
         self.clinics = clinics
         self.by_sender = {s: c.id for c in clinics.values() for s in c.config.senders}
         self.providers = ProviderIndex(clinics)
+        #: payment terms of each clinic's statements (``gateway_statement_terms``)
+        self.terms_days = {cid: statement_terms(host, c) for cid, c in clinics.items()}
 
     def route(self, meta: MessageMeta, envelope: Envelope) -> Clinic | None:
         """The clinic of the channel, else the sender's, else the only clinic
@@ -192,7 +205,7 @@ class Pipeline:
             out.findings.append(_core("GW-NO-CHARGES", "encounter has no charges to bill", Severity.INFO))
         if not out.quarantined:
             out.claims = claims
-            out.statements = build_statements(encounter, clinic, meta.today)
+            out.statements = build_statements(encounter, clinic, meta.today, self.terms_days.get(clinic.id))
         return out
 
     def claim_additions(self, claim: Claim, clinic: Clinic) -> list[Finding]:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.config import ConfigError, line_marks, validation_problems
+from gateway.config import SAFE_LOADER, ConfigError, line_marks, validation_problems
 
 #: mapping files are small; a bigger one is almost certainly the wrong file
 MAX_BYTES = 50 * 1024 * 1024
@@ -88,10 +88,10 @@ def read_csv(
 
 
 def read_yaml(path: Path) -> Any:
-    """A YAML file parsed with ``yaml.safe_load`` (never the unsafe loader)."""
+    """A YAML file parsed with a safe loader (libyaml's when available; never the unsafe one)."""
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -121,7 +121,7 @@ def read_yaml_model(path: Path, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         lines: dict[tuple[str | int, ...], int] = {}
-        node = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
+        node = yaml.compose(read_text(path), Loader=SAFE_LOADER)
         if node is not None:
             line_marks(node, (), lines)
         raise ConfigError(validation_problems(exc, model, path, lines)) from None

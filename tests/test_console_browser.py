@@ -277,6 +277,8 @@ def test_the_payers_answers_show_on_the_claim_page(site, tmp_path: Path) -> None
     timeline = driver.find_element(By.CSS_SELECTOR, "#timeline").text
     assert "acknowledged_277" in timeline and "closed" in timeline
     assert "Testperson" not in timeline + ledger and body
+    driver.execute_script("document.getElementById('timeline').scrollIntoView()")
+    screenshot(driver, "console-claim.png", 1100)
 
 
 def screenshot(driver, name: str, height: int) -> None:

@@ -24,7 +24,9 @@ D = Decimal
 def claim_files() -> list[tuple[str, bytes]]:
     """Three 837P files of the fixture claims (14 claims; one secondary, SBR01 = S)."""
     named = fixture_claims()
-    claims = list(named.values())
+    # the outcomes below are the seeded simulator's for these 14 claims; the claim
+    # with every situational segment has its own test below
+    claims = [c for k, c in named.items() if k != "situational"]
     copies = ("self", "dependent", "rendering-facility", "inpatient", "twelve-dx-modifiers")
     more = [named[k].model_copy(update={"id": f"{named[k].id}-B"}) for k in copies]
     files = [render(claims[:6], usage_indicator="T"), render(claims[6:] + more[:3]), render(more[3:])]
@@ -142,6 +144,20 @@ def test_a_structural_problem_is_rejected_in_the_999() -> None:
     assert ack.status == "R" and ack.transactions[0].codes == ["4"]
     assert set(sim.files) == {"batch-1.999.x12"}  # nothing accepted: no 277CA, no 835
     assert_valid_x12(sim.files["batch-1.999.x12"].encode(), "999")
+
+
+def test_a_claim_with_every_situational_segment_is_answered() -> None:
+    """REF*G1/9F, DTP*431/439/304, CLM11/CLM20, NTE, 2410 LIN/CTP, 2420D: the payer side reads it."""
+    claim = fixture_claims()["situational"]
+    sim = PayerSimulator(seed=3).run([("situational.x12", render([claim]).content)])
+    assert set(sim.outcomes) == {claim.id}
+    assert sorted(sim.files) == ["remit-EXPAYER1-1.835.x12", "situational.277CA.x12", "situational.999.x12"]
+    for name, text in sim.files.items():
+        assert_valid_x12(text.encode(), kind_of(name))
+        batch = read_responses(text)
+        assert not batch.findings and not any(d.findings for d in batch.documents), name
+    (ack,) = sim.acks
+    assert ack.status == "A"
 
 
 def test_the_corpus_style_secondary_claim_does_not_crash(tmp_path: Path) -> None:

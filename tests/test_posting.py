@@ -278,6 +278,9 @@ def test_unmatched_answers_are_kept_and_reported_never_dropped(loop: Loop) -> No
         assert [f["rule"] for f in msgs["mixed.835.x12"].findings] == ["GW-REMIT-UNMATCHED"]
         assert "NOSUCH0001" in msgs["mixed.835.x12"].findings[0]["message"]
         assert any(f["rule"] == "GW-ACK-UNMATCHED" and "424242" in f["message"] for f in msgs["stray.999.x12"].findings)
+        (payee,) = [f for f in msgs["stray.835.x12"].findings if f["rule"] == "GW-REMIT-UNMATCHED"]
+        assert payee["location"].startswith("segment ") and "ELSEWHERE1" in payee["message"]
+        assert msgs["stray.835.x12"].status == "parsed"
 
 
 def test_a_rejecting_999_marks_the_claims_of_that_transaction_set_with_the_reasons(tmp_path: Path) -> None:

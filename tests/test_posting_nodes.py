@@ -141,5 +141,16 @@ def test_two_nodes_posting_different_remits_for_the_same_claims_at_once_lose_no_
         assert total.balance == 0 and total.paid in (c.paid, c.paid + 3)
         assert sorted(rc.outcome for rc in story.remit_claims) == ["correction", "posted"]
         assert [e.kind for e in story.events].count("corrected") == 1
+    # an operator's adjustments on PostgreSQL: reopened, then written off to zero and closed again
+    clm01 = claims[0].claim_id
+    reopened = store.adjust("riverside", clm01, Decimal("-2.00"), "refund owed back", "tester", group="OA")
+    assert reopened.balance == Decimal("2.00")
+    story = store.claim_story("riverside", clm01)
+    last_835 = [e.status for e in story.events if e.source and e.source.startswith("835:") and e.status != "closed"]
+    assert story.submissions[-1].status == last_835[-1] and story.events[-1].kind == "reopened"
+    assert (clm01, Decimal("2.00")) in {(b.clm01, b.balance) for b in store.open_balances("riverside")}
+    closed = store.adjust("riverside", clm01, Decimal("2.00"), "small balance", "tester", group="CO")
+    assert closed.balance == 0 and store.claim_story("riverside", clm01).submissions[-1].status == "closed"
+    assert_balanced(closed)
     for s in (store, *nodes):
         s.close()

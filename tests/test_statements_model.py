@@ -68,11 +68,11 @@ def test_insured_encounter_without_self_pay_lines_has_no_statement_yet(example_g
     assert all(ln.insurance_pending for ln in statement_lines(enc))
 
 
-def test_terms_come_from_the_clinic_settings(example_gateway: Gateway) -> None:
+def test_terms_are_given_else_30_days(example_gateway: Gateway) -> None:
+    """The pipeline passes the clinic's terms (gateway_statement_terms: tests/test_core_settings.py)."""
     (enc,) = encounters("lakeside-selfpay.json")
     clinic = example_gateway.clinics["lakeside"]
-    clinic.settings["statements"] = clinic.settings["statements"].model_copy(update={"terms_days": 14})
-    assert build_statements(enc, clinic, TODAY)[0].due_date == TODAY + timedelta(days=14)
+    assert build_statements(enc, clinic, TODAY)[0].due_date == TODAY + timedelta(days=30)
     assert build_statements(enc, clinic, TODAY, terms_days=45)[0].due_date == TODAY + timedelta(days=45)
 
 

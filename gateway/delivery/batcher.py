@@ -68,6 +68,7 @@ class Batcher:
         clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         lane: str | None = None,
         publish: Callable[[str], str] | None = None,
+        scan: int | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
@@ -78,6 +79,9 @@ class Batcher:
         self.lane = lane
         #: the outbox destination for a configured one (a one-shot run's own folder)
         self.publish = publish or (lambda dest: dest)
+        #: waiting items looked at per tick (None: all); a one-shot run of a
+        #: million claims cuts them a slice at a time
+        self.scan = scan
         self.delivery = gateway.config.delivery
         self._unrouted_logged: set[tuple[str, str]] = set()
 
@@ -87,9 +91,10 @@ class Batcher:
         if clinic is None:
             return None
         if kind == "claims" and payer_id:
-            directory = clinic.resources.get("payer_directory")
-            dest = directory.destination_for(payer_id) if directory is not None else None
-            if dest and dest in self.gateway.config.destinations:
+            dest, failed = self.gateway.host.first_result("gateway_claim_destination", payer_id=payer_id, clinic=clinic)
+            for f in failed:  # a plugin raised: the clinic's claims_to, and say so
+                glog.event(log, "batcher.route_failed", logging.WARNING, clinic=clinic_id, plugin=f.plugin)
+            if isinstance(dest, str) and dest in self.gateway.config.destinations:
                 return dest
         return clinic.config.claims_to if kind == "claims" else clinic.config.statements_to
 
@@ -102,7 +107,7 @@ class Batcher:
 
     def waiting(self, kind: Kind) -> dict[str, Waiting]:
         out: dict[str, Waiting] = {}
-        for item in self.store.waiting(kind, self.lane):
+        for item in self.store.waiting(kind, self.lane, self.scan):
             dest = self.destination(kind, item.clinic_id, item.payer_id)
             if dest is None:
                 if (kind, item.clinic_id) not in self._unrouted_logged:

@@ -86,7 +86,7 @@ _TOUCH_BALANCE = (
     "updated_at = excluded.updated_at"
 )
 #: statuses of a submission that is no longer owed anything (left out of open balances)
-_NOT_OWED = ("rejected_999", "rejected_277", "voided", "closed")
+_NOT_OWED = ("rejected_999", "rejected_277", "voided")
 
 
 #: claims are locked in this many buckets per clinic: a 10,000-claim remit takes at most this many
@@ -365,6 +365,9 @@ class SQLRemits(SQLBase, RemitStore):
             return "quarantined"
         if item.clinic_id is None:
             rid = self._insert_remit(cur, o.message_id, item, "unmatched", payer_id, digest, now)
+            note = (f"835 (TRN02 {trace or '-'}, {len(doc.claims)} claims) is for a payee no clinic has; kept as "
+                    f"unmatched remit {rid}, nothing posted")  # fmt: skip
+            o.findings.append(_finding("warning", "GW-REMIT-UNMATCHED", note, where))
             self._remit_claims(cur, rid, None, [(c, None, "unmatched") for c in doc.claims])
             cur.execute("UPDATE remits SET unmatched = ? WHERE id = ?", (len(doc.claims), rid))
             self._plb(cur, rid, doc)
@@ -589,6 +592,16 @@ class SQLRemits(SQLBase, RemitStore):
             if st.balance == 0 and s.status != "closed":
                 events.append((s.row, "closed", "closed", f"operator:{actor}", actor, {}))
                 cur.execute("UPDATE claims SET status = 'closed', updated_at = ? WHERE id = ?", (now, s.row))
+            elif st.balance != 0 and s.status == "closed":  # owed again: back to the status before it closed
+                cur.execute(
+                    "SELECT status FROM claim_events WHERE claim_row = ? AND status IS NOT NULL AND status <> 'closed' "
+                    "ORDER BY id DESC LIMIT 1",
+                    (s.row,),
+                )
+                before = cur.fetchone()
+                status = before[0] if before else "delivered"
+                events.append((s.row, "reopened", status, f"operator:{actor}", actor, {"balance": _money(st.balance)}))
+                cur.execute("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?", (status, now, s.row))
             self._events(cur, "claims", events, now)
             cur.execute(
                 "SELECT last_response_at FROM claim_balances WHERE clinic_id = ? AND clm01 = ? AND payer_seq = ?",

@@ -182,6 +182,12 @@ def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] 
 
 
 @hookimpl
+def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
+    directory: PayerDirectory | None = clinic.resources.get("payer_directory")
+    return directory.destination_for(payer_id) if directory is not None else None
+
+
+@hookimpl
 def gateway_map_encounter(encounter: Encounter, clinic: Clinic) -> list[Finding] | None:
     directory: PayerDirectory | None = clinic.resources.get("payer_directory")
     if directory is None:

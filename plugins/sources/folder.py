@@ -311,9 +311,11 @@ class FolderSource:
             self._forget(name)
             return
         note = target.with_name(target.name + ".reason.txt")
-        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        partial = note.with_name(f".{note.name}.part")  # whole or absent: a reader never sees half a note
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{name}: {reason}\n")
+        os.replace(partial, note)
         self._forget(name)
         glog.event(log, "folder.rejected", 30, source=self.name)  # file names may carry patient data
 

@@ -37,15 +37,17 @@ import socket
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import paramiko
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.config import SecretRef, resolve_secret
 from gateway.documents import Document
 from gateway.hookspecs import hookimpl
 from gateway.transport import BaseTransport, Receipt, TransportError
+
+if TYPE_CHECKING:  # paramiko (and cryptography) load on the first connection, not at registration
+    import paramiko
 
 
 class SftpSettings(BaseModel):
@@ -78,14 +80,15 @@ class SftpSettings(BaseModel):
         return self
 
 
-class _Refuse(paramiko.MissingHostKeyPolicy):
-    """Never accept a host key that is not in known_hosts."""
+class _Refuse:
+    """Never accept a host key that is not in known_hosts (a paramiko
+    ``MissingHostKeyPolicy``: paramiko calls ``missing_host_key``)."""
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise _UnknownHostKey(hostname, key)
 
 
-class _UnknownHostKey(paramiko.SSHException):
+class _UnknownHostKey(Exception):
     def __init__(self, hostname: str, key: paramiko.PKey) -> None:
         super().__init__(hostname)
         self.hostname, self.key = hostname, key
@@ -117,6 +120,8 @@ class SftpTransport(BaseTransport):
     # -- connection ----------------------------------------------------------
     def _connect(self) -> paramiko.SFTPClient:
         s = self.settings
+        import paramiko
+
         client = paramiko.SSHClient()
         try:
             client.load_host_keys(str(self.known_hosts))
@@ -143,6 +148,8 @@ class SftpTransport(BaseTransport):
         return sftp
 
     def _classify(self, exc: BaseException) -> TransportError:
+        import paramiko
+
         if isinstance(exc, TransportError):
             return exc
         if isinstance(exc, _UnknownHostKey):
@@ -305,6 +312,8 @@ def _read(sftp: paramiko.SFTPClient, path: str) -> bytes:
 
 def load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
     """A private key of any type paramiko reads (ed25519, ECDSA, RSA)."""
+    import paramiko
+
     try:
         return paramiko.PKey.from_path(path, password=passphrase)
     except paramiko.PasswordRequiredException:

@@ -19,7 +19,6 @@ from gateway.config import Clinic
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
 
-from .reader import parse
 from .rules import RULES
 from .settings import FhirSettings
 from .sniff import FORMATS, sniff
@@ -46,4 +45,14 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
     settings = clinic.settings.get(SETTINGS_SECTION)
     if not isinstance(settings, FhirSettings):
         settings = FhirSettings()
+    from .reader import parse  # fhir.resources: imported when the first FHIR input arrives
+
     return parse(raw, envelope.format, clinic.id, records, settings, envelope.extra.get("doc"))
+
+
+def __getattr__(name: str) -> object:
+    if name == "parse":  # the reader loads the R4B models: only when asked for
+        from .reader import parse
+
+        return parse
+    raise AttributeError(name)

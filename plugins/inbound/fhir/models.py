@@ -20,7 +20,6 @@ from .values import Json, items
 VERSION_PREFIX = determine_version_prefix_from_class(_Patient)
 #: at most this many validation problems are reported per message
 MAX_REPORTED = 20
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @cache
@@ -37,10 +36,6 @@ def model_class(name: str) -> Any | None:
 def is_resource_type(name: Any) -> bool:
     cls = model_class(name) if isinstance(name, str) else None
     return cls is not None and cls.has_resource_base() and name not in ("Resource", "DomainResource")
-
-
-def valid_id(value: Any) -> bool:
-    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None
 
 
 def finding(severity: Severity, rule: str, message: str, location: str | None = None) -> Finding:

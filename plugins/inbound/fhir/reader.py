@@ -21,7 +21,7 @@ from gateway.model import Coverage, Encounter, Finding, Guarantor, Patient, Prov
 from .charges import ClaimReader, DxList, add_condition, charge_item_line, pos_code, procedure_line
 from .claiminfo import claim_info
 from .context import Ctx
-from .models import error, info, valid_id, validate, warning
+from .models import error, info, validate, warning
 from .parties import (
     PLACEHOLDER_NAME,
     coverages_of,
@@ -35,7 +35,7 @@ from .resolve import COVERAGES_KIND, SHARED_TYPES, Res, Resolver, resource_keys
 from .settings import FhirSettings
 from .sniff import JSON_FORMAT, load_json
 from .systems import CLASS_POS
-from .values import Json, concept_codes, items, pick_identifier, start_of
+from .values import Json, concept_codes, items, pick_identifier, start_of, valid_id
 from .xml import XmlProblem, xml_to_json
 
 BUNDLE_TYPES = frozenset({"transaction", "batch", "collection", "searchset", "message", "document"})

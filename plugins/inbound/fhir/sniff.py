@@ -18,10 +18,11 @@ from typing import Any
 
 from gateway.messages import Envelope
 
-from .models import valid_id
 from .settings import DEFAULT_MAX_BYTES
-from .values import Json, items, local_id_of
-from .xml import XmlProblem, has_doctype, root_resource_type, xml_to_json
+from .values import Json, items, local_id_of, valid_id
+
+# .xml (lxml, the fhir.resources models) is imported when XML arrives: sniffing
+# an HL7 or JSON input imports neither
 
 JSON_FORMAT = "fhir-json"
 XML_FORMAT = "fhir-xml"
@@ -43,6 +44,8 @@ def detect(raw: bytes) -> str | None:
     if head.startswith(b"{"):
         return JSON_FORMAT if _JSON_HEAD.match(head) else None
     if head.startswith(b"<"):
+        from .xml import root_resource_type
+
         return XML_FORMAT if root_resource_type(head) else None
     return None
 
@@ -58,14 +61,18 @@ def sniff(raw: bytes) -> Envelope | None:
     if fmt is None:
         return None
     doc: Any = None
-    if len(raw) <= ENVELOPE_SCAN_LIMIT:
+    if len(raw) <= ENVELOPE_SCAN_LIMIT and fmt == JSON_FORMAT:
         try:
-            if fmt == JSON_FORMAT:
-                doc = load_json(raw)
-            elif not has_doctype(raw):
-                doc = xml_to_json(raw, entry_types=_ENVELOPE_ENTRIES)
-        except (ValueError, UnicodeDecodeError, RecursionError, XmlProblem):
+            doc = load_json(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             doc = None  # parse reports the problem with its location
+    elif len(raw) <= ENVELOPE_SCAN_LIMIT:
+        from .xml import XmlProblem, has_doctype, xml_to_json
+
+        try:
+            doc = None if has_doctype(raw) else xml_to_json(raw, entry_types=_ENVELOPE_ENTRIES)
+        except (ValueError, UnicodeDecodeError, RecursionError, XmlProblem):
+            doc = None
     if not isinstance(doc, dict):
         return Envelope(format=fmt, version="R4")
     envelope = envelope_of(fmt, doc)

@@ -18,6 +18,13 @@ from gateway.model import Address, PersonName, Sex
 
 from .systems import EIN, NPI, SSN, V2_0203, norm
 
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def valid_id(value: Any) -> bool:
+    """A FHIR ``id``: 1 to 64 letters, digits, ``-`` and ``.``."""
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None
+
 Json = dict[str, Any]
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")

@@ -7,17 +7,12 @@ files. See docs/remittance.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta
 from gateway.model import ResponseBatch
 
 from .read import read_responses, stream_responses
 from .sniff import FORMAT, sniff
-
-if TYPE_CHECKING:
-    import click
 
 __all__ = ["FORMAT", "read_responses", "stream_responses"]
 
@@ -33,9 +28,3 @@ def gateway_read_responses(raw: bytes, envelope: Envelope) -> ResponseBatch | No
         return None
     return read_responses(raw)
 
-
-@hookimpl
-def gateway_register_commands(cli: click.Group) -> None:
-    from .cli import dev_group
-
-    dev_group(cli)

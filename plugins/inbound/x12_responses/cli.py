@@ -55,3 +55,7 @@ def simulate_payer(out_dir: Path, seed: int, files: tuple[Path, ...]) -> None:
     summary = ", ".join(f"{k} {n}" for k, n in sorted(outcomes.items()))
     paid = sum((r.payment.signed_amount for r in sim.remits if r.payment), start=0)
     click.echo(f"{len(sim.outcomes)} claim(s): {summary}; {len(sim.remits)} remit(s) paying {paid}")
+
+
+#: ``gateway dev``: listed in the ``gateway.commands`` entry-point group
+dev = click.Group("dev", help=DEV_HELP, commands=[simulate_payer])

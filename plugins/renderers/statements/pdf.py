@@ -23,18 +23,22 @@ import io
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway_plugins.renderers.statements.layout import StatementPdf, WindowPlacement, money
 from gateway_plugins.renderers.statements.settings import Branding, StatementSettings, branding
 from pydantic import BaseModel, ConfigDict, Field
-from pypdf import PdfReader, PdfWriter
 
 from gateway.claims import merge_statements
-from gateway.config import ClinicConfig
+from gateway.config import Clinic, ClinicConfig
 from gateway.documents import Document, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
 from gateway.model import Address, Statement
+
+if TYPE_CHECKING:
+    from gateway_plugins.renderers.statements.layout import WindowPlacement
+
+# the PDF libraries (fpdf2 with its fonts, pypdf) load when the first statement
+# is rendered, not when the plugin is registered
 
 RESOURCE = "statements_pdf"
 PDF = "application/pdf"
@@ -107,6 +111,8 @@ def password_for(st: Statement, rule: str) -> str:
 
 def encrypt(pdf: bytes, password: str, owner: str) -> bytes:
     """AES-256 encrypt a PDF (user password to open, owner password for permissions)."""
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     writer.encrypt(user_password=password, owner_password=owner, algorithm="AES-256")
     out = io.BytesIO()
@@ -116,12 +122,16 @@ def encrypt(pdf: bytes, password: str, owner: str) -> bytes:
 
 def render_statement(st: Statement, brand: Branding, created: datetime, window: WindowPlacement) -> bytes:
     """One statement's PDF bytes (unencrypted)."""
+    from gateway_plugins.renderers.statements.layout import StatementPdf
+
     return StatementPdf(st, brand, created, window).build()
 
 
 def combine(pdfs: Sequence[bytes], created: datetime, title: str, duplex: bool) -> tuple[bytes, list[int]]:
     """One PDF of all ``pdfs`` and the page count each takes in it (with
     duplex, statements are padded with a blank page to start on a front side)."""
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     pages = []
     for pdf in pdfs:
@@ -162,6 +172,8 @@ def _postal(st: Statement) -> str:
 
 def index_csv(rows: Sequence[tuple[Statement, str, int, int]]) -> bytes:
     """The print vendor's manifest: one row per statement in the combined PDF."""
+    from gateway_plugins.renderers.statements.layout import money
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(INDEX_COLUMNS)
@@ -211,6 +223,8 @@ class StatementPdfRenderer:
         return branding(config)
 
     def email_headers(self, st: Statement, brand: Branding, name: str) -> dict[str, str]:
+        from gateway_plugins.renderers.statements.layout import StatementPdf, WindowPlacement
+
         pdf = StatementPdf(st, brand, datetime(2000, 1, 1), WindowPlacement())
         values = pdf.values()
         hint = brand.text("password_hint", **values) if brand.encryption.enabled and self.encrypts else ""
@@ -231,6 +245,8 @@ class StatementPdfRenderer:
             return []
         settings = ctx.settings if isinstance(ctx.settings, PdfFormatSettings) else self.settings_model()
         statements = merge_statements(items) if settings.group_by_account else list(items)
+        from gateway_plugins.renderers.statements.layout import WindowPlacement
+
         window = WindowPlacement(**settings.window.model_dump())
         docs: list[Document] = []
         rendered: list[tuple[Statement, str, bytes]] = []
@@ -291,6 +307,12 @@ class StatementPdfRenderer:
 @hookimpl
 def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
     register("statements", StatementSettings)
+
+
+@hookimpl
+def gateway_statement_terms(clinic: Clinic) -> int | None:
+    settings = clinic.settings.get("statements")
+    return settings.terms_days if isinstance(settings, StatementSettings) else None
 
 
 @hookimpl

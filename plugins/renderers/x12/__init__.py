@@ -7,7 +7,6 @@ See docs/x12-837p.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -16,9 +15,6 @@ from gateway.hookspecs import hookimpl
 
 from .render import Claim837Renderer, X12RenderError
 from .settings import X12ClinicSettings, X12Settings
-
-if TYPE_CHECKING:
-    import click
 
 __all__ = ["Claim837Renderer", "X12ClinicSettings", "X12RenderError", "X12Settings"]
 
@@ -32,9 +28,3 @@ def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
 def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
     register("x12", X12ClinicSettings)
 
-
-@hookimpl
-def gateway_register_commands(cli: click.Group) -> None:
-    from .cli import validate
-
-    cli.add_command(validate)

@@ -158,8 +158,9 @@ class LineFacts:
     service_date: str
     place_of_service: str
     control_number: str
-    #: 2420A/2420E/2420F NPIs ("" when the line has none of its own)
+    #: 2420A/2420D/2420E/2420F NPIs ("" when the line has none of its own)
     rendering_npi: str = ""
+    supervising_npi: str = ""
     ordering_npi: str = ""
     referring_npi: str = ""
 
@@ -263,9 +264,10 @@ def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) ->
         units=ln.units,
         pointers=tuple(ln.diagnosis_pointers),
         service_date=d8(ln.service_date),
-        place_of_service=ident(ln.place_of_service or claim.place_of_service),
+        place_of_service=ident((ln.place_of_service or "").strip() or claim.place_of_service),
         control_number=ident(line_control_number(claim, i)),
         rendering_npi=_npi(lr) if lr is not None and lr.npi and lr.npi != claim_npi else "",
+        supervising_npi=_npi(ln.supervising_provider),
         ordering_npi=_npi(ln.ordering_provider),
         referring_npi=_npi(ln.referring_provider),
     )
@@ -377,6 +379,7 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
                 place_of_service=ln.place_of_service or None,
                 control_number=ln.control_number or None,
                 rendering_provider=_provider(ln.rendering_npi),
+                supervising_provider=_provider(ln.supervising_npi),
                 ordering_provider=_provider(ln.ordering_npi),
                 referring_provider=_provider(ln.referring_npi),
             )

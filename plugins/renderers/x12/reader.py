@@ -33,7 +33,7 @@ OTHER_837 = {
 }
 NOT_837P = "X12-NOT-837P"
 #: NM1 qualifiers whose NPI the claim model carries (the scrubber checks them); any other NPI is checked here
-_MODELLED_NPI = frozenset({"85", "82", "77", "DN", "P3", "DK"})
+_MODELLED_NPI = frozenset({"85", "82", "77", "DN", "P3", "DK", "DQ"})
 _NPI_ROLES = {"DQ": "supervising provider", "QB": "purchased service provider", "77": "service facility"}
 
 
@@ -206,12 +206,14 @@ class _Reader:
     def _nm1(self, seg: Segment) -> None:
         q = seg.get(1)
         npi = seg.get(9) if seg.get(8) == "XX" else ""
-        if npi and (q not in _MODELLED_NPI or (q == "77" and self.line is not None)):
+        if npi and (
+            q not in _MODELLED_NPI or (q == "77" and self.line is not None) or (q == "DQ" and self.line is None)
+        ):
             if not npi_is_valid(npi):
                 role = _NPI_ROLES.get(q, f"NM1*{q}")
                 self.problem("X12-NPI", f"the {role}'s NPI (NM109) is not a valid NPI", seg)
-        if self.line is not None and q in ("82", "DK", "DN", "P3"):
-            role = {"82": "rendering", "DK": "ordering"}.get(q, "referring")
+        if self.line is not None and q in ("82", "DQ", "DK", "DN", "P3"):
+            role = {"82": "rendering", "DQ": "supervising", "DK": "ordering"}.get(q, "referring")
             self.line[role] = npi
             self.claim["providers"].append((f"service_lines[{len(self.claim['lines'])}].{role}_provider", seg.index))
             self.loop = "line-provider"
@@ -398,6 +400,7 @@ class _Reader:
                 place_of_service=ln.get("pos") or c["pos"],
                 control_number=ln.get("control", ""),
                 rendering_npi=ln.get("rendering", ""),
+                supervising_npi=ln.get("supervising", ""),
                 ordering_npi=ln.get("ordering", ""),
                 referring_npi=ln.get("referring", ""),
             )

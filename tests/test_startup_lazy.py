@@ -1,0 +1,126 @@
+"""Plugins load lazily (issue 18): entry points and each plugin's hooks are
+read from source at start, a module is imported when a hook of it is first
+called; `gateway --help` imports no plugin and no heavy library. Not timed:
+benchmarks/bench_startup.py measures the speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import cli
+from gateway.examples import FIXTURES
+from gateway.plugins import PluginError, PluginHost
+from tests import test_plugins
+from tests.test_plugins import make_dist
+
+site = test_plugins.site  # the fixture: a folder on sys.path for fake distributions
+
+HEAVY = ("fhir.resources", "lxml", "paramiko", "hl7apy", "fastapi", "fpdf", "pypdf")
+
+RUNNER = """
+import atexit, json, sys
+out = sys.argv[1]
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=open(out, "w")))
+sys.argv = ["gateway", *sys.argv[2:]]
+from gateway.cli import main
+main()
+"""
+
+
+def modules_after(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    out = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(out), *args], capture_output=True, text=True,
+                          timeout=300, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(out.read_text())), done.stdout
+
+
+def test_help_imports_no_plugin_and_no_heavy_library(tmp_path: Path) -> None:
+    loaded, text = modules_after(tmp_path, "--help")
+    assert "Getting started:" in text and "Commands from plugins:" in text
+    assert [m for m in HEAVY if m in loaded] == []
+    assert "pydantic" not in loaded and "gateway.model" not in loaded
+    plugin_modules = {m for m in loaded if m.startswith("gateway_plugins.")}
+    assert all(sys.modules.get(m) is None or m.count(".") <= 2 for m in plugin_modules)
+    assert "gateway_plugins.inbound.hl7v2" not in loaded and "gateway_plugins.transports.sftp" not in loaded
+
+
+def test_inspecting_hl7_imports_neither_fhir_nor_xml(tmp_path: Path) -> None:
+    hl7 = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
+    loaded, text = modules_after(tmp_path, "inspect", str(hl7))
+    assert json.loads(text)[0]["encounters"], "the HL7 file was understood"
+    assert "gateway_plugins.inbound.hl7v2" in loaded and "gateway_plugins.inbound.fhir" in loaded  # sniffed
+    assert "fhir.resources" not in loaded and "lxml" not in loaded
+
+
+def test_fhir_resources_load_when_a_fhir_input_arrives(tmp_path: Path) -> None:
+    bundle = next((FIXTURES / "fhir").glob("*.json"))
+    loaded, _text = modules_after(tmp_path, "inspect", str(bundle))
+    assert "fhir.resources" in loaded
+
+
+def test_built_in_plugins_register_without_being_imported() -> None:
+    host = PluginHost()
+    assert set(host.lazy) == {i.name for i in host.infos}, "every built-in is read from its source"
+    hl7 = next(i for i in host.infos if i.name == "hl7v2")
+    assert {"gateway_sniff", "gateway_parse", "gateway_load_clinic"} <= set(hl7.hooks)
+
+
+def test_a_hook_call_imports_the_plugin_and_puts_its_real_function_in_place(site: Path) -> None:
+    make_dist(site, "late-dist", {"late": "late_plugin"}, {"late_plugin": """
+        from gateway import hookimpl
+        IMPORTED = True
+
+        @hookimpl(trylast=True)
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    host = PluginHost()
+    assert "late_plugin" not in sys.modules and "late" in host.lazy
+    impl = next(i for i in host.impls("gateway_sniff") if i.plugin_name == "late")
+    assert impl.trylast and impl.argnames == ("raw", "meta")
+    assert host.first_result("gateway_sniff", raw=b"x", meta=None) == (None, [])
+    assert "late_plugin" in sys.modules
+    assert impl.function is sys.modules["late_plugin"].gateway_sniff
+
+
+def test_misspelt_hook_of_a_lazy_plugin_fails_at_start_without_importing_it(site: Path) -> None:
+    make_dist(site, "typo-dist", {"typo": "typo_plugin"}, {"typo_plugin": """
+        from gateway import hookimpl
+
+        @hookimpl
+        def gateway_map_encountr(encounter, clinic):
+            return None
+    """})  # fmt: skip
+    with pytest.raises(PluginError, match="gateway_map_encountr"):
+        PluginHost()
+    assert "typo_plugin" not in sys.modules
+
+
+def test_a_lazy_plugin_that_fails_to_import_is_skipped_and_named(site: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_dist(site, "bad-dist", {"bad": "bad_plugin"}, {"bad_plugin": """
+        from gateway import hookimpl
+        import not_installed_anywhere
+
+        @hookimpl
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    host = PluginHost()
+    assert host.failed == []  # not imported yet
+    _envelope, problems = host.first_result("gateway_sniff", raw=b"nothing anyone reads", meta=None)
+    assert problems == [] and [i.name for i in host.failed] == ["bad"]
+    assert "ModuleNotFoundError" in (host.failed[0].error or "")
+    (logged,) = [r for r in caplog.records if r.getMessage() == "plugin.not_loaded"]
+    assert logged.plugin == "bad" and logged.levelname == "WARNING"  # type: ignore[attr-defined]
+
+    listed = CliRunner().invoke(cli, ["plugins", "--json"])  # imports every plugin to say which cannot run
+    assert listed.exit_code == 0, listed.output
+    bad = next(p for p in json.loads(listed.output) if p["name"] == "bad")
+    assert "failed to load: ModuleNotFoundError" in bad["error"]
