@@ -31,6 +31,7 @@ from gateway.model import (
     StatementLine,
 )
 from gateway.money import ZERO, amount_problem, cents, whole_cents
+from gateway.rules import CORE
 
 #: visit ids that name no visit in particular (a reader's fallback): as a
 #: claim id they would make two visits one CLM01, so no claim is built
@@ -70,7 +71,7 @@ def claim_id(clinic_id: str, encounter_id: str, part: int, parts: int) -> str:
 
 
 def _error(rule: str, message: str, location: str) -> Finding:
-    return Finding(severity=Severity.ERROR, rule=rule, message=message, location=location, plugin="core")
+    return CORE[rule].finding(message, location, Severity.ERROR)
 
 
 def _unmapped(i: int, local_code: str | None, local_system: str | None) -> str:

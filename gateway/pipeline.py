@@ -34,6 +34,7 @@ from gateway.model import (
     Statement,
 )
 from gateway.plugins import PluginError, PluginHost, plugin_failure
+from gateway.rules import CORE
 
 
 @dataclass
@@ -103,8 +104,9 @@ class MessageResult:
         )
 
 
-def _core(rule: str, message: str, severity: Severity = Severity.ERROR) -> Finding:
-    return Finding(severity=severity, rule=rule, message=message, plugin="core")
+def _core(rule: str, message: str, severity: Severity | None = None) -> Finding:
+    """A finding of the gateway's own rule ``rule`` (KeyError when :data:`CORE` lacks it)."""
+    return CORE[rule].finding(message, severity=severity)
 
 
 

@@ -29,9 +29,10 @@ from typing import Any
 
 from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
-from gateway.model import Claim, Finding, Severity, Statement
+from gateway.model import Claim, Finding, Statement
 from gateway.pipeline import MessageResult, Pipeline
 from gateway.posting import ResponseItem
+from gateway.rules import CORE
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
 from gateway.store.submissions import NewClaim, NewStatement, content_digest
@@ -163,11 +164,8 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
 
 
 def _dead(message_id: int, attempts: int) -> Outcome:
-    finding = Finding(
-        severity=Severity.ERROR,
-        rule="GW-DEAD",
-        message=f"processing failed {attempts - 1} times; left for an operator (gateway messages reprocess)",
-        plugin="core",
+    finding = CORE["GW-DEAD"].finding(
+        f"processing failed {attempts - 1} times; left for an operator (gateway messages reprocess)"
     )
     return Outcome(message_id=message_id, status=Status.DEAD, findings=_dump([finding]))
 

@@ -128,7 +128,7 @@ BUILT_IN: dict[str, CommandSpec] = {
     ),
     "rules": CommandSpec(
         f"{_PLUGINS}:rules",
-        "List the rules of every loaded plugin's catalogue: id, severity, plugin, what it checks.",
+        "List the gateway's own rules and every loaded plugin's: id, severity, plugin, what it checks.",
         _PLUGIN,
     ),
     "new-plugin": CommandSpec(_SCAFFOLD, "Write a new, installable plugin package NAME with passing tests.", _PLUGIN),

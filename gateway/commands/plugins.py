@@ -37,15 +37,15 @@ def plugins(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--markdown", is_flag=True, help="Print the Markdown table the docs embed.")
 def rules(as_json: bool, markdown: bool) -> None:
-    """List the rules of every loaded plugin's catalogue: id, severity, plugin, what it checks.
+    """List the gateway's own rules and every loaded plugin's: id, severity, plugin, what it checks.
 
     Findings name these ids; docs/rules.md lists the built-in ones.
     """
     from gateway.plugins import PluginHost
-    from gateway.rules import catalogue_markdown
+    from gateway.rules import CORE, catalogue_markdown
 
     host = PluginHost()
-    catalogues = list(host.catalogues.values())
+    catalogues = [CORE, *host.catalogues.values()]
     if markdown:
         click.echo(catalogue_markdown(catalogues), nl=False)
     elif as_json:

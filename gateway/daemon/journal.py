@@ -36,7 +36,8 @@ from gateway.app import Gateway
 from gateway.daemon.metrics import JOURNALED
 from gateway.daemon.sniffer import SNIFF_DIED, Sniffer
 from gateway.messages import Envelope, MessageMeta, ParseResult
-from gateway.model import Finding, Severity
+from gateway.model import Finding
+from gateway.rules import CORE
 from gateway.sources import ReplyBuilder
 from gateway.store import Journaled, NewMessage, Status, Store
 
@@ -63,15 +64,10 @@ TOO_LARGE = "GW-TOO-LARGE"
 def too_large(size: int, limit: int) -> Finding:
     """The finding for an input refused by size before any plugin read it."""
     message = f"input is {size} bytes; the limit is {limit} (max_input_bytes in gateway.yaml)"
-    return Finding(severity=Severity.ERROR, rule=TOO_LARGE, message=message, plugin="core")
+    return CORE[TOO_LARGE].finding(message)
 
 
-_FORMAT = Finding(
-    severity=Severity.ERROR,
-    rule="GW-FORMAT",
-    message="input is not in a format any loaded plugin recognises",
-    plugin="core",
-)
+_FORMAT = CORE["GW-FORMAT"].finding("input is not in a format any loaded plugin recognises")
 
 
 def prepare(
@@ -136,7 +132,7 @@ def _reply(
     gateway: Gateway, reader: Store | None, raw: bytes, envelope: Envelope, clinic, build_reply: ReplyBuilder
 ) -> bytes | None:
     if clinic is None:
-        route = Finding(severity=Severity.ERROR, rule="GW-ROUTE", message="no clinic for this sender", plugin="core")
+        route = CORE["GW-ROUTE"].finding("no clinic for this sender")
         return build_reply(raw, [route])
     parsed, errors = gateway.host.first_result(
         "gateway_parse", raw=raw, envelope=envelope, clinic=clinic, records=reader

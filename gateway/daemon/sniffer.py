@@ -22,8 +22,9 @@ from typing import Any
 
 from gateway import logging as glog
 from gateway.messages import Envelope, MessageMeta
-from gateway.model import Finding, Severity
+from gateway.model import Finding
 from gateway.plugins import PluginHost
+from gateway.rules import CORE
 
 log = glog.get("sniffer")
 
@@ -50,11 +51,8 @@ def _sniff(raw: bytes, meta: MessageMeta) -> tuple[Envelope | None, list[Finding
 
 
 SNIFF_DIED = "GW-SNIFF"
-_DIED = Finding(
-    severity=Severity.ERROR,
-    rule=SNIFF_DIED,
-    message="the input could not be examined: the process reading it died (too big or malformed?)",
-    plugin="core",
+_DIED = CORE[SNIFF_DIED].finding(
+    "the input could not be examined: the process reading it died (too big or malformed?)"
 )
 
 

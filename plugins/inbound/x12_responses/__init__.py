@@ -12,9 +12,10 @@ from gateway.messages import Envelope, MessageMeta
 from gateway.model import ResponseBatch
 
 from .read import read_responses, stream_responses
+from .rules import RULES
 from .sniff import FORMAT, sniff
 
-__all__ = ["FORMAT", "read_responses", "stream_responses"]
+__all__ = ["FORMAT", "RULES", "read_responses", "stream_responses"]
 
 
 @hookimpl

@@ -14,9 +14,10 @@ from gateway.documents import Renderer
 from gateway.hookspecs import hookimpl
 
 from .render import Claim837Renderer, X12RenderError
+from .rules import RULES
 from .settings import X12ClinicSettings, X12Settings
 
-__all__ = ["Claim837Renderer", "X12ClinicSettings", "X12RenderError", "X12Settings"]
+__all__ = ["RULES", "Claim837Renderer", "X12ClinicSettings", "X12RenderError", "X12Settings"]
 
 
 @hookimpl
