@@ -1,5 +1,5 @@
 """Posting a large 835 streamed (issue 13): the posting tests of
-tests/test_posting.py again, with every 835 streamed (``STREAM_OVER`` 0:
+tests/test_posting.py and tests/test_posting_nodes.py again, with every 835 streamed (``STREAM_OVER`` 0:
 its claims read again from the file's bytes when posted, never held) and
 posted three CLPs at a time (a claim paid twice in one remit spans two
 batches) — the same statuses, ledgers, duplicates, corrections, reversals,
@@ -17,6 +17,7 @@ import gateway.store.sql_remits as sql_remits
 from benchmarks.bench_remit import remit_file
 from gateway.model import Remit835
 from gateway.posting import document_hash
+from tests.pg import pg_url, store_url  # noqa: F401  (fixtures)
 from tests.test_posting import (  # noqa: F401  (collected again, streamed)
     loop,
     test_a_response_message_reprocessed_posts_nothing_twice_and_reports_once,
@@ -26,6 +27,10 @@ from tests.test_posting import (  # noqa: F401  (collected again, streamed)
     test_the_same_835_twice_posts_once_by_content_and_by_trn,
     test_the_whole_loop_posts_every_answer_and_every_ledger_balances,
     test_unmatched_answers_are_kept_and_reported_never_dropped,
+)
+from tests.test_posting_nodes import (  # noqa: F401  (collected again, streamed: SQLite and PostgreSQL, two nodes)
+    test_the_daemons_workers_post_the_answers_on_either_store,
+    test_two_nodes_posting_different_remits_for_the_same_claims_at_once_lose_no_update,
 )
 
 
