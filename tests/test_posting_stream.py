@@ -52,3 +52,12 @@ def test_a_streamed_remit_holds_no_claims_reads_them_again_and_hashes_the_same()
     assert document_hash(header) == document_hash(whole)
     (other,) = read_responses(remit_file(41)).documents
     assert document_hash(other) != document_hash(header)
+
+
+def test_inspect_shows_a_streamed_remits_claims_as_the_whole_one() -> None:
+    from gateway.pipeline import ResponseResult
+
+    data = remit_file(12)
+    (whole,) = read_responses(data, stream_over=10_000).documents
+    (header,) = read_responses(data).documents
+    assert ResponseResult(header, None, None, []).as_dict() == ResponseResult(whole, None, None, []).as_dict()
