@@ -9,6 +9,7 @@ float, and every model survives a JSON round trip unchanged
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
@@ -960,6 +962,29 @@ class Remit835(_Model):
     claims: list[RemitClaim] = Field(default_factory=list)
     provider_adjustments: list[ProviderAdjustment] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    #: a large remit is not held: ``claims`` stays empty and this re-reads them from the file's bytes
+    _claim_stream: Callable[[], Iterator[RemitClaim]] | None = PrivateAttr(default=None)
+    _claim_count: int = PrivateAttr(default=0)
+
+    def stream_claims(self, stream: Callable[[], Iterator[RemitClaim]], count: int) -> None:
+        """Hand the claims over as a re-iterable stream (``stream()`` reads
+        them again from the file, one at a time) instead of a list."""
+        self.claims = []
+        self._claim_stream, self._claim_count = stream, count
+
+    @property
+    def streamed(self) -> bool:
+        """True when the claims come from :meth:`iter_claims` only (a large remit)."""
+        return self._claim_stream is not None
+
+    @property
+    def claim_count(self) -> int:
+        """How many claims (CLP) the transaction set holds."""
+        return self._claim_count if self._claim_stream is not None else len(self.claims)
+
+    def iter_claims(self) -> Iterator[RemitClaim]:
+        """The claims in file order, held or streamed (each call starts over)."""
+        return self._claim_stream() if self._claim_stream is not None else iter(self.claims)
 
 
 class RemitEnd(_Model):

@@ -28,6 +28,7 @@ from gateway.model import (
     ClaimAdditions,
     Encounter,
     Finding,
+    Remit835,
     ResponseBatch,
     ResponseDocument,
     Severity,
@@ -66,13 +67,16 @@ class ResponseResult:
         return any(f.is_error for f in self.findings)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready view (``gateway inspect``)."""
+        """JSON-ready view (``gateway inspect``; a streamed remit's claims read again)."""
+        document = self.document.model_dump(mode="json", exclude_none=True, exclude={"findings"})
+        if isinstance(self.document, Remit835) and self.document.streamed:
+            document["claims"] = [c.model_dump(mode="json", exclude_none=True) for c in self.document.iter_claims()]
         return {
             "kind": self.document.kind,
             "clinic": self.clinic_id,
             "matched_by": self.matched_by,
             "quarantined": self.quarantined,
-            "document": self.document.model_dump(mode="json", exclude_none=True, exclude={"findings"}),
+            "document": document,
             "findings": [f.model_dump(mode="json", exclude_none=True) for f in self.findings],
         }
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -188,6 +188,36 @@ def document_hash(doc: ResponseDocument | Remit835) -> str:
     """SHA-256 of a document's content without its envelope (ISA/GS/ST
     control numbers), findings and segment positions: the same answer in
     another file or interchange has the same hash."""
+    if isinstance(doc, Remit835) and doc.streamed:
+        digest = RemitDigest(doc)
+        for _ in digest.claims():
+            pass
+        return digest.hexdigest()
     data = doc.model_dump_json(exclude={"control", "findings"}, exclude_none=True).encode()
     return hashlib.sha256(_POSITION.sub(b"", data)).hexdigest()
 
+
+class RemitDigest:
+    """:func:`document_hash` of a streamed remit, taken while its claims are
+    read once (for posting): the same bytes hashed claim by claim."""
+
+    def __init__(self, doc: Remit835) -> None:
+        self.doc = doc
+        data = doc.model_dump_json(exclude={"control", "findings"}, exclude_none=True).encode()
+        head, self._tail = data.split(b'"claims":[]', 1)  # a streamed header's claims list is empty
+        self._sha = hashlib.sha256(_POSITION.sub(b"", head + b'"claims":['))
+        self._done = False
+
+    def claims(self) -> Iterator[RemitClaim]:
+        """The remit's claims in file order, each hashed as it passes."""
+        for i, clp in enumerate(self.doc.iter_claims()):
+            self._sha.update(_POSITION.sub(b"", (b"," if i else b"") + clp.model_dump_json(exclude_none=True).encode()))
+            yield clp
+        self._done = True
+
+    def hexdigest(self) -> str:
+        """The hash (every claim must have passed)."""
+        assert self._done, "the remit's claims were not all read"
+        sha = self._sha.copy()
+        sha.update(_POSITION.sub(b"", b"]" + self._tail))
+        return sha.hexdigest()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835, RemitClaim
@@ -25,6 +26,7 @@ from gateway.posting import (
     POSTABLE,
     ZERO,
     Entry,
+    RemitDigest,
     ResponseItem,
     ack277_reasons,
     ack999_reasons,
@@ -92,6 +94,14 @@ _NOT_OWED = ("rejected_999", "rejected_277", "voided")
 #: claims are locked in this many buckets per clinic: a 10,000-claim remit takes at most this many
 #: PostgreSQL advisory locks (the lock table is shared and small), unrelated claims rarely wait
 _LOCK_BUCKETS = 256
+#: a remit's CLPs are matched and posted this many at a time (memory stays flat in the remit's size)
+_CLP_BATCH = 1000
+
+
+def _batches(clps: Iterator[RemitClaim]) -> Iterator[list[RemitClaim]]:
+    """``clps`` in lists of at most :data:`_CLP_BATCH`."""
+    while part := list(islice(clps, _CLP_BATCH)):
+        yield part
 
 
 def _claim_lock(clinic: str, clm01: str) -> str:
@@ -352,7 +362,6 @@ class SQLRemits(SQLBase, RemitStore):
     def _post_remit(self, cur: Any, o: Any, item: ResponseItem, source: str, actor: str, now: float) -> str:
         doc = item.document
         assert isinstance(doc, Remit835)
-        digest = document_hash(doc)
         payer_id = None
         if doc.payer is not None:
             payer_id = doc.payer.payer_id or doc.payer.id
@@ -360,19 +369,26 @@ class SQLRemits(SQLBase, RemitStore):
             payer_id = doc.payment.originator
         trace = doc.payment.trace_number if doc.payment else None
         where = f"segment {doc.control.segment}"
+        # a large remit that may post: hashed while it posts (one reading of its claims, not two)
+        digest = "" if doc.streamed and trace and not item.quarantined and item.clinic_id else document_hash(doc)
         if item.quarantined:
             self._insert_remit(cur, o.message_id, item, "quarantined", payer_id, digest, now)
             return "quarantined"
         if item.clinic_id is None:
             rid = self._insert_remit(cur, o.message_id, item, "unmatched", payer_id, digest, now)
-            note = (f"835 (TRN02 {trace or '-'}, {len(doc.claims)} claims) is for a payee no clinic has; kept as "
+            note = (f"835 (TRN02 {trace or '-'}, {doc.claim_count} claims) is for a payee no clinic has; kept as "
                     f"unmatched remit {rid}, nothing posted")  # fmt: skip
             o.findings.append(_finding("warning", "GW-REMIT-UNMATCHED", note, where))
-            self._remit_claims(cur, rid, None, [(c, None, "unmatched") for c in doc.claims])
-            cur.execute("UPDATE remits SET unmatched = ? WHERE id = ?", (len(doc.claims), rid))
+            seq = 0
+            for part in _batches(doc.iter_claims()):
+                self._remit_claims(cur, rid, None, [(c, None, "unmatched") for c in part], seq)
+                seq += len(part)
+            cur.execute("UPDATE remits SET unmatched = ? WHERE id = ?", (doc.claim_count, rid))
             self._plb(cur, rid, doc)
             return "unmatched"
         clinic = item.clinic_id
+        if doc.streamed and trace:
+            return self._post_streamed(cur, o, item, doc, payer_id, trace, source, actor, now)
         locks = [f"remit|{digest}"] + ([f"remit|{payer_id}|{trace}"] if trace else [])
         self._lock_keys(cur, sorted(locks))
         cur.execute(
@@ -381,15 +397,84 @@ class SQLRemits(SQLBase, RemitStore):
             (digest, payer_id, trace),
         )
         if (dup := cur.fetchone()) is not None:
-            rid = self._insert_remit(cur, o.message_id, item, "duplicate", payer_id, digest, now, int(dup[0]))
-            why = "the same content" if dup[1] == digest else f"the same check/EFT number (TRN02 {trace})"
-            why += f" from payer {payer_id}" if dup[1] != digest else ""
-            o.findings.append(_finding("info", "GW-REMIT-DUPLICATE", f"835 with {why} was posted before (remit "
-                                       f"{dup[0]}); not posted again", where))  # fmt: skip
-            return "duplicate"
+            return self._duplicate(cur, o, item, payer_id, trace, digest, (int(dup[0]), dup[1]), now)
         rid = self._insert_remit(cur, o.message_id, item, "posted", payer_id, digest, now)
-        self._lock_keys(cur, sorted({_claim_lock(clinic, c.claim_id) for c in doc.claims}))
-        sent = self._latest_sent(cur, clinic, [c.claim_id for c in doc.claims])
+        if doc.streamed:  # (no TRN02) claims not known yet: every lock bucket of the clinic, in the same order
+            self._lock_keys(cur, sorted(f"ledger|{clinic}|{b}" for b in range(_LOCK_BUCKETS)))
+        else:
+            self._lock_keys(cur, sorted({_claim_lock(clinic, c.claim_id) for c in doc.claims}))
+        seq = unmatched = 0
+        settle: set[int] = set()
+        for part in _batches(doc.iter_claims()):
+            unmatched += self._post_clps(cur, o, part, rid, seq, clinic, source, actor, trace, now, settle)
+            seq += len(part)
+        self._plb(cur, rid, doc)
+        cur.execute("UPDATE remits SET claims = ?, unmatched = ? WHERE id = ?", (seq - unmatched, unmatched, rid))
+        self._settle_messages(cur, sorted(settle), actor, now)
+        return "posted"
+
+    def _duplicate(
+        self, cur: Any, o: Any, item: ResponseItem, payer_id: str | None, trace: str | None, digest: str,
+        dup: tuple[int, str], now: float,
+    ) -> str:  # fmt: skip
+        """Store a remit found a duplicate of remit ``dup`` (id, content hash)."""
+        assert isinstance(item.document, Remit835)
+        self._insert_remit(cur, o.message_id, item, "duplicate", payer_id, digest, now, dup[0])
+        why = "the same content" if dup[1] == digest else f"the same check/EFT number (TRN02 {trace})"
+        why += f" from payer {payer_id}" if dup[1] != digest else ""
+        note = f"835 with {why} was posted before (remit {dup[0]}); not posted again"
+        o.findings.append(_finding("info", "GW-REMIT-DUPLICATE", note, f"segment {item.document.control.segment}"))
+        return "duplicate"
+
+    def _post_streamed(
+        self, cur: Any, o: Any, item: ResponseItem, doc: Remit835, payer_id: str | None, trace: str, source: str,
+        actor: str, now: float,
+    ) -> str:  # fmt: skip
+        """Post a large (streamed) remit reading its claims once: the content
+        hash is taken while it posts, inside a savepoint; a remit found a
+        duplicate by content at its end is rolled back to the savepoint and
+        stored as a duplicate (as the whole-remit path decides it first)."""
+        clinic = item.clinic_id
+        assert clinic is not None
+        self._lock_keys(cur, [f"remit|{payer_id}|{trace}"])
+        dup_sql = "SELECT id, content_hash FROM remits WHERE status = 'posted' AND {} ORDER BY id LIMIT 1"
+        cur.execute(dup_sql.format("payer_id = ? AND trace_number = ?"), (payer_id, trace))
+        if (dup := cur.fetchone()) is not None:
+            return self._duplicate(cur, o, item, payer_id, trace, document_hash(doc), (int(dup[0]), dup[1]), now)
+        findings = len(o.findings)
+        cur.execute("SAVEPOINT streamed_remit")
+        rid = self._insert_remit(cur, o.message_id, item, "posted", payer_id, "", now)
+        self._lock_keys(cur, sorted(f"ledger|{clinic}|{b}" for b in range(_LOCK_BUCKETS)))
+        hashed = RemitDigest(doc)
+        seq = unmatched = 0
+        settle: set[int] = set()
+        for part in _batches(hashed.claims()):
+            unmatched += self._post_clps(cur, o, part, rid, seq, clinic, source, actor, trace, now, settle)
+            seq += len(part)
+        digest = hashed.hexdigest()
+        self._lock_keys(cur, [f"remit|{digest}"])
+        cur.execute(dup_sql.format("content_hash = ?"), (digest,))
+        if (dup := cur.fetchone()) is not None:
+            cur.execute("ROLLBACK TO SAVEPOINT streamed_remit")
+            cur.execute("RELEASE SAVEPOINT streamed_remit")
+            del o.findings[findings:]
+            return self._duplicate(cur, o, item, payer_id, trace, digest, (int(dup[0]), dup[1]), now)
+        cur.execute("RELEASE SAVEPOINT streamed_remit")
+        self._plb(cur, rid, doc)
+        cur.execute("UPDATE remits SET claims = ?, unmatched = ?, content_hash = ? WHERE id = ?",
+                    (seq - unmatched, unmatched, digest, rid))  # fmt: skip
+        self._settle_messages(cur, sorted(settle), actor, now)
+        return "posted"
+
+    def _post_clps(
+        self, cur: Any, o: Any, clps: list[RemitClaim], rid: int, seq: int, clinic: str, source: str, actor: str,
+        trace: str | None, now: float, settle: set[int],
+    ) -> int:  # fmt: skip
+        """Post a batch of a remit's CLPs (the ledger so far read per batch,
+        so a claim paid twice in one remit sees its first payment); the
+        messages of the claims touched go into ``settle``. How many matched
+        no claim."""
+        sent = self._latest_sent(cur, clinic, [c.claim_id for c in clps])
         states = self._states(cur, clinic, sent)
         bodies = self._bodies(cur, [s.row for s in sent.values()])
         entries: list[tuple[Any, ...]] = []
@@ -399,7 +484,7 @@ class SQLRemits(SQLBase, RemitStore):
         icns: dict[int, str] = {}
         touched: dict[tuple[str, int], _Sent] = {}
         unmatched = 0
-        for clp in doc.claims:
+        for clp in clps:
             s = self._place(sent, clp)
             if s is None:
                 unmatched += 1
@@ -446,8 +531,7 @@ class SQLRemits(SQLBase, RemitStore):
             if clp.payer_claim_id:
                 icns[s.row] = clp.payer_claim_id
         cur.executemany(_INSERT_LEDGER, entries)
-        self._remit_claims(cur, rid, clinic, remit_rows)
-        self._plb(cur, rid, doc)
+        self._remit_claims(cur, rid, clinic, remit_rows, seq)
         cur.executemany(
             "UPDATE claims SET status = ?, updated_at = ?, payer_claim_id = COALESCE(?, payer_claim_id) WHERE id = ?",
             [(st_, now, icns.get(row), row) for row, st_ in status_of.items()],
@@ -458,10 +542,8 @@ class SQLRemits(SQLBase, RemitStore):
             [(clinic, k[0], k[1], s.row, _money(states[k].charge), _money(states[k].paid), _money(states[k].balance),
               now, now) for k, s in touched.items()],
         )  # fmt: skip
-        cur.execute("UPDATE remits SET claims = ?, unmatched = ? WHERE id = ?",
-                    (len(doc.claims) - unmatched, unmatched, rid))  # fmt: skip
-        self._settle_messages(cur, sorted({s.message_id for s in touched.values()}), actor, now)
-        return "posted"
+        settle.update(s.message_id for s in touched.values())
+        return unmatched
 
     @staticmethod
     def _place(sent: dict[tuple[str, int], _Sent], clp: RemitClaim) -> _Sent | None:
@@ -529,7 +611,7 @@ class SQLRemits(SQLBase, RemitStore):
         return int(cur.fetchone()[0])
 
     def _remit_claims(
-        self, cur: Any, rid: int, clinic: str | None, rows: list[tuple[RemitClaim, _Sent | None, str]]
+        self, cur: Any, rid: int, clinic: str | None, rows: list[tuple[RemitClaim, _Sent | None, str]], seq: int = 0
     ) -> None:
         cur.executemany(
             "INSERT INTO remit_claims (remit_id, seq, clinic_id, clm01, claim_row, outcome, status_code, charge, "
@@ -539,7 +621,7 @@ class SQLRemits(SQLBase, RemitStore):
                 (rid, i, clinic, c.claim_id, s.row if s else None, outcome, c.status, _money(c.charge),
                  _money(c.paid), _money(c.patient_responsibility) if c.patient_responsibility is not None else None,
                  c.payer_claim_id, to_json(_adjustments(c)), c.segment)
-                for i, (c, s, outcome) in enumerate(rows)
+                for i, (c, s, outcome) in enumerate(rows, seq)
             ],
         )  # fmt: skip
 

@@ -21,6 +21,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Protocol
 
 from gateway.model import (
@@ -289,33 +290,67 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def read_responses(data: bytes | str) -> ResponseBatch:
+#: an 835 transaction set with more claims than this is not held whole: its
+#: ``Remit835`` keeps the header, PLB and findings and streams its claims
+#: again from the file's bytes (:meth:`~gateway.model.Remit835.iter_claims`)
+STREAM_OVER = 1000
+
+
+def read_responses(data: bytes | str, stream_over: int | None = None) -> ResponseBatch:
     """Every document of a response file, collected (what the
-    ``gateway_read_responses`` hook returns)."""
+    ``gateway_read_responses`` hook returns). An 835 with more than
+    ``stream_over`` claims (default :data:`STREAM_OVER`) is checked whole in
+    this pass but its claims are not kept: they stream from ``data`` again
+    when the document is posted, so memory stays flat in the file size."""
     with _collector_paused():
-        return _collect(data)
+        return _collect(data, STREAM_OVER if stream_over is None else stream_over)
 
 
-def _collect(data: bytes | str) -> ResponseBatch:
+def remit_claims(data: bytes | str, index: int) -> Iterator[RemitClaim]:
+    """The claims of the ``index``-th 835 transaction set of a file (0-based),
+    read again one at a time."""
+    seen = -1
+    for item in stream_responses(data):
+        if isinstance(item, Remit835):
+            seen += 1
+        elif seen == index:
+            if isinstance(item, RemitClaim):
+                yield item
+            elif isinstance(item, RemitEnd):
+                return
+
+
+def _collect(data: bytes | str, stream_over: int) -> ResponseBatch:
     batch = ResponseBatch()
     remit: Remit835 | None = None
+    remits = count = 0
     for item in stream_responses(data):
         if isinstance(item, Finding):
             batch.findings.append(item)
         elif isinstance(item, RemitClaim):
             if remit is not None:
+                count += 1
+                if remit.streamed:
+                    continue
                 remit.claims.append(item)
+                if count > stream_over:
+                    remit.stream_claims(partial(remit_claims, data, remits - 1), 0)
         elif isinstance(item, RemitEnd):
             if remit is not None:
                 remit.provider_adjustments = item.provider_adjustments
                 remit.findings = item.findings
+                if remit.streamed:
+                    remit.stream_claims(partial(remit_claims, data, remits - 1), count)
                 remit = None
         elif isinstance(item, Remit835):
-            remit = item
+            remit, count = item, 0
+            remits += 1
             batch.documents.append(item)
         else:
             batch.documents.append(item)
+    if remit is not None and remit.streamed:  # truncated inside the set: quarantined, counted as read
+        remit.stream_claims(partial(remit_claims, data, remits - 1), count)
     return batch
 
 
-__all__ = ["InterchangeAck", "Item", "read_responses", "stream_responses"]
+__all__ = ["STREAM_OVER", "InterchangeAck", "Item", "read_responses", "remit_claims", "stream_responses"]
