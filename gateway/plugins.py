@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -224,6 +225,7 @@ class LazyPlugin:
         self.source = source
         self.loaded: object | None = None
         self.problem: str | None = None
+        self._lock = threading.Lock()  # first uses from two threads (journal, sniffer) import once
         self.stand_ins = type(f"lazy_{name}", (), {})  # a namespace pluggy reads the stand-ins from
         for hook in source.hooks:
             setattr(self.stand_ins, hook.name, staticmethod(self._stand_in(hook)))
@@ -245,6 +247,12 @@ class LazyPlugin:
 
     def load(self) -> object:
         """Import the module (once) and put its real functions in place of the stand-ins."""
+        if self.loaded is not None:
+            return self.loaded
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> object:
         if self.loaded is not None:
             return self.loaded
         if self.problem is not None:
@@ -478,6 +486,8 @@ class PluginHost:
                     f"(reserved: {', '.join(sorted(RESERVED_PREFIXES))}); use your own prefix"
                 )
             for other, cat in self._catalogues.items():
+                if other == name or cat is catalogue:  # its own catalogue, seen before (a second first use)
+                    continue
                 if rule.id in cat:
                     return f"rule {rule.id} is also declared by plugin {other}"
         return None

@@ -124,3 +124,34 @@ def test_a_lazy_plugin_that_fails_to_import_is_skipped_and_named(site: Path, cap
     assert listed.exit_code == 0, listed.output
     bad = next(p for p in json.loads(listed.output) if p["name"] == "bad")
     assert "failed to load: ModuleNotFoundError" in bad["error"]
+
+
+def test_first_use_from_two_threads_loads_a_plugin_with_rules_once() -> None:
+    """The journal and the sniffer thread both used x12_responses first: the
+    second import saw the plugin's own catalogue and refused it ("rule X12-ISA
+    is also declared by plugin x12_responses"), so every 999/277CA/835 in a
+    watched folder was quarantined GW-FORMAT. One load per plugin, under a lock."""
+    import threading
+
+    host = PluginHost()
+    lazy = host.lazy["x12_responses"]
+    sys.modules.pop(lazy.module, None)
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        start.wait()
+        try:
+            lazy.load()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and lazy.problem is None
+    assert "x12_responses" in host.catalogues
+    # a second first use (the same module loaded again) is not its own duplicate either
+    assert host._loaded(lazy, sys.modules[lazy.module]) is None
