@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks import goals
 from benchmarks._util import Measurement, measure_pipeline, print_table
 from gateway.app import Gateway
 from gateway.examples import FIXTURES, write_example_deployment
@@ -33,6 +34,8 @@ from gateway.store import SQLiteStore
 from tests.conftest import free_port
 
 START, END = b"\x0b", b"\x1c\x0d"
+#: "flat": neither the daemon nor its worker grows by more than this after the first sample
+FLAT_MB = 10.0
 JSON = (FIXTURES / "encounters" / "riverside-insured.json").read_bytes()
 DFT = (FIXTURES / "hl7v2" / "dft_p03_v251_vendor_repeats.hl7").read_bytes()
 
@@ -211,6 +214,9 @@ def main(quick: bool = False) -> None:
             growth = f"daemon {last[1] - first[1]:+.1f} MB, worker {last[2] - first[2]:+.1f} MB"
             median = statistics.median(s[2] for s in samples)
             print(f"growth after the first {chunk}: {growth}; median worker {median:.1f} MB")
+            grown = max(last[1] - first[1], last[2] - first[2])
+            measured = f"+{grown:.1f} MB over {n_long // 1000}k msgs (sampled every {chunk // 1000}k)"
+            goals.record("memory_daemon", measured, grown <= FLAT_MB)
         finally:
             dep.stop()
 

@@ -18,6 +18,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from benchmarks import goals
 from benchmarks._util import Measurement, measure, print_table
 from gateway.app import Gateway
 from gateway.claims import merge_statements
@@ -26,6 +27,8 @@ from gateway.examples import FIXTURES, write_example_deployment
 from gateway.model import Statement
 from gateway.oneshot import Run
 
+#: issue 18: one-page statement PDFs per second (CPU time: the machine is shared)
+GOAL = 300
 INPUTS = (
     "riverside-selfpay-long.json",
     "riverside-insured-selfpay-line.json",
@@ -103,8 +106,11 @@ def main(quick: bool = False) -> tuple[Measurement, Measurement]:
     print(f"\n{len(statements)} demo statements; PDF costs {pdf.median / n * 1e3:.1f} ms per statement (median),")
     print(f"{one_line.per_second / pdf.per_second:.2f}x the time of a one-line statement.")
     print_table("The same in CPU time (less disturbed by other processes)", cpu, baseline=cpu[0])
-    goal = "meets" if cpu[1].per_second >= 300 else "MISSES"
-    print(f"one-page statement PDFs: {cpu[1].per_second:,.0f}/s of CPU; goal ≥ 300/s: {goal}")
+    goal = "meets" if cpu[1].per_second >= GOAL else "MISSES"
+    print(f"one-page statement PDFs: {cpu[1].per_second:,.0f}/s of CPU; goal ≥ {GOAL}/s: {goal}")
+    wall = rows[1].per_second
+    measured = f"{cpu[1].per_second:,.0f}/s CPU, {wall:,.0f}/s wall (JSON {cpu[0].per_second:,.0f}/s)"
+    goals.record("statements", measured, cpu[1].per_second >= GOAL)
     return cpu[0], cpu[1]
 
 

@@ -135,7 +135,9 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
     claims = []
     for part, lines in enumerate(chunks, 1):
         claims.append(
-            Claim(
+            # validated once at the edge: the encounter's parts are models already, claim_blockers
+            # checked the amounts and claim_id() keeps CLM01 within 20 characters
+            Claim.model_construct(
                 id=claim_id(clinic.id, encounter.id, part, len(chunks)),
                 clinic_id=clinic.id,
                 encounter_id=encounter.id,
@@ -149,11 +151,13 @@ def build_claims(encounter: Encounter, clinic: Clinic) -> tuple[list[Claim], lis
                 coverage=coverage,
                 other_coverages=others,
                 place_of_service=encounter.place_of_service or "11",
-                diagnoses=encounter.diagnoses,
+                diagnoses=list(encounter.diagnoses),
                 service_lines=[ln.model_copy() for ln in lines],
                 total_charge=sum((ln.charge or Decimal(0) for ln in lines), Decimal("0.00")),
                 patient_paid=encounter.patient_paid if part == 1 else None,
-                **{name: getattr(encounter, name) for name in CLAIM_INFO_FIELDS},
+                original_reference=None,
+                frequency_code="1",
+                **{n: list(v) if isinstance(v := getattr(encounter, n), list) else v for n in CLAIM_INFO_FIELDS},
             )
         )
     return claims, []

@@ -28,8 +28,8 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -56,6 +56,16 @@ JOURNAL_BYTES = 32 * 1024 * 1024
 #: a one-shot worker's batch (messages per claim; results are committed per
 #: ``flush_encounters`` encounters) and lease
 SETTINGS = WorkerSettings(batch=256, lease=600.0)
+#: the raw bytes one claim of the one-shot worker may hold: large inputs are
+#: claimed a few at a time, so a run's memory does not grow with its inputs
+CLAIM_BYTES = 32 * 1024 * 1024
+#: messages whose reports are read at once for the summary
+REPORT_CHUNK = 200
+#: waiting claims/statements the batcher cuts per pass (a multiple of the
+#: default 500 per 837), and documents the dispatcher holds at once: a large
+#: run's publishing holds a slice of its documents, not all of them
+WAITING_SCAN = 50_000
+PUBLISH_BATCH = 8
 FOLDER = "folder:"
 _DUPLICATE_RULES = ("GW-RESENT-CLAIM", "GW-RESENT-STATEMENT")
 
@@ -151,6 +161,7 @@ class OneShot:
         self._processed: list[int] = []
         self._skipped: list[int] = []
         self._used_reports: set[Path] = set()
+        self._largest = 0
 
     # -- the run ---------------------------------------------------------------
     def run(self, inputs: Sequence[Input]) -> RunSummary:
@@ -186,6 +197,7 @@ class OneShot:
             meta = MessageMeta(source=f"file:{inp.name}", name=inp.name, today=self.today, clinic_id=self.clinic_id)
             chunk.append(prepare(self.gateway, raw, meta)[0])
             size += len(raw)
+            self._largest = max(self._largest, len(raw))
             if len(chunk) >= JOURNAL_CHUNK or size >= JOURNAL_BYTES:
                 self._journal_chunk(chunk)
                 chunk, size = [], 0
@@ -231,8 +243,10 @@ class OneShot:
                 self.progress(1)
 
     def _process(self) -> None:
+        batch = max(1, min(SETTINGS.batch, CLAIM_BYTES // max(self._largest, 1)))
+        settings = replace(SETTINGS, batch=batch)
         worker = Worker(
-            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane
+            self.gateway.pipeline, self.store, worker_id("process"), settings, today=lambda: self.today, lane=self.lane
         )
         while worker.run_once():
             self._processed += [c.message_id for c in worker.last]
@@ -240,11 +254,11 @@ class OneShot:
 
     def _publish(self) -> list[tuple[int, str, str, str]]:
         """Documents into the outbox, then into ``--out``; those written."""
-        batcher = Batcher(self.gateway, self.store, lane=self.lane, publish=self.destination)
+        batcher = Batcher(self.gateway, self.store, lane=self.lane, publish=self.destination, scan=WAITING_SCAN)
         while batcher.tick(force=True):
             pass
         dispatcher = Dispatcher(self.gateway, self.store, name=worker_id("publish"), transport_factory=self.transport,
-                                keep_open_s=0, lane=self.lane)  # fmt: skip
+                                keep_open_s=0, lane=self.lane, batch=PUBLISH_BATCH)  # fmt: skip
         # one attempt per document and run: what fails stays pending (due at once) for the next run
         dispatcher.delivery = dispatcher.delivery.model_copy(update={"retry_base_s": 0.0, "retry_max_s": 0.0})
         delivered: list[tuple[int, str, str, str]] = []
@@ -264,12 +278,12 @@ class OneShot:
     # -- the summary -------------------------------------------------------------
     def _report(self, delivered: list[tuple[int, str, str, str]]) -> None:
         s = self.summary
-        for r in self.store.reports(self._skipped):
+        for r in self._reports(self._skipped):
             s.earlier_quarantined += r.message.status == "quarantined" or any(
                 e["status"] == "quarantined" for e in r.encounters
             )
         used = self._used_reports
-        for r in self.store.reports(self._processed):
+        for r in self._reports(self._processed):
             self._count(r)
             if r.message.status == "quarantined" or any(e["status"] == "quarantined" for e in r.encounters):
                 s.quarantine_reports.append(str(self._quarantine_report(r, used)))
@@ -281,6 +295,12 @@ class OneShot:
                 folder = Path(row.destination.removeprefix(FOLDER))
                 if row.destination.startswith(FOLDER) and folder.is_relative_to(self.out):
                     s.not_written.append((folder.name, row.name, row.status, row.last_error or "not yet written"))
+
+    def _reports(self, ids: list[int]) -> Iterator[MessageReport]:
+        """The stored reports of ``ids``, read a chunk at a time (a run of a
+        million messages never holds every report)."""
+        for at in range(0, len(ids), REPORT_CHUNK):
+            yield from self.store.reports(ids[at : at + REPORT_CHUNK])
 
     def _count(self, r: MessageReport) -> None:
         s = self.summary

@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -202,7 +203,10 @@ class Worker:
         failed: list[int] = []
         held = [m.id for m in batch]
         encounters = 0
-        for i, msg in enumerate(batch):
+        queue = deque(batch)  # each message (its raw bytes) is let go of once processed: batches of large files
+        del batch
+        for i in range(len(held)):
+            msg = queue.popleft()
             if self.stop.is_set():
                 self.store.release(self.name, held[i:])  # shutting down: give the rest back
                 break
@@ -223,7 +227,7 @@ class Worker:
         self._complete(outcomes)
         if failed:
             self.store.release(self.name, failed, failed=True)
-        return len(batch)
+        return len(held)
 
     def _complete(self, outcomes: list[Outcome]) -> None:
         done = self.store.complete(self.name, outcomes)

@@ -265,3 +265,32 @@ def test_process_on_a_postgresql_store_shares_it_like_gateway_run(config: Path, 
     with open_store(pg_url) as store:
         assert [s.status for s in store.submissions("claims", "riverside", "BH0000005")] == ["delivered"]
     assert not (Gateway.from_config(config).loaded.state_dir / FILE_NAME).exists()  # the SQLite default was not used
+
+
+def test_a_run_larger_than_one_publishing_slice_writes_every_claim_once(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streaming (issue 18): with the batcher's slice, the dispatcher's window
+    and the reports' chunk smaller than the run, every claim still goes out
+    in an 837 exactly once and the summary counts every input."""
+    import gateway.oneshot as oneshot
+
+    monkeypatch.setattr(oneshot, "WAITING_SCAN", 2)
+    monkeypatch.setattr(oneshot, "PUBLISH_BATCH", 1)
+    monkeypatch.setattr(oneshot, "REPORT_CHUNK", 2)
+    monkeypatch.setattr(oneshot, "CLAIM_BYTES", 1)  # one input per claim of the worker
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(5):
+        (inputs / f"visit-{i}.hl7").write_bytes(hl7_visit(i))
+    out = tmp_path / "out"
+    summary = process(config, out, inputs)
+    assert (
+        "inputs read                              5" in summary
+        and "claims                                   5" in summary
+    )
+    files = x12_files(out)
+    assert len(files) == 3  # slices of 2, 2 and 1 claims
+    assert claim_ids(files) == Counter({f"BH000000{i}": 1 for i in range(5)})
+    for data in files.values():
+        assert_valid_837(data)

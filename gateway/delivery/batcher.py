@@ -68,6 +68,7 @@ class Batcher:
         clock: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         lane: str | None = None,
         publish: Callable[[str], str] | None = None,
+        scan: int | None = None,
     ) -> None:
         self.gateway = gateway
         self.store = store
@@ -78,6 +79,9 @@ class Batcher:
         self.lane = lane
         #: the outbox destination for a configured one (a one-shot run's own folder)
         self.publish = publish or (lambda dest: dest)
+        #: waiting items looked at per tick (None: all); a one-shot run of a
+        #: million claims cuts them a slice at a time
+        self.scan = scan
         self.delivery = gateway.config.delivery
         self._unrouted_logged: set[tuple[str, str]] = set()
 
@@ -103,7 +107,7 @@ class Batcher:
 
     def waiting(self, kind: Kind) -> dict[str, Waiting]:
         out: dict[str, Waiting] = {}
-        for item in self.store.waiting(kind, self.lane):
+        for item in self.store.waiting(kind, self.lane, self.scan):
             dest = self.destination(kind, item.clinic_id, item.payer_id)
             if dest is None:
                 if (kind, item.clinic_id) not in self._unrouted_logged:

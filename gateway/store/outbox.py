@@ -20,9 +20,10 @@ from gateway.store.submissions import Kind
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WaitingItem:
-    """A claim or statement waiting for the batcher (status ``created``)."""
+    """A claim or statement waiting for the batcher (status ``created``);
+    slotted: a one-shot run of a million claims lists them all."""
 
     row: int
     clinic_id: str
@@ -95,8 +96,9 @@ class DeliveryStore(ABC):
 
     # -- batching ------------------------------------------------------------
     @abstractmethod
-    def waiting(self, kind: Kind, lane: str | None = None) -> list[WaitingItem]:
-        """Items of ``kind`` in ``lane`` waiting for the batcher, oldest first."""
+    def waiting(self, kind: Kind, lane: str | None = None, limit: int | None = None) -> list[WaitingItem]:
+        """Items of ``kind`` in ``lane`` waiting for the batcher, oldest first
+        (the oldest ``limit`` only, when given)."""
 
     @abstractmethod
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:

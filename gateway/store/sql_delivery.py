@@ -64,16 +64,23 @@ class SQLDelivery(SQLBase, DeliveryStore):
     skip_locked = ""
 
     # -- batching ------------------------------------------------------------
-    def waiting(self, kind: Kind, lane: str | None = None) -> list[WaitingItem]:
+    def waiting(self, kind: Kind, lane: str | None = None, limit: int | None = None) -> list[WaitingItem]:
         payer = "payer_id" if kind == "claims" else "NULL"
         where, args = lane_clause(lane)
+        if limit is not None:
+            args = (*args, limit)
         with self.read() as cur:
             cur.execute(
                 f"SELECT id, clinic_id, {payer}, created_at FROM {kind} WHERE status = 'created' AND {where} "
-                "ORDER BY id",
+                f"ORDER BY id{' LIMIT ?' if limit is not None else ''}",
                 args,
             )
-            return [WaitingItem(int(r), c, p, float(t)) for r, c, p, t in cur.fetchall()]
+            # row by row, the clinic and payer ids shared: the list is all a large run holds
+            same: dict[str, str] = {}
+            return [
+                WaitingItem(int(r), same.setdefault(c, c), p if p is None else same.setdefault(p, p), float(t))
+                for r, c, p, t in iter(cur.fetchone, None)
+            ]
 
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:
         from gateway.store.sql_submissions import ROW_KEY

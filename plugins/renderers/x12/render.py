@@ -461,8 +461,22 @@ def unique_batches(claims: Sequence[Claim]) -> list[list[Claim]]:
     """Split claims so no CLM01 appears twice in one interchange: an exact
     repeat is dropped; a different claim with the same CLM01 (two sources
     reusing a visit number) goes to the next interchange."""
-    batches: list[dict[str, Claim]] = []
-    for claim in sorted(claims, key=lambda c: c.model_dump_json()):
+    by_id: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_id.setdefault(claim.id, []).append(claim)
+    batches: list[dict[str, Claim]] = [{}] if claims else []
+    for same_id in by_id.values():
+        if len(same_id) == 1:  # the common case: no need to order by content
+            batches[0][same_id[0].id] = same_id[0]
+            continue
+        _place(sorted(same_id, key=lambda c: c.model_dump_json()), batches)
+    return [list(b.values()) for b in batches]
+
+
+def _place(claims: list[Claim], batches: list[dict[str, Claim]]) -> None:
+    """Claims sharing one CLM01, in content order: each into the first batch
+    without that CLM01, an exact repeat dropped."""
+    for claim in claims:
         for batch in batches:
             if claim.id not in batch:
                 batch[claim.id] = claim
@@ -471,4 +485,3 @@ def unique_batches(claims: Sequence[Claim]) -> list[list[Claim]]:
                 break
         else:
             batches.append({claim.id: claim})
-    return [list(b.values()) for b in batches]

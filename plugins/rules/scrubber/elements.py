@@ -167,11 +167,19 @@ def identifiers(claim: Claim, ctx: Context) -> Iterator[Finding]:
                 yield ID.finding(f"{_label(where)}.{field} {reason}", f"{where}.{field}")
 
 
+def _plain(value: str) -> bool:
+    """No blanks to collapse: :func:`~gateway_plugins.renderers.x12.values.clean_text`
+    returns a safe plain value unchanged (upper-cased)."""
+    return "  " not in value and not value.startswith(" ") and not value.endswith(" ")
+
+
 @check
 def texts(claim: Claim, ctx: Context) -> Iterator[Finding]:
     for where, value, limit, minimum in _texts(claim):
         if not minimum and (not value or (x12.is_safe(value) and len(value) <= limit)):
             continue
+        if value and minimum <= len(value) <= limit and x12.is_safe(value) and _plain(value):
+            continue  # written as it is (the common case): nothing to clean, nothing cut
         cleaned = x12.clean_text(value, limit) if value else ""
         if len(cleaned) < minimum:
             if value and value.strip():
@@ -195,7 +203,7 @@ def street_lines(claim: Claim, ctx: Context) -> Iterator[Finding]:
     a patient who is not the subscriber) or where cleaning emptied it."""
     dependent = claim.coverage.relationship != SELF
     for where, addr in written_addresses(claim):
-        if any(x12.clean_text(ln, x12.ADDRESS_LINE) for ln in addr.lines[:2] if ln):
+        if any((x12.is_safe(ln) and ln.strip()) or x12.clean_text(ln, x12.ADDRESS_LINE) for ln in addr.lines[:2] if ln):
             continue
         if any(ln.strip() for ln in addr.lines):
             problem = "nothing of the street address can be written with the X12 character set"

@@ -1,0 +1,121 @@
+"""How costs grow with input size (issue 18): ``gateway process`` over 1k,
+10k and 100k DFT^P03 messages (issue 18's workload, 2,000 per file; a fresh
+process and state each), and the 837 renderer over files of 10, 1,000 and
+5,000 claims. Per item: CPU time (the machine is shared), and for the
+process its peak resident memory. A step whose cost per item grows by more
+than half is flagged as superlinear.
+
+Memory: ``gateway process`` streams its inputs (a claim of the one-shot
+worker holds at most 32 MB of inputs, reports are read a chunk at a time),
+so its peak RSS should not grow with the number of messages; the 1,000,000
+message figure is extrapolated linearly from the growth between the last two
+sizes (both in files of 2,000 messages: the peak follows the largest input).
+
+    .venv/bin/python -m benchmarks.bench_scaling [--quick]
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from benchmarks import goals
+from benchmarks.bench_process import claims_written, write_inputs
+from gateway.app import Gateway
+from gateway.documents import MemoryControlNumbers, RenderContext
+from gateway.examples import write_example_deployment
+from gateway.oneshot import Run
+
+#: a step is superlinear when its cost per item is this many times the previous step's
+SUPERLINEAR = 1.5
+MEMORY_GOAL_MB = 300
+
+
+def process_run(n: int, root: Path) -> tuple[float, float, float]:
+    """``gateway process`` over ``n`` messages: (wall s, CPU s, peak RSS MB)."""
+    per_file = min(n, 2000)
+    config = write_example_deployment(root / "deploy")
+    write_inputs(root / "in", n // per_file, per_file)
+    exe = Path(sys.executable).with_name("gateway")
+    cmd = [str(exe), "process", "--config", str(config), "--out", str(root / "out"), "--today", "2026-11-27",
+           str(root / "in")]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"gateway process over {n} messages failed ({proc.returncode})")
+    written = claims_written(root / "out")
+    if len(written) != n or len(set(written)) != n:
+        raise SystemExit(f"{n} messages: {len(written)} claims written ({len(set(written))} distinct)")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def render_claims(sizes: list[int]) -> dict[int, float]:
+    """CPU seconds per claim to render one 837 of each size (median of 3)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        gw = Gateway.from_config(write_example_deployment(root / "deploy"))
+        texts = write_inputs(root / "in", 1, max(sizes))
+        run = Run(gateway=gw, today=date(2026, 11, 27))
+        run.process_bytes("".join(texts).encode(), "scaling.hl7")
+        (clinic, claims), *_ = run.claims.items()
+        dest = gw.clinics[clinic].config.claims_to
+        renderer = gw.renderer(dest)
+        out = {}
+        for size in sizes:
+            times = []
+            for _ in range(3):
+                ctx = RenderContext(created=datetime(2026, 11, 27, tzinfo=UTC), config=gw.config,
+                                    control_numbers=MemoryControlNumbers(), settings=gw.format_settings.get(dest),
+                                    clinics=gw.clinics)  # fmt: skip
+                c0 = time.process_time()
+                renderer.render(claims[:size], ctx)
+                times.append(time.process_time() - c0)
+            out[size] = sorted(times)[1] / size
+        return out
+
+
+def _steps(costs: list[float]) -> list[str]:
+    marks = [""]
+    for before, after in itertools.pairwise(costs):
+        marks.append(f"{after / before:.2f}× per item" + ("  SUPERLINEAR" if after > before * SUPERLINEAR else ""))
+    return marks
+
+
+def main(quick: bool = False) -> None:
+    sizes = [2000, 6000] if quick else [1000, 10_000, 100_000]
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append((n, *process_run(n, Path(tmp))))
+    print(f"\ngateway process, HL7 DFT^P03 → 837 (a new process and state each; load {os.getloadavg()[0]:.1f})")
+    print(f"{'messages':>10} {'wall s':>8} {'CPU s':>8} {'CPU µs/msg':>11} {'peak RSS MB':>12}  step")
+    marks = _steps([cpu / n for n, _, cpu, _ in rows])
+    for (n, wall, cpu, rss), mark in zip(rows, marks, strict=True):
+        print(f"{n:>10,} {wall:>8.1f} {cpu:>8.1f} {cpu / n * 1e6:>11.0f} {rss:>12.0f}  {mark}")
+    render_sizes = [10, 200, 1000] if quick else [10, 1000, 5000]
+    per_claim = render_claims(render_sizes)
+    print("\n837 rendering, one file per run (CPU, median of 3)")
+    print(f"{'claims':>10} {'µs/claim':>10}  step")
+    render_marks = _steps([per_claim[s] for s in render_sizes])
+    for size, mark in zip(render_sizes, render_marks, strict=True):
+        print(f"{size:>10,} {per_claim[size] * 1e6:>10.0f}  {mark}")
+    superlinear = any("SUPERLINEAR" in m for m in marks + render_marks)
+    goals.record("scaling", "superlinear step found" if superlinear else "no step above 1.5× per item", not superlinear)
+    (n0, _, _, rss0), (n1, _, _, rss1) = rows[-2], rows[-1]
+    million = rss1 + max(0.0, rss1 - rss0) * (1_000_000 - n1) / (n1 - n0)
+    print(f"\npeak RSS {n0:,} → {n1:,} messages: {rss0:.0f} → {rss1:.0f} MB; 1,000,000 extrapolated: {million:.0f} MB")
+    measured = f"{rss0:.0f}→{rss1:.0f} MB ({n0 // 1000}k→{n1 // 1000}k); 1M ≈ {million:.0f} MB"
+    goals.record("memory_process", measured, million < MEMORY_GOAL_MB)
+
+
+if __name__ == "__main__":
+    main("--quick" in sys.argv)
