@@ -91,10 +91,10 @@ def one_shot(config: Path, work: Path, items: list[tuple[str, str, bytes]], repe
         runs = [("", config)] + ([(" [previous limits]", previous)] if "over" in name and len(raw) < 10 * MB else [])
         for (label, cfg), cmd in itertools.product(runs, ("inspect", "process")):
             args = [cmd, "--config", str(cfg), "--clinic", clinic]
-            args += ["--out", str(work / "out")] if cmd == "process" else []
             peaks, ends = [], []
-            for _ in range(repeat):
-                peak_kb, end_kb, done = cli_peak_kb([*args, str(path)])
+            for n in range(repeat):  # a fresh --out each time: a second run would only see a duplicate
+                out = ["--out", str(work / f"out-{fname}-{cmd}-{len(label)}-{n}")] if cmd == "process" else []
+                peak_kb, end_kb, done = cli_peak_kb([*args, *out, str(path)])
                 peaks.append(peak_kb)
                 ends.append(end_kb)
             peak = statistics.median(peaks)
