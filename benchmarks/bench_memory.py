@@ -92,8 +92,9 @@ def one_shot(config: Path, work: Path, items: list[tuple[str, str, bytes]], repe
         for (label, cfg), cmd in itertools.product(runs, ("inspect", "process")):
             args = [cmd, "--config", str(cfg), "--clinic", clinic]
             peaks, ends = [], []
-            for n in range(repeat):  # a fresh --out each time: a second run would only see a duplicate
-                out = ["--out", str(work / f"out-{fname}-{cmd}-{len(label)}-{n}")] if cmd == "process" else []
+            for n in range(repeat):  # a fresh store and --out each time: a second run would only see a duplicate
+                run = work / f"run-{fname}-{cmd}-{len(label)}-{n}"
+                out = ["--out", str(run / "out"), "--store", str(run / "gateway.sqlite")] if cmd == "process" else []
                 peak_kb, end_kb, done = cli_peak_kb([*args, *out, str(path)])
                 peaks.append(peak_kb)
                 ends.append(end_kb)

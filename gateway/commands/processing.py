@@ -195,8 +195,13 @@ class JsonListSpool:
         self.zip, self.parts, self.count = zlib.compressobj(1), [], 0
 
     def add(self, item: object) -> None:
-        text = ("," if self.count else "") + self.inner + self.encoder.encode(item).replace("\n", self.inner)
-        self.parts.append(self.zip.compress(text.encode()))
+        pieces: list[str] = ["," if self.count else "", self.inner]
+        for chunk in self.encoder.iterencode(item):  # compressed as encoded: one huge encounter is never one string
+            pieces.append(chunk.replace("\n", self.inner))
+            if len(pieces) > 4096:
+                self.parts.append(self.zip.compress("".join(pieces).encode()))
+                pieces.clear()
+        self.parts.append(self.zip.compress("".join(pieces).encode()))
         self.count += 1
 
     def text(self) -> Iterator[str]:
