@@ -91,10 +91,11 @@ def one_shot(config: Path, work: Path, items: list[tuple[str, str, bytes]], repe
         runs = [("", config)] + ([(" [previous limits]", previous)] if "over" in name and len(raw) < 10 * MB else [])
         for (label, cfg), cmd in itertools.product(runs, ("inspect", "process")):
             args = [cmd, "--config", str(cfg), "--clinic", clinic]
-            args += ["--out", str(work / "out")] if cmd == "process" else []
             peaks, ends = [], []
-            for _ in range(repeat):
-                peak_kb, end_kb, done = cli_peak_kb([*args, str(path)])
+            for n in range(repeat):  # a fresh store and --out each time: a second run would only see a duplicate
+                run = work / f"run-{fname}-{cmd}-{len(label)}-{n}"
+                out = ["--out", str(run / "out"), "--store", str(run / "gateway.sqlite")] if cmd == "process" else []
+                peak_kb, end_kb, done = cli_peak_kb([*args, *out, str(path)])
                 peaks.append(peak_kb)
                 ends.append(end_kb)
             peak = statistics.median(peaks)

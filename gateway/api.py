@@ -16,7 +16,7 @@ plugins' imports in agreement.
 from __future__ import annotations
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.3.0"
+API_VERSION = "1.4.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"

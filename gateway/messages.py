@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -68,6 +68,12 @@ class ParseResult:
     of a batch): an error there quarantines that encounter, not the message.
     ``acknowledgement`` is the reply the sender expects (an HL7 ACK), when
     the format has one.
+
+    ``stream`` (optional) yields ``(encounter, its findings)`` one at a time
+    instead of ``encounters`` (a batch file read message by message, so that
+    each encounter's models can be let go of once used); ``findings``,
+    ``updates`` and ``acknowledgement`` are complete only once it is
+    exhausted. :meth:`drain` turns a streaming result into a plain one.
     """
 
     encounters: list[Encounter] = field(default_factory=list)
@@ -75,6 +81,18 @@ class ParseResult:
     encounter_findings: dict[int, list[Finding]] = field(default_factory=dict)
     updates: list[RecordUpdate] = field(default_factory=list)
     acknowledgement: bytes | None = None
+    stream: Iterator[tuple[Encounter, list[Finding]]] | None = None
+
+    def drain(self) -> ParseResult:
+        """Read the rest of ``stream`` into ``encounters`` and
+        ``encounter_findings``; the result itself."""
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            for encounter, found in stream:
+                if found:
+                    self.encounter_findings[len(self.encounters)] = found
+                self.encounters.append(encounter)
+        return self
 
 
 class RecordLookup(Protocol):

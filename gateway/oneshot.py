@@ -40,7 +40,7 @@ from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.outbox import dead_local_holder, release_orphans
 from gateway.messages import MemoryRecords, MessageMeta
 from gateway.model import Claim, Statement
-from gateway.pipeline import MessageResult
+from gateway.pipeline import EncounterResult, MessageResult
 from gateway.sources import InputRefused, read_input
 from gateway.store import MessageReport, NewMessage, Store
 from gateway.store.submissions import NOT_SENT
@@ -414,9 +414,15 @@ class Run:
     claims: dict[str, list[Claim]] = field(default_factory=dict)
     statements: dict[str, list[Statement]] = field(default_factory=dict)
 
-    def process_bytes(self, raw: bytes, name: str) -> MessageResult:
+    def process_bytes(
+        self, raw: bytes, name: str, each: Callable[[EncounterResult], None] | None = None
+    ) -> MessageResult:
+        """One input through the pipeline; its claims and statements kept in
+        :attr:`claims` and :attr:`statements`, unless ``each`` is given: then
+        every encounter's result goes to it (see :meth:`Pipeline.process`)
+        and nothing is kept."""
         meta = MessageMeta(source=f"file:{name}", name=name, today=self.today, clinic_id=self.clinic_id)
-        result = self.gateway.pipeline.process(raw, meta, self.records)
+        result = self.gateway.pipeline.process(raw, meta, self.records, each)
         if result.clinic_id:
             self.records.apply(result.clinic_id, result.updates)
         for enc in result.encounters:
@@ -438,14 +444,16 @@ def inspect_result(result: MessageResult, name: str) -> dict[str, Any]:
         "clinic": result.clinic_id,
         "quarantined": result.quarantined,
         "findings": [f.model_dump(mode="json", exclude_none=True) for f in result.findings],
-        "encounters": [
-            {
-                "quarantined": e.quarantined,
-                "encounter": e.encounter.model_dump(mode="json", exclude_none=True),
-                "claims": [c.model_dump(mode="json", exclude_none=True) for c in e.claims],
-                "statements": [s.model_dump(mode="json", exclude_none=True) for s in e.statements],
-                "findings": [f.model_dump(mode="json", exclude_none=True) for f in e.findings],
-            }
-            for e in result.encounters
-        ],
+        "encounters": [inspect_encounter(e) for e in result.encounters],
+    }
+
+
+def inspect_encounter(e: EncounterResult) -> dict[str, Any]:
+    """JSON-ready view of one encounter with its claims, statements and findings."""
+    return {
+        "quarantined": e.quarantined,
+        "encounter": e.encounter.model_dump(mode="json", exclude_none=True),
+        "claims": [c.model_dump(mode="json", exclude_none=True) for c in e.claims],
+        "statements": [s.model_dump(mode="json", exclude_none=True) for s in e.statements],
+        "findings": [f.model_dump(mode="json", exclude_none=True) for f in e.findings],
     }

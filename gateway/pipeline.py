@@ -14,7 +14,7 @@ response document quarantines that encounter or document only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +113,6 @@ def _core(rule: str, message: str, severity: Severity | None = None) -> Finding:
     return CORE[rule].finding(message, severity=severity)
 
 
-
 def statement_terms(host: PluginHost, clinic: Clinic) -> int:
     """The clinic's payment terms in days from ``gateway_statement_terms``
     (:data:`gateway.claims.DEFAULT_TERMS_DAYS` when no plugin answers)."""
@@ -123,6 +122,7 @@ def statement_terms(host: PluginHost, clinic: Clinic) -> int:
     if terms is not None and (not isinstance(terms, int) or isinstance(terms, bool) or terms < 0):
         raise PluginError(f"clinic {clinic.id}: gateway_statement_terms returned {terms!r}, not a number of days")
     return DEFAULT_TERMS_DAYS if terms is None else terms
+
 
 class Pipeline:
     """Runs plugins over messages for a set of clinics. Build once, reuse."""
@@ -149,7 +149,17 @@ class Pipeline:
                 return only
         return None
 
-    def process(self, raw: bytes, meta: MessageMeta, records: RecordLookup) -> MessageResult:
+    def process(
+        self,
+        raw: bytes,
+        meta: MessageMeta,
+        records: RecordLookup,
+        each: Callable[[EncounterResult], None] | None = None,
+    ) -> MessageResult:
+        """One input through the pipeline. With ``each``, every encounter's
+        result is handed to it as soon as it is built and not kept in
+        ``result.encounters`` (a batch file is never held whole); the caller
+        drops what it was handed when the result is ``quarantined``."""
         result = MessageResult(meta=meta)
         envelope, errors = self.host.first_result("gateway_sniff", raw=raw, meta=meta)
         result.findings += errors
@@ -182,15 +192,51 @@ class Pipeline:
                 _core("GW-PARSE", f"parser for '{envelope.format}' returned {type(parsed).__name__}")
             )
             return result
+        if parsed.stream is not None and not result.quarantined:
+            self.process_stream(parsed, clinic, meta, result, each, envelope.format)
+        parsed.drain()  # what a stream left (nothing, or its rest after a failure)
         result.findings += parsed.findings
         result.updates = parsed.updates
         result.acknowledgement = parsed.acknowledgement
         if result.quarantined:
+            result.encounters = []
             return result
         for i, encounter in enumerate(parsed.encounters):
             found = parsed.encounter_findings.get(i, [])
-            result.encounters.append(self.process_encounter(encounter, clinic, meta, found))
+            self._keep(self.process_encounter(encounter, clinic, meta, found), result, each)
         return result
+
+    def process_stream(
+        self,
+        parsed: ParseResult,
+        clinic: Clinic,
+        meta: MessageMeta,
+        result: MessageResult,
+        each: Callable[[EncounterResult], None] | None,
+        fmt: str,
+    ) -> None:
+        """Each encounter of a streaming parse processed as it is read; a
+        reader that fails midway is reported like a failed ``gateway_parse``."""
+        stream, parsed.stream = parsed.stream, None
+        assert stream is not None
+        while True:
+            try:
+                item = next(stream, None)
+            except Exception as exc:  # a plugin's fault: reported as its finding
+                result.findings.append(plugin_failure(fmt, "gateway_parse", exc))
+                return
+            if item is None:
+                return
+            encounter, found = item
+            self._keep(self.process_encounter(encounter, clinic, meta, found), result, each)
+            del item, encounter
+
+    @staticmethod
+    def _keep(done: EncounterResult, result: MessageResult, each: Callable[[EncounterResult], None] | None) -> None:
+        if each is None:
+            result.encounters.append(done)
+        else:
+            each(done)
 
     def process_encounter(
         self, encounter: Encounter, clinic: Clinic, meta: MessageMeta, parse_findings: Iterable[Finding] = ()

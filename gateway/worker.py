@@ -30,7 +30,7 @@ from typing import Any
 from gateway import logging as glog
 from gateway.messages import MessageMeta, RecordUpdate
 from gateway.model import Claim, Finding, Statement
-from gateway.pipeline import MessageResult, Pipeline
+from gateway.pipeline import EncounterResult, MessageResult, Pipeline
 from gateway.posting import ResponseItem
 from gateway.rules import CORE
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
@@ -116,8 +116,25 @@ def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
     return [f.model_dump(mode="json", exclude_none=True) for f in findings]
 
 
-def outcome_of(message_id: int, result: MessageResult) -> Outcome:
-    """What to store for one pipeline result."""
+def encounter_outcome(idx: int, e: EncounterResult, clinic_id: str | None) -> EncounterOutcome:
+    """What to store for one encounter: its JSON, its claims' and statements'."""
+    billable = bool(e.claims or e.statements)
+    status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
+    return EncounterOutcome(
+        idx=idx,
+        clinic_id=e.encounter.clinic_id or clinic_id or "",
+        visit=e.encounter.id,
+        status=status,
+        encounter=e.encounter.model_dump_json(exclude_none=True),
+        findings=_dump(e.findings),
+        claims=[new_claim(c) for c in e.claims],
+        statements=[new_statement(s) for s in e.statements],
+    )
+
+
+def outcome_of(message_id: int, result: MessageResult, encounters: list[EncounterOutcome] | None = None) -> Outcome:
+    """What to store for one pipeline result (``encounters``: its
+    encounters' outcomes, when the pipeline handed them over one by one)."""
     env = result.envelope
     out = Outcome(
         message_id=message_id,
@@ -136,21 +153,8 @@ def outcome_of(message_id: int, result: MessageResult) -> Outcome:
     ]
     if result.quarantined:
         return out
-    for i, e in enumerate(result.encounters):
-        billable = bool(e.claims or e.statements)
-        status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
-        out.encounters.append(
-            EncounterOutcome(
-                idx=i,
-                clinic_id=e.encounter.clinic_id or result.clinic_id or "",
-                visit=e.encounter.id,
-                status=status,
-                encounter=e.encounter.model_dump_json(exclude_none=True),
-                findings=_dump(e.findings),
-                claims=[new_claim(c) for c in e.claims],
-                statements=[new_statement(s) for s in e.statements],
-            )
-        )
+    out.encounters = [encounter_outcome(i, e, result.clinic_id) for i, e in enumerate(result.encounters)]
+    out.encounters += encounters or []
     statuses = {e.status for e in out.encounters}
     if not out.encounters:
         out.status = Status.PARSED
@@ -245,10 +249,13 @@ class Worker:
             name=msg.name,
             received_at=datetime.fromtimestamp(msg.received_at, UTC),
         )
-        result = self.pipeline.process(msg.raw, meta, records)
+        done: list[EncounterOutcome] = []  # each encounter stored as JSON once built, its models let go of
+        result = self.pipeline.process(
+            msg.raw, meta, records, each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id))
+        )
         if result.clinic_id:
             records.apply(result.clinic_id, result.updates)
-        return outcome_of(msg.id, result)
+        return outcome_of(msg.id, result, done)
 
     def run(self) -> None:
         """Loop until ``stop``: claim, process, back off when idle."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
+import zlib
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,7 +138,7 @@ def inspect(config: Path | None, clinic_id: str | None, today: datetime | None, 
     each INPUT; for a response file (999, 277CA, 835), its typed documents
     and the clinic each belongs to. Nothing is stored or sent."""
     from gateway.examples import ExamplesMissing, example_dir
-    from gateway.oneshot import Run, expand_inputs, inspect_result
+    from gateway.oneshot import Run, expand_inputs, inspect_encounter, inspect_result
     from gateway.sources import InputRefused, read_input
 
     if config is None:
@@ -149,22 +152,66 @@ def inspect(config: Path | None, clinic_id: str | None, today: datetime | None, 
     buf: list[str] = ["["]
     n = -1
     for n, inp in enumerate(expand_inputs(inputs)):  # one input at a time, written as it is encoded
+        # each encounter's JSON text kept compressed once built: a batch is never held whole as models or text
+        spool = JsonListSpool(encoder, depth=2)
         try:
             raw = read_input(inp.path, gw.config.max_input_bytes, follow_symlinks=True)
         except InputRefused as exc:
             item: dict = {"input": inp.name, "refused": str(exc)}
         else:
-            result = run.process_bytes(raw, inp.name)
+            result = run.process_bytes(raw, inp.name, lambda e, spool=spool: spool.add(inspect_encounter(e)))
             item = inspect_result(result, inp.name)
+            item["encounters"] = _ENCOUNTERS
+            if result.quarantined:  # what the pipeline handed over is not the input's
+                spool = JsonListSpool(encoder, depth=2)
             if result is not None and result.responses:  # a 999/277CA/835 file: its typed documents
                 item["responses"] = [r.as_dict() for r in result.responses]
             del raw, result
         buf.append(",\n  " if n else "\n  ")
         for chunk in encoder.iterencode(item):  # the same text as json.dumps(list, indent=2)
-            buf.append(chunk.replace("\n", "\n  "))
-            if len(buf) > 4096:
-                click.echo("".join(buf), nl=False)
-                buf.clear()
-        del item
+            for part in spool.text() if chunk == _ENCOUNTERS_JSON else (chunk.replace("\n", "\n  "),):
+                buf.append(part)
+                if len(buf) > 4096 or len(part) > 4096:
+                    click.echo("".join(buf), nl=False)
+                    buf.clear()
+        del item, spool
     buf.append("\n]" if n >= 0 else "]")
     click.echo("".join(buf))
+
+
+#: stands in an inspected input's "encounters" until their JSON text is spliced in
+_ENCOUNTERS = "\x00encounters\x00"
+_ENCOUNTERS_JSON = json.dumps(_ENCOUNTERS)
+
+
+class JsonListSpool:
+    """A JSON list written one item at a time and kept zlib-compressed until
+    read back (an inspected batch's encounters: about 8x the input as
+    indented text); :meth:`text` gives what ``json.dumps(..., indent=2)``
+    writes for the list nested ``depth`` levels deep, in pieces."""
+
+    def __init__(self, encoder: json.JSONEncoder, depth: int) -> None:
+        self.encoder, self.inner, self.outer = encoder, "\n" + "  " * (depth + 1), "\n" + "  " * depth
+        self.zip, self.parts, self.count = zlib.compressobj(1), [], 0
+
+    def add(self, item: object) -> None:
+        pieces: list[str] = ["," if self.count else "", self.inner]
+        for chunk in self.encoder.iterencode(item):  # compressed as encoded: one huge encounter is never one string
+            pieces.append(chunk.replace("\n", self.inner))
+            if len(pieces) > 4096:
+                self.parts.append(self.zip.compress("".join(pieces).encode()))
+                pieces.clear()
+        self.parts.append(self.zip.compress("".join(pieces).encode()))
+        self.count += 1
+
+    def text(self) -> Iterator[str]:
+        if not self.count:
+            yield "[]"
+            return
+        yield "["
+        self.parts.append(self.zip.flush())
+        unzip, parts, self.parts = zlib.decompressobj(), self.parts, []
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        for part in parts:
+            yield utf8.decode(unzip.decompress(part))
+        yield utf8.decode(unzip.flush(), final=True) + self.outer + "]"

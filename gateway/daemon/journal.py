@@ -137,6 +137,8 @@ def _reply(
     parsed, errors = gateway.host.first_result(
         "gateway_parse", raw=raw, envelope=envelope, clinic=clinic, records=reader
     )
+    if isinstance(parsed, ParseResult):
+        parsed.drain()  # a streaming result has its ACK once read
     if isinstance(parsed, ParseResult) and parsed.acknowledgement is not None:
         return parsed.acknowledgement
     findings = errors + (parsed.findings if isinstance(parsed, ParseResult) else [])

@@ -72,3 +72,14 @@ def test_the_daemon_refuses_an_oversized_file_without_reading_it(tmp_path: Path)
         wait_for(note.exists, timeout=60, what="oversized file moved to error/")
         assert "larger than max_bytes (30" in note.read_text()
         assert proc_status(d.pid, "VmHWM") - before < 8_000
+
+
+def test_an_accepted_hl7_batch_costs_inspect_less_than_ten_times_its_size(example_config: Path, tmp_path: Path) -> None:
+    """A 1 MB batch of DFT^P03 is read message by message and each encounter's
+    JSON kept compressed until the input's verdict: was 38-52x its size."""
+    raw = hl7_batch(1 * MB)
+    grew, out = growth_kb(example_config, tmp_path, ["inspect", "--clinic", "riverside"], raw, hl7_batch(3_000))
+    (result,) = json.loads(out)
+    assert not result["quarantined"] and len(result["encounters"]) == raw.count(b"MSH|") > 500
+    assert all(e["claims"] for e in result["encounters"])
+    assert grew < 10 * len(raw) // 1000, f"inspect grew {grew} kB for a {len(raw)} byte batch"

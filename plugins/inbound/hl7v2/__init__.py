@@ -23,7 +23,7 @@ from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
 
 from .fieldmap import FieldMap, load_map
-from .parse import FORMAT, parse, sniff
+from .parse import FORMAT, parse_stream, sniff
 from .problems import RULES
 from .settings import SECTION, Hl7v2Settings
 
@@ -63,4 +63,4 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
     settings = clinic.settings.get(SECTION)
     if not isinstance(settings, Hl7v2Settings):
         settings = Hl7v2Settings()
-    return parse(raw, settings, fm, clinic.id, records)
+    return parse_stream(raw, settings, fm, clinic.id, records)

@@ -12,9 +12,11 @@ one failed. A message with errors contributes neither encounters nor updates.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from gateway.messages import Envelope, ParseResult, RecordLookup, RecordUpdate
+from gateway.model import Encounter, Finding
 
 from . import strict
 from .ack import batch_ack, build_ack
@@ -248,6 +250,16 @@ class _Overlay:
 
 def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup) -> ParseResult:
     """Read every message of ``raw`` (see the module docstring)."""
+    return parse_stream(raw, settings, fm, clinic_id, records).drain()
+
+
+def parse_stream(
+    raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, records: RecordLookup
+) -> ParseResult:
+    """:func:`parse` one message at a time: the result's ``stream`` yields
+    the encounters of each message as it is read (a message with errors
+    yields none); findings, updates and the ACK are complete once it is
+    exhausted. A batch is never turned into encounters all at once."""
     file_problems = Issues()
     if len(raw) > settings.max_message_bytes:
         file_problems.at("HL7-SIZE", f"the input is larger than {settings.max_message_bytes} bytes", "MSH")
@@ -261,28 +273,48 @@ def parse(raw: bytes, settings: Hl7v2Settings, fm: FieldMap, clinic_id: str, rec
         batch.salvaged = salvage_header(text) if not batch.messages else None
     elif not batch.messages:
         file_problems.at("HL7-MSH", "no MSH segment found", "MSH", 1)
+    del text
     for n in batch.stray_lines[:20]:
         file_problems.at("HL7-STRAY-LINE", f"line {n} is not a segment; skipped", f"line {n}")
-    multi = len(batch.messages) > 1 or bool(batch.envelope)
     result = ParseResult()
+    result.stream = _read_messages(result, batch, file_problems, settings, fm, clinic_id, records)
+    return result
+
+
+def _read_messages(
+    result: ParseResult,
+    batch: Batch,
+    file_problems: Issues,
+    settings: Hl7v2Settings,
+    fm: FieldMap,
+    clinic_id: str,
+    records: RecordLookup,
+) -> Iterator[tuple[Encounter, list[Finding]]]:
+    """The encounters of each message of ``batch`` as it is read; fills
+    ``result`` (findings, updates, ACK) as it goes and finishes it at the end."""
+    multi = len(batch.messages) > 1 or bool(batch.envelope)
     acks: list[str] = []
     infos: list[dict[str, Any]] = []
     known = _Overlay(records)
-    for msg in batch.messages:
+    messages, batch.messages = batch.messages[::-1], batch.messages[:1]  # the first stays: the batch ACK's header
+    while messages:
+        msg = messages.pop()  # each message's segments let go of once read
         problems = Issues()
         prefix = f"MSG[{msg.number}]/" if multi else ""
         built, info = read_message(msg, settings, fm, clinic_id, known, problems, prefix)
         infos.append(info)
         result.findings += [p.finding(prefix) for p in problems.items]
-        if not problems.errors:
-            result.encounters += built.encounters
-            result.updates += built.updates
-            known.apply(built.updates)
         own = problems.items if multi else problems.items + file_problems.items
         acks.append(build_ack(msg.msh, own, info["version"], settings))
+        if not problems.errors:
+            result.updates += built.updates
+            known.apply(built.updates)
+            encounters, built = built.encounters, None
+            while encounters:  # each encounter let go of by the reader once used
+                yield encounters.pop(0), []
     if multi:
         _batch_problems(batch, infos, file_problems)
-    return _finish(result, file_problems, acks, batch, settings, multi)
+    _finish(result, file_problems, acks, batch, settings, multi)
 
 
 def _finish(
