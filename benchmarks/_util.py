@@ -69,3 +69,12 @@ def measure_pipeline(gateway: object, messages: Sequence[bytes], meta: object, n
             gateway.pipeline.process(m, meta, records)  # type: ignore[attr-defined]
 
     return measure(name, run, len(messages), repeat=3)
+
+
+def print_ms_table(title: str, rows: list[Measurement]) -> None:
+    """``title``, then each row's median in ms and its ratio to the first row (the baseline)."""
+    print(f"\n{title}")
+    print(f"{'what':<46} {'ms (median of 5)':>17} {'vs baseline':>12}")
+    base = rows[0].median
+    for m in rows:
+        print(f"{m.name:<46} {m.median * 1000:>17.1f} {m.median / base:>11.2f}x")

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._util import Measurement, measure
+from benchmarks._util import Measurement, measure, print_ms_table
 from gateway.daemon.metrics import render_metrics
 from gateway.store import SQLiteStore
 from gateway.store.sqlstore import _MESSAGE_COLUMNS
@@ -91,11 +91,7 @@ def main(quick: bool = False) -> None:
         ]
         rows: list[Measurement] = [measure(name, fn, 1, repeat=5) for name, fn in cases]
         store.close()
-    print(f"\nConsole queries on {n:,} messages (SQLite; filled in {filled:.0f} s, rule index by trigger)")
-    print(f"{'what':<46} {'ms (median of 5)':>17} {'vs baseline':>12}")
-    base = rows[0].median
-    for m in rows:
-        print(f"{m.name:<46} {m.median * 1000:>17.1f} {m.median / base:>11.2f}x")
+    print_ms_table(f"Console queries on {n:,} messages (SQLite; filled in {filled:.0f} s, rule index by trigger)", rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks._util import Measurement, measure
+from benchmarks._util import Measurement, measure, print_ms_table
 from gateway.adjustment_codes import shipped_codes
 from gateway.claim_reports import aging, follow_up_days, follow_up_list, positions, without_response_counts
 from gateway.reports import without_response
@@ -102,11 +102,8 @@ def main(quick: bool = False) -> None:
         ]
         rows: list[Measurement] = [measure(name, fn, 1, repeat=5) for name, fn in cases]
         store.close()
-    print(f"\nOperator reports on {n:,} claims (SQLite; filled in {filled:.1f} s; 10 % waiting, 5 % denied)")
-    print(f"{'what':<46} {'ms (median of 5)':>17} {'vs baseline':>12}")
-    base = rows[0].median
-    for m in rows:
-        print(f"{m.name:<46} {m.median * 1000:>17.1f} {m.median / base:>11.2f}x")
+    title = f"Operator reports on {n:,} claims (SQLite; filled in {filled:.1f} s; 10 % waiting, 5 % denied)"
+    print_ms_table(title, rows)
 
 
 if __name__ == "__main__":
