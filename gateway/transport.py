@@ -18,12 +18,28 @@ when the destination's settings follow :class:`ResponseSettings` with a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.documents import Document
+
+
+def local_process_gone(pid: str) -> bool:
+    """Whether ``pid`` (as written into a temp name or a holder id) is a
+    process of this host that no longer runs (killed with -9, say): never
+    this process, never one still alive."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class TransportError(Exception):

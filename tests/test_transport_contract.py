@@ -77,3 +77,37 @@ def test_folder_transport_removes_what_a_killed_writer_left_behind(tmp_path: Pat
         assert not stale.exists() and busy.exists()
     finally:
         live.kill()
+
+
+def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path) -> None:
+    """The folder transport's stale-temp rule and the outbox's dead-holder rule
+    share ``gateway.transport.local_process_gone``."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from gateway_plugins.transports.folder import write_atomically
+
+    from gateway.delivery.outbox import dead_local_holder
+    from gateway.transport import local_process_gone
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid is free
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        target = tmp_path / "claims.x12"
+        left = tmp_path / f".claims.x12.{dead.pid}.tmp"
+        writing = tmp_path / f".claims.x12.{alive.pid}.tmp"
+        left.write_bytes(b"half")
+        writing.write_bytes(b"half")
+        write_atomically(target, b"ISA")
+        assert target.read_bytes() == b"ISA" and not left.exists() and writing.exists()
+        assert local_process_gone(str(dead.pid)) and not local_process_gone(str(alive.pid))
+        assert not local_process_gone(str(os.getpid())) and not local_process_gone("x1")
+        host = socket.gethostname()
+        assert dead_local_holder(f"{host}:{dead.pid}:dispatch") and not dead_local_holder(f"{host}:{alive.pid}:x")
+        assert not dead_local_holder(f"elsewhere:{dead.pid}:dispatch")
+    finally:
+        alive.kill()
+        alive.wait()

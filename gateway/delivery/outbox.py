@@ -13,6 +13,7 @@ import time
 
 from gateway.store import Store
 from gateway.store.outbox import DEAD, DELIVERED, PENDING, OutboxItem, OutboxRow
+from gateway.transport import local_process_gone
 
 __all__ = [
     "DEAD",
@@ -38,16 +39,6 @@ def node_id(role: str = "dispatch") -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{role}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def dead_local_holder(holder: str) -> bool:
     """Whether ``holder`` (``host:pid:role``) is a process of this host that
     no longer runs (killed with -9, say)."""
@@ -55,7 +46,7 @@ def dead_local_holder(holder: str) -> bool:
     if not holder.startswith(prefix):
         return False
     pid = holder[len(prefix) :].split(":", 1)[0]
-    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+    return local_process_gone(pid)
 
 
 def release_orphans(store: Store) -> int:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.documents import Document
 from gateway.hookspecs import hookimpl
-from gateway.transport import BaseTransport, Receipt, TransportError
+from gateway.transport import BaseTransport, Receipt, TransportError, local_process_gone
 
 
 class FolderSettings(BaseModel):
@@ -28,22 +28,12 @@ class FolderSettings(BaseModel):
     path: Path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temporaries(path: Path) -> None:
     """Remove ``.<name>.<pid>.tmp`` files a killed writer of ``path`` left
     behind (never one whose process is still alive: it may be writing)."""
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         pid = tmp.name[len(path.name) + 2 : -4]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if local_process_gone(pid):
             tmp.unlink(missing_ok=True)
 
 
