@@ -106,6 +106,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "ResponseTransport",
         "Transport",
         "TransportError",
+        "is_loopback",
         "local_process_gone",
     ),
     "gateway.sources": (

@@ -18,6 +18,7 @@ when the destination's settings follow :class:`ResponseSettings` with a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,17 @@ from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.documents import Document
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback:
+    where plaintext (SMTP without TLS, HTTP without TLS) is allowed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def local_process_gone(pid: str) -> bool:

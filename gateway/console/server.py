@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import socket
@@ -37,6 +36,7 @@ from gateway.app import Gateway
 from gateway.console.auth import COOKIE, LOGIN_COOKIE, Authenticator, Principal, Signer, session_secret
 from gateway.store.sqlstore import SQLStore
 from gateway.store.users import Accounts
+from gateway.transport import is_loopback
 
 log = glog.get("http")
 
@@ -350,15 +350,6 @@ class _Uvicorn(uvicorn.Server):
         import contextlib
 
         return contextlib.nullcontext()
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import smtplib
 import socket
 import ssl
@@ -39,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.config import SecretRef, resolve_secret
 from gateway.documents import Document
 from gateway.hookspecs import hookimpl
-from gateway.transport import BaseTransport, Receipt, TransportError
+from gateway.transport import BaseTransport, Receipt, TransportError, is_loopback
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 DEFAULT_BODY = "Please find your document attached.\n"
@@ -51,15 +50,6 @@ class Sender(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_address: str
     reply_to: str | None = None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SmtpSettings(BaseModel):
@@ -86,7 +76,7 @@ class SmtpSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SmtpSettings:
-        if self.security == "none" and not _is_loopback(self.host):
+        if self.security == "none" and not is_loopback(self.host):
             raise ValueError("security 'none' (plain text) is only allowed to a loopback host; use starttls or tls")
         if (self.username is None) != (self.password is None):
             raise ValueError("give both username and password, or neither")
