@@ -922,6 +922,9 @@ class RemitClaim(_Model):
     adjustments: list[Adjustment] = Field(default_factory=list)
     remarks: list[str] = Field(default_factory=list)
     lines: list[RemitLine] = Field(default_factory=list)
+    #: NM1*TT: the payer the claim was forwarded to (crossover), by id or name
+    crossover_payer: str | None = None
+    crossover_name: str | None = None
     segment: int
 
     @property

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835, RemitClaim, ResponseDocument
+from gateway.responsibility import ClaimFacts
 
 ZERO = Decimal("0.00")
 
@@ -158,11 +159,17 @@ def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> li
     return out
 
 
-def claim_lines(body: str) -> tuple[list[Decimal], list[str | None]]:
-    """A stored claim's line charges and REF*6R control numbers (by LX)."""
+def claim_facts(body: str) -> ClaimFacts:
+    """What posting needs of a stored claim's JSON: line charges and REF*6R
+    control numbers (by LX), other coverages' orders, the visit copay."""
     data = json.loads(body)
     lines = data.get("service_lines") or []
-    return [Decimal(str(ln.get("charge", "0"))) for ln in lines], [ln.get("control_number") for ln in lines]
+    return ClaimFacts(
+        [Decimal(str(ln.get("charge", "0"))) for ln in lines],
+        [ln.get("control_number") for ln in lines],
+        tuple(sorted(int(c.get("order", 0)) for c in data.get("other_coverages") or [])),
+        Decimal(str(data.get("patient_paid") or "0.00")),
+    )
 
 
 def balance_of(entries: Iterable[tuple[str, Decimal]]) -> tuple[Decimal, Decimal, Decimal]:

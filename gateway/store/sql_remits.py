@@ -31,13 +31,14 @@ from gateway.posting import (
     ack277_reasons,
     ack999_reasons,
     ack_status,
-    claim_lines,
+    claim_facts,
     document_hash,
     line_numbers,
     may_move,
     remit_entries,
     remit_status,
 )
+from gateway.responsibility import Adjudication, ClaimFacts, next_step
 from gateway.store.codec import ref
 from gateway.store.remits import (
     AckRow,
@@ -483,6 +484,7 @@ class SQLRemits(SQLBase, RemitStore):
         status_of: dict[int, str] = {}
         icns: dict[int, str] = {}
         touched: dict[tuple[str, int], _Sent] = {}
+        adjudicated: list[Adjudication] = []
         unmatched = 0
         for clp in clps:
             s = self._place(sent, clp)
@@ -496,7 +498,8 @@ class SQLRemits(SQLBase, RemitStore):
             st = states[key]
             touched[key] = s
             new: list[Entry] = []
-            charges, controls = bodies[s.row]
+            facts = bodies[s.row]
+            charges, controls = facts.charges, facts.controls
             if not st.charged:
                 new += self._charges(s, charges)
                 st.charged = True
@@ -528,6 +531,10 @@ class SQLRemits(SQLBase, RemitStore):
             if st.balance == 0 and status != "reversed":
                 events.append((s.row, "closed", "closed", source, actor, {"remit": rid}))
                 status_of[s.row] = "closed"
+            if status != "reversed":
+                patient = sum((a for (_, k, g, _), a in st.payer.items() if g == "PR" and k == "adjustment"), ZERO)
+                adjudicated.append(Adjudication(clinic, s.clm01, s.payer_seq, s.row, rid, clp, status, st.balance,
+                                                patient, facts))  # fmt: skip
             if clp.payer_claim_id:
                 icns[s.row] = clp.payer_claim_id
         cur.executemany(_INSERT_LEDGER, entries)
@@ -543,7 +550,21 @@ class SQLRemits(SQLBase, RemitStore):
               now, now) for k, s in touched.items()],
         )  # fmt: skip
         settle.update(s.message_id for s in touched.values())
+        self._after_adjudication(cur, adjudicated, source, actor, now)
         return unmatched
+
+    def _after_adjudication(
+        self, cur: Any, adjudicated: Sequence[Adjudication], source: str, actor: str, now: float
+    ) -> None:
+        """Bill whoever owes what the payers left (:func:`gateway.responsibility.next_step`):
+        the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patient`),
+        in the posting transaction."""
+        for adj in adjudicated:
+            step = next_step(adj)
+            if step.kind in ("secondary", "crossover"):
+                self._bill_next_payer(cur, adj, step, source, actor, now)
+            elif step.kind == "patient":
+                self._bill_patient(cur, adj, step, source, actor, now)
 
     @staticmethod
     def _place(sent: dict[tuple[str, int], _Sent], clp: RemitClaim) -> _Sent | None:
@@ -573,13 +594,13 @@ class SQLRemits(SQLBase, RemitStore):
                 st.add(kind, Decimal(amount), (line, kind, g, r) if remit is not None and kind != "charge" else None)
         return states
 
-    def _bodies(self, cur: Any, rows: Sequence[int]) -> dict[int, tuple[list[Decimal], list[str | None]]]:
-        """Line charges and REF*6R control numbers of claims ``rows``."""
+    def _bodies(self, cur: Any, rows: Sequence[int]) -> dict[int, ClaimFacts]:
+        """What posting needs of claims ``rows`` (:func:`gateway.posting.claim_facts`)."""
         out = {}
         for part in chunks(sorted(set(rows))):
             cur.execute(f"SELECT id, claim, {ROW_KEY['claims']} FROM claims WHERE id IN ({marks(len(part))})", part)
             out.update(
-                {int(i): claim_lines(self.open("claims.claim", body, ref(*key))) for i, body, *key in cur.fetchall()}
+                {int(i): claim_facts(self.open("claims.claim", body, ref(*key))) for i, body, *key in cur.fetchall()}
             )
         return out
 
@@ -659,7 +680,7 @@ class SQLRemits(SQLBase, RemitStore):
             st = self._states(cur, clinic_id, {key: s})[key]
             entries: list[Entry] = []
             if not st.charged:
-                entries += self._charges(s, self._bodies(cur, [s.row])[s.row][0])
+                entries += self._charges(s, self._bodies(cur, [s.row])[s.row].charges)
             entries.append((None, "manual", group, reason, amount))
             for _, kind, _, _, amt in entries:
                 st.add(kind, amt, None)

@@ -29,8 +29,10 @@ from gateway.store.base import (
     Store,
 )
 from gateway.store.codec import PLAIN, key_id_of, ref
+from gateway.store.sql_accounts import SQLAccounts
 from gateway.store.sql_delivery import SQLDelivery
 from gateway.store.sql_remits import SQLRemits
+from gateway.store.sql_secondary import SQLSecondary
 from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubmissions
 from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
@@ -91,7 +93,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(SQLSubmissions, SQLRemits, SQLDelivery, Store):
+class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
