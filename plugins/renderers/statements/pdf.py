@@ -32,7 +32,7 @@ from gateway.claims import merge_statements
 from gateway.config import Clinic, ClinicConfig
 from gateway.documents import Document, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
-from gateway.model import Address, Statement
+from gateway.model import Address, Statement, StatementCycle
 
 if TYPE_CHECKING:
     from gateway_plugins.renderers.statements.layout import WindowPlacement
@@ -313,6 +313,14 @@ def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) 
 def gateway_statement_terms(clinic: Clinic) -> int | None:
     settings = clinic.settings.get("statements")
     return settings.terms_days if isinstance(settings, StatementSettings) else None
+
+
+@hookimpl
+def gateway_statement_cycle(clinic: Clinic) -> StatementCycle | None:
+    settings = clinic.settings.get("statements")
+    if isinstance(settings, StatementSettings) and settings.cycle is not None:
+        return settings.cycle.policy()
+    return None
 
 
 @hookimpl
