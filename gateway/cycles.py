@@ -29,12 +29,21 @@ number of the clinic's dunning steps whose ``min_days`` the age reached.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from gateway.model import Statement, StatementCycle, StatementLine
+from gateway.model import (
+    Guarantor,
+    InsurancePaid,
+    Patient,
+    PatientShare,
+    Statement,
+    StatementCycle,
+    StatementLine,
+)
 from gateway.money import ZERO
 
 if TYPE_CHECKING:
@@ -177,3 +186,128 @@ def statement_cycle(host: PluginHost, clinic: Clinic) -> StatementCycle:
             f"clinic {clinic.id}: gateway_statement_cycle returned {type(policy).__name__}, not a StatementCycle"
         )
     return policy
+
+
+# -- the statement of an account (from the guarantor-account ledger) ---------------------
+class AccountItemLike(Protocol):
+    """One claim (or self-pay statement) of a guarantor account as
+    :class:`gateway.store.accounts.AccountStore` shows it: the whole-claim
+    money (charge = insurance paid + adjustments + patient responsibility),
+    what the patient paid on it, what is still pending at an insurer, who
+    paid, and the patient's share by PR reason in plain words."""
+
+    clm01: str | None
+    statement_id: str | None
+    service_date: date
+    description: str
+    charge: Decimal
+    insurance_paid: Decimal
+    adjustments: Decimal
+    patient_paid: Decimal
+    patient_balance: Decimal
+    pending: Decimal
+    payers: Sequence[tuple[int, str, Decimal]]
+    patient_reasons: Sequence[tuple[str, str, Decimal]]
+
+
+class LedgerMismatch(ValueError):
+    """An account item whose amounts do not add up (names the claim, never a person)."""
+
+
+def item_key(item: AccountItemLike) -> str:
+    """The item's id on the account: its CLM01, else its self-pay statement id."""
+    return item.clm01 or item.statement_id or ""
+
+
+def account_lines(items: Iterable[AccountItemLike], first_billed: dict[str, date]) -> list[StatementLine]:
+    """Statement lines of an account's items, by date of service. A line
+    whose amounts disagree with the item's patient balance raises
+    :class:`LedgerMismatch`: no statement line ever disagrees with the ledger."""
+    lines = []
+    for item in sorted(items, key=lambda i: (i.service_date, item_key(i))):
+        line = StatementLine(
+            service_date=item.service_date,
+            description=item.description,
+            charge=item.charge,
+            insurance_paid=item.insurance_paid,
+            adjustments=item.adjustments,
+            patient_paid=item.patient_paid,
+            insurance_pending=item.pending > 0,
+            claim_id=item.clm01,
+            encounter_id=None if item.clm01 else item.statement_id,
+            paid_by=[InsurancePaid(payer_seq=s, payer_name=n, amount=a) for s, n, a in item.payers],
+            patient_share=[PatientShare(reason=r, words=w, amount=a) for r, w, a in item.patient_reasons],
+            first_billed=first_billed.get(item_key(item)),
+        )
+        if not line.insurance_pending and line.balance != item.patient_balance:
+            raise LedgerMismatch(
+                f"claim {item_key(item)}: charge - insurance paid - adjustments - patient paid = {line.balance}, "
+                f"but the account ledger says the patient owes {item.patient_balance}"
+            )
+        if sum((p.amount for p in line.paid_by), ZERO) != line.insurance_paid and line.paid_by:
+            raise LedgerMismatch(f"claim {item_key(item)}: the insurers' payments do not add up to insurance paid")
+        lines.append(line)
+    return lines
+
+
+def cycle_statement(
+    clinic_id: str,
+    account: str,
+    patient: Patient,
+    guarantor: Guarantor,
+    lines: list[StatementLine],
+    as_of: date,
+    terms_days: int,
+    unapplied_credit: Decimal = ZERO,
+) -> Statement:
+    """An account's statement as of ``as_of`` before the cycle's decision
+    (:func:`finish` adds the notice, dunning and aging)."""
+    from gateway.claims import claim_id
+
+    return Statement(
+        id=claim_id(clinic_id, f"C{account}-{as_of:%Y%m%d}", 1, 1),
+        clinic_id=clinic_id,
+        account_number=account,
+        statement_date=as_of,
+        due_date=as_of + timedelta(days=terms_days),
+        patient=patient,
+        guarantor=guarantor,
+        lines=lines,
+        unapplied_credit=unapplied_credit,
+        aging_from="first_billed",
+    )
+
+
+def finish(statement: Statement, decision: Decision) -> Statement:
+    """The statement as sent: lines due and never billed are billed today,
+    aging by first billed (an unapplied credit lowers the current bucket, so
+    the buckets add up to the total due), the dunning message, and the final
+    notice or collections variant."""
+    from gateway.claims import aging
+
+    as_of = statement.statement_date
+    lines = [
+        ln if ln.first_billed or ln.insurance_pending else ln.model_copy(update={"first_billed": as_of})
+        for ln in statement.lines
+    ]
+    buckets = aging(lines, as_of)
+    buckets = buckets.model_copy(update={"current": buckets.current - statement.unapplied_credit})
+    notice = {"final_notice": "final", "collections": "collections"}.get(decision.action, "statement")
+    return statement.model_copy(
+        update={
+            "lines": lines,
+            "aging": buckets,
+            "notice": notice,
+            "dunning_level": decision.dunning_level,
+            "dunning_message": decision.dunning_message,
+        }
+    )
+
+
+def billed_items(statement: Statement) -> list[tuple[str, date]]:
+    """(item id, first billed) of a sent statement's due lines."""
+    return [
+        (ln.claim_id or ln.encounter_id or "", ln.first_billed)
+        for ln in statement.lines
+        if ln.first_billed is not None and not ln.insurance_pending and (ln.claim_id or ln.encounter_id)
+    ]

@@ -648,8 +648,9 @@ class Statement(_Added):
 
     Statements of the statement cycle (:mod:`gateway.cycles`) also carry the
     dunning message of the account's age (``dunning_message``, a wording
-    template), ``notice`` ``final`` for the final notice before collections,
-    and ``aging_from`` ``first_billed``: their aging counts from the date the
+    template), ``notice`` ``final`` for the final notice before collections
+    (``collections``: the account as exported to the clinic's agency), and
+    ``aging_from`` ``first_billed``: their aging counts from the date the
     patient was first billed for each balance, not from the service date."""
 
     id: str
@@ -661,14 +662,16 @@ class Statement(_Added):
     guarantor: Guarantor
     lines: list[StatementLine] = Field(default_factory=list)
     aging: Aging = Field(default_factory=Aging)
-    notice: Literal["statement", "final"] = "statement"
+    notice: Literal["statement", "final", "collections"] = "statement"
     dunning_level: int = Field(0, ge=0)
     dunning_message: str | None = None
     aging_from: Literal["service_date", "first_billed"] = "service_date"
     #: payments on the account not applied to any line (shown as a credit)
     unapplied_credit: Money = Decimal("0.00")
+    #: when the final notice went out (``notice`` ``collections``: the agency's export)
+    final_notice_on: date | None = None
 
-    _ADDED = ("notice", "dunning_level", "dunning_message", "aging_from", "unapplied_credit")
+    _ADDED = ("notice", "dunning_level", "dunning_message", "aging_from", "unapplied_credit", "final_notice_on")
 
     @property
     def total_due(self) -> Decimal:
@@ -705,13 +708,15 @@ class StatementCycle(_Model):
     dunning wording by age (``dunning``, ascending ``min_days``); a final
     notice once the oldest balance is ``final_notice_after_days`` old, and
     the account goes to collections ``collections_after_days`` after the
-    final notice (None: never)."""
+    final notice (None: never), exported to the destination ``collections_to``."""
 
     every_days: int = Field(30, ge=1, le=365)
     small_balance: Money = Field(Decimal("0.00"), ge=0)
     dunning: list[DunningStep] = Field(default_factory=list)
     final_notice_after_days: int | None = Field(None, ge=1, le=3650)
     collections_after_days: int | None = Field(None, ge=0, le=3650)
+    #: the destination (a name under ``destinations:``) of the collections export
+    collections_to: str | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> StatementCycle:

@@ -139,6 +139,7 @@ CYCLE = """        cycle:
           small_balance: "4.99"
           final_notice_after: 3 cycles
           collections_after: 21
+          collections_to: statements-out
           dunning:
             - {min_days: 30, message: "Past due: {amount_due}"}
             - {min_days: 60, message: "Seriously past due"}
@@ -171,6 +172,7 @@ def test_cycle_settings_come_from_the_statements_plugin(example_config: Path) ->
         ("        cycle: {every_days: 0}\n", "cycle.every_days"),
         ("        cycle: {final_notice_after: soon}\n", "cycle.final_notice_after"),
         ("        cycle: {collections_after: 30}\n", "collections_after needs final_notice_after"),
+        ("        cycle: {final_notice_after: 90, collections_after: 30}\n", "collections_after needs collections_to"),
         ("        cycle: {dunning: [{min_days: 60, message: a}, {min_days: 30, message: b}]}\n", "cycle.dunning"),
         ("        cycle: {dunning: [{min_days: 30, message: 'pay {ssn}'}]}\n", "cycle.dunning[0].message"),
         ("        cycle: {small_balance: '-1'}\n", "cycle.small_balance"),

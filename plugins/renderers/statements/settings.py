@@ -208,6 +208,8 @@ class CycleSettings(_Strict):
     final_notice_after: int | str | None = None
     #: days after the final notice, or "N cycles"
     collections_after: int | str | None = None
+    #: the destination of the collections export (a name under ``destinations:``)
+    collections_to: str | None = None
     dunning: list[DunningSettings] = Field(default_factory=list)
 
     @field_validator("final_notice_after", "collections_after")
@@ -231,6 +233,8 @@ class CycleSettings(_Strict):
     def _collections_needs_notice(self) -> CycleSettings:
         if self.collections_after is not None and self.final_notice_after is None:
             raise ValueError("collections_after needs final_notice_after (collections follow the final notice)")
+        if self.collections_after is not None and not self.collections_to:
+            raise ValueError("collections_after needs collections_to: the destination of the agency's export")
         if self.final_notice_after is not None and self.days(self.final_notice_after) < 1:
             raise ValueError("final_notice_after must be at least 1 day")
         return self
@@ -251,6 +255,7 @@ class CycleSettings(_Strict):
             dunning=[DunningStep(min_days=d.min_days, message=d.message) for d in self.dunning],
             final_notice_after_days=None if self.final_notice_after is None else self.days(self.final_notice_after),
             collections_after_days=None if self.collections_after is None else self.days(self.collections_after),
+            collections_to=self.collections_to,
         )
 
 
@@ -303,7 +308,12 @@ class Branding:
 
     def text(self, key: str, **values: Any) -> str:
         """The clinic's wording for ``key`` with fields filled in (missing ones empty)."""
-        return string.Formatter().vformat(self.wording[key], (), _Blank(values))
+        return self.format(self.wording[key], **values)
+
+    @staticmethod
+    def format(template: str, **values: Any) -> str:
+        """A wording template (checked against :data:`FIELDS`) with fields filled in (missing ones empty)."""
+        return string.Formatter().vformat(template, (), _Blank(values))
 
 
 class _Blank(dict[str, Any]):

@@ -1,0 +1,282 @@
+"""Statement runs: the statement cycle applied to every guarantor account of
+a clinic on a date, from ``gateway statements run`` or the daemon's daily
+run (:class:`StatementScheduler`).
+
+For each account with a patient balance (``AccountStore.accounts_due`` and
+``credits``), the run builds the account's statement from the account
+ledger (:func:`gateway.cycles.account_lines`), decides with the clinic's
+cycle (:func:`gateway.cycles.decide`), then renders what is due with the
+renderer of the clinic's ``statements_to`` destination (final notices too)
+and the accounts sent to collections with the renderer of the cycle's
+``collections_to`` destination (``collections-csv``: the agency's export).
+Documents and the cycle rows go into the store in one transaction
+(:meth:`gateway.store.cycles.CycleStore.record_cycle`): the outbox delivers
+them like every document, and a run done again (a crash, a second run that
+day) adds nothing. Small balances are written off through the account store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway import logging as glog
+from gateway.app import Gateway
+from gateway.claims import DEFAULT_TERMS_DAYS
+from gateway.cycles import (
+    Decision,
+    LedgerMismatch,
+    account_lines,
+    billed_items,
+    cycle_statement,
+    decide,
+    facts_of,
+    finish,
+    statement_cycle,
+)
+from gateway.delivery.batcher import link_items
+from gateway.documents import RenderContext
+from gateway.model import Guarantor, Patient, Statement
+from gateway.store import Store
+from gateway.store.cycles import CycleEntry
+
+log = glog.get("statements")
+
+
+class RunError(ValueError):
+    """A clinic's run cannot start (no destination, a bad cycle setting): the
+    message names the clinic and the configuration key."""
+
+
+@dataclass
+class AccountOutcome:
+    """What the run did for one account (no patient data)."""
+
+    account: str
+    action: str
+    reason: str
+    total_due: Decimal
+    dunning_level: int = 0
+    statement_id: str | None = None
+    document: str | None = None
+
+
+@dataclass
+class ClinicRun:
+    """One clinic's run on ``run_date``: each account's outcome, the documents
+    stored in the outbox, and ``skipped`` when the run was already done."""
+
+    clinic_id: str
+    run_date: date
+    accounts: list[AccountOutcome] = field(default_factory=list)
+    documents: list[tuple[int, str]] = field(default_factory=list)
+    skipped: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for a in self.accounts:
+            out[a.action] = out.get(a.action, 0) + 1
+        return out
+
+
+def _accounts(store: Store, clinic_id: str, as_of: date) -> list[str]:
+    """Accounts with a balance due or a credit, sorted."""
+    found: set[str] = set()
+    for source in (store.accounts_due(clinic_id, as_of), store.credits(clinic_id)):
+        for a in source:
+            found.add(a if isinstance(a, str) else a.account)
+    return sorted(found)
+
+
+def _parties(store: Store, clinic_id: str, view: Any) -> tuple[Patient, Guarantor] | None:
+    claims = [i.clm01 for i in view.items if i.clm01]
+    statements = [i.statement_id for i in view.items if not i.clm01 and i.statement_id]
+    found = store.account_parties(clinic_id, claims, statements)
+    if not found:
+        return None
+    return Patient.model_validate(found["patient"]), Guarantor.model_validate(found["guarantor"])
+
+
+def run_clinic(
+    gw: Gateway,
+    store: Store,
+    clinic_id: str,
+    as_of: date,
+    actor: str,
+    owner: str | None = None,
+    stale_after: float = 3600.0,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ClinicRun:
+    """Run the clinic's statement cycle for ``as_of`` (see the module doc).
+    With ``owner`` (the daemon), a run the store records as done — or as
+    running under another live owner — is skipped."""
+    clinic = gw.clinics.get(clinic_id)
+    if clinic is None:
+        raise RunError(f"clinic {clinic_id} is not configured")
+    result = ClinicRun(clinic_id, as_of)
+    if owner is not None and not store.begin_statement_run(clinic_id, as_of, owner, stale_after):
+        result.skipped = "already run"
+        return result
+    policy = statement_cycle(gw.host, clinic)
+    dest = clinic.config.statements_to
+    if not dest or dest not in gw.config.destinations:
+        raise RunError(f"clinic {clinic_id}: statements_to names no configured destination")
+    if policy.collections_to is not None and policy.collections_to not in gw.config.destinations:
+        raise RunError(
+            f"clinic {clinic_id}: settings.statements.cycle.collections_to '{policy.collections_to}' "
+            "is not a configured destination"
+        )
+    terms = gw.pipeline.terms_days.get(clinic_id, DEFAULT_TERMS_DAYS)
+    to_send: list[tuple[Statement, AccountOutcome, Decision]] = []
+    to_collect: list[tuple[Statement, AccountOutcome]] = []
+    entries: list[CycleEntry] = []
+    for account in _accounts(store, clinic_id, as_of):
+        view = store.account(clinic_id, account)
+        if view is None:
+            continue
+        cycle = store.account_cycle(clinic_id, account)
+        try:
+            lines = account_lines(view.items, cycle.first_billed)
+        except LedgerMismatch as exc:
+            glog.event(log, "statements.ledger_mismatch", logging.ERROR, clinic=clinic_id, error=str(exc))
+            result.accounts.append(AccountOutcome(account, "failed", str(exc), Decimal("0.00")))
+            continue
+        parties = _parties(store, clinic_id, view)
+        if parties is None:
+            result.accounts.append(
+                AccountOutcome(account, "failed", "no stored encounter names the guarantor", Decimal("0.00"))
+            )
+            continue
+        draft = cycle_statement(
+            clinic_id, account, *parties, lines, as_of, terms, getattr(view, "unapplied", Decimal("0.00"))
+        )
+        facts = facts_of(draft, as_of)
+        decision = decide(facts, cycle.last, policy, as_of)
+        outcome = AccountOutcome(account, decision.action, decision.reason, facts.due, decision.dunning_level)
+        result.accounts.append(outcome)
+        if decision.action in ("statement", "final_notice"):
+            st = finish(draft, decision)
+            outcome.statement_id = st.id
+            to_send.append((st, outcome, decision))
+        elif decision.action == "collections":
+            assert cycle.last is not None
+            st = finish(draft, decision).model_copy(update={"final_notice_on": cycle.last.final_notice_on})
+            outcome.statement_id = st.id
+            to_collect.append((st, outcome))
+        elif decision.action == "write_off":
+            store.write_off_small(clinic_id, account, policy.small_balance, actor)
+            entries.append(CycleEntry(account, draft.id, "write_off", facts.due, facts.content_hash, decision.reason))
+    ctx = RenderContext(created=clock(), config=gw.config, control_numbers=store.control_numbers(), clinics=gw.clinics)
+    docs = []
+    for destination, group in ((dest, [(s, o) for s, o, _ in to_send]), (policy.collections_to, to_collect)):
+        if not group:
+            continue
+        assert destination is not None  # collections only with collections_to (the settings require it)
+        rendered = gw.renderer(destination).render([s for s, _ in group], _with_settings(ctx, gw, destination))
+        links = link_items("statements", [(0, 0, s) for s, _ in group], rendered)
+        run_entries = []
+        for (st, outcome), i in zip(group, links, strict=True):
+            outcome.document = rendered[i].name
+            notice = {"statement": "statement", "final": "final", "collections": "collections"}[st.notice]
+            run_entries.append(
+                CycleEntry(st.account_number, st.id, notice, st.total_due, facts_of(st, as_of).content_hash,
+                           outcome.reason, st.dunning_level, i, billed_items(st))
+            )  # fmt: skip
+        docs += store.record_cycle(clinic_id, as_of, run_entries, rendered, destination, actor)
+    if entries:
+        store.record_cycle(clinic_id, as_of, entries, actor=actor)
+    result.documents = docs
+    if owner is not None:
+        store.finish_statement_run(clinic_id, as_of, owner, result.counts())
+    glog.event(
+        log, "statements.run", clinic=clinic_id, run_date=as_of.isoformat(), documents=len(docs), **result.counts()
+    )
+    return result
+
+
+def _with_settings(ctx: RenderContext, gw: Gateway, destination: str) -> RenderContext:
+    return RenderContext(
+        created=ctx.created, config=ctx.config, control_numbers=ctx.control_numbers,
+        settings=gw.format_settings.get(destination), clinics=ctx.clinics,
+    )  # fmt: skip
+
+
+def run_all(
+    gw: Gateway, store: Store, as_of: date, actor: str, clinic_id: str | None = None, owner: str | None = None
+) -> list[ClinicRun]:
+    """Run every clinic (or ``clinic_id``) for ``as_of``."""
+    ids = [clinic_id] if clinic_id else sorted(gw.clinics)
+    return [run_clinic(gw, store, cid, as_of, actor, owner) for cid in ids]
+
+
+class StatementScheduler:
+    """The daemon's statement runs: every ``period`` seconds (default once an
+    hour), each clinic's run for today (UTC) unless the store records it done;
+    a run interrupted by a crash is taken over once its ``running`` row is
+    ``stale_after`` seconds old. Runs in a thread with its own store."""
+
+    def __init__(
+        self, gateway: Callable[[], Gateway], store: Store, owner: str, period: float = 3600.0,
+        stale_after: float = 3600.0, today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:  # fmt: skip
+        self.gateway = gateway
+        self.store = store
+        self.owner = owner
+        self.period = period
+        self.stale_after = stale_after
+        self.today = today
+        self.stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> list[ClinicRun]:
+        gw = self.gateway()
+        out = []
+        for cid in sorted(gw.clinics):
+            try:
+                run = run_clinic(gw, self.store, cid, self.today(), "daemon", self.owner, self.stale_after)
+            except Exception as exc:  # one clinic's problem never stops the others' runs
+                glog.event(log, "statements.run_failed", logging.ERROR, clinic=cid, error=type(exc).__name__)
+                continue
+            out.append(run)
+        return out
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            self.tick()
+            self.stop.wait(max(0.0, self.period - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="statements", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.store.close()
+
+
+def outcome_json(run: ClinicRun) -> dict[str, Any]:
+    """A run as JSON (ids, actions, amounts as two-decimal strings)."""
+    return {
+        "clinic": run.clinic_id,
+        "run_date": run.run_date.isoformat(),
+        "skipped": run.skipped,
+        "counts": run.counts(),
+        "documents": [{"outbox_id": i, "name": n} for i, n in run.documents],
+        "accounts": [
+            {"account": a.account, "action": a.action, "reason": a.reason, "total_due": f"{a.total_due:.2f}",
+             "dunning_level": a.dunning_level, "statement_id": a.statement_id, "document": a.document}
+            for a in run.accounts
+        ],
+    }  # fmt: skip
