@@ -119,10 +119,6 @@ def run_clinic(
     clinic = gw.clinics.get(clinic_id)
     if clinic is None:
         raise RunError(f"clinic {clinic_id} is not configured")
-    result = ClinicRun(clinic_id, as_of)
-    if owner is not None and not store.begin_statement_run(clinic_id, as_of, owner, stale_after):
-        result.skipped = "already run"
-        return result
     policy = statement_cycle(gw.host, clinic)
     dest = clinic.config.statements_to
     if not dest or dest not in gw.config.destinations:
@@ -132,6 +128,10 @@ def run_clinic(
             f"clinic {clinic_id}: settings.statements.cycle.collections_to '{policy.collections_to}' "
             "is not a configured destination"
         )
+    result = ClinicRun(clinic_id, as_of)
+    if owner is not None and not store.begin_statement_run(clinic_id, as_of, owner, stale_after):
+        result.skipped = "already run"
+        return result
     terms = gw.pipeline.terms_days.get(clinic_id, DEFAULT_TERMS_DAYS)
     to_send: list[tuple[Statement, AccountOutcome, Decision]] = []
     to_collect: list[tuple[Statement, AccountOutcome]] = []
@@ -235,11 +235,19 @@ class StatementScheduler:
         self._thread: threading.Thread | None = None
 
     def tick(self) -> list[ClinicRun]:
+        """Each clinic's run for today, unless done (a crashed holder's run is taken over)."""
+        from gateway.delivery.outbox import dead_local_holder
+
         gw = self.gateway()
+        day = self.today()
         out = []
         for cid in sorted(gw.clinics):
             try:
-                run = run_clinic(gw, self.store, cid, self.today(), "daemon", self.owner, self.stale_after)
+                held = [
+                    r for r in self.store.statement_runs(cid, limit=5) if r.run_date == day and r.status == "running"
+                ]
+                stale = 0.0 if any(dead_local_holder(r.owner) for r in held) else self.stale_after
+                run = run_clinic(gw, self.store, cid, day, "daemon", self.owner, stale)
             except Exception as exc:  # one clinic's problem never stops the others' runs
                 glog.event(log, "statements.run_failed", logging.ERROR, clinic=cid, error=type(exc).__name__)
                 continue

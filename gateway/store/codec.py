@@ -93,7 +93,9 @@ def parse_key(text: str, where: str) -> bytes:
             raw = base64.b64decode(t + "=" * (-len(t) % 4), altchars=b"-_" if ("-" in t or "_" in t) else None,
                                    validate=True)  # fmt: skip
         except (binascii.Error, ValueError):
-            raise StoreKeyError(f"{where}: not base64 or hex (make one with: openssl rand -base64 32)") from None
+            raise StoreKeyError(
+                f"{where}: not base64 or hex (make one with: openssl rand -base64 32)"
+            ) from None
     if len(raw) != 32:
         raise StoreKeyError(
             f"{where}: the key is {len(raw)} bytes, AES-256 needs 32 (make one with: openssl rand -base64 32)"

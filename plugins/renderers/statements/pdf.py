@@ -8,8 +8,12 @@ AES-256 encrypted (pypdf) with the clinic's password rule.
 
 ``pdf-print-batch`` is for a print-and-mail vendor: one combined PDF per
 batch (optionally padded for duplex printing) and an index CSV, plus the
-single PDFs if asked. Layout: :mod:`gateway_plugins.renderers.statements.layout`;
-branding and wording: :mod:`gateway_plugins.renderers.statements.settings`.
+single PDFs if asked. ``collections-csv`` is the collection agency's
+export of accounts sent to collections
+(:mod:`gateway_plugins.renderers.statements.collections`). The plugin also
+answers ``gateway_statement_cycle`` from ``settings.statements.cycle``.
+Layout: :mod:`gateway_plugins.renderers.statements.layout`; branding and
+wording: :mod:`gateway_plugins.renderers.statements.settings`.
 
 Output is deterministic: the same statements and ``ctx.created`` give the
 same names and bytes (encrypted PDFs excepted: AES needs fresh random IVs).
@@ -327,6 +331,9 @@ def gateway_statement_cycle(clinic: Clinic) -> StatementCycle | None:
 def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
     register(StatementPdfRenderer("pdf", PdfFormatSettings, encrypts=True))
     register(StatementPdfRenderer("pdf-print-batch", PrintBatchSettings, encrypts=False))
+    from gateway_plugins.renderers.statements.collections import CollectionsCsvRenderer
+
+    register(CollectionsCsvRenderer())
 
 
 @hookimpl
