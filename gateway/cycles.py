@@ -29,7 +29,7 @@ number of the clinic's dunning steps whose ``min_days`` the age reached.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -189,63 +189,79 @@ def statement_cycle(host: PluginHost, clinic: Clinic) -> StatementCycle:
 
 
 # -- the statement of an account (from the guarantor-account ledger) ---------------------
-class AccountItemLike(Protocol):
-    """One claim (or self-pay statement) of a guarantor account as
-    :class:`gateway.store.accounts.AccountStore` shows it: the whole-claim
-    money (charge = insurance paid + adjustments + patient responsibility),
-    what the patient paid on it, what is still pending at an insurer, who
-    paid, and the patient's share by PR reason in plain words."""
+class ItemAdjustmentLike(Protocol):
+    """One payer's adjustment of a claim with its plain words
+    (:class:`gateway.store.accounts.ItemAdjustment`)."""
 
-    clm01: str | None
-    statement_id: str | None
-    service_date: date
+    payer_seq: int
+    group: str
+    reason: str
+    amount: Decimal
+    words: str
+
+
+class AccountItemLike(Protocol):
+    """One claim (all payer places) or self-pay visit of a guarantor account
+    as :class:`gateway.store.accounts.AccountItem` shows it: ``charge =
+    insurance_paid + adjustments + pending + patient_paid + patient_balance``;
+    ``first_billed``: when a statement first billed the patient for it."""
+
+    kind: str
+    key: str
+    service_date: date | None
     description: str
     charge: Decimal
     insurance_paid: Decimal
     adjustments: Decimal
+    pending: Decimal
     patient_paid: Decimal
     patient_balance: Decimal
-    pending: Decimal
-    payers: Sequence[tuple[int, str, Decimal]]
-    patient_reasons: Sequence[tuple[str, str, Decimal]]
+    first_billed: date | None
+    adjustment_detail: Sequence[ItemAdjustmentLike]
+    last_payer_seq: int | None
 
 
 class LedgerMismatch(ValueError):
     """An account item whose amounts do not add up (names the claim, never a person)."""
 
 
-def item_key(item: AccountItemLike) -> str:
-    """The item's id on the account: its CLM01, else its self-pay statement id."""
-    return item.clm01 or item.statement_id or ""
-
-
-def account_lines(items: Iterable[AccountItemLike], first_billed: dict[str, date]) -> list[StatementLine]:
-    """Statement lines of an account's items, by date of service. A line
-    whose amounts disagree with the item's patient balance raises
+def account_lines(
+    items: Iterable[AccountItemLike], paid_by: Mapping[str, Sequence[tuple[int, str, Decimal]]], as_of: date
+) -> list[StatementLine]:
+    """Statement lines of an account's items, by date of service: who paid
+    (``paid_by``: claim → (payer place, name, amount)), the last payer's PR
+    reasons in plain words, and the amount still at an insurer shown as
+    pending. An item whose amounts disagree with its balance raises
     :class:`LedgerMismatch`: no statement line ever disagrees with the ledger."""
     lines = []
-    for item in sorted(items, key=lambda i: (i.service_date, item_key(i))):
+    for item in sorted(items, key=lambda i: (i.service_date or as_of, i.key)):
+        claim = item.kind == "claim"
+        share = [
+            PatientShare(reason=a.reason, words=a.words, amount=a.amount)
+            for a in item.adjustment_detail
+            if a.group == "PR" and a.payer_seq == item.last_payer_seq and a.amount != 0
+        ]
         line = StatementLine(
-            service_date=item.service_date,
-            description=item.description,
+            service_date=item.service_date or as_of,
+            description=item.description or ("Insured visit" if claim else "Self-pay visit"),
             charge=item.charge,
             insurance_paid=item.insurance_paid,
             adjustments=item.adjustments,
             patient_paid=item.patient_paid,
             insurance_pending=item.pending > 0,
-            claim_id=item.clm01,
-            encounter_id=None if item.clm01 else item.statement_id,
-            paid_by=[InsurancePaid(payer_seq=s, payer_name=n, amount=a) for s, n, a in item.payers],
-            patient_share=[PatientShare(reason=r, words=w, amount=a) for r, w, a in item.patient_reasons],
-            first_billed=first_billed.get(item_key(item)),
+            claim_id=item.key if claim else None,
+            encounter_id=None if claim else item.key,
+            paid_by=[InsurancePaid(payer_seq=s, payer_name=n, amount=a) for s, n, a in paid_by.get(item.key, ())],
+            patient_share=share,
+            first_billed=item.first_billed,
         )
-        if not line.insurance_pending and line.balance != item.patient_balance:
+        if line.balance != item.pending + item.patient_balance:
             raise LedgerMismatch(
-                f"claim {item_key(item)}: charge - insurance paid - adjustments - patient paid = {line.balance}, "
-                f"but the account ledger says the patient owes {item.patient_balance}"
+                f"claim {item.key}: charge - insurance paid - adjustments - patient paid = {line.balance}, "
+                f"but the account ledger says {item.pending} pending and {item.patient_balance} owed"
             )
-        if sum((p.amount for p in line.paid_by), ZERO) != line.insurance_paid and line.paid_by:
-            raise LedgerMismatch(f"claim {item_key(item)}: the insurers' payments do not add up to insurance paid")
+        if line.paid_by and sum((p.amount for p in line.paid_by), ZERO) != line.insurance_paid:
+            raise LedgerMismatch(f"claim {item.key}: the insurers' payments do not add up to insurance paid")
         lines.append(line)
     return lines
 
@@ -304,10 +320,6 @@ def finish(statement: Statement, decision: Decision) -> Statement:
     )
 
 
-def billed_items(statement: Statement) -> list[tuple[str, date]]:
-    """(item id, first billed) of a sent statement's due lines."""
-    return [
-        (ln.claim_id or ln.encounter_id or "", ln.first_billed)
-        for ln in statement.lines
-        if ln.first_billed is not None and not ln.insurance_pending and (ln.claim_id or ln.encounter_id)
-    ]
+def billed_items(statement: Statement) -> list[str]:
+    """The claims and self-pay visits a sent statement bills (due lines)."""
+    return [ln.claim_id or ln.encounter_id or "" for ln in statement.lines if not ln.insurance_pending and ln.balance]

@@ -2,17 +2,21 @@
 a clinic on a date, from ``gateway statements run`` or the daemon's daily
 run (:class:`StatementScheduler`).
 
-For each account with a patient balance (``AccountStore.accounts_due`` and
-``credits``), the run builds the account's statement from the account
-ledger (:func:`gateway.cycles.account_lines`), decides with the clinic's
-cycle (:func:`gateway.cycles.decide`), then renders what is due with the
-renderer of the clinic's ``statements_to`` destination (final notices too)
-and the accounts sent to collections with the renderer of the cycle's
-``collections_to`` destination (``collections-csv``: the agency's export).
-Documents and the cycle rows go into the store in one transaction
-(:meth:`gateway.store.cycles.CycleStore.record_cycle`): the outbox delivers
-them like every document, and a run done again (a crash, a second run that
-day) adds nothing. Small balances are written off through the account store.
+First the clinic's small balances are written off (audited, never mailed:
+``AccountStore.write_off_small``). Then for each account with a balance or
+a credit (``AccountStore.accounts_due`` and ``credits``), the run builds the
+account's statement from the account ledger (:func:`account_statement`:
+every insurer's payment, the patient's share in plain words, what is still
+pending), decides with the clinic's cycle (:func:`gateway.cycles.decide`),
+records the balances it bills as first billed today
+(``AccountStore.mark_billed``: statement aging counts from it), then renders
+what is due with the renderer of the clinic's ``statements_to`` destination
+(final notices too) and the accounts sent to collections with the renderer
+of the cycle's ``collections_to`` destination (``collections-csv``: the
+agency's export). Documents and the cycle rows go into the store in one
+transaction (:meth:`gateway.store.cycles.CycleStore.record_cycle`): the
+outbox delivers them like every document, and a run done again (a crash, a
+second run that day) adds nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.claims import DEFAULT_TERMS_DAYS
 from gateway.cycles import (
-    Decision,
     LedgerMismatch,
     account_lines,
     billed_items,
@@ -85,22 +88,33 @@ class ClinicRun:
         return out
 
 
-def _accounts(store: Store, clinic_id: str, as_of: date) -> list[str]:
-    """Accounts with a balance due or a credit, sorted."""
-    found: set[str] = set()
-    for source in (store.accounts_due(clinic_id, as_of), store.credits(clinic_id)):
-        for a in source:
-            found.add(a if isinstance(a, str) else a.account)
-    return sorted(found)
-
-
 def _parties(store: Store, clinic_id: str, view: Any) -> tuple[Patient, Guarantor] | None:
-    claims = [i.clm01 for i in view.items if i.clm01]
-    statements = [i.statement_id for i in view.items if not i.clm01 and i.statement_id]
-    found = store.account_parties(clinic_id, claims, statements)
+    claims = [i.key for i in view.items if i.kind == "claim"]
+    visits = [i.key for i in view.items if i.kind != "claim"]
+    found = store.account_parties(clinic_id, claims, visits)
     if not found:
         return None
     return Patient.model_validate(found["patient"]), Guarantor.model_validate(found["guarantor"])
+
+
+def account_statement(store: Store, clinic_id: str, account: str, as_of: date, terms: int) -> Statement | None:
+    """An account's statement as of ``as_of`` from the account ledger, before
+    the cycle's decision (None: no such account). Raises
+    :class:`gateway.cycles.LedgerMismatch` when it would disagree with the
+    ledger, and :class:`RunError` when no stored encounter names the guarantor."""
+    view = store.account(clinic_id, account, as_of)
+    if view is None:
+        return None
+    paid_by = store.payers_paid(clinic_id, [i.key for i in view.items if i.kind == "claim"])
+    lines = account_lines(view.items, paid_by, as_of)
+    parties = _parties(store, clinic_id, view)
+    if parties is None:
+        raise RunError(f"account {account}: no stored encounter or statement names its guarantor")
+    st = cycle_statement(clinic_id, account, *parties, lines, as_of, terms, -view.unapplied)
+    held = sum((i.patient_balance for i in view.items if i.pending > 0), Decimal("0.00"))
+    if st.total_due + held != view.balance:
+        raise LedgerMismatch(f"account {account}: the statement's total {st.total_due} is not the ledger's balance")
+    return st
 
 
 def run_clinic(
@@ -133,48 +147,38 @@ def run_clinic(
         result.skipped = "already run"
         return result
     terms = gw.pipeline.terms_days.get(clinic_id, DEFAULT_TERMS_DAYS)
-    to_send: list[tuple[Statement, AccountOutcome, Decision]] = []
+    to_send: list[tuple[Statement, AccountOutcome]] = []
     to_collect: list[tuple[Statement, AccountOutcome]] = []
-    entries: list[CycleEntry] = []
-    for account in _accounts(store, clinic_id, as_of):
-        view = store.account(clinic_id, account)
-        if view is None:
-            continue
-        cycle = store.account_cycle(clinic_id, account)
+    if policy.small_balance > 0:  # small balances are written off (audited), never mailed
+        for w in store.write_off_small(clinic_id, policy.small_balance, actor, as_of):
+            result.accounts.append(AccountOutcome(w.account, "write_off", f"item {w.item}: small balance", w.amount))
+    accounts = {a.account for a in store.accounts_due(clinic_id, as_of)} | {a.account for a in store.credits(clinic_id)}
+    for account in sorted(accounts):
         try:
-            lines = account_lines(view.items, cycle.first_billed)
-        except LedgerMismatch as exc:
-            glog.event(log, "statements.ledger_mismatch", logging.ERROR, clinic=clinic_id, error=str(exc))
+            draft = account_statement(store, clinic_id, account, as_of, terms)
+        except (LedgerMismatch, RunError) as exc:
+            glog.event(log, "statements.account_failed", logging.ERROR, clinic=clinic_id, error=str(exc))
             result.accounts.append(AccountOutcome(account, "failed", str(exc), Decimal("0.00")))
             continue
-        parties = _parties(store, clinic_id, view)
-        if parties is None:
-            result.accounts.append(
-                AccountOutcome(account, "failed", "no stored encounter names the guarantor", Decimal("0.00"))
-            )
+        if draft is None:
             continue
-        draft = cycle_statement(
-            clinic_id, account, *parties, lines, as_of, terms, getattr(view, "unapplied", Decimal("0.00"))
-        )
+        last = store.last_cycle(clinic_id, account)
         facts = facts_of(draft, as_of)
-        decision = decide(facts, cycle.last, policy, as_of)
+        decision = decide(facts, last, policy, as_of)
         outcome = AccountOutcome(account, decision.action, decision.reason, facts.due, decision.dunning_level)
         result.accounts.append(outcome)
-        if decision.action in ("statement", "final_notice"):
+        if decision.action in ("statement", "final_notice", "collections"):
             st = finish(draft, decision)
+            if decision.action == "collections":
+                assert last is not None
+                st = st.model_copy(update={"final_notice_on": last.final_notice_on})
+            else:  # aging counts from the first statement that billed each balance
+                store.mark_billed(clinic_id, account, billed_items(st), st.id, as_of)
             outcome.statement_id = st.id
-            to_send.append((st, outcome, decision))
-        elif decision.action == "collections":
-            assert cycle.last is not None
-            st = finish(draft, decision).model_copy(update={"final_notice_on": cycle.last.final_notice_on})
-            outcome.statement_id = st.id
-            to_collect.append((st, outcome))
-        elif decision.action == "write_off":
-            store.write_off_small(clinic_id, account, policy.small_balance, actor)
-            entries.append(CycleEntry(account, draft.id, "write_off", facts.due, facts.content_hash, decision.reason))
+            (to_collect if decision.action == "collections" else to_send).append((st, outcome))
     ctx = RenderContext(created=clock(), config=gw.config, control_numbers=store.control_numbers(), clinics=gw.clinics)
     docs = []
-    for destination, group in ((dest, [(s, o) for s, o, _ in to_send]), (policy.collections_to, to_collect)):
+    for destination, group in ((dest, to_send), (policy.collections_to, to_collect)):
         if not group:
             continue
         assert destination is not None  # collections only with collections_to (the settings require it)
@@ -186,11 +190,9 @@ def run_clinic(
             notice = {"statement": "statement", "final": "final", "collections": "collections"}[st.notice]
             run_entries.append(
                 CycleEntry(st.account_number, st.id, notice, st.total_due, facts_of(st, as_of).content_hash,
-                           outcome.reason, st.dunning_level, i, billed_items(st))
+                           outcome.reason, st.dunning_level, i)
             )  # fmt: skip
         docs += store.record_cycle(clinic_id, as_of, run_entries, rendered, destination, actor)
-    if entries:
-        store.record_cycle(clinic_id, as_of, entries, actor=actor)
     result.documents = docs
     if owner is not None:
         store.finish_statement_run(clinic_id, as_of, owner, result.counts())

@@ -23,11 +23,22 @@ AS_OF = date(2026, 6, 1)
 CREATED = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Adj:
+    """An item's adjustment (gateway.store.accounts.ItemAdjustment's shape)."""
+
+    payer_seq: int
+    group: str
+    reason: str
+    amount: Decimal
+    words: str
+
+
 @dataclass
 class Item:
     """An account item as AccountStore shows one (gateway.cycles.AccountItemLike)."""
 
-    clm01: str | None
+    key: str
     service_date: date
     description: str
     charge: Decimal
@@ -36,33 +47,43 @@ class Item:
     patient_paid: Decimal
     patient_balance: Decimal
     pending: Decimal = Decimal("0.00")
-    statement_id: str | None = None
-    payers: list[tuple[int, str, Decimal]] = field(default_factory=list)
-    patient_reasons: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    kind: str = "claim"
+    first_billed: date | None = None
+    adjustment_detail: list[Adj] = field(default_factory=list)
+    last_payer_seq: int | None = 2
+
+
+def _pr(seq: int, *reasons: tuple[str, str, str]) -> list[Adj]:
+    return [Adj(seq, "CO", "45", D("1.00"), "fee schedule")] + [Adj(seq, "PR", r, D(a), w) for r, w, a in reasons]
 
 
 ITEMS = [
-    # two insurers paid; the secondary left coinsurance and a deductible
+    # two insurers paid; the secondary (the last payer) left a deductible and coinsurance
     Item("V2001", date(2026, 3, 2), "Office visit, established patient", D("250.00"), D("170.00"), D("40.00"),
-         D("20.00"), D("20.00"), payers=[(1, "Example Health Plan", D("150.00")), (2, "Example Medicaid", D("20.00"))],
-         patient_reasons=[("1", "deductible", D("25.00")), ("2", "coinsurance", D("15.00"))]),
+         D("20.00"), D("20.00"), first_billed=date(2026, 3, 25),
+         adjustment_detail=_pr(1, ("1", "deductible", "60.00")) + _pr(2, ("1", "deductible", "25.00"),
+                                                                        ("2", "coinsurance", "15.00"))),
     # one insurer; a copay collected at the visit; nothing left
     Item("V2002", date(2026, 4, 6), "Flu vaccine", D("80.00"), D("45.00"), D("10.00"), D("25.00"), D("0.00"),
-         payers=[(1, "Example Health Plan", D("45.00"))], patient_reasons=[("3", "copay", D("25.00"))]),
+         adjustment_detail=_pr(1, ("3", "copay", "25.00")), last_payer_seq=1),
     # a copay larger than the share: a credit on this claim
     Item("V2003", date(2026, 4, 20), "Office visit, new patient", D("180.00"), D("120.00"), D("40.00"),
-         D("30.00"), D("-10.00"), payers=[(1, "Example Health Plan", D("120.00"))],
-         patient_reasons=[("3", "copay", D("20.00"))]),
+         D("30.00"), D("-10.00"), first_billed=date(2026, 5, 10), adjustment_detail=_pr(1, ("3", "copay", "20.00")),
+         last_payer_seq=1),
     # still at the insurer: shown, not due
     Item("V2004", date(2026, 5, 18), "Lab panel", D("95.00"), D("0.00"), D("0.00"), D("0.00"), D("0.00"),
-         pending=D("95.00")),
+         pending=D("95.00"), last_payer_seq=None),
 ]  # fmt: skip
+PAID_BY = {
+    "V2001": [(1, "Example Health Plan", D("150.00")), (2, "Example Medicaid", D("20.00"))],
+    "V2002": [(1, "Example Health Plan", D("45.00"))],
+    "V2003": [(1, "Example Health Plan", D("120.00"))],
+}
 WHO = PersonName(family="Rivera", given="Ana")
 
 
 def _statement(gw: Gateway, items=ITEMS, decision: Decision | None = None, credit: str = "0.00") -> Statement:
-    billed = {"V2001": date(2026, 3, 25), "V2003": date(2026, 5, 10)}
-    lines = account_lines(items, billed)
+    lines = account_lines(items, PAID_BY, AS_OF)
     patient = Patient(id="P77", name=WHO)
     home = Address(lines=["12 Elm Street"], city="Springfield", state="IL", postal_code="627010042")
     guarantor = Guarantor(name=WHO, address=home, relationship="self", account_number="G-5512")
@@ -83,7 +104,8 @@ def test_post_insurance_statement_reads_back_with_every_amount(example_gateway: 
     text = check_statement_pdf(_pdf(example_gateway, st), st)
     # both insurers and the patient's share in plain words, with their amounts
     assert "Paid by: Example Health Plan 150.00; Example Medicaid 20.00" in text
-    assert "Your share: deductible 25.00; coinsurance 15.00" in text
+    assert "Your share: deductible 25.00; coinsurance 15.00" in text  # the last payer's PR only
+    assert "deductible 60.00" not in text
     assert "Your share: copay 25.00" in text and "Your share: copay 20.00" in text
     assert "-10.00" in text  # the credit on V2003 is printed, not absorbed
     assert "Lab panel (insurance pending)" in text and "Awaiting insurance $95.00" in text
@@ -118,13 +140,12 @@ def test_an_account_credit_is_shown_and_nothing_is_asked(example_gateway: Gatewa
 def test_a_line_that_disagrees_with_the_ledger_is_refused() -> None:
     bad = Item("V9", date(2026, 3, 2), "Visit", D("100.00"), D("60.00"), D("10.00"), D("0.00"), D("25.00"))
     with pytest.raises(
-        LedgerMismatch, match=r"claim V9: .* = 30\.00, but the account ledger says the patient owes 25\.00"
+        LedgerMismatch, match=r"claim V9: .* = 30\.00, but the account ledger says 0\.00 pending and 25\.00"
     ):
-        account_lines([bad], {})
-    unpaid = Item("V8", date(2026, 3, 2), "Visit", D("100.00"), D("60.00"), D("10.00"), D("0.00"), D("30.00"),
-                  payers=[(1, "A", D("50.00"))])  # fmt: skip
+        account_lines([bad], {}, AS_OF)
+    unpaid = Item("V8", date(2026, 3, 2), "Visit", D("100.00"), D("60.00"), D("10.00"), D("0.00"), D("30.00"))
     with pytest.raises(LedgerMismatch, match="insurers' payments do not add up"):
-        account_lines([unpaid], {})
+        account_lines([unpaid], {"V8": [(1, "A", D("50.00"))]}, AS_OF)
 
 
 def test_facts_are_a_value() -> None:

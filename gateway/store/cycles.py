@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,10 +26,9 @@ from gateway.documents import Document
 @dataclass(frozen=True)
 class CycleEntry:
     """One account's outcome of a run, to record: ``notice`` (a statement, a
-    final notice, the collections export, a small-balance write-off), the
-    statement id, the dunning level, the total due and the content digest;
-    ``document``: the index of the document carrying it (None: none);
-    ``items``: (claim or statement id, first billed) of the balances shown."""
+    final notice, the collections export), the statement id, the dunning
+    level, the total due and the content digest; ``document``: the index of
+    the document carrying it (None: none)."""
 
     account: str
     statement_id: str
@@ -39,7 +38,6 @@ class CycleEntry:
     reason: str
     dunning_level: int = 0
     document: int | None = None
-    items: Sequence[tuple[str, date]] = ()
 
 
 @dataclass(frozen=True)
@@ -61,16 +59,6 @@ class CycleRow:
 
 
 @dataclass(frozen=True)
-class AccountCycle:
-    """What the rules need of an account's history: its last statement
-    (:class:`gateway.cycles.LastCycle`, None when never sent) and when the
-    patient was first billed for each balance (claim or statement id → date)."""
-
-    last: LastCycle | None
-    first_billed: dict[str, date] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class StatementRun:
     """One statement run of a clinic for a date: ``running`` (by ``owner``)
     or ``done`` with its counts (``summary``)."""
@@ -88,8 +76,9 @@ class CycleStore(ABC):
     """Statement cycles in the store (see the module doc). Every method is one transaction."""
 
     @abstractmethod
-    def account_cycle(self, clinic_id: str, account: str) -> AccountCycle:
-        """The account's last statement and first-billed dates."""
+    def last_cycle(self, clinic_id: str, account: str) -> LastCycle | None:
+        """The account's last statement (or final notice), with when its final
+        notice and collections export went out; None when never sent."""
 
     @abstractmethod
     def record_cycle(
@@ -103,10 +92,10 @@ class CycleStore(ABC):
     ) -> list[tuple[int, str]]:
         """In one transaction: ``documents`` go into the outbox for
         ``destination`` (as the batcher's do) and each entry is recorded with
-        the document carrying it, its items' first-billed dates kept (the
-        first one wins). An account already recorded for ``run_date`` is left
-        as it is (a run done again after a crash adds nothing). Returns
-        ``(outbox id, stored name)`` per document."""
+        the document carrying it. An account already recorded for
+        ``run_date`` is left as it is, and a document only its entries need is
+        not stored (a run done again after a crash adds nothing). Returns
+        ``(outbox id, stored name)`` per document stored."""
 
     @abstractmethod
     def cycle_history(self, clinic_id: str, account: str | None = None, limit: int = 200) -> list[CycleRow]:
@@ -126,6 +115,12 @@ class CycleStore(ABC):
     @abstractmethod
     def statement_runs(self, clinic_id: str | None = None, limit: int = 50) -> list[StatementRun]:
         """Runs, newest first."""
+
+    @abstractmethod
+    def payers_paid(self, clinic_id: str, claims: Sequence[str]) -> dict[str, list[tuple[int, str, Decimal]]]:
+        """What each insurer paid on each claim (CLM01): ``(payer place, payer
+        name, amount)`` per place that paid, from the claim ledger's payments
+        and the remits' payer names (the payer id when no remit names it)."""
 
     @abstractmethod
     def account_parties(self, clinic_id: str, claims: Sequence[str], statements: Sequence[str]) -> dict[str, Any]:

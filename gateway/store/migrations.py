@@ -446,8 +446,8 @@ CREATE TABLE claim_balances (
 """
 
 # Statement cycles (issue 14, gateway/store/sql_cycles.py): what each guarantor
-# account was sent and when, first-billed dates (statement aging), runs per
-# clinic and date. Ids, dates, amounts and digests only.
+# account was sent and when (first-billed dates are the account ledger's
+# billed_on), runs per clinic and date. Ids, dates, amounts and digests only.
 _STATEMENT_CYCLES = """
 CREATE TABLE statement_cycles (
     id             {pk},
@@ -466,14 +466,6 @@ CREATE TABLE statement_cycles (
     UNIQUE (clinic_id, account, run_date)
 );
 CREATE INDEX statement_cycles_notice ON statement_cycles (clinic_id, notice, run_date);
-CREATE TABLE statement_billed (
-    clinic_id     TEXT NOT NULL,
-    account       TEXT NOT NULL,
-    item          TEXT NOT NULL,
-    first_billed  TEXT NOT NULL,
-    statement_id  TEXT NOT NULL,
-    PRIMARY KEY (clinic_id, account, item)
-);
 CREATE TABLE statement_runs (
     clinic_id    TEXT NOT NULL,
     run_date     TEXT NOT NULL,
@@ -532,7 +524,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         15,
-        "statement cycles: statements, final notices and collections per account and run date; first billed; runs",
+        "statement cycles: statements, final notices and collections per account and run date; runs",
         portable(_STATEMENT_CYCLES),
     ),
     # 20-24: encryption at rest

@@ -2,10 +2,10 @@
 
 Tables (migration 15): ``statement_cycles`` (one row per account and run
 date: what was sent, the dunning level, the total due, the content digest,
-the outbox document), ``statement_billed`` (when the patient was first billed
-for each balance: aging on statements counts from it) and
-``statement_runs`` (one row per clinic and run date: a run recorded done is
-not run again after a restart).
+the outbox document) and ``statement_runs`` (one row per clinic and run date:
+a run recorded done is not run again after a restart). When the patient was
+first billed for a balance is the account ledger's (``billed_on``,
+:meth:`gateway.store.accounts.AccountStore.mark_billed`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from gateway.cycles import LastCycle
 from gateway.documents import Document
 from gateway.store.codec import ref
-from gateway.store.cycles import AccountCycle, CycleEntry, CycleRow, CycleStore, StatementRun
+from gateway.store.cycles import CycleEntry, CycleRow, CycleStore, StatementRun
 from gateway.store.sql_delivery import SQLDelivery
 from gateway.store.sql_submissions import ROW_KEY, row_ref
 from gateway.store.sqlbase import chunks, marks, to_json
@@ -34,7 +34,7 @@ _ROW = (
 class SQLCycles(SQLDelivery, CycleStore):
     """The SQL half of :class:`CycleStore` (see the module doc)."""
 
-    def account_cycle(self, clinic_id: str, account: str) -> AccountCycle:
+    def last_cycle(self, clinic_id: str, account: str) -> LastCycle | None:
         with self.read() as cur:
             cur.execute(
                 "SELECT run_date, content_hash, dunning_level FROM statement_cycles "
@@ -43,23 +43,17 @@ class SQLCycles(SQLDelivery, CycleStore):
                 (clinic_id, account),
             )
             last = cur.fetchone()
+            if last is None:
+                return None
             cur.execute(
                 "SELECT notice, MAX(run_date) FROM statement_cycles WHERE clinic_id = ? AND account = ? "
                 "AND notice IN ('final', 'collections') GROUP BY notice",
                 (clinic_id, account),
             )
-            marks_ = {n: date.fromisoformat(d) for n, d in cur.fetchall()}
-            cur.execute(
-                "SELECT item, first_billed FROM statement_billed WHERE clinic_id = ? AND account = ?",
-                (clinic_id, account),
-            )
-            billed = {item: date.fromisoformat(d) for item, d in cur.fetchall()}
-        cycle = None
-        if last is not None:
-            cycle = LastCycle(
-                date.fromisoformat(last[0]), last[1], int(last[2]), marks_.get("final"), marks_.get("collections")
-            )
-        return AccountCycle(cycle, billed)
+            noticed = {n: date.fromisoformat(d) for n, d in cur.fetchall()}
+        return LastCycle(
+            date.fromisoformat(last[0]), last[1], int(last[2]), noticed.get("final"), noticed.get("collections")
+        )
 
     def record_cycle(
         self,
@@ -98,17 +92,6 @@ class SQLCycles(SQLDelivery, CycleStore):
                     for e in todo
                 ],
             )  # fmt: skip
-            items = [
-                (clinic_id, e.account, item, billed.isoformat(), e.statement_id)
-                for e in todo
-                for item, billed in e.items
-            ]
-            if items:
-                cur.executemany(
-                    "INSERT INTO statement_billed (clinic_id, account, item, first_billed, statement_id) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (clinic_id, account, item) DO NOTHING",
-                    items,
-                )
             if todo:
                 counts: dict[str, int] = {}
                 for e in todo:
@@ -166,6 +149,35 @@ class SQLCycles(SQLDelivery, CycleStore):
                 StatementRun(c, date.fromisoformat(d), s, o, float(st), None if f is None else float(f), json.loads(sm))
                 for c, d, s, o, st, f, sm in cur.fetchall()
             ]
+
+    def payers_paid(self, clinic_id: str, claims: Sequence[str]) -> dict[str, list[tuple[int, str, Decimal]]]:
+        paid: dict[str, dict[int, Decimal]] = {}
+        names: dict[tuple[str, int], str] = {}
+        with self.read() as cur:
+            for part in chunks(sorted(set(claims))):
+                m = marks(len(part))
+                cur.execute(
+                    "SELECT l.clm01, l.payer_seq, l.amount, r.payer_name, r.payer_id FROM ledger l "
+                    "LEFT JOIN remits r ON r.id = l.remit_id "
+                    f"WHERE l.clinic_id = ? AND l.kind = 'payment' AND l.clm01 IN ({m}) ORDER BY l.id",
+                    (clinic_id, *part),
+                )
+                for clm01, seq, amount, name, payer in cur.fetchall():
+                    places = paid.setdefault(clm01, {})
+                    places[int(seq)] = places.get(int(seq), Decimal("0.00")) + Decimal(amount)
+                    if name or payer:
+                        names[(clm01, int(seq))] = name or payer
+                cur.execute(
+                    f"SELECT clm01, payer_seq, payer_id FROM claims WHERE clinic_id = ? AND clm01 IN ({m})",
+                    (clinic_id, *part),
+                )
+                for clm01, seq, payer in cur.fetchall():
+                    names.setdefault((clm01, int(seq)), payer or f"payer {seq}")
+        return {
+            clm01: [(seq, names.get((clm01, seq), f"payer {seq}"), amount) for seq, amount in sorted(places.items())
+                    if amount != 0]
+            for clm01, places in paid.items()
+        }  # fmt: skip
 
     def account_parties(self, clinic_id: str, claims: Sequence[str], statements: Sequence[str]) -> dict[str, Any]:
         with self.read() as cur:
