@@ -924,6 +924,7 @@ class RemitClaim(_Model):
     lines: list[RemitLine] = Field(default_factory=list)
     #: NM1*TT: the payer the claim was forwarded to (crossover), by id or name
     crossover_payer: str | None = None
+    #: NM1*TT: the crossover payer's name
     crossover_name: str | None = None
     segment: int
 

@@ -528,6 +528,8 @@ RESPONSES: dict[str, str] = {
     "RemitClaim": "",
     "RemitClaim.claim_id": "CLP01: our CLM01",
     "RemitClaim.status": "CLP02",
+    "RemitClaim.crossover_payer": "2100 NM1*TT NM109 (else NM103)",
+    "RemitClaim.crossover_name": "2100 NM1*TT NM103",
     "RemitClaim.status_text": "CLP02 in plain words",
     "RemitClaim.charge": "CLP03",
     "RemitClaim.paid": "CLP04",
