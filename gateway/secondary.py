@@ -36,6 +36,7 @@ from gateway.model import Adjustment, Claim, LineAdjudication, PriorAdjudication
 from gateway.posting import line_numbers, remit_line_numbers
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 
 
 class SecondaryBilling(BaseModel):
@@ -81,9 +82,10 @@ class Imbalance:
 
     def describe(self) -> str:
         where = "claim" if self.line is None else f"line {self.line}"
+        charge, paid, adjusted = (x.quantize(CENT) for x in (self.charge, self.paid, self.adjusted))
         return (
-            f"payer {self.order} ({'PST'[self.order - 1]}) {where}: charge {self.charge} ≠ paid {self.paid} + "
-            f"adjustments {self.adjusted} (5010 COB balancing: charge = paid + Σ CAS)"
+            f"payer {self.order} ({'PST'[self.order - 1]}) {where}: charge {charge} ≠ paid {paid} + "
+            f"adjustments {adjusted} (5010 COB balancing: charge = paid + Σ CAS)"
         )
 
 

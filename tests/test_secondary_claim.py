@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from gateway_plugins.renderers.x12.facts import cas_order, facts_of, to_claim
+from gateway_plugins.renderers.x12.reader import read_837
 from gateway_plugins.renderers.x12.validate import FileValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -248,3 +250,24 @@ def test_any_primary_answer_gives_a_balanced_secondary_pyx12_accepts(case: tuple
     assert secondary.total_charge == a.paid + sum((x.amount for x in a.adjustments), D(0)) + line_cas
     data = render([secondary]).content
     assert_valid_837(data)
+
+
+def test_the_reader_reads_back_what_was_written_2320_2330_2430() -> None:
+    primary = tertiary_too()
+    secondary, _ = next_payer_claim(primary, coinsurance(primary), PAID_ON)
+    assert secondary is not None
+    claim_level = coinsurance(primary).model_copy(
+        update={"lines": [], "adjustments": coinsurance(primary).all_adjustments()}
+    )
+    other, _ = next_payer_claim(primary, claim_level, PAID_ON)
+    assert other is not None
+    for claim in (secondary, other.model_copy(update={"id": "RIV-3002"})):
+        (read,) = read_837(render([claim]).content).claims
+        assert read == facts_of(claim)
+        back = to_claim(read)
+        written = [  # the 837P writes one CAS per group code
+            c.adjudication.model_copy(update={"adjustments": cas_order(c.adjudication.adjustments)})
+            for c in claim.other_coverages
+            if c.adjudication
+        ]
+        assert [c.adjudication for c in back.other_coverages if c.adjudication] == written

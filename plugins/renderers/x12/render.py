@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from gateway.codes import MAX_DIAGNOSES
@@ -23,6 +24,7 @@ from . import situational
 from . import values as v
 from .facts import (
     SELF,
+    cas_order,
     diagnosis_code,
     facility_differs,
     line_control_number,
@@ -182,10 +184,8 @@ def _patient_block(w: _Writer, claim: Claim) -> list[str]:
 
 def _cas(w: _Writer, adjustments: Sequence[PriorAdjustment], what: str) -> None:
     """CAS segments: one per group code, up to six reason/amount(/quantity) triples each."""
-    groups: dict[str, list[PriorAdjustment]] = {}
-    for a in adjustments:
-        groups.setdefault(a.group, []).append(a)
-    for group, items in groups.items():
+    for group, run in groupby(cas_order(adjustments), key=lambda a: a.group):
+        items = list(run)
         code = w.id(group, v.CODE, "{}'s CAS group code", what)
         for start in range(0, len(items), 6):
             triples: list[str] = []
