@@ -221,6 +221,22 @@ def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
 
 
+def self_pay_statement_id(clinic_id: str, encounter: Encounter) -> str:
+    """The id of an encounter's own statement (its self-pay part)."""
+    return claim_id(clinic_id, f"S{encounter.id}", 1, 1)
+
+
+def guarantor_account(encounter: Encounter, clinic_id: str) -> str:
+    """The guarantor account an encounter's claims and statement are owed on:
+    the guarantor's account number, else the patient id. A derived patient id
+    is unique to one message: as an account it could still meet another
+    message's, so such an encounter keeps its own (its statement id)."""
+    if encounter.guarantor is not None and encounter.guarantor.account_number:
+        return encounter.guarantor.account_number
+    patient = encounter.patient
+    return self_pay_statement_id(clinic_id, encounter) if patient.id_derived else patient.id
+
+
 def build_statements(
     encounter: Encounter, clinic: Clinic, today: date, terms_days: int | None = None
 ) -> list[Statement]:
@@ -240,10 +256,8 @@ def build_statements(
         guarantor = guarantor.model_copy(update={"email": patient.email})
     terms = terms_days if terms_days is not None else DEFAULT_TERMS_DAYS
     lines = statement_lines(encounter)
-    statement_id = claim_id(clinic.id, f"S{encounter.id}", 1, 1)
-    # a derived patient id is unique to one message: as an account it could
-    # still meet another message's, so the statement keeps its own account
-    account = guarantor.account_number or (statement_id if patient.id_derived else patient.id)
+    statement_id = self_pay_statement_id(clinic.id, encounter)
+    account = guarantor_account(encounter, clinic.id)
     return [
         Statement(
             id=statement_id,

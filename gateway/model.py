@@ -137,13 +137,57 @@ class Subscriber(_Model):
     group_name: str | None = None
 
 
+class PriorAdjustment(_Model):
+    """One CAS group/reason/amount of an earlier payer's answer as a later
+    payer's claim carries it (837P 2320 or 2430 CAS): ``group`` CO, PR, OA,
+    PI, CR; ``reason`` the CARC; a positive amount is money not paid."""
+
+    group: str
+    reason: str
+    amount: Money
+    quantity: Units | None = None
+
+
+class LineAdjudication(_Model):
+    """How an earlier payer paid one of our service lines (837P 2430):
+    ``line`` is our LX (1-based); SVD procedure, modifiers, units and paid
+    amount (SVD02); the line's CAS; the adjudication date (DTP*573)."""
+
+    line: int = Field(ge=1, le=50)
+    procedure_code: str
+    code_qualifier: str = "HC"
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: Units = Decimal(1)
+    paid: Money
+    adjustments: list[PriorAdjustment] = Field(default_factory=list)
+    adjudication_date: date
+
+
+class PriorAdjudication(_Model):
+    """What an earlier payer answered (its 835 CLP), carried by the claim to
+    the next payer on that payer's :class:`Coverage` in ``other_coverages``:
+    what it paid (2320 AMT*D), its claim-level CAS (2320), the remaining
+    patient liability (AMT*EAF), its claim control number (ICN, CLP07; 2330B
+    REF*F8), the adjudication date (DTP*573) and, when it answered per line,
+    the line adjudications (2430). Built by :mod:`gateway.secondary`."""
+
+    paid: Money
+    adjustments: list[PriorAdjustment] = Field(default_factory=list)
+    patient_responsibility: Money
+    claim_control_number: str | None = None
+    adjudication_date: date
+    lines: list[LineAdjudication] = Field(default_factory=list)
+
+
 class Coverage(_Model):
     """One insurance policy that pays for the patient's care.
 
     ``order`` 1 is primary, 2 secondary, 3 tertiary. ``relationship`` is the
     patient's X12 relationship to the subscriber ("18" = self).
     ``claim_filing_indicator`` is SBR09 (CI commercial, MB Medicare Part B,
-    MC Medicaid, BL Blue Cross…).
+    MC Medicaid, BL Blue Cross…). ``adjudication`` is set on an earlier
+    payer's coverage in a later payer's claim (secondary, tertiary): what
+    that payer answered (left out of the JSON when None, as every None).
     """
 
     order: int = Field(1, ge=1, le=3)
@@ -153,6 +197,7 @@ class Coverage(_Model):
     claim_filing_indicator: str = "CI"
     plan_name: str | None = None
     prior_payer_paid: Money | None = None
+    adjudication: PriorAdjudication | None = None
 
     @property
     def payer_responsibility_code(self) -> str:
@@ -1041,6 +1086,7 @@ class RemitClaim(_Model):
     lines: list[RemitLine] = Field(default_factory=list)
     #: NM1*TT: the payer the claim was forwarded to (crossover), by id or name
     crossover_payer: str | None = None
+    #: NM1*TT: the crossover payer's name
     crossover_name: str | None = None
     segment: int
 

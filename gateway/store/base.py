@@ -46,6 +46,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
+from gateway.store.accounts import AccountStore
 from gateway.store.cycles import CycleStore
 from gateway.store.outbox import DeliveryStore
 from gateway.store.remits import RemitStore
@@ -244,7 +245,7 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(SubmissionStore, DeliveryStore, RemitStore, CycleStore, ABC):
+class Store(SubmissionStore, DeliveryStore, RemitStore, AccountStore, CycleStore, ABC):
     """One durable store; a backend per database. Also a RecordLookup.
 
     Every abstract method here and in the mixed-in interfaces

@@ -445,6 +445,37 @@ CREATE TABLE claim_balances (
 )
 """
 
+# The patient side (issue 14): each guarantor account's ledger
+# (gateway/store/accounts.py) and the account each claim is owed on. No
+# patient data: clinic, account number, claim and statement ids, amounts.
+_ACCOUNTS = """
+ALTER TABLE claims ADD COLUMN account TEXT;
+CREATE INDEX claims_account ON claims (clinic_id, account);
+CREATE TABLE account_ledger (
+    id            {pk},
+    clinic_id     TEXT NOT NULL,
+    account       TEXT NOT NULL,
+    clm01         TEXT,
+    statement_id  TEXT,
+    line          INTEGER,
+    kind          TEXT NOT NULL,
+    amount        TEXT NOT NULL,
+    reference     TEXT,
+    method        TEXT,
+    source        TEXT,
+    actor         TEXT NOT NULL,
+    note          TEXT,
+    on_date       TEXT NOT NULL,
+    billed_on     TEXT,
+    billed_by     TEXT,
+    at            {real} NOT NULL
+);
+CREATE INDEX account_ledger_account ON account_ledger (clinic_id, account);
+CREATE INDEX account_ledger_claim ON account_ledger (clinic_id, clm01);
+CREATE INDEX account_ledger_statement ON account_ledger (clinic_id, statement_id);
+CREATE INDEX account_ledger_reference ON account_ledger (clinic_id, reference)
+"""
+
 # Statement cycles (issue 14, gateway/store/sql_cycles.py): what each guarantor
 # account was sent and when (first-billed dates are the account ledger's
 # billed_on), runs per clinic and date. Ids, dates, amounts and digests only.
@@ -509,6 +540,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         7, "closed loop: X12 control numbers per claim, acks, remits, remit claims, PLB, ledger", portable(_CLOSED_LOOP)
     ),
+    Migration(9, "guarantor accounts: account_ledger, the account of each claim", portable(_ACCOUNTS)),
     # 10-14: the operator console (gateway/store/console_sql.py)
     Migration(
         10,

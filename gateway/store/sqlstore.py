@@ -317,6 +317,7 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
         )  # fmt: skip
         self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
                              worker, now)  # fmt: skip
+        self._charge_statements(cur, admitted, worker, now)
         records = [
             (o.clinic_id, u.kind, *self._record_sealed(o.clinic_id, u.kind, u.key, u.value), o.message_id, now)
             for o in todo
