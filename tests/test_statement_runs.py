@@ -9,6 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -195,3 +200,61 @@ def test_an_unknown_clinic_is_refused(tmp_path: Path, clinic: str) -> None:
     config = deployment(tmp_path)
     result = CliRunner().invoke(cli, ["statements", "run", "--config", str(config), "--clinic", clinic])
     assert result.exit_code == 2 and f"clinic {clinic} is not configured" in result.output
+
+
+def _daemon(config: Path, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "run", "--config", str(config),
+           "--workers", "0", "--statements-every", "0.3"]  # fmt: skip
+    return subprocess.Popen(cmd, stderr=log.open("ab"), stdout=subprocess.DEVNULL)
+
+
+def _events(log: Path, name: str) -> list[dict]:
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    return [e for e in lines if e.get("event") == name]
+
+
+def _wait(check, timeout: float = 40.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_gateway_run_makes_the_daily_run_once_and_takes_over_a_crashed_one(tmp_path: Path) -> None:
+    config = deployment(tmp_path)
+    gw = Gateway.from_config(config)
+    db = gw.loaded.state_dir / "gateway.sqlite"
+    with open_store(db) as store:
+        books(store)
+        # a run of today held by a process that died mid-run (kill -9): taken over at once, not after an hour
+        assert store.begin_statement_run(CLINIC, TODAY, f"{socket.gethostname()}:999999999:statements", 3600)
+    statements_dir = config.parent / "outbox" / "statements"
+    log = tmp_path / "daemon.log"
+    proc = _daemon(config, log)
+    try:
+        _wait(lambda: statements_dir.exists() and len(list(statements_dir.iterdir())) == 1)
+        _wait(lambda: len(_events(log, "statements.run")) == 2)  # riverside and lakeside, once each
+        time.sleep(1.5)  # several more looks: the runs are done, nothing is run again
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0
+    runs = _events(log, "statements.run")
+    assert sorted(e["clinic"] for e in runs) == ["lakeside", "riverside"] and not _events(log, "statements.run_failed")
+    (pdf,) = statements_dir.iterdir()
+    assert "Total due $40.00" in "\n".join(pdf_text(pdf.read_bytes())[1])
+
+    # a restart the same day: the store says the run is done, nothing is redone
+    proc = _daemon(config, log)
+    try:
+        time.sleep(3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert len(_events(log, "statements.run")) == 2 and len(list(statements_dir.iterdir())) == 1
+    with open_store(db) as store:
+        done = {r.clinic_id: r for r in store.statement_runs()}
+        assert done[CLINIC].status == "done" and done[CLINIC].summary == {"statement": 1, "write_off": 1}
+        assert [r.notice for r in store.cycle_history(CLINIC)] == ["statement"]
