@@ -27,7 +27,7 @@ from gateway.remits_cli import _as_of
 @click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
               help="Run for this day (YYYY-MM-DD, UTC; default today).")  # fmt: skip
 @click.option("--deliver", is_flag=True,
-              help="Then deliver the outbox's due documents once, as the daemon does (without gateway run).")  # fmt: skip
+              help="Then deliver the outbox's due documents once, as the daemon would.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
 def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, deliver: bool, as_json: bool) -> None:
     """Run the statement cycle once: for every guarantor account with a
