@@ -768,6 +768,8 @@ class StatementCycle(_Model):
         days = [d.min_days for d in self.dunning]
         if days != sorted(set(days)):
             raise ValueError("dunning steps must have increasing min_days, each once")
+        if self.collections_after_days is not None and not self.collections_to:
+            raise ValueError("collections_after needs collections_to: the destination of the agency's export")
         if self.collections_after_days is not None and self.final_notice_after_days is None:
             raise ValueError(
                 "collections_after needs final_notice_after: an account goes to collections only after its final notice"
