@@ -218,7 +218,8 @@ def run_all(
 
 class StatementScheduler:
     """The daemon's statement runs: every ``period`` seconds (default once an
-    hour), each clinic's run for today (UTC) unless the store records it done;
+    hour; the first look ``min(period, 30 s)`` after start), each clinic's run
+    for today (UTC) unless the store records it done;
     a run interrupted by a crash is taken over once its ``running`` row is
     ``stale_after`` seconds old. Runs in a thread with its own store."""
 
@@ -256,6 +257,9 @@ class StatementScheduler:
         return out
 
     def _loop(self) -> None:
+        # the first look waits a little (at most 30 s): start-up work (the journal, workers) goes first
+        if self.stop.wait(min(self.period, 30.0)):
+            return
         while not self.stop.is_set():
             started = time.monotonic()
             self.tick()
