@@ -195,8 +195,11 @@ def _group(cli: click.Group, kind: Kind) -> None:
     noun = _NOUN[kind]
     actions = ACTIONS[kind]
 
-    @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
-             + (", adjust a balance." if kind == "claims" else "; run the statement cycle."))
+    @cli.group(
+        name=kind,
+        help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
+        + (", adjust a balance." if kind == "claims" else "; run the statement cycle."),
+    )
     def group() -> None:
         pass
 
