@@ -208,13 +208,15 @@ def allocate_paid(lines: list[StatementLine], paid: Decimal | None) -> None:
 
 
 def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
-    """Balances due by age of the service date on the statement date:
-    0–30 days current, 31–60, 61–90, over 90. Pending lines are not due."""
+    """Balances due by age on the statement date: 0–30 days current, 31–60,
+    61–90, over 90. The age counts from the date the patient was first billed
+    for the line (``first_billed``, statement cycles) or else from its service
+    date (self-pay statements, billed at the visit). Pending lines are not due."""
     buckets = [Decimal("0.00")] * 4
     for ln in lines:
         if ln.insurance_pending:
             continue
-        days = (statement_date - ln.service_date).days
+        days = (statement_date - (ln.first_billed or ln.service_date)).days
         buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += ln.balance
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
 

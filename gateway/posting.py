@@ -133,6 +133,21 @@ def line_numbers(clm01: str, controls: list[str | None]) -> dict[str, int]:
 _SUFFIX = re.compile(r"-(\d+)$")
 
 
+def remit_line_numbers(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[int | None]:
+    """The LX of our line each SVC of ``clp`` pays: by its REF*6R (``lx_of``,
+    :func:`line_numbers`, or a ``-<n>`` suffix), else by its place in the
+    CLP; None when it matches none of our ``line_count`` lines."""
+    out: list[int | None] = []
+    for i, ln in enumerate(clp.lines, 1):
+        lx = lx_of.get(ln.control_number or "")
+        if lx is None and ln.control_number and (m := _SUFFIX.search(ln.control_number)):
+            lx = int(m.group(1)) if 1 <= int(m.group(1)) <= line_count else None
+        if lx is None:
+            lx = i if i <= line_count else None
+        out.append(lx)
+    return out
+
+
 def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[Entry]:
     """What one CLP posts: per SVC line (LX by REF*6R, else by its place in
     the CLP) the payment SVC03 and each CAS; claim-level CAS with no line;
@@ -143,12 +158,7 @@ def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> li
     adj_kind = "denial" if clp.status == "4" else "adjustment"
     out: list[Entry] = []
     line_paid = ZERO
-    for i, ln in enumerate(clp.lines, 1):
-        lx = lx_of.get(ln.control_number or "")
-        if lx is None and ln.control_number and (m := _SUFFIX.search(ln.control_number)):
-            lx = int(m.group(1)) if 1 <= int(m.group(1)) <= line_count else None
-        if lx is None:
-            lx = i if i <= line_count else None
+    for ln, lx in zip(clp.lines, remit_line_numbers(clp, lx_of, line_count), strict=True):
         if ln.paid != 0:
             out.append((lx, "payment", None, None, ln.paid))
         line_paid += ln.paid

@@ -129,7 +129,7 @@ BUILT_IN: dict[str, CommandSpec] = {
         "gateway.accounts_cli:payments", "Patient payments: import a lockbox, portal or front-desk CSV.", _STORE
     ),
     "statements": CommandSpec(
-        _STORED, "Statements in the store: list, show one's story, resolve held content.", _STORE
+        _STORED, "Statements in the store: list, show, resolve held content; run the statement cycle.", _STORE
     ),
     "console": CommandSpec(_CONSOLE, "Serve the web console and JSON API alone against the store.", _WEB),
     "users": CommandSpec(_CONSOLE, "Console users and their roles: viewer, operator, admin.", _WEB),

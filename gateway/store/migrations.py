@@ -476,6 +476,39 @@ CREATE INDEX account_ledger_statement ON account_ledger (clinic_id, statement_id
 CREATE INDEX account_ledger_reference ON account_ledger (clinic_id, reference)
 """
 
+# Statement cycles (issue 14, gateway/store/sql_cycles.py): what each guarantor
+# account was sent and when (first-billed dates are the account ledger's
+# billed_on), runs per clinic and date. Ids, dates, amounts and digests only.
+_STATEMENT_CYCLES = """
+CREATE TABLE statement_cycles (
+    id             {pk},
+    clinic_id      TEXT NOT NULL,
+    account        TEXT NOT NULL,
+    statement_id   TEXT NOT NULL,
+    run_date       TEXT NOT NULL,
+    notice         TEXT NOT NULL,
+    dunning_level  INTEGER NOT NULL DEFAULT 0,
+    total_due      TEXT NOT NULL,
+    content_hash   TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    outbox_id      BIGINT,
+    actor          TEXT NOT NULL,
+    created_at     {real} NOT NULL,
+    UNIQUE (clinic_id, account, run_date)
+);
+CREATE INDEX statement_cycles_notice ON statement_cycles (clinic_id, notice, run_date);
+CREATE TABLE statement_runs (
+    clinic_id    TEXT NOT NULL,
+    run_date     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    started_at   {real} NOT NULL,
+    finished_at  {real},
+    summary      TEXT NOT NULL DEFAULT '{{}}',
+    PRIMARY KEY (clinic_id, run_date)
+)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -520,6 +553,11 @@ MIGRATIONS: list[Migration] = [
         13,
         "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
         {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
+    ),
+    Migration(
+        15,
+        "statement cycles: statements, final notices and collections per account and run date; runs",
+        portable(_STATEMENT_CYCLES),
     ),
     # 20-24: encryption at rest
     Migration(20, "encryption at rest: store_keys (key ids in use, a check value per key)", portable(_STORE_KEYS)),
