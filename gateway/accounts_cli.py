@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -213,18 +212,6 @@ def credits(config: Path, store_url: str | None, clinic: str | None, as_json: bo
         click.echo(f"{c['clinic']:<12} {c['account_number']:<20} credit {c['credit']:>10}  since {c['since']}")
 
 
-def small_balance(gw: Any, clinic_id: str) -> Decimal:
-    """A clinic's small-balance threshold: ``small_balance`` of its statement
-    cycle (``gateway_statement_cycle``); 0.00 (off) when no plugin answers."""
-    host = gw.host
-    if not hasattr(host.pm.hook, "gateway_statement_cycle"):
-        return ZERO
-    cycle, failed = host.first_result("gateway_statement_cycle", clinic=gw.clinics[clinic_id])
-    if failed:
-        raise click.ClickException(f"clinic {clinic_id}: {failed[0].message}")
-    return Decimal(str(getattr(cycle, "small_balance", ZERO))) if cycle is not None else ZERO
-
-
 @accounts.command("write-off-small")
 @CONFIG
 @STORE
@@ -234,9 +221,12 @@ def small_balance(gw: Any, clinic_id: str) -> Decimal:
 def write_off_small(config: Path, store_url: str | None, clinic: str | None, as_of: date, as_json: bool) -> None:
     """Write off every account balance above zero and at or under the
     clinic's small-balance threshold (statements settings ``cycle:
-    small_balance``; 0.00, the default, writes off nothing): a write_off row
-    per claim, an audit row per account, claims brought to 0 closed."""
+    small_balance``, read through the ``gateway_statement_cycle`` hook;
+    0.00, the default, writes off nothing): a write_off row per claim, an
+    audit row per account, claims brought to 0 closed. ``gateway statements
+    run`` does the same before it produces statements."""
     from gateway.app import Gateway
+    from gateway.cycles import statement_cycle
 
     gw = Gateway.from_config(config)
     ids = [clinic] if clinic else sorted(gw.clinics)
@@ -246,7 +236,7 @@ def write_off_small(config: Path, store_url: str | None, clinic: str | None, as_
     done, thresholds = [], {}
     with _open(config, store_url) as store:
         for cid in ids:
-            thresholds[cid] = small_balance(gw, cid)
+            thresholds[cid] = statement_cycle(gw.host, gw.clinics[cid]).small_balance
             done += store.write_off_small(cid, thresholds[cid], _actor(), as_of)
     out = {
         "as_of": as_of.isoformat(), "thresholds": {c: money(t) for c, t in thresholds.items()},

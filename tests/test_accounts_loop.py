@@ -153,3 +153,33 @@ def test_payments_import_oldest_first_named_claim_bad_rows_and_twice(posted: Loo
                                                                (0, ["CHK-10", "WEB-11"])]  # fmt: skip
     assert cli(posted, "accounts", "credits").startswith("no account in credit")
     assert "small balances off" in cli(posted, "accounts", "write-off-small")
+
+
+def test_write_off_small_uses_the_clinics_small_balance_setting(posted: Loop) -> None:
+    with posted.store() as store:
+        (due,) = store.accounts_due(CLINIC)
+        owing = [i.key for i in store.account(CLINIC, due.account).items if i.patient_balance > 0]
+    assert 0 < due.balance <= 1000 and owing
+    text = posted.config.read_text()
+    anchor = "        logo: statements/riverside-logo.png\n"
+    assert anchor in text
+    below = due.balance - D("0.01")
+    posted.config.write_text(text.replace(anchor, anchor + f'        cycle:\n          small_balance: "{below}"\n'))
+    assert f"at or under {below}: 0 item(s)" in cli(posted, "accounts", "write-off-small", "--clinic", CLINIC)
+    posted.config.write_text(
+        text.replace(anchor, anchor + f'        cycle:\n          small_balance: "{due.balance}"\n')
+    )
+    out = json.loads(cli(posted, "accounts", "write-off-small", "--clinic", CLINIC, "--json"))
+    assert out["thresholds"] == {CLINIC: f"{due.balance:.2f}"}
+    assert sum((D(w["amount"]) for w in out["written_off"]), D("0")) == due.balance
+    assert sorted(w["item"] for w in out["written_off"]) == sorted(owing)
+    with posted.store() as store:
+        view = store.account(CLINIC, due.account)
+        assert view.balance == 0 and store.accounts_due(CLINIC) == []
+        assert {store.submissions("claims", CLINIC, k)[-1].status for k in owing} == {"closed"}
+        assert_account_balances(view)
+        with store.read() as cur:
+            cur.execute("SELECT detail FROM audit WHERE action = 'account-write-off'")
+            (audit,) = [json.loads(r[0]) for r in cur.fetchall()]
+    assert audit["amount"] == f"{due.balance:.2f}" and audit["account_number"] == due.account
+    posted.config.write_text(text)
