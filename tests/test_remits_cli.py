@@ -75,21 +75,25 @@ def test_ar_aging_holds_the_denied_claim_and_moves_it_with_the_days(loop: Loop) 
     (denied,) = [c for r in loop.remits() for c in r.claims if c.status == "4"]
     report = loop.json("ar", "--format", "json")
     assert report["as_of"] == TODAY.isoformat() and report["buckets"] == ["0-30", "31-60", "61-90", "90+"]
-    (payer_row,) = [r for r in report["rows"] if r["payer"] != "*"]
-    (total_row,) = [r for r in report["rows"] if r["payer"] == "*"]
+    # payers still owed something (other payer rows carry only what patients owe on their claims)
+    (payer_row,) = [r for r in report["rows"] if r["payer"] != "*" and r["claims"]]
+    assert all(D(r["total"]) == 0 for r in report["rows"] if r["payer"] != "*" and r is not payer_row)
+    (total_row,) = [r for r in report["rows"] if r["payer"] == "*" and r["clinic"] == payer_row["clinic"]]
     # everything else was paid, adjusted and closed; the 277CA-rejected claim was never accepted
     assert payer_row["claims"] == 1 and D(payer_row["0-30"]) == denied.charge == D(total_row["total"])
     later = loop.json("ar", "--format", "json", "--as-of", (TODAY + timedelta(days=45)).isoformat())
-    assert {r["31-60"] for r in later["rows"]} == {f"{denied.charge:.2f}"} and {r["0-30"] for r in later["rows"]} == {
-        "0.00"
-    }
+    aged = [r for r in later["rows"] if r["claims"]]
+    assert {r["31-60"] for r in aged} == {f"{denied.charge:.2f}"} and {r["0-30"] for r in aged} == {"0.00"}
+    # the patient column: what patients owe on the claims each payer answered last, summed in the clinic's row
+    payers = [r for r in report["rows"] if r["payer"] != "*" and r["clinic"] == payer_row["clinic"]]
+    assert D(total_row["patient"]) == sum((D(r["patient"]) for r in payers), D("0")) > 0
     rows = list(csv.DictReader(io.StringIO(loop.cli("ar", "--format", "csv", "--clinic", payer_row["clinic"]))))
-    assert list(rows[0]) == ["clinic", "payer", "claims", "0-30", "31-60", "61-90", "90+", "total"]
-    assert [r["payer"] for r in rows] == [payer_row["payer"], "*"]
+    assert list(rows[0]) == ["clinic", "payer", "claims", "0-30", "31-60", "61-90", "90+", "total", "patient"]
+    assert [r["payer"] for r in rows if r["claims"] != "0"] == [payer_row["payer"], "*"]
     table = loop.cli("ar")
     assert "all payers" in table and f"{denied.charge:.2f}" in table
     other = "lakeside" if payer_row["clinic"] == "riverside" else "riverside"
-    assert loop.json("ar", "--format", "json", "--clinic", other)["rows"] == []
+    assert [r for r in loop.json("ar", "--format", "json", "--clinic", other)["rows"] if r["claims"]] == []
 
 
 def test_follow_up_lists_the_rejected_claim_and_denials_by_reason(loop: Loop) -> None:
