@@ -30,7 +30,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,12 +57,13 @@ REFUSED = "GW-INPUT-REFUSED"
 #: messages journaled per transaction, and the bytes that end a chunk sooner
 JOURNAL_CHUNK = 500
 JOURNAL_BYTES = 32 * 1024 * 1024
-#: a one-shot worker's batch (messages per claim; results are committed per
-#: ``flush_encounters`` encounters) and lease
-SETTINGS = WorkerSettings(batch=256, lease=600.0)
 #: the raw bytes one claim of the one-shot worker may hold: large inputs are
 #: claimed a few at a time, so a run's memory does not grow with its inputs
 CLAIM_BYTES = 32 * 1024 * 1024
+#: a one-shot worker's batch (messages per claim; results are committed per
+#: ``flush_encounters`` encounters), lease and claim size (one worker: no
+#: one to share with, so large claims)
+SETTINGS = WorkerSettings(batch=256, lease=600.0, claim_bytes=CLAIM_BYTES)
 #: messages whose reports are read at once for the summary
 REPORT_CHUNK = 200
 #: waiting claims/statements the batcher cuts per pass (a multiple of the
@@ -222,11 +223,10 @@ class OneShot:
                 self.progress(1)
 
     def _process(self) -> None:
-        batch = max(1, min(SETTINGS.batch, CLAIM_BYTES // max(self._largest, 1)))
-        settings = replace(SETTINGS, batch=batch)
         worker = Worker(
-            self.gateway.pipeline, self.store, worker_id("process"), settings, today=lambda: self.today, lane=self.lane
+            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane
         )
+        worker.largest = self._largest  # the first claim sized by the largest input journaled
         while worker.run_once():
             self._processed += [c.message_id for c in worker.last]
             self.progress(len(worker.last))
