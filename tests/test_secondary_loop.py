@@ -335,3 +335,30 @@ def test_secondary_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # noqa: 
         assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")]
         sec = [e for e in store.ledger(CLINIC, cob.clm01) if e.payer_seq == 2]
         assert balance(sec) == (Decimal(subs[1].total_charge), clp.paid, ZERO)
+
+
+def test_gateway_demo_shows_primary_secondary_837_and_secondary_835(tmp_path: Path) -> None:
+    import json
+
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    sec = json.loads((tmp_path / "summary.json").read_text())["delivery"]["loop"]["secondary"]
+    assert "V10009" in sec["claims"] and sec["response_messages_quarantined"] == 0  # the COB fixture's visit
+    assert f"secondary: {len(sec['claims'])} claim(s) billed to the next payer" in result.output
+    for name in sec["files"]:
+        data = (tmp_path / name).read_bytes()
+        assert_valid_x12(data, "837")
+        assert FileValidator().validate(data).errors == []
+        assert "SBR*S*" in data.decode()
+    remits = sorted((tmp_path / "responses-secondary").glob("*.835.x12"))
+    for f in remits:
+        assert_valid_x12(f.read_bytes(), "835")
+    paid = sum((c["paid"] for f in remits for c in edi_view(f)), ZERO)
+    assert paid == Decimal(sec["paid"]) > 0
+    with open_store(tmp_path / "deployment" / "state" / "gateway.sqlite") as store:
+        for clm01 in sec["claims"]:
+            subs = store.submissions("claims", CLINIC, clm01)
+            assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")], clm01
+            for seq in (1, 2):
+                charge, _, left = balance(ledger(store, clm01, seq))
+                assert left == 0 and charge == Decimal(subs[0].total_charge)
