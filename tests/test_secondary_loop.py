@@ -168,6 +168,8 @@ def test_primary_835_bills_the_secondary_which_posts_and_balances(tmp_path: Path
     with cob.store() as store:
         subs = store.submissions("claims", CLINIC, cob.clm01)
         assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")]
+        kinds = [e.kind for e in store.events("claims", CLINIC, cob.clm01) if e.payer_seq == 2]
+        assert {"accepted_999", "acknowledged_277", "partially_paid", "closed"} <= set(kinds)  # its own answers
         sec = ledger(store, cob.clm01, 2)
         assert balance(sec) == (Decimal(primary.total_charge), clp.paid, ZERO)
         assert sum(e.amount for e in sec if e.kind == "prior_payer") == 0  # netted out: its own OA-23 says it now

@@ -89,6 +89,8 @@ _TOUCH_BALANCE = (
     "last_response_at = excluded.last_response_at, "
     "updated_at = excluded.updated_at"
 )
+#: statuses of a submission a 277CA may still be the answer for
+_AWAITING_277 = frozenset({"batched", "delivered", "accepted_999"})
 #: statuses of a submission that is no longer owed anything (left out of open balances)
 _NOT_OWED = ("rejected_999", "rejected_277", "voided")
 
@@ -318,7 +320,9 @@ class SQLRemits(SQLBase, RemitStore):
             sent = self._latest_sent(cur, clinic, [doc.claim_id])
             if not sent:
                 return []
-            s = sent[min(sent)] if len(sent) == 1 else sent.get((doc.claim_id, 1)) or sent[min(sent)]
+            # with a secondary out, the place still waiting for a 277CA is the one it answers
+            waiting = [k for k, v in sent.items() if v.status in _AWAITING_277]
+            s = sent[max(waiting)] if waiting else sent.get((doc.claim_id, 1)) or sent[min(sent)]
             return [(s.row, clinic, s.clm01, s.status, not doc.rejected, ack277_reasons(doc))]
         if isinstance(doc, InterchangeAck):
             cur.execute(f"SELECT {cols} FROM claims WHERE x12_interchange = ?{self._lock_clause}", (doc.interchange,))
