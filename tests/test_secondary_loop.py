@@ -364,3 +364,50 @@ def test_gateway_demo_shows_primary_secondary_837_and_secondary_835(tmp_path: Pa
             for seq in (1, 2):
                 charge, _, left = balance(ledger(store, clm01, seq))
                 assert left == 0 and charge == Decimal(subs[0].total_charge)
+
+
+def test_tertiary_after_the_secondary_answers(tmp_path: Path) -> None:
+    """A third coverage (Medicaid): the secondary's 835 leaves PR, so the tertiary goes out with both answers."""
+    raw = COB.read_bytes()
+    in1_1 = next(seg for seg in raw.split(b"\r") if seg.startswith(b"IN1|1|"))
+    third = in1_1.replace(b"IN1|1|MEDICARE-B|MEDICARE|Medicare", b"IN1|3|MCD|MEDICAID|Medicaid").replace(
+        b"1EG4TE5MK74", b"MCD000777"
+    )
+    assert third != in1_1
+    visits = tmp_path / "visits"
+    visits.mkdir()
+    (visits / "three.hl7").write_bytes(raw.rstrip(b"\r\n") + b"\r" + third + b"\r")
+    config = cob_deployment(tmp_path)
+    run(config, tmp_path / "out", visits)
+    (x12,) = sorted((tmp_path / "out" / "claims-out").glob("*.x12"))
+    sim = simulate_payer([x12], tmp_path / "responses")
+    (clm01,) = sim.outcomes
+    cob = Cob(config, tmp_path, clm01, x12, sim)
+    out = post(cob, cob.answers("835"), "answers-1")
+    (sec_file,) = secondary_files(out)
+    simulate_payer([sec_file], tmp_path / "responses-2")
+    (f,) = [p for p in (tmp_path / "responses-2").iterdir() if ".835." in p.name]
+    out = post(cob, [f], "answers-2")
+    (ter_file,) = secondary_files(out)
+    data = ter_file.read_bytes()
+    assert_valid_x12(data, "837")
+    assert FileValidator().validate(data).errors == []
+    text = data.decode()
+    assert "SBR*T*" in text and "SBR*P*" in text and "SBR*S*" in text
+    assert "SVD*EXMEDB01*" in text and "SVD*EXPAYER1*" in text
+    sim3 = simulate_payer([ter_file], tmp_path / "responses-3")
+    (f,) = [p for p in (tmp_path / "responses-3").iterdir() if ".835." in p.name]
+    (clp,) = sim3.remits[0].claims
+    assert clp.status == "3"
+    post(cob, [f], "answers-3")
+    with cob.store() as store:
+        subs = store.submissions("claims", CLINIC, clm01)
+        assert [(s.payer_seq, s.status, s.payer_id) for s in subs] == [
+            (1, "closed", "EXMEDB01"), (2, "closed", "EXPAYER1"), (3, "closed", "EXMCD01")
+        ]  # fmt: skip
+        left_by_secondary = sum((e.amount for e in ledger(store, clm01, 2) if e.group == "PR"), ZERO)
+        ter = ledger(store, clm01, 3)
+        (created,) = [e for e in ter if e.kind == "prior_payer" and e.remit_id is None]
+        assert created.amount == Decimal(subs[0].total_charge) - left_by_secondary
+        for seq in (1, 2, 3):
+            assert balance(ledger(store, clm01, seq))[2] == 0
