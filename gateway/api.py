@@ -16,7 +16,7 @@ plugins' imports in agreement.
 from __future__ import annotations
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.4.0"
+API_VERSION = "1.5.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"
@@ -42,15 +42,18 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "DateAddition",
         "DateQualifier",
         "Diagnosis",
+        "DunningStep",
         "Encounter",
         "Finding",
         "Guarantor",
+        "InsurancePaid",
         "InterchangeAck",
         "LineAck277",
         "Money",
         "NoteAddition",
         "NoteQualifier",
         "Patient",
+        "PatientShare",
         "Payer",
         "PersonName",
         "Provider",
@@ -70,6 +73,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "Severity",
         "Sex",
         "Statement",
+        "StatementCycle",
         "StatementLine",
         "Status277",
         "StatusCode",

@@ -196,7 +196,7 @@ def _group(cli: click.Group, kind: Kind) -> None:
     actions = ACTIONS[kind]
 
     @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
-             + (", adjust a balance." if kind == "claims" else "."))
+             + (", adjust a balance." if kind == "claims" else "; run the statement cycle."))
     def group() -> None:
         pass
 

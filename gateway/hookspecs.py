@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch, StatementCycle
     from gateway.secondary import SecondaryBilling
 
 PROJECT = "gateway"
@@ -141,6 +141,21 @@ def gateway_statement_terms(clinic: Clinic) -> int | None:
     Called once per clinic at start-up (the core reads no plugin's settings:
     the statements plugin answers from ``settings.statements.terms_days``).
     When no plugin answers, 30 days.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_statement_cycle(clinic: Clinic) -> StatementCycle | None:
+    """A clinic's statement cycle: how often statements go out while a
+    balance is due, the small-balance threshold, the dunning wording by age,
+    the final notice and when an account goes to collections; stops at the
+    first non-None result.
+
+    Called once per clinic when statement cycles run (``gateway statements
+    run``, the daemon's daily run; the statements plugin answers from
+    ``settings.statements.cycle``). Return a
+    :class:`~gateway.model.StatementCycle`. When no plugin answers, every 30
+    days, no write-off, no dunning wording, no final notice.
     """
 
 
@@ -266,7 +281,7 @@ def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | No
 
 
 #: Hooks called once per gateway instance (``gateway_claim_destination`` and
-#: ``gateway_secondary_billing``: by the batcher).
+#: ``gateway_secondary_billing``: by the batcher; ``gateway_statement_cycle``: by each statement run).
 STARTUP_HOOKS = (
     "gateway_register_settings",
     "gateway_register_renderers",
@@ -275,6 +290,7 @@ STARTUP_HOOKS = (
     "gateway_register_commands",
     "gateway_load_clinic",
     "gateway_statement_terms",
+    "gateway_statement_cycle",
     "gateway_claim_destination",
     "gateway_secondary_billing",
 )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -603,8 +603,51 @@ class Claim(_ClaimInfo):
         return self.coverage.payer
 
 
-class StatementLine(_Model):
-    """One row of a patient statement, by date of service."""
+class _Added(_Model):
+    """A model that gained fields after stores held its JSON: ``_ADDED``
+    fields still at their default are left out when serialised, so an old
+    item serialises (and digests: the store's duplicate rule) as before."""
+
+    _ADDED: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_added(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in self._ADDED:
+                if key in data and getattr(self, key) == type(self).model_fields[key].get_default(
+                    call_default_factory=True
+                ):
+                    del data[key]
+        return data
+
+
+class InsurancePaid(_Model):
+    """What one insurer paid on a statement line (payer place 1 primary, 2
+    secondary, 3 tertiary)."""
+
+    payer_seq: int = Field(1, ge=1, le=3)
+    payer_name: str
+    amount: Money
+
+
+class PatientShare(_Model):
+    """Why the patient owes part of a line: a PR reason in plain words
+    (``deductible``, ``coinsurance``, ``copay``) and its amount."""
+
+    reason: str
+    words: str
+    amount: Money
+
+
+class StatementLine(_Added):
+    """One row of a patient statement, by date of service.
+
+    Self-pay lines carry only the charge (and what was paid at the visit);
+    lines of insured claims answered by the payers also say who paid
+    (``paid_by``, every insurer) and why the patient owes the rest
+    (``patient_share``: deductible, coinsurance, copay). A negative balance
+    is a credit (the patient paid more than their share)."""
 
     service_date: date
     description: str
@@ -613,6 +656,17 @@ class StatementLine(_Model):
     adjustments: Money = Decimal("0.00")
     patient_paid: Money = Decimal("0.00")
     insurance_pending: bool = False
+    #: the claim (CLM01) the line belongs to, for lines of insured claims
+    claim_id: str | None = None
+    #: each insurer's payment (their sum is ``insurance_paid``)
+    paid_by: list[InsurancePaid] = Field(default_factory=list)
+    #: the patient's share by PR reason, in plain words
+    patient_share: list[PatientShare] = Field(default_factory=list)
+    #: when the patient was first billed for this balance (aging counts from
+    #: it on cycle statements; None: the service date)
+    first_billed: date | None = None
+
+    _ADDED = ("claim_id", "paid_by", "patient_share", "first_billed")
     #: visit the line comes from, and whose care it was (an account may hold
     #: several patients' visits: a parent's account for two children)
     encounter_id: str | None = None
@@ -634,8 +688,15 @@ class Aging(_Model):
     over_90: Money = Decimal("0.00")
 
 
-class Statement(_Model):
-    """A patient statement (invoice) for one guarantor account."""
+class Statement(_Added):
+    """A patient statement (invoice) for one guarantor account.
+
+    Statements of the statement cycle (:mod:`gateway.cycles`) also carry the
+    dunning message of the account's age (``dunning_message``, a wording
+    template), ``notice`` ``final`` for the final notice before collections
+    (``collections``: the account as exported to the clinic's agency), and
+    ``aging_from`` ``first_billed``: their aging counts from the date the
+    patient was first billed for each balance, not from the service date."""
 
     id: str
     clinic_id: str
@@ -646,16 +707,72 @@ class Statement(_Model):
     guarantor: Guarantor
     lines: list[StatementLine] = Field(default_factory=list)
     aging: Aging = Field(default_factory=Aging)
+    notice: Literal["statement", "final", "collections"] = "statement"
+    dunning_level: int = Field(0, ge=0)
+    dunning_message: str | None = None
+    aging_from: Literal["service_date", "first_billed"] = "service_date"
+    #: payments on the account not applied to any line (shown as a credit)
+    unapplied_credit: Money = Decimal("0.00")
+    #: when the final notice went out (``notice`` ``collections``: the agency's export)
+    final_notice_on: date | None = None
+
+    _ADDED = ("notice", "dunning_level", "dunning_message", "aging_from", "unapplied_credit", "final_notice_on")
 
     @property
     def total_due(self) -> Decimal:
-        """Patient balance of all lines not waiting for insurance."""
-        return sum((ln.balance for ln in self.lines if not ln.insurance_pending), Decimal("0.00"))
+        """Patient balance of all lines not waiting for insurance, less any
+        unapplied credit (negative: the account holds a credit)."""
+        due = sum((ln.balance for ln in self.lines if not ln.insurance_pending), Decimal("0.00"))
+        return due - self.unapplied_credit
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What the patient is asked to pay: the total due, never below zero."""
+        return max(self.total_due, Decimal("0.00"))
 
     @property
     def total_pending(self) -> Decimal:
         """Balance of lines billed to insurance and not answered yet (not due)."""
         return sum((ln.balance for ln in self.lines if ln.insurance_pending), Decimal("0.00"))
+
+
+class DunningStep(_Model):
+    """A dunning wording for accounts whose oldest balance is ``min_days``
+    old or more (counted from the date the patient was first billed for
+    it). ``message`` is a statement wording template (the fields of the
+    statements plugin's wording, e.g. ``{amount_due}``, ``{due_date}``)."""
+
+    min_days: int = Field(ge=0, le=3650)
+    message: str
+
+
+class StatementCycle(_Model):
+    """A clinic's statement cycle (``gateway_statement_cycle``, read by
+    :mod:`gateway.cycles`): a statement every ``every_days`` while a balance
+    is due; balances up to ``small_balance`` are written off, not mailed;
+    dunning wording by age (``dunning``, ascending ``min_days``); a final
+    notice once the oldest balance is ``final_notice_after_days`` old, and
+    the account goes to collections ``collections_after_days`` after the
+    final notice (None: never), exported to the destination ``collections_to``."""
+
+    every_days: int = Field(30, ge=1, le=365)
+    small_balance: Money = Field(Decimal("0.00"), ge=0)
+    dunning: list[DunningStep] = Field(default_factory=list)
+    final_notice_after_days: int | None = Field(None, ge=1, le=3650)
+    collections_after_days: int | None = Field(None, ge=0, le=3650)
+    #: the destination (a name under ``destinations:``) of the collections export
+    collections_to: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StatementCycle:
+        days = [d.min_days for d in self.dunning]
+        if days != sorted(set(days)):
+            raise ValueError("dunning steps must have increasing min_days, each once")
+        if self.collections_after_days is not None and self.final_notice_after_days is None:
+            raise ValueError(
+                "collections_after needs final_notice_after: an account goes to collections only after its final notice"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------
@@ -969,6 +1086,7 @@ class RemitClaim(_Model):
     lines: list[RemitLine] = Field(default_factory=list)
     #: NM1*TT: the payer the claim was forwarded to (crossover), by id or name
     crossover_payer: str | None = None
+    #: NM1*TT: the crossover payer's name
     crossover_name: str | None = None
     segment: int
 

@@ -34,7 +34,7 @@ RANK: dict[str, int] = {
     "batched": 0, "delivered": 0,
     "accepted_999": 1, "rejected_999": 1,
     "acknowledged_277": 2, "rejected_277": 2,
-    "paid": 3, "partially_paid": 3, "denied": 3, "reversed": 3, "closed": 3,
+    "paid": 3, "partially_paid": 3, "denied": 3, "reversed": 3, "patient_due": 3, "closed": 3,
 }  # fmt: skip
 #: the rank of each answer kind
 ANSWER_RANK = {"TA1": 1, "999": 1, "277CA": 2, "835": 3}

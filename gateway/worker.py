@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import logging as glog
+from gateway.claims import guarantor_account
 from gateway.messages import MessageMeta, RecordUpdate
 from gateway.model import Claim, Finding, Statement
 from gateway.pipeline import EncounterResult, MessageResult, Pipeline
@@ -99,12 +100,12 @@ class BatchRecords:
             self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
 
 
-def new_claim(claim: Claim) -> NewClaim:
-    """What the store needs of a built claim (JSON, digest, payer place)."""
+def new_claim(claim: Claim, account: str | None = None) -> NewClaim:
+    """What the store needs of a built claim (JSON, digest, payer place, the
+    guarantor ``account`` it is owed on)."""
     body = claim.model_dump_json(exclude_none=True)
-    return NewClaim(
-        claim.id, claim.payer.id, str(claim.total_charge), body, claim.coverage.order, content_digest("claims", body)
-    )
+    digest = content_digest("claims", body)
+    return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), body, claim.coverage.order, digest, account)
 
 
 def new_statement(statement: Statement) -> NewStatement:
@@ -127,7 +128,7 @@ def encounter_outcome(idx: int, e: EncounterResult, clinic_id: str | None) -> En
         status=status,
         encounter=e.encounter.model_dump_json(exclude_none=True),
         findings=_dump(e.findings),
-        claims=[new_claim(c) for c in e.claims],
+        claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id)) for c in e.claims],
         statements=[new_statement(s) for s in e.statements],
     )
 

@@ -118,7 +118,7 @@ BUILT_IN: dict[str, CommandSpec] = {
     "remits": CommandSpec(_STORED, "Payments (835 remits) posted to claims: list, show, unmatched items.", _STORE),
     "ar": CommandSpec(_STORED, "Accounts-receivable aging per clinic and payer (days since delivery).", _STORE),
     "statements": CommandSpec(
-        _STORED, "Statements in the store: list, show one's story, resolve held content.", _STORE
+        _STORED, "Statements in the store: list, show, resolve held content; run the statement cycle.", _STORE
     ),
     "console": CommandSpec(_CONSOLE, "Serve the web console and JSON API alone against the store.", _WEB),
     "users": CommandSpec(_CONSOLE, "Console users and their roles: viewer, operator, admin.", _WEB),

@@ -91,6 +91,8 @@ _TOUCH_BALANCE = (
 )
 #: statuses of a submission a 277CA may still be the answer for
 _AWAITING_277 = frozenset({"batched", "delivered", "accepted_999"})
+#: statuses of a submission the payer owes nothing more on (the patient may: ``patient_due``)
+_SETTLED = ("closed", "patient_due")
 #: statuses of a submission that is no longer owed anything (left out of open balances)
 _NOT_OWED = ("rejected_999", "rejected_277", "voided")
 
@@ -709,13 +711,14 @@ class SQLRemits(SQLBase, RemitStore):
             )  # fmt: skip
             detail = {"amount": _money(amount), "group": group, "reason": reason, "balance": _money(st.balance)}
             events: list[Event] = [(s.row, "adjusted", None, f"operator:{actor}", actor, detail)]
-            if st.balance == 0 and s.status != "closed":
-                events.append((s.row, "closed", "closed", f"operator:{actor}", actor, {}))
-                cur.execute("UPDATE claims SET status = 'closed', updated_at = ? WHERE id = ?", (now, s.row))
-            elif st.balance != 0 and s.status == "closed":  # owed again: back to the status before it closed
+            if st.balance == 0 and s.status not in _SETTLED:  # closed, or patient_due while the patient owes
+                settled = self._settled(cur, clinic_id, clm01)
+                events.append((s.row, settled, settled, f"operator:{actor}", actor, {}))
+                cur.execute("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?", (settled, now, s.row))
+            elif st.balance != 0 and s.status in _SETTLED:  # owed again: back to the status before it closed
                 cur.execute(
-                    "SELECT status FROM claim_events WHERE claim_row = ? AND status IS NOT NULL AND status <> 'closed' "
-                    "ORDER BY id DESC LIMIT 1",
+                    "SELECT status FROM claim_events WHERE claim_row = ? AND status IS NOT NULL "
+                    "AND status NOT IN ('closed', 'patient_due') ORDER BY id DESC LIMIT 1",
                     (s.row,),
                 )
                 before = cur.fetchone()

@@ -60,7 +60,9 @@ class ClaimStatus(StrEnum):
     Reserved for the closed loop (issue 13; claims only), after ``delivered``:
     ``accepted_999`` / ``rejected_999``, ``acknowledged_277`` /
     ``rejected_277``, ``paid`` / ``partially_paid`` / ``denied`` /
-    ``reversed`` (835), ``closed`` (balance 0). A submission rejected by a 999
+    ``reversed`` (835), ``patient_due`` (the last payer answered and left the
+    patient a balance: billed to the guarantor account, :mod:`gateway.store.accounts`),
+    ``closed`` (balance 0, the patient's too). A submission rejected by a 999
     or 277CA was never accepted by the payer: changed content for its CLM01
     goes out again as a new original version without an operator.
     """
@@ -81,6 +83,7 @@ class ClaimStatus(StrEnum):
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
     REVERSED = "reversed"
+    PATIENT_DUE = "patient_due"
     CLOSED = "closed"
     WAITING = "waiting"
     CROSSOVER = "crossover"
@@ -97,7 +100,8 @@ SETTLED_ITEM = frozenset(set(ClaimStatus) - {ClaimStatus.CREATED, ClaimStatus.BA
 @dataclass(frozen=True)
 class NewClaim:
     """A claim a worker built, for :meth:`Store.complete`: CLM01, payer id and
-    place (``payer_seq``), total charge, the Claim JSON and its digest."""
+    place (``payer_seq``), total charge, the Claim JSON and its digest, and the
+    guarantor account it is owed on (:func:`gateway.claims.guarantor_account`)."""
 
     clm01: str
     payer_id: str | None
@@ -105,6 +109,7 @@ class NewClaim:
     body: str
     payer_seq: int = 1
     digest: str = ""
+    account: str | None = None
 
 
 @dataclass(frozen=True)
