@@ -167,9 +167,9 @@ def test_primary_835_bills_the_secondary_which_posts_and_balances(tmp_path: Path
         post(cob, files[kind], f"answers-sec-{n}")
     with cob.store() as store:
         subs = store.submissions("claims", CLINIC, cob.clm01)
-        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")]
+        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "patient_due")]
         kinds = [e.kind for e in store.events("claims", CLINIC, cob.clm01) if e.payer_seq == 2]
-        assert {"accepted_999", "acknowledged_277", "partially_paid", "closed"} <= set(kinds)  # its own answers
+        assert {"accepted_999", "acknowledged_277", "partially_paid"} <= set(kinds)  # its own answers
         sec = ledger(store, cob.clm01, 2)
         assert balance(sec) == (Decimal(primary.total_charge), clp.paid, ZERO)
         assert sum(e.amount for e in sec if e.kind == "prior_payer") == 0  # netted out: its own OA-23 says it now
@@ -178,6 +178,14 @@ def test_primary_835_bills_the_secondary_which_posts_and_balances(tmp_path: Path
         pr = sum((e.amount for e in sec if e.kind == "adjustment" and e.group == "PR"), ZERO)
         assert pr == left - clp.paid  # what is left for the patient
         assert len(store.submissions("claims", CLINIC, cob.clm01)) == 2  # no tertiary: no third coverage
+        # the whole claim as the guarantor account sees it: both insurers' payments, the last payer's PR
+        account = store.account_of(CLINIC, cob.clm01)
+        view = store.account(CLINIC, account)
+        (item,) = [i for i in view.items if i.key == cob.clm01]
+        primary_paid = sum((e.amount for e in ledger(store, cob.clm01, 1) if e.kind == "payment"), ZERO)
+        assert (item.charge, item.insurance_paid, item.pending) == (Decimal(primary.total_charge),
+                                                                    primary_paid + clp.paid, ZERO)  # fmt: skip
+        assert item.patient_responsibility == left - clp.paid and item.last_payer_seq == 2
 
 
 def test_a_second_primary_answer_after_the_secondary_bills_nothing_twice(tmp_path: Path) -> None:
@@ -243,7 +251,7 @@ def test_a_crossover_sends_no_837_and_the_next_payers_835_posts_on_it(tmp_path: 
     (clp,) = sim2.remits[0].claims
     with cob.store() as store:
         subs = store.submissions("claims", CLINIC, cob.clm01)
-        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")]
+        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "patient_due")]
         assert balance(ledger(store, cob.clm01, 2)) == (Decimal(subs[1].total_charge), clp.paid, ZERO)
 
 
@@ -302,7 +310,7 @@ def test_wait_for_crossover_the_crossover_835_arrives_and_nothing_is_sent(tmp_pa
     gw = Gateway.from_config(config)
     with cob.store() as store:
         (sec,) = [s for s in store.submissions("claims", CLINIC, cob.clm01) if s.payer_seq == 2]
-        assert sec.status == "closed"
+        assert sec.status == "patient_due"  # the last payer left the patient a share
         late = Batcher(gw, store, lane=sec.lane, clock=lambda: datetime.now().astimezone() + timedelta(days=30))
         assert late.release_next_payers() == 0 and late.tick(force=True) == []  # never billed
 
@@ -334,7 +342,7 @@ def test_secondary_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # noqa: 
     (clp,) = sim2.remits[0].claims
     with cob.store() as store:
         subs = store.submissions("claims", CLINIC, cob.clm01)
-        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")]
+        assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "patient_due")]
         sec = [e for e in store.ledger(CLINIC, cob.clm01) if e.payer_seq == 2]
         assert balance(sec) == (Decimal(subs[1].total_charge), clp.paid, ZERO)
 
@@ -360,7 +368,7 @@ def test_gateway_demo_shows_primary_secondary_837_and_secondary_835(tmp_path: Pa
     with open_store(tmp_path / "deployment" / "state" / "gateway.sqlite") as store:
         for clm01 in sec["claims"]:
             subs = store.submissions("claims", CLINIC, clm01)
-            assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "closed")], clm01
+            assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "patient_due")], clm01
             for seq in (1, 2):
                 charge, _, left = balance(ledger(store, clm01, seq))
                 assert left == 0 and charge == Decimal(subs[0].total_charge)
@@ -403,7 +411,7 @@ def test_tertiary_after_the_secondary_answers(tmp_path: Path) -> None:
     with cob.store() as store:
         subs = store.submissions("claims", CLINIC, clm01)
         assert [(s.payer_seq, s.status, s.payer_id) for s in subs] == [
-            (1, "closed", "EXMEDB01"), (2, "closed", "EXPAYER1"), (3, "closed", "EXMCD01")
+            (1, "closed", "EXMEDB01"), (2, "closed", "EXPAYER1"), (3, "patient_due", "EXMCD01")
         ]  # fmt: skip
         left_by_secondary = sum((e.amount for e in ledger(store, clm01, 2) if e.group == "PR"), ZERO)
         ter = ledger(store, clm01, 3)

@@ -39,7 +39,7 @@ from gateway.secondary import next_payer_claim, without_claim_numbers
 from gateway.store.codec import ref
 from gateway.store.outbox import WaitingItem
 from gateway.store.sql_submissions import INSERT_COLUMNS, ROW_KEY
-from gateway.store.sqlbase import Event, SQLBase, lane_clause, marks
+from gateway.store.sqlbase import Event, SQLBase, lane_clause
 from gateway.store.submissions import content_digest
 
 _INSERT_LEDGER = (
@@ -63,6 +63,7 @@ class SQLSecondary(SQLBase):
 
     #: provided by :class:`gateway.store.sql_submissions.SQLSubmissions` (PostgreSQL: FOR UPDATE)
     _lock_clause: str
+    _insert_items: Any
 
     def _bill_next_payer(self, cur: Any, adj: Adjudication, step: Step, source: str, actor: str, now: float) -> None:
         """Create the submission of payer place ``step.next_seq`` for ``adj``'s
@@ -80,11 +81,12 @@ class SQLSecondary(SQLBase):
             self._events(cur, "claims", [(adj.claim_row, "next_payer_exists", None, source, actor, detail)], now)
             return
         cur.execute(
-            "SELECT c.claim, c.encounter_row, c.message_id, m.lane, r.payment_date, c.clinic_id, c.clm01, c.payer_seq, "
-            "c.version FROM claims c, remits r, messages m WHERE c.id = ? AND r.id = ? AND m.id = r.message_id",
+            "SELECT c.claim, c.encounter_row, c.message_id, c.account, m.lane, r.payment_date, c.clinic_id, c.clm01, "
+            "c.payer_seq, c.version FROM claims c, remits r, messages m WHERE c.id = ? AND r.id = ? "
+            "AND m.id = r.message_id",
             (adj.claim_row, adj.remit_id),
         )
-        body, encounter_row, message_id, lane, paid_on, *key = cur.fetchone()
+        body, encounter_row, message_id, account, lane, paid_on, *key = cur.fetchone()
         earlier = Claim.model_validate_json(self.open("claims.claim", body, ref(*key)))
         adjudicated = date.fromisoformat(paid_on) if paid_on else date.fromtimestamp(now)
         claim, problems = next_payer_claim(earlier, adj.clp, adjudicated)
@@ -100,12 +102,9 @@ class SQLSecondary(SQLBase):
             original_reference=None, digest=content_digest("claims", text), encounter_row=encounter_row,
             message_id=message_id, payer_id=claim.payer.id, total_charge=str(claim.total_charge), status=status,
             claim=self.seal("claims.claim", text, ref(adj.clinic_id, adj.clm01, nxt, 1)), lane=lane,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, account=account,
         )  # fmt: skip
-        columns = INSERT_COLUMNS["claims"]
-        cur.execute(f"INSERT INTO claims ({', '.join(columns)}) VALUES ({marks(len(columns))}) RETURNING id",
-                    tuple(values[c] for c in columns))  # fmt: skip
-        row = int(cur.fetchone()[0])
+        (row,) = self._insert_items(cur, "claims", [tuple(values[c] for c in INSERT_COLUMNS["claims"])])
         prior = claim.total_charge - step.amount
         charges = [ln.charge for ln in claim.service_lines if ln.charge is not None]
         entries: list[tuple[int | None, str, str | None, str | None, Decimal, str | None]] = [
