@@ -38,24 +38,10 @@ from gateway.responsibility import Adjudication, Step
 from gateway.secondary import next_payer_claim, without_claim_numbers
 from gateway.store.codec import ref
 from gateway.store.outbox import WaitingItem
+from gateway.store.sql_remits import _INSERT_LEDGER, _UPSERT_BALANCE, _money, _Sent
 from gateway.store.sql_submissions import INSERT_COLUMNS, ROW_KEY
 from gateway.store.sqlbase import Event, SQLBase, lane_clause
 from gateway.store.submissions import content_digest
-
-_INSERT_LEDGER = (
-    "INSERT INTO ledger (clinic_id, clm01, payer_seq, claim_row, line, kind, group_code, reason, amount, remit_id, "
-    "source, actor, note, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_BALANCE = (
-    "INSERT INTO claim_balances (clinic_id, clm01, payer_seq, claim_row, charge, paid, balance, last_response_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, '0.00', ?, NULL, ?) ON CONFLICT (clinic_id, clm01, payer_seq) DO UPDATE SET "
-    "claim_row = excluded.claim_row, charge = excluded.charge, paid = excluded.paid, balance = excluded.balance, "
-    "updated_at = excluded.updated_at"
-)
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
 
 
 class SQLSecondary(SQLBase):
@@ -64,6 +50,8 @@ class SQLSecondary(SQLBase):
     #: provided by :class:`gateway.store.sql_submissions.SQLSubmissions` (PostgreSQL: FOR UPDATE)
     _lock_clause: str
     _insert_items: Any
+    #: provided by :class:`gateway.store.sql_remits.SQLRemits`
+    _charges: Any
 
     def _bill_next_payer(self, cur: Any, adj: Adjudication, step: Step, source: str, actor: str, now: float) -> None:
         """Create the submission of payer place ``step.next_seq`` for ``adj``'s
@@ -106,20 +94,18 @@ class SQLSecondary(SQLBase):
         )  # fmt: skip
         (row,) = self._insert_items(cur, "claims", [tuple(values[c] for c in INSERT_COLUMNS["claims"])])
         prior = claim.total_charge - step.amount
-        charges = [ln.charge for ln in claim.service_lines if ln.charge is not None]
-        entries: list[tuple[int | None, str, str | None, str | None, Decimal, str | None]] = [
-            (i, "charge", None, None, c, None) for i, c in enumerate(charges, 1)
-        ]
-        if claim.total_charge != sum(charges):
-            entries.append((None, "charge", None, None, claim.total_charge - sum(charges), None))
-        entries.append((None, "prior_payer", "OA", "23", prior, f"earlier payers' part (payer place {adj.payer_seq})"))
+        sent = _Sent(row, adj.clm01, nxt, status, str(claim.total_charge), message_id)
+        entries = self._charges(sent, [ln.charge or Decimal(0) for ln in claim.service_lines])
+        entries.append((None, "prior_payer", "OA", "23", prior))
+        note = f"earlier payers' part (payer place {adj.payer_seq})"
         cur.executemany(
             _INSERT_LEDGER,
-            [(adj.clinic_id, adj.clm01, nxt, row, ln, kind, g, r, _money(amt), None, source, actor, note, now)
-             for ln, kind, g, r, amt, note in entries],
+            [(adj.clinic_id, adj.clm01, nxt, row, ln, kind, g, r, _money(amt), None, source, actor,
+              note if kind == "prior_payer" else None, now)
+             for ln, kind, g, r, amt in entries],
         )  # fmt: skip
-        cur.execute(_INSERT_BALANCE, (adj.clinic_id, adj.clm01, nxt, row, _money(claim.total_charge),
-                                      _money(step.amount), now))  # fmt: skip
+        cur.execute(_UPSERT_BALANCE, (adj.clinic_id, adj.clm01, nxt, row, _money(claim.total_charge), "0.00",
+                                      _money(step.amount), None, now))  # fmt: skip
         kind = "crossover" if crossover else "secondary_billed"
         amounts: dict[str, Any] = {"charge": _money(claim.total_charge), "prior_payer": _money(prior),
                                    "balance": _money(step.amount)}  # fmt: skip
