@@ -275,6 +275,11 @@ class AccountStore(ABC):
         """Every account in credit (balance below zero), by clinic and account."""
 
     @abstractmethod
+    def claim_view(self, clinic_id: str, clm01: str) -> AccountItem | None:
+        """The whole claim (every payer place) with its patient side, as an
+        account shows it; None when the clinic has no such claim."""
+
+    @abstractmethod
     def account_of(self, clinic_id: str, clm01: str) -> str | None:
         """The guarantor account a claim is owed on (None: no such claim)."""
 

@@ -269,6 +269,13 @@ class SQLAccounts(SQLBase, AccountStore):
             found = cur.fetchone()
         return str(found[0]) if found else None
 
+    def claim_view(self, clinic_id: str, clm01: str) -> AccountItem | None:
+        with self.read() as cur:
+            rows = self._entries(cur, "clinic_id = ? AND clm01 = ?", (clinic_id, clm01))
+            items = self._claim_items(cur, clinic_id, [clm01], {clm01: rows}, _end_of(_FOREVER))
+        item = items[0]
+        return None if item.status is None and not rows else item
+
     def account(self, clinic_id: str, account: str, as_of: date | None = None) -> AccountView | None:
         as_of = as_of or day_of(time.time())
         with self.read() as cur:
@@ -588,7 +595,7 @@ class SQLAccounts(SQLBase, AccountStore):
                     out.append(WriteOff(clinic, account, None, left))
                 self._insert_rows(cur, new)
                 self._audit(cur, None, actor, "account-write-off", {
-                    "clinic": clinic, "account": account, "amount": _money(view.balance),
+                    "clinic": clinic, "account_number": account, "amount": _money(view.balance),
                     "threshold": _money(threshold),
                 })  # fmt: skip
             self._close_paid(cur, clinic_id, touched, "write-off-small", actor, now)
