@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from gateway.model import Finding, Severity
 from gateway.money import amount_problem
@@ -27,6 +28,7 @@ def number(text: str) -> Decimal | None:
     return Decimal(text) if text and is_number(text) else None
 
 
+@lru_cache(maxsize=4096)  # a remit repeats a few dates on every line: parsed once each
 def d8(text: str) -> date | None:
     """CCYYMMDD as a date, None when it is not one."""
     if not _is_d8(text):
