@@ -499,21 +499,26 @@ class Claim837Renderer:
     def render(self, items: Sequence[Claim], ctx: RenderContext) -> list[Document]:  # type: ignore[override]
         """``items`` is read one claim at a time, twice (see :class:`_Placed`)."""
         settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
-        w = _Writer(settings.delimiters(), settings.uppercase)
-        pay_to: dict[str, Address | Exception | None] = {}
-        by_clinic: dict[str, list[_Placed]] = {}
-        for i, claim in enumerate(items):
-            if claim.clinic_id not in pay_to:
-                try:
-                    pay_to[claim.clinic_id] = _clinic_settings(ctx, claim.clinic_id).pay_to_address
-                except Exception as exc:  # raised when that clinic's interchange is written
-                    pay_to[claim.clinic_id] = exc
-            by_clinic.setdefault(claim.clinic_id, []).append(_place_claim(w, i, claim, pay_to[claim.clinic_id]))
         return [
             render_interchange(items, batch, ctx, settings, cid)
-            for cid, claims in sorted(by_clinic.items())
+            for cid, claims in sorted(_place_all(items, ctx, settings).items())
             for batch in unique_batches(claims, items)
         ]
+
+
+def _place_all(items: Sequence[Claim], ctx: RenderContext, settings: X12Settings) -> dict[str, list[_Placed]]:
+    """Every claim of ``items`` placed (read once, let go of), by clinic."""
+    w = _Writer(settings.delimiters(), settings.uppercase)
+    pay_to: dict[str, Address | Exception | None] = {}
+    by_clinic: dict[str, list[_Placed]] = {}
+    for i, claim in enumerate(items):
+        if claim.clinic_id not in pay_to:
+            try:
+                pay_to[claim.clinic_id] = _clinic_settings(ctx, claim.clinic_id).pay_to_address
+            except Exception as exc:  # raised when that clinic's interchange is written
+                pay_to[claim.clinic_id] = exc
+        by_clinic.setdefault(claim.clinic_id, []).append(_place_claim(w, i, claim, pay_to[claim.clinic_id]))
+    return by_clinic
 
 
 def unique_batches(claims: list[_Placed], items: Sequence[Claim]) -> list[list[_Placed]]:
