@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from gateway.config import LoadedConfig
 
 HEADER = ("kind", "code", "description")
+#: the patient's share (CAS group PR) in the words of a statement
+PATIENT_SHARE = {"1": "deductible", "2": "coinsurance", "3": "copay"}
 _CODE_PATTERNS = {"CARC": re.compile(r"[A-Z0-9]{1,3}"), "RARC": re.compile(r"[A-Z]{1,2}[0-9]{1,4}")}
 SHIPPED = "gateway/data/adjustment_codes.csv"
 
@@ -63,6 +65,14 @@ class AdjustmentCodes:
     def adjustment(self, group: str, code: str) -> str:
         """``CO-45``'s plain words: the group's and the reason's."""
         return f"{ADJUSTMENT_GROUPS.get(group, f'group {group}')}: {self.reason(code)}"
+
+    def plain(self, group: str, code: str) -> str:
+        """What a patient reads for an adjustment: ``deductible``,
+        ``coinsurance`` or ``copay`` for patient responsibility (PR-1/2/3),
+        else the group's and the reason's words."""
+        if group == "PR" and code in PATIENT_SHARE:
+            return PATIENT_SHARE[code]
+        return self.adjustment(group, code)
 
 
 def parse_adjustment_codes(text: str, source: str) -> AdjustmentCodes:

@@ -97,8 +97,9 @@ def rejected(store: Any, clinic_id: str | None = None) -> list[ClaimPosition]:
 
 
 def aging(store: Any, as_of: date, clinic_id: str | None = None) -> AgingReport:
-    """AR aging as of ``as_of`` from the store."""
-    return ar_aging(positions(store, clinic_id, with_rejected=False, with_denials=False), as_of)
+    """AR aging as of ``as_of`` from the store, with what patients owe per clinic and payer."""
+    owed = [(o.clinic_id, o.payer_id or "", o.balance) for o in ReportQueries(store).patient_owed(clinic_id, as_of)]
+    return ar_aging(positions(store, clinic_id, with_rejected=False, with_denials=False), as_of, owed)
 
 
 def follow_up_list(

@@ -208,15 +208,33 @@ def allocate_paid(lines: list[StatementLine], paid: Decimal | None) -> None:
 
 
 def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
-    """Balances due by age of the service date on the statement date:
-    0–30 days current, 31–60, 61–90, over 90. Pending lines are not due."""
+    """Balances due by age on the statement date: 0–30 days current, 31–60,
+    61–90, over 90. The age counts from the date the patient was first billed
+    for the line (``first_billed``, statement cycles) or else from its service
+    date (self-pay statements, billed at the visit). Pending lines are not due."""
     buckets = [Decimal("0.00")] * 4
     for ln in lines:
         if ln.insurance_pending:
             continue
-        days = (statement_date - ln.service_date).days
+        days = (statement_date - (ln.first_billed or ln.service_date)).days
         buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += ln.balance
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
+
+
+def self_pay_statement_id(clinic_id: str, encounter: Encounter) -> str:
+    """The id of an encounter's own statement (its self-pay part)."""
+    return claim_id(clinic_id, f"S{encounter.id}", 1, 1)
+
+
+def guarantor_account(encounter: Encounter, clinic_id: str) -> str:
+    """The guarantor account an encounter's claims and statement are owed on:
+    the guarantor's account number, else the patient id. A derived patient id
+    is unique to one message: as an account it could still meet another
+    message's, so such an encounter keeps its own (its statement id)."""
+    if encounter.guarantor is not None and encounter.guarantor.account_number:
+        return encounter.guarantor.account_number
+    patient = encounter.patient
+    return self_pay_statement_id(clinic_id, encounter) if patient.id_derived else patient.id
 
 
 def build_statements(
@@ -238,10 +256,8 @@ def build_statements(
         guarantor = guarantor.model_copy(update={"email": patient.email})
     terms = terms_days if terms_days is not None else DEFAULT_TERMS_DAYS
     lines = statement_lines(encounter)
-    statement_id = claim_id(clinic.id, f"S{encounter.id}", 1, 1)
-    # a derived patient id is unique to one message: as an account it could
-    # still meet another message's, so the statement keeps its own account
-    account = guarantor.account_number or (statement_id if patient.id_derived else patient.id)
+    statement_id = self_pay_statement_id(clinic.id, encounter)
+    account = guarantor_account(encounter, clinic.id)
     return [
         Statement(
             id=statement_id,

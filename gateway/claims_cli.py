@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from gateway.accounts_cli import item_json, whole_claim_text
 from gateway.config import ConfigError, read_config
 from gateway.daemon.cli import CONFIG, STORE, _actor, _date, _open, _ts
 from gateway.store import Store
@@ -183,6 +184,8 @@ def story_json(store: Store, kind: Kind, clinic_id: str, key: str, subs: list[Su
     out = _summary(kind, key, clinic_id, subs)
     if kind == "claims":
         out.update(_money_view(out, store.ledger(clinic_id, key)))
+        whole = store.claim_view(clinic_id, key)
+        out["whole_claim"] = item_json(whole) if whole is not None else None
     out["events"] = [
         {"at": _iso(e.at), "version": e.version, "payer_seq": e.payer_seq, "kind": e.kind, "status": e.status,
          "source": e.source, "actor": e.actor, "detail": e.detail}
@@ -195,8 +198,11 @@ def _group(cli: click.Group, kind: Kind) -> None:
     noun = _NOUN[kind]
     actions = ACTIONS[kind]
 
-    @cli.group(name=kind, help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
-             + (", adjust a balance." if kind == "claims" else "."))
+    @cli.group(
+        name=kind,
+        help=f"{noun.capitalize()}s in the store: list, show one's story, resolve held content"
+        + (", adjust a balance." if kind == "claims" else "; run the statement cycle."),
+    )
     def group() -> None:
         pass
 
@@ -234,7 +240,10 @@ def _group(cli: click.Group, kind: Kind) -> None:
     def show(config: Path, store_url: str | None, key: str, clinic: str | None, as_json: bool) -> None:
         """One claim's (statement's) whole story: every submission and event;
         for a claim also its money (charge, paid, adjustments, patient
-        responsibility, balance) from the ledger, per line (LX)."""
+        responsibility, balance) from the ledger, per line (LX), and the
+        whole claim across payer places with the patient's side (insurance
+        paid by every payer, patient responsibility of the last payer,
+        patient paid, patient balance)."""
         with _open(config, store_url) as store:
             clinic_id, subs = _story(store, kind, config, key, clinic)
             out = story_json(store, kind, clinic_id, key, subs)
@@ -244,6 +253,8 @@ def _group(cli: click.Group, kind: Kind) -> None:
         click.echo(f"{noun} {key}  clinic {clinic_id}  status {out['status']}  charge {out['charge'] or '-'}")
         if kind == "claims":
             _echo_money(out)
+            if out["whole_claim"]:
+                click.echo(whole_claim_text(out["whole_claim"]))
         for s in out["submissions"]:
             ref = f"  REF*F8 {s['original_reference']}" if s["original_reference"] else ""
             click.echo(f"  version {s['version']} (payer {s['payer_seq']}, frequency {s['frequency_code'] or '-'}): "

@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch, StatementCycle
+    from gateway.secondary import SecondaryBilling
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -144,6 +145,21 @@ def gateway_statement_terms(clinic: Clinic) -> int | None:
 
 
 @hookspec(firstresult=True)
+def gateway_statement_cycle(clinic: Clinic) -> StatementCycle | None:
+    """A clinic's statement cycle: how often statements go out while a
+    balance is due, the small-balance threshold, the dunning wording by age,
+    the final notice and when an account goes to collections; stops at the
+    first non-None result.
+
+    Called once per clinic when statement cycles run (``gateway statements
+    run``, the daemon's daily run; the statements plugin answers from
+    ``settings.statements.cycle``). Return a
+    :class:`~gateway.model.StatementCycle`. When no plugin answers, every 30
+    days, no write-off, no dunning wording, no final notice.
+    """
+
+
+@hookspec(firstresult=True)
 def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
     """The destination (a name under ``destinations:``) for this clinic's
     claims to the payer with X12 id ``payer_id``; stops at the first non-None
@@ -152,6 +168,20 @@ def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
     Called by the batcher (no I/O). ``None`` from every plugin, or a name that
     is not a configured destination, sends the claim to the clinic's
     ``claims_to``. The payers plugin answers from the payer directory.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_secondary_billing(payer_id: str, clinic: Clinic) -> SecondaryBilling | None:
+    """How this clinic's claims go to the payer with X12 id ``payer_id`` when
+    it is a next payer (secondary, tertiary): :class:`gateway.secondary.SecondaryBilling`
+    (``delay_days``, ``wait_for_crossover``, ``prior_claim_number``); stops at
+    the first non-None result.
+
+    Called by the batcher (no I/O) for each next payer's claim waiting to be
+    released. ``None`` from every plugin: the defaults (sent on the next tick,
+    no 2330B REF*F8). The payers plugin answers from the payer directory's
+    ``secondary:``.
     """
 
 
@@ -250,7 +280,8 @@ def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | No
     """
 
 
-#: Hooks called once per gateway instance (``gateway_claim_destination``: by the batcher).
+#: Hooks called once per gateway instance (``gateway_claim_destination`` and
+#: ``gateway_secondary_billing``: by the batcher; ``gateway_statement_cycle``: by each statement run).
 STARTUP_HOOKS = (
     "gateway_register_settings",
     "gateway_register_renderers",
@@ -259,7 +290,9 @@ STARTUP_HOOKS = (
     "gateway_register_commands",
     "gateway_load_clinic",
     "gateway_statement_terms",
+    "gateway_statement_cycle",
     "gateway_claim_destination",
+    "gateway_secondary_billing",
 )
 #: Hooks called by the pure pipeline, per message.
 MESSAGE_HOOKS = (

@@ -21,8 +21,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
-    SerializerFunctionWrapHandler,
-    model_serializer,
     model_validator,
 )
 
@@ -137,13 +135,57 @@ class Subscriber(_Model):
     group_name: str | None = None
 
 
+class PriorAdjustment(_Model):
+    """One CAS group/reason/amount of an earlier payer's answer as a later
+    payer's claim carries it (837P 2320 or 2430 CAS): ``group`` CO, PR, OA,
+    PI, CR; ``reason`` the CARC; a positive amount is money not paid."""
+
+    group: str
+    reason: str
+    amount: Money
+    quantity: Units | None = None
+
+
+class LineAdjudication(_Model):
+    """How an earlier payer paid one of our service lines (837P 2430):
+    ``line`` is our LX (1-based); SVD procedure, modifiers, units and paid
+    amount (SVD02); the line's CAS; the adjudication date (DTP*573)."""
+
+    line: int = Field(ge=1, le=50)
+    procedure_code: str
+    code_qualifier: str = "HC"
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: Units = Decimal(1)
+    paid: Money
+    adjustments: list[PriorAdjustment] = Field(default_factory=list)
+    adjudication_date: date
+
+
+class PriorAdjudication(_Model):
+    """What an earlier payer answered (its 835 CLP), carried by the claim to
+    the next payer on that payer's :class:`Coverage` in ``other_coverages``:
+    what it paid (2320 AMT*D), its claim-level CAS (2320), the remaining
+    patient liability (AMT*EAF), its claim control number (ICN, CLP07; 2330B
+    REF*F8), the adjudication date (DTP*573) and, when it answered per line,
+    the line adjudications (2430). Built by :mod:`gateway.secondary`."""
+
+    paid: Money
+    adjustments: list[PriorAdjustment] = Field(default_factory=list)
+    patient_responsibility: Money
+    claim_control_number: str | None = None
+    adjudication_date: date
+    lines: list[LineAdjudication] = Field(default_factory=list)
+
+
 class Coverage(_Model):
     """One insurance policy that pays for the patient's care.
 
     ``order`` 1 is primary, 2 secondary, 3 tertiary. ``relationship`` is the
     patient's X12 relationship to the subscriber ("18" = self).
     ``claim_filing_indicator`` is SBR09 (CI commercial, MB Medicare Part B,
-    MC Medicaid, BL Blue Cross…).
+    MC Medicaid, BL Blue Cross…). ``adjudication`` is set on an earlier
+    payer's coverage in a later payer's claim (secondary, tertiary): what
+    that payer answered (left out of the JSON when None, as every None).
     """
 
     order: int = Field(1, ge=1, le=3)
@@ -153,6 +195,7 @@ class Coverage(_Model):
     claim_filing_indicator: str = "CI"
     plan_name: str | None = None
     prior_payer_paid: Money | None = None
+    adjudication: PriorAdjudication | None = None
 
     @property
     def payer_responsibility_code(self) -> str:
@@ -248,8 +291,14 @@ class Guarantor(_Model):
     email: str | None = None
 
 
-#: fields added to Encounter and Claim after stores held their JSON
-_OMITTED_WHEN_EMPTY = ("related_causes", "additions")
+def _empty(value: Any) -> bool:
+    """Fields added to Encounter and Claim after stores held their JSON
+    (``related_causes``, ``additions``; statements' too, with :func:`_is`) are left out when empty,
+    so a claim without them serialises (and digests: the store's duplicate
+    rule) as before these fields existed. A field-level ``exclude_if`` keeps
+    the whole dump in pydantic-core (a model-level wrap serializer went
+    through Python for every encounter and claim)."""
+    return not value
 
 
 class _ClaimInfo(_Model):
@@ -269,25 +318,13 @@ class _ClaimInfo(_Model):
     last_seen_date: date | None = None
     #: why the care is related to an accident or employment, at most two of
     #: AA auto accident, EM employment, OA other accident (837P CLM11-1, -2)
-    related_causes: list[str] = Field(default_factory=list)
+    related_causes: list[str] = Field(default_factory=list, exclude_if=_empty)
     #: the state (USPS code) of an auto accident (837P CLM11-4, required with AA)
     accident_state: str | None = None
     #: a note for the payer about the claim (837P 2300 NTE*ADD, 80 characters)
     note: str | None = None
     #: why the claim is sent late: 1-11 or 15, X12 code list 1514 (837P CLM20)
     delay_reason: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Empty ``related_causes`` and ``additions`` are left out, so a claim
-        without them serialises (and digests: the store's duplicate rule) as
-        before these fields existed."""
-        data = handler(self)
-        if isinstance(data, dict):
-            for key in _OMITTED_WHEN_EMPTY:
-                if key in data and not getattr(self, key, None):
-                    del data[key]
-        return data
 
 
 #: the situational fields an encounter passes on to each of its claims
@@ -551,15 +588,46 @@ class Claim(_ClaimInfo):
     #: patient amount paid (2300 AMT*F5): copays collected at the visit
     patient_paid: Money | None = None
     #: what plugins added through the ``gateway_claim_additions`` hook
-    additions: ClaimAdditions = Field(default_factory=ClaimAdditions)
+    additions: ClaimAdditions = Field(default_factory=ClaimAdditions, exclude_if=_empty)
 
     @property
     def payer(self) -> Payer:
         return self.coverage.payer
 
 
+def _is(default: Any) -> Callable[[Any], bool]:
+    """``exclude_if`` for a field added to statements after stores held their
+    JSON: left out while at its ``default``, so an older statement serialises
+    (and digests) as before (as :func:`_empty` does for claims)."""
+    return lambda value: value == default
+
+
+class InsurancePaid(_Model):
+    """What one insurer paid on a statement line (payer place 1 primary, 2
+    secondary, 3 tertiary)."""
+
+    payer_seq: int = Field(1, ge=1, le=3)
+    payer_name: str
+    amount: Money
+
+
+class PatientShare(_Model):
+    """Why the patient owes part of a line: a PR reason in plain words
+    (``deductible``, ``coinsurance``, ``copay``) and its amount."""
+
+    reason: str
+    words: str
+    amount: Money
+
+
 class StatementLine(_Model):
-    """One row of a patient statement, by date of service."""
+    """One row of a patient statement, by date of service.
+
+    Self-pay lines carry only the charge (and what was paid at the visit);
+    lines of insured claims answered by the payers also say who paid
+    (``paid_by``, every insurer) and why the patient owes the rest
+    (``patient_share``: deductible, coinsurance, copay). A negative balance
+    is a credit (the patient paid more than their share)."""
 
     service_date: date
     description: str
@@ -568,6 +636,15 @@ class StatementLine(_Model):
     adjustments: Money = Decimal("0.00")
     patient_paid: Money = Decimal("0.00")
     insurance_pending: bool = False
+    #: the claim (CLM01) the line belongs to, for lines of insured claims
+    claim_id: str | None = Field(None, exclude_if=_empty)
+    #: each insurer's payment (their sum is ``insurance_paid``)
+    paid_by: list[InsurancePaid] = Field(default_factory=list, exclude_if=_empty)
+    #: the patient's share by PR reason, in plain words
+    patient_share: list[PatientShare] = Field(default_factory=list, exclude_if=_empty)
+    #: when the patient was first billed for this balance (aging counts from
+    #: it on cycle statements; None: the service date)
+    first_billed: date | None = Field(None, exclude_if=_empty)
     #: visit the line comes from, and whose care it was (an account may hold
     #: several patients' visits: a parent's account for two children)
     encounter_id: str | None = None
@@ -590,7 +667,14 @@ class Aging(_Model):
 
 
 class Statement(_Model):
-    """A patient statement (invoice) for one guarantor account."""
+    """A patient statement (invoice) for one guarantor account.
+
+    Statements of the statement cycle (:mod:`gateway.cycles`) also carry the
+    dunning message of the account's age (``dunning_message``, a wording
+    template), ``notice`` ``final`` for the final notice before collections
+    (``collections``: the account as exported to the clinic's agency), and
+    ``aging_from`` ``first_billed``: their aging counts from the date the
+    patient was first billed for each balance, not from the service date."""
 
     id: str
     clinic_id: str
@@ -601,16 +685,72 @@ class Statement(_Model):
     guarantor: Guarantor
     lines: list[StatementLine] = Field(default_factory=list)
     aging: Aging = Field(default_factory=Aging)
+    notice: Literal["statement", "final", "collections"] = Field("statement", exclude_if=_is("statement"))
+    dunning_level: int = Field(0, ge=0, exclude_if=_empty)
+    dunning_message: str | None = Field(None, exclude_if=_empty)
+    aging_from: Literal["service_date", "first_billed"] = Field("service_date", exclude_if=_is("service_date"))
+    #: payments on the account not applied to any line (shown as a credit)
+    unapplied_credit: Money = Field(Decimal("0.00"), exclude_if=_empty)
+    #: when the final notice went out (``notice`` ``collections``: the agency's export)
+    final_notice_on: date | None = Field(None, exclude_if=_empty)
 
     @property
     def total_due(self) -> Decimal:
-        """Patient balance of all lines not waiting for insurance."""
-        return sum((ln.balance for ln in self.lines if not ln.insurance_pending), Decimal("0.00"))
+        """Patient balance of all lines not waiting for insurance, less any
+        unapplied credit (negative: the account holds a credit)."""
+        due = sum((ln.balance for ln in self.lines if not ln.insurance_pending), Decimal("0.00"))
+        return due - self.unapplied_credit
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What the patient is asked to pay: the total due, never below zero."""
+        return max(self.total_due, Decimal("0.00"))
 
     @property
     def total_pending(self) -> Decimal:
         """Balance of lines billed to insurance and not answered yet (not due)."""
         return sum((ln.balance for ln in self.lines if ln.insurance_pending), Decimal("0.00"))
+
+
+class DunningStep(_Model):
+    """A dunning wording for accounts whose oldest balance is ``min_days``
+    old or more (counted from the date the patient was first billed for
+    it). ``message`` is a statement wording template (the fields of the
+    statements plugin's wording, e.g. ``{amount_due}``, ``{due_date}``)."""
+
+    min_days: int = Field(ge=0, le=3650)
+    message: str
+
+
+class StatementCycle(_Model):
+    """A clinic's statement cycle (``gateway_statement_cycle``, read by
+    :mod:`gateway.cycles`): a statement every ``every_days`` while a balance
+    is due; balances up to ``small_balance`` are written off, not mailed;
+    dunning wording by age (``dunning``, ascending ``min_days``); a final
+    notice once the oldest balance is ``final_notice_after_days`` old, and
+    the account goes to collections ``collections_after_days`` after the
+    final notice (None: never), exported to the destination ``collections_to``."""
+
+    every_days: int = Field(30, ge=1, le=365)
+    small_balance: Money = Field(Decimal("0.00"), ge=0)
+    dunning: list[DunningStep] = Field(default_factory=list)
+    final_notice_after_days: int | None = Field(None, ge=1, le=3650)
+    collections_after_days: int | None = Field(None, ge=0, le=3650)
+    #: the destination (a name under ``destinations:``) of the collections export
+    collections_to: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StatementCycle:
+        days = [d.min_days for d in self.dunning]
+        if days != sorted(set(days)):
+            raise ValueError("dunning steps must have increasing min_days, each once")
+        if self.collections_after_days is not None and not self.collections_to:
+            raise ValueError("collections_after needs collections_to: the destination of the agency's export")
+        if self.collections_after_days is not None and self.final_notice_after_days is None:
+            raise ValueError(
+                "collections_after needs final_notice_after: an account goes to collections only after its final notice"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------
@@ -924,6 +1064,7 @@ class RemitClaim(_Model):
     lines: list[RemitLine] = Field(default_factory=list)
     #: NM1*TT: the payer the claim was forwarded to (crossover), by id or name
     crossover_payer: str | None = None
+    #: NM1*TT: the crossover payer's name
     crossover_name: str | None = None
     segment: int
 

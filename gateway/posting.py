@@ -34,12 +34,12 @@ RANK: dict[str, int] = {
     "batched": 0, "delivered": 0,
     "accepted_999": 1, "rejected_999": 1,
     "acknowledged_277": 2, "rejected_277": 2,
-    "paid": 3, "partially_paid": 3, "denied": 3, "reversed": 3, "closed": 3,
+    "paid": 3, "partially_paid": 3, "denied": 3, "reversed": 3, "patient_due": 3, "closed": 3,
 }  # fmt: skip
 #: the rank of each answer kind
 ANSWER_RANK = {"TA1": 1, "999": 1, "277CA": 2, "835": 3}
 #: statuses an answer may be posted onto (the claim left the gateway)
-POSTABLE = frozenset(RANK) | {"voided"}
+POSTABLE = frozenset(RANK) | {"voided", "waiting", "crossover"}
 #: CLP02 → payer place (1 P, 2 S, 3 T); others (4 denied, 22 reversal…) take the latest
 CLP_PLACE = {"1": 1, "19": 1, "2": 2, "20": 2, "3": 3, "21": 3}
 
@@ -133,6 +133,21 @@ def line_numbers(clm01: str, controls: list[str | None]) -> dict[str, int]:
 _SUFFIX = re.compile(r"-(\d+)$")
 
 
+def remit_line_numbers(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[int | None]:
+    """The LX of our line each SVC of ``clp`` pays: by its REF*6R (``lx_of``,
+    :func:`line_numbers`, or a ``-<n>`` suffix), else by its place in the
+    CLP; None when it matches none of our ``line_count`` lines."""
+    out: list[int | None] = []
+    for i, ln in enumerate(clp.lines, 1):
+        lx = lx_of.get(ln.control_number or "")
+        if lx is None and ln.control_number and (m := _SUFFIX.search(ln.control_number)):
+            lx = int(m.group(1)) if 1 <= int(m.group(1)) <= line_count else None
+        if lx is None:
+            lx = i if i <= line_count else None
+        out.append(lx)
+    return out
+
+
 def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[Entry]:
     """What one CLP posts: per SVC line (LX by REF*6R, else by its place in
     the CLP) the payment SVC03 and each CAS; claim-level CAS with no line;
@@ -143,12 +158,7 @@ def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> li
     adj_kind = "denial" if clp.status == "4" else "adjustment"
     out: list[Entry] = []
     line_paid = ZERO
-    for i, ln in enumerate(clp.lines, 1):
-        lx = lx_of.get(ln.control_number or "")
-        if lx is None and ln.control_number and (m := _SUFFIX.search(ln.control_number)):
-            lx = int(m.group(1)) if 1 <= int(m.group(1)) <= line_count else None
-        if lx is None:
-            lx = i if i <= line_count else None
+    for ln, lx in zip(clp.lines, remit_line_numbers(clp, lx_of, line_count), strict=True):
         if ln.paid != 0:
             out.append((lx, "payment", None, None, ln.paid))
         line_paid += ln.paid
@@ -172,6 +182,11 @@ def claim_facts(body: str) -> ClaimFacts:
     )
 
 
+#: ledger kinds that reduce a balance like an adjustment: CAS, an operator's,
+#: and on a next payer's submission the earlier payers' part (``prior_payer``)
+ADJUSTING = frozenset({"adjustment", "manual", "prior_payer"})
+
+
 def balance_of(entries: Iterable[tuple[str, Decimal]]) -> tuple[Decimal, Decimal, Decimal]:
     """(charge, paid, balance) of ``(kind, amount)`` ledger entries: the
     balance is charge − payments − adjustments (denials do not reduce it)."""
@@ -181,7 +196,7 @@ def balance_of(entries: Iterable[tuple[str, Decimal]]) -> tuple[Decimal, Decimal
             charge += amount
         elif kind == "payment":
             paid += amount
-        elif kind in ("adjustment", "manual"):
+        elif kind in ADJUSTING:
             adjusted += amount
     return charge, paid, charge - paid - adjusted
 

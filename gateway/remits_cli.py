@@ -181,7 +181,15 @@ def unmatched(config: Path, store_url: str | None, clinic: str | None, limit: in
 # -- accounts receivable -----------------------------------------------------------
 def _aging_row(row: AgingRow) -> dict[str, Any]:
     return {"clinic": row.clinic, "payer": row.payer_id, "claims": row.claims,
-            **{name: money(amount) for name, amount in row.buckets.items()}, "total": money(row.total)}  # fmt: skip
+            **{name: money(amount) for name, amount in row.buckets.items()}, "total": money(row.total),
+            "patient": money(row.patient)}  # fmt: skip
+
+
+#: what the AR report says of its days (the statements count from the day the patient was first billed)
+AGES_FROM = (
+    "payer balances age from the claim's delivered date; patient = what patients still owe on claims their "
+    "payers are done with (gateway accounts; statements age it from the day the patient was first billed)"
+)
 
 
 @click.command("ar")
@@ -192,28 +200,30 @@ def _aging_row(row: AgingRow) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def ar(config: Path, store_url: str | None, clinic: str | None, as_of: date, fmt: str) -> None:
     """Accounts-receivable aging: what payers still owe, per clinic and payer,
-    by days since the claim was delivered (0-30, 31-60, 61-90, 90+), with a
-    total row per clinic (payer "*")."""
+    by days since the claim's delivered date (0-30, 31-60, 61-90, 90+), with
+    a total row per clinic (payer "*"), and a patient column: what patients
+    still owe on claims that payer answered last (their guarantor accounts)."""
     with _open(config, store_url) as store:
         report = aging(store, as_of, clinic)
     rows = [_aging_row(r) for r in report.rows] + [_aging_row(r) for r in report.clinic_totals()]
     rows.sort(key=lambda r: (r["clinic"], r["payer"] == "*", r["payer"]))
     names = [b[0] for b in AGING_BUCKETS]
     if fmt == "json":
-        click.echo(json.dumps({"as_of": as_of.isoformat(), "buckets": names, "rows": rows}, indent=2))
+        click.echo(json.dumps({"as_of": as_of.isoformat(), "ages_from": "delivered", "note": AGES_FROM,
+                                "buckets": names, "rows": rows}, indent=2))  # fmt: skip
     elif fmt == "csv":
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, ["clinic", "payer", "claims", *names, "total"], lineterminator="\n")
+        writer = csv.DictWriter(buf, ["clinic", "payer", "claims", *names, "total", "patient"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
     else:
-        click.echo(f"AR aging as of {as_of.isoformat()} (days since delivery)")
+        click.echo(f"AR aging as of {as_of.isoformat()}: {AGES_FROM}")
         click.echo(f"{'clinic':<12} {'payer':<14} {'claims':>6} " + " ".join(f"{n:>11}" for n in names)
-                   + f" {'total':>12}")  # fmt: skip
+                   + f" {'total':>12} {'patient':>11}")  # fmt: skip
         for r in rows:
             click.echo(f"{r['clinic']:<12} {r['payer'] if r['payer'] != '*' else 'all payers':<14} {r['claims']:>6} "
-                       + " ".join(f"{r[n]:>11}" for n in names) + f" {r['total']:>12}")  # fmt: skip
+                       + " ".join(f"{r[n]:>11}" for n in names) + f" {r['total']:>12} {r['patient']:>11}")  # fmt: skip
 
 
 # -- follow-up -----------------------------------------------------------------------

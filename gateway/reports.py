@@ -20,7 +20,7 @@ from typing import Literal
 from gateway.adjustment_codes import AdjustmentCodes
 from gateway.money import ZERO
 
-#: AR aging buckets: days outstanding since the delivered date (inclusive bounds)
+#: AR aging buckets: days outstanding since the claim's delivered date (inclusive bounds)
 AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0-30", 0, 30),
     ("31-60", 31, 60),
@@ -72,12 +72,15 @@ def bucket_of(days: int) -> str:
 
 @dataclass
 class AgingRow:
-    """One clinic and payer: the balance in each bucket, the total and the claim count."""
+    """One clinic and payer: the payer balance in each bucket, the total and
+    the claim count; ``patient`` what patients still owe on claims this
+    payer answered last (their guarantor accounts, not aged here)."""
 
     clinic: str
     payer_id: str
     buckets: dict[str, Decimal] = field(default_factory=lambda: {b[0]: ZERO for b in AGING_BUCKETS})
     claims: int = 0
+    patient: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
@@ -99,11 +102,16 @@ class AgingReport:
             for name, amount in row.buckets.items():
                 total.buckets[name] += amount
             total.claims += row.claims
+            total.patient += row.patient
         return [out[k] for k in sorted(out)]
 
 
-def ar_aging(claims: Iterable[ClaimPosition], as_of: date) -> AgingReport:
-    """Outstanding payer balances by days since delivery, per clinic and payer.
+def ar_aging(
+    claims: Iterable[ClaimPosition], as_of: date, patient: Iterable[tuple[str, str, Decimal]] = ()
+) -> AgingReport:
+    """Outstanding payer balances by days since the claim's delivered date,
+    per clinic and payer, and what patients owe (``patient``: clinic, the
+    payer that answered last, patient balance of one claim).
 
     A claim counts when it was delivered on or before ``as_of`` and the payer
     still owes something (balance ≠ 0, not closed or voided). A credit
@@ -115,6 +123,9 @@ def ar_aging(claims: Iterable[ClaimPosition], as_of: date) -> AgingReport:
         row = rows.setdefault((c.clinic, c.payer_id), AgingRow(c.clinic, c.payer_id))
         row.buckets[bucket_of(days_between(c.delivered, as_of))] += c.balance
         row.claims += 1
+    for clinic, payer, owed in patient:
+        if owed:
+            rows.setdefault((clinic, payer), AgingRow(clinic, payer)).patient += owed
     return AgingReport(as_of, [rows[k] for k in sorted(rows)])
 
 

@@ -75,6 +75,15 @@ def assert_balanced(m: Money) -> None:
         assert v == v.quantize(Decimal("0.01"))
 
 
+def settled_status(store: Store, clinic: str, clm01: str) -> str:
+    """The status of a claim the payers are done with: ``patient_due`` while
+    its patient balance (the guarantor account's rows for it) is above zero,
+    else ``closed``."""
+    view = store.account(clinic, store.account_of(clinic, clm01) or "")
+    owed = [i.patient_balance for i in view.items if i.key == clm01] if view else []
+    return "patient_due" if owed and owed[0] > 0 else "closed"
+
+
 def write_remit(path: Path, remits: list[Remit835], control: int, payer: str = "EXPAYER1") -> Path:
     """An 835 file of ``remits`` (one transaction set each)."""
     text = interchange(

@@ -31,7 +31,7 @@ from gateway.model import Ack999, AckSegmentError, Adjustment
 from gateway.store import MessageFilter
 from gateway.store.remits import RemitFilter, claim_money
 from tests.edi835 import edi_view
-from tests.posting_helpers import Loop, assert_balanced, claims_out, money, process, write_remit
+from tests.posting_helpers import Loop, assert_balanced, claims_out, money, process, settled_status, write_remit
 from tests.x12check import assert_valid_x12
 
 ZERO = Decimal("0.00")
@@ -83,8 +83,14 @@ def test_the_whole_loop_posts_every_answer_and_every_ledger_balances(loop: Loop)
                 assert status == "denied" and total.balance == total.charge and total.paid == 0
                 assert [(g, r) for g, r, _ in total.denials] == [("CO", "96")]
                 continue
-            assert status == "closed" and total.balance == 0, (clm01, status, total)
-            assert kinds[-1] == "closed"
+            # the payer's part is closed; the claim is patient_due while the patient owes part of it (issue 14)
+            view = store.account("riverside", store.account_of("riverside", clm01))
+            (item,) = [i for i in view.items if i.key == clm01]
+            assert item.patient_responsibility == total.patient_responsibility
+            expected = settled_status(store, "riverside", clm01)
+            assert expected == ("patient_due" if item.patient_balance > 0 else "closed")
+            assert status == expected and total.balance == 0, (clm01, status, total)
+            assert kinds[-1] == expected
             pr = {r: a for g, r, a in total.adjustments if g == "PR"}
             assert total.patient_responsibility == sum(pr.values(), ZERO)
             expect = {"deductible": "1", "coinsurance": "2", "copay": "3"}.get(outcome)

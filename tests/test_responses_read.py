@@ -218,3 +218,30 @@ def test_sniff_recognises_responses_and_leaves_claims_alone() -> None:
     claim = isa(9) + "~GS*HC*A*B*20261201*0600*9*X*005010X222A1~ST*837*0001*005010X222A1~"
     assert sniff(claim.encode()) is None
     assert sniff(b"MSH|^~\\&|X") is None and sniff(b'{"resourceType": "Bundle"}') is None and sniff(b"") is None
+
+
+def test_835_crossover_carrier_nm1_tt() -> None:
+    """NM1*TT (the payer forwarded the claim, CLP02 19): the crossover payer's id and name."""
+    body = [
+        *REMIT_BODY[:10],
+        "LX*1",
+        "CLP*RIV-3001*19*180*100*16*MB*ICN0301*11*1",
+        "NM1*QC*1*EXAMPLESON*CASEY****MI*XHP000001002",
+        "NM1*TT*2*SAMPLE SUPPLEMENTAL INSURANCE*****PI*EXPAYER2",
+        "SVC*HC:99214*165*100**1",
+        "DTM*472*20261005",
+        "CAS*CO*45*49",
+        "CAS*PR*2*16",
+        "SVC*HC:36415*15*0**1",
+        "DTM*472*20261005",
+        "CAS*CO*45*15",
+    ]
+    body[0] = "BPR*I*100*C*ACH*CCP*01*999999992*DA*123456789*1999999999**01*999988880*DA*98765*20261201"
+    data = remit(body)
+    assert_valid_x12(data.encode(), "835")
+    doc = only(read_responses(data), Remit835)
+    (claim,) = doc.claims
+    assert (claim.status, claim.crossover_payer, claim.crossover_name) == ("19", "EXPAYER2",
+                                                                          "SAMPLE SUPPLEMENTAL INSURANCE")  # fmt: skip
+    plain = only(read_responses(remit()), Remit835)
+    assert all(c.crossover_payer is None and c.crossover_name is None for c in plain.claims)

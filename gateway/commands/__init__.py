@@ -112,13 +112,24 @@ BUILT_IN: dict[str, CommandSpec] = {
     "store": CommandSpec("gateway.store_cli:register", "The store itself: encryption keys (rotate-key).", _SERVICE),
     "reload": CommandSpec(_CONSOLE, "Validate the configuration, then make running services re-read it.", _SERVICE),
     "claims": CommandSpec(
-        _STORED, "Claims in the store: list, show one's story and ledger, adjust, follow up, resolve held content.",
+        _STORED,
+        "Claims in the store: list, show one's story and ledger, adjust, follow up, resolve held content.",
         _STORE,
     ),
     "remits": CommandSpec(_STORED, "Payments (835 remits) posted to claims: list, show, unmatched items.", _STORE),
-    "ar": CommandSpec(_STORED, "Accounts-receivable aging per clinic and payer (days since delivery).", _STORE),
+    "ar": CommandSpec(
+        _STORED, "Accounts-receivable aging per clinic and payer (days since delivery), patient share too.", _STORE
+    ),
+    "accounts": CommandSpec(
+        "gateway.accounts_cli:accounts",
+        "Guarantor accounts: show one, list credits, write off small balances.",
+        _STORE,
+    ),
+    "payments": CommandSpec(
+        "gateway.accounts_cli:payments", "Patient payments: import a lockbox, portal or front-desk CSV.", _STORE
+    ),
     "statements": CommandSpec(
-        _STORED, "Statements in the store: list, show one's story, resolve held content.", _STORE
+        _STORED, "Statements in the store: list, show, resolve held content; run the statement cycle.", _STORE
     ),
     "console": CommandSpec(_CONSOLE, "Serve the web console and JSON API alone against the store.", _WEB),
     "users": CommandSpec(_CONSOLE, "Console users and their roles: viewer, operator, admin.", _WEB),
@@ -182,10 +193,18 @@ def _help_from_source(target: str) -> str:
         tree = None
     if tree is None:
         return f"see gateway COMMAND --help ({module})"
-    doc = next(
-        (ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr),
-        None,
-    ) or ast.get_docstring(tree) or ""
+    doc = (
+        next(
+            (
+                ast.get_docstring(n)
+                for n in tree.body
+                if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == attr
+            ),
+            None,
+        )
+        or ast.get_docstring(tree)
+        or ""
+    )
     first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "`")
     return first.split(". ", 1)[0].rstrip(".") + "." if first else f"from {module}"
 

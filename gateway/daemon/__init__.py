@@ -4,8 +4,9 @@ One daemon process runs the sources (folder watchers, MLLP listeners, HTTP
 intake) and the journal on an asyncio loop, plus the HTTP listener
 (``--http``: console, API, intake, ``/healthz`` and ``/metrics``); N worker
 processes claim work from the store (``--workers 0`` runs one worker thread
-in the daemon process instead). SIGTERM/SIGINT: sources stop accepting, the
-journal commits what it holds, workers finish or release their batch, then
+in the daemon process instead). A thread runs each clinic's statement cycle
+once a day (:class:`gateway.statement_runs.StatementScheduler`).
+SIGTERM/SIGINT: sources stop accepting, the journal commits what it holds, workers finish or release their batch, then
 the process exits. SIGHUP re-reads and validates the configuration and swaps
 it in (:mod:`gateway.daemon.reload`). Readiness and stopping are reported to
 systemd. Workers stop when the daemon dies; as PID 1 (or with ``--init``) a
@@ -33,6 +34,7 @@ from gateway.daemon.notify import notify
 from gateway.daemon.reaper import worker_main
 from gateway.delivery.service import DeliveryService
 from gateway.sources import DetailedSource, HttpSource, Source
+from gateway.statement_runs import StatementScheduler
 from gateway.store import FILE_NAME, codec_for, open_store
 from gateway.worker import Worker, WorkerSettings, worker_id
 
@@ -51,6 +53,8 @@ class DaemonOptions:
     shutdown_timeout: float = 30.0
     #: batch claims/statements into the outbox and deliver it (docs/delivery.md)
     delivery: bool = True
+    #: seconds between looks for each clinic's daily statement run (0: no runs; docs/statements.md)
+    statements_every: float = 3600.0
 
 
 def store_url(gw: Gateway, url: str | None) -> str:
@@ -90,6 +94,7 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self.web: Any = None
         self.delivery: DeliveryService | None = None
+        self.statements: StatementScheduler | None = None
         self.watch = reloading.Watch(self.store, config)  # type: ignore[arg-type]
         self._reload_lock = asyncio.Lock()
         intake = [s for s in self.sources if isinstance(s, HttpSource)]
@@ -211,6 +216,14 @@ class Daemon:
             if self.options.delivery:
                 self.delivery = DeliveryService(self.gateway, self.url)
                 self.delivery.start()
+            if self.options.statements_every > 0:
+                from gateway.delivery.outbox import node_id
+
+                store = open_store(self.url, self.gateway.loaded.base_dir, codec=self.codec)
+                self.statements = StatementScheduler(
+                    lambda: self.gateway, store, node_id("statements"), self.options.statements_every
+                )
+                self.statements.start()
             for source in self.sources:
                 await self._start_source(source)
             if self.options.http:
@@ -241,6 +254,8 @@ class Daemon:
         await loop.run_in_executor(None, self._stop_workers)
         if self.delivery is not None:
             await loop.run_in_executor(None, self.delivery.close, self.options.shutdown_timeout)
+        if self.statements is not None:
+            await loop.run_in_executor(None, self.statements.close, self.options.shutdown_timeout)
         self.store.close()
 
     async def _start_web(self) -> None:

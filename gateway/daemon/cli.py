@@ -90,16 +90,20 @@ def register(cli: click.Group) -> None:
     @STORE
     @click.option("--http", help="Serve the console, JSON API, HTTP intake, /healthz and /metrics on HOST:PORT.")
     @click.option("--insecure-http", is_flag=True, help="Allow a non-loopback --http address without TLS.")
-    @click.option("--batch", type=int, default=64, show_default=True, help="Messages a worker claims at once.")
+    @click.option("--batch", type=int, default=64, show_default=True,
+                  help="Messages a worker claims at once (up to 2 MB of them: large files one at a time).")  # fmt: skip
     @click.option("--lease", type=float, default=60.0, show_default=True, help="Seconds a claim is held.")
     @click.option("--log-level", default="info", show_default=True)
     @click.option("--delivery/--no-delivery", default=True, show_default=True,
                   help="Batch claims and statements into the outbox and deliver it (docs/delivery.md).")  # fmt: skip
+    @click.option("--statements-every", type=float, default=3600.0, show_default=True, metavar="SECONDS",
+                  help="How often to look for each clinic's daily statement run (0: never).")  # fmt: skip
     @click.option("--init", "as_init", is_flag=True,
                   help="Run a minimal init in front of the service that reaps orphaned processes "
                        "(automatic when gateway run is PID 1).")  # fmt: skip
     def run(config: Path, workers: int, store_url: str | None, http: str | None, insecure_http: bool, batch: int,
-            lease: float, log_level: str, delivery: bool, as_init: bool) -> None:  # fmt: skip
+            lease: float, log_level: str, delivery: bool, statements_every: float,
+            as_init: bool) -> None:  # fmt: skip
         """Run the gateway service: sources, journal and workers, until SIGTERM/SIGINT.
 
         SIGHUP (or `gateway reload`) re-reads and validates the configuration and
@@ -116,7 +120,7 @@ def register(cli: click.Group) -> None:
         options = DaemonOptions(
             workers=workers, store=store_url, http=http, insecure_http=insecure_http,
             worker=WorkerSettings(batch=batch, lease=lease),
-            log_level=log_level, delivery=delivery,
+            log_level=log_level, delivery=delivery, statements_every=statements_every,
         )  # fmt: skip
         try:
             run_daemon(config, options)

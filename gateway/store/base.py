@@ -46,6 +46,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from gateway.messages import RecordUpdate
+from gateway.store.accounts import AccountStore
+from gateway.store.cycles import CycleStore
 from gateway.store.outbox import DeliveryStore
 from gateway.store.remits import RemitStore
 from gateway.store.submissions import NewClaim, NewStatement, Packed, SubmissionStore
@@ -244,12 +246,14 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-class Store(SubmissionStore, DeliveryStore, RemitStore, ABC):
+class Store(SubmissionStore, DeliveryStore, RemitStore, AccountStore, CycleStore, ABC):
     """One durable store; a backend per database. Also a RecordLookup.
 
     Every abstract method here and in the mixed-in interfaces
     (:class:`gateway.store.submissions.SubmissionStore`,
-    :class:`gateway.store.outbox.DeliveryStore`) is one transaction, safe to
+    :class:`gateway.store.outbox.DeliveryStore`,
+    :class:`gateway.store.remits.RemitStore`,
+    :class:`gateway.store.cycles.CycleStore`) is one transaction, safe to
     run again after a lost connection: :class:`gateway.store.retry.RetryingStore`
     wraps each of them on PostgreSQL. Add a method as an abstract method of the
     interface and it is covered."""

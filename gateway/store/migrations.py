@@ -445,6 +445,76 @@ CREATE TABLE claim_balances (
 )
 """
 
+# issue 14: a next payer's submission (secondary, tertiary) waits in ``waiting``
+# until the batcher releases it; the batcher looks for them on every tick
+_NEXT_PAYER = """
+CREATE INDEX claims_next_payer ON claims (id) WHERE status = 'waiting'
+"""
+
+# The patient side (issue 14): each guarantor account's ledger
+# (gateway/store/accounts.py) and the account each claim is owed on. No
+# patient data: clinic, account number, claim and statement ids, amounts.
+_ACCOUNTS = """
+ALTER TABLE claims ADD COLUMN account TEXT;
+CREATE INDEX claims_account ON claims (clinic_id, account);
+CREATE TABLE account_ledger (
+    id            {pk},
+    clinic_id     TEXT NOT NULL,
+    account       TEXT NOT NULL,
+    clm01         TEXT,
+    statement_id  TEXT,
+    line          INTEGER,
+    kind          TEXT NOT NULL,
+    amount        TEXT NOT NULL,
+    reference     TEXT,
+    method        TEXT,
+    source        TEXT,
+    actor         TEXT NOT NULL,
+    note          TEXT,
+    on_date       TEXT NOT NULL,
+    billed_on     TEXT,
+    billed_by     TEXT,
+    at            {real} NOT NULL
+);
+CREATE INDEX account_ledger_account ON account_ledger (clinic_id, account);
+CREATE INDEX account_ledger_claim ON account_ledger (clinic_id, clm01);
+CREATE INDEX account_ledger_statement ON account_ledger (clinic_id, statement_id);
+CREATE INDEX account_ledger_reference ON account_ledger (clinic_id, reference)
+"""
+
+# Statement cycles (issue 14, gateway/store/sql_cycles.py): what each guarantor
+# account was sent and when (first-billed dates are the account ledger's
+# billed_on), runs per clinic and date. Ids, dates, amounts and digests only.
+_STATEMENT_CYCLES = """
+CREATE TABLE statement_cycles (
+    id             {pk},
+    clinic_id      TEXT NOT NULL,
+    account        TEXT NOT NULL,
+    statement_id   TEXT NOT NULL,
+    run_date       TEXT NOT NULL,
+    notice         TEXT NOT NULL,
+    dunning_level  INTEGER NOT NULL DEFAULT 0,
+    total_due      TEXT NOT NULL,
+    content_hash   TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    outbox_id      BIGINT,
+    actor          TEXT NOT NULL,
+    created_at     {real} NOT NULL,
+    UNIQUE (clinic_id, account, run_date)
+);
+CREATE INDEX statement_cycles_notice ON statement_cycles (clinic_id, notice, run_date);
+CREATE TABLE statement_runs (
+    clinic_id    TEXT NOT NULL,
+    run_date     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    started_at   {real} NOT NULL,
+    finished_at  {real},
+    summary      TEXT NOT NULL DEFAULT '{{}}',
+    PRIMARY KEY (clinic_id, run_date)
+)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -476,6 +546,8 @@ MIGRATIONS: list[Migration] = [
     Migration(
         7, "closed loop: X12 control numbers per claim, acks, remits, remit claims, PLB, ledger", portable(_CLOSED_LOOP)
     ),
+    Migration(8, "secondary claims: next payers' submissions waiting for release (index)", portable(_NEXT_PAYER)),
+    Migration(9, "guarantor accounts: account_ledger, the account of each claim", portable(_ACCOUNTS)),
     # 10-14: the operator console (gateway/store/console_sql.py)
     Migration(
         10,
@@ -488,6 +560,11 @@ MIGRATIONS: list[Migration] = [
         13,
         "alerting: last_received per clinic and source (kept by a trigger); messages by clinic and id",
         {"sqlite": console_sql.SQLITE_LAST, "postgresql": console_sql.POSTGRES_LAST},
+    ),
+    Migration(
+        15,
+        "statement cycles: statements, final notices and collections per account and run date; runs",
+        portable(_STATEMENT_CYCLES),
     ),
     # 20-24: encryption at rest
     Migration(20, "encryption at rest: store_keys (key ids in use, a check value per key)", portable(_STORE_KEYS)),

@@ -1,5 +1,6 @@
-"""Read SQL for the operator reports that a scrape runs often: the claims
-still waiting for a payer's answer (``gateway_clinic_claims_without_response``).
+"""Read SQL for the operator reports: the claims still waiting for a
+payer's answer (``gateway_clinic_claims_without_response``, which a scrape
+runs often) and what patients owe per claim (the AR report's patient column).
 
 Only the claims whose latest sent submission for its payer place is
 ``delivered``, ``accepted_999`` or ``acknowledged_277`` are read (not every
@@ -10,6 +11,8 @@ history. Same rows on SQLite and PostgreSQL; no patient data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from gateway.reports import AWAITING_ACK, AWAITING_REMIT
@@ -29,6 +32,21 @@ class AwaitingRow:
     payer_id: str | None
     status: str
     delivered_at: float | None
+
+
+@dataclass(frozen=True)
+class PatientOwed:
+    """What the patient still owes on one claim (its guarantor account rows)
+    and the payer that claim was last sent to."""
+
+    clinic_id: str
+    clm01: str
+    payer_id: str | None
+    balance: Decimal
+
+
+#: the sign of each account ledger kind (gateway/store/accounts.py)
+_SIGN = {"payment": -1, "write_off": -1}
 
 
 class ReportQueries:
@@ -54,3 +72,33 @@ class ReportQueries:
             cur.execute(sql, (*statuses, *args, *_UNSENT))
             rows = cur.fetchall()
         return [AwaitingRow(r[0], r[1], r[2], r[3], float(r[4]) if r[4] is not None else None) for r in rows]
+
+    def patient_owed(self, clinic_id: str | None = None, as_of: date | None = None) -> list[PatientOwed]:
+        """Every claim whose patient balance (Σ of its account ledger rows
+        dated on or before ``as_of``) is not zero, with the payer id of its
+        latest sent submission (the last payer place)."""
+        clinic_sql, args = (" AND a.clinic_id = ?", [clinic_id]) if clinic_id else ("", [])
+        day_sql = " AND a.on_date <= ?" if as_of else ""
+        unsent = ", ".join("?" * len(_UNSENT))
+        with self.store.read() as cur:
+            cur.execute(
+                "SELECT a.clinic_id, a.clm01, a.kind, a.amount FROM account_ledger a "
+                f"WHERE a.clm01 IS NOT NULL{clinic_sql}{day_sql}",
+                (*args, *([as_of.isoformat()] if as_of else [])),
+            )
+            owed: dict[tuple[str, str], Decimal] = {}
+            for clinic, clm01, kind, amount in cur.fetchall():
+                owed[(clinic, clm01)] = owed.get((clinic, clm01), Decimal("0.00")) + Decimal(amount) * _SIGN.get(
+                    kind, 1
+                )
+            cur.execute(
+                "SELECT c.clinic_id, c.clm01, c.payer_seq, c.version, c.payer_id FROM claims c "
+                f"WHERE c.account IS NOT NULL AND c.status NOT IN ({unsent}){clinic_sql.replace('a.', 'c.')}",
+                (*_UNSENT, *args),
+            )
+            payer: dict[tuple[str, str], tuple[int, int, str | None]] = {}
+            for clinic, clm01, seq, version, payer_id in cur.fetchall():
+                key = (clinic, clm01)
+                if key in owed and (key not in payer or (int(seq), int(version)) > payer[key][:2]):
+                    payer[key] = (int(seq), int(version), payer_id)
+        return [PatientOwed(c, k, payer.get((c, k), (0, 0, None))[2], b) for (c, k), b in sorted(owed.items()) if b]

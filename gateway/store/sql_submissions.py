@@ -48,7 +48,7 @@ INSERT_COLUMNS: dict[str, tuple[str, ...]] = {
     "claims": (
         "clinic_id", "clm01", "payer_seq", "version", "frequency_code", "original_reference", "digest",
         "encounter_row", "message_id", "payer_id", "total_charge", "status", "claim", "lane", "created_at",
-        "updated_at",
+        "updated_at", "account",
     ),
     "statements": (
         "clinic_id", "statement_id", "version", "digest", "encounter_row", "message_id", "status", "statement", "lane",
@@ -264,7 +264,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
             c = a.new
             body = self.seal("claims.claim", str(c.body), row_ref(a.clinic_id, c.clm01, c.payer_seq, version))
             return (a.clinic_id, c.clm01, c.payer_seq, version, "1", None, a.digest, encounter_row, a.message_id,
-                    c.payer_id, c.total_charge, status, body, lane, now, now)  # fmt: skip
+                    c.payer_id, c.total_charge, status, body, lane, now, now, c.account)  # fmt: skip
         st = a.new
         body = self.seal("statements.statement", str(st.body), row_ref(a.clinic_id, st.statement_id, version))
         return (a.clinic_id, st.statement_id, version, a.digest, encounter_row, a.message_id, status, body, lane,
@@ -494,8 +494,9 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         now: float, detail: dict[str, Any],
     ) -> Submission:  # fmt: skip
         """A new submission voiding ``earlier`` (its content, frequency 8)."""
-        cur.execute(f"SELECT encounter_row, claim, {ROW_KEY['claims']} FROM claims WHERE id = ?", (earlier.row,))
-        encounter_row, body, *key = cur.fetchone()
+        cur.execute(f"SELECT encounter_row, account, claim, {ROW_KEY['claims']} FROM claims WHERE id = ?",
+                    (earlier.row,))  # fmt: skip
+        encounter_row, account, body, *key = cur.fetchone()
         version = max(r.version for r in rows if r.payer_seq == earlier.payer_seq) + 1
         data = json.loads(self.open("claims.claim", body, row_ref(*key)))
         data.update(frequency_code="8", original_reference=ref)
@@ -503,7 +504,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
                                                                   version))  # fmt: skip
         values = (earlier.clinic_id, earlier.key, earlier.payer_seq, version, "8", ref, earlier.digest, encounter_row,
                   earlier.message_id, earlier.payer_id, earlier.total_charge, "created", sealed, held.lane,
-                  now, now)  # fmt: skip
+                  now, now, account)  # fmt: skip
         (row,) = self._insert_items(cur, "claims", [values])
         self._events(cur, "claims", [(row, "void", "created", f"operator:{actor}", actor,
                                       {"voids_version": earlier.version, "icn": ref, **detail})], now)  # fmt: skip

@@ -30,6 +30,7 @@ from gateway.store.base import (
 )
 from gateway.store.codec import PLAIN, key_id_of, ref
 from gateway.store.sql_accounts import SQLAccounts
+from gateway.store.sql_cycles import SQLCycles
 from gateway.store.sql_delivery import SQLDelivery
 from gateway.store.sql_remits import SQLRemits
 from gateway.store.sql_secondary import SQLSecondary
@@ -93,7 +94,7 @@ def _row(r: Sequence[Any]) -> MessageRow:
     return MessageRow(*r[:-1], findings=json.loads(r[-1]))  # type: ignore[call-arg]
 
 
-class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLDelivery, Store):
+class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, SQLDelivery, Store):
     """Backend-independent implementation over a DB-API connection."""
 
     #: appended to a SELECT whose rows the transaction is about to change
@@ -317,6 +318,7 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLDelivery
         )  # fmt: skip
         self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
                              worker, now)  # fmt: skip
+        self._charge_statements(cur, admitted, worker, now)
         records = [
             (o.clinic_id, u.kind, *self._record_sealed(o.clinic_id, u.kind, u.key, u.value), o.message_id, now)
             for o in todo

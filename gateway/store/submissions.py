@@ -49,10 +49,21 @@ class ClaimStatus(StrEnum):
     * ``failed`` — the renderer could not write it (see ``batch.render_failed``
       in the log); reprocess its message once fixed.
 
+    A next payer's submission (secondary, tertiary; issue 14), created when
+    the earlier payer's 835 posts (:mod:`gateway.store.sql_secondary`):
+
+    * ``waiting`` — built, waiting for the payer's ``delay_days`` (or a
+      crossover) before the batcher releases it to ``created``; an 835 of
+      its payer may post on it (it then never goes out);
+    * ``crossover`` — the earlier payer forwarded the claim to this payer
+      (CLP02 19/20/21, NM1*TT): never sent, waits for this payer's 835.
+
     Reserved for the closed loop (issue 13; claims only), after ``delivered``:
     ``accepted_999`` / ``rejected_999``, ``acknowledged_277`` /
     ``rejected_277``, ``paid`` / ``partially_paid`` / ``denied`` /
-    ``reversed`` (835), ``closed`` (balance 0). A submission rejected by a 999
+    ``reversed`` (835), ``patient_due`` (the last payer answered and left the
+    patient a balance: billed to the guarantor account, :mod:`gateway.store.accounts`),
+    ``closed`` (balance 0, the patient's too). A submission rejected by a 999
     or 277CA was never accepted by the payer: changed content for its CLM01
     goes out again as a new original version without an operator.
     """
@@ -73,7 +84,10 @@ class ClaimStatus(StrEnum):
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
     REVERSED = "reversed"
+    PATIENT_DUE = "patient_due"
     CLOSED = "closed"
+    WAITING = "waiting"
+    CROSSOVER = "crossover"
 
 
 #: rejected by a 999 or 277CA: the payer never accepted it
@@ -81,7 +95,7 @@ REJECTED = frozenset({ClaimStatus.REJECTED_999, ClaimStatus.REJECTED_277})
 #: not submissions (nothing of theirs left, or will leave, the gateway)
 NOT_SENT = frozenset({ClaimStatus.HELD, ClaimStatus.SUPERSEDED, ClaimStatus.DISCARDED})
 #: a message whose items are all in these needs nothing more from the gateway
-SETTLED_ITEM = frozenset(set(ClaimStatus) - {ClaimStatus.CREATED, ClaimStatus.BATCHED})
+SETTLED_ITEM = frozenset(set(ClaimStatus) - {ClaimStatus.CREATED, ClaimStatus.BATCHED, ClaimStatus.WAITING})
 
 
 class Packed:
@@ -107,7 +121,8 @@ class Packed:
 @dataclass(frozen=True)
 class NewClaim:
     """A claim a worker built, for :meth:`Store.complete`: CLM01, payer id and
-    place (``payer_seq``), total charge, the Claim JSON (text or packed) and its digest."""
+    place (``payer_seq``), total charge, the Claim JSON (text or packed) and its
+    digest, and the guarantor account it is owed on (:func:`gateway.claims.guarantor_account`)."""
 
     clm01: str
     payer_id: str | None
@@ -115,6 +130,7 @@ class NewClaim:
     body: str | Packed
     payer_seq: int = 1
     digest: str = ""
+    account: str | None = None
 
 
 @dataclass(frozen=True)

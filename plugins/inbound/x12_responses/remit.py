@@ -315,6 +315,9 @@ class RemitReader:
             c.setdefault("member_id", e[9] or None)
         elif q == "82" and e[8] == "XX":
             c["rendering_npi"] = e[9] or None
+        elif q == "TT":  # crossover carrier: the payer forwarded the claim to it
+            c["crossover_payer"] = e[9] or None
+            c["crossover_name"] = e[3] or None
         elif q not in _CLAIM_NAMES:
             self.notes.warning("X12-835-QUALIFIER", "NM101 is not a claim-level entity of an 835", seg, 1)
 

@@ -277,6 +277,9 @@ def _claim(out: _Segments, claim: RemitClaim) -> None:
     _name(out, "QC", claim.patient, "MI", claim.member_id)
     if claim.rendering_npi:
         out.add("NM1", "82", "1", "RENDERING", None, None, None, None, "XX", claim.rendering_npi)
+    if claim.crossover_payer or claim.crossover_name:
+        out.add("NM1", "TT", "2", out.text(claim.crossover_name or "CROSSOVER CARRIER"), None, None, None, None,
+                "PI", claim.crossover_payer or "UNKNOWN")  # fmt: skip
     if claim.remarks:
         out.add("MOA", None, None, *claim.remarks[:5])
     if claim.service_date:

@@ -83,6 +83,11 @@ def money(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal('0.01')):,.2f}"
 
 
+def dollars(amount: Decimal) -> str:
+    """``$1,234.50``; a credit ``-$10.00``."""
+    return f"-${money(-amount)}" if amount < 0 else f"${money(amount)}"
+
+
 def us_date(d: date) -> str:
     return d.strftime("%m/%d/%Y")
 
@@ -171,7 +176,8 @@ class StatementPdf(FPDF):
             "practice_phone": phone(self.brand.phone),
             "statement_date": us_date(self.st.statement_date),
             "due_date": us_date(self.st.due_date),
-            "amount_due": f"${money(self.st.total_due)}",
+            "amount_due": f"${money(self.st.amount_due)}",
+            "credit": f"${money(-self.st.total_due)}" if self.st.total_due < 0 else "",
             "account_number": self.st.account_number,
             "guarantor_name": self.st.guarantor.name.display(),
             "billing_phone": phone(c.phone),
@@ -354,7 +360,8 @@ class StatementPdf(FPDF):
 
     def heading(self) -> None:
         y = FOLD_Y + 18
-        self.put(MARGIN, y, self.say("title"), 15, "B")
+        title = "final_notice_title" if self.st.notice != "statement" else "title"
+        self.put(MARGIN, y, self.say(title), 15, "B")
         self.put(MARGIN, y + 20, self.brand.practice_name, 9)
         rows = [
             ("statement_date", us_date(self.st.statement_date)),
@@ -411,8 +418,29 @@ class StatementPdf(FPDF):
             self.text(left, baseline, value)
             x += width
         self.ln(ROW_H)
+        self.detail(line)
         self.set_draw_color(*GREY)
         self.line(MARGIN, self.get_y(), PAGE_W - MARGIN, self.get_y())
+
+    def detail(self, line: StatementLine) -> None:
+        """Under a line of an insured claim: who paid what, and why the
+        patient owes the rest (PR reasons in plain words)."""
+        parts = []
+        if line.paid_by:
+            paid = "; ".join(f"{p.payer_name} {money(p.amount)}" for p in line.paid_by)
+            parts.append(f"{self.say('paid_by')}: {paid}")
+        if line.patient_share:
+            share = "; ".join(f"{p.words} {money(p.amount)}" for p in line.patient_share)
+            parts.append(f"{self.say('your_share')}: {share}")
+        if not parts:
+            return
+        self.ensure_room(ROW_H - 2, table=True)
+        self.set_text_color(*DARK)
+        width = CONTENT_W - COLUMNS[0][1]
+        self.set_font("Helvetica", "I", 7.5)
+        self.put(MARGIN + COLUMNS[0][1], self.get_y() - 2, self.fit("   ".join(parts), width - 4), 7.5, "I", w=width)
+        self.set_text_color(0, 0, 0)
+        self.ln(ROW_H - 3)
 
     def lines_table(self) -> None:
         self.table_header()
@@ -435,13 +463,15 @@ class StatementPdf(FPDF):
         rows = [("total_charges", sum((ln.charge for ln in st.lines), Decimal(0)), "")]
         if st.total_pending:
             rows.append(("total_pending", st.total_pending, ""))
-        rows.append(("total_due", st.total_due, "B"))
+        if st.unapplied_credit:
+            rows.append(("credit", -st.unapplied_credit, ""))
+        rows.append(("total_due", st.amount_due, "B"))
         self.ensure_room(len(rows) * 14 + 8, table=False)
         y = self.get_y() + 6
         lx, width = PAGE_W - MARGIN - 2.6 * PT, 2.6 * PT
         for key, amount, style in rows:
             self.put(lx, y, self.say(key), 10 if style else 9, style)
-            self.put(lx, y, f"${money(amount)}", 10 if style else 9, style, w=width, align="R")
+            self.put(lx, y, dollars(amount), 10 if style else 9, style, w=width, align="R")
             y += 14
         self.set_y(y + 6)
 
@@ -454,6 +484,7 @@ class StatementPdf(FPDF):
             ("aging_over_90", a.over_90),
             ("total_due", self.st.total_due),
         )
+        basis = self.st.aging_from == "first_billed"
         self.ensure_room(2 * ROW_H + 12, table=False)
         width = CONTENT_W / len(cols)
         self.set_fill_color(*GREY)
@@ -465,13 +496,25 @@ class StatementPdf(FPDF):
             self.put(x, y, self.say(key), 8, "B", w=width, align="C", h=ROW_H)
             self.rect(x, y + ROW_H, width, ROW_H)
             style = "B" if i == len(cols) - 1 else ""
-            self.put(x, y + ROW_H, f"${money(amount)}", 9, style, w=width, align="C", h=ROW_H)
+            self.put(x, y + ROW_H, dollars(amount), 9, style, w=width, align="C", h=ROW_H)
         self.set_xy(MARGIN, y + ROW_H)
-        self.ln(ROW_H + 10)
+        self.ln(ROW_H + 3)
+        if basis:
+            self.set_text_color(*DARK)
+            self.put(MARGIN, self.get_y(), self.say("aging_first_billed"), 7.5, "I")
+            self.set_text_color(0, 0, 0)
+            self.ln(ROW_H)
+        self.ln(7)
 
     def closing(self) -> None:
         v = self.values()
         parts = []
+        if self.st.notice != "statement":
+            parts.append((self.say("final_notice", **v), "B"))
+        if self.st.dunning_message:
+            parts.append((text(self.brand.format(self.st.dunning_message, **v)), "B"))
+        if self.st.total_due < 0:
+            parts.append((self.say("credit_note", **v), "B"))
         if self.st.total_pending:
             parts.append((self.say("pending_note"), "I"))
         parts += [(self.say("message", **v), ""), (self.say("contact", **v), "B")]

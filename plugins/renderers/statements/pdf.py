@@ -8,8 +8,12 @@ AES-256 encrypted (pypdf) with the clinic's password rule.
 
 ``pdf-print-batch`` is for a print-and-mail vendor: one combined PDF per
 batch (optionally padded for duplex printing) and an index CSV, plus the
-single PDFs if asked. Layout: :mod:`gateway_plugins.renderers.statements.layout`;
-branding and wording: :mod:`gateway_plugins.renderers.statements.settings`.
+single PDFs if asked. ``collections-csv`` is the collection agency's
+export of accounts sent to collections
+(:mod:`gateway_plugins.renderers.statements.collections`). The plugin also
+answers ``gateway_statement_cycle`` from ``settings.statements.cycle``.
+Layout: :mod:`gateway_plugins.renderers.statements.layout`; branding and
+wording: :mod:`gateway_plugins.renderers.statements.settings`.
 
 Output is deterministic: the same statements and ``ctx.created`` give the
 same names and bytes (encrypted PDFs excepted: AES needs fresh random IVs).
@@ -32,7 +36,7 @@ from gateway.claims import merge_statements
 from gateway.config import Clinic, ClinicConfig
 from gateway.documents import Document, RenderContext, Renderer
 from gateway.hookspecs import hookimpl
-from gateway.model import Address, Statement
+from gateway.model import Address, Statement, StatementCycle
 
 if TYPE_CHECKING:
     from gateway_plugins.renderers.statements.layout import WindowPlacement
@@ -316,9 +320,20 @@ def gateway_statement_terms(clinic: Clinic) -> int | None:
 
 
 @hookimpl
+def gateway_statement_cycle(clinic: Clinic) -> StatementCycle | None:
+    settings = clinic.settings.get("statements")
+    if isinstance(settings, StatementSettings) and settings.cycle is not None:
+        return settings.cycle.policy()
+    return None
+
+
+@hookimpl
 def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
     register(StatementPdfRenderer("pdf", PdfFormatSettings, encrypts=True))
     register(StatementPdfRenderer("pdf-print-batch", PrintBatchSettings, encrypts=False))
+    from gateway_plugins.renderers.statements.collections import CollectionsCsvRenderer
+
+    register(CollectionsCsvRenderer())
 
 
 @hookimpl

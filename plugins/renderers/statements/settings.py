@@ -11,8 +11,10 @@ a :class:`Branding` (``clinic.resources["statements_pdf"]``).
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config import ClinicConfig, ConfigError, SecretRef, resolve_secret
-from gateway.model import Address
+from gateway.model import Address, DunningStep, StatementCycle
 
 #: Fields every wording template may use (all are strings).
 FIELDS = frozenset(
@@ -38,6 +40,7 @@ FIELDS = frozenset(
         "portal_url",
         "password_hint",
         "payable_to",
+        "credit",
     }
 )
 
@@ -75,6 +78,17 @@ DEFAULT_WORDING: dict[str, str] = {
     "aging_31_60": "31-60 days",
     "aging_61_90": "61-90 days",
     "aging_over_90": "Over 90 days",
+    "aging_first_billed": "Aging counts from the date you were first billed for each balance.",
+    "final_notice_title": "FINAL NOTICE",
+    "final_notice": (
+        "FINAL NOTICE: this balance is past due. If {amount_due} is not paid by {due_date}, "
+        "the account will be sent to a collection agency."
+    ),
+    "paid_by": "Paid by",
+    "your_share": "Your share",
+    "credit": "Credit on your account",
+    "credit_note": "You have a credit of {credit} with us; we will refund it or apply it as you ask.",
+    "amount_owed_after_credit": "Balance",
     "message": "Thank you for choosing {practice_name}. Payment is due by {due_date}.",
     "contact": "Questions about this statement? Call {billing_phone} ({billing_hours}) or write to {billing_email}.",
     "page": "Page",
@@ -166,6 +180,85 @@ class EncryptionSettings(_Strict):
         return value
 
 
+#: ``final_notice_after`` / ``collections_after``: a number of days, or ``"N cycles"``
+_CYCLES = re.compile(r"^\s*(\d{1,3})\s*cycles?\s*$")
+
+
+class DunningSettings(_Strict):
+    """One dunning step: from ``min_days`` after the patient was first billed, ``message``."""
+
+    min_days: int = Field(ge=0, le=3650)
+    message: str
+
+    @field_validator("message")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        problems = check_wording({"message": value})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+class CycleSettings(_Strict):
+    """``settings.statements.cycle``: the clinic's statement cycle (docs/statements.md)."""
+
+    every_days: int = Field(30, ge=1, le=365)
+    small_balance: Decimal = Field(Decimal("0.00"), ge=0, le=1000, decimal_places=2)
+    #: days after first billed, or "N cycles" (N × every_days)
+    final_notice_after: int | str | None = None
+    #: days after the final notice, or "N cycles"
+    collections_after: int | str | None = None
+    #: the destination of the collections export (a name under ``destinations:``)
+    collections_to: str | None = None
+    dunning: list[DunningSettings] = Field(default_factory=list)
+
+    @field_validator("final_notice_after", "collections_after")
+    @classmethod
+    def _days_or_cycles(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, bool) or (isinstance(value, int) and not 0 <= value <= 3650):
+            raise ValueError("must be a number of days (0-3650) or 'N cycles'")
+        if isinstance(value, str) and not _CYCLES.match(value):
+            raise ValueError(f"'{value}' is neither a number of days nor 'N cycles'")
+        return value
+
+    @field_validator("dunning")
+    @classmethod
+    def _ascending(cls, value: list[DunningSettings]) -> list[DunningSettings]:
+        days = [d.min_days for d in value]
+        if days != sorted(set(days)):
+            raise ValueError(f"min_days must increase from one step to the next, each once (got {days})")
+        return value
+
+    @model_validator(mode="after")
+    def _collections_needs_notice(self) -> CycleSettings:
+        if self.collections_after is not None and self.final_notice_after is None:
+            raise ValueError("collections_after needs final_notice_after (collections follow the final notice)")
+        if self.collections_after is not None and not self.collections_to:
+            raise ValueError("collections_after needs collections_to: the destination of the agency's export")
+        if self.final_notice_after is not None and self.days(self.final_notice_after) < 1:
+            raise ValueError("final_notice_after must be at least 1 day")
+        return self
+
+    def days(self, value: int | str) -> int:
+        """Days of a ``final_notice_after``/``collections_after`` value."""
+        if isinstance(value, int):
+            return value
+        match = _CYCLES.match(value)
+        assert match is not None  # validated
+        return int(match.group(1)) * self.every_days
+
+    def policy(self) -> StatementCycle:
+        """The core's :class:`~gateway.model.StatementCycle` for these settings."""
+        return StatementCycle(
+            every_days=self.every_days,
+            small_balance=self.small_balance,
+            dunning=[DunningStep(min_days=d.min_days, message=d.message) for d in self.dunning],
+            final_notice_after_days=None if self.final_notice_after is None else self.days(self.final_notice_after),
+            collections_after_days=None if self.collections_after is None else self.days(self.collections_after),
+            collections_to=self.collections_to,
+        )
+
+
 class StatementSettings(_Strict):
     """``settings.statements`` of a clinic in gateway.yaml."""
 
@@ -186,6 +279,8 @@ class StatementSettings(_Strict):
     wording: dict[str, str] = Field(default_factory=dict)
     wording_file: str | None = None
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    #: the statement cycle: dunning, final notice, collections (docs/statements.md)
+    cycle: CycleSettings | None = None
 
     @model_validator(mode="after")
     def _wording(self) -> StatementSettings:
@@ -213,7 +308,12 @@ class Branding:
 
     def text(self, key: str, **values: Any) -> str:
         """The clinic's wording for ``key`` with fields filled in (missing ones empty)."""
-        return string.Formatter().vformat(self.wording[key], (), _Blank(values))
+        return self.format(self.wording[key], **values)
+
+    @staticmethod
+    def format(template: str, **values: Any) -> str:
+        """A wording template (checked against :data:`FIELDS`) with fields filled in (missing ones empty)."""
+        return string.Formatter().vformat(template, (), _Blank(values))
 
 
 class _Blank(dict[str, Any]):

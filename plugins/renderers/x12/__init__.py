@@ -28,4 +28,3 @@ def gateway_register_renderers(register: Callable[[Renderer], None]) -> None:
 @hookimpl
 def gateway_register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
     register("x12", X12ClinicSettings)
-

@@ -9,7 +9,7 @@ into a canonical claim so the scrubber's rules can check a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -20,9 +20,12 @@ from gateway.model import (
     Claim,
     Coverage,
     Diagnosis,
+    LineAdjudication,
     Patient,
     Payer,
     PersonName,
+    PriorAdjudication,
+    PriorAdjustment,
     Provider,
     ServiceLine,
     Subscriber,
@@ -148,6 +151,38 @@ class PersonFacts:
     address: AddressFacts | None = None
 
 
+#: a CAS triple as written: (CAS01 group, reason, amount, quantity)
+CasFacts = tuple[str, str, Decimal | None, Decimal | None]
+
+
+def cas_order(adjustments: Sequence[PriorAdjustment]) -> list[PriorAdjustment]:
+    """Adjustments in the order the 837P writes them: one CAS per group code
+    (in the order the groups first appear), its reasons in their order."""
+    groups: dict[str, list[PriorAdjustment]] = {}
+    for a in adjustments:
+        groups.setdefault(a.group, []).append(a)
+    return [a for items in groups.values() for a in items]
+
+
+def _cas_facts(adjustments: Sequence[PriorAdjustment]) -> tuple[CasFacts, ...]:
+    return tuple((ident(a.group), ident(a.reason), a.amount, a.quantity) for a in cas_order(adjustments))
+
+
+@dataclass(frozen=True)
+class LineAdjudicationFacts:
+    """A 2430 loop: how an earlier payer (SVD01, its 2330B payer id) paid the line."""
+
+    payer_id: str
+    paid: Decimal | None
+    qualifier: str
+    procedure_code: str
+    modifiers: tuple[str, ...]
+    units: Decimal | None
+    adjustments: tuple[CasFacts, ...]
+    date: str
+    segment: int = field(default=0, compare=False)
+
+
 @dataclass(frozen=True)
 class LineFacts:
     procedure_code: str
@@ -163,6 +198,8 @@ class LineFacts:
     supervising_npi: str = ""
     ordering_npi: str = ""
     referring_npi: str = ""
+    #: 2430 loops: earlier payers' answers for this line
+    adjudications: tuple[LineAdjudicationFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +211,17 @@ class OtherPayerFacts:
     payer_name: str
     member_id: str
     paid: Decimal | None
+    #: its answer, on a secondary/tertiary claim: 2320 CAS, AMT*EAF, 2330B REF*F8 and DTP*573
+    adjustments: tuple[CasFacts, ...] = ()
+    remaining: Decimal | None = None
+    claim_number: str = ""
+    date: str = ""
+    #: the AMT*D (else SBR) segment
+    segment: int = field(default=0, compare=False)
+
+    @property
+    def adjudicated(self) -> bool:
+        return bool(self.adjustments or self.remaining is not None or self.date)
 
 
 @dataclass(frozen=True)
@@ -255,6 +303,36 @@ def _npi(p: Provider | None) -> str:
     return ident(p.npi) if p is not None else ""
 
 
+def _line_adjudications(claim: Claim, i: int) -> tuple[LineAdjudicationFacts, ...]:
+    return tuple(
+        LineAdjudicationFacts(
+            payer_id=ident(o.payer.id), paid=la.paid, qualifier=ident(la.code_qualifier),
+            procedure_code=ident(la.procedure_code), modifiers=tuple(ident(m) for m in la.modifiers if m.strip()),
+            units=la.units, adjustments=_cas_facts(la.adjustments), date=d8(la.adjudication_date),
+        )
+        for o in claim.other_coverages[:10]
+        if o.adjudication is not None
+        for la in o.adjudication.lines
+        if la.line == i
+    )  # fmt: skip
+
+
+def _other_payer_facts(o: Coverage) -> OtherPayerFacts:
+    a = o.adjudication
+    claim_level = a is not None and not a.lines
+    return OtherPayerFacts(
+        responsibility=o.payer_responsibility_code,
+        payer_id=ident(o.payer.id),
+        payer_name=text(o.payer.name, v.ORG_NAME),
+        member_id=ident(o.subscriber.member_id),
+        paid=a.paid if a is not None else o.prior_payer_paid,
+        adjustments=_cas_facts(a.adjustments) if a is not None else (),
+        remaining=a.patient_responsibility if a is not None and claim_level else None,
+        claim_number=ident(a.claim_control_number) if a is not None else "",
+        date=d8(a.adjudication_date) if a is not None and claim_level else "",
+    )
+
+
 def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) -> LineFacts:
     lr = ln.rendering_provider
     return LineFacts(
@@ -270,6 +348,7 @@ def _line_facts(claim: Claim, i: int, ln: ServiceLine, claim_npi: str | None) ->
         supervising_npi=_npi(ln.supervising_provider),
         ordering_npi=_npi(ln.ordering_provider),
         referring_npi=_npi(ln.referring_provider),
+        adjudications=_line_adjudications(claim, i) if claim.other_coverages else (),
     )
 
 
@@ -314,16 +393,7 @@ def facts_of(claim: Claim) -> ClaimFacts:
         filing_indicator=ident(cov.claim_filing_indicator),
         diagnoses=tuple(diagnosis_code(d.code) for d in claim.diagnoses),
         lines=lines,
-        other_payers=tuple(
-            OtherPayerFacts(
-                responsibility=o.payer_responsibility_code,
-                payer_id=ident(o.payer.id),
-                payer_name=text(o.payer.name, v.ORG_NAME),
-                member_id=ident(o.subscriber.member_id),
-                paid=o.prior_payer_paid,
-            )
-            for o in claim.other_coverages
-        ),
+        other_payers=tuple(_other_payer_facts(o) for o in claim.other_coverages),
     )
 
 
@@ -357,6 +427,54 @@ class NotAClaim(ValueError):
 
 def _provider(npi: str) -> Provider | None:
     return Provider(npi=npi) if npi else None
+
+
+def _answered(f: ClaimFacts, o: OtherPayerFacts) -> bool:
+    """Whether the file carries this other payer's answer (2320 CAS/EAF, DTP*573 or 2430 lines)."""
+    return o.adjudicated or any(a.payer_id == o.payer_id for ln in f.lines for a in ln.adjudications)
+
+
+def _adjustments(cas: tuple[CasFacts, ...], where: str) -> list[PriorAdjustment]:
+    out = []
+    for group, reason, amount, qty in cas:
+        if amount is None:
+            raise NotAClaim(f"{where}: a CAS amount is not an amount")
+        out.append(PriorAdjustment(group=group, reason=reason, amount=amount, quantity=qty))
+    return out
+
+
+def _adjudication(f: ClaimFacts, o: OtherPayerFacts) -> PriorAdjudication:
+    """An earlier payer's answer as read (raises :class:`NotAClaim` for unreadable amounts and dates)."""
+    lines = []
+    for i, ln in enumerate(f.lines, 1):
+        for a in ln.adjudications:
+            if a.payer_id != o.payer_id:
+                continue
+            day = parse_d8(a.date)
+            if day is None or a.paid is None:
+                raise NotAClaim(f"service line {i}: the 2430 SVD02 or DTP*573 is not an amount or a date")
+            lines.append(
+                LineAdjudication(
+                    line=i, procedure_code=a.procedure_code or "?", code_qualifier=a.qualifier or "HC",
+                    modifiers=list(a.modifiers[:4]), units=a.units if a.units is not None else Decimal(1),
+                    paid=a.paid, adjustments=_adjustments(a.adjustments, f"service line {i} 2430"),
+                    adjudication_date=day,
+                )
+            )  # fmt: skip
+    day = parse_d8(o.date) if o.date else (lines[0].adjudication_date if lines else None)
+    if day is None:
+        raise NotAClaim(f"other payer {o.payer_id or '?'}: 2330B DTP*573 is not a date")
+    adjustments = _adjustments(o.adjustments, f"other payer {o.payer_id or '?'} 2320")
+    patient = sum((a.amount for a in [*adjustments, *(x for la in lines for x in la.adjustments)] if a.group == "PR"),
+                  Decimal(0))  # fmt: skip
+    return PriorAdjudication(
+        paid=o.paid if o.paid is not None else Decimal(0),
+        adjustments=adjustments,
+        patient_responsibility=o.remaining if o.remaining is not None else patient,
+        claim_control_number=o.claim_number or None,
+        adjudication_date=day,
+        lines=lines,
+    )
 
 
 def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
@@ -406,7 +524,8 @@ def to_claim(f: ClaimFacts, clinic_id: str = "x12-file") -> Claim:
             order=_ORDER.get(o.responsibility, 2),
             payer=Payer(id=o.payer_id, name=o.payer_name or o.payer_id),
             subscriber=Subscriber(member_id=o.member_id, name=PersonName(family="?")),
-            prior_payer_paid=o.paid,
+            prior_payer_paid=None if _answered(f, o) else o.paid,
+            adjudication=_adjudication(f, o) if _answered(f, o) else None,
         )
         for o in f.other_payers
     ]

@@ -17,7 +17,17 @@ from typing import Any
 
 from gateway.identifiers import npi_is_valid
 
-from .facts import SELF, AddressFacts, ClaimFacts, LineFacts, OtherPayerFacts, PersonFacts, Positions, to_decimal
+from .facts import (
+    SELF,
+    AddressFacts,
+    ClaimFacts,
+    LineAdjudicationFacts,
+    LineFacts,
+    OtherPayerFacts,
+    PersonFacts,
+    Positions,
+    to_decimal,
+)
 from .syntax import Delimiters, Segment, Tokens, X12SyntaxError, tokenize
 
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
@@ -90,6 +100,8 @@ class _Reader:
         self.claim: dict[str, Any] | None = None
         self.line: dict[str, Any] | None = None
         self.other: dict[str, Any] | None = None
+        #: the 2430 loop being read (an earlier payer's answer for the current line)
+        self.svd: dict[str, Any] | None = None
         self.loop = ""
         self.st_start = 0
         self.st_control = ""
@@ -191,7 +203,7 @@ class _Reader:
 
     def _sbr(self, seg: Segment) -> None:
         if self.claim is not None:
-            self.other = {"responsibility": seg.get(1)}
+            self.other = {"responsibility": seg.get(1), "cas": [], "seg": seg.index}
             self.claim["others"].append(self.other)
             self.loop = "other"
         elif self.sub is not None:
@@ -269,8 +281,10 @@ class _Reader:
             self.billing["tax_id"] = seg.get(2)
         elif self.line is not None and q == "6R":
             self.line["control"] = seg.get(2)
-        elif self.claim is not None and self.line is None and q == "F8":
+        elif self.claim is not None and self.line is None and q == "F8" and self.other is None:
             self.claim["original"] = seg.get(2)
+        elif self.other is not None and self.loop == "other-payer" and q == "F8":
+            self.other["claim_number"] = seg.get(2)
 
     def _dmg(self, seg: Segment) -> None:
         target = self._address_target()
@@ -278,8 +292,12 @@ class _Reader:
             target.update(birth_date=seg.get(2), sex=seg.get(3))
 
     def _amt(self, seg: Segment) -> None:
-        if self.other is not None and seg.get(1) == "D":
-            self.other["paid"] = seg.get(2)
+        if self.other is not None and seg.get(1) in ("D", "EAF"):
+            self.other["paid" if seg.get(1) == "D" else "remaining"] = seg.get(2)
+            if seg.get(1) == "D":
+                self.other["seg"] = seg.index
+            if to_decimal(seg.get(2)) is None:
+                self.problem("X12-AMOUNT", f"AMT02 (AMT01 = {seg.get(1)}, other payer) is not an amount", seg)
         elif self.claim is not None and self.other is None and self.line is None and seg.get(1) == "F5":
             self.claim["patient_paid"] = seg.get(2)
             if to_decimal(seg.get(2)) is None:
@@ -306,7 +324,7 @@ class _Reader:
             "others": [],
             "providers": [],
         }
-        self.line = self.other = None
+        self.line = self.other = self.svd = None
         self.last_lx = 0
         self.loop = "claim"
         if not seg.get(1):
@@ -336,7 +354,7 @@ class _Reader:
         if seg.get(1) != str(self.last_lx):
             self.problem("X12-LX-NUMBER", f"LX01 should be {self.last_lx}", seg)
         self.line = {"seg": seg.index}
-        self.other = None
+        self.other = self.svd = None
         self.claim["lines"].append(self.line)
         self.loop = "line"
 
@@ -365,12 +383,47 @@ class _Reader:
     def _dtp(self, seg: Segment) -> None:
         if self.line is not None and seg.get(1) == "472":
             self.line["date"] = _date(seg.get(3))
+        elif seg.get(1) == "573":  # an earlier payer's adjudication date: 2430, else 2330B
+            target = self.svd if self.svd is not None else (self.other if self.line is None else None)
+            if target is not None:
+                target["date"] = seg.get(3)
+
+    # -- an earlier payer's answer (2320 CAS, 2430) -------------------------------
+    def _cas(self, seg: Segment) -> None:
+        target = self.svd if self.svd is not None else (self.other if self.line is None else None)
+        if target is None:
+            return
+        for i in range(2, 19, 3):
+            if not seg.get(i):
+                continue
+            amount = to_decimal(seg.get(i + 1))
+            if amount is None:
+                self.problem("X12-AMOUNT", f"CAS{i + 1:02d} (adjustment amount) is not an amount", seg)
+            target["cas"].append((seg.get(1), seg.get(i), amount, to_decimal(seg.get(i + 2))))
+
+    def _svd(self, seg: Segment) -> None:
+        if self.line is None:
+            return
+        code = seg.get(3).split(self.comp)
+        if to_decimal(seg.get(2)) is None:
+            self.problem("X12-AMOUNT", "SVD02 (the other payer's line paid amount) is not an amount", seg)
+        self.svd = {
+            "seg": seg.index,
+            "payer_id": seg.get(1),
+            "paid": to_decimal(seg.get(2)),
+            "qualifier": code[0],
+            "code": code[1] if len(code) > 1 else "",
+            "modifiers": tuple(m for m in code[2:6] if m),
+            "units": to_decimal(seg.get(5)),
+            "cas": [],
+        }
+        self.line.setdefault("adjudications", []).append(self.svd)
 
     def _end_claim(self, seg: Segment | None) -> None:
         c = self.claim
         if c is None:
             return
-        self.claim = self.line = self.other = None
+        self.claim = self.line = self.other = self.svd = None
         if c["hi"] is None:
             self.out.problems.append(
                 Problem("X12-HI-MISSING", "claim has no HI (diagnosis) segment", c["seg"].index, "CLM", c["id"])
@@ -403,6 +456,20 @@ class _Reader:
                 supervising_npi=ln.get("supervising", ""),
                 ordering_npi=ln.get("ordering", ""),
                 referring_npi=ln.get("referring", ""),
+                adjudications=tuple(
+                    LineAdjudicationFacts(
+                        payer_id=a["payer_id"],
+                        paid=a["paid"],
+                        qualifier=a["qualifier"],
+                        procedure_code=a["code"],
+                        modifiers=a["modifiers"],
+                        units=a["units"],
+                        adjustments=tuple(a["cas"]),
+                        date=a.get("date", ""),
+                        segment=a["seg"],
+                    )
+                    for a in ln.get("adjudications", ())
+                ),
             )
             for ln in c["lines"]
         )
@@ -413,6 +480,11 @@ class _Reader:
                 payer_name=o.get("payer_name", ""),
                 member_id=o.get("member_id", ""),
                 paid=to_decimal(o.get("paid", "")),
+                adjustments=tuple(o["cas"]),
+                remaining=to_decimal(o.get("remaining", "")),
+                claim_number=o.get("claim_number", ""),
+                date=o.get("date", ""),
+                segment=o["seg"],
             )
             for o in c["others"]
         )

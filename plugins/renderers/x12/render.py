@@ -14,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from gateway.codes import MAX_DIAGNOSES
 from gateway.documents import Document, RenderContext
-from gateway.model import Address, Claim, Coverage, PersonName, Provider, ServiceLine
+from gateway.model import Address, Claim, Coverage, PersonName, PriorAdjustment, Provider, ServiceLine
 
 from . import situational
 from . import values as v
 from .facts import (
     SELF,
+    cas_order,
     diagnosis_code,
     facility_differs,
     line_control_number,
@@ -181,15 +183,62 @@ def _patient_block(w: _Writer, claim: Claim) -> list[str]:
     return w.segs
 
 
+def _cas(w: _Writer, adjustments: Sequence[PriorAdjustment], what: str) -> None:
+    """CAS segments: one per group code, up to six reason/amount(/quantity) triples each."""
+    for group, run in groupby(cas_order(adjustments), key=lambda a: a.group):
+        items = list(run)
+        code = w.id(group, v.CODE, "{}'s CAS group code", what)
+        for start in range(0, len(items), 6):
+            triples: list[str] = []
+            for a in items[start : start + 6]:
+                reason = w.id(a.reason, v.CODE, "{}'s CAS reason code", what)
+                triples += [reason, amount(a.amount), quantity(a.quantity) if a.quantity is not None else ""]
+            w.seg("CAS", code, *triples)
+
+
 def _other_payer(w: _Writer, o: Coverage) -> None:
-    """2320 other subscriber information + 2330A/2330B."""
+    """2320 other subscriber information (with the payer's claim-level
+    answer on a secondary/tertiary claim) + 2330A/2330B."""
     sub = o.subscriber
+    what = f"other coverage {o.order}"
     _sbr(w, o, pat_relationship(o.relationship))
-    if o.prior_payer_paid is not None:
-        w.seg("AMT", "D", amount(o.prior_payer_paid))
+    a = o.adjudication
+    if a is not None:
+        _cas(w, a.adjustments, what)
+    paid = a.paid if a is not None else o.prior_payer_paid
+    if paid is not None:
+        w.seg("AMT", "D", amount(paid))
+    if a is not None and not a.lines:  # required when the payer answered at claim level only
+        w.seg("AMT", "EAF", amount(a.patient_responsibility))
     w.seg("OI", "", "", "Y", "P", "", "Y")
-    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, "other coverage {}'s member id", o.order))
-    w.org("PR", o.payer.name, "PI", w.id(o.payer.id, v.ID_CODE, "other coverage {}'s payer id", o.order))
+    w.name("IL", sub.name, "MI", w.id(sub.member_id, v.ID_CODE, "{}'s member id", what))
+    if a is not None:
+        w.address(sub.address, f"{what}'s subscriber")
+    w.org("PR", o.payer.name, "PI", w.id(o.payer.id, v.ID_CODE, "{}'s payer id", what))
+    if a is not None and not a.lines:
+        w.seg("DTP", "573", "D8", d8(a.adjudication_date))
+    if a is not None and a.claim_control_number:
+        w.seg("REF", "F8", w.id(a.claim_control_number, v.REFERENCE, "{}'s claim control number", what))
+
+
+def _line_adjudications(w: _Writer, claim: Claim, i: int) -> None:
+    """2430 SVD + CAS + DTP*573: how each earlier payer paid line ``i``."""
+    for o in claim.other_coverages[:10]:
+        if o.adjudication is None:
+            continue
+        payer = w.id(o.payer.id, v.ID_CODE, "other coverage {}'s payer id", o.order)
+        for la in o.adjudication.lines:
+            if la.line != i:
+                continue
+            what = f"line {i}'s adjudication by other coverage {o.order}"
+            code = w.comp(
+                w.id(la.code_qualifier, v.CODE, "{}'s code qualifier", what),
+                w.id(la.procedure_code, v.PROCEDURE, "{}'s procedure code", what),
+                *(w.id(m, v.CODE, "{}'s modifier", what) for m in la.modifiers if m.strip()),
+            )
+            w.seg("SVD", payer, amount(la.paid), code, "", quantity(la.units))
+            _cas(w, la.adjustments, what)
+            w.seg("DTP", "573", "D8", d8(la.adjudication_date))
 
 
 def _claim_name(claim: Claim) -> str:
@@ -292,6 +341,8 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
                               ("DN", ln.referring_provider, "referring")):  # fmt: skip
         if p is not None and p.npi:
             w.name(qualifier, p, *w.npi(p, f"line {i}'s {who} provider's"))
+    if claim.other_coverages:
+        _line_adjudications(w, claim, i)
 
 
 # -- transaction sets and the interchange -----------------------------------

@@ -36,3 +36,9 @@ RULES.add("X12-LX-NUMBER", E, "LX01 does not count up by one within the claim.")
 RULES.add("X12-POINTER", E, "SV107 holds a diagnosis pointer that is not a number.")
 RULES.add("X12-NO-LINES", E, "A claim without a service line.")
 RULES.add("X12-UNREADABLE", E, "`gateway validate`: a claim's values cannot be read to run the clean-claim checks.")
+RULES.add(
+    "X12-COB-BALANCE",
+    E,
+    "`gateway validate`: an earlier payer's answer on a secondary or tertiary claim does not balance (5010: "
+    "CLM02 = 2320 AMT*D + Σ 2320 and 2430 CAS; each SV102 = Σ its 2430 SVD02 + CAS).",
+)

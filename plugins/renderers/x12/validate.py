@@ -17,6 +17,7 @@ from gateway.config import Clinic, ClinicConfig
 from gateway.messages import MessageMeta
 from gateway.model import Claim, Finding
 from gateway.plugins import PluginHost
+from gateway.secondary import imbalances
 
 from .facts import ClaimFacts, NotAClaim, to_claim
 from .pyx12check import Pyx12Validator
@@ -98,6 +99,22 @@ def _segment_for(f: Finding, facts: ClaimFacts) -> tuple[int | None, str]:
     return w.clm, "CLM"
 
 
+def _balance_issues(claim: Claim, facts: ClaimFacts) -> list[Issue]:
+    """5010 COB balancing of a secondary/tertiary claim's earlier payers'
+    answers (:func:`gateway.secondary.imbalances`), at the AMT*D of the payer
+    (claim level) or the line's SVD (line level)."""
+    out = []
+    for imb in imbalances(claim):
+        payer = next((o for o in facts.other_payers if "PST".find(o.responsibility) + 1 == imb.order), None)
+        segment, seg_id = (payer.segment, "AMT") if payer is not None else (facts.where.clm, "CLM")
+        if imb.line is not None and 0 < imb.line <= len(facts.lines):
+            ln = facts.lines[imb.line - 1]
+            svd = next((a for a in ln.adjudications if payer is not None and a.payer_id == payer.payer_id), None)
+            segment, seg_id = (svd.segment, "SVD") if svd is not None else (facts.where.lines[imb.line - 1], "SV1")
+        out.append(Issue("claim", "X12-COB-BALANCE", imb.describe(), segment, seg_id, claim_id=facts.claim_id))
+    return out
+
+
 class FileValidator:
     """Validates many files with one pyx12 map load and one set of rules."""
 
@@ -130,6 +147,7 @@ class FileValidator:
                     Issue("claim", "X12-UNREADABLE", msg, facts.where.clm, "CLM", claim_id=facts.claim_id)
                 )
                 continue
+            report.issues += _balance_issues(claim, facts)
             for f in self.rules.check(claim):
                 segment, seg_id = _segment_for(f, facts)
                 report.issues.append(
