@@ -148,7 +148,7 @@ class SQLAccounts(SQLBase, AccountStore):
         statement id charged before is not charged again."""
         fresh = [a for a in admitted if a.kind == "statements" and a.known is not None and a.known.status == "created"]
         for a in fresh:
-            data = json.loads(a.new.body)
+            data = json.loads(str(a.new.body))  # packed by the worker
             clinic, sid = a.clinic_id, a.new.statement_id
             cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND statement_id = ? LIMIT 1", (clinic, sid))
             if cur.fetchone() is not None:
