@@ -32,6 +32,7 @@ from tests.conftest import TODAY
 from tests.edi835 import edi_view
 from tests.pg import pg_url  # noqa: F401  (fixture: a PostgreSQL schema of its own)
 from tests.posting_helpers import process, write_remit
+from tests.statements_pdfcheck import pdf_text
 from tests.x12check import assert_valid_x12
 
 ZERO = Decimal("0.00")
@@ -365,13 +366,29 @@ def test_gateway_demo_shows_primary_secondary_837_and_secondary_835(tmp_path: Pa
         assert_valid_x12(f.read_bytes(), "835")
     paid = sum((c["paid"] for f in remits for c in edi_view(f)), ZERO)
     assert paid == Decimal(sec["paid"]) > 0
+    # then the patients: statements from the account ledger, and a lockbox payment closing one of those claims
+    pts = json.loads((tmp_path / "summary.json").read_text())["delivery"]["loop"]["patients"]
+    paid = pts["payment"]
+    assert pts["statements"] == pts["delivered"] > 0 and pts["delivery_failed"] == 0
+    assert paid["claim"] in sec["claims"] and paid["closed"] == [paid["claim"]]
+    assert paid["status_after"] == "closed" and paid["patient_balance_after"] == "0.00" and Decimal(paid["amount"]) > 0
+    assert f"{paid['file']} paid {paid['amount']} on claim {paid['claim']}" in result.output
     with open_store(tmp_path / "deployment" / "state" / "gateway.sqlite") as store:
         for clm01 in sec["claims"]:
             subs = store.submissions("claims", CLINIC, clm01)
-            assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, "patient_due")], clm01
+            last = "closed" if clm01 == paid["claim"] else "patient_due"
+            assert [(s.payer_seq, s.status) for s in subs] == [(1, "closed"), (2, last)], clm01
             for seq in (1, 2):
                 charge, _, left = balance(ledger(store, clm01, seq))
                 assert left == 0 and charge == Decimal(subs[0].total_charge)
+        whole = store.claim_view(CLINIC, paid["claim"])
+        assert whole is not None and whole.patient_paid == Decimal(paid["amount"])
+        assert whole.charge == whole.insurance_paid + whole.adjustments + whole.patient_paid + whole.patient_balance
+    # the statement the patient got before paying: both insurers' payments and the right remainder
+    texts = ["\n".join(pdf_text(f.read_bytes())[1]) for f in sorted((tmp_path / "statements-out").glob("*.pdf"))]
+    (statement,) = [t for t in texts if f"{paid['account']}" in t and "Paid by:" in t]
+    assert statement.count("Paid by:") == 1 and ";" in statement.split("Paid by:")[1].split("\n")[0]  # two payers
+    assert f"${paid['amount']}" in statement and f"{whole.insurance_paid:.2f}" in statement
 
 
 def test_tertiary_after_the_secondary_answers(tmp_path: Path) -> None:

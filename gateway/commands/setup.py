@@ -32,7 +32,10 @@ def demo(out_dir: Path) -> None:
     the answers are posted to the same store, and a line says how the claims
     ended: closed, or on the follow-up list. A visit with two coverages shows
     the secondary claim its primary's 835 created: sent, answered
-    (OUT/responses-secondary) and posted. The demo's store starts empty
+    (OUT/responses-secondary) and posted. Then the patients: today's
+    statement run from the account ledger (statements into OUT/statements-out)
+    and a lockbox file (OUT/payments/lockbox.csv) paying one of those visits'
+    patient balance, which closes its claim. The demo's store starts empty
     each run; its control numbers carry on. Exit 1 when a document could not
     be delivered or a response could not be posted.
     """
@@ -70,9 +73,23 @@ def demo(out_dir: Path) -> None:
                 f"secondary: {len(sec['claims'])} claim(s) billed to the next payer after the primary's 835 "
                 f"({', '.join(sec['files'])}), answered and posted: the secondary payer paid {sec['paid']}"
             )
+        pts = loop["patients"]
+        paid = pts["payment"]
+        click.echo(
+            f"patients: {pts['statements']} statement(s) from the account ledger (gateway statements run), "
+            f"{pts['delivered']} delivered"
+            + (
+                f"; {paid['file']} paid {paid['amount']} on claim {paid['claim']} (account {paid['account']}, "
+                f"insurers paid {paid['insurance_paid']}): patient balance {paid['patient_balance_after']}, "
+                f"claim {paid['status_after']}"
+                if paid
+                else ""
+            )
+        )
     (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
     quarantined = loop and (loop["response_messages_quarantined"] or loop["secondary"]["response_messages_quarantined"])
-    if extra["dead_letters"] or extra["pending"] or quarantined:
+    failed = loop and loop["patients"]["delivery_failed"]
+    if extra["dead_letters"] or extra["pending"] or quarantined or failed:
         sys.exit(Exit.FAILED)
 
 

@@ -66,6 +66,7 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
     answers = sorted((out_dir / "responses").iterdir())
     posted = OneShot(gw, store, out_dir).run([Input(p, f"responses/{p.name}") for p in answers])
     secondary = secondary_round(gw, store, out_dir, posted)
+    patients = patient_round(gw, store, out_dir, secondary["claims"])
     statuses: Counter[str] = Counter()
     for clinic in gw.clinics:
         for key in {s.key for s in store.list_submissions("claims", _all_claims(clinic))}:
@@ -87,6 +88,7 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
             for g in report.denied
         ],
         "secondary": secondary,
+        "patients": patients,
     }
 
 
@@ -109,6 +111,73 @@ def secondary_round(gw: Gateway, store: Any, out_dir: Path, posted: RunSummary) 
         "paid": str(paid),
         "response_messages_quarantined": again.messages_quarantined,
     }
+
+
+def patient_round(gw: Gateway, store: Any, out_dir: Path, secondary_claims: list[str]) -> dict[str, Any]:
+    """What the patients owe once the payers are done: today's statement run
+    from the account ledger (statements delivered like any document), then a
+    lockbox file (OUT/payments/lockbox.csv) paying the account of the first
+    claim the secondary payer answered, which brings it to 0 and closes the claim."""
+    from gateway.payments import read_payments
+    from gateway.statement_runs import run_all
+
+    runs = run_all(gw, store, today(), "demo")
+    statements = [a for r in runs for a in r.accounts if a.document]
+    delivered, failed = _deliver_into(gw, store, out_dir)
+    out: dict[str, Any] = {
+        "statements": len(statements),
+        "delivered": delivered,
+        "delivery_failed": failed,
+        "payment": None,
+    }
+    for clinic in sorted(gw.clinics):
+        for claim in secondary_claims:
+            item = store.claim_view(clinic, claim)
+            account = store.account_of(clinic, claim)
+            if item is None or account is None or item.patient_balance <= 0:
+                continue
+            folder = out_dir / "payments"
+            folder.mkdir(parents=True, exist_ok=True)
+            csv = folder / "lockbox.csv"
+            csv.write_text(
+                "clinic,account,date,amount,method,reference,claim\n"
+                f"{clinic},{account},{today().isoformat()},{item.patient_balance},check,DEMO-LOCKBOX-1,{claim}\n"
+            )
+            result = store.post_payments(read_payments(csv.read_text(), csv.name, list(gw.clinics)), "demo")
+            after = store.claim_view(clinic, claim)
+            out["payment"] = {
+                "file": f"payments/{csv.name}", "clinic": clinic, "account": account, "claim": claim,
+                "insurance_paid": str(item.insurance_paid), "amount": str(item.patient_balance),
+                "closed": [c["claim"] for c in _closed(result)],
+                "status_after": after.status if after else None,
+                "patient_balance_after": str(after.patient_balance) if after else None,
+            }  # fmt: skip
+            return out
+    return out
+
+
+def _deliver_into(gw: Gateway, store: Any, out_dir: Path) -> tuple[int, int]:
+    """One dispatcher pass over the outbox, each configured destination a
+    folder OUT/<destination> as in the demo's one-shot run: (delivered, failed)."""
+    from gateway.delivery.dispatcher import Dispatcher
+
+    def folder(destination: str) -> Any:
+        return gw.folder_transport(out_dir.resolve() / Path(destination.removeprefix("folder:")).name)
+
+    dispatcher = Dispatcher(gw, store, name="demo:statements", transport_factory=folder, keep_open_s=0)
+    delivered = failed = 0
+    while True:
+        result = dispatcher.run_once()
+        delivered += result.delivered + result.already_present
+        failed += result.retried + result.dead
+        if not result.delivered:
+            return delivered, failed
+
+
+def _closed(result: Any) -> list[dict[str, str]]:
+    from gateway.accounts_cli import import_json
+
+    return list(import_json(result)["closed"])
 
 
 def _all_claims(clinic: str) -> SubmissionFilter:
