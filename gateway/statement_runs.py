@@ -91,7 +91,7 @@ class ClinicRun:
 def _parties(store: Store, clinic_id: str, view: Any) -> tuple[Patient, Guarantor] | None:
     claims = [i.key for i in view.items if i.kind == "claim"]
     visits = [i.key for i in view.items if i.kind != "claim"]
-    found = store.account_parties(clinic_id, claims, visits)
+    found = store.account_parties(clinic_id, claims[-200:], visits[-200:])  # the newest name the party
     if not found:
         return None
     return Patient.model_validate(found["patient"]), Guarantor.model_validate(found["guarantor"])

@@ -42,9 +42,10 @@ class Books:
 
     def bill(
         self, clm01: str, charges: list[Decimal], account: str | None = "ACC1", copay: Decimal | None = None,
-        others: tuple[int, ...] = (), service: date = SERVICE, payer_seq: int = 1,
+        others: tuple[int, ...] = (), service: date = SERVICE, payer_seq: int = 1, encounter: str = "{}",
     ) -> None:  # fmt: skip
-        """Store claim ``clm01`` (one line per charge) and mark it delivered."""
+        """Store claim ``clm01`` (one line per charge) and mark it delivered
+        (``encounter``: the stored encounter's JSON, where statements find the patient)."""
         body = {
             "id": clm01,
             "service_lines": [
@@ -64,7 +65,7 @@ class Books:
         total = sum(charges, D("0.00"))
         self.charges[clm01] = total
         claim = NewClaim(clm01, "PAYER1", str(total), text, payer_seq, content_digest("claims", text), account)
-        enc = EncounterOutcome(0, CLINIC, clm01, Status.CLAIMED, "{}", [], claims=[claim])
+        enc = EncounterOutcome(0, CLINIC, clm01, Status.CLAIMED, encounter, [], claims=[claim])
         self._complete(lambda mid: Outcome(mid, Status.CLAIMED, clinic_id=CLINIC, encounters=[enc]))
         for s in self.store.submissions("claims", CLINIC, clm01):
             if s.status == "created":

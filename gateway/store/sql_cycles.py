@@ -188,9 +188,9 @@ class SQLCycles(SQLDelivery, CycleStore):
                     (clinic_id, *claims),
                 )
                 row = cur.fetchone()
-                if row is not None:
-                    enc = json.loads(self.open("encounters.encounter", row[0], ref(row[1], row[2])))
-                    patient = enc["patient"]
+                enc = json.loads(self.open("encounters.encounter", row[0], ref(row[1], row[2]))) if row else {}
+                patient = enc.get("patient")
+                if patient:
                     guarantor = enc.get("guarantor") or {
                         "name": patient["name"], "address": patient.get("address"), "relationship": "self",
                         "email": patient.get("email"),
@@ -206,5 +206,6 @@ class SQLCycles(SQLDelivery, CycleStore):
                 if row is not None:
                     body, *key = row
                     st = json.loads(self.open("statements.statement", body, row_ref(*key)))
-                    return {"patient": st["patient"], "guarantor": st["guarantor"]}
+                    if st.get("patient") and st.get("guarantor"):
+                        return {"patient": st["patient"], "guarantor": st["guarantor"]}
         return {}
