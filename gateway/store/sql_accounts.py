@@ -8,8 +8,9 @@ posting transaction when the last payer of a claim has answered (the claim's
 lock is held); :meth:`SQLAccounts._charge_statements` by
 :meth:`Store.complete` for the self-pay statements it stores. Writers of one
 account (payment imports, write-offs) take a lock per account and per
-payment reference (SQLite's write lock; advisory locks on PostgreSQL), so
-the same file imported twice at once posts once.
+payment reference, then the claim locks posting takes for the account's
+claims (SQLite's write lock; advisory locks on PostgreSQL), so the same file
+imported twice at once posts once and an 835 posting meanwhile waits.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from gateway.store.accounts import (
     WriteOff,
 )
 from gateway.store.codec import ref
+from gateway.store.sql_remits import _claim_lock
 from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import SQLBase, chunks, marks
 
@@ -211,12 +213,32 @@ class SQLAccounts(SQLBase, AccountStore):
         patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
         return str(patient.get("id") or clm01)
 
+    @staticmethod
+    def _patient_balance(cur: Any, clinic: str, clm01: str) -> Decimal:
+        """A claim's patient balance: Σ of its account ledger rows."""
+        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
+        return sum((Decimal(a) * SIGN[k] for k, a in cur.fetchall()), ZERO)
+
     def _settled(self, cur: Any, clinic: str, clm01: str) -> str:
         """The status of a claim its payers are done with: ``patient_due``
         while its patient balance is above zero, else ``closed``."""
-        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
-        owed = sum((Decimal(a) * SIGN[k] for k, a in cur.fetchall()), ZERO)
-        return "patient_due" if owed > 0 else "closed"
+        return "patient_due" if self._patient_balance(cur, clinic, clm01) > 0 else "closed"
+
+    def _lock_accounts(self, cur: Any, accounts: Iterable[tuple[str, str]], also: Iterable[str] = ()) -> None:
+        """Serialise writers of ``accounts`` (clinic, account) until the commit:
+        a lock per account (and the ``also`` keys), then the claim locks
+        posting takes (:func:`gateway.store.sql_remits._claim_lock`) for every
+        claim of those accounts, so an 835 posting to one of them waits (posting
+        never takes account locks: no deadlock)."""
+        accounts = sorted(set(accounts))
+        self._lock_keys(cur, sorted({f"account|{c}|{a}" for c, a in accounts} | set(also)))
+        claims: set[tuple[str, str]] = set()
+        for clinic, account in accounts:
+            for table in ("claims", "account_ledger"):
+                cur.execute(f"SELECT DISTINCT clm01 FROM {table} WHERE clinic_id = ? AND account = ?",
+                            (clinic, account))  # fmt: skip
+                claims |= {(clinic, r[0]) for r in cur.fetchall() if r[0]}
+        self._lock_keys(cur, sorted({_claim_lock(c, k) for c, k in claims}))
 
     def _settle_claim(self, cur: Any, row: int, balance: Decimal, source: str, actor: str, now: float) -> bool:
         """Submission ``row`` is ``patient_due`` while the patient balance is
@@ -243,8 +265,8 @@ class SQLAccounts(SQLBase, AccountStore):
                 (clinic, *part),
             )
             for row, clm01 in cur.fetchall():
-                self._settle_claim(cur, int(row), balances[clm01], source, actor, now)
-                closed.append((clinic, clm01))
+                if self._settle_claim(cur, int(row), self._patient_balance(cur, clinic, clm01), source, actor, now):
+                    closed.append((clinic, clm01))
         return closed
 
     # -- reading --------------------------------------------------------------------------
@@ -458,8 +480,8 @@ class SQLAccounts(SQLBase, AccountStore):
     def post_payments(self, payments: Sequence[PatientPayment], actor: str) -> PaymentImport:
         now = time.time()
         with self.write() as cur:
-            self._lock_keys(cur, sorted({f"account|{p.clinic_id}|{p.account}" for p in payments}
-                                        | {f"payment|{p.clinic_id}|{p.reference}" for p in payments}))  # fmt: skip
+            self._lock_accounts(cur, {(p.clinic_id, p.account) for p in payments},
+                                {f"payment|{p.clinic_id}|{p.reference}" for p in payments})  # fmt: skip
             self._check_payments(cur, payments)
             posted_before: set[tuple[str, str]] = set()
             for clinic in sorted({p.clinic_id for p in payments}):
@@ -570,7 +592,7 @@ class SQLAccounts(SQLBase, AccountStore):
         if not candidates:
             return out
         with self.write() as cur:
-            self._lock_keys(cur, sorted(f"account|{c}|{a}" for c, a in candidates))
+            self._lock_accounts(cur, candidates)
             touched: dict[str, Decimal] = {}
             for clinic, account in candidates:
                 view = self._view(cur, clinic, account, as_of)
