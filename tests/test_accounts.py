@@ -208,3 +208,20 @@ def test_with_another_coverage_the_patient_is_billed_only_after_the_last_payer(b
     words = {(a.payer_seq, a.group, a.reason): a.words for a in item.adjustment_detail}
     assert words[(1, "PR", "2")] == "coinsurance" and words[(2, "PR", "1")] == "deductible"
     assert_account_balances(books.store.account(CLINIC, "ACC1"))
+
+
+def test_a_reversal_takes_the_patients_share_back_and_leaves_what_they_paid_as_a_credit(books: Books) -> None:
+    books.bill("C13", [D("100.00")])
+    books.remit("C13", D("80.00"), [("PR", "2", D("20.00"))])
+    books.store.post_payments([pay(2, "ACC1", "5.00", "R13")], "tester")
+    books.remit("C13", D("-80.00"), [("PR", "2", D("-20.00"))], status="22", charge=D("-100.00"))
+    assert books.status("C13") == "reversed"
+    item = books.store.claim_view(CLINIC, "C13")
+    assert item.patient_responsibility == 0 and item.patient_paid == D("5.00") and item.patient_balance == D("-5.00")
+    assert item.pending == D("100.00") and item.insurance_paid == 0  # back at the payer: shown, not due
+    view = books.store.account(CLINIC, "ACC1")
+    assert view.balance == D("-5.00") and [c.credit for c in books.store.credits(CLINIC)] == [D("5.00")]
+    assert [(e.kind, e.amount, e.note) for e in view.entries if e.kind == "responsibility"] == [
+        ("responsibility", D("20.00"), None), ("responsibility", D("-20.00"), "reversed by the payer")
+    ]  # fmt: skip
+    assert_account_balances(view)

@@ -115,20 +115,9 @@ class SQLAccounts(SQLBase, AccountStore):
         ``patient_due`` while a patient balance is left, else ``closed``."""
         clinic, clm01 = adj.clinic_id, adj.clm01
         account = self._claim_account(cur, clinic, clm01, adj.claim_row)
-        cur.execute(
-            "SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01)
-        )
-        rows = cur.fetchall()
-        billed = sum((Decimal(a) for k, a, _ in rows if k == "responsibility"), ZERO)
-        balance = sum((Decimal(a) * SIGN[k] for k, a, _ in rows), ZERO)
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
-        delta = step.amount - billed
-        if delta != 0:
-            note = "correction: the payer changed the patient's share" if billed or rows else None
-            new.append(_Row.of(clinic, account, "responsibility", delta, on, actor, now, clm01=clm01,
-                               reference=f"remit:{adj.remit_id}", source=source, note=note))  # fmt: skip
-            balance += delta
+        balance = self._responsibility(cur, adj, account, step.amount, source, actor, now, new)
         copay = adj.facts.patient_paid
         if copay > 0:
             cur.execute(
@@ -142,6 +131,40 @@ class SQLAccounts(SQLBase, AccountStore):
                 balance -= parts
         self._insert_rows(cur, new)
         self._settle_claim(cur, adj.claim_row, balance, source, actor, now)
+
+    def _unbill_patient(self, cur: Any, adj: Adjudication, source: str, actor: str, now: float) -> None:
+        """A payer reversed its answer (CLP02 = 22): what the patient was
+        billed for the claim is taken back (a negative ``responsibility``
+        row); what they paid stays, a credit on the claim. The claim's status
+        stays the reversal's."""
+        cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND clm01 = ? AND kind = 'responsibility'",
+                    (adj.clinic_id, adj.clm01))  # fmt: skip
+        if cur.fetchone() is None:
+            return
+        new: list[tuple[Any, ...]] = []
+        account = self._claim_account(cur, adj.clinic_id, adj.clm01, adj.claim_row)
+        self._responsibility(cur, adj, account, ZERO, source, actor, now, new, "reversed by the payer")
+        self._insert_rows(cur, new)
+
+    def _responsibility(
+        self, cur: Any, adj: Adjudication, account: str, amount: Decimal, source: str, actor: str, now: float,
+        new: list[tuple[Any, ...]], note: str = "correction: the payer changed the patient's share",
+    ) -> Decimal:  # fmt: skip
+        """A ``responsibility`` row (in ``new``) bringing what the claim's
+        patient was billed to ``amount`` (none when it is already); the
+        claim's patient balance after it."""
+        cur.execute(
+            "SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (adj.clinic_id, adj.clm01)
+        )
+        rows = cur.fetchall()
+        billed = sum((Decimal(a) for k, a in rows if k == "responsibility"), ZERO)
+        balance = sum((Decimal(a) * SIGN[k] for k, a in rows), ZERO)
+        delta = amount - billed
+        if delta != 0:
+            new.append(_Row.of(adj.clinic_id, account, "responsibility", delta, day_of(now), actor, now,
+                               clm01=adj.clm01, reference=f"remit:{adj.remit_id}", source=source,
+                               note=note if rows else None))  # fmt: skip
+        return balance + delta
 
     def _charge_statements(self, cur: Any, admitted: Sequence[Any], actor: str, now: float) -> None:
         """Post the self-pay statements just stored (``created``): a
