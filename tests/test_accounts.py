@@ -225,3 +225,18 @@ def test_a_reversal_takes_the_patients_share_back_and_leaves_what_they_paid_as_a
         ("responsibility", D("20.00"), None), ("responsibility", D("-20.00"), "reversed by the payer")
     ]  # fmt: skip
     assert_account_balances(view)
+
+
+def test_a_replaced_self_pay_statement_moves_the_account_by_the_differences(books: Books) -> None:
+    books.self_pay("S2", "ACC3", [(D("90.00"), D("30.00"))])
+    (s,) = books.store.submissions("statements", CLINIC, "S2")
+    books.store.record_transition("statements", s.row, "delivered", status="delivered")
+    books.self_pay("S2", "ACC3", [(D("70.00"), D("30.00")), (D("15.00"), D("5.00"))])  # changed: held
+    assert [x.status for x in books.store.submissions("statements", CLINIC, "S2")] == ["delivered", "held"]
+    assert books.store.account(CLINIC, "ACC3").balance == D("60.00")  # held content moves nothing
+    books.store.resolve("statements", CLINIC, "S2", "replace", "cli:alice")
+    view = books.store.account(CLINIC, "ACC3")
+    (item,) = view.items
+    assert item.charge == D("85.00") and item.patient_paid == D("35.00") and view.balance == D("50.00")
+    assert [(e.kind, e.amount) for e in view.entries][-2:] == [("charge", D("-5.00")), ("payment", D("5.00"))]
+    assert_account_balances(view)

@@ -167,33 +167,58 @@ class SQLAccounts(SQLBase, AccountStore):
         return balance + delta
 
     def _charge_statements(self, cur: Any, admitted: Sequence[Any], actor: str, now: float) -> None:
-        """Post the self-pay statements just stored (``created``): a
-        ``charge`` per line the patient owes now (not insurance pending), billed
-        on the statement's date, and what they paid at the visit. A
-        statement id charged before is not charged again."""
-        fresh = [a for a in admitted if a.kind == "statements" and a.known is not None and a.known.status == "created"]
-        for a in fresh:
-            data = json.loads(a.new.body)
-            clinic, sid = a.clinic_id, a.new.statement_id
-            cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND statement_id = ? LIMIT 1", (clinic, sid))
-            if cur.fetchone() is not None:
-                continue
-            account, dated = data.get("account_number"), data.get("statement_date")
-            if not account or not dated:  # not a patient statement (nothing owed on an account)
-                continue
-            on = date.fromisoformat(dated)
-            due = [(i, ln) for i, ln in enumerate(data.get("lines") or [], 1) if not ln.get("insurance_pending")]
-            new = [
-                _Row.of(clinic, account, "charge", Decimal(str(ln["charge"])), on, actor, now, statement_id=sid,
-                        line=i, source=f"message:{a.message_id}", billed_on=on, billed_by=sid)
-                for i, ln in due
-            ]  # fmt: skip
-            charged = sum((Decimal(str(ln["charge"])) for _, ln in due), ZERO)
-            paid = sum((Decimal(str(ln.get("patient_paid", "0"))) for _, ln in due), ZERO)
+        """Post the self-pay statements just stored (``created``; :meth:`_charge_statement`)."""
+        for a in admitted:
+            if a.kind == "statements" and a.known is not None and a.known.status == "created":
+                self._charge_statement(cur, a.clinic_id, a.new.statement_id, a.new.body, f"message:{a.message_id}",
+                                       actor, now)  # fmt: skip
+
+    def _restate(self, cur: Any, row: int, actor: str, now: float) -> None:
+        """An operator released changed content for statement ``row``
+        (``statements resolve --replace``): its account rows follow it."""
+        cur.execute(f"SELECT statement, {ROW_KEY['statements']} FROM statements WHERE id = ?", (row,))
+        body, clinic, sid, version = cur.fetchone()
+        text = self.open("statements.statement", body, ref(clinic, sid, version))
+        self._charge_statement(cur, clinic, sid, text, f"operator:{actor}", actor, now, version)
+
+    def _charge_statement(
+        self, cur: Any, clinic: str, sid: str, body: str, source: str, actor: str, now: float, version: int = 1
+    ) -> None:
+        """A self-pay statement's rows: a ``charge`` per line the patient owes
+        now (not insurance pending), billed on the statement's date, and what
+        they paid at the visit. A statement charged before (a replaced
+        version) gets the differences only; the same content again, nothing."""
+        data = json.loads(body)
+        account, dated = data.get("account_number"), data.get("statement_date")
+        if not account or not dated:  # not a patient statement (nothing owed on an account)
+            return
+        on = date.fromisoformat(dated)
+        due = [(i, ln) for i, ln in enumerate(data.get("lines") or [], 1) if not ln.get("insurance_pending")]
+        charged = sum((Decimal(str(ln["charge"])) for _, ln in due), ZERO)
+        paid = sum((Decimal(str(ln.get("patient_paid", "0"))) for _, ln in due), ZERO)
+        cur.execute("SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? AND statement_id = ? "
+                    "UNION ALL SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? "
+                    "AND statement_id IS NULL AND clm01 IS NULL AND source = ? AND reference = ?",
+                    (clinic, sid, clinic, VISIT, sid))  # fmt: skip
+        before = cur.fetchall()
+        new: list[tuple[Any, ...]] = []
+        if not before:
+            new += [_Row.of(clinic, account, "charge", Decimal(str(ln["charge"])), on, actor, now, statement_id=sid,
+                            line=i, source=source, billed_on=on, billed_by=sid) for i, ln in due]  # fmt: skip
             if paid > 0:
                 self._apply(clinic, account, None, sid, paid, charged, on, actor, now, reference=sid, method=VISIT,
                             source=VISIT, new=new)  # fmt: skip
-            self._insert_rows(cur, new)
+        else:
+            note = f"statement version {version}: the difference"
+            more = charged - sum((Decimal(a) for k, a, _ in before if k == "charge"), ZERO)
+            if more:
+                new.append(_Row.of(clinic, account, "charge", more, on, actor, now, statement_id=sid, source=source,
+                                   note=note, billed_on=on, billed_by=sid))  # fmt: skip
+            more_paid = paid - sum((Decimal(a) for k, a, src in before if k == "payment" and src == VISIT), ZERO)
+            if more_paid:
+                new.append(_Row.of(clinic, account, "payment", more_paid, on, actor, now, statement_id=sid,
+                                   reference=sid, method=VISIT, source=VISIT, note=note))  # fmt: skip
+        self._insert_rows(cur, new)
 
     @staticmethod
     def _apply(
