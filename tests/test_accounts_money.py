@@ -122,11 +122,14 @@ class Run:
             adjustments = [(g, r, a) for g, r, a in (("CO", "45", co), ("PR", op.reason, pr)) if a]
             self.books.remit(op.clm01, paid, adjustments)
             self.answered[op.clm01] = (paid, adjustments)
-            expected = pr - self.responsibility.get(op.clm01, D("0.00"))
-            self.responsibility[op.clm01] = pr
-            if op.clm01 not in self.copaid:
-                self.copaid.add(op.clm01)
-                expected -= bill.copay
+            if not paid and not pr:  # a denial: the patient owes nothing (what they paid stays, a credit)
+                expected = -self.responsibility.pop(op.clm01, D("0.00"))
+            else:
+                expected = pr - self.responsibility.get(op.clm01, D("0.00"))
+                self.responsibility[op.clm01] = pr
+                if op.clm01 not in self.copaid:
+                    self.copaid.add(op.clm01)
+                    expected -= bill.copay
         elif isinstance(op, Reverse):
             if op.clm01 not in self.answered:
                 return

@@ -114,11 +114,14 @@ class SQLAccounts(SQLBase, AccountStore):
         balance, the rest a credit on the account. The submission is
         ``patient_due`` while a patient balance is left, else ``closed``."""
         clinic, clm01 = adj.clinic_id, adj.clm01
+        copay = adj.facts.patient_paid
+        rows = self._claim_rows(cur, clinic, clm01)
+        if not rows and step.amount == 0 and copay <= 0:  # nothing owed, nothing paid: posting closed it
+            return
         account = self._claim_account(cur, clinic, clm01, adj.claim_row)
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
-        balance = self._responsibility(cur, adj, account, step.amount, source, actor, now, new)
-        copay = adj.facts.patient_paid
+        balance = self._responsibility(adj, rows, account, step.amount, source, actor, now, new)
         if copay > 0:
             cur.execute(
                 "SELECT 1 FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
@@ -133,30 +136,35 @@ class SQLAccounts(SQLBase, AccountStore):
         self._settle_claim(cur, adj.claim_row, balance, source, actor, now)
 
     def _unbill_patient(self, cur: Any, adj: Adjudication, source: str, actor: str, now: float) -> None:
-        """A payer reversed its answer (CLP02 = 22): what the patient was
-        billed for the claim is taken back (a negative ``responsibility``
-        row); what they paid stays, a credit on the claim. The claim's status
-        stays the reversal's."""
+        """A payer reversed its answer (CLP02 = 22) or denied the claim
+        (corrected to a denial): what the patient was billed for the claim is
+        taken back (a negative ``responsibility`` row); what they paid stays,
+        a credit on the claim. The claim's status stays the payer's."""
         cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND clm01 = ? AND kind = 'responsibility'",
                     (adj.clinic_id, adj.clm01))  # fmt: skip
         if cur.fetchone() is None:
             return
         new: list[tuple[Any, ...]] = []
         account = self._claim_account(cur, adj.clinic_id, adj.clm01, adj.claim_row)
-        self._responsibility(cur, adj, account, ZERO, source, actor, now, new, "reversed by the payer")
+        rows = self._claim_rows(cur, adj.clinic_id, adj.clm01)
+        why = "reversed by the payer" if adj.status == "reversed" else "denied by the payer"
+        self._responsibility(adj, rows, account, ZERO, source, actor, now, new, why)
         self._insert_rows(cur, new)
 
+    @staticmethod
+    def _claim_rows(cur: Any, clinic: str, clm01: str) -> list[tuple[str, str]]:
+        """(kind, amount) of a claim's account ledger rows."""
+        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
+        return [(k, a) for k, a in cur.fetchall()]
+
+    @staticmethod
     def _responsibility(
-        self, cur: Any, adj: Adjudication, account: str, amount: Decimal, source: str, actor: str, now: float,
-        new: list[tuple[Any, ...]], note: str = "correction: the payer changed the patient's share",
+        adj: Adjudication, rows: list[tuple[str, str]], account: str, amount: Decimal, source: str, actor: str,
+        now: float, new: list[tuple[Any, ...]], note: str = "correction: the payer changed the patient's share",
     ) -> Decimal:  # fmt: skip
         """A ``responsibility`` row (in ``new``) bringing what the claim's
-        patient was billed to ``amount`` (none when it is already); the
-        claim's patient balance after it."""
-        cur.execute(
-            "SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (adj.clinic_id, adj.clm01)
-        )
-        rows = cur.fetchall()
+        patient was billed (its ``rows``) to ``amount`` (none when it is
+        already); the claim's patient balance after it."""
         billed = sum((Decimal(a) for k, a in rows if k == "responsibility"), ZERO)
         balance = sum((Decimal(a) * SIGN[k] for k, a in rows), ZERO)
         delta = amount - billed
@@ -261,11 +269,9 @@ class SQLAccounts(SQLBase, AccountStore):
         patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
         return str(patient.get("id") or clm01)
 
-    @staticmethod
-    def _patient_balance(cur: Any, clinic: str, clm01: str) -> Decimal:
+    def _patient_balance(self, cur: Any, clinic: str, clm01: str) -> Decimal:
         """A claim's patient balance: Σ of its account ledger rows."""
-        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
-        return sum((Decimal(a) * SIGN[k] for k, a in cur.fetchall()), ZERO)
+        return sum((Decimal(a) * SIGN[k] for k, a in self._claim_rows(cur, clinic, clm01)), ZERO)
 
     def _settled(self, cur: Any, clinic: str, clm01: str) -> str:
         """The status of a claim its payers are done with: ``patient_due``

@@ -559,10 +559,10 @@ class SQLRemits(SQLBase, RemitStore):
     ) -> None:
         """Bill whoever owes what the payers left (:func:`gateway.responsibility.next_step`):
         the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patient`),
-        in the posting transaction; a reversal takes back what the patient
-        was billed for the claim (:meth:`_unbill_patient`)."""
+        in the posting transaction; a reversal or a denial takes back what the
+        patient was billed for the claim (:meth:`_unbill_patient`)."""
         for adj in adjudicated:
-            if adj.status == "reversed":  # the payer took its answer back: so is the patient's share
+            if adj.status in ("reversed", "denied"):  # the payer took its answer back or denied: no patient share
                 self._unbill_patient(cur, adj, source, actor, now)
                 continue
             step = next_step(adj)
