@@ -16,7 +16,7 @@ plugins' imports in agreement.
 from __future__ import annotations
 
 #: The version of the plugin API (not of the package; see docs/api.md).
-API_VERSION = "1.5.0"
+API_VERSION = "1.6.0"
 
 #: Module attribute in which a plugin declares the API range it supports.
 API_ATTRIBUTE = "GATEWAY_API"
@@ -49,6 +49,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "InsurancePaid",
         "InterchangeAck",
         "LineAck277",
+        "LineAdjudication",
         "Money",
         "NoteAddition",
         "NoteQualifier",
@@ -56,6 +57,8 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "PatientShare",
         "Payer",
         "PersonName",
+        "PriorAdjudication",
+        "PriorAdjustment",
         "Provider",
         "ProviderAdjustment",
         "ReferenceAddition",
@@ -82,6 +85,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "X12Control",
     ),
     "gateway.rules": ("RESERVED_PREFIXES", "Catalogue", "Rule", "catalogue_markdown"),
+    "gateway.secondary": ("DEFAULT_BILLING", "Imbalance", "SecondaryBilling", "imbalances"),
     "gateway.messages": ("Envelope", "MemoryRecords", "MessageMeta", "ParseResult", "RecordLookup", "RecordUpdate"),
     "gateway.config": (
         "NPI",

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
     from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch, StatementCycle
+    from gateway.secondary import SecondaryBilling
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -170,6 +171,20 @@ def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
     """
 
 
+@hookspec(firstresult=True)
+def gateway_secondary_billing(payer_id: str, clinic: Clinic) -> SecondaryBilling | None:
+    """How this clinic's claims go to the payer with X12 id ``payer_id`` when
+    it is a next payer (secondary, tertiary): :class:`gateway.secondary.SecondaryBilling`
+    (``delay_days``, ``wait_for_crossover``, ``prior_claim_number``); stops at
+    the first non-None result.
+
+    Called by the batcher (no I/O) for each next payer's claim waiting to be
+    released. ``None`` from every plugin: the defaults (sent on the next tick,
+    no 2330B REF*F8). The payers plugin answers from the payer directory's
+    ``secondary:``.
+    """
+
+
 # --------------------------------------------------------------------------
 # per-message hooks (pure: no I/O)
 
@@ -265,8 +280,8 @@ def gateway_claim_additions(claim: Claim, clinic: Clinic) -> ClaimAdditions | No
     """
 
 
-#: Hooks called once per gateway instance (``gateway_claim_destination``: by the batcher;
-#: ``gateway_statement_cycle``: by each statement run).
+#: Hooks called once per gateway instance (``gateway_claim_destination`` and
+#: ``gateway_secondary_billing``: by the batcher; ``gateway_statement_cycle``: by each statement run).
 STARTUP_HOOKS = (
     "gateway_register_settings",
     "gateway_register_renderers",
@@ -277,6 +292,7 @@ STARTUP_HOOKS = (
     "gateway_statement_terms",
     "gateway_statement_cycle",
     "gateway_claim_destination",
+    "gateway_secondary_billing",
 )
 #: Hooks called by the pure pipeline, per message.
 MESSAGE_HOOKS = (

@@ -293,8 +293,14 @@ class Guarantor(_Model):
     email: str | None = None
 
 
-#: fields added to Encounter and Claim after stores held their JSON
-_OMITTED_WHEN_EMPTY = ("related_causes", "additions")
+def _empty(value: Any) -> bool:
+    """Fields added to Encounter and Claim after stores held their JSON
+    (``related_causes``, ``additions``) are left out when empty,
+    so a claim without them serialises (and digests: the store's duplicate
+    rule) as before these fields existed. A field-level ``exclude_if`` keeps
+    the whole dump in pydantic-core (a model-level wrap serializer went
+    through Python for every encounter and claim)."""
+    return not value
 
 
 class _ClaimInfo(_Model):
@@ -314,25 +320,13 @@ class _ClaimInfo(_Model):
     last_seen_date: date | None = None
     #: why the care is related to an accident or employment, at most two of
     #: AA auto accident, EM employment, OA other accident (837P CLM11-1, -2)
-    related_causes: list[str] = Field(default_factory=list)
+    related_causes: list[str] = Field(default_factory=list, exclude_if=_empty)
     #: the state (USPS code) of an auto accident (837P CLM11-4, required with AA)
     accident_state: str | None = None
     #: a note for the payer about the claim (837P 2300 NTE*ADD, 80 characters)
     note: str | None = None
     #: why the claim is sent late: 1-11 or 15, X12 code list 1514 (837P CLM20)
     delay_reason: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Empty ``related_causes`` and ``additions`` are left out, so a claim
-        without them serialises (and digests: the store's duplicate rule) as
-        before these fields existed."""
-        data = handler(self)
-        if isinstance(data, dict):
-            for key in _OMITTED_WHEN_EMPTY:
-                if key in data and not getattr(self, key, None):
-                    del data[key]
-        return data
 
 
 #: the situational fields an encounter passes on to each of its claims
@@ -596,7 +590,7 @@ class Claim(_ClaimInfo):
     #: patient amount paid (2300 AMT*F5): copays collected at the visit
     patient_paid: Money | None = None
     #: what plugins added through the ``gateway_claim_additions`` hook
-    additions: ClaimAdditions = Field(default_factory=ClaimAdditions)
+    additions: ClaimAdditions = Field(default_factory=ClaimAdditions, exclude_if=_empty)
 
     @property
     def payer(self) -> Payer:

@@ -19,7 +19,8 @@ crashed run leaves no partial file, and the next run into the same ``--out``
 publishes what it left pending. Quarantine reports (findings only) go to
 ``--out/quarantine/<input path>.findings.json``.
 
-``inspect`` runs the pure pipeline alone, without a store (:class:`Run`).
+``inspect`` runs the pure pipeline alone, without a store
+(:class:`gateway.inspection.Run`, which imports no store or delivery module).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,9 +39,12 @@ from gateway.app import Gateway
 from gateway.delivery.batcher import Batcher
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.outbox import dead_local_holder, release_orphans
-from gateway.messages import MemoryRecords, MessageMeta
-from gateway.model import Claim, Statement
-from gateway.pipeline import EncounterResult, MessageResult
+from gateway.inspection import Input as Input
+from gateway.inspection import Run as Run
+from gateway.inspection import expand_inputs as expand_inputs
+from gateway.inspection import inspect_encounter as inspect_encounter
+from gateway.inspection import inspect_result as inspect_result
+from gateway.messages import MessageMeta
 from gateway.sources import InputRefused, read_input
 from gateway.store import MessageReport, NewMessage, Store
 from gateway.store.submissions import NOT_SENT
@@ -53,12 +57,13 @@ REFUSED = "GW-INPUT-REFUSED"
 #: messages journaled per transaction, and the bytes that end a chunk sooner
 JOURNAL_CHUNK = 500
 JOURNAL_BYTES = 32 * 1024 * 1024
-#: a one-shot worker's batch (messages per claim; results are committed per
-#: ``flush_encounters`` encounters) and lease
-SETTINGS = WorkerSettings(batch=256, lease=600.0)
 #: the raw bytes one claim of the one-shot worker may hold: large inputs are
 #: claimed a few at a time, so a run's memory does not grow with its inputs
 CLAIM_BYTES = 32 * 1024 * 1024
+#: a one-shot worker's batch (messages per claim; results are committed per
+#: ``flush_encounters`` encounters), lease and claim size (one worker: no
+#: one to share with, so large claims)
+SETTINGS = WorkerSettings(batch=256, lease=600.0, claim_bytes=CLAIM_BYTES)
 #: messages whose reports are read at once for the summary
 REPORT_CHUNK = 200
 #: waiting claims/statements the batcher cuts per pass (a multiple of the
@@ -68,31 +73,6 @@ WAITING_SCAN = 50_000
 PUBLISH_BATCH = 8
 FOLDER = "folder:"
 _DUPLICATE_RULES = ("GW-RESENT-CLAIM", "GW-RESENT-STATEMENT")
-
-
-@dataclass(frozen=True)
-class Input:
-    """An input file and the name it is known by (relative to the folder
-    given, with that folder's name: ``x/bad.hl7``)."""
-
-    path: Path
-    name: str
-
-
-def expand_inputs(paths: Iterable[Path]) -> list[Input]:
-    """Files given, and every file below folders given (sorted; dotfiles
-    skipped). A folder's files are named ``<folder>/<path below it>``, so
-    ``x/bad.hl7`` and ``y/bad.hl7`` stay apart."""
-    out: list[Input] = []
-    for p in paths:
-        if p.is_dir():
-            base = p.resolve()
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            out += [Input(f, (PurePosixPath(base.name) / f.resolve().relative_to(base).as_posix()).as_posix())
-                    for f in files]  # fmt: skip
-        else:
-            out.append(Input(p, p.name))
-    return out
 
 
 def lane_for(out_dir: Path) -> str:
@@ -243,11 +223,10 @@ class OneShot:
                 self.progress(1)
 
     def _process(self) -> None:
-        batch = max(1, min(SETTINGS.batch, CLAIM_BYTES // max(self._largest, 1)))
-        settings = replace(SETTINGS, batch=batch)
         worker = Worker(
-            self.gateway.pipeline, self.store, worker_id("process"), settings, today=lambda: self.today, lane=self.lane
+            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane
         )
+        worker.largest = self._largest  # the first claim sized by the largest input journaled
         while worker.run_once():
             self._processed += [c.message_id for c in worker.last]
             self.progress(len(worker.last))
@@ -399,61 +378,3 @@ def process_files(
     finally:
         if own:
             store.close()
-
-
-# -- inspect: the pure pipeline alone ---------------------------------------------
-@dataclass
-class Run:
-    """Runs inputs through the pure pipeline without a store (``gateway
-    inspect``; tests and benchmarks that want the built claims and statements)."""
-
-    gateway: Gateway
-    today: date
-    clinic_id: str | None = None
-    records: MemoryRecords = field(default_factory=MemoryRecords)
-    claims: dict[str, list[Claim]] = field(default_factory=dict)
-    statements: dict[str, list[Statement]] = field(default_factory=dict)
-
-    def process_bytes(
-        self, raw: bytes, name: str, each: Callable[[EncounterResult], None] | None = None
-    ) -> MessageResult:
-        """One input through the pipeline; its claims and statements kept in
-        :attr:`claims` and :attr:`statements`, unless ``each`` is given: then
-        every encounter's result goes to it (see :meth:`Pipeline.process`)
-        and nothing is kept."""
-        meta = MessageMeta(source=f"file:{name}", name=name, today=self.today, clinic_id=self.clinic_id)
-        result = self.gateway.pipeline.process(raw, meta, self.records, each)
-        if result.clinic_id:
-            self.records.apply(result.clinic_id, result.updates)
-        for enc in result.encounters:
-            for c in enc.claims:
-                self.claims.setdefault(c.clinic_id, []).append(c)
-            for st in enc.statements:
-                self.statements.setdefault(st.clinic_id, []).append(st)
-        return result
-
-
-def inspect_result(result: MessageResult, name: str) -> dict[str, Any]:
-    """JSON-ready view of what the gateway understood from one input."""
-    env = result.envelope
-    return {
-        "input": name,
-        "format": env.format if env else None,
-        "sender": env.sender if env else None,
-        "control_id": env.control_id if env else None,
-        "clinic": result.clinic_id,
-        "quarantined": result.quarantined,
-        "findings": [f.model_dump(mode="json", exclude_none=True) for f in result.findings],
-        "encounters": [inspect_encounter(e) for e in result.encounters],
-    }
-
-
-def inspect_encounter(e: EncounterResult) -> dict[str, Any]:
-    """JSON-ready view of one encounter with its claims, statements and findings."""
-    return {
-        "quarantined": e.quarantined,
-        "encounter": e.encounter.model_dump(mode="json", exclude_none=True),
-        "claims": [c.model_dump(mode="json", exclude_none=True) for c in e.claims],
-        "statements": [s.model_dump(mode="json", exclude_none=True) for s in e.statements],
-        "findings": [f.model_dump(mode="json", exclude_none=True) for f in e.findings],
-    }

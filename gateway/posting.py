@@ -39,7 +39,7 @@ RANK: dict[str, int] = {
 #: the rank of each answer kind
 ANSWER_RANK = {"TA1": 1, "999": 1, "277CA": 2, "835": 3}
 #: statuses an answer may be posted onto (the claim left the gateway)
-POSTABLE = frozenset(RANK) | {"voided"}
+POSTABLE = frozenset(RANK) | {"voided", "waiting", "crossover"}
 #: CLP02 → payer place (1 P, 2 S, 3 T); others (4 denied, 22 reversal…) take the latest
 CLP_PLACE = {"1": 1, "19": 1, "2": 2, "20": 2, "3": 3, "21": 3}
 
@@ -182,6 +182,11 @@ def claim_facts(body: str) -> ClaimFacts:
     )
 
 
+#: ledger kinds that reduce a balance like an adjustment: CAS, an operator's,
+#: and on a next payer's submission the earlier payers' part (``prior_payer``)
+ADJUSTING = frozenset({"adjustment", "manual", "prior_payer"})
+
+
 def balance_of(entries: Iterable[tuple[str, Decimal]]) -> tuple[Decimal, Decimal, Decimal]:
     """(charge, paid, balance) of ``(kind, amount)`` ledger entries: the
     balance is charge − payments − adjustments (denials do not reduce it)."""
@@ -191,7 +196,7 @@ def balance_of(entries: Iterable[tuple[str, Decimal]]) -> tuple[Decimal, Decimal
             charge += amount
         elif kind == "payment":
             paid += amount
-        elif kind in ("adjustment", "manual"):
+        elif kind in ADJUSTING:
             adjusted += amount
     return charge, paid, charge - paid - adjusted
 

@@ -51,6 +51,12 @@ class WorkerSettings:
     #: complete (commit) the results so far once they hold this many encounters,
     #: so a batch of large files is never held in memory whole
     flush_encounters: int = 2000
+    #: raw bytes a worker keeps of one claim: the messages past it (large files
+    #: claimed together) are given back at once for another worker to take, and
+    #: the next claim asks for as many messages as this fits of the last
+    #: claim's largest. Messages of a few KB are claimed ``batch`` at a time as
+    #: before; a backlog of 2,000-message files is shared one file at a time.
+    claim_bytes: int = 2 * 1024 * 1024
 
 
 #: young-generation threshold of the cyclic garbage collector while processing
@@ -192,12 +198,15 @@ class Worker:
     lane: str | None = None
     #: what the last :meth:`run_once` stored
     last: list[Completed] = field(default_factory=list)
+    #: the largest raw message of the last claim (sizes the next one)
+    largest: int = 0
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
         if self.refresh is not None and (pipeline := self.refresh()) is not None:
             self.pipeline = pipeline  # every message claimed from here on runs on the reloaded config
-        batch = self.store.claim(self.name, self.settings.batch, self.settings.lease, self.lane)
+        limit = max(1, min(self.settings.batch, self.settings.claim_bytes // max(self.largest, 1)))
+        batch = self._keep(self.store.claim(self.name, limit, self.settings.lease, self.lane))
         self.last = []
         if not batch:
             return 0
@@ -231,6 +240,18 @@ class Worker:
         if failed:
             self.store.release(self.name, failed, failed=True)
         return len(held)
+
+    def _keep(self, batch: list[ClaimedMessage]) -> list[ClaimedMessage]:
+        """The claimed messages that fit :attr:`WorkerSettings.claim_bytes`
+        (the first always); the rest released at once, their attempt undone."""
+        self.largest = max((len(m.raw) for m in batch), default=0)
+        size = 0
+        for i, m in enumerate(batch):
+            size += len(m.raw)
+            if i and size > self.settings.claim_bytes:
+                self.store.release(self.name, [r.id for r in batch[i:]])
+                return batch[:i]
+        return batch
 
     def _complete(self, outcomes: list[Outcome]) -> None:
         done = self.store.complete(self.name, outcomes)

@@ -114,3 +114,27 @@ def test_example_directory(clinic: Clinic) -> None:
     # Synthea's insurers, named by display text only, resolve by name (case and spacing ignored)
     assert d.find("", None, "blue cross  blue shield").payer_id == "EXSYN-BCBS"
     assert d.find("", None, "Medicare").payer_id == "EXMEDB01"
+
+
+def test_secondary_settings_per_payer_and_their_errors(tmp_path: Path, clinic: Clinic) -> None:
+    from gateway.secondary import SecondaryBilling
+
+    f = tmp_path / "payers.yaml"
+    f.write_text(
+        "payers:\n  - {payer_id: A1, name: A, secondary: {wait_for_crossover: true, delay_days: 21}}\n"
+        "  - {payer_id: B1, name: B}\n"
+    )
+    d = load_directory(f)
+    assert d.secondary_for("a1") == SecondaryBilling(wait_for_crossover=True, delay_days=21)
+    assert d.secondary_for("B1") == SecondaryBilling() and d.secondary_for("ZZ") is None
+    # the hook answers from the clinic's directory (the example lists no secondary: the defaults)
+    assert payers.gateway_secondary_billing(payer_id="EXPAYER1", clinic=clinic) == SecondaryBilling()
+    assert payers.gateway_secondary_billing(payer_id="NOT-LISTED", clinic=clinic) is None
+    f.write_text("payers:\n  - payer_id: A1\n    name: A\n    secondary:\n      wait_for_crossover: true\n")
+    with pytest.raises(ConfigError) as exc:
+        load_directory(f)
+    assert "payers.yaml" in str(exc.value) and "payers[0].secondary" in str(exc.value)
+    assert "wait_for_crossover needs delay_days" in str(exc.value)
+    f.write_text("payers:\n  - payer_id: A1\n    name: A\n    secondary: {delay_days: -1}\n")
+    with pytest.raises(ConfigError, match=r"payers\[0\]\.secondary\.delay_days"):
+        load_directory(f)

@@ -138,7 +138,7 @@ def inspect(config: Path | None, clinic_id: str | None, today: datetime | None, 
     each INPUT; for a response file (999, 277CA, 835), its typed documents
     and the clinic each belongs to. Nothing is stored or sent."""
     from gateway.examples import ExamplesMissing, example_dir
-    from gateway.oneshot import Run, expand_inputs, inspect_encounter, inspect_result
+    from gateway.inspection import Run, expand_inputs, inspect_encounter, inspect_result
     from gateway.sources import InputRefused, read_input
 
     if config is None:

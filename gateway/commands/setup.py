@@ -30,7 +30,9 @@ def demo(out_dir: Path) -> None:
     print vendor), quarantine reports to OUT/quarantine. Then the payer
     simulator answers the claim files (999, 277CA, 835 in OUT/responses),
     the answers are posted to the same store, and a line says how the claims
-    ended: closed, or on the follow-up list. The demo's store starts empty
+    ended: closed, or on the follow-up list. A visit with two coverages shows
+    the secondary claim its primary's 835 created: sent, answered
+    (OUT/responses-secondary) and posted. The demo's store starts empty
     each run; its control numbers carry on. Exit 1 when a document could not
     be delivered or a response could not be posted.
     """
@@ -62,8 +64,15 @@ def demo(out_dir: Path) -> None:
             f"{len(loop['follow_up']) + denied} claim(s) ({waiting['rejected']} rejected by a 277CA/999, "
             f"{denied} denied; `gateway claims follow-up --config {config}`)"
         )
+        sec = loop["secondary"]
+        if sec["claims"]:
+            click.echo(
+                f"secondary: {len(sec['claims'])} claim(s) billed to the next payer after the primary's 835 "
+                f"({', '.join(sec['files'])}), answered and posted: the secondary payer paid {sec['paid']}"
+            )
     (out_dir / "summary.json").write_text(json.dumps({**summary.as_dict(), "delivery": extra}, indent=2) + "\n")
-    if extra["dead_letters"] or extra["pending"] or (loop and loop["response_messages_quarantined"]):
+    quarantined = loop and (loop["response_messages_quarantined"] or loop["secondary"]["response_messages_quarantined"])
+    if extra["dead_letters"] or extra["pending"] or quarantined:
         sys.exit(Exit.FAILED)
 
 

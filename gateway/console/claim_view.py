@@ -22,6 +22,7 @@ KIND_TEXT = {
     "adjustment": "adjustment",
     "denial": "denied (kept for the record; the balance stays open)",
     "manual": "manual adjustment",
+    "prior_payer": "earlier payers' part (a secondary or tertiary claim)",
 }
 
 

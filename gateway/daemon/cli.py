@@ -90,7 +90,8 @@ def register(cli: click.Group) -> None:
     @STORE
     @click.option("--http", help="Serve the console, JSON API, HTTP intake, /healthz and /metrics on HOST:PORT.")
     @click.option("--insecure-http", is_flag=True, help="Allow a non-loopback --http address without TLS.")
-    @click.option("--batch", type=int, default=64, show_default=True, help="Messages a worker claims at once.")
+    @click.option("--batch", type=int, default=64, show_default=True,
+                  help="Messages a worker claims at once (up to 2 MB of them: large files one at a time).")  # fmt: skip
     @click.option("--lease", type=float, default=60.0, show_default=True, help="Seconds a claim is held.")
     @click.option("--log-level", default="info", show_default=True)
     @click.option("--delivery/--no-delivery", default=True, show_default=True,

@@ -27,6 +27,7 @@ from gateway.app import Gateway
 from gateway.claims import merge_statements
 from gateway.documents import ControlNumbers, Document, MemoryControlNumbers, RenderContext
 from gateway.model import Claim, Statement
+from gateway.secondary import DEFAULT_BILLING, SecondaryBilling
 from gateway.store import Store
 from gateway.store.outbox import BatchCut
 from gateway.store.submissions import Kind
@@ -98,6 +99,35 @@ class Batcher:
                 return dest
         return clinic.config.claims_to if kind == "claims" else clinic.config.statements_to
 
+    def billing(self, clinic_id: str, payer_id: str | None) -> SecondaryBilling | None:
+        """The payer directory's ``secondary:`` settings for a next payer
+        (``gateway_secondary_billing``); None when a plugin failed (the claim waits)."""
+        clinic = self.gateway.clinics.get(clinic_id)
+        if clinic is None or not payer_id:
+            return DEFAULT_BILLING
+        found, failed = self.gateway.host.first_result("gateway_secondary_billing", payer_id=payer_id, clinic=clinic)
+        for f in failed:
+            glog.event(log, "batcher.secondary_billing_failed", logging.WARNING, clinic=clinic_id, plugin=f.plugin)
+        if failed:
+            return None
+        return found if isinstance(found, SecondaryBilling) else DEFAULT_BILLING
+
+    def release_next_payers(self) -> int:
+        """Release every next payer's claim (secondary, tertiary) whose payer's
+        ``delay_days`` since the earlier payer's 835 posted are over; how many."""
+        now = self.clock().timestamp()
+        released = 0
+        for item in self.store.next_payer_waiting(self.lane):
+            policy = self.billing(item.clinic_id, item.payer_id)
+            if policy is None or now < item.created_at + policy.delay_days * 86400:
+                continue
+            detail = {"delay_days": policy.delay_days, "wait_for_crossover": policy.wait_for_crossover}
+            if self.store.release_next_payer(item.row, claim_numbers=policy.prior_claim_number, detail=detail):
+                released += 1
+                glog.event(log, "batch.next_payer_released", clinic=item.clinic_id, row=item.row,
+                           delay_days=policy.delay_days)  # fmt: skip
+        return released
+
     def limits(self, destination: str) -> tuple[int, float]:
         d = self.delivery
         tuning = d.destinations.get(destination)
@@ -123,6 +153,7 @@ class Batcher:
     def tick(self, force: bool = False) -> list[Cut]:
         """Cut every batch that is due (all waiting items when ``force``)."""
         cuts = []
+        self.release_next_payers()
         now = time.time()
         kinds: tuple[Kind, ...] = ("claims", "statements")
         for kind in kinds:
@@ -166,8 +197,9 @@ class Batcher:
                 if (c := found[i].get(r[2].id)) is not None:
                     controls[r[0]] = c
         stored = self.store.cut(
-            BatchCut(kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane,
-                     controls=controls)
+            BatchCut(
+                kind, self.publish(dest), docs, links_by_row, [r[0] for r in failed], lane=self.lane, controls=controls
+            )
         )
         if stored is None:
             glog.event(log, "batch.aborted", logging.WARNING, destination=dest, kind=kind, reason="items changed")

@@ -12,11 +12,18 @@ Then the loop closes: the payer simulator (``gateway dev simulate-payer``)
 answers the claim files with 999, 277CA and 835 files in ``OUT/responses``,
 and those go through the same driver and store, where they are posted; the
 demo ends with each claim's status and the follow-up list.
+
+Secondary claims (issue 14): a visit with two coverages gets a PR
+coinsurance from its primary; posting that 835 creates the secondary claim,
+which the same run's batcher sends (OUT/claims-out). The simulator answers
+those files too (OUT/responses-secondary) and the answers are posted:
+:func:`secondary_round`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,7 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
     sim = simulate_payer(claim_files, out_dir / "responses", seed=0)
     answers = sorted((out_dir / "responses").iterdir())
     posted = OneShot(gw, store, out_dir).run([Input(p, f"responses/{p.name}") for p in answers])
+    secondary = secondary_round(gw, store, out_dir, posted)
     statuses: Counter[str] = Counter()
     for clinic in gw.clinics:
         for key in {s.key for s in store.list_submissions("claims", _all_claims(clinic))}:
@@ -78,6 +86,28 @@ def close_the_loop(gw: Gateway, store: Any, out_dir: Path, claim_files: list[Pat
             {"reason": g.reason, "description": g.description, "claims": [c.claim_id for c in g.claims]}
             for g in report.denied
         ],
+        "secondary": secondary,
+    }
+
+
+def secondary_round(gw: Gateway, store: Any, out_dir: Path, posted: RunSummary) -> dict[str, Any]:
+    """The secondary claims the primaries' 835s created (the 837 files the
+    posting run sent), answered by the payer simulator into
+    OUT/responses-secondary and posted: what went out and what came back."""
+    from gateway_plugins.inbound.x12_responses.simulate import simulate_payer
+
+    files = [out_dir / folder / name for folder, name in posted.outputs if name.endswith(".x12")]
+    if not files:
+        return {"files": [], "claims": [], "paid": "0.00", "response_messages_quarantined": 0}
+    sim = simulate_payer(files, out_dir / "responses-secondary", seed=1)
+    answers = sorted((out_dir / "responses-secondary").iterdir())
+    again = OneShot(gw, store, out_dir).run([Input(p, f"responses-secondary/{p.name}") for p in answers])
+    paid = sum((c.paid for r in sim.remits for c in r.claims), Decimal("0.00"))
+    return {
+        "files": [f"{f.parent.name}/{f.name}" for f in files],
+        "claims": sorted(sim.outcomes),
+        "paid": str(paid),
+        "response_messages_quarantined": again.messages_quarantined,
     }
 
 

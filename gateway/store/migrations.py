@@ -445,6 +445,12 @@ CREATE TABLE claim_balances (
 )
 """
 
+# issue 14: a next payer's submission (secondary, tertiary) waits in ``waiting``
+# until the batcher releases it; the batcher looks for them on every tick
+_NEXT_PAYER = """
+CREATE INDEX claims_next_payer ON claims (id) WHERE status = 'waiting'
+"""
+
 # The patient side (issue 14): each guarantor account's ledger
 # (gateway/store/accounts.py) and the account each claim is owed on. No
 # patient data: clinic, account number, claim and statement ids, amounts.
@@ -540,6 +546,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         7, "closed loop: X12 control numbers per claim, acks, remits, remit claims, PLB, ledger", portable(_CLOSED_LOOP)
     ),
+    Migration(8, "secondary claims: next payers' submissions waiting for release (index)", portable(_NEXT_PAYER)),
     Migration(9, "guarantor accounts: account_ledger, the account of each claim", portable(_ACCOUNTS)),
     # 10-14: the operator console (gateway/store/console_sql.py)
     Migration(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.documents import Document
 from gateway.store.submissions import Kind
@@ -99,6 +100,21 @@ class DeliveryStore(ABC):
     def waiting(self, kind: Kind, lane: str | None = None, limit: int | None = None) -> list[WaitingItem]:
         """Items of ``kind`` in ``lane`` waiting for the batcher, oldest first
         (the oldest ``limit`` only, when given)."""
+
+    @abstractmethod
+    def next_payer_waiting(self, lane: str | None = None) -> list[WaitingItem]:
+        """Next payers' claims (secondary, tertiary) in ``lane`` still
+        ``waiting`` for their payer's delay, oldest first: the batcher
+        releases each one that is due (:meth:`release_next_payer`)."""
+
+    @abstractmethod
+    def release_next_payer(
+        self, row: int, *, claim_numbers: bool, detail: dict[str, Any] | None = None, actor: str = "batcher"
+    ) -> bool:
+        """Move waiting claim ``row`` to ``created`` (event ``released`` with
+        ``detail``), without the earlier payers' claim control numbers (2330B
+        REF*F8) unless ``claim_numbers``. False when it is no longer waiting
+        (its payer's own 835 posted on it meanwhile: nothing is sent)."""
 
     @abstractmethod
     def batch_items(self, kind: Kind, rows: Sequence[int]) -> list[BatchItem]:

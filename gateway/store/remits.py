@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from gateway.posting import ZERO, balance_of
+from gateway.posting import ADJUSTING, ZERO, balance_of
 from gateway.store.submissions import ItemEvent, Submission
 
 #: ledger entry kinds: ``charge`` (what we billed, per line, posted once per
@@ -36,8 +36,10 @@ from gateway.store.submissions import ItemEvent, Submission
 #: SVC03), ``adjustment`` (CAS: group CO/PR/OA/PI/CR + CARC), ``denial`` (the
 #: CAS of a denied claim, CLP02 = 4: kept for the record, the balance stays
 #: open until an operator adjusts it or the payer pays), ``manual`` (an
-#: operator's ``gateway claims adjust``)
-ENTRY_KINDS = ("charge", "payment", "adjustment", "denial", "manual")
+#: operator's ``gateway claims adjust``), ``prior_payer`` (on a secondary or
+#: tertiary submission: the earlier payers' part, group OA reason 23, posted
+#: when it is created and netted out when its own payer answers)
+ENTRY_KINDS = ("charge", "payment", "adjustment", "denial", "manual", "prior_payer")
 #: remit statuses: ``posted``; ``duplicate`` (same content or same TRN02 and
 #: payer as a posted remit: posted once); ``quarantined`` (an error finding:
 #: nothing of it posted); ``unmatched`` (no clinic for its payee: kept, not posted)
@@ -299,7 +301,7 @@ def money_of(entries: Sequence[tuple[str, str | None, str | None, Decimal]]) -> 
     sums: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     denials: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for kind, group, reason, amount in entries:
-        if kind in ("adjustment", "manual"):
+        if kind in ADJUSTING:
             sums[(group or "OA", reason or "")] += amount
         elif kind == "denial":
             denials[(group or "OA", reason or "")] += amount

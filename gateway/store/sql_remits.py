@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835, RemitClaim
 from gateway.posting import (
+    ADJUSTING,
     CLP_PLACE,
     POSTABLE,
     ZERO,
@@ -88,6 +89,8 @@ _TOUCH_BALANCE = (
     "last_response_at = excluded.last_response_at, "
     "updated_at = excluded.updated_at"
 )
+#: statuses of a submission a 277CA may still be the answer for
+_AWAITING_277 = frozenset({"batched", "delivered", "accepted_999"})
 #: statuses of a submission the payer owes nothing more on (the patient may: ``patient_due``)
 _SETTLED = ("closed", "patient_due")
 #: statuses of a submission that is no longer owed anything (left out of open balances)
@@ -153,6 +156,9 @@ class _State:
     #: the payer's (835) entries summed per (line, kind, group, reason): what a correction nets out
     payer: dict[tuple[int | None, str, str | None, str | None], Decimal] = field(default_factory=dict)
     charged: bool = False
+    #: a next payer's submission: the earlier payers' part as created (no remit) and as it stands
+    prior_created: Decimal = ZERO
+    prior: Decimal = ZERO
 
     @property
     def balance(self) -> Decimal:
@@ -163,8 +169,10 @@ class _State:
             self.charge += amount
         elif kind == "payment":
             self.paid += amount
-        elif kind in ("adjustment", "manual"):
+        elif kind in ADJUSTING:
             self.adjusted += amount
+        if kind == "prior_payer":
+            self.prior += amount
         if key is not None:
             self.payer[key] = self.payer.get(key, ZERO) + amount
 
@@ -314,7 +322,9 @@ class SQLRemits(SQLBase, RemitStore):
             sent = self._latest_sent(cur, clinic, [doc.claim_id])
             if not sent:
                 return []
-            s = sent[min(sent)] if len(sent) == 1 else sent.get((doc.claim_id, 1)) or sent[min(sent)]
+            # with a secondary out, the place still waiting for a 277CA is the one it answers
+            waiting = [k for k, v in sent.items() if v.status in _AWAITING_277]
+            s = sent[max(waiting)] if waiting else sent.get((doc.claim_id, 1)) or sent[min(sent)]
             return [(s.row, clinic, s.clm01, s.status, not doc.rejected, ack277_reasons(doc))]
         if isinstance(doc, InterchangeAck):
             cur.execute(f"SELECT {cols} FROM claims WHERE x12_interchange = ?{self._lock_clause}", (doc.interchange,))
@@ -519,6 +529,11 @@ class SQLRemits(SQLBase, RemitStore):
                 entries.append((clinic, s.clm01, s.payer_seq, s.row, ln, kind, g, r, _money(amt), rid, source,
                                 actor, None, now))  # fmt: skip
             status = remit_status(clp)
+            if st.prior_created and (net := (st.prior_created if status == "reversed" else ZERO) - st.prior):
+                # a next payer answered: the earlier payers' part is in its own CAS now (OA-23)
+                st.add("prior_payer", net, (None, "prior_payer", "OA", "23"))
+                entries.append((clinic, s.clm01, s.payer_seq, s.row, None, "prior_payer", "OA", "23", _money(net), rid,
+                                source, actor, "prior payer answered", now))  # fmt: skip
             remit_rows.append((clp, s, "correction" if correction else "posted"))
             detail: dict[str, Any] = {"remit": rid, "clp02": clp.status, "charge": _money(clp.charge),
                                       "paid": _money(clp.paid), "balance": _money(st.balance)}  # fmt: skip
@@ -596,6 +611,8 @@ class SQLRemits(SQLBase, RemitStore):
                     continue
                 if kind == "charge":
                     st.charged = True
+                elif kind == "prior_payer" and remit is None:
+                    st.prior_created += Decimal(amount)
                 st.add(kind, Decimal(amount), (line, kind, g, r) if remit is not None and kind != "charge" else None)
         return states
 

@@ -48,6 +48,15 @@ class ClaimStatus(StrEnum):
     * ``failed`` — the renderer could not write it (see ``batch.render_failed``
       in the log); reprocess its message once fixed.
 
+    A next payer's submission (secondary, tertiary; issue 14), created when
+    the earlier payer's 835 posts (:mod:`gateway.store.sql_secondary`):
+
+    * ``waiting`` — built, waiting for the payer's ``delay_days`` (or a
+      crossover) before the batcher releases it to ``created``; an 835 of
+      its payer may post on it (it then never goes out);
+    * ``crossover`` — the earlier payer forwarded the claim to this payer
+      (CLP02 19/20/21, NM1*TT): never sent, waits for this payer's 835.
+
     Reserved for the closed loop (issue 13; claims only), after ``delivered``:
     ``accepted_999`` / ``rejected_999``, ``acknowledged_277`` /
     ``rejected_277``, ``paid`` / ``partially_paid`` / ``denied`` /
@@ -76,6 +85,8 @@ class ClaimStatus(StrEnum):
     REVERSED = "reversed"
     PATIENT_DUE = "patient_due"
     CLOSED = "closed"
+    WAITING = "waiting"
+    CROSSOVER = "crossover"
 
 
 #: rejected by a 999 or 277CA: the payer never accepted it
@@ -83,7 +94,7 @@ REJECTED = frozenset({ClaimStatus.REJECTED_999, ClaimStatus.REJECTED_277})
 #: not submissions (nothing of theirs left, or will leave, the gateway)
 NOT_SENT = frozenset({ClaimStatus.HELD, ClaimStatus.SUPERSEDED, ClaimStatus.DISCARDED})
 #: a message whose items are all in these needs nothing more from the gateway
-SETTLED_ITEM = frozenset(set(ClaimStatus) - {ClaimStatus.CREATED, ClaimStatus.BATCHED})
+SETTLED_ITEM = frozenset(set(ClaimStatus) - {ClaimStatus.CREATED, ClaimStatus.BATCHED, ClaimStatus.WAITING})
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,18 @@ A clinic names a YAML file (``payers:`` in gateway.yaml; read with
         names: [Example Health]         # names as sent (case and spacing ignored)
         destination: claims-out         # optional: where this payer's claims go (for the outbox)
         follow_up: {ack_days: 2, remit_days: 30}  # optional: days before a claim is on the follow-up list
+        secondary: {wait_for_crossover: false, delay_days: 0, prior_claim_number: false}  # optional
 
 ``follow_up``: a delivered claim with no 999/277CA after ``ack_days`` days, or
 no 835 after ``remit_days`` days, is listed by ``gateway claims follow-up``
 (defaults: :data:`DEFAULT_FOLLOW_UP`, 3 and 30 days).
+
+``secondary``: how claims go to this payer when it is a secondary or
+tertiary payer (:class:`gateway.secondary.SecondaryBilling`, read by the
+batcher through ``gateway_secondary_billing``): ``delay_days`` after the
+earlier payer's 835 before it is billed; ``wait_for_crossover`` (needs
+``delay_days``) when the earlier payer usually forwards the claim itself;
+``prior_claim_number`` when it wants the earlier payers' ICN (2330B REF*F8).
 
 Format plugins set ``Payer(id=<as sent>, source_id=<as sent>)``; this plugin
 (``gateway_map_encounter``) looks the payer up by source id, id, then name
@@ -42,6 +50,7 @@ from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
 from gateway.model import Address, Coverage, Encounter, Finding, Severity
 from gateway.rules import Catalogue
+from gateway.secondary import SecondaryBilling
 from gateway.tables import read_yaml_model, resolve
 
 RULES = Catalogue("payers")
@@ -96,6 +105,8 @@ class PayerEntry(BaseModel):
     #: is the subscriber (never for a derived patient id)
     member_id_from_patient_id: bool = False
     follow_up: FollowUp = Field(default_factory=FollowUp)
+    #: as a secondary or tertiary payer (docs/mapping.md)
+    secondary: SecondaryBilling = Field(default_factory=SecondaryBilling)
 
     @field_validator("payer_id", mode="before")
     @classmethod
@@ -160,6 +171,11 @@ class PayerDirectory:
         entry = self.by_id.get(id_key(payer_id))
         return entry.destination if entry else None
 
+    def secondary_for(self, payer_id: str) -> SecondaryBilling | None:
+        """The ``secondary:`` settings of this (X12) payer id (None when not listed)."""
+        entry = self.by_id.get(id_key(payer_id))
+        return entry.secondary if entry else None
+
     def follow_up_for(self, payer_id: str | None) -> FollowUp:
         """The follow-up days of this (X12) payer id (the defaults when not listed)."""
         entry = self.by_id.get(id_key(payer_id)) if payer_id else None
@@ -185,6 +201,12 @@ def gateway_load_clinic(clinic: ClinicConfig, base_dir: Path) -> dict[str, Any] 
 def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
     directory: PayerDirectory | None = clinic.resources.get("payer_directory")
     return directory.destination_for(payer_id) if directory is not None else None
+
+
+@hookimpl
+def gateway_secondary_billing(payer_id: str, clinic: Clinic) -> SecondaryBilling | None:
+    directory: PayerDirectory | None = clinic.resources.get("payer_directory")
+    return directory.secondary_for(payer_id) if directory is not None else None
 
 
 @hookimpl

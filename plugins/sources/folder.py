@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 
 from gateway import logging as glog
 from gateway.hookspecs import hookimpl
@@ -89,17 +87,22 @@ class _Seen:
     closed: bool  # a close-write or rename-in was seen after the last change
 
 
-class _Events(FileSystemEventHandler):
-    def __init__(self, on_event: Callable[[str, str], None]) -> None:
-        self.on_event = on_event
+def _events(on_event: Callable[[str, str], None]) -> Any:
+    """A watchdog handler passing each file event's path and kind to
+    ``on_event`` (watchdog imported here, when a folder source starts: a
+    command that only reads the config does not pay for it)."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            return
-        kind = event.event_type
-        path = event.dest_path if kind == "moved" else event.src_path  # moved out: dest_path is ""
-        if kind in ("closed", "moved", "created", "modified"):
-            self.on_event(os.fsdecode(path), kind)
+    class Events(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory:
+                return
+            kind = event.event_type
+            path = event.dest_path if kind == "moved" else event.src_path  # moved out: dest_path is ""
+            if kind in ("closed", "moved", "created", "modified"):
+                on_event(os.fsdecode(path), kind)
+
+    return Events()
 
 
 def _observer() -> Any:
@@ -111,6 +114,8 @@ def _observer() -> Any:
 
         return InotifyObserver(generate_full_events=True)
     except (ImportError, OSError):  # pragma: no cover - not Linux
+        from watchdog.observers import Observer
+
         return Observer()
 
 
@@ -159,7 +164,7 @@ class FolderSource:
                 loop.call_soon_threadsafe(self._hint, p.name, kind)
 
         self._observer = _observer()
-        self._observer.schedule(_Events(hint), str(self.inbound), recursive=False)
+        self._observer.schedule(_events(hint), str(self.inbound), recursive=False)
         self._observer.daemon = True
         self._observer.start()
         self._scan()  # files that arrived while we were down

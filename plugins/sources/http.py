@@ -22,17 +22,19 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 
 from gateway import logging as glog
 from gateway.console.fhir_outcome import operation_outcome
 from gateway.hookspecs import hookimpl
 from gateway.messages import MessageMeta
 from gateway.sources import acknowledged
+
+if TYPE_CHECKING:  # starlette is imported when the server answers, not when the config is read
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 log = glog.get("http-source")
 MEDIA = "application/fhir+json"
@@ -48,6 +50,8 @@ class HTTPSourceSettings(BaseModel):
 
 
 def _answer(status: int, severity: str, code: str, text: str, location: str | None = None) -> Response:
+    from starlette.responses import Response
+
     return Response(operation_outcome(severity, code, text, location), status_code=status, media_type=MEDIA)
 
 
@@ -93,6 +97,9 @@ class HTTPSource:
 
     async def handle(self, request: Request, sender: str) -> Response:
         """Answer one authenticated POST (``sender``: the token's name)."""
+        from starlette.requests import ClientDisconnect
+        from starlette.responses import Response
+
         t0 = time.perf_counter()
         if self._submit is None:
             return _answer(503, "error", "transient", "intake is stopping; send again later")

@@ -38,7 +38,10 @@ def simulate_payer(out_dir: Path, seed: int, files: tuple[Path, ...]) -> None:
     payer, two 835 runs: claims paid in full, with CO-45,
     deductible (PR-1), coinsurance (PR-2) or copay (PR-3), one denied (CO-96,
     RARC N130), a PLB (L6 interest); the second run reverses one payment
-    (CLP02 = 22) and pays it again. Secondary claims are paid as such.
+    (CLP02 = 22) and pays it again. A primary claim with another coverage
+    gets a PR coinsurance; secondary and tertiary claims are paid as such
+    (CLP02 = 2/3): OA-23 for what the earlier payers settled (their 2430 or
+    2320), 80% of the rest, PR coinsurance for what is left.
     Every file balances and is deterministic for the seed.
     """
     from .simulate import SimulationError

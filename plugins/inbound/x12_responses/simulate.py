@@ -16,8 +16,14 @@ answers, for the claims of all input files together:
   adjustment, with PR deductible (CARC 1), coinsurance (2) or copay (3),
   denies one (CO-96 with RARC N130), and carries a PLB (L6 interest);
   run 2 reverses one claim of run 1 (CLP02 = 22, amounts negated) and pays
-  it again, higher. Secondary claims (SBR01 = S/T) are processed as such
-  (CLP02 = 2/3) with the primary's payment as OA-23.
+  it again, higher. A primary claim that names another coverage (2320)
+  always gets a PR coinsurance (something is left for the next payer).
+  Secondary and tertiary claims (SBR01 = S/T) are processed as such (CLP02
+  = 2/3): per line, what the earlier payers settled (charge − the PR the
+  payer just before left, read from its 2430 or, at claim level, its
+  2320) is OA-23, 80% of the rest is paid and what remains is PR
+  coinsurance; a secondary without the earlier payer's answer (only AMT*D)
+  gets the earlier payment as OA-23 and an ordinary outcome for the rest.
 """
 
 from __future__ import annotations
@@ -341,15 +347,18 @@ class PayerSimulator:
 
     # -- 835 ---------------------------------------------------------------------------
     def _outcomes(self, claims: list[ClaimFacts], sim: Simulation) -> dict[str, str]:
-        primary = [c.claim_id for c in claims if c.responsibility in ("P", "")]
+        primary = [c.claim_id for c in claims if c.responsibility in ("P", "") and not c.other_payers]
         self.rng.shuffle(primary)
         out = {c.claim_id: "secondary" for c in claims if c.responsibility not in ("P", "")}
+        out.update({c.claim_id: "coinsurance" for c in claims if c.responsibility in ("P", "") and c.other_payers})
         for i, cid in enumerate(primary):
             out[cid] = SPECIAL[i] if i < len(SPECIAL) else self.rng.choice(ORDINARY)
         sim.outcomes.update(out)
         return out
 
     def _lines(self, claim: ClaimFacts, outcome: str, day: date, rate: Decimal) -> list[RemitLine]:
+        if outcome == "secondary" and (left := _left_by_earlier_payer(claim)) is not None:
+            return [self._after_earlier_payer(claim, i, left[i], day) for i in range(len(claim.lines))]
         lines = []
         prior = claim.other_payers[0].paid if claim.other_payers and claim.other_payers[0].paid else ZERO
         total = claim.total_charge or sum((ln.charge or ZERO for ln in claim.lines), ZERO)
@@ -405,6 +414,20 @@ class PayerSimulator:
                 )
             )
         return lines
+
+    def _after_earlier_payer(self, claim: ClaimFacts, i: int, left: Decimal, day: date) -> RemitLine:
+        """Line ``i`` of a secondary/tertiary claim: OA-23 for what the earlier
+        payers settled, 80% of what they left paid, the rest PR coinsurance."""
+        ln = claim.lines[i]
+        charge = ln.charge or ZERO
+        paid = _cents(left * Decimal("0.80"))
+        adj = [Adjustment(group=g, reason=r, amount=a, segment=0)
+               for g, r, a in (("OA", "23", charge - left), ("PR", "2", left - paid)) if a != 0]  # fmt: skip
+        served = _day(ln.service_date, day)
+        return RemitLine(qualifier="HC", procedure=ln.procedure_code or "99499", modifiers=list(ln.modifiers),
+                         charge=charge, paid=paid, units=ln.units, service_date=served, service_end=served,
+                         control_number=ln.control_number or None, allowed=left, adjustments=adj,
+                         segment=0)  # fmt: skip
 
     def _claim(self, claim: ClaimFacts, outcome: str, day: date, rate: Decimal) -> RemitClaim:
         lines = self._lines(claim, outcome, day, rate)
@@ -525,6 +548,27 @@ class PayerSimulator:
             claims=claims,
             provider_adjustments=plb,
         )
+
+
+def _left_by_earlier_payer(claim: ClaimFacts) -> list[Decimal] | None:
+    """Per line, what the payer just before this one (P for S, S for T) left
+    to the patient (its PR), from its 2430 answers, else its claim-level
+    answer spread over the lines by charge; None without its answer."""
+    before = "PST"[max("PST".find(claim.responsibility) - 1, 0)]
+    payer = next((o for o in claim.other_payers if o.responsibility == before), None)
+    if payer is None:
+        return None
+    pr = lambda cas: sum((a or ZERO for g, _, a, _ in cas if g == "PR"), ZERO)  # noqa: E731
+    answered = [[a for a in ln.adjudications if a.payer_id == payer.payer_id] for ln in claim.lines]
+    if any(answered):
+        return [sum((pr(a.adjustments) for a in mine), ZERO) for mine in answered]
+    if not payer.adjudicated:
+        return None
+    left_total = payer.remaining if payer.remaining is not None else pr(payer.adjustments)
+    charges = [ln.charge or ZERO for ln in claim.lines]
+    total = sum(charges, ZERO)
+    out = [_cents(left_total * c / total) if total else ZERO for c in charges[:-1]]
+    return [*out, left_total - sum(out, ZERO)]
 
 
 def _negated(claim: RemitClaim) -> RemitClaim:
