@@ -191,25 +191,6 @@ def test_accounts_are_read_as_of_a_day(books: Books) -> None:
     assert books.store.account_of(CLINIC, "C11") == "ACC1"
 
 
-def test_with_another_coverage_the_patient_is_billed_only_after_the_last_payer(books: Books) -> None:
-    books.bill("C12", [D("200.00")], others=(2,))
-    books.remit("C12", D("120.00"), [("CO", "45", D("40.00")), ("PR", "2", D("40.00"))])
-    item = books.store.claim_view(CLINIC, "C12")
-    # the primary's PR goes to the secondary: shown as pending at an insurer, nobody billed yet
-    assert item.pending == D("40.00") and item.patient_responsibility == 0 and item.last_payer_seq == 1
-    assert books.store.account(CLINIC, "ACC1").entries == [] and books.store.accounts_due(CLINIC) == []
-    books.bill("C12", [D("200.00")], payer_seq=2)  # the secondary submission (same CLM01, payer place 2)
-    books.remit("C12", D("30.00"), [("OA", "23", D("160.00")), ("PR", "1", D("10.00"))], status="2")
-    item = books.store.claim_view(CLINIC, "C12")
-    assert item.insurance_paid == D("150.00") and item.pending == 0 and item.last_payer_seq == 2
-    assert item.patient_responsibility == D("10.00") and item.patient_balance == D("10.00")
-    assert item.adjustments == D("40.00")  # charge - both payers' payments - what the patient owes
-    assert books.status("C12", 2) == "patient_due" and books.status("C12", 1) == "closed"
-    words = {(a.payer_seq, a.group, a.reason): a.words for a in item.adjustment_detail}
-    assert words[(1, "PR", "2")] == "coinsurance" and words[(2, "PR", "1")] == "deductible"
-    assert_account_balances(books.store.account(CLINIC, "ACC1"))
-
-
 def test_a_reversal_takes_the_patients_share_back_and_leaves_what_they_paid_as_a_credit(books: Books) -> None:
     books.bill("C13", [D("100.00")])
     books.remit("C13", D("80.00"), [("PR", "2", D("20.00"))])
