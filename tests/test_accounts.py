@@ -189,3 +189,35 @@ def test_accounts_are_read_as_of_a_day(books: Books) -> None:
     assert books.store.account(CLINIC, "ACC1", date(2000, 1, 1)) is None
     assert books.store.account(CLINIC, "NOBODY") is None
     assert books.store.account_of(CLINIC, "C11") == "ACC1"
+
+
+def test_a_reversal_takes_the_patients_share_back_and_leaves_what_they_paid_as_a_credit(books: Books) -> None:
+    books.bill("C13", [D("100.00")])
+    books.remit("C13", D("80.00"), [("PR", "2", D("20.00"))])
+    books.store.post_payments([pay(2, "ACC1", "5.00", "R13")], "tester")
+    books.remit("C13", D("-80.00"), [("PR", "2", D("-20.00"))], status="22", charge=D("-100.00"))
+    assert books.status("C13") == "reversed"
+    item = books.store.claim_view(CLINIC, "C13")
+    assert item.patient_responsibility == 0 and item.patient_paid == D("5.00") and item.patient_balance == D("-5.00")
+    assert item.pending == D("100.00") and item.insurance_paid == 0  # back at the payer: shown, not due
+    view = books.store.account(CLINIC, "ACC1")
+    assert view.balance == D("-5.00") and [c.credit for c in books.store.credits(CLINIC)] == [D("5.00")]
+    assert [(e.kind, e.amount, e.note) for e in view.entries if e.kind == "responsibility"] == [
+        ("responsibility", D("20.00"), None), ("responsibility", D("-20.00"), "reversed by the payer")
+    ]  # fmt: skip
+    assert_account_balances(view)
+
+
+def test_a_replaced_self_pay_statement_moves_the_account_by_the_differences(books: Books) -> None:
+    books.self_pay("S2", "ACC3", [(D("90.00"), D("30.00"))])
+    (s,) = books.store.submissions("statements", CLINIC, "S2")
+    books.store.record_transition("statements", s.row, "delivered", status="delivered")
+    books.self_pay("S2", "ACC3", [(D("70.00"), D("30.00")), (D("15.00"), D("5.00"))])  # changed: held
+    assert [x.status for x in books.store.submissions("statements", CLINIC, "S2")] == ["delivered", "held"]
+    assert books.store.account(CLINIC, "ACC3").balance == D("60.00")  # held content moves nothing
+    books.store.resolve("statements", CLINIC, "S2", "replace", "cli:alice")
+    view = books.store.account(CLINIC, "ACC3")
+    (item,) = view.items
+    assert item.charge == D("85.00") and item.patient_paid == D("35.00") and view.balance == D("50.00")
+    assert [(e.kind, e.amount) for e in view.entries][-2:] == [("charge", D("-5.00")), ("payment", D("5.00"))]
+    assert_account_balances(view)

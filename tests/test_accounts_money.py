@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gateway.store import Store, open_store
@@ -45,6 +45,13 @@ class Answer:
 
 
 @dataclass
+class Reverse:
+    """The payer takes its last answer for the claim back (CLP02 = 22)."""
+
+    clm01: str
+
+
+@dataclass
 class Pay:
     account: str
     amount: Decimal
@@ -57,24 +64,29 @@ class WriteOff:
     threshold: Decimal
 
 
+CLAIMS = ("A1", "A2", "B1", "B2")
+
+
 def _ops() -> st.SearchStrategy[list[object]]:
-    bills = st.builds(
-        Bill,
-        clm01=st.sampled_from(["A1", "A2", "B1", "B2"]),
-        account=st.just(""),
-        charges=st.lists(CENTS.filter(lambda c: c > 0), min_size=1, max_size=3),
+    """Every claim billed first, then random answers, reversals, payments and write-offs."""
+    bills = st.tuples(*(st.builds(
+        Bill, clm01=st.just(c), account=st.just(""), charges=st.lists(CENTS.filter(lambda c: c > 0), min_size=1,
+                                                                      max_size=3),
         copay=st.sampled_from([D("0.00"), D("10.00"), D("25.00"), D("60.00")]),
-    )
+    ) for c in CLAIMS))  # fmt: skip
     answers = st.builds(
-        Answer, clm01=st.sampled_from(["A1", "A2", "B1", "B2"]), paid=st.integers(0, 100), pr=st.integers(0, 100),
+        Answer, clm01=st.sampled_from(CLAIMS), paid=st.integers(0, 100), pr=st.integers(0, 100),
         reason=st.sampled_from(["1", "2", "3"]),
     )  # fmt: skip
     pays = st.builds(
-        Pay, account=st.sampled_from(["ACC-A", "ACC-B", "NOBODY"]), amount=CENTS.filter(lambda c: c > 0),
+        Pay, account=st.sampled_from(["ACC-A", "ACC-A", "ACC-B", "NOBODY"]),
+        amount=st.integers(1, 8000).map(lambda c: D(c) / 100),
         reference=st.sampled_from(["R1", "R2", "R3", "R4", "R5"]), claim=st.sampled_from([None, None, "A1", "B2"]),
     )  # fmt: skip
     offs = st.builds(WriteOff, threshold=st.sampled_from([D("0.00"), D("5.00"), D("50.00")]))
-    return st.lists(st.one_of(bills, answers, answers, pays, offs), min_size=1, max_size=14)
+    reversals = st.builds(Reverse, clm01=st.sampled_from(CLAIMS))
+    rest = st.lists(st.one_of(answers, answers, answers, pays, pays, offs, reversals), min_size=1, max_size=14)
+    return st.tuples(bills, rest).map(lambda t: [*t[0], *t[1]])
 
 
 class Run:
@@ -87,6 +99,8 @@ class Run:
         self.copaid: set[str] = set()
         self.responsibility: dict[str, Decimal] = {}
         self.refs: set[str] = set()
+        #: each claim's payer answer standing (paid, adjustments), for a reversal
+        self.answered: dict[str, tuple[Decimal, list[tuple[str, str, Decimal]]]] = {}
 
     def apply(self, op: object) -> None:
         before = ledger_total(self.store)
@@ -107,11 +121,25 @@ class Run:
             co = charge - paid - pr
             adjustments = [(g, r, a) for g, r, a in (("CO", "45", co), ("PR", op.reason, pr)) if a]
             self.books.remit(op.clm01, paid, adjustments)
-            expected = pr - self.responsibility.get(op.clm01, D("0.00"))
-            self.responsibility[op.clm01] = pr
-            if op.clm01 not in self.copaid:
-                self.copaid.add(op.clm01)
-                expected -= bill.copay
+            self.answered[op.clm01] = (paid, adjustments)
+            if not paid and not pr:  # a denial: the patient owes nothing (what they paid stays, a credit)
+                expected = -self.responsibility.pop(op.clm01, D("0.00"))
+            else:
+                expected = pr - self.responsibility.get(op.clm01, D("0.00"))
+                self.responsibility[op.clm01] = pr
+                if op.clm01 not in self.copaid:
+                    self.copaid.add(op.clm01)
+                    expected -= bill.copay
+        elif isinstance(op, Reverse):
+            if op.clm01 not in self.answered:
+                return
+            paid, adjustments = self.answered.pop(op.clm01)
+            charge = sum(self.billed[op.clm01].charges, D("0.00"))
+            self.books.remit(op.clm01, -paid, [(g, r, -a) for g, r, a in adjustments], status="22", charge=-charge)
+            expected = -self.responsibility.pop(op.clm01, D("0.00"))
+            assert self.books.status(op.clm01) == "reversed"
+            item = self.store.claim_view(CLINIC, op.clm01)
+            assert item is not None and item.pending == charge and item.patient_responsibility == 0
         elif isinstance(op, Pay):
             known = any(b.account == op.account for b in self.billed.values())
             claim_ok = op.claim is None or (op.claim in self.billed and self.billed[op.claim].account == op.account)
@@ -132,6 +160,7 @@ class Run:
             assert all(0 < w.amount <= op.threshold for w in done)
             expected = -sum((w.amount for w in done), D("0.00"))
         assert ledger_total(self.store) - before == expected, op
+        event(f"{type(op).__name__} moved money" if expected else f"{type(op).__name__} moved nothing")
         self.check()
 
     def check(self) -> None:
@@ -157,7 +186,7 @@ class Run:
             assert view is not None and view.balance == -credit
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=_ops())
 def test_money_is_conserved_on_sqlite(tmp_path_factory: pytest.TempPathFactory, ops: list[object]) -> None:
     path: Path = tmp_path_factory.mktemp("money") / "gateway.sqlite"

@@ -8,8 +8,9 @@ posting transaction when the last payer of a claim has answered (the claim's
 lock is held); :meth:`SQLAccounts._charge_statements` by
 :meth:`Store.complete` for the self-pay statements it stores. Writers of one
 account (payment imports, write-offs) take a lock per account and per
-payment reference (SQLite's write lock; advisory locks on PostgreSQL), so
-the same file imported twice at once posts once.
+payment reference, then the claim locks posting takes for the account's
+claims (SQLite's write lock; advisory locks on PostgreSQL), so the same file
+imported twice at once posts once and an 835 posting meanwhile waits.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from gateway.store.accounts import (
     WriteOff,
 )
 from gateway.store.codec import ref
+from gateway.store.sql_remits import _claim_lock
 from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import SQLBase, chunks, marks
 
@@ -112,22 +114,14 @@ class SQLAccounts(SQLBase, AccountStore):
         balance, the rest a credit on the account. The submission is
         ``patient_due`` while a patient balance is left, else ``closed``."""
         clinic, clm01 = adj.clinic_id, adj.clm01
+        copay = adj.facts.patient_paid
+        rows = self._claim_rows(cur, clinic, clm01)
+        if not rows and step.amount == 0 and copay <= 0:  # nothing owed, nothing paid: posting closed it
+            return
         account = self._claim_account(cur, clinic, clm01, adj.claim_row)
-        cur.execute(
-            "SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01)
-        )
-        rows = cur.fetchall()
-        billed = sum((Decimal(a) for k, a, _ in rows if k == "responsibility"), ZERO)
-        balance = sum((Decimal(a) * SIGN[k] for k, a, _ in rows), ZERO)
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
-        delta = step.amount - billed
-        if delta != 0:
-            note = "correction: the payer changed the patient's share" if billed or rows else None
-            new.append(_Row.of(clinic, account, "responsibility", delta, on, actor, now, clm01=clm01,
-                               reference=f"remit:{adj.remit_id}", source=source, note=note))  # fmt: skip
-            balance += delta
-        copay = adj.facts.patient_paid
+        balance = self._responsibility(adj, rows, account, step.amount, source, actor, now, new)
         if copay > 0:
             cur.execute(
                 "SELECT 1 FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
@@ -141,34 +135,98 @@ class SQLAccounts(SQLBase, AccountStore):
         self._insert_rows(cur, new)
         self._settle_claim(cur, adj.claim_row, balance, source, actor, now)
 
+    def _unbill_patient(self, cur: Any, adj: Adjudication, source: str, actor: str, now: float) -> None:
+        """A payer reversed its answer (CLP02 = 22) or denied the claim
+        (corrected to a denial): what the patient was billed for the claim is
+        taken back (a negative ``responsibility`` row); what they paid stays,
+        a credit on the claim. The claim's status stays the payer's."""
+        cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND clm01 = ? AND kind = 'responsibility'",
+                    (adj.clinic_id, adj.clm01))  # fmt: skip
+        if cur.fetchone() is None:
+            return
+        new: list[tuple[Any, ...]] = []
+        account = self._claim_account(cur, adj.clinic_id, adj.clm01, adj.claim_row)
+        rows = self._claim_rows(cur, adj.clinic_id, adj.clm01)
+        why = "reversed by the payer" if adj.status == "reversed" else "denied by the payer"
+        self._responsibility(adj, rows, account, ZERO, source, actor, now, new, why)
+        self._insert_rows(cur, new)
+
+    @staticmethod
+    def _claim_rows(cur: Any, clinic: str, clm01: str) -> list[tuple[str, str]]:
+        """(kind, amount) of a claim's account ledger rows."""
+        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
+        return [(k, a) for k, a in cur.fetchall()]
+
+    @staticmethod
+    def _responsibility(
+        adj: Adjudication, rows: list[tuple[str, str]], account: str, amount: Decimal, source: str, actor: str,
+        now: float, new: list[tuple[Any, ...]], note: str = "correction: the payer changed the patient's share",
+    ) -> Decimal:  # fmt: skip
+        """A ``responsibility`` row (in ``new``) bringing what the claim's
+        patient was billed (its ``rows``) to ``amount`` (none when it is
+        already); the claim's patient balance after it."""
+        billed = sum((Decimal(a) for k, a in rows if k == "responsibility"), ZERO)
+        balance = sum((Decimal(a) * SIGN[k] for k, a in rows), ZERO)
+        delta = amount - billed
+        if delta != 0:
+            new.append(_Row.of(adj.clinic_id, account, "responsibility", delta, day_of(now), actor, now,
+                               clm01=adj.clm01, reference=f"remit:{adj.remit_id}", source=source,
+                               note=note if rows else None))  # fmt: skip
+        return balance + delta
+
     def _charge_statements(self, cur: Any, admitted: Sequence[Any], actor: str, now: float) -> None:
-        """Post the self-pay statements just stored (``created``): a
-        ``charge`` per line the patient owes now (not insurance pending), billed
-        on the statement's date, and what they paid at the visit. A
-        statement id charged before is not charged again."""
-        fresh = [a for a in admitted if a.kind == "statements" and a.known is not None and a.known.status == "created"]
-        for a in fresh:
-            data = json.loads(str(a.new.body))  # packed by the worker
-            clinic, sid = a.clinic_id, a.new.statement_id
-            cur.execute("SELECT 1 FROM account_ledger WHERE clinic_id = ? AND statement_id = ? LIMIT 1", (clinic, sid))
-            if cur.fetchone() is not None:
-                continue
-            account, dated = data.get("account_number"), data.get("statement_date")
-            if not account or not dated:  # not a patient statement (nothing owed on an account)
-                continue
-            on = date.fromisoformat(dated)
-            due = [(i, ln) for i, ln in enumerate(data.get("lines") or [], 1) if not ln.get("insurance_pending")]
-            new = [
-                _Row.of(clinic, account, "charge", Decimal(str(ln["charge"])), on, actor, now, statement_id=sid,
-                        line=i, source=f"message:{a.message_id}", billed_on=on, billed_by=sid)
-                for i, ln in due
-            ]  # fmt: skip
-            charged = sum((Decimal(str(ln["charge"])) for _, ln in due), ZERO)
-            paid = sum((Decimal(str(ln.get("patient_paid", "0"))) for _, ln in due), ZERO)
+        """Post the self-pay statements just stored (``created``; :meth:`_charge_statement`)."""
+        for a in admitted:
+            if a.kind == "statements" and a.known is not None and a.known.status == "created":
+                self._charge_statement(cur, a.clinic_id, a.new.statement_id, str(a.new.body), f"message:{a.message_id}",
+                                       actor, now)  # fmt: skip
+
+    def _restate(self, cur: Any, row: int, actor: str, now: float) -> None:
+        """An operator released changed content for statement ``row``
+        (``statements resolve --replace``): its account rows follow it."""
+        cur.execute(f"SELECT statement, {ROW_KEY['statements']} FROM statements WHERE id = ?", (row,))
+        body, clinic, sid, version = cur.fetchone()
+        text = self.open("statements.statement", body, ref(clinic, sid, version))
+        self._charge_statement(cur, clinic, sid, text, f"operator:{actor}", actor, now, version)
+
+    def _charge_statement(
+        self, cur: Any, clinic: str, sid: str, body: str, source: str, actor: str, now: float, version: int = 1
+    ) -> None:
+        """A self-pay statement's rows: a ``charge`` per line the patient owes
+        now (not insurance pending), billed on the statement's date, and what
+        they paid at the visit. A statement charged before (a replaced
+        version) gets the differences only; the same content again, nothing."""
+        data = json.loads(body)
+        account, dated = data.get("account_number"), data.get("statement_date")
+        if not account or not dated:  # not a patient statement (nothing owed on an account)
+            return
+        on = date.fromisoformat(dated)
+        due = [(i, ln) for i, ln in enumerate(data.get("lines") or [], 1) if not ln.get("insurance_pending")]
+        charged = sum((Decimal(str(ln["charge"])) for _, ln in due), ZERO)
+        paid = sum((Decimal(str(ln.get("patient_paid", "0"))) for _, ln in due), ZERO)
+        cur.execute("SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? AND statement_id = ? "
+                    "UNION ALL SELECT kind, amount, source FROM account_ledger WHERE clinic_id = ? "
+                    "AND statement_id IS NULL AND clm01 IS NULL AND source = ? AND reference = ?",
+                    (clinic, sid, clinic, VISIT, sid))  # fmt: skip
+        before = cur.fetchall()
+        new: list[tuple[Any, ...]] = []
+        if not before:
+            new += [_Row.of(clinic, account, "charge", Decimal(str(ln["charge"])), on, actor, now, statement_id=sid,
+                            line=i, source=source, billed_on=on, billed_by=sid) for i, ln in due]  # fmt: skip
             if paid > 0:
                 self._apply(clinic, account, None, sid, paid, charged, on, actor, now, reference=sid, method=VISIT,
                             source=VISIT, new=new)  # fmt: skip
-            self._insert_rows(cur, new)
+        else:
+            note = f"statement version {version}: the difference"
+            more = charged - sum((Decimal(a) for k, a, _ in before if k == "charge"), ZERO)
+            if more:
+                new.append(_Row.of(clinic, account, "charge", more, on, actor, now, statement_id=sid, source=source,
+                                   note=note, billed_on=on, billed_by=sid))  # fmt: skip
+            more_paid = paid - sum((Decimal(a) for k, a, src in before if k == "payment" and src == VISIT), ZERO)
+            if more_paid:
+                new.append(_Row.of(clinic, account, "payment", more_paid, on, actor, now, statement_id=sid,
+                                   reference=sid, method=VISIT, source=VISIT, note=note))  # fmt: skip
+        self._insert_rows(cur, new)
 
     @staticmethod
     def _apply(
@@ -211,12 +269,30 @@ class SQLAccounts(SQLBase, AccountStore):
         patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
         return str(patient.get("id") or clm01)
 
+    def _patient_balance(self, cur: Any, clinic: str, clm01: str) -> Decimal:
+        """A claim's patient balance: Σ of its account ledger rows."""
+        return sum((Decimal(a) * SIGN[k] for k, a in self._claim_rows(cur, clinic, clm01)), ZERO)
+
     def _settled(self, cur: Any, clinic: str, clm01: str) -> str:
         """The status of a claim its payers are done with: ``patient_due``
         while its patient balance is above zero, else ``closed``."""
-        cur.execute("SELECT kind, amount FROM account_ledger WHERE clinic_id = ? AND clm01 = ?", (clinic, clm01))
-        owed = sum((Decimal(a) * SIGN[k] for k, a in cur.fetchall()), ZERO)
-        return "patient_due" if owed > 0 else "closed"
+        return "patient_due" if self._patient_balance(cur, clinic, clm01) > 0 else "closed"
+
+    def _lock_accounts(self, cur: Any, accounts: Iterable[tuple[str, str]], also: Iterable[str] = ()) -> None:
+        """Serialise writers of ``accounts`` (clinic, account) until the commit:
+        a lock per account (and the ``also`` keys), then the claim locks
+        posting takes (:func:`gateway.store.sql_remits._claim_lock`) for every
+        claim of those accounts, so an 835 posting to one of them waits (posting
+        never takes account locks: no deadlock)."""
+        accounts = sorted(set(accounts))
+        self._lock_keys(cur, sorted({f"account|{c}|{a}" for c, a in accounts} | set(also)))
+        claims: set[tuple[str, str]] = set()
+        for clinic, account in accounts:
+            for table in ("claims", "account_ledger"):
+                cur.execute(f"SELECT DISTINCT clm01 FROM {table} WHERE clinic_id = ? AND account = ?",
+                            (clinic, account))  # fmt: skip
+                claims |= {(clinic, r[0]) for r in cur.fetchall() if r[0]}
+        self._lock_keys(cur, sorted({_claim_lock(c, k) for c, k in claims}))
 
     def _settle_claim(self, cur: Any, row: int, balance: Decimal, source: str, actor: str, now: float) -> bool:
         """Submission ``row`` is ``patient_due`` while the patient balance is
@@ -243,8 +319,8 @@ class SQLAccounts(SQLBase, AccountStore):
                 (clinic, *part),
             )
             for row, clm01 in cur.fetchall():
-                self._settle_claim(cur, int(row), balances[clm01], source, actor, now)
-                closed.append((clinic, clm01))
+                if self._settle_claim(cur, int(row), self._patient_balance(cur, clinic, clm01), source, actor, now):
+                    closed.append((clinic, clm01))
         return closed
 
     # -- reading --------------------------------------------------------------------------
@@ -458,8 +534,8 @@ class SQLAccounts(SQLBase, AccountStore):
     def post_payments(self, payments: Sequence[PatientPayment], actor: str) -> PaymentImport:
         now = time.time()
         with self.write() as cur:
-            self._lock_keys(cur, sorted({f"account|{p.clinic_id}|{p.account}" for p in payments}
-                                        | {f"payment|{p.clinic_id}|{p.reference}" for p in payments}))  # fmt: skip
+            self._lock_accounts(cur, {(p.clinic_id, p.account) for p in payments},
+                                {f"payment|{p.clinic_id}|{p.reference}" for p in payments})  # fmt: skip
             self._check_payments(cur, payments)
             posted_before: set[tuple[str, str]] = set()
             for clinic in sorted({p.clinic_id for p in payments}):
@@ -570,7 +646,7 @@ class SQLAccounts(SQLBase, AccountStore):
         if not candidates:
             return out
         with self.write() as cur:
-            self._lock_keys(cur, sorted(f"account|{c}|{a}" for c, a in candidates))
+            self._lock_accounts(cur, candidates)
             touched: dict[str, Decimal] = {}
             for clinic, account in candidates:
                 view = self._view(cur, clinic, account, as_of)

@@ -550,10 +550,9 @@ class SQLRemits(SQLBase, RemitStore):
             if st.balance == 0 and status != "reversed":
                 events.append((s.row, "closed", "closed", source, actor, {"remit": rid}))
                 status_of[s.row] = "closed"
-            if status != "reversed":
-                patient = sum((a for (_, k, g, _), a in st.payer.items() if g == "PR" and k == "adjustment"), ZERO)
-                adjudicated.append(Adjudication(clinic, s.clm01, s.payer_seq, s.row, rid, clp, status, st.balance,
-                                                patient, facts))  # fmt: skip
+            patient = sum((a for (_, k, g, _), a in st.payer.items() if g == "PR" and k == "adjustment"), ZERO)
+            adjudicated.append(Adjudication(clinic, s.clm01, s.payer_seq, s.row, rid, clp, status, st.balance,
+                                            patient, facts))  # fmt: skip
             if clp.payer_claim_id:
                 icns[s.row] = clp.payer_claim_id
         cur.executemany(_INSERT_LEDGER, entries)
@@ -577,8 +576,12 @@ class SQLRemits(SQLBase, RemitStore):
     ) -> None:
         """Bill whoever owes what the payers left (:func:`gateway.responsibility.next_step`):
         the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patient`),
-        in the posting transaction."""
+        in the posting transaction; a reversal or a denial takes back what the
+        patient was billed for the claim (:meth:`_unbill_patient`)."""
         for adj in adjudicated:
+            if adj.status in ("reversed", "denied"):  # the payer took its answer back or denied: no patient share
+                self._unbill_patient(cur, adj, source, actor, now)
+                continue
             step = next_step(adj)
             if step.kind in ("secondary", "crossover"):
                 self._bill_next_payer(cur, adj, step, source, actor, now)

@@ -453,6 +453,8 @@ class SQLSubmissions(SQLBase, SubmissionStore):
                     created = self._void(cur, earlier, h, ref, rows, actor, now, detail)
                     self._move(cur, kind, earlier, "voided", actor, now, {"by_version": created.version, "icn": ref})
                     self._move(cur, kind, h, "discarded", actor, now, {**detail})
+            if kind == "statements" and action == "replace":  # the account follows the content sent
+                self._restate(cur, h.row, actor, now)  # type: ignore[attr-defined]
             self._encounter_after(cur, kind, h.row, action)
             touched = {h.message_id} | ({earlier.message_id} if earlier else set())
             self._settle_messages(cur, sorted(touched), actor, now)
