@@ -179,7 +179,7 @@ def gateway_secondary_billing(payer_id: str, clinic: Clinic) -> SecondaryBilling
     the first non-None result.
 
     Called by the batcher (no I/O) for each next payer's claim waiting to be
-    released. ``None`` from every plugin: the defaults (sent on the next tick,
+    released. ``None`` from every plugin: the defaults (sent at the batcher's next look,
     no 2330B REF*F8). The payers plugin answers from the payer directory's
     ``secondary:``.
     """

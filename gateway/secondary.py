@@ -43,7 +43,7 @@ class SecondaryBilling(BaseModel):
     """How claims go to one payer as the next payer (payer directory ``secondary:``).
 
     ``delay_days``: days after the earlier payer's 835 posted before the
-    claim is sent (0: on the batcher's next tick). ``wait_for_crossover``:
+    claim is sent (0: at the batcher's next look). ``wait_for_crossover``:
     the earlier payer usually forwards claims to this payer itself (Medicare
     to a Medigap plan), so even an 835 without a crossover marker does not
     bill it until ``delay_days`` passed; its own 835 arriving meanwhile posts

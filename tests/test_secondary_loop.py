@@ -436,3 +436,43 @@ def test_tertiary_after_the_secondary_answers(tmp_path: Path) -> None:
         assert created.amount == Decimal(subs[0].total_charge) - left_by_secondary
         for seq in (1, 2, 3):
             assert balance(ledger(store, clm01, seq))[2] == 0
+
+
+def test_a_reversal_of_the_secondarys_payment_brings_the_earlier_payers_part_back(tmp_path: Path) -> None:
+    from gateway_plugins.inbound.x12_responses.simulate import _negated
+
+    cob = bill_primary(tmp_path, cob_deployment(tmp_path))
+    out = post(cob, cob.answers("835"), "answers-1")
+    (sec_file,) = secondary_files(out)
+    sim2 = simulate_payer([sec_file], tmp_path / "responses-2")
+    (f,) = [p for p in (tmp_path / "responses-2").iterdir() if ".835." in p.name]
+    post(cob, [f], "answers-2")
+    (remit,) = sim2.remits
+    (clp,) = remit.claims
+    with cob.store() as store:
+        asked = Decimal(store.submissions("claims", CLINIC, cob.clm01)[1].total_charge) - sum(
+            (e.amount for e in ledger(store, cob.clm01, 2) if e.kind == "prior_payer" and e.remit_id is None), ZERO
+        )
+    # the secondary payer takes its payment back (CLP02 22), then pays again
+    reversal = _negated(clp)
+    payment = remit.payment.model_copy(update={"amount": abs(reversal.paid), "credit_debit": "D",
+                                               "trace_number": "REVERSAL1"})  # fmt: skip
+    back = remit.model_copy(update={"claims": [reversal], "payment": payment, "provider_adjustments": []})
+    f = write_remit(tmp_path / "reversal.835.x12", [back], 903, payer="EXPAYER1")
+    assert_valid_x12(f.read_bytes(), "835")
+    post(cob, [f], "answers-3")
+    with cob.store() as store:
+        sec = ledger(store, cob.clm01, 2)
+        assert balance(sec)[2] == asked  # open again for exactly what it was asked to cover
+        assert store.submissions("claims", CLINIC, cob.clm01)[1].status == "reversed"
+    paid_again = remit.payment.model_copy(update={"trace_number": "AGAIN1", "amount": clp.paid})
+    again = remit.model_copy(update={"payment": paid_again,
+                                     "claims": [clp.model_copy(update={"payer_claim_id": "ICN-AGAIN"})],
+                                     "provider_adjustments": []})  # fmt: skip
+    f = write_remit(tmp_path / "again.835.x12", [again], 904, payer="EXPAYER1")
+    post(cob, [f], "answers-4")
+    with cob.store() as store:
+        sec = ledger(store, cob.clm01, 2)
+        assert balance(sec) == (Decimal(store.submissions("claims", CLINIC, cob.clm01)[1].total_charge), clp.paid,
+                                ZERO)  # fmt: skip
+        assert sum(e.amount for e in sec if e.kind == "prior_payer") == 0

@@ -80,6 +80,9 @@ class StoredItems(Sequence[Any]):
         return self.model.model_validate_json(self.bodies[i])
 
 
+#: seconds between two looks for next payers' claims due for release (a forced tick always looks)
+RELEASE_EVERY_S = 5.0
+
 #: (row id, message id, StoredClaim or Statement)
 Row = tuple[int, int, Any]
 
@@ -127,6 +130,7 @@ class Batcher:
         self.scan = scan
         self.delivery = gateway.config.delivery
         self._unrouted_logged: set[tuple[str, str]] = set()
+        self._released_at = float("-inf")
 
     # -- where items go --------------------------------------------------
     def destination(self, kind: str, clinic_id: str, payer_id: str | None) -> str | None:
@@ -195,8 +199,10 @@ class Batcher:
     def tick(self, force: bool = False) -> list[Cut]:
         """Cut every batch that is due (all waiting items when ``force``)."""
         cuts = []
-        self.release_next_payers()
         now = time.time()
+        if force or now - self._released_at >= RELEASE_EVERY_S:
+            self._released_at = now
+            self.release_next_payers()
         kinds: tuple[Kind, ...] = ("claims", "statements")
         for kind in kinds:
             for dest, w in sorted(self.waiting(kind).items()):

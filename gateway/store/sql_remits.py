@@ -146,6 +146,8 @@ class _Sent:
     status: str
     total_charge: str
     message_id: int
+    #: the payer's claim control number (ICN) on record, from its 277CA or 835
+    payer_claim_id: str | None = None
 
 
 @dataclass
@@ -362,15 +364,15 @@ class SQLRemits(SQLBase, RemitStore):
         versions: dict[tuple[str, int], int] = {}
         for part in chunks(sorted(set(clm01s))):
             cur.execute(
-                "SELECT id, clm01, payer_seq, version, status, total_charge, message_id FROM claims "
+                "SELECT id, clm01, payer_seq, version, status, total_charge, message_id, payer_claim_id FROM claims "
                 f"WHERE clinic_id = ? AND clm01 IN ({marks(len(part))})",
                 (clinic, *part),
             )
-            for row, clm01, seq, version, status, charge, mid in cur.fetchall():
+            for row, clm01, seq, version, status, charge, mid, icn in cur.fetchall():
                 key = (clm01, int(seq))
                 if status in POSTABLE and version > versions.get(key, 0):
                     versions[key] = version
-                    out[key] = _Sent(int(row), clm01, int(seq), status, charge, int(mid))
+                    out[key] = _Sent(int(row), clm01, int(seq), status, charge, int(mid), icn)
         return out
 
     # -- 835 ----------------------------------------------------------------------------
@@ -590,13 +592,16 @@ class SQLRemits(SQLBase, RemitStore):
 
     @staticmethod
     def _place(sent: dict[tuple[str, int], _Sent], clp: RemitClaim) -> _Sent | None:
-        """The submission a CLP pays: the payer place CLP02 names, else the
-        first place the claim has."""
+        """The submission a CLP pays: the payer place CLP02 names, else (a
+        reversal, a denial) the place whose ICN on record is CLP07 (a claim
+        with a secondary out has two), else the first place the claim has."""
         seq = CLP_PLACE.get(clp.status)
         if seq is not None and (clp.claim_id, seq) in sent:
             return sent[(clp.claim_id, seq)]
         places = sorted(k[1] for k in sent if k[0] == clp.claim_id)
-        return sent[(clp.claim_id, places[0])] if places else None
+        icn = clp.payer_claim_id
+        same = [p for p in places if icn and sent[(clp.claim_id, p)].payer_claim_id == icn]
+        return sent[(clp.claim_id, (same or places)[0])] if places else None
 
     def _states(self, cur: Any, clinic: str, sent: dict[tuple[str, int], _Sent]) -> dict[tuple[str, int], _State]:
         """Each claim's ledger so far (only claims that have one are read)."""

@@ -338,11 +338,12 @@ class PayerSimulator:
         return out
 
     def icn_of(self, claim: ClaimFacts, adjudication: int = 1) -> str:
-        """The payer's claim control number (ICN) of a claim's ``adjudication``
-        (a corrected payment gets a new one), stable within a run."""
-        key = f"{claim.claim_id}#{adjudication}"
-        if key not in self.icns:
-            self.icns[key] = f"2{self.seed % 1000:03d}{len(self.icns) + 1:010d}"
+        """The claim's payer's claim control number (ICN) of a claim's
+        ``adjudication`` (a corrected payment gets a new one), stable within a run."""
+        key = f"{claim.payer_id}|{claim.claim_id}#{adjudication}"
+        if key not in self.icns:  # each payer numbers its own claims (a secondary's ICN is not its primary's)
+            payer = zlib.crc32(claim.payer_id.encode()) % 1000
+            self.icns[key] = f"2{self.seed % 1000:03d}{payer:03d}{len(self.icns) + 1:07d}"
         return self.icns[key]
 
     # -- 835 ---------------------------------------------------------------------------
