@@ -65,6 +65,9 @@ class AccountFacts:
     due: Decimal
     oldest_billed: date | None
     content_hash: str
+    #: every line due was already billed (a self-pay statement made when the
+    #: visit came in): the latest of those days, else None
+    billed_before: date | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,12 @@ def decide(facts: AccountFacts, last: LastCycle | None, policy: StatementCycle, 
         if after is not None and (as_of - last.final_notice_on).days >= after:
             return Decision("collections", f"{(as_of - last.final_notice_on).days} days since the final notice")
     next_cycle = None if last is None else last.run_date + timedelta(days=policy.every_days)
+    if last is None and facts.billed_before is not None:  # billed when the visit came in: that was the first
+        next_cycle = facts.billed_before + timedelta(days=policy.every_days)
+        if as_of >= next_cycle:
+            return Decision("statement", "cycle due", **common, next_cycle=next_cycle)
+        why = f"billed on {facts.billed_before} when the visit came in; next cycle on {next_cycle}"
+        return Decision("none", why, next_cycle=next_cycle)
     if last is None:
         return Decision("statement", "first statement", **common)
     if changed:
@@ -165,9 +174,18 @@ def oldest_billed(statement: Statement, as_of: date) -> date | None:
     return min(dates) if dates else None
 
 
+def billed_before(statement: Statement) -> date | None:
+    """The latest first-billed day of the lines due, when every one of them
+    was billed before (None: a line due was never billed, or none is due)."""
+    dates = [ln.first_billed for ln in statement.lines if not ln.insurance_pending and ln.balance > 0]
+    return max(dates) if dates and all(d is not None for d in dates) else None  # type: ignore[type-var]
+
+
 def facts_of(statement: Statement, as_of: date) -> AccountFacts:
     """The :class:`AccountFacts` of an account's statement as it would be sent."""
-    return AccountFacts(statement.total_due, oldest_billed(statement, as_of), content_hash(statement))
+    return AccountFacts(
+        statement.total_due, oldest_billed(statement, as_of), content_hash(statement), billed_before(statement)
+    )
 
 
 def statement_cycle(host: PluginHost, clinic: Clinic) -> StatementCycle:

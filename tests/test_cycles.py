@@ -61,6 +61,24 @@ def test_first_statement_then_nothing_until_the_cycle_is_due() -> None:
     assert (due.action, due.reason) == ("statement", "cycle due")
 
 
+def test_a_balance_billed_when_the_visit_came_in_is_not_billed_again_until_the_cycle_is_due() -> None:
+    """A self-pay visit's statement went out when the visit came in (its lines
+    billed that day) and no cycle ran yet: that statement was the first."""
+    st = _statement(_line("90.00", billed=DAY))
+    facts = facts_of(st, DAY)
+    assert facts.billed_before == DAY
+    same_day = decide(facts, None, POLICY, DAY)
+    assert same_day.action == "none" and same_day.next_cycle == DAY + timedelta(days=30)
+    assert "when the visit came in" in same_day.reason
+    assert decide(facts, None, POLICY, DAY + timedelta(days=29)).action == "none"
+    due = decide(facts, None, POLICY, DAY + timedelta(days=30))
+    assert (due.action, due.reason) == ("statement", "cycle due")
+    # a line never billed beside it is a reason for a statement now
+    more = _statement(_line("90.00", billed=DAY), _line("40.00", "20.00", claim_id="V2"))
+    assert facts_of(more, DAY).billed_before is None
+    assert decide(facts_of(more, DAY), None, POLICY, DAY).reason == "first statement"
+
+
 def test_a_payment_or_a_new_responsibility_is_a_new_statement_at_the_next_run() -> None:
     before = _statement(_line("100.00", "60.00", billed=DAY))
     last = LastCycle(DAY, content_hash(before))
@@ -122,7 +140,7 @@ def test_small_balances_are_written_off_and_credits_shown_once() -> None:
 
 def test_pending_lines_are_not_due_and_do_not_age() -> None:
     st = _statement(_line("100.00", billed=DAY - timedelta(days=200), insurance_pending=True))
-    assert facts_of(st, DAY) == AccountFacts(D("0.00"), None, content_hash(st))
+    assert facts_of(st, DAY) == AccountFacts(D("0.00"), None, content_hash(st), None)
     assert decide(facts_of(st, DAY), None, POLICY, DAY).action == "none"
 
 
