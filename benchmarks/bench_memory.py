@@ -8,11 +8,12 @@ inputs of 1 MB or more; a refused input is refused before it is read whole.
   and the sniff helper (VmHWM before and after one input, a fresh daemon per
   input, after a warm-up that started the helper).
 
-Inputs are synthetic (tests/security/inputs.py): an HL7 batch of DFT^P03
-(1.1 KB each), one DFT^P03 with thousands of FT1 charge lines, FHIR bundles
-of billing resources (benchmarks/bench_fhir.generated_bundle), and files over
-the limits. Memory figures barely vary between runs; ``--quick`` leaves out
-the daemon and the 5 MB inputs.
+Inputs are synthetic (tests/security/inputs.py): HL7 batches of DFT^P03
+(1.1 KB each) of 1, 5 and 19.9 MB, one DFT^P03 with thousands of FT1 charge
+lines, FHIR bundles of billing resources (benchmarks/bench_fhir.generated_bundle)
+of 1, 4.5 and 19.8 MB (the last over the default ``fhir.max_bytes``: run with
+the previous limits, 20 MB), and files over the limits. Memory figures barely vary
+between runs; ``--quick`` leaves out the daemon and the inputs of 4.5 MB and more.
 
     .venv/bin/python -m benchmarks.bench_memory [--quick]
 """
@@ -29,42 +30,40 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.bench_fhir import generated_bundle
 from gateway.examples import write_example_deployment
 from gateway.store import MessageFilter, SQLiteStore
 from tests.daemon_helpers import deployment
 from tests.security.daemon import Daemon, children, cli_peak_kb, proc_status
+from tests.security.inputs import fhir_billing_bundle as fhir_of
 from tests.security.inputs import hl7_batch, hl7_message
 
 MB = 1_000_000
-
-
-def fhir_of(n_bytes: int) -> bytes:
-    """A FHIR bundle of billing resources of about ``n_bytes``."""
-    small, big = generated_bundle(2), generated_bundle(4)
-    per = (len(big) - len(small)) / 2
-    n = max(2, round((n_bytes - len(small)) / per) + 2)
-    return generated_bundle(n - n % 2)
 
 
 #: the limits before issue 17, for the inputs the new ones refuse: a second config in the same run
 PREVIOUS = {"max_input_bytes": 64_000_000, "hl7v2": {"max_segments": 10_000_000}, "fhir": {"max_bytes": 20_000_000}}
 
 
-def inputs(quick: bool) -> list[tuple[str, str, bytes]]:
-    """(name, file name, bytes); the first of each format is the tiny baseline."""
+#: inputs run with the current limits only, with the previous ones too, or with the previous ones only
+CURRENT, BOTH, RAISED = ("",), ("", " [previous limits]"), (" [previous limits]",)
+
+
+def inputs(quick: bool) -> list[tuple[str, str, bytes, tuple[str, ...]]]:
+    """(name, file name, bytes, limits); the first of each format is the tiny baseline."""
     out = [
-        ("HL7 baseline (3 KB)", "tiny.hl7", hl7_batch(3_000)),
-        ("HL7 batch, 1 MB", "batch1.hl7", hl7_batch(1 * MB)),
-        ("HL7 one DFT, 5,000 FT1 (over max_segments)", "ft1.hl7", hl7_message(1 * MB)),
-        ("HL7 25 MB (over max_input_bytes)", "huge.hl7", hl7_batch(25 * MB)),
-        ("FHIR baseline (8 KB)", "tiny.json", fhir_of(8_000)),
-        ("FHIR bundle, 1 MB", "fhir1.json", fhir_of(1 * MB)),
-        ("FHIR bundle, 8 MB (over fhir.max_bytes)", "fhir8.json", fhir_of(8 * MB)),
+        ("HL7 baseline (3 KB)", "tiny.hl7", hl7_batch(3_000), CURRENT),
+        ("HL7 batch, 1 MB", "batch1.hl7", hl7_batch(1 * MB), CURRENT),
+        ("HL7 one DFT, 5,000 FT1 (over max_segments)", "ft1.hl7", hl7_message(1 * MB), BOTH),
+        ("HL7 25 MB (over max_input_bytes)", "huge.hl7", hl7_batch(25 * MB), CURRENT),
+        ("FHIR baseline (8 KB)", "tiny.json", fhir_of(8_000), CURRENT),
+        ("FHIR bundle, 1 MB", "fhir1.json", fhir_of(1 * MB), CURRENT),
+        ("FHIR bundle, 8 MB (over fhir.max_bytes)", "fhir8.json", fhir_of(8 * MB), BOTH),
     ]
     if not quick:
-        out.insert(2, ("HL7 batch, 5 MB", "batch5.hl7", hl7_batch(5 * MB)))
-        out.insert(-1, ("FHIR bundle, 4.5 MB", "fhir45.json", fhir_of(4_500_000)))
+        out.insert(2, ("HL7 batch, 5 MB", "batch5.hl7", hl7_batch(5 * MB), CURRENT))
+        out.insert(3, ("HL7 batch, 19.9 MB", "batch20.hl7", hl7_batch(19_900_000), CURRENT))
+        out.insert(-1, ("FHIR bundle, 4.5 MB", "fhir45.json", fhir_of(4_500_000), CURRENT))
+        out.append(("FHIR bundle, 19.8 MB (fhir.max_bytes 20 MB)", "fhir20.json", fhir_of(19_500_000), RAISED))
     return out
 
 
@@ -79,16 +78,19 @@ def previous_limits(config: Path) -> Path:
     return out
 
 
-def one_shot(config: Path, work: Path, items: list[tuple[str, str, bytes]], repeat: int) -> list[tuple]:
-    """inspect and process of every input with the current limits; the inputs
-    they refuse (but the 25 MB one: gigabytes) also with the previous ones."""
-    previous = previous_limits(config)
+def one_shot(
+    config: Path, work: Path, items: list[tuple[str, str, bytes, tuple[str, ...]]], repeat: int
+) -> list[tuple]:
+    """inspect and process of every input with the limits it names: the
+    current ones and/or the previous ones (some inputs the current ones refuse;
+    a 19.8 MB bundle, for an operator who raises ``fhir.max_bytes``)."""
+    configs = {"": config, " [previous limits]": previous_limits(config)}
     rows, base = [], {}
-    for name, fname, raw in items:
+    for name, fname, raw, limits in items:
         path = work / fname
         path.write_bytes(raw)
         clinic = "riverside" if fname.endswith(".hl7") else "lakeside"  # the reader's own limits, not routing
-        runs = [("", config)] + ([(" [previous limits]", previous)] if "over" in name and len(raw) < 10 * MB else [])
+        runs = [(label, configs[label]) for label in limits]
         for (label, cfg), cmd in itertools.product(runs, ("inspect", "process")):
             args = [cmd, "--config", str(cfg), "--clinic", clinic]
             peaks, ends = [], []
@@ -120,10 +122,11 @@ def outcome(stdout: str, cmd: str) -> str:
     return "quarantined: " + ",".join(rules) if rules else "accepted"
 
 
-def daemon_rows(items: list[tuple[str, str, bytes]], work: Path) -> list[tuple]:
+def daemon_rows(items: list[tuple[str, str, bytes, tuple[str, ...]]], work: Path) -> list[tuple]:
+    """``gateway run`` with its default limits, for the inputs under 10 MB."""
     rows = []
-    for name, fname, raw in items:
-        if "baseline" in name:
+    for name, fname, raw, _limits in items:
+        if "baseline" in name or len(raw) >= 10 * MB:
             continue
         root = work / f"daemon-{fname}"
         config = deployment(root, {"riverside": [{"type": "folder", "path": "inbound", "settle": 0.05}]})
@@ -170,7 +173,8 @@ def main(quick: bool = False) -> None:
         rows = one_shot(config, work, items, repeat=1 if quick else 3)
         if not quick:
             rows += daemon_rows(items, work)
-    print("\nPeak RSS growth per input (VmHWM from /proc) over the idle process (VmRSS after a tiny input)")
+    runs = "one run each" if quick else "median of 3 runs (the daemon: one)"
+    print(f"\nPeak RSS growth per input (VmHWM from /proc) over the idle process (VmRSS after a tiny input), {runs}")
     header = f"{'input':<62} {'MB':>5}  {'process':<26} {'growth MB':>10} {'x input':>8} {'base MB':>8}  outcome"
     print(header)
     print("-" * len(header))

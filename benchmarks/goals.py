@@ -1,5 +1,6 @@
-"""Issue 18's goals in one table: each benchmark that measures a goal
-records it here, and ``python -m benchmarks`` prints the table last.
+"""Issue 18's goals (and issue 13's posting goals) in one table: each
+benchmark that measures a goal records it here, and ``python -m
+benchmarks`` prints the table last.
 
 A goal a run did not measure says so ("not measured here"); nothing is
 reported as passed that was not measured in the same run."""
@@ -33,6 +34,9 @@ GOALS: dict[str, Goal] = {
         ("memory_daemon", "memory: daemon RSS over many messages", "flat"),
         ("statements", "statements: one-page PDFs per second", "≥ 300/s"),
         ("scaling", "scaling: 1k/10k/100k messages, 837s of 10/1,000/5,000 claims", "no superlinear step"),
+        # issue 13 (benchmarks/bench_posting.py)
+        ("posting", "issue 13: post an 835 of 10,000 claims durably (SQLite, fsync)", "≥ 2× edi-835-parser"),
+        ("posting_memory", "issue 13: posting memory in the file size (peak RSS rise)", "flat"),
     )
 }
 
@@ -68,7 +72,7 @@ def watch_startup(bench_startup: ModuleType) -> None:
 
 
 def print_summary() -> None:
-    print("\nIssue 18 goals (ratios against baselines measured in the same run)")
+    print("\nIssue 18 (and 13) goals (ratios against baselines measured in the same run)")
     header = f"{'goal':<64} {'target':<22} {'measured':<44} {'result':>6}"
     print(header)
     print("-" * len(header))

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 Action = Literal["none", "write_off", "statement", "final_notice", "collections"]
 #: what a recorded cycle row was
-Notice = Literal["statement", "final", "collections", "write_off"]
+Notice = Literal["statement", "final", "collections"]
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,9 @@ class Renderer(Protocol):
     ``name`` is what configuration refers to (``x12-837p``, ``pdf``);
     ``kind`` says whether it takes claims or statements;
     ``settings_model`` (a pydantic model or None) validates a destination's
-    ``format_settings`` (ISA15, separators, file naming…).
+    ``format_settings`` (ISA15, separators, file naming…). The batcher's
+    claims are a sequence that validates each item as it is read (a batch is
+    never all models at once): read them one at a time.
     """
 
     name: str

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,8 +21,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
-    SerializerFunctionWrapHandler,
-    model_serializer,
     model_validator,
 )
 
@@ -295,7 +293,7 @@ class Guarantor(_Model):
 
 def _empty(value: Any) -> bool:
     """Fields added to Encounter and Claim after stores held their JSON
-    (``related_causes``, ``additions``) are left out when empty,
+    (``related_causes``, ``additions``; statements' too, with :func:`_is`) are left out when empty,
     so a claim without them serialises (and digests: the store's duplicate
     rule) as before these fields existed. A field-level ``exclude_if`` keeps
     the whole dump in pydantic-core (a model-level wrap serializer went
@@ -597,23 +595,11 @@ class Claim(_ClaimInfo):
         return self.coverage.payer
 
 
-class _Added(_Model):
-    """A model that gained fields after stores held its JSON: ``_ADDED``
-    fields still at their default are left out when serialised, so an old
-    item serialises (and digests: the store's duplicate rule) as before."""
-
-    _ADDED: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _omit_added(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for key in self._ADDED:
-                if key in data and getattr(self, key) == type(self).model_fields[key].get_default(
-                    call_default_factory=True
-                ):
-                    del data[key]
-        return data
+def _is(default: Any) -> Callable[[Any], bool]:
+    """``exclude_if`` for a field added to statements after stores held their
+    JSON: left out while at its ``default``, so an older statement serialises
+    (and digests) as before (as :func:`_empty` does for claims)."""
+    return lambda value: value == default
 
 
 class InsurancePaid(_Model):
@@ -634,7 +620,7 @@ class PatientShare(_Model):
     amount: Money
 
 
-class StatementLine(_Added):
+class StatementLine(_Model):
     """One row of a patient statement, by date of service.
 
     Self-pay lines carry only the charge (and what was paid at the visit);
@@ -651,16 +637,14 @@ class StatementLine(_Added):
     patient_paid: Money = Decimal("0.00")
     insurance_pending: bool = False
     #: the claim (CLM01) the line belongs to, for lines of insured claims
-    claim_id: str | None = None
+    claim_id: str | None = Field(None, exclude_if=_empty)
     #: each insurer's payment (their sum is ``insurance_paid``)
-    paid_by: list[InsurancePaid] = Field(default_factory=list)
+    paid_by: list[InsurancePaid] = Field(default_factory=list, exclude_if=_empty)
     #: the patient's share by PR reason, in plain words
-    patient_share: list[PatientShare] = Field(default_factory=list)
+    patient_share: list[PatientShare] = Field(default_factory=list, exclude_if=_empty)
     #: when the patient was first billed for this balance (aging counts from
     #: it on cycle statements; None: the service date)
-    first_billed: date | None = None
-
-    _ADDED = ("claim_id", "paid_by", "patient_share", "first_billed")
+    first_billed: date | None = Field(None, exclude_if=_empty)
     #: visit the line comes from, and whose care it was (an account may hold
     #: several patients' visits: a parent's account for two children)
     encounter_id: str | None = None
@@ -682,7 +666,7 @@ class Aging(_Model):
     over_90: Money = Decimal("0.00")
 
 
-class Statement(_Added):
+class Statement(_Model):
     """A patient statement (invoice) for one guarantor account.
 
     Statements of the statement cycle (:mod:`gateway.cycles`) also carry the
@@ -701,16 +685,14 @@ class Statement(_Added):
     guarantor: Guarantor
     lines: list[StatementLine] = Field(default_factory=list)
     aging: Aging = Field(default_factory=Aging)
-    notice: Literal["statement", "final", "collections"] = "statement"
-    dunning_level: int = Field(0, ge=0)
-    dunning_message: str | None = None
-    aging_from: Literal["service_date", "first_billed"] = "service_date"
+    notice: Literal["statement", "final", "collections"] = Field("statement", exclude_if=_is("statement"))
+    dunning_level: int = Field(0, ge=0, exclude_if=_empty)
+    dunning_message: str | None = Field(None, exclude_if=_empty)
+    aging_from: Literal["service_date", "first_billed"] = Field("service_date", exclude_if=_is("service_date"))
     #: payments on the account not applied to any line (shown as a credit)
-    unapplied_credit: Money = Decimal("0.00")
+    unapplied_credit: Money = Field(Decimal("0.00"), exclude_if=_empty)
     #: when the final notice went out (``notice`` ``collections``: the agency's export)
-    final_notice_on: date | None = None
-
-    _ADDED = ("notice", "dunning_level", "dunning_message", "aging_from", "unapplied_credit", "final_notice_on")
+    final_notice_on: date | None = Field(None, exclude_if=_empty)
 
     @property
     def total_due(self) -> Decimal:
@@ -762,6 +744,8 @@ class StatementCycle(_Model):
         days = [d.min_days for d in self.dunning]
         if days != sorted(set(days)):
             raise ValueError("dunning steps must have increasing min_days, each once")
+        if self.collections_after_days is not None and not self.collections_to:
+            raise ValueError("collections_after needs collections_to: the destination of the agency's export")
         if self.collections_after_days is not None and self.final_notice_after_days is None:
             raise ValueError(
                 "collections_after needs final_notice_after: an account goes to collections only after its final notice"

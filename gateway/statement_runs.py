@@ -181,15 +181,14 @@ def run_clinic(
     for destination, group in ((dest, to_send), (policy.collections_to, to_collect)):
         if not group:
             continue
-        assert destination is not None  # collections only with collections_to (the settings require it)
+        assert destination is not None  # collections only with collections_to (StatementCycle requires it)
         rendered = gw.renderer(destination).render([s for s, _ in group], _with_settings(ctx, gw, destination))
         links = link_items("statements", [(0, 0, s) for s, _ in group], rendered)
         run_entries = []
         for (st, outcome), i in zip(group, links, strict=True):
             outcome.document = rendered[i].name
-            notice = {"statement": "statement", "final": "final", "collections": "collections"}[st.notice]
             run_entries.append(
-                CycleEntry(st.account_number, st.id, notice, st.total_due, facts_of(st, as_of).content_hash,
+                CycleEntry(st.account_number, st.id, st.notice, st.total_due, facts_of(st, as_of).content_hash,
                            outcome.reason, st.dunning_level, i)
             )  # fmt: skip
         docs += store.record_cycle(clinic_id, as_of, run_entries, rendered, destination, actor)
@@ -219,7 +218,8 @@ def run_all(
 
 class StatementScheduler:
     """The daemon's statement runs: every ``period`` seconds (default once an
-    hour), each clinic's run for today (UTC) unless the store records it done;
+    hour; the first look ``min(period, 30 s)`` after start), each clinic's run
+    for today (UTC) unless the store records it done;
     a run interrupted by a crash is taken over once its ``running`` row is
     ``stale_after`` seconds old. Runs in a thread with its own store."""
 
@@ -257,6 +257,9 @@ class StatementScheduler:
         return out
 
     def _loop(self) -> None:
+        # the first look waits a little (at most 30 s): start-up work (the journal, workers) goes first
+        if self.stop.wait(min(self.period, 30.0)):
+            return
         while not self.stop.is_set():
             started = time.monotonic()
             self.tick()

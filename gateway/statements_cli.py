@@ -3,7 +3,8 @@ all, on a date (:mod:`gateway.statement_runs`; the daemon runs it daily).
 
 Output names accounts, actions, reasons, amounts and document names, never
 patient data. Exit 1 when an account could not be stated (its ledger
-disagrees with itself, no stored encounter names its guarantor)."""
+disagrees with itself, no stored encounter names its guarantor) or, with
+``--deliver``, a document could not be delivered."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,8 +26,10 @@ from gateway.remits_cli import _as_of
 @click.option("--clinic", help="Only this clinic (default: every clinic).")
 @click.option("--as-of", "as_of", callback=_as_of, metavar="DATE",
               help="Run for this day (YYYY-MM-DD, UTC; default today).")  # fmt: skip
+@click.option("--deliver", is_flag=True,
+              help="Then deliver the outbox's due documents once, as the daemon would.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="JSON (amounts as strings with two decimals).")
-def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, as_json: bool) -> None:
+def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, deliver: bool, as_json: bool) -> None:
     """Run the statement cycle once: for every guarantor account with a
     balance, a statement when the cycle is due or the balance changed,
     dunning wording by age, the final notice, the collections export, and
@@ -44,10 +48,14 @@ def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, as
             runs = run_all(gw, store, as_of, _actor(), clinic)
         except RunError as exc:
             fail(str(exc))
+        delivered = _deliver(gw, store) if deliver else None
     out = [outcome_json(r) for r in runs]
     failed = any(a["action"] == "failed" for r in out for a in r["accounts"])
     if as_json:
-        click.echo(json.dumps({"as_of": as_of.isoformat(), "runs": out}, indent=2))
+        body: dict[str, Any] = {"as_of": as_of.isoformat(), "runs": out}
+        if delivered is not None:
+            body["delivered"], body["delivery_failed"] = delivered
+        click.echo(json.dumps(body, indent=2))
     else:
         for r in out:
             counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(r["counts"].items())) or "no accounts"
@@ -55,8 +63,22 @@ def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, as
             for a in r["accounts"]:
                 doc = f"  {a['document']}" if a["document"] else ""
                 click.echo(f"  {a['account']:<16} {a['action']:<13} {a['total_due']:>10}  {a['reason']}{doc}")
-    if failed:
+        if delivered is not None:
+            click.echo(f"outbox: {delivered[0]} document(s) delivered, {delivered[1]} failed (gateway outbox list)")
+    if failed or (delivered is not None and delivered[1]):
         sys.exit(Exit.FAILED)
+
+
+def _deliver(gw: Any, store: Any) -> tuple[int, int]:
+    """One dispatcher pass over the outbox: (delivered, failed)."""
+    from gateway.delivery.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(gw, store)
+    try:
+        result = dispatcher.run_once()
+    finally:
+        dispatcher.close_idle(everything=True)
+    return result.delivered + result.already_present, result.retried + result.dead
 
 
 def register(cli: click.Group) -> None:

@@ -36,7 +36,7 @@ from gateway.posting import ResponseItem
 from gateway.rules import CORE
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
-from gateway.store.submissions import NewClaim, NewStatement, content_digest
+from gateway.store.submissions import NewClaim, NewStatement, Packed, content_digest
 
 log = glog.get("worker")
 
@@ -107,16 +107,17 @@ class BatchRecords:
 
 
 def new_claim(claim: Claim, account: str | None = None) -> NewClaim:
-    """What the store needs of a built claim (JSON, digest, payer place, the
-    guarantor ``account`` it is owed on)."""
+    """What the store needs of a built claim (JSON, packed until stored; digest,
+    payer place, the guarantor ``account`` it is owed on)."""
     body = claim.model_dump_json(exclude_none=True)
     digest = content_digest("claims", body)
-    return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), body, claim.coverage.order, digest, account)
+    return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), Packed(body), claim.coverage.order, digest,
+                    account)  # fmt: skip
 
 
 def new_statement(statement: Statement) -> NewStatement:
     body = statement.model_dump_json(exclude_none=True)
-    return NewStatement(statement.id, body, content_digest("statements", body))
+    return NewStatement(statement.id, Packed(body), content_digest("statements", body))
 
 
 def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
@@ -132,7 +133,7 @@ def encounter_outcome(idx: int, e: EncounterResult, clinic_id: str | None) -> En
         clinic_id=e.encounter.clinic_id or clinic_id or "",
         visit=e.encounter.id,
         status=status,
-        encounter=e.encounter.model_dump_json(exclude_none=True),
+        encounter=Packed(e.encounter.model_dump_json(exclude_none=True)),
         findings=_dump(e.findings),
         claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id)) for c in e.claims],
         statements=[new_statement(s) for s in e.statements],

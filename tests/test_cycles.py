@@ -28,6 +28,7 @@ POLICY = StatementCycle(
     ],
     final_notice_after_days=90,
     collections_after_days=30,
+    collections_to="agency-out",
 )
 
 

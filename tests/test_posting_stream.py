@@ -15,7 +15,7 @@ from gateway_plugins.inbound.x12_responses.read import read_responses
 
 import gateway.store.sql_remits as sql_remits
 from benchmarks.bench_remit import remit_file
-from gateway.model import Remit835
+from gateway.model import Remit835, RemitClaim, RemitEnd
 from gateway.posting import document_hash
 from tests.pg import pg_url, store_url  # noqa: F401  (fixtures)
 from tests.test_posting import (  # noqa: F401  (collected again, streamed)
@@ -61,3 +61,18 @@ def test_inspect_shows_a_streamed_remits_claims_as_the_whole_one() -> None:
     (whole,) = read_responses(data, stream_over=10_000).documents
     (header,) = read_responses(data).documents
     assert ResponseResult(header, None, None, []).as_dict() == ResponseResult(whole, None, None, []).as_dict()
+
+
+def test_the_checking_pass_makes_models_of_the_claims_it_keeps_only_and_finds_the_same() -> None:
+    data = remit_file(30).replace(b"CLP*B00000025*1*", b"CLP*B00000025*1*1", 1)  # claim 26's charge out of balance
+    every = list(read.stream_responses(data))
+    kept = list(read.stream_responses(data, keep=5))
+    claims = [c for c in every if isinstance(c, RemitClaim)]
+    assert len(claims) == 30 and [c for c in kept if isinstance(c, RemitClaim)] == claims[:5]
+    (end,) = [e for e in every if isinstance(e, RemitEnd)]
+    assert [e for e in kept if isinstance(e, RemitEnd)] == [end] and end.claims == 30
+    (error,) = [f for f in end.findings if f.is_error]
+    assert error.rule == "X12-835-BALANCE-CLAIM" and "claim B00000025" in error.message
+    (header,) = read_responses(data, stream_over=5).documents
+    assert isinstance(header, Remit835) and header.streamed and header.claims == [] and header.claim_count == 30
+    assert header.findings == end.findings and list(header.iter_claims()) == claims

@@ -76,6 +76,10 @@ def test_patient_responsibility_that_differs_from_pr_is_a_warning() -> None:
         ("CAS*CO*45*18", "CAS*CO*45*NaN", "X12-AMOUNT", 3),
         ("CAS*CO*45*18", "CAS*CO*45*١٨", "X12-AMOUNT", 3),
         ("CAS*CO*45*18", "CAS*CO**18", "X12-835-CAS", 3),
+        # beyond gateway.money.MAX_AMOUNT (99999999.99): a finding, not a model that refuses it
+        ("CLP*RIV-1002*1*", "CLP*RIV-1002*1*123456789*72*0*12*ICN0004", "X12-AMOUNT", 3),
+        ("CAS*CO*45*18", "CAS*CO*45*99999999.991", "X12-AMOUNT", 3),
+        ("SVC*HC:99213", "SVC*HC:99213*125*-100000000**1", "X12-AMOUNT", 3),
         ("DTM*150*20261001", "DTM*150*20261301", "X12-DATE", 2),
         ("BPR*", REMIT_BODY[0].replace("20261201", "2026120"), "X12-DATE", 16),
         ("TRN*", "TRN*2*", "X12-835-TRN", 2),
@@ -95,6 +99,7 @@ def test_bad_values_are_findings_at_the_element(old: str, new: str, rule: str | 
     assert found[rule].location == at(body, new, element)
     if rule == "X12-AMOUNT":  # an unreadable amount is not also reported as a balance problem
         assert not any(r.startswith("X12-835-BALANCE") for r in found)
+        assert "range" not in found[rule].message or "at most 99,999,999.99" in found[rule].message
 
 
 def test_missing_parties_and_payment_are_errors() -> None:

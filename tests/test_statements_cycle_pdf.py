@@ -5,6 +5,7 @@ notice and the aging counted from the first billed date."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -150,3 +151,19 @@ def test_a_line_that_disagrees_with_the_ledger_is_refused() -> None:
 
 def test_facts_are_a_value() -> None:
     assert AccountFacts(D("1.00"), None, "h") == AccountFacts(D("1.00"), None, "h")
+
+
+def test_statements_json_carries_the_same_content(example_gateway: Gateway) -> None:
+    st = _statement(example_gateway)
+    renderer = example_gateway.registries.renderers["statements-json"][0]
+    (doc,) = renderer.render([st], RenderContext(CREATED, example_gateway.config, MemoryControlNumbers()))
+    (back,) = json.loads(doc.content)["statements"]
+    assert Statement.model_validate(back) == st  # every amount survives, as two-decimal strings
+    first = back["lines"][0]
+    assert first["paid_by"] == [{"payer_seq": 1, "payer_name": "Example Health Plan", "amount": "150.00"},
+                                {"payer_seq": 2, "payer_name": "Example Medicaid", "amount": "20.00"}]  # fmt: skip
+    assert [(p["words"], p["amount"]) for p in first["patient_share"]] == [
+        ("deductible", "25.00"),
+        ("coinsurance", "15.00"),
+    ]
+    assert back["aging_from"] == "first_billed" and first["first_billed"] == "2026-03-25"

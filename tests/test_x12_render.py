@@ -3,7 +3,9 @@ facts, envelope counts and control numbers, HL grouping, determinism."""
 
 from __future__ import annotations
 
+import weakref
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from gateway_plugins.renderers.x12.facts import facts_of, to_claim
@@ -13,8 +15,9 @@ from gateway_plugins.renderers.x12.settings import X12Settings
 from gateway_plugins.renderers.x12.syntax import tokenize
 from pydantic import ValidationError
 
+from gateway.delivery.batcher import StoredItems
 from gateway.documents import MemoryControlNumbers, RenderContext
-from gateway.model import Address, Diagnosis, PersonName, Provider
+from gateway.model import Address, Claim, Diagnosis, PersonName, Provider
 from tests.x12check import (
     CREATED,
     REFERRING,
@@ -275,3 +278,64 @@ def test_line_ordering_and_referring_providers_are_2420e_and_2420f() -> None:
     back = to_claim(facts)
     assert back.service_lines[1].ordering_provider == Provider(npi=REFERRING.npi)
     assert back.service_lines[0].referring_provider is None
+
+
+class _Reads(StoredItems):
+    """The batcher's StoredItems, counting reads and the claims it handed out still alive at each read."""
+
+    def __init__(self, claims: list[Claim]) -> None:
+        super().__init__(Claim, [c.model_dump_json() for c in claims])
+        self.handed: list[weakref.ref] = []
+        self.most_alive = 0
+
+    def __getitem__(self, i: Any) -> Any:
+        self.most_alive = max(self.most_alive, sum(r() is not None for r in self.handed))
+        claim = super().__getitem__(i)
+        self.handed.append(weakref.ref(claim))
+        return claim
+
+
+def _context(numbers: MemoryControlNumbers) -> RenderContext:
+    from tests.x12check import CONFIG
+
+    return RenderContext(created=CREATED, config=CONFIG, control_numbers=numbers, settings=X12Settings())
+
+
+def test_a_batch_read_claim_by_claim_gives_the_same_bytes_holding_one_claim_at_a_time() -> None:
+    """The batcher gives the renderer the stored JSON (StoredItems): each
+    claim is read twice (placed, then written; a repeated CLM01 once more,
+    to order by content) and at most the claim being read and the one
+    before it are alive; the documents are the bytes the claims held as
+    models give (two billing providers, a dependent, a CLM01 sent twice
+    with different content, more than 100 claims under one subscriber HL)."""
+    many = [CLAIMS["self-second-visit"].model_copy(update={"id": f"RIV-X{i:04d}"}) for i in range(120)]
+    clash = CLAIMS["dependent"].model_copy(update={"id": CLAIMS["self"].id})
+    claims = [*CLAIMS.values(), clash, *many]
+    held_numbers, read_numbers = MemoryControlNumbers(), MemoryControlNumbers()
+    held = Claim837Renderer().render(claims, _context(held_numbers))
+    reads = _Reads(claims)
+    read = Claim837Renderer().render(reads, _context(read_numbers))
+    assert [d.content for d in read] == [d.content for d in held] and len(held) == 2
+    assert [(d.name, d.refs) for d in read] == [(d.name, d.refs) for d in held]
+    for doc in read:
+        assert_valid_837(doc.content)
+    assert len(reads.handed) == 2 * len(claims) + 2
+    assert reads.most_alive <= 1  # the previous read is let go of before the next
+
+
+def test_a_batch_read_claim_by_claim_fails_as_the_held_one_did() -> None:
+    """A claim that cannot be written fails the render with the same error
+    and the same control numbers used, whether the claims are held or read
+    one at a time (the batcher then isolates it)."""
+    bad = CLAIMS["twelve-dx-modifiers"].model_copy(update={"diagnoses": [Diagnosis(code="R05.9")] * 13})
+    bad_sub = CLAIMS["dependent"].model_copy(update={"id": "RIV-Z1"})
+    bad_sub.coverage.subscriber.member_id = "X~Y"
+    for claims in ([CLAIMS["self"], bad, CLAIMS["secondary"]], [CLAIMS["self"], bad_sub, bad]):
+        errors, used = [], []
+        for items in (claims, _Reads(claims)):
+            numbers = MemoryControlNumbers()
+            with pytest.raises(X12RenderError) as exc:
+                Claim837Renderer().render(items, _context(numbers))
+            errors.append(str(exc.value))
+            used.append(numbers._n)
+        assert errors[0] == errors[1] and used[0] == used[1]

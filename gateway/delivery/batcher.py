@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
+
+from pydantic import BaseModel, ConfigDict
 
 from gateway import logging as glog
 from gateway.app import Gateway
@@ -35,10 +37,50 @@ from gateway.x12 import SegmentStream, X12SyntaxError
 
 log = glog.get("batcher")
 
-_MODEL: dict[str, type[Claim] | type[Statement]] = {"claims": Claim, "statements": Statement}
+
+class _ClaimKey(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    clinic_id: str
 
 
-#: (row id, message id, Claim or Statement)
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    """What cutting needs of a waiting claim besides rendering it (its
+    CLM01 and clinic: which document carries it), and its stored JSON."""
+
+    id: str
+    clinic_id: str
+    body: str
+
+    @classmethod
+    def of(cls, body: str) -> StoredClaim:
+        key = _ClaimKey.model_validate_json(body)
+        return cls(key.id, key.clinic_id, body)
+
+
+class StoredItems(Sequence[Any]):
+    """Items as the store keeps them (JSON), each validated when it is read:
+    a renderer that reads a batch item by item (the 837's) holds one model
+    at a time, not a batch of 500 claims (about 22 KB each as models)."""
+
+    def __init__(self, model: type[BaseModel], bodies: list[str]) -> None:
+        self.model, self.bodies = model, bodies
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self.model.model_validate_json(b) for b in self.bodies[i]]
+        return self.model.model_validate_json(self.bodies[i])
+
+
+#: (row id, message id, StoredClaim or Statement)
 Row = tuple[int, int, Any]
 
 
@@ -169,10 +211,22 @@ class Batcher:
         return cuts
 
     def _load(self, kind: Kind, ids: list[int]) -> list[Row]:
-        model = _MODEL[kind]
-        return [(b.row, b.message_id, model.model_validate_json(b.body)) for b in self.store.batch_items(kind, ids)]
+        """Statements as models; claims as their JSON (see :class:`StoredItems`)."""
+        items = self.store.batch_items(kind, ids)
+        if kind == "statements":
+            return [(b.row, b.message_id, Statement.model_validate_json(b.body)) for b in items]
+        return [(b.row, b.message_id, StoredClaim.of(b.body)) for b in items]
 
-    def render(self, kind: str, dest: str, items: list[Any], numbers: ControlNumbers | None = None) -> list[Document]:
+    @staticmethod
+    def _items(kind: str, rows: list[Row]) -> Sequence[Any]:
+        """What the renderer is given for ``rows``."""
+        if kind == "statements":
+            return [r[2] for r in rows]
+        return StoredItems(Claim, [r[2].body for r in rows])
+
+    def render(
+        self, kind: str, dest: str, items: Sequence[Any], numbers: ControlNumbers | None = None
+    ) -> list[Document]:
         renderer = self.gateway.renderer(dest)
         ctx = RenderContext(
             created=self.clock(),
@@ -214,19 +268,19 @@ class Batcher:
         rendered (one by one, with throw-away control numbers) so one bad
         claim does not hold up the others. (rows, documents, failed rows)"""
         try:
-            return rows, self.render(kind, dest, [r[2] for r in rows]), []
+            return rows, self.render(kind, dest, self._items(kind, rows)), []
         except Exception:
             pass
         good, bad = [], []
         for r in rows:
             try:
-                self.render(kind, dest, [r[2]], MemoryControlNumbers())
+                self.render(kind, dest, self._items(kind, [r]), MemoryControlNumbers())
                 good.append(r)
             except Exception as exc:
                 bad.append(r)
                 glog.event(log, "batch.render_failed", logging.ERROR, destination=dest, kind=kind, row=r[0],
                            message_id=r[1], error=type(exc).__name__)  # fmt: skip
-        return good, self.render(kind, dest, [r[2] for r in good]) if good else [], bad
+        return good, self.render(kind, dest, self._items(kind, good)) if good else [], bad
 
 
 def x12_controls(doc: Document) -> dict[str, tuple[str, str, str, str]]:

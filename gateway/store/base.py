@@ -50,7 +50,7 @@ from gateway.store.accounts import AccountStore
 from gateway.store.cycles import CycleStore
 from gateway.store.outbox import DeliveryStore
 from gateway.store.remits import RemitStore
-from gateway.store.submissions import NewClaim, NewStatement, SubmissionStore
+from gateway.store.submissions import NewClaim, NewStatement, Packed, SubmissionStore
 
 if TYPE_CHECKING:
     from gateway.documents import ControlNumbers
@@ -136,7 +136,8 @@ class EncounterOutcome:
     clinic_id: str
     visit: str | None
     status: Status
-    encounter: str
+    #: the encounter JSON (text or packed)
+    encounter: str | Packed
     findings: list[dict[str, Any]]
     claims: list[NewClaim] = field(default_factory=list)
     statements: list[NewStatement] = field(default_factory=list)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -274,14 +274,16 @@ class PostgresStore(SQLStore):
         }
         cur._cur.execute(_FINISH_MESSAGES, params)
 
-    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    def _insert_encounters(self, cur: Any, rows: Iterable[tuple[Any, ...]]) -> list[int]:
+        rows = list(rows)  # sent as arrays: every row at once
         if not rows:
             return []
         cur._cur.execute(_INSERT_ENCOUNTERS, _columns(rows, 7))
         ids = {(int(m), int(i)): int(r) for m, i, r in cur._cur.fetchall()}
         return [ids[(r[0], r[1])] for r in rows]
 
-    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
+    def _insert_items(self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]]) -> list[int]:
+        rows = list(rows)  # sent as arrays: every row at once
         if not rows:
             return []
         columns = INSERT_COLUMNS[kind]

@@ -178,7 +178,7 @@ class SQLAccounts(SQLBase, AccountStore):
         """Post the self-pay statements just stored (``created``; :meth:`_charge_statement`)."""
         for a in admitted:
             if a.kind == "statements" and a.known is not None and a.known.status == "created":
-                self._charge_statement(cur, a.clinic_id, a.new.statement_id, a.new.body, f"message:{a.message_id}",
+                self._charge_statement(cur, a.clinic_id, a.new.statement_id, str(a.new.body), f"message:{a.message_id}",
                                        actor, now)  # fmt: skip
 
     def _restate(self, cur: Any, row: int, actor: str, now: float) -> None:

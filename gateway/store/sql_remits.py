@@ -130,8 +130,10 @@ _CENT = Decimal("0.01")
 
 
 def _money(value: Decimal) -> str:
-    """An amount as stored: two decimals."""
-    return str(value.quantize(_CENT))
+    """An amount as stored: two decimals (most amounts have them already:
+    their text is taken as is, ``quantize`` is ten times dearer)."""
+    text = str(value)
+    return text if text[-3:-2] == "." else str(value.quantize(_CENT))  # (scientific text never has "." there)
 
 
 @dataclass

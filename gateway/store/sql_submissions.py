@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -154,7 +154,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         for kind, o, e, new in items:
             seq = new.payer_seq if isinstance(new, NewClaim) else 1
             key = self._key(new)
-            digest = new.digest or content_digest(kind, new.body)
+            digest = new.digest or content_digest(kind, str(new.body))
             rows = known.setdefault((kind, e.clinic_id, key, seq), [])
             d = decide(rows, digest)
             a = Admitted(kind, o.message_id, e, e.clinic_id, key, seq, new, digest, d)
@@ -230,7 +230,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         for kind in ("claims", "statements"):
             mine = [a for a in admitted if a.kind == kind]
             fresh = [a for a in mine if a.known is not None]
-            rows = [self._row_values(a, enc_rows[id(a.encounter)], lanes.get(a.message_id), now) for a in fresh]
+            rows = (self._row_values(a, enc_rows[id(a.encounter)], lanes.get(a.message_id), now) for a in fresh)
             for a, row_id in zip(fresh, self._insert_items(cur, kind, rows), strict=True):  # type: ignore[arg-type]
                 a.known.row = row_id  # type: ignore[union-attr]
             stored = [h.row for a in mine for h in a.supersedes if h.row is not None]
@@ -262,16 +262,16 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         version = a.decision.version
         if isinstance(a.new, NewClaim):
             c = a.new
-            body = self.seal("claims.claim", c.body, row_ref(a.clinic_id, c.clm01, c.payer_seq, version))
+            body = self.seal("claims.claim", str(c.body), row_ref(a.clinic_id, c.clm01, c.payer_seq, version))
             return (a.clinic_id, c.clm01, c.payer_seq, version, "1", None, a.digest, encounter_row, a.message_id,
                     c.payer_id, c.total_charge, status, body, lane, now, now, c.account)  # fmt: skip
         st = a.new
-        body = self.seal("statements.statement", st.body, row_ref(a.clinic_id, st.statement_id, version))
+        body = self.seal("statements.statement", str(st.body), row_ref(a.clinic_id, st.statement_id, version))
         return (a.clinic_id, st.statement_id, version, a.digest, encounter_row, a.message_id, status, body, lane,
                 now, now)  # fmt: skip
 
-    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
-        """Insert rows (:data:`INSERT_COLUMNS` order); their ids, in order."""
+    def _insert_items(self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]]) -> list[int]:
+        """Insert rows (:data:`INSERT_COLUMNS` order, made as they are read); their ids, in order."""
         columns = INSERT_COLUMNS[kind]
         sql = f"INSERT INTO {kind} ({', '.join(columns)}) VALUES ({marks(len(columns))}) RETURNING id"
         out = []

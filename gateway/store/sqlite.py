@@ -10,10 +10,11 @@ the same message. Open one :class:`SQLiteStore` per thread or process.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,18 +83,22 @@ class SQLiteStore(SQLStore):
     # -- bulk inserts: one executemany, ids from the rowids SQLite assigns -----
     # Under the write lock a row without an explicit id gets MAX(id) + 1, so the
     # rows of one executemany get consecutive ids after the MAX read before it.
-    def _bulk(self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> list[int]:
-        if not rows:
+    def _bulk(self, cur: Any, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> list[int]:
+        """``rows`` are made as executemany reads them: one row's values at a time."""
+        rest = iter(rows)
+        head = next(rest, None)
+        if head is None:
             return []
         cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
         first = int(cur.fetchone()[0]) + 1
-        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
-        return list(range(first, first + len(rows)))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        cur.executemany(sql, itertools.chain((head,), rest))
+        return list(range(first, first + cur.rowcount))
 
-    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    def _insert_encounters(self, cur: Any, rows: Iterable[tuple[Any, ...]]) -> list[int]:
         return self._bulk(cur, "encounters", ENCOUNTER_COLUMNS, rows)
 
-    def _insert_items(self, cur: Any, kind: Kind, rows: list[tuple[Any, ...]]) -> list[int]:
+    def _insert_items(self, cur: Any, kind: Kind, rows: Iterable[tuple[Any, ...]]) -> list[int]:
         return self._bulk(cur, kind, INSERT_COLUMNS[kind], rows)
 
     def close(self) -> None:

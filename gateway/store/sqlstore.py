@@ -288,9 +288,9 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
             [(o.message_id, now, worker, _processed_detail(o)) for o in outcomes],
         )
 
-    def _insert_encounters(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    def _insert_encounters(self, cur: Any, rows: Iterable[tuple[Any, ...]]) -> list[int]:
         """Insert encounter rows ``(message_id, idx, clinic_id, visit, status,
-        encounter, findings, created_at)``; their ids, in order."""
+        encounter, findings, created_at)``, made as they are read; their ids, in order."""
         out = []
         for r in rows:
             cur.execute(_INSERT_ENCOUNTER, r)
@@ -309,11 +309,12 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
         encs = [(o, e) for o in todo for e in o.encounters]
         enc_rows = self._insert_encounters(
             cur,
-            [
+            (  # one row's text unpacked at a time
                 (o.message_id, e.idx, e.clinic_id, e.visit, str(e.status),
-                 self.seal("encounters.encounter", e.encounter, ref(o.message_id, e.idx)), to_json(e.findings), now)
+                 self.seal("encounters.encounter", str(e.encounter), ref(o.message_id, e.idx)), to_json(e.findings),
+                 now)
                 for o, e in encs
-            ],
+            ),
         )  # fmt: skip
         self._write_admitted(cur, admitted, {id(e): r for (_, e), r in zip(encs, enc_rows, strict=True)}, lanes,
                              worker, now)  # fmt: skip

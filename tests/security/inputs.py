@@ -27,6 +27,17 @@ def hl7_batch(n_bytes: int) -> bytes:
     return header + b"".join(body) + b"BTS|%d\rFTS|1\r" % n
 
 
+def fhir_billing_bundle(n_bytes: int) -> bytes:
+    """A FHIR bundle of billing resources (benchmarks/bench_fhir.generated_bundle:
+    encounters, conditions, charges) of about ``n_bytes``."""
+    from benchmarks.bench_fhir import generated_bundle
+
+    small, big = generated_bundle(2), generated_bundle(4)
+    per = (len(big) - len(small)) / 2
+    n = max(2, round((n_bytes - len(small)) / per) + 2)
+    return generated_bundle(n - n % 2)
+
+
 def fhir_bundle(n_bytes: int, tag: str) -> bytes:
     """A FHIR JSON collection bundle of about ``n_bytes`` made of many small
     Basic resources: slow to decode, nothing to bill."""

@@ -133,7 +133,7 @@ def pg_columns(url: str) -> bytes:
         ).fetchall()
         assert {"raw", "encounter", "claim", "statement", "value", "content", "headers"} <= {c for _, c, _ in cols}
         for table, column, dtype in cols:
-            expr = f'encode("{column}", \'escape\')' if dtype == "bytea" else f'"{column}"::text'
+            expr = f"encode(\"{column}\", 'escape')" if dtype == "bytea" else f'"{column}"::text'
             for (value,) in conn.execute(f'SELECT {expr} FROM "{table}"'):
                 out.append((value or "").encode())
     return b"\n".join(out)
@@ -435,8 +435,11 @@ def test_rotate_key_killed_half_way_completes_when_run_again(tmp_path: Path) -> 
         assert sorted(store.raw(i) for i in range(1, 151)) == sorted(hl7_visit(i) for i in range(150))
     finally:
         store.close()
-    audit = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
-        "SELECT action, detail FROM audit WHERE action LIKE 'store-rotate-key%' ORDER BY id").fetchall()
+    audit = (
+        sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        .execute("SELECT action, detail FROM audit WHERE action LIKE 'store-rotate-key%' ORDER BY id")
+        .fetchall()
+    )
     assert [a for a, _ in audit] == ["store-rotate-key-started", "store-rotate-key-started", "store-rotate-key"]
 
 

@@ -45,9 +45,9 @@ def gateway_parse(raw: bytes, envelope: Envelope, clinic: Clinic, records: Recor
     settings = clinic.settings.get(SETTINGS_SECTION)
     if not isinstance(settings, FhirSettings):
         settings = FhirSettings()
-    from .reader import parse  # fhir.resources: imported when the first FHIR input arrives
+    from .reader import parse_stream  # fhir.resources: imported when the first FHIR input arrives
 
-    return parse(raw, envelope.format, clinic.id, records, settings, envelope.extra.get("doc"))
+    return parse_stream(raw, envelope.format, clinic.id, records, settings, envelope.extra.get("doc"))
 
 
 def __getattr__(name: str) -> object:

@@ -112,6 +112,8 @@ def validate(doc: Json) -> list[Finding]:
     cls = model_class(root) if is_resource_type(root) else None
     if cls is None:
         return unknown_types(doc)
+    if root == "Bundle" and _valid_entry_by_entry(cls, doc):
+        return []
     try:
         cls.model_validate(doc)
     except ValidationError as exc:
@@ -127,3 +129,33 @@ def validate(doc: Json) -> list[Finding]:
             error("FHIR-INVALID", f"the resource could not be validated ({type(exc).__name__})", root)
         ]
     return []
+
+
+def _valid_entry_by_entry(bundle: Any, doc: Json) -> bool:
+    """True when the bundle without its entries' resources and then each
+    entry's resource, with the model of its own type, validate: what the
+    whole Bundle model says of a valid bundle (it validates each entry's
+    resource with that same model), but with one resource's models alive at a
+    time instead of the whole bundle's (15-18x its size). False at the first
+    problem: the caller then validates the whole bundle, so the findings of
+    an invalid one are exactly what they were."""
+    entries = doc.get("entry")
+    if not isinstance(entries, list):
+        return False
+    shells, resources = [], []
+    for entry in entries:
+        if isinstance(entry, dict) and "resource" in entry:
+            res = entry["resource"]
+            rtype = res.get("resourceType") if isinstance(res, dict) else None
+            if not is_resource_type(rtype):
+                return False
+            resources.append((model_class(rtype), res))
+            entry = {k: v for k, v in entry.items() if k != "resource"}
+        shells.append(entry)
+    try:
+        bundle.model_validate({**doc, "entry": shells})
+        for cls, res in resources:
+            cls.model_validate(res)
+    except Exception:  # ValidationError, RecursionError, a nested unknown type: the whole bundle says which
+        return False
+    return True

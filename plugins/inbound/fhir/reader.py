@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -90,6 +91,21 @@ def parse(
 ) -> ParseResult:
     """Parse one FHIR message for one clinic (pure: no I/O); ``sniffed`` is
     the JSON document gateway_sniff decoded, if any."""
+    return parse_stream(raw, fmt, clinic_id, records, settings, sniffed).drain()
+
+
+def parse_stream(
+    raw: bytes,
+    fmt: str,
+    clinic_id: str,
+    records: RecordLookup | None,
+    settings: FhirSettings,
+    sniffed: Json | None = None,
+) -> ParseResult:
+    """:func:`parse` with the encounters built one at a time: the result's
+    ``stream`` yields each visit's encounter as it is read (a bundle of many
+    visits is never all models at once); findings are complete once it is
+    exhausted. A message with an error before its visits yields none."""
     if len(raw) > settings.max_bytes:
         return ParseResult(
             findings=[
@@ -233,21 +249,28 @@ class Message:
         out = ParseResult(findings=self.findings, updates=self.resolver.updates() + self._coverage_updates(groups))
         visits = [(enc, by_encounter.get(id(enc.data), [])) for enc in self._of_type("Encounter")]
         visits += [(None, [claim]) for claim in standalone]
+        out.stream = self._encounters(visits, groups)
+        if any(f.is_error for f in self.findings):  # held whole: its visits are not processed
+            out.drain()
+        return out
+
+    def _encounters(
+        self, visits: list[tuple[Res | None, list[Res]]], groups: dict[str, dict[int, list[Res]]]
+    ) -> Iterator[tuple[Encounter, list[Finding]]]:
+        """Each visit's encounter and its findings, built as it is asked for."""
         memo: dict = {}
+        built = 0
         for enc, enc_claims in visits:
             if enc is not None and enc.get("status") in INACTIVE:
                 self._skipped(enc, groups, enc_claims)
                 continue
             visit = Visit(Ctx(self.resolver, self.settings, memo=memo, identity=self.identity), groups, enc, enc_claims)
-            encounter = visit.build()
-            if visit.ctx.findings:
-                out.encounter_findings[len(out.encounters)] = visit.ctx.findings
-            out.encounters.append(encounter)
-        if not out.encounters:
+            built += 1
+            yield visit.build(), visit.ctx.findings
+        if not built:
             taught = sum(1 for r in self.resolver.resources if r.type in SHARED_TYPES)
             message = f"no Encounter or Claim to bill; {taught} resource(s) kept for later messages"
             self.findings.append(info("FHIR-NO-ENCOUNTER", message))
-        return out
 
     def _coverage_updates(self, groups: dict[str, dict[int, list[Res]]]) -> list[RecordUpdate]:
         out = []

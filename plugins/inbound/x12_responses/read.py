@@ -118,9 +118,12 @@ def _isa(seg: Segment, notes: Notes) -> None:
         notes.warning("X12-ISA", "ISA15 is neither P (production) nor T (test)", seg, 15)
 
 
-def stream_responses(data: bytes | str) -> Iterator[Item]:
+def stream_responses(data: bytes | str, keep: int | None = None) -> Iterator[Item]:
     """Every response document in ``data`` in file order (see the module
-    docstring); never raises on content."""
+    docstring); never raises on content. With ``keep``, an 835 yields only
+    its first ``keep`` claims: the others are checked (their findings and
+    :attr:`RemitEnd.claims <gateway.model.RemitEnd.claims>` count them) but
+    not made into models."""
     try:
         stream = SegmentStream(data)
     except X12SyntaxError as exc:
@@ -149,6 +152,8 @@ def stream_responses(data: bytes | str) -> Iterator[Item]:
             yield from _end_set(s, None)
         if sid == "ST":
             _start_set(s, seg, stream.delimiters.component)
+            if keep is not None and isinstance(s.reader, RemitReader):
+                s.reader.keep = keep
         elif sid == "GS":
             if s.gs is not None:
                 s.file.error("X12-GE-MISSING", "a GS before the previous group's GE", seg)
@@ -300,8 +305,9 @@ def read_responses(data: bytes | str, stream_over: int | None = None) -> Respons
     """Every document of a response file, collected (what the
     ``gateway_read_responses`` hook returns). An 835 with more than
     ``stream_over`` claims (default :data:`STREAM_OVER`) is checked whole in
-    this pass but its claims are not kept: they stream from ``data`` again
-    when the document is posted, so memory stays flat in the file size."""
+    this pass but its claims are not kept (nor made into models past the
+    first ``stream_over``): they stream from ``data`` again when the
+    document is posted, so memory stays flat in the file size."""
     with _collector_paused():
         return _collect(data, STREAM_OVER if stream_over is None else stream_over)
 
@@ -323,33 +329,26 @@ def remit_claims(data: bytes | str, index: int) -> Iterator[RemitClaim]:
 def _collect(data: bytes | str, stream_over: int) -> ResponseBatch:
     batch = ResponseBatch()
     remit: Remit835 | None = None
-    remits = count = 0
-    for item in stream_responses(data):
+    remits = 0
+    for item in stream_responses(data, keep=stream_over):
         if isinstance(item, Finding):
             batch.findings.append(item)
         elif isinstance(item, RemitClaim):
             if remit is not None:
-                count += 1
-                if remit.streamed:
-                    continue
                 remit.claims.append(item)
-                if count > stream_over:
-                    remit.stream_claims(partial(remit_claims, data, remits - 1), 0)
         elif isinstance(item, RemitEnd):
             if remit is not None:
                 remit.provider_adjustments = item.provider_adjustments
                 remit.findings = item.findings
-                if remit.streamed:
-                    remit.stream_claims(partial(remit_claims, data, remits - 1), count)
+                if item.claims > stream_over:  # its first claims were kept only until now
+                    remit.stream_claims(partial(remit_claims, data, remits - 1), item.claims)
                 remit = None
         elif isinstance(item, Remit835):
-            remit, count = item, 0
+            remit = item
             remits += 1
             batch.documents.append(item)
         else:
             batch.documents.append(item)
-    if remit is not None and remit.streamed:  # truncated inside the set: quarantined, counted as read
-        remit.stream_claims(partial(remit_claims, data, remits - 1), count)
     return batch
 
 

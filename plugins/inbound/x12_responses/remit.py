@@ -17,6 +17,7 @@ Each failure is an error finding naming the segment and the amounts.
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +42,7 @@ from .codes import (
     REMIT_FILING_INDICATORS,
 )
 from .codes import PROVIDER_ADJUSTMENTS as PLB_REASONS
-from .values import Notes, d8, is_number, seg_name
+from .values import Notes, d8, is_amount, is_number, seg_name
 
 ZERO = Decimal("0")
 #: appended to a segment's elements so absent trailing elements read as "" (faster than seg.get)
@@ -77,6 +78,9 @@ class RemitReader:
         self.claim_bad = self.line_bad = 0
         self.in_footer = False
         self.claims = 0
+        #: how many claims are handed back as models; later ones are only checked (a reading pass
+        #: that does not keep them: their models would be thrown away)
+        self.keep = sys.maxsize
         self.paid = ZERO
         self.plb: list[ProviderAdjustment] = []
         self.plb_total = ZERO
@@ -286,9 +290,9 @@ class RemitReader:
             "claim_id": e[1],
             "status": status,
             "status_text": status_text,
-            "charge": Decimal(e[3]) if is_number(e[3]) else n.amount(seg, 3),
-            "paid": Decimal(e[4]) if is_number(e[4]) else n.amount(seg, 4),
-            "patient_responsibility": Decimal(e[5]) if is_number(e[5]) else n.amount(seg, 5, required=False),
+            "charge": Decimal(e[3]) if is_amount(e[3]) else n.amount(seg, 3),
+            "paid": Decimal(e[4]) if is_amount(e[4]) else n.amount(seg, 4),
+            "patient_responsibility": Decimal(e[5]) if is_amount(e[5]) else n.amount(seg, 5, required=False),
             "filing_indicator": filing or None,
             "payer_claim_id": e[7] or None,
             "facility_type": e[8] or None,
@@ -335,7 +339,7 @@ class RemitReader:
             self.notes.error("X12-835-STRUCTURE", "CAS outside a claim or service line", seg)
             return
         e = seg.elements
-        if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_number(e[3]):  # the usual CAS: one triple
+        if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_amount(e[3]):  # the usual CAS: one triple
             target["adjustments"].append(
                 {"group": e[1], "reason": e[2], "amount": Decimal(e[3]), "quantity": None, "segment": seg.index}
             )
@@ -360,7 +364,7 @@ class RemitReader:
                 continue
             found = True
             text = e[pos + 1] if pos + 1 < size else ""
-            amount = Decimal(text) if text and is_number(text) else n.amount(seg, pos + 1)
+            amount = Decimal(text) if text and is_amount(text) else n.amount(seg, pos + 1)
             if amount is None:
                 continue
             quantity = n.quantity(seg, pos + 2) if pos + 2 < size and e[pos + 2] else None
@@ -375,7 +379,7 @@ class RemitReader:
     def _amt(self, seg: Segment) -> None:
         e = seg.elements
         if self.line is not None and len(e) > 2 and e[1] == "B6":
-            self.line["allowed"] = Decimal(e[2]) if is_number(e[2]) else self.notes.amount(seg, 2)
+            self.line["allowed"] = Decimal(e[2]) if is_amount(e[2]) else self.notes.amount(seg, 2)
 
     def _lq(self, seg: Segment) -> None:
         if self.line is None:
@@ -404,8 +408,8 @@ class RemitReader:
             "seg": seg,
             "qualifier": proc[0] if proc else "",
             "procedure": proc[1] if len(proc) > 1 else "",
-            "charge": Decimal(e[2]) if is_number(e[2]) else n.amount(seg, 2),
-            "paid": Decimal(e[3]) if is_number(e[3]) else n.amount(seg, 3),
+            "charge": Decimal(e[2]) if is_amount(e[2]) else n.amount(seg, 2),
+            "paid": Decimal(e[3]) if is_amount(e[3]) else n.amount(seg, 3),
             "adjustments": [],
             "remarks": [],
         }
@@ -454,7 +458,8 @@ class RemitReader:
     def _close_claim(self) -> RemitClaim | None:
         """The claim being read as a model, its money checked. Claims, lines
         and adjustments are plain dicts until here and validated once per
-        claim (the fast way with pydantic)."""
+        claim (the fast way with pydantic); past the first :attr:`keep`
+        claims none is made (the claim is checked and counted only)."""
         self._close_line()
         c = self.claim
         if c is None:
@@ -491,7 +496,7 @@ class RemitReader:
             c["paid"] = paid = ZERO
         self.claims += 1
         self.paid += paid
-        return RemitClaim.model_validate(c)
+        return RemitClaim.model_validate(c) if self.claims <= self.keep else None
 
     # -- footer ------------------------------------------------------------------
     def _plb(self, seg: Segment) -> RemitItem | None:

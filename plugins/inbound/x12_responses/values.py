@@ -10,12 +10,16 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from gateway.model import Finding, Severity
+from gateway.money import amount_problem
 from gateway.x12 import Segment
 
 PLUGIN = "x12_responses"
 is_number = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
+#: a number that is surely an amount in range (|x| ≤ gateway.money.MAX_AMOUNT, 99999999.99): the fast path
+is_amount = re.compile(r"-?(?:[0-9]{1,7}(?:\.[0-9]*)?|[0-9]{8}(?:\.[0-9]{0,2})?|\.[0-9]+)").fullmatch
 _is_d8 = re.compile(r"[0-9]{8}").fullmatch
 
 
@@ -24,6 +28,7 @@ def number(text: str) -> Decimal | None:
     return Decimal(text) if text and is_number(text) else None
 
 
+@lru_cache(maxsize=4096)  # a remit repeats a few dates on every line: parsed once each
 def d8(text: str) -> date | None:
     """CCYYMMDD as a date, None when it is not one."""
     if not _is_d8(text):
@@ -91,7 +96,7 @@ class Notes:
         """Element ``pos`` as money; an error when it is not an amount (or
         missing and ``required``)."""
         text = seg.elements[pos] if pos < len(seg.elements) else ""
-        if text and is_number(text):
+        if text and is_amount(text):
             return Decimal(text)
         if not text:
             if required:
@@ -99,9 +104,11 @@ class Notes:
                 self.error("X12-REQUIRED", f"{seg_name(seg.id)}{pos:02d} is empty; an amount is required", seg, pos)
             return None
         value = number(text)
-        if value is None:
+        problem = "is not an amount" if value is None else amount_problem(value)
+        if problem is not None:
             self.bad_amounts += 1
-            self.error("X12-AMOUNT", f"{seg_name(seg.id)}{pos:02d} is not an amount", seg, pos)
+            self.error("X12-AMOUNT", f"{seg_name(seg.id)}{pos:02d} {problem}", seg, pos)
+            return None
         return value
 
     def quantity(self, seg: Segment, pos: int) -> Decimal | None:

@@ -11,7 +11,8 @@ bytes are the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -347,25 +348,75 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
 # -- transaction sets and the interchange -----------------------------------
 
 
-def _chunks(claims: list[Claim], size: int = MAX_CLAIMS_PER_HL) -> list[list[Claim]]:
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where one claim goes in an interchange, worked out as it is read: its
+    CLM01, clinic and 2000A/2000B/2000C blocks. A block that could not be
+    written holds its error, raised where the interchange asks for that block
+    (the errors and the control numbers used are as if every claim were held
+    at once). Rendering reads each claim twice (here, then for its 2300 loop)
+    and holds one at a time: a renderer given a sequence that validates each
+    claim as it is read (the batcher's) never holds a batch's models."""
+
+    index: int
+    id: str
+    clinic_id: str
+    is_self: bool
+    billing: tuple[str, ...] | Exception
+    subscriber: tuple[str, ...] | Exception
+    patient: tuple[str, ...] | Exception
+
+
+def _block(value: tuple[str, ...] | Exception) -> tuple[str, ...]:
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def _place_claim(w: _Writer, index: int, claim: Claim, pay_to: Address | Exception | None) -> _Placed:
+    """A claim's :class:`_Placed` (``pay_to``: its clinic's pay-to address, or why it is not known)."""
+
+    def block(write: Callable[[], list[str]]) -> tuple[str, ...] | Exception:
+        w.where = claim
+        try:
+            return tuple(write())
+        except Exception as exc:  # raised again where the interchange needs this block
+            return exc
+
+    billing = (
+        pay_to if isinstance(pay_to, Exception) else block(lambda: _billing_block(w, claim.billing_provider, pay_to))
+    )
+    return _Placed(
+        index, claim.id, claim.clinic_id, claim.coverage.relationship == SELF, billing,
+        block(lambda: _subscriber_block(w, claim)), block(lambda: _patient_block(w, claim)),
+    )  # fmt: skip
+
+
+def _chunks(claims: list[_Placed], size: int = MAX_CLAIMS_PER_HL) -> list[list[_Placed]]:
     return [claims[i : i + size] for i in range(0, len(claims), size)]
 
 
 def _transaction(
-    w: _Writer, claims: list[Claim], billing: list[str], st: str, header: list[str], created: datetime, bht: str
+    w: _Writer,
+    items: Sequence[Claim],
+    claims: list[_Placed],
+    billing: list[str],
+    st: str,
+    header: list[str],
+    created: datetime,
+    bht: str,
 ) -> list[str]:
-    """One ST..SE for one billing provider's claims."""
+    """One ST..SE for one billing provider's claims (read from ``items``)."""
     e = w.e
     out = [f"ST{e}837{e}{st}{e}{VERSION}", f"BHT{e}0019{e}00{e}{bht}{e}{created:%Y%m%d}{e}{created:%H%M}{e}{header[0]}"]
     out += header[1:]
     out += [f"HL{e}1{e}{e}20{e}1", *billing]
-    subscribers: dict[tuple[str, ...], list[Claim]] = {}
+    subscribers: dict[tuple[str, ...], list[_Placed]] = {}
     for claim in claims:
-        w.where = claim
-        subscribers.setdefault(tuple(_subscriber_block(w, claim)), []).append(claim)
+        subscribers.setdefault(_block(claim.subscriber), []).append(claim)
     hl = 1
     for block, group in subscribers.items():
-        is_self = group[0].coverage.relationship == SELF
+        is_self = group[0].is_self
         # the 2300 loop repeats at most 100 times under one HL: more claims
         # for one subscriber (or patient) open another HL with the same data
         for chunk in _chunks(group) if is_self else [group]:
@@ -375,19 +426,18 @@ def _transaction(
             if is_self:
                 w.segs = out
                 for claim in chunk:
-                    _claim(w, claim)
+                    _claim(w, items[claim.index])
                 continue
-            patients: dict[tuple[str, ...], list[Claim]] = {}
+            patients: dict[tuple[str, ...], list[_Placed]] = {}
             for claim in chunk:
-                w.where = claim
-                patients.setdefault(tuple(_patient_block(w, claim)), []).append(claim)
+                patients.setdefault(_block(claim.patient), []).append(claim)
             for pblock, pclaims in patients.items():
                 for pchunk in _chunks(pclaims):
                     hl += 1
                     out += [f"HL{e}{hl}{e}{sub_hl}{e}23{e}0", *pblock]
                     w.segs = out
                     for claim in pchunk:
-                        _claim(w, claim)
+                        _claim(w, items[claim.index])
     out.append(f"SE{e}{len(out) + 1}{e}{st}")
     return out
 
@@ -426,8 +476,10 @@ def _scope(isa: tuple[str, str, str, str]) -> str:
     return "x12:" + ":".join(isa)
 
 
-def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X12Settings, clinic_id: str) -> Document:
-    """One clinic's claims as one 837P interchange document."""
+def render_interchange(
+    items: Sequence[Claim], claims: list[_Placed], ctx: RenderContext, settings: X12Settings, clinic_id: str
+) -> Document:
+    """One clinic's claims (``claims``, placed from ``items``) as one 837P interchange document."""
     config = ctx.config
     d = settings.delimiters()
     w = _Writer(d, settings.uppercase)
@@ -444,12 +496,10 @@ def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X1
     gs06 = numbers.next(scope, "GS06")
     created = ctx.created
     header = _header(w, config, settings)
-    pay_to = _clinic_settings(ctx, clinic_id).pay_to_address
     ordered = sorted(claims, key=lambda c: c.id)
-    by_billing: dict[tuple[str, ...], list[Claim]] = {}
-    for claim in ordered:
-        w.where = claim
-        by_billing.setdefault(tuple(_billing_block(w, claim.billing_provider, pay_to)), []).append(claim)
+    by_billing: dict[tuple[str, ...], list[_Placed]] = {}
+    for claim in ordered:  # the first raises the clinic's settings error, if any
+        by_billing.setdefault(_block(claim.billing), []).append(claim)
     e = d.element
     gs_ids = (settings.application_sender_code or isa_ids[1], settings.application_receiver_code or isa_ids[3])
     body = [e.join(("GS", "HC", *gs_ids, f"{created:%Y%m%d}", f"{created:%H%M}", str(gs06), "X", VERSION))]
@@ -459,7 +509,8 @@ def render_interchange(claims: Sequence[Claim], ctx: RenderContext, settings: X1
         for start in range(0, len(group), limit):
             st = f"{numbers.next(scope, 'ST02'):04d}"
             transactions += 1
-            body += _transaction(w, group[start : start + limit], list(billing), st, header, created, f"{isa13}{st}")
+            chunk = group[start : start + limit]
+            body += _transaction(w, items, chunk, list(billing), st, header, created, f"{isa13}{st}")
     body += [f"GE{e}{transactions}{e}{gs06}", f"IEA{e}1{e}{isa13:09d}"]
     isa = isa_segment(
         d,
@@ -497,42 +548,56 @@ class Claim837Renderer:
     settings_model = X12Settings
 
     def render(self, items: Sequence[Claim], ctx: RenderContext) -> list[Document]:  # type: ignore[override]
+        """``items`` is read one claim at a time, twice (see :class:`_Placed`)."""
         settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
-        by_clinic: dict[str, list[Claim]] = {}
-        for claim in items:
-            by_clinic.setdefault(claim.clinic_id, []).append(claim)
         return [
-            render_interchange(batch, ctx, settings, cid)
-            for cid, claims in sorted(by_clinic.items())
-            for batch in unique_batches(claims)
+            render_interchange(items, batch, ctx, settings, cid)
+            for cid, claims in sorted(_place_all(items, ctx, settings).items())
+            for batch in unique_batches(claims, items)
         ]
 
 
-def unique_batches(claims: Sequence[Claim]) -> list[list[Claim]]:
+def _place_all(items: Sequence[Claim], ctx: RenderContext, settings: X12Settings) -> dict[str, list[_Placed]]:
+    """Every claim of ``items`` placed (read once, let go of), by clinic."""
+    w = _Writer(settings.delimiters(), settings.uppercase)
+    pay_to: dict[str, Address | Exception | None] = {}
+    by_clinic: dict[str, list[_Placed]] = {}
+    for i, claim in enumerate(items):
+        if claim.clinic_id not in pay_to:
+            try:
+                pay_to[claim.clinic_id] = _clinic_settings(ctx, claim.clinic_id).pay_to_address
+            except Exception as exc:  # raised when that clinic's interchange is written
+                pay_to[claim.clinic_id] = exc
+        by_clinic.setdefault(claim.clinic_id, []).append(_place_claim(w, i, claim, pay_to[claim.clinic_id]))
+    return by_clinic
+
+
+def unique_batches(claims: list[_Placed], items: Sequence[Claim]) -> list[list[_Placed]]:
     """Split claims so no CLM01 appears twice in one interchange: an exact
     repeat is dropped; a different claim with the same CLM01 (two sources
     reusing a visit number) goes to the next interchange."""
-    by_id: dict[str, list[Claim]] = {}
+    by_id: dict[str, list[_Placed]] = {}
     for claim in claims:
         by_id.setdefault(claim.id, []).append(claim)
-    batches: list[dict[str, Claim]] = [{}] if claims else []
+    batches: list[dict[str, tuple[Claim | None, _Placed]]] = [{}] if claims else []
     for same_id in by_id.values():
-        if len(same_id) == 1:  # the common case: no need to order by content
-            batches[0][same_id[0].id] = same_id[0]
+        if len(same_id) == 1:  # the common case: no need to order (or read) by content
+            batches[0][same_id[0].id] = (None, same_id[0])
             continue
-        _place(sorted(same_id, key=lambda c: c.model_dump_json()), batches)
-    return [list(b.values()) for b in batches]
+        read = [(items[p.index], p) for p in same_id]
+        _place(sorted(read, key=lambda r: r[0].model_dump_json()), batches)
+    return [[p for _, p in b.values()] for b in batches]
 
 
-def _place(claims: list[Claim], batches: list[dict[str, Claim]]) -> None:
+def _place(claims: list[tuple[Claim, _Placed]], batches: list[dict[str, tuple[Claim | None, _Placed]]]) -> None:
     """Claims sharing one CLM01, in content order: each into the first batch
     without that CLM01, an exact repeat dropped."""
-    for claim in claims:
+    for claim, placed in claims:
         for batch in batches:
             if claim.id not in batch:
-                batch[claim.id] = claim
+                batch[claim.id] = (claim, placed)
                 break
-            if batch[claim.id] == claim:
+            if batch[claim.id][0] == claim:
                 break
         else:
-            batches.append({claim.id: claim})
+            batches.append({claim.id: (claim, placed)})
