@@ -76,17 +76,22 @@ def _story(store: Store, kind: Kind, config: Path, key: str, clinic: str | None)
     return found[0]
 
 
+_SET_ASIDE = (ClaimStatus.HELD, ClaimStatus.DISCARDED, ClaimStatus.SUPERSEDED)
+
+
 def _summary(kind: Kind, key: str, clinic: str, subs: list[Submission]) -> dict[str, Any]:
-    """Issue 13's claim view so far: the latest submission of the first payer
-    place names the claim's status and charge."""
+    """The claim's status and charge: the charge of the first payer place's
+    latest submission; the status of the latest submission of the furthest
+    payer place the claim reached (a secondary's once the primary answered)."""
     first = [s for s in subs if s.payer_seq == min(x.payer_seq for x in subs)]
-    latest = first[-1]
-    sent = [s for s in first if s.status not in (ClaimStatus.HELD, ClaimStatus.DISCARDED, ClaimStatus.SUPERSEDED)]
+    sent = [s for s in first if s.status not in _SET_ASIDE]
+    reached = [s for s in subs if s.status not in _SET_ASIDE] or first
+    furthest = [s for s in reached if s.payer_seq == max(x.payer_seq for x in reached)]
     return {
         "id": key,
         "kind": _NOUN[kind],
         "clinic": clinic,
-        "status": latest.status,
+        "status": furthest[-1].status,
         "charge": _money((sent or first)[-1].total_charge),
         "submissions": [_submission(s) for s in subs],
     }
@@ -116,10 +121,17 @@ def _money_view(out: dict[str, Any], ledger: list[LedgerEntry]) -> dict[str, Any
         owed = charge if sent and out["status"] not in ("rejected_999", "rejected_277") else Decimal("0")
         return {"charge": _amount(charge), "paid": "0.00", "adjustments": [], "patient_responsibility": "0.00",
                 "balance": _amount(owed), "denials": [], "lines": {}, "ledger": []}  # fmt: skip
-    total, lines = claim_money(ledger)
+    places = sorted({e.payer_seq for e in ledger})
+    if len(places) == 1:
+        total, lines = claim_money(ledger)
+        money, by_line = _money_json(total), {str(lx): _money_json(m) for lx, m in lines.items()}
+    else:
+        money, by_line = _payers_money(
+            [(seq, claim_money([e for e in ledger if e.payer_seq == seq])) for seq in places]
+        )
     return {
-        **_money_json(total),
-        "lines": {str(lx): _money_json(m) for lx, m in lines.items()},
+        **money,
+        "lines": by_line,
         "ledger": [
             {"at": _iso(e.at), "line": e.line, "kind": e.kind, "group": e.group, "reason": e.reason,
              "amount": _amount(e.amount), "remit": e.remit_id, "source": e.source, "note": e.note}
@@ -128,12 +140,47 @@ def _money_view(out: dict[str, Any], ledger: list[LedgerEntry]) -> dict[str, Any
     }  # fmt: skip
 
 
+def _payers_money(places: list[tuple[int, tuple[Money, dict[int, Money]]]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A claim answered by several payer places, claim level and per line:
+    the charge once (the first place's), paid by every payer, each payer's
+    adjustments as it sent them (with ``payer_seq``: a later payer's CARC 23
+    restates what the earlier ones paid and adjusted), the patient
+    responsibility the last place left, and what the payers still owe."""
+
+    def combine(moneys: list[tuple[int, Money]]) -> dict[str, Any]:
+        out = _money_json(moneys[0][1])
+        out["paid"] = _amount(sum((m.paid for _, m in moneys), Decimal("0")))
+        out["balance"] = _amount(sum((m.balance for _, m in moneys), Decimal("0")))
+        out["patient_responsibility"] = _amount(moneys[-1][1].patient_responsibility)
+        out["adjustments"] = [{"payer_seq": seq, "group": g, "reason": r, "amount": _amount(a)}
+                              for seq, m in moneys for g, r, a in m.adjustments]  # fmt: skip
+        out["denials"] = [{"payer_seq": seq, "group": g, "reason": r, "amount": _amount(a)}
+                          for seq, m in moneys for g, r, a in m.denials]  # fmt: skip
+        return out
+
+    claim = combine([(seq, total) for seq, (total, _) in places])
+    numbers = sorted({lx for _, (_, lines) in places for lx in lines})
+    lines = {str(lx): combine([(seq, ls[lx]) for seq, (_, ls) in places if lx in ls]) for lx in numbers}
+    return claim, lines
+
+
+def _adjustments_text(adjustments: list[dict[str, Any]]) -> str:
+    return (
+        ", ".join(
+            ("payer {} ".format(a["payer_seq"]) if "payer_seq" in a else "")
+            + f"{a['group']}-{a['reason']} {a['amount']}"
+            for a in adjustments
+        )
+        or "-"
+    )
+
+
 def _echo_money(out: dict[str, Any]) -> None:
-    adj = ", ".join(f"{a['group']}-{a['reason']} {a['amount']}" for a in out["adjustments"]) or "-"
+    adj = _adjustments_text(out["adjustments"])
     click.echo(f"  paid {out['paid']}  adjustments {adj}  patient responsibility {out['patient_responsibility']}  "
                f"balance {out['balance']}")  # fmt: skip
     for lx, m in out["lines"].items():
-        adj = ", ".join(f"{a['group']}-{a['reason']} {a['amount']}" for a in m["adjustments"]) or "-"
+        adj = _adjustments_text(m["adjustments"])
         click.echo(f"  line {lx}: charge {m['charge']}  paid {m['paid']}  adjustments {adj}  balance {m['balance']}")
 
 
@@ -259,11 +306,15 @@ def _group(cli: click.Group, kind: Kind) -> None:
             ref = f"  REF*F8 {s['original_reference']}" if s["original_reference"] else ""
             click.echo(f"  version {s['version']} (payer {s['payer_seq']}, frequency {s['frequency_code'] or '-'}): "
                        f"{s['status']}, {s['charge'] or '-'}{ref}")  # fmt: skip
-        click.echo("events:")
+        click.echo(
+            "events:"
+            + (" (p: payer place, v: version)" if (several := len({e["payer_seq"] for e in out["events"]}) > 1) else "")
+        )
         for e in out["events"]:
             detail = json.dumps(e["detail"]) if e["detail"] else ""
             where = f"{e['source'] or '-':<18} {e['actor']:<20}"
-            click.echo(f"  {e['at']}  v{e['version']}  {e['kind']:<12} {where} {detail}")
+            place = f"p{e['payer_seq']} " if several else ""
+            click.echo(f"  {e['at']}  {place}v{e['version']}  {e['kind']:<12} {where} {detail}")
 
     @group.command()
     @CONFIG

@@ -384,6 +384,19 @@ def test_gateway_demo_shows_primary_secondary_837_and_secondary_835(tmp_path: Pa
         whole = store.claim_view(CLINIC, paid["claim"])
         assert whole is not None and whole.patient_paid == Decimal(paid["amount"])
         assert whole.charge == whole.insurance_paid + whole.adjustments + whole.patient_paid + whole.patient_balance
+    # claims show: one claim across its payer places (the charge once, every payer's payment and adjustments)
+    config = tmp_path / "deployment" / "gateway.yaml"
+    for clm01 in sec["claims"]:
+        shown = CliRunner().invoke(cli, ["claims", "show", clm01, "--json", "--config", str(config)])
+        assert shown.exit_code == 0, shown.output
+        view = json.loads(shown.output)
+        assert view["charge"] == view["submissions"][0]["charge"] and view["whole_claim"]["charge"] == view["charge"]
+        assert view["paid"] == view["whole_claim"]["insurance_paid"]
+        assert view["patient_responsibility"] == view["whole_claim"]["patient_responsibility"]
+        assert view["status"] == ("closed" if clm01 == paid["claim"] else "patient_due") and view["balance"] == "0.00"
+        assert {a["payer_seq"] for a in view["adjustments"]} == {1, 2}
+        assert sum(Decimal(m["charge"]) for m in view["lines"].values()) == Decimal(view["charge"])
+        assert sum(Decimal(m["paid"]) for m in view["lines"].values()) == Decimal(view["paid"])
     # the statement the patient got before paying: both insurers' payments and the right remainder
     texts = ["\n".join(pdf_text(f.read_bytes())[1]) for f in sorted((tmp_path / "statements-out").glob("*.pdf"))]
     # a self-pay visit's statement made when it came in was its account's first: the run sends that account
