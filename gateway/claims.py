@@ -221,9 +221,9 @@ def aging(lines: Iterable[StatementLine], statement_date: date) -> Aging:
     return Aging(current=buckets[0], days_31_60=buckets[1], days_61_90=buckets[2], over_90=buckets[3])
 
 
-def self_pay_statement_id(clinic_id: str, encounter: Encounter) -> str:
+def self_pay_statement_id(clinic_id: str, encounter_id: str) -> str:
     """The id of an encounter's own statement (its self-pay part)."""
-    return claim_id(clinic_id, f"S{encounter.id}", 1, 1)
+    return claim_id(clinic_id, f"S{encounter_id}", 1, 1)
 
 
 def guarantor_account(encounter: Encounter, clinic_id: str) -> str:
@@ -234,7 +234,7 @@ def guarantor_account(encounter: Encounter, clinic_id: str) -> str:
     if encounter.guarantor is not None and encounter.guarantor.account_number:
         return encounter.guarantor.account_number
     patient = encounter.patient
-    return self_pay_statement_id(clinic_id, encounter) if patient.id_derived else patient.id
+    return self_pay_statement_id(clinic_id, encounter.id) if patient.id_derived else patient.id
 
 
 def build_statements(
@@ -256,7 +256,7 @@ def build_statements(
         guarantor = guarantor.model_copy(update={"email": patient.email})
     terms = terms_days if terms_days is not None else DEFAULT_TERMS_DAYS
     lines = statement_lines(encounter)
-    statement_id = self_pay_statement_id(clinic.id, encounter)
+    statement_id = self_pay_statement_id(clinic.id, encounter.id)
     account = guarantor_account(encounter, clinic.id)
     return [
         Statement(

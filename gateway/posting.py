@@ -179,6 +179,7 @@ def claim_facts(body: str) -> ClaimFacts:
         [ln.get("control_number") for ln in lines],
         tuple(sorted(int(c.get("order", 0)) for c in data.get("other_coverages") or [])),
         Decimal(str(data.get("patient_paid") or "0.00")),
+        data.get("encounter_id"),
     )
 
 

@@ -34,13 +34,15 @@ StepKind = Literal["none", "secondary", "crossover", "patient"]
 @dataclass(frozen=True)
 class ClaimFacts:
     """What posting needs of a stored claim's body: line charges and REF*6R
-    control numbers (by LX), the orders of its other coverages, and the
-    copay collected at the visit (AMT*F5)."""
+    control numbers (by LX), the orders of its other coverages, the copay
+    collected at the visit (AMT*F5) and the visit's id."""
 
     charges: list[Decimal]
     controls: list[str | None]
     other_orders: tuple[int, ...] = ()
     patient_paid: Decimal = ZERO
+    #: the visit the claim bills (its self-pay statement may hold part of the copay)
+    encounter_id: str | None = None
 
 
 @dataclass(frozen=True)

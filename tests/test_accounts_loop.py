@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli as main
-from gateway.store import Store
+from gateway.store import FILE_NAME, Store, open_store
 from tests.accounts_helpers import D, assert_account_balances
 from tests.posting_helpers import Loop, claims_out, process
 from tests.x12check import assert_valid_x12
@@ -183,3 +183,49 @@ def test_write_off_small_uses_the_clinics_small_balance_setting(posted: Loop) ->
             (audit,) = [json.loads(r[0]) for r in cur.fetchall()]
     assert audit["amount"] == f"{due.balance:.2f}" and audit["account_number"] == due.account
     posted.config.write_text(text)
+
+
+def test_a_copay_split_between_the_self_pay_statement_and_the_claim_is_posted_once(tmp_path: Path) -> None:
+    """An insured visit with a self-pay line and a copay above the insured line's charge: the copay shows on
+    the insured line first, the rest on the self-pay line (the statement made at intake posts that rest), so
+    the claim applies only its own part. Every cent of the copay lands on the account once."""
+    from gateway_plugins.inbound.x12_responses.simulate import simulate_payer
+
+    from gateway.examples import FIXTURES, write_example_deployment
+
+    data = json.loads((FIXTURES / "encounters" / "riverside-insured-selfpay-line.json").read_text())
+    (enc,) = data["encounters"]
+    copay = D("180.00")  # insured line 165.00 + 15.00 of the 25.00 self-pay line
+    encounters = []
+    for n in range(6):  # the simulator answers one with a 277CA rejection, then denied, reversed, deductible, ...
+        e = json.loads(json.dumps(enc))
+        e["id"], e["patient"]["id"], e["patient_paid"] = f"V1000{n}", f"MRN-COPAY-{n}", str(copay)
+        encounters.append(e)
+    data["encounters"] = encounters
+    visit = tmp_path / "visits" / "copay.json"
+    visit.parent.mkdir()
+    visit.write_text(json.dumps(data))
+    config = write_example_deployment(tmp_path / "deploy")
+    process(config, tmp_path / "out", visit)
+    x12 = sorted((tmp_path / "out" / "claims-out").glob("*.x12"))
+    sim = simulate_payer(x12, tmp_path / "responses")
+    for n, kind in enumerate(("999", "277CA", "835")):
+        process(config, tmp_path / f"answers-{n}", *sorted((tmp_path / "responses").glob(f"*.{kind}.*")))
+    answered = [c for c, o in sim.outcomes.items() if o in ("deductible", "coinsurance")]
+    assert len(answered) >= 2, sim.outcomes
+    with open_store(config.parent / "state" / FILE_NAME) as store:
+        for clm01 in answered:
+            view = store.account(CLINIC, store.account_of(CLINIC, clm01))
+            assert_account_balances(view)
+            visit_paid = sum((e.amount for e in view.entries if e.kind == "payment" and e.source == "visit"), D("0"))
+            assert visit_paid == copay, [(e.kind, e.amount, e.reference, e.note) for e in view.entries]
+            (statement,) = [i for i in view.items if i.kind == "self_pay"]
+            assert statement.patient_paid == D("15.00") and statement.patient_balance == D("10.00")
+            (claim,) = [i for i in view.items if i.key == clm01]
+            # the claim's part of the copay (165.00) pays its patient share; what is above it is a credit
+            assert claim.patient_responsibility > 0 and claim.patient_paid == min(
+                D("165.00"), claim.patient_responsibility
+            )
+            assert view.balance == statement.patient_balance + claim.patient_balance - (
+                D("165.00") - claim.patient_paid
+            )

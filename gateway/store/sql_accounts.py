@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.adjustment_codes import shipped_codes
+from gateway.claims import self_pay_statement_id
 from gateway.money import ZERO
 from gateway.responsibility import Adjudication, Step
 from gateway.store.accounts import (
@@ -122,6 +123,8 @@ class SQLAccounts(SQLBase, AccountStore):
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
         balance = self._responsibility(adj, rows, account, step.amount, source, actor, now, new)
+        if copay > 0 and adj.facts.encounter_id:  # what the visit's self-pay statement took of it is not the claim's
+            copay -= self._copay_on_statement(cur, clinic, self_pay_statement_id(clinic, adj.facts.encounter_id))
         if copay > 0:
             cur.execute(
                 "SELECT 1 FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
@@ -134,6 +137,15 @@ class SQLAccounts(SQLBase, AccountStore):
                 balance -= parts
         self._insert_rows(cur, new)
         self._settle_claim(cur, adj.claim_row, balance, source, actor, now)
+
+    @staticmethod
+    def _copay_on_statement(cur: Any, clinic: str, statement_id: str) -> Decimal:
+        """The part of a visit's copay its self-pay statement posted (its due
+        lines' paid at the visit, credit included): a visit with insured and
+        self-pay lines splits one copay between the statement and the claim."""
+        cur.execute("SELECT amount FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
+                    "AND reference = ?", (clinic, VISIT, statement_id))  # fmt: skip
+        return sum((Decimal(a) for (a,) in cur.fetchall()), ZERO)
 
     def _unbill_patient(self, cur: Any, adj: Adjudication, source: str, actor: str, now: float) -> None:
         """A payer reversed its answer (CLP02 = 22) or denied the claim
