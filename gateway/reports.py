@@ -30,7 +30,7 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 #: statuses whose claim waits for a 999 or 277CA (delivered, or only the file was accepted)
 AWAITING_ACK = frozenset({"delivered", "accepted_999"})
 #: statuses whose claim the payer took but has not paid or denied yet
-AWAITING_REMIT = frozenset({"acknowledged_277"})
+AWAITING_REMIT = frozenset({"acknowledged_277", "crossover"})
 #: statuses a payer refused before adjudication: correct and send again
 REJECTED = frozenset({"rejected_999", "rejected_277"})
 #: statuses that leave nothing owed by the payer on the claim

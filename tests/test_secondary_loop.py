@@ -20,7 +20,9 @@ from gateway_plugins.inbound.x12_responses import read_responses
 from gateway_plugins.inbound.x12_responses.simulate import Simulation, simulate_payer
 from gateway_plugins.renderers.x12.validate import FileValidator
 
+from gateway.adjustment_codes import codes_for
 from gateway.app import Gateway
+from gateway.claim_reports import follow_up_days, follow_up_list, today, without_response_counts
 from gateway.cli import cli
 from gateway.delivery.batcher import Batcher
 from gateway.examples import write_example_deployment
@@ -243,6 +245,15 @@ def test_a_crossover_sends_no_837_and_the_next_payers_835_posts_on_it(tmp_path: 
         assert sorted(e.payer_seq for e in events) == [1, 2] and events[0].detail["crossover_payer"] == "EXPAYER1"
         (row,) = [s.row for s in subs if s.payer_seq == 2]
         body = store.batch_items("claims", [row])[0].body
+        # followed up like any claim the payer has: no 835 from the crossover payer after its remit_days
+        gw = Gateway.from_config(cob.config)
+        days = follow_up_days(gw.clinics)(CLINIC, "EXPAYER1").remit_days
+        later = follow_up_list(store, gw.clinics, codes_for(gw.loaded), today() + timedelta(days=days + 1))
+        assert [(i.claim_id, i.status, i.awaiting) for i in later.overdue] == [(cob.clm01, "crossover", "remit")]
+        assert follow_up_list(store, gw.clinics, codes_for(gw.loaded), today()).overdue == []
+        counts = dict((tuple(k.items()), n) for k, n in without_response_counts(
+            store, gw.clinics, today() + timedelta(days=days + 1)))  # fmt: skip
+        assert counts[(("clinic", CLINIC), ("awaiting", "remit"))] == 1
     # the crossover payer's own 835, as the simulator writes it for the claim it would have received
     sec = tmp_path / "crossover-claim.x12"
     sec.write_text(_render_stored(cob.config, body))

@@ -210,6 +210,8 @@ class OpenBalance:
     balance: Decimal
     delivered_at: float | None
     last_response_at: float | None
+    #: when the submission was stored (a crossover's: when the primary's 835 forwarded it)
+    created_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ class ReportQueries:
         unsent = ", ".join("?" * len(_UNSENT))
         clinic_sql, args = (" AND c.clinic_id = ?", [clinic_id]) if clinic_id else ("", [])
         sql = (
-            "SELECT c.clinic_id, c.clm01, c.payer_id, c.status, o.delivered_at FROM claims c "
+            # a crossover never left the gateway: it waits for the next payer since it was recorded
+            "SELECT c.clinic_id, c.clm01, c.payer_id, c.status, "
+            "COALESCE(o.delivered_at, CASE WHEN c.status = 'crossover' THEN c.created_at END) FROM claims c "
             "LEFT JOIN outbox o ON o.id = c.outbox_id "
             f"WHERE c.status IN ({marks}){clinic_sql} AND NOT EXISTS (SELECT 1 FROM claims n "
             "WHERE n.clinic_id = c.clinic_id AND n.clm01 = c.clm01 AND n.payer_seq = c.payer_seq "

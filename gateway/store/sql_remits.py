@@ -860,7 +860,7 @@ class SQLRemits(SQLBase, RemitStore):
         with self.read() as cur:
             cur.execute(
                 "SELECT c.id, c.clinic_id, c.clm01, c.payer_seq, c.version, c.status, c.payer_id, c.total_charge, "
-                "b.charge, b.paid, b.balance, b.last_response_at, o.delivered_at FROM claims c "
+                "b.charge, b.paid, b.balance, b.last_response_at, o.delivered_at, c.created_at FROM claims c "
                 "LEFT JOIN claim_balances b ON b.clinic_id = c.clinic_id AND b.clm01 = c.clm01 "
                 "AND b.payer_seq = c.payer_seq LEFT JOIN outbox o ON o.id = c.outbox_id "
                 f"WHERE c.status NOT IN ('created', 'held', 'superseded', 'discarded', 'failed'){clinic_sql}",
@@ -883,7 +883,7 @@ class SQLRemits(SQLBase, RemitStore):
             if balance == 0 and not include_zero:
                 continue
             out.append(OpenBalance(clinic, clm01, seq, r[6], status, charge, paid, balance,
-                                   r[12], r[11]))  # fmt: skip
+                                   r[12], r[11], r[13]))  # fmt: skip
         return out
 
 
