@@ -240,12 +240,7 @@ class OneShot:
                                 keep_open_s=0, lane=self.lane, batch=PUBLISH_BATCH)  # fmt: skip
         # one attempt per document and run: what fails stays pending (due at once) for the next run
         dispatcher.delivery = dispatcher.delivery.model_copy(update={"retry_base_s": 0.0, "retry_max_s": 0.0})
-        delivered: list[tuple[int, str, str, str]] = []
-        while True:
-            result = dispatcher.run_once()
-            delivered += result.documents
-            if not result.delivered:
-                return delivered
+        return dispatcher.run_until_idle().documents
 
     def destination(self, name: str) -> str:
         """The outbox destination of configured destination ``name`` in this run."""

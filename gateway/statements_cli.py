@@ -70,15 +70,11 @@ def run(config: Path, store_url: str | None, clinic: str | None, as_of: date, de
 
 
 def _deliver(gw: Any, store: Any) -> tuple[int, int]:
-    """One dispatcher pass over the outbox: (delivered, failed)."""
-    from gateway.delivery.dispatcher import Dispatcher
+    """Deliver the outbox's due documents: (delivered, failed)."""
+    from gateway.delivery.dispatcher import deliver_due
 
-    dispatcher = Dispatcher(gw, store)
-    try:
-        result = dispatcher.run_once()
-    finally:
-        dispatcher.close_idle(everything=True)
-    return result.delivered + result.already_present, result.retried + result.dead
+    result = deliver_due(gw, store)
+    return result.delivered, result.retried + result.dead
 
 
 def register(cli: click.Group) -> None:

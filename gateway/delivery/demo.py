@@ -157,21 +157,15 @@ def patient_round(gw: Gateway, store: Any, out_dir: Path, secondary_claims: list
 
 
 def _deliver_into(gw: Gateway, store: Any, out_dir: Path) -> tuple[int, int]:
-    """One dispatcher pass over the outbox, each configured destination a
+    """Deliver the outbox's due documents, each configured destination a
     folder OUT/<destination> as in the demo's one-shot run: (delivered, failed)."""
-    from gateway.delivery.dispatcher import Dispatcher
+    from gateway.delivery.dispatcher import deliver_due
 
     def folder(destination: str) -> Any:
         return gw.folder_transport(out_dir.resolve() / Path(destination.removeprefix("folder:")).name)
 
-    dispatcher = Dispatcher(gw, store, name="demo:statements", transport_factory=folder, keep_open_s=0)
-    delivered = failed = 0
-    while True:
-        result = dispatcher.run_once()
-        delivered += result.delivered + result.already_present
-        failed += result.retried + result.dead
-        if not result.delivered:
-            return delivered, failed
+    result = deliver_due(gw, store, folder, name="demo:statements")
+    return result.delivered, result.retried + result.dead
 
 
 def _closed(result: Any) -> list[dict[str, str]]:

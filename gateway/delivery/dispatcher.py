@@ -71,6 +71,15 @@ class PassResult:
     def handled(self) -> int:
         return self.delivered + self.retried + self.dead
 
+    def add(self, other: PassResult) -> None:
+        """Count ``other`` (a later pass) in this result."""
+        self.delivered += other.delivered
+        self.already_present += other.already_present
+        self.retried += other.retried
+        self.dead += other.dead
+        self.errors += other.errors
+        self.documents += other.documents
+
 
 class Dispatcher:
     """Delivers the outbox (see the module doc). One per thread or process."""
@@ -104,6 +113,16 @@ class Dispatcher:
     def max_attempts(self, destination: str) -> int:
         tuning = self.delivery.destinations.get(destination)
         return tuning.max_attempts if tuning and tuning.max_attempts else self.delivery.max_attempts
+
+    def run_until_idle(self) -> PassResult:
+        """Passes until one delivers nothing: every document due now is tried
+        once (one that fails waits for its retry time, so the loop ends)."""
+        total = PassResult()
+        while True:
+            result = self.run_once()
+            total.add(result)
+            if not result.delivered:
+                return total
 
     def run_once(self) -> PassResult:
         """Claim and deliver one pass of due documents."""
@@ -261,3 +280,15 @@ class Dispatcher:
                 delay = poll_min if self.wake.is_set() else min(delay * 2, poll_max)
                 self.wake.clear()
         self.close_idle(everything=True)
+
+
+def deliver_due(
+    gateway: Gateway, store: Store, transport_factory: Callable[[str], Transport] | None = None, name: str | None = None
+) -> PassResult:
+    """Deliver every document of the outbox due now, as the daemon would
+    (:meth:`Dispatcher.run_until_idle`), then close the connections."""
+    dispatcher = Dispatcher(gateway, store, name=name, transport_factory=transport_factory, keep_open_s=0)
+    try:
+        return dispatcher.run_until_idle()
+    finally:
+        dispatcher.close_idle(everything=True)
