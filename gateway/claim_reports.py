@@ -74,10 +74,8 @@ def positions(
     out = []
     for b in store.open_balances(clinic_id):
         denials = _denials(store, b.clinic_id, b.clm01) if with_denials and b.status == "denied" else ()
-        # a crossover never left the gateway: the next payer has it since the primary's 835 forwarded it
-        since = b.created_at if b.status == "crossover" and b.delivered_at is None else b.delivered_at
         out.append(ClaimPosition(b.clinic_id, b.clm01, b.payer_id or "", b.status, b.charge, b.balance,
-                                 day_of(since), denials))  # fmt: skip
+                                 day_of(b.delivered_at), denials))  # fmt: skip
     if with_rejected:
         out += rejected(store, clinic_id)
     return out

@@ -196,9 +196,10 @@ class ClaimStory:
 @dataclass(frozen=True)
 class OpenBalance:
     """A claim still owed (balance ≠ 0) or not yet answered: its latest sent
-    submission's status, payer, charge, what was paid, its balance, when it
-    was delivered (the outbox document) and when the last response (999,
-    277CA, 835) about it came."""
+    submission's status, payer, charge, what was paid, its balance, since
+    when the payer has it (``delivered_at``: the outbox document's delivery;
+    a crossover's, the day the forwarding 835 posted) and when the last
+    response (999, 277CA, 835) about it came."""
 
     clinic_id: str
     clm01: str
@@ -210,8 +211,6 @@ class OpenBalance:
     balance: Decimal
     delivered_at: float | None
     last_response_at: float | None
-    #: when the submission was stored (a crossover's: when the primary's 835 forwarded it)
-    created_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.reports import AWAITING_ACK, AWAITING_REMIT
+from gateway.store.sql_remits import PAYER_HAS_IT_SINCE
 
 #: submissions that never left the gateway: a later one of these does not replace a sent one
 _UNSENT = ("created", "held", "superseded", "discarded", "failed")
@@ -62,9 +63,7 @@ class ReportQueries:
         unsent = ", ".join("?" * len(_UNSENT))
         clinic_sql, args = (" AND c.clinic_id = ?", [clinic_id]) if clinic_id else ("", [])
         sql = (
-            # a crossover never left the gateway: it waits for the next payer since it was recorded
-            "SELECT c.clinic_id, c.clm01, c.payer_id, c.status, "
-            "COALESCE(o.delivered_at, CASE WHEN c.status = 'crossover' THEN c.created_at END) FROM claims c "
+            f"SELECT c.clinic_id, c.clm01, c.payer_id, c.status, {PAYER_HAS_IT_SINCE} FROM claims c "
             "LEFT JOIN outbox o ON o.id = c.outbox_id "
             f"WHERE c.status IN ({marks}){clinic_sql} AND NOT EXISTS (SELECT 1 FROM claims n "
             "WHERE n.clinic_id = c.clinic_id AND n.clm01 = c.clm01 AND n.payer_seq = c.payer_seq "

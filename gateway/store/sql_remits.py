@@ -82,6 +82,9 @@ _UPSERT_BALANCE = (
     "claim_row = excluded.claim_row, charge = excluded.charge, paid = excluded.paid, balance = excluded.balance, "
     "last_response_at = excluded.last_response_at, updated_at = excluded.updated_at"
 )
+#: since when the payer has a claim (``claims c`` joined to its ``outbox o`` document): its
+#: delivery; a crossover never left the gateway, its payer has it since the forwarding 835 posted
+PAYER_HAS_IT_SINCE = "COALESCE(o.delivered_at, CASE WHEN c.status = 'crossover' THEN c.created_at END)"
 _TOUCH_BALANCE = (
     "INSERT INTO claim_balances (clinic_id, clm01, payer_seq, claim_row, charge, paid, balance, last_response_at, "
     "updated_at) SELECT clinic_id, clm01, payer_seq, id, total_charge, '0.00', total_charge, ?, ? FROM claims "
@@ -860,7 +863,7 @@ class SQLRemits(SQLBase, RemitStore):
         with self.read() as cur:
             cur.execute(
                 "SELECT c.id, c.clinic_id, c.clm01, c.payer_seq, c.version, c.status, c.payer_id, c.total_charge, "
-                "b.charge, b.paid, b.balance, b.last_response_at, o.delivered_at, c.created_at FROM claims c "
+                f"b.charge, b.paid, b.balance, b.last_response_at, {PAYER_HAS_IT_SINCE} FROM claims c "
                 "LEFT JOIN claim_balances b ON b.clinic_id = c.clinic_id AND b.clm01 = c.clm01 "
                 "AND b.payer_seq = c.payer_seq LEFT JOIN outbox o ON o.id = c.outbox_id "
                 f"WHERE c.status NOT IN ('created', 'held', 'superseded', 'discarded', 'failed'){clinic_sql}",
@@ -883,7 +886,7 @@ class SQLRemits(SQLBase, RemitStore):
             if balance == 0 and not include_zero:
                 continue
             out.append(OpenBalance(clinic, clm01, seq, r[6], status, charge, paid, balance,
-                                   r[12], r[11], r[13]))  # fmt: skip
+                                   r[12], r[11]))  # fmt: skip
         return out
 
 
