@@ -72,6 +72,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "RemitPayment",
         "ResponseBatch",
         "ResponseDocument",
+        "SecondaryBilling",
         "ServiceLine",
         "Severity",
         "Sex",
@@ -85,7 +86,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "X12Control",
     ),
     "gateway.rules": ("RESERVED_PREFIXES", "Catalogue", "Rule", "catalogue_markdown"),
-    "gateway.secondary": ("DEFAULT_BILLING", "Imbalance", "SecondaryBilling", "imbalances"),
+    "gateway.secondary": ("DEFAULT_BILLING", "Imbalance", "imbalances"),
     "gateway.messages": ("Envelope", "MemoryRecords", "MessageMeta", "ParseResult", "RecordLookup", "RecordUpdate"),
     "gateway.config": (
         "NPI",

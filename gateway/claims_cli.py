@@ -167,8 +167,7 @@ def _payers_money(places: list[tuple[int, tuple[Money, dict[int, Money]]]]) -> t
 def _adjustments_text(adjustments: list[dict[str, Any]]) -> str:
     return (
         ", ".join(
-            ("payer {} ".format(a["payer_seq"]) if "payer_seq" in a else "")
-            + f"{a['group']}-{a['reason']} {a['amount']}"
+            (f"payer {a['payer_seq']} " if "payer_seq" in a else "") + f"{a['group']}-{a['reason']} {a['amount']}"
             for a in adjustments
         )
         or "-"

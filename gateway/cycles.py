@@ -178,7 +178,8 @@ def billed_before(statement: Statement) -> date | None:
     """The latest first-billed day of the lines due, when every one of them
     was billed before (None: a line due was never billed, or none is due)."""
     dates = [ln.first_billed for ln in statement.lines if not ln.insurance_pending and ln.balance > 0]
-    return max(dates) if dates and all(d is not None for d in dates) else None  # type: ignore[type-var]
+    billed = [d for d in dates if d is not None]
+    return max(billed) if billed and len(billed) == len(dates) else None
 
 
 def facts_of(statement: Statement, as_of: date) -> AccountFacts:

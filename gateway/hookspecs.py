@@ -62,8 +62,7 @@ if TYPE_CHECKING:
     from gateway.config import Clinic, ClinicConfig
     from gateway.documents import Renderer
     from gateway.messages import Envelope, MessageMeta, ParseResult, RecordLookup
-    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch, StatementCycle
-    from gateway.secondary import SecondaryBilling
+    from gateway.model import Claim, ClaimAdditions, Encounter, Finding, ResponseBatch, SecondaryBilling, StatementCycle
 
 PROJECT = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -174,7 +173,7 @@ def gateway_claim_destination(payer_id: str, clinic: Clinic) -> str | None:
 @hookspec(firstresult=True)
 def gateway_secondary_billing(payer_id: str, clinic: Clinic) -> SecondaryBilling | None:
     """How this clinic's claims go to the payer with X12 id ``payer_id`` when
-    it is a next payer (secondary, tertiary): :class:`gateway.secondary.SecondaryBilling`
+    it is a next payer (secondary, tertiary): :class:`gateway.model.SecondaryBilling`
     (``delay_days``, ``wait_for_crossover``, ``prior_claim_number``); stops at
     the first non-None result.
 

@@ -722,6 +722,34 @@ class DunningStep(_Model):
     message: str
 
 
+class SecondaryBilling(_Model):
+    """How claims go to one payer as the next payer (payer directory ``secondary:``).
+
+    ``delay_days``: days after the earlier payer's 835 posted before the
+    claim is sent (0: at the batcher's next look). ``wait_for_crossover``:
+    the earlier payer usually forwards claims to this payer itself (Medicare
+    to a Medigap plan), so even an 835 without a crossover marker does not
+    bill it until ``delay_days`` passed; its own 835 arriving meanwhile posts
+    on the waiting claim and nothing is sent. ``prior_claim_number``: this
+    payer wants the earlier payers' claim control numbers (2330B REF*F8).
+    """
+
+    #: the earlier payer usually forwards this payer's claims itself: wait ``delay_days`` for its 835
+    wait_for_crossover: bool = False
+    #: days after the earlier payer's 835 posted before the claim is sent
+    delay_days: int = Field(0, ge=0, le=365)
+    #: this payer wants the earlier payers' claim control numbers (2330B REF*F8)
+    prior_claim_number: bool = False
+
+    @model_validator(mode="after")
+    def _wait(self) -> SecondaryBilling:
+        if self.wait_for_crossover and self.delay_days < 1:
+            raise ValueError(
+                "wait_for_crossover needs delay_days (how many days to wait for the crossover) of 1 or more"
+            )
+        return self
+
+
 class StatementCycle(_Model):
     """A clinic's statement cycle (``gateway_statement_cycle``, read by
     :mod:`gateway.cycles`): a statement every ``every_days`` while a balance

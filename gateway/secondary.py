@@ -30,39 +30,19 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from gateway.model import Adjustment, Claim, LineAdjudication, PriorAdjudication, PriorAdjustment, RemitClaim
+from gateway.model import (
+    Adjustment,
+    Claim,
+    LineAdjudication,
+    PriorAdjudication,
+    PriorAdjustment,
+    RemitClaim,
+    SecondaryBilling,
+)
 from gateway.posting import line_numbers, remit_line_numbers
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-
-
-class SecondaryBilling(BaseModel):
-    """How claims go to one payer as the next payer (payer directory ``secondary:``).
-
-    ``delay_days``: days after the earlier payer's 835 posted before the
-    claim is sent (0: at the batcher's next look). ``wait_for_crossover``:
-    the earlier payer usually forwards claims to this payer itself (Medicare
-    to a Medigap plan), so even an 835 without a crossover marker does not
-    bill it until ``delay_days`` passed; its own 835 arriving meanwhile posts
-    on the waiting claim and nothing is sent. ``prior_claim_number``: this
-    payer wants the earlier payers' claim control numbers (2330B REF*F8).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    wait_for_crossover: bool = False
-    delay_days: int = Field(0, ge=0, le=365)
-    prior_claim_number: bool = False
-
-    @model_validator(mode="after")
-    def _wait(self) -> SecondaryBilling:
-        if self.wait_for_crossover and self.delay_days < 1:
-            raise ValueError(
-                "wait_for_crossover needs delay_days (how many days to wait for the crossover) of 1 or more"
-            )
-        return self
 
 
 #: the settings of a payer the directory does not list, or lists without ``secondary:``

@@ -117,7 +117,7 @@ def test_example_directory(clinic: Clinic) -> None:
 
 
 def test_secondary_settings_per_payer_and_their_errors(tmp_path: Path, clinic: Clinic) -> None:
-    from gateway.secondary import SecondaryBilling
+    from gateway.model import SecondaryBilling
 
     f = tmp_path / "payers.yaml"
     f.write_text(

@@ -15,8 +15,8 @@ from gateway_plugins.renderers.x12.validate import FileValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.model import Adjustment, Claim, RemitClaim, RemitLine
-from gateway.secondary import SecondaryBilling, imbalances, next_payer_claim, without_claim_numbers
+from gateway.model import Adjustment, Claim, RemitClaim, RemitLine, SecondaryBilling
+from gateway.secondary import imbalances, next_payer_claim, without_claim_numbers
 from gateway.x12 import SegmentStream
 from tests.x12check import PAYER, assert_valid_837, fixture_claims, render
 

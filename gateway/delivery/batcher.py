@@ -28,8 +28,8 @@ from gateway import logging as glog
 from gateway.app import Gateway
 from gateway.claims import merge_statements
 from gateway.documents import ControlNumbers, Document, MemoryControlNumbers, RenderContext
-from gateway.model import Claim, Statement
-from gateway.secondary import DEFAULT_BILLING, SecondaryBilling
+from gateway.model import Claim, SecondaryBilling, Statement
+from gateway.secondary import DEFAULT_BILLING
 from gateway.store import Store
 from gateway.store.outbox import BatchCut
 from gateway.store.submissions import Kind

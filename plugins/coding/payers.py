@@ -20,7 +20,7 @@ no 835 after ``remit_days`` days, is listed by ``gateway claims follow-up``
 (defaults: :data:`DEFAULT_FOLLOW_UP`, 3 and 30 days).
 
 ``secondary``: how claims go to this payer when it is a secondary or
-tertiary payer (:class:`gateway.secondary.SecondaryBilling`, read by the
+tertiary payer (:class:`gateway.model.SecondaryBilling`, read by the
 batcher through ``gateway_secondary_billing``): ``delay_days`` after the
 earlier payer's 835 before it is billed; ``wait_for_crossover`` (needs
 ``delay_days``) when the earlier payer usually forwards the claim itself;
@@ -48,9 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.codes import FILING_INDICATORS
 from gateway.config import Clinic, ClinicConfig, ConfigError
 from gateway.hookspecs import hookimpl
-from gateway.model import Address, Coverage, Encounter, Finding, Severity
+from gateway.model import Address, Coverage, Encounter, Finding, SecondaryBilling, Severity
 from gateway.rules import Catalogue
-from gateway.secondary import SecondaryBilling
 from gateway.tables import read_yaml_model, resolve
 
 RULES = Catalogue("payers")
