@@ -22,7 +22,7 @@ from gateway_plugins.renderers.x12.validate import FileValidator
 
 from gateway.adjustment_codes import codes_for
 from gateway.app import Gateway
-from gateway.claim_reports import follow_up_days, follow_up_list, today, without_response_counts
+from gateway.claim_reports import aging, follow_up_days, follow_up_list, today, without_response_counts
 from gateway.cli import cli
 from gateway.delivery.batcher import Batcher
 from gateway.examples import write_example_deployment
@@ -254,6 +254,9 @@ def test_a_crossover_sends_no_837_and_the_next_payers_835_posts_on_it(tmp_path: 
         counts = dict((tuple(k.items()), n) for k, n in without_response_counts(
             store, gw.clinics, today() + timedelta(days=days + 1)))  # fmt: skip
         assert counts[(("clinic", CLINIC), ("awaiting", "remit"))] == 1
+        # and what the crossover payer owes is on the A/R, aged from the day it got the claim
+        (ar,) = [r for r in aging(store, today()).rows if r.payer_id == "EXPAYER1"]
+        assert ar.claims == 1 and ar.buckets["0-30"] == left
     # the crossover payer's own 835, as the simulator writes it for the claim it would have received
     sec = tmp_path / "crossover-claim.x12"
     sec.write_text(_render_stored(cob.config, body))
