@@ -515,6 +515,20 @@ CREATE TABLE statement_runs (
 )
 """
 
+# The raw bytes in a table of their own: claiming a message, renewing its lease
+# and setting its status rewrite the ``messages`` row, which carried its raw
+# bytes (SQLite rewrites a whole row, overflow pages included: about 5x a 1 MB
+# message in memory per claim). Pruned messages (``raw_pruned_at`` set) have
+# no row here. Rows are moved before the column is dropped.
+_MESSAGE_RAW = """
+CREATE TABLE message_raw (
+    message_id  {id} PRIMARY KEY REFERENCES messages (id),
+    raw         {blob} NOT NULL
+);
+INSERT INTO message_raw (message_id, raw) SELECT id, raw FROM messages WHERE raw_pruned_at IS NULL;
+ALTER TABLE messages DROP COLUMN raw
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -568,6 +582,14 @@ MIGRATIONS: list[Migration] = [
     ),
     # 20-24: encryption at rest
     Migration(20, "encryption at rest: store_keys (key ids in use, a check value per key)", portable(_STORE_KEYS)),
+    Migration(
+        21,
+        "raw bytes in their own table (message_raw): claims, leases and statuses no longer rewrite them",
+        {
+            "sqlite": _MESSAGE_RAW.format(id="INTEGER", blob="BLOB"),
+            "postgresql": _MESSAGE_RAW.format(id="BIGINT", blob="BYTEA"),
+        },
+    ),
 ]
 
 VERSION_TABLE = (

@@ -10,7 +10,7 @@ the SQL in :mod:`gateway.store.sql_remits`.
 
 No table here holds patient data: claim ids (CLM01), payer and provider ids,
 codes, amounts and dates only. The response file itself stays in the
-journal (``messages.raw``).
+journal (``message_raw``).
 
 **Ledger.** Append-only, per claim (clinic, CLM01, payer place) and per line
 (LX; None is the claim level). ``amount`` is as the payer (or operator)

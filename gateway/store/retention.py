@@ -3,7 +3,7 @@
 What stays: the message row (hash — so a resend is still recognised as a
 duplicate —, size, sender, control id, statuses, findings), its encounters,
 claims and statements, and the audit trail, which gains a ``pruned-raw``
-entry per message. What goes: the raw bytes (``raw`` becomes empty and
+entry per message. What goes: the raw bytes (the ``message_raw`` row is deleted and
 ``raw_pruned_at`` is set); such a message can no longer be reprocessed.
 Optionally the bytes are first written to an archive (gzip JSON lines, one
 file per run, created 0600, synced before the store commits).

@@ -23,17 +23,26 @@ from gateway.store.codec import HASHED_TEXT, StoreKeyError, key_id_of, ref
 
 @dataclass(frozen=True)
 class Sealed:
-    """A table with sealed columns: ``purpose`` is ``table.column``; ``row_key``
-    the columns of the associated data (:func:`gateway.store.codec.ref`)."""
+    """A table with sealed columns: ``purpose`` is ``name.column``; ``row_key``
+    the columns of the associated data (:func:`gateway.store.codec.ref`), read
+    from ``parent`` (joined on its ``id`` = this table's ``key``) when given."""
 
-    table: str
+    name: str
     columns: tuple[str, ...]
     row_key: tuple[str, ...]
+    table: str = ""
+    key: str = "id"
+    parent: str | None = None
+
+    @property
+    def stored_in(self) -> str:
+        return self.table or self.name
 
 
-#: every table with sealed columns and an ``id`` (records are keyed by a hash: see :func:`_records`)
+#: every table with sealed columns and an id (records are keyed by a hash: see :func:`_records`);
+#: a message's raw bytes live in ``message_raw`` (migration 21) under the purpose ``messages.raw``
 ROTATIONS: list[Sealed] = [
-    Sealed("messages", ("raw",), ("scope", "sha256")),
+    Sealed("messages", ("raw",), ("scope", "sha256"), table="message_raw", key="message_id", parent="messages"),
     Sealed("encounters", ("encounter",), ("message_id", "idx")),
     Sealed("claims", ("claim",), ("clinic_id", "clm01", "payer_seq", "version")),
     Sealed("statements", ("statement",), ("clinic_id", "statement_id", "version")),
@@ -70,7 +79,7 @@ def rotate(store: Any, actor: str, batch: int = 200, progress: Callable[[str, Co
         out.passes += 1
         raced = 0
         for spec in ROTATIONS:
-            counts = out.tables.setdefault(spec.table, Counts())
+            counts = out.tables.setdefault(spec.name, Counts())
             raced += _table(store, spec, counts, batch, progress, first=out.passes == 1)
         counts = out.tables.setdefault("records", Counts())
         raced += _records(store, counts, batch, progress, first=out.passes == 1)
@@ -98,11 +107,17 @@ def _needs(value: Any, current: str) -> bool:
 def _table(store: Any, spec: Sealed, counts: Counts, batch: int, progress: Any, first: bool) -> int:
     """One pass over ``spec``'s rows; how many changed under it meanwhile."""
     current = store.codec.current
-    cols = ", ".join((*spec.columns, *spec.row_key))
+    keyed = "p" if spec.parent else "t"
+    cols = ", ".join((*(f"t.{c}" for c in spec.columns), *(f"{keyed}.{c}" for c in spec.row_key)))
+    join = f" JOIN {spec.parent} p ON p.id = t.{spec.key}" if spec.parent else ""
     last, raced = 0, 0
     while True:
         with store.write() as cur:
-            cur.execute(f"SELECT id, {cols} FROM {spec.table} WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+            cur.execute(
+                f"SELECT t.{spec.key}, {cols} FROM {spec.stored_in} t{join} WHERE t.{spec.key} > ? "
+                f"ORDER BY t.{spec.key} LIMIT ?",
+                (last, batch),
+            )
             rows = cur.fetchall()
             if not rows:
                 break
@@ -118,12 +133,12 @@ def _table(store: Any, spec: Sealed, counts: Counts, batch: int, progress: Any, 
                     continue
                 sets, args, checks = [], [], []
                 for column, value in todo:
-                    purpose = f"{spec.table}.{column}"
+                    purpose = f"{spec.name}.{column}"
                     sets.append(f"{column} = ?")
                     args.append(store.seal(purpose, store.open(purpose, value, where), where))
                     checks.append(value)
                 cur.execute(
-                    f"UPDATE {spec.table} SET {', '.join(sets)} WHERE id = ? "
+                    f"UPDATE {spec.stored_in} SET {', '.join(sets)} WHERE {spec.key} = ? "
                     + "".join(f" AND {c} = ?" for c, _ in todo),
                     (*args, last, *checks),
                 )
@@ -132,7 +147,7 @@ def _table(store: Any, spec: Sealed, counts: Counts, batch: int, progress: Any, 
                 else:
                     raced += 1
         if progress is not None:
-            progress(spec.table, counts)
+            progress(spec.name, counts)
     return raced
 
 

@@ -38,9 +38,9 @@ from gateway.store.sql_submissions import REBUILDABLE, TABLES, Admitted, SQLSubm
 from gateway.store.sqlbase import chunks, lane_clause, marks, to_json
 
 _INSERT_MESSAGE = """
-INSERT INTO messages (scope, sha256, raw, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
+INSERT INTO messages (scope, sha256, size, source, name, channel_clinic, clinic_id, format, sender, control_id,
                       message_type, status, ack, findings, received_at, updated_at, processed_at, lane)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (scope, sha256) DO NOTHING
 RETURNING id
 """
@@ -166,17 +166,20 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
                         }
                     )
                 processed = now if m.status != Status.RECEIVED else None
-                raw = self.seal("messages.raw", m.raw, ref(m.scope, m.sha256))
                 cur.execute(
                     _INSERT_MESSAGE,
                     (
-                        m.scope, m.sha256, raw, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
+                        m.scope, m.sha256, len(m.raw), m.source, m.name, m.channel_clinic, m.clinic_id,
                         m.format, m.sender, m.control_id, m.message_type, str(m.status), m.ack,
                         to_json(findings), m.received_at, now, processed, lane,
                     ),
                 )  # fmt: skip
                 row = cur.fetchone()
                 if row is not None:
+                    cur.execute(
+                        "INSERT INTO message_raw (message_id, raw) VALUES (?, ?)",
+                        (int(row[0]), self.seal("messages.raw", m.raw, ref(m.scope, m.sha256))),
+                    )
                     out.append(Journaled(int(row[0]), False, m.ack, str(m.status), reused))
                     self._audit(cur, int(row[0]), actor, "received", {"source": m.source, "status": str(m.status)})
                     continue
@@ -194,22 +197,35 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
 
     # -- work queue ------------------------------------------------------
     def claim(self, worker: str, limit: int, lease: float, lane: str | None = None) -> list[ClaimedMessage]:
+        """The claiming statement updates only the small ``messages`` rows; the
+        raw bytes are read from ``message_raw`` in the same transaction."""
         now = time.time()
         where, args = lane_clause(lane)
         sql = (
             "UPDATE messages SET claimed_by = ?, lease_expires = ?, attempts = attempts + 1, updated_at = ? "
             f"WHERE id IN ({self.claim_subquery.format(lane=where)}) "
-            "RETURNING id, raw, source, name, channel_clinic, received_at, attempts, scope, sha256"
+            "RETURNING id, source, name, channel_clinic, received_at, attempts, scope, sha256"
         )
         with self.write() as cur:
             if self.claim_setup:
                 cur.execute(self.claim_setup)
             cur.execute(sql, (worker, now + lease, now, *args, now, limit))
-            rows = cur.fetchall()
-        return sorted(
-            (ClaimedMessage(r[0], self.open("messages.raw", r[1], ref(r[7], r[8])), *r[2:7]) for r in rows),
-            key=lambda c: c.id,
-        )
+            rows = sorted(cur.fetchall(), key=lambda r: r[0])
+            raws = self._raw_of(cur, [r[0] for r in rows])
+        return [ClaimedMessage(r[0], self._opened_raw(raws.pop(r[0], None), r[6], r[7]), *r[1:6]) for r in rows]
+
+    @staticmethod
+    def _raw_of(cur: Any, ids: list[int]) -> dict[int, Any]:
+        """The stored (sealed) raw bytes of the messages ``ids`` that still have them."""
+        out: dict[int, Any] = {}
+        for part in chunks(ids):
+            cur.execute(f"SELECT message_id, raw FROM message_raw WHERE message_id IN ({marks(len(part))})", part)
+            out.update((int(i), b) for i, b in cur.fetchall())
+        return out
+
+    def _opened_raw(self, stored: Any, scope: str, sha256: str) -> bytes:
+        """A message's raw bytes from their stored form (empty once pruned)."""
+        return b"" if stored is None else self.open("messages.raw", stored, ref(scope, sha256))
 
     def renew(self, worker: str, ids: Iterable[int], lease: float) -> int:
         ids = list(ids)
@@ -459,9 +475,13 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
 
     def raw(self, message_id: int) -> bytes | None:
         with self.read() as cur:
-            cur.execute("SELECT raw, scope, sha256 FROM messages WHERE id = ?", (message_id,))
+            cur.execute(
+                "SELECT r.raw, m.scope, m.sha256 FROM messages m LEFT JOIN message_raw r ON r.message_id = m.id "
+                "WHERE m.id = ?",
+                (message_id,),
+            )
             row = cur.fetchone()
-        return self.open("messages.raw", row[0], ref(row[1], row[2])) if row else None
+        return self._opened_raw(*row) if row else None
 
     def encounters(self, message_id: int) -> list[dict[str, Any]]:
         with self.read() as cur:
@@ -598,22 +618,19 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
             n = chunk if limit is None else min(chunk, limit - len(ids))
             with self.write() as cur:
                 cur.execute(
-                    "SELECT id, clinic_id, sha256, received_at, raw, scope FROM messages WHERE raw_pruned_at IS NULL "
-                    f"AND processed_at < ? AND status IN ({marks}) ORDER BY id LIMIT ?",
+                    "SELECT m.id, m.clinic_id, m.sha256, m.received_at, r.raw, m.scope FROM messages m "
+                    "LEFT JOIN message_raw r ON r.message_id = m.id WHERE m.raw_pruned_at IS NULL "
+                    f"AND m.processed_at < ? AND m.status IN ({marks}) ORDER BY m.id LIMIT ?",
                     (older_than, *statuses, n),
                 )
-                rows = [
-                    (int(i), c, h, float(r), self.open("messages.raw", b, ref(sc, h)))
-                    for i, c, h, r, b, sc in cur.fetchall()
-                ]
+                rows = [(int(i), c, h, float(r), self._opened_raw(b, sc, h)) for i, c, h, r, b, sc in cur.fetchall()]
                 if not rows:
                     break
                 if archive is not None:
                     archive(rows)
                 now = time.time()
-                cur.executemany(
-                    "UPDATE messages SET raw = ?, raw_pruned_at = ? WHERE id = ?", [(b"", now, r[0]) for r in rows]
-                )
+                cur.executemany("DELETE FROM message_raw WHERE message_id = ?", [(r[0],) for r in rows])
+                cur.executemany("UPDATE messages SET raw_pruned_at = ? WHERE id = ?", [(now, r[0]) for r in rows])
                 cur.executemany(
                     "INSERT INTO audit (message_id, at, actor, action, detail) VALUES (?, ?, ?, 'pruned-raw', ?)",
                     [(r[0], now, actor, to_json({"bytes": len(r[4]), "archived": archive is not None})) for r in rows],

@@ -334,7 +334,10 @@ def test_a_value_moved_to_another_row_does_not_open(tmp_path: Path, backend: str
             a, b = (j.message_id for j in store.journal(msgs))
             assert store.raw(a) == hl7_visit(1)
             with store.write() as cur:  # someone with write access swaps two patients' messages
-                cur.execute("UPDATE messages SET raw = (SELECT raw FROM messages WHERE id = ?) WHERE id = ?", (b, a))
+                cur.execute(
+                    "UPDATE message_raw SET raw = (SELECT raw FROM message_raw WHERE message_id = ?) WHERE message_id = ?",
+                    (b, a),
+                )
             with pytest.raises(StoreKeyError, match=r"table messages \(column raw\).*'k1' does not open"):
                 store.raw(a)
         finally:
@@ -345,7 +348,7 @@ def test_a_value_moved_to_another_row_does_not_open(tmp_path: Path, backend: str
 def _sealed_with(db_or_url: str | Path) -> dict[str | None, int]:
     """How many stored values carry each key id (None: plaintext), over every sealed column."""
     counts: dict[str | None, int] = {}
-    specs = [(s.table, c) for s in ROTATIONS for c in s.columns] + [("records", "key"), ("records", "value")]
+    specs = [(s.stored_in, c) for s in ROTATIONS for c in s.columns] + [("records", "key"), ("records", "value")]
     if isinstance(db_or_url, Path):
         with sqlite3.connect(f"file:{db_or_url}?mode=ro", uri=True) as conn:
             rows = [v for t, c in specs for (v,) in conn.execute(f"SELECT {c} FROM {t}")]
