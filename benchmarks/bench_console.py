@@ -39,7 +39,7 @@ def fill(store: SQLiteStore, n: int) -> None:
             findings = json.dumps([{"severity": "error", "rule": rule, "message": "m", "plugin": "p"}])
         else:
             status, findings = ("claimed" if roll < 0.1 else "delivered"), "[]"
-        rows.append((clinic, f"{i:064x}", b"x", 1, "mllp", clinic, status, findings, received, received, received))
+        rows.append((clinic, f"{i:064x}", 1, "mllp", clinic, status, findings, received, received, received))
         if len(rows) == 20000:
             _insert(store, rows)
             rows = []
@@ -50,8 +50,8 @@ def fill(store: SQLiteStore, n: int) -> None:
 def _insert(store: SQLiteStore, rows: list[tuple]) -> None:
     with store.write() as cur:
         cur.executemany(
-            "INSERT INTO messages (scope, sha256, raw, size, source, clinic_id, status, findings, received_at, "
-            "updated_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (scope, sha256, size, source, clinic_id, status, findings, received_at, "
+            "updated_at, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

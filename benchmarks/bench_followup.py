@@ -32,8 +32,8 @@ def fill(store: SQLiteStore, n: int) -> None:
     rnd = random.Random(11)
     now = time.time()
     with store.write() as cur:
-        cur.execute("INSERT INTO messages (scope, sha256, raw, size, source, clinic_id, status, findings, received_at, "
-                    "updated_at, processed_at) VALUES ('s', 'x', X'00', 1, 'bench', 'clinic00', 'processed', '[]', "
+        cur.execute("INSERT INTO messages (scope, sha256, size, source, clinic_id, status, findings, received_at, "
+                    "updated_at, processed_at) VALUES ('s', 'x', 1, 'bench', 'clinic00', 'processed', '[]', "
                     "?, ?, ?)", (now, now, now))  # fmt: skip
         mid = cur.lastrowid
         cur.execute("INSERT INTO encounters (message_id, idx, clinic_id, status, encounter, findings, created_at) "
