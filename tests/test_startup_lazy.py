@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gateway.app import Gateway
 from gateway.cli import cli
+from gateway.config import ConfigError
 from gateway.examples import FIXTURES
 from gateway.plugins import PluginError, PluginHost
 from tests import test_plugins
@@ -51,12 +53,44 @@ def test_help_imports_no_plugin_and_no_heavy_library(tmp_path: Path) -> None:
     assert "gateway_plugins.inbound.hl7v2" not in loaded and "gateway_plugins.transports.sftp" not in loaded
 
 
-def test_inspecting_hl7_imports_neither_fhir_nor_xml(tmp_path: Path) -> None:
+def test_inspecting_hl7_imports_neither_fhir_nor_xml_nor_outputs(tmp_path: Path) -> None:
     hl7 = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
     loaded, text = modules_after(tmp_path, "inspect", str(hl7))
     assert json.loads(text)[0]["encounters"], "the HL7 file was understood"
-    assert "gateway_plugins.inbound.hl7v2" in loaded and "gateway_plugins.inbound.fhir" in loaded  # sniffed
+    assert "gateway_plugins.inbound.hl7v2" in loaded
     assert "fhir.resources" not in loaded and "lxml" not in loaded
+    # inspect renders and sends nothing: no transport or source plugin (nor asyncio) is imported
+    outputs = (
+        "transports.folder",
+        "transports.sftp",
+        "transports.smtp",
+        "sources.folder",
+        "sources.mllp",
+        "sources.http",
+    )
+    assert [m for m in outputs if f"gateway_plugins.{m}" in loaded] == [] and "asyncio" not in loaded
+
+
+def test_outputs_are_checked_when_first_used_without_eager(example_config: Path) -> None:
+    """`gateway inspect` (eager=False) does not check destinations or sources;
+    the first use of one raises the problems `gateway check-config` reports."""
+    text = example_config.read_text().replace("    path: outbox/claims\n", "    pth: outbox/claims\n", 1)
+    example_config.write_text(text)
+    with pytest.raises(ConfigError) as eager:
+        Gateway.from_config(example_config)
+    gw = Gateway.from_config(example_config, eager=False)
+    assert "transports" not in gw.registries._tables, "no transport plugin read yet"
+    with pytest.raises(ConfigError) as used:
+        gw.transport("claims-out")
+    assert used.value.problems == eager.value.problems
+    assert any(
+        "destinations.claims-out.pth: unknown key 'pth' (did you mean 'path'?)" in p for p in used.value.problems
+    )
+    hl7 = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
+    inspected = CliRunner().invoke(cli, ["inspect", "--config", str(example_config), str(hl7)])
+    assert inspected.exit_code == 0, inspected.output
+    checked = CliRunner().invoke(cli, ["check-config", str(example_config)])
+    assert checked.exit_code == 2 and "unknown key 'pth'" in checked.output
 
 
 def test_fhir_resources_load_when_a_fhir_input_arrives(tmp_path: Path) -> None:

@@ -154,12 +154,13 @@ def fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     sys.exit(int(code))
 
 
-def load_gateway(config: Path) -> Gateway:
+def load_gateway(config: Path, *, eager: bool = True) -> Gateway:
     """The gateway of a config file; problems go to the error handler. Warns
-    about plugins that did not load."""
+    about plugins that did not load. ``eager=False``: outputs (destinations,
+    sources) are checked when first used (:class:`gateway.app.Gateway`)."""
     from gateway.app import Gateway
 
-    gw = Gateway.from_config(config)
+    gw = Gateway.from_config(config, eager=eager)
     for info in gw.host.failed:  # known so far: plugins load lazily
         click.echo(f"warning: plugin {info.name} not loaded: {info.error}", err=True)
     return gw
