@@ -189,3 +189,59 @@ def test_first_use_from_two_threads_loads_a_plugin_with_rules_once() -> None:
     assert "x12_responses" in host.catalogues
     # a second first use (the same module loaded again) is not its own duplicate either
     assert host._loaded(lazy, sys.modules[lazy.module]) is None
+
+
+def test_a_plugin_scan_is_kept_beside_its_pyc_and_read_again_while_the_file_is_unchanged(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up checks read each plugin's hooks from its source; that scan
+    is kept (like a .pyc, keyed by the file's modification time and size) so a
+    later start reads no source, and a changed file is read again."""
+    from gateway import plugins
+
+    make_dist(site, "kept-dist", {"kept": "kept_plugin"}, {"kept_plugin": """
+        from gateway import hookimpl
+
+        @hookimpl(trylast=True)
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    plugins._scan_file.cache_clear()
+    host = PluginHost()
+    assert "gateway_sniff" in next(i for i in host.infos if i.name == "kept").hooks
+    kept = plugins._scan_cache_path(str(site / "kept_plugin.py"))
+    assert kept is not None and Path(kept).is_file()
+
+    plugins._scan_file.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(plugins.ast, "parse", lambda *_a, **_k: pytest.fail("the source was parsed again"))
+        host = PluginHost()
+    impl = next(i for i in host.impls("gateway_sniff") if i.plugin_name == "kept")
+    assert impl.trylast and impl.argnames == ("raw", "meta") and "kept_plugin" not in sys.modules
+    assert plugins.plugins_mentioning("gateway_sniff").count("kept") == 1
+
+    # the file changes (a misspelt hook): read again, and the start-up check still fails
+    source = site / "kept_plugin.py"
+    source.write_text(source.read_text().replace("gateway_sniff", "gateway_snif"))
+    plugins._scan_file.cache_clear()
+    with pytest.raises(PluginError, match="gateway_snif"):
+        PluginHost()
+    assert "kept_plugin" not in sys.modules
+
+
+def test_no_scan_is_kept_when_python_writes_no_bytecode(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import plugins
+
+    make_dist(site, "unkept-dist", {"unkept": "unkept_plugin"}, {"unkept_plugin": """
+        from gateway import hookimpl
+
+        @hookimpl
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    plugins._scan_file.cache_clear()
+    assert "unkept" in PluginHost().lazy
+    kept = plugins._scan_cache_path(str(site / "unkept_plugin.py"))
+    assert kept is not None and not Path(kept).exists()

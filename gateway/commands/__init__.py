@@ -168,10 +168,10 @@ def load_gateway(config: Path, *, eager: bool = True) -> Gateway:
 
 def _plugin_commands() -> dict[str, CommandSpec]:
     """The ``gateway.commands`` entry points (read from metadata, nothing imported)."""
-    from importlib.metadata import entry_points
+    from gateway.plugins import group_entry_points
 
     out: dict[str, CommandSpec] = {}
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         if ep.name in BUILT_IN or ep.name in out:
             continue  # a built-in name wins; the same distribution twice on sys.path
         out[ep.name] = CommandSpec(ep.value, "", PLUGIN_SECTION)
