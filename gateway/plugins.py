@@ -6,7 +6,8 @@ reads the entry points and each plugin module's source (its ``@hookimpl``
 functions, their arguments and options, ``GATEWAY_API``, whether it declares
 ``RULES``) without importing it, registers a stand-in, and runs the start-up
 checks (two plugins of one name, misspelt hooks, wrappers, an excluded
-``GATEWAY_API`` range). The module is imported the first time one of its hooks
+``GATEWAY_API`` range). What it read is kept beside the module's ``.pyc`` for
+later starts while the file is unchanged. The module is imported the first time one of its hooks
 is called (its stand-ins are then replaced by the real functions), or when its
 rule catalogue is asked for. A plugin whose source cannot be read that way (an
 entry point naming an object, hooks made at run time) is imported at start.
@@ -22,6 +23,7 @@ plugin's rule catalogue (module attribute ``RULES``) is collected in
 from __future__ import annotations
 
 import ast
+import marshal
 import os
 import sys
 import threading
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
-from importlib.util import find_spec
+from importlib.util import cache_from_source, find_spec
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -133,7 +135,8 @@ def module_file(module: str) -> str | None:
 def scan_module(module: str) -> ModuleSource | None:
     """The hooks, ``GATEWAY_API`` and ``RULES`` of a plugin module from its
     source; None when that cannot be read reliably (the plugin is then
-    imported at start). Read once per process and file version."""
+    imported at start). Read once per process and file version, and kept
+    beside the module's ``.pyc`` (:func:`cached_scan`)."""
     path = module_file(module)
     if path is None:
         return None
@@ -144,8 +147,66 @@ def scan_module(module: str) -> ModuleSource | None:
     return _scan_file(path, st.st_mtime_ns, st.st_size)
 
 
+#: bump when what a scan reads changes: scans kept by an older gateway are then read again
+SCAN_FORMAT = 1
+_NOT_CACHED = object()
+
+
+def _scan_cache_path(path: str) -> str | None:
+    """Where the scan of ``path`` is kept: next to its ``.pyc`` (``__pycache__``,
+    or under ``sys.pycache_prefix``), as ``<module>.<python tag>.hooks``."""
+    try:
+        pyc = cache_from_source(path)
+    except (NotImplementedError, ValueError):
+        return None
+    return pyc[: -len(".pyc")] + ".hooks" if pyc.endswith(".pyc") else None
+
+
+def cached_scan(path: str, mtime_ns: int, size: int) -> ModuleSource | object | None:
+    """The kept scan of ``path`` when it was made of this version of the file
+    (modification time and size, as for a ``.pyc``); ``_NOT_CACHED`` otherwise."""
+    cache = _scan_cache_path(path)
+    try:
+        with open(cache or "", "rb") as fh:
+            key, hooks, api, has_rules = marshal.load(fh)
+        if key != (SCAN_FORMAT, mtime_ns, size):
+            return _NOT_CACHED
+        if hooks is None:
+            return None
+        return ModuleSource(tuple(HookSource(n, tuple(a), dict(o)) for n, a, o in hooks), api, bool(has_rules))
+    except (OSError, EOFError, ValueError, TypeError):
+        return _NOT_CACHED
+
+
+def _keep_scan(path: str, mtime_ns: int, size: int, source: ModuleSource | None) -> None:
+    """Keep a scan beside the ``.pyc`` (not when Python writes no bytecode, or cannot write there)."""
+    cache = _scan_cache_path(path)
+    if cache is None or sys.dont_write_bytecode:
+        return
+    hooks = None if source is None else tuple((h.name, h.args, tuple(h.opts.items())) for h in source.hooks)
+    api = None if source is None else source.api
+    data = ((SCAN_FORMAT, mtime_ns, size), hooks, api, source is not None and source.has_rules)
+    try:
+        blob = marshal.dumps(data)
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, cache)  # readers see the old scan or the new one, never half
+    except (OSError, ValueError):
+        pass
+
+
 @lru_cache(maxsize=256)
-def _scan_file(path: str, _mtime_ns: int, _size: int) -> ModuleSource | None:
+def _scan_file(path: str, mtime_ns: int, size: int) -> ModuleSource | None:
+    source = cached_scan(path, mtime_ns, size)
+    if source is _NOT_CACHED:
+        source = _read_source(path)
+        _keep_scan(path, mtime_ns, size, source)
+    return source  # type: ignore[return-value]
+
+
+def _read_source(path: str) -> ModuleSource | None:
     try:
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read())
@@ -270,24 +331,46 @@ class LazyPlugin:
 
 
 @lru_cache(maxsize=8)
-def _entry_points(group: str, _path: tuple[str, ...]) -> list[EntryPoint]:
-    """A group's entry points sorted by name, read once per ``sys.path``."""
-    return sorted(entry_points(group=group), key=lambda e: (e.name, e.value))
+def _all_entry_points(_path: tuple[str, ...]) -> Any:
+    """Every installed entry point, read once per ``sys.path`` (one pass over
+    the distributions for the plugin and command groups both)."""
+    return entry_points()
+
+
+def group_entry_points(group: str) -> list[EntryPoint]:
+    """A group's entry points sorted by name."""
+    return sorted(_all_entry_points(tuple(sys.path)).select(group=group), key=lambda e: (e.name, e.value))
+
+
+@lru_cache(maxsize=64)
+def _distribution(dist: Any) -> tuple[str | None, str | None]:
+    """Name and version of an entry point's distribution (its metadata is
+    parsed once, not once per plugin and attribute)."""
+    if dist is None:
+        return None, None
+    meta = dist.metadata
+    return meta["Name"], meta["Version"]
 
 
 def plugins_mentioning(hook: str, disable: Iterable[str] = ()) -> list[str]:
     """Entry-point plugins whose source names ``hook`` (or cannot be read):
-    a quick look, no import and no AST, e.g. for the deprecated
-    ``gateway_register_commands`` before ``gateway --help``."""
+    a quick look, no import and no AST (a kept scan of the module answers when
+    there is one), e.g. for the deprecated ``gateway_register_commands``
+    before ``gateway --help``."""
     off = set(disable) | disabled_from_env()
     out = []
-    for ep in _entry_points(ENTRY_POINT_GROUP, tuple(sys.path)):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         if ep.name in off:
             continue
         path = module_file(ep.module) if not ep.attr else None
         try:
-            with open(path or "", "rb") as fh:
-                found = hook.encode() in fh.read()
+            st = os.stat(path or "")
+            source = cached_scan(path or "", st.st_mtime_ns, st.st_size)
+            if isinstance(source, ModuleSource):
+                found = any(h.name == hook for h in source.hooks)
+            else:
+                with open(path or "", "rb") as fh:
+                    found = hook.encode() in fh.read()
         except OSError:
             found = True
         if found:
@@ -330,9 +413,8 @@ class PluginHost:
     # -- loading ---------------------------------------------------------
     def _load_entry_points(self) -> None:
         seen: dict[str, str] = {}
-        for ep in _entry_points(ENTRY_POINT_GROUP, tuple(sys.path)):
-            dist = ep.dist.name if ep.dist else None
-            version = ep.dist.version if ep.dist else None
+        for ep in group_entry_points(ENTRY_POINT_GROUP):
+            dist, version = _distribution(ep.dist)
             where = f"{ep.value} (distribution {dist})"
             if ep.name in seen and not seen[ep.name].startswith(f"{ep.value} "):
                 raise PluginError(

@@ -152,3 +152,30 @@ def test_shipped_index_is_what_the_build_script_makes(tmp_path: Path) -> None:
     release = load_release(SHIPPED)
     for code in ("E11", "E119", "J069", "S72001A", "Z00129", "M545", "M5450", "A00"):
         assert (release.status(code) is Status.BILLABLE) == cm.is_leaf(code)
+
+
+def test_first_lookups_search_the_text_and_agree_with_the_code_sets(tmp_path: Path) -> None:
+    """A release answers its first lookups from the file's text (start-up of
+    `gateway inspect`), then builds its code sets: the answers are the same."""
+    from gateway_plugins.coding.icd10cm.index import TEXT_LOOKUPS
+
+    sets = load_release(SHIPPED)
+    billable, header = sorted(sets.billable), sorted(sets.header)
+    # first and last lines of each part, prefixes and extensions of real codes, unknowns
+    probe = [billable[0], billable[-1], header[0], header[-1], "E11", "E119", "E1", "E1190", "J069", "Q990X"]
+    probe += [c[:-1] for c in billable[1000:1005]] + [c + "9" for c in header[500:505]] + ["A00", "Z99999999"]
+    assert len(probe) < TEXT_LOOKUPS
+    text = load_release(SHIPPED)
+    assert [text.status(c) for c in probe] == [sets.status(c) for c in probe]
+    assert text._sets is None, "answered from the text"
+    for code in billable[:TEXT_LOOKUPS]:
+        assert text.status(code) is Status.BILLABLE
+    assert text.status(header[7]) is Status.HEADER and text._sets is not None, "sets built after the first lookups"
+    fresh = load_release(SHIPPED)
+    assert fresh.status("") is Status.UNKNOWN and fresh.status("E11 9") is Status.UNKNOWN  # never a line search
+    # a file with other whitespace than one code a line is read into sets at once
+    meta = "# release: x\n# valid_from: 2026-01-01\n# valid_to: 2026-12-31\n"
+    (tmp_path / "icd10cm-x.txt").write_text(meta + "[billable]\nA000 A001\tA002\n[header]\nA00")
+    spaced = load_release(tmp_path / "icd10cm-x.txt")
+    assert spaced._sets is not None and spaced.status("A001") is Status.BILLABLE
+    assert spaced.status("A00") is Status.HEADER

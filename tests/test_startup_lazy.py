@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gateway.app import Gateway
 from gateway.cli import cli
+from gateway.config import ConfigError
 from gateway.examples import FIXTURES
 from gateway.plugins import PluginError, PluginHost
 from tests import test_plugins
@@ -51,12 +53,44 @@ def test_help_imports_no_plugin_and_no_heavy_library(tmp_path: Path) -> None:
     assert "gateway_plugins.inbound.hl7v2" not in loaded and "gateway_plugins.transports.sftp" not in loaded
 
 
-def test_inspecting_hl7_imports_neither_fhir_nor_xml(tmp_path: Path) -> None:
+def test_inspecting_hl7_imports_neither_fhir_nor_xml_nor_outputs(tmp_path: Path) -> None:
     hl7 = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
     loaded, text = modules_after(tmp_path, "inspect", str(hl7))
     assert json.loads(text)[0]["encounters"], "the HL7 file was understood"
-    assert "gateway_plugins.inbound.hl7v2" in loaded and "gateway_plugins.inbound.fhir" in loaded  # sniffed
+    assert "gateway_plugins.inbound.hl7v2" in loaded
     assert "fhir.resources" not in loaded and "lxml" not in loaded
+    # inspect renders and sends nothing: no transport or source plugin (nor asyncio) is imported
+    outputs = (
+        "transports.folder",
+        "transports.sftp",
+        "transports.smtp",
+        "sources.folder",
+        "sources.mllp",
+        "sources.http",
+    )
+    assert [m for m in outputs if f"gateway_plugins.{m}" in loaded] == [] and "asyncio" not in loaded
+
+
+def test_outputs_are_checked_when_first_used_without_eager(example_config: Path) -> None:
+    """`gateway inspect` (eager=False) does not check destinations or sources;
+    the first use of one raises the problems `gateway check-config` reports."""
+    text = example_config.read_text().replace("    path: outbox/claims\n", "    pth: outbox/claims\n", 1)
+    example_config.write_text(text)
+    with pytest.raises(ConfigError) as eager:
+        Gateway.from_config(example_config)
+    gw = Gateway.from_config(example_config, eager=False)
+    assert "transports" not in gw.registries._tables, "no transport plugin read yet"
+    with pytest.raises(ConfigError) as used:
+        gw.transport("claims-out")
+    assert used.value.problems == eager.value.problems
+    assert any(
+        "destinations.claims-out.pth: unknown key 'pth' (did you mean 'path'?)" in p for p in used.value.problems
+    )
+    hl7 = FIXTURES / "hl7v2" / "dft_p03_v25_cpt_modifiers.hl7"
+    inspected = CliRunner().invoke(cli, ["inspect", "--config", str(example_config), str(hl7)])
+    assert inspected.exit_code == 0, inspected.output
+    checked = CliRunner().invoke(cli, ["check-config", str(example_config)])
+    assert checked.exit_code == 2 and "unknown key 'pth'" in checked.output
 
 
 def test_fhir_resources_load_when_a_fhir_input_arrives(tmp_path: Path) -> None:
@@ -155,3 +189,59 @@ def test_first_use_from_two_threads_loads_a_plugin_with_rules_once() -> None:
     assert "x12_responses" in host.catalogues
     # a second first use (the same module loaded again) is not its own duplicate either
     assert host._loaded(lazy, sys.modules[lazy.module]) is None
+
+
+def test_a_plugin_scan_is_kept_beside_its_pyc_and_read_again_while_the_file_is_unchanged(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up checks read each plugin's hooks from its source; that scan
+    is kept (like a .pyc, keyed by the file's modification time and size) so a
+    later start reads no source, and a changed file is read again."""
+    from gateway import plugins
+
+    make_dist(site, "kept-dist", {"kept": "kept_plugin"}, {"kept_plugin": """
+        from gateway import hookimpl
+
+        @hookimpl(trylast=True)
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    plugins._scan_file.cache_clear()
+    host = PluginHost()
+    assert "gateway_sniff" in next(i for i in host.infos if i.name == "kept").hooks
+    kept = plugins._scan_cache_path(str(site / "kept_plugin.py"))
+    assert kept is not None and Path(kept).is_file()
+
+    plugins._scan_file.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(plugins.ast, "parse", lambda *_a, **_k: pytest.fail("the source was parsed again"))
+        host = PluginHost()
+    impl = next(i for i in host.impls("gateway_sniff") if i.plugin_name == "kept")
+    assert impl.trylast and impl.argnames == ("raw", "meta") and "kept_plugin" not in sys.modules
+    assert plugins.plugins_mentioning("gateway_sniff").count("kept") == 1
+
+    # the file changes (a misspelt hook): read again, and the start-up check still fails
+    source = site / "kept_plugin.py"
+    source.write_text(source.read_text().replace("gateway_sniff", "gateway_snif"))
+    plugins._scan_file.cache_clear()
+    with pytest.raises(PluginError, match="gateway_snif"):
+        PluginHost()
+    assert "kept_plugin" not in sys.modules
+
+
+def test_no_scan_is_kept_when_python_writes_no_bytecode(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import plugins
+
+    make_dist(site, "unkept-dist", {"unkept": "unkept_plugin"}, {"unkept_plugin": """
+        from gateway import hookimpl
+
+        @hookimpl
+        def gateway_sniff(raw, meta):
+            return None
+    """})  # fmt: skip
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    plugins._scan_file.cache_clear()
+    assert "unkept" in PluginHost().lazy
+    kept = plugins._scan_cache_path(str(site / "unkept_plugin.py"))
+    assert kept is not None and not Path(kept).exists()

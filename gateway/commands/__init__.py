@@ -154,12 +154,13 @@ def fail(message: str, code: Exit = Exit.CONFIG) -> NoReturn:
     sys.exit(int(code))
 
 
-def load_gateway(config: Path) -> Gateway:
+def load_gateway(config: Path, *, eager: bool = True) -> Gateway:
     """The gateway of a config file; problems go to the error handler. Warns
-    about plugins that did not load."""
+    about plugins that did not load. ``eager=False``: outputs (destinations,
+    sources) are checked when first used (:class:`gateway.app.Gateway`)."""
     from gateway.app import Gateway
 
-    gw = Gateway.from_config(config)
+    gw = Gateway.from_config(config, eager=eager)
     for info in gw.host.failed:  # known so far: plugins load lazily
         click.echo(f"warning: plugin {info.name} not loaded: {info.error}", err=True)
     return gw
@@ -167,10 +168,10 @@ def load_gateway(config: Path) -> Gateway:
 
 def _plugin_commands() -> dict[str, CommandSpec]:
     """The ``gateway.commands`` entry points (read from metadata, nothing imported)."""
-    from importlib.metadata import entry_points
+    from gateway.plugins import group_entry_points
 
     out: dict[str, CommandSpec] = {}
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
+    for ep in group_entry_points(ENTRY_POINT_GROUP):
         if ep.name in BUILT_IN or ep.name in out:
             continue  # a built-in name wins; the same distribution twice on sys.path
         out[ep.name] = CommandSpec(ep.value, "", PLUGIN_SECTION)
