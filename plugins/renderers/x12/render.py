@@ -373,8 +373,17 @@ def _block(value: tuple[str, ...] | Exception) -> tuple[str, ...]:
     return value
 
 
-def _place_claim(w: _Writer, index: int, claim: Claim, pay_to: Address | Exception | None) -> _Placed:
-    """A claim's :class:`_Placed` (``pay_to``: its clinic's pay-to address, or why it is not known)."""
+def _place_claim(
+    w: _Writer,
+    index: int,
+    claim: Claim,
+    pay_to: Address | Exception | None,
+    last: tuple[Provider, tuple[str, ...]] | None = None,
+) -> _Placed:
+    """A claim's :class:`_Placed` (``pay_to``: its clinic's pay-to address, or
+    why it is not known; ``last``: the billing provider of its clinic's
+    previous claim and that claim's 2000A/2010AA, reused when the provider
+    is the same: a clinic's claims mostly share one)."""
 
     def block(write: Callable[[], list[str]]) -> tuple[str, ...] | Exception:
         w.where = claim
@@ -383,9 +392,12 @@ def _place_claim(w: _Writer, index: int, claim: Claim, pay_to: Address | Excepti
         except Exception as exc:  # raised again where the interchange needs this block
             return exc
 
-    billing = (
-        pay_to if isinstance(pay_to, Exception) else block(lambda: _billing_block(w, claim.billing_provider, pay_to))
-    )
+    if isinstance(pay_to, Exception):
+        billing: tuple[str, ...] | Exception = pay_to
+    elif last is not None and last[0] == claim.billing_provider:
+        billing = last[1]
+    else:
+        billing = block(lambda: _billing_block(w, claim.billing_provider, pay_to))
     return _Placed(
         index, claim.id, claim.clinic_id, claim.coverage.relationship == SELF, billing,
         block(lambda: _subscriber_block(w, claim)), block(lambda: _patient_block(w, claim)),
@@ -562,13 +574,18 @@ def _place_all(items: Sequence[Claim], ctx: RenderContext, settings: X12Settings
     w = _Writer(settings.delimiters(), settings.uppercase)
     pay_to: dict[str, Address | Exception | None] = {}
     by_clinic: dict[str, list[_Placed]] = {}
+    billing: dict[str, tuple[Provider, tuple[str, ...]]] = {}  # by clinic: the last billing provider written
     for i, claim in enumerate(items):
-        if claim.clinic_id not in pay_to:
+        cid = claim.clinic_id
+        if cid not in pay_to:
             try:
-                pay_to[claim.clinic_id] = _clinic_settings(ctx, claim.clinic_id).pay_to_address
+                pay_to[cid] = _clinic_settings(ctx, cid).pay_to_address
             except Exception as exc:  # raised when that clinic's interchange is written
-                pay_to[claim.clinic_id] = exc
-        by_clinic.setdefault(claim.clinic_id, []).append(_place_claim(w, i, claim, pay_to[claim.clinic_id]))
+                pay_to[cid] = exc
+        placed = _place_claim(w, i, claim, pay_to[cid], billing.get(cid))
+        if isinstance(placed.billing, tuple):
+            billing[cid] = (claim.billing_provider, placed.billing)
+        by_clinic.setdefault(cid, []).append(placed)
     return by_clinic
 
 

@@ -59,84 +59,93 @@ US_ZIP_RE = re.compile(r"\d{5}(?:\d{4})?")
 US = frozenset({"US", "USA", ""})
 
 
-def _identifiers(claim: Claim) -> Iterator[tuple[str, str | None, int]]:
-    """(location, value, element maximum) of every identifier and code the renderer may write."""
-    yield "claim.id", claim.id, x12.CLAIM_ID
-    yield "claim.original_reference", claim.original_reference, x12.REFERENCE
-    yield "claim.place_of_service", claim.place_of_service, x12.CODE
-    yield "claim.frequency_code", claim.frequency_code, 1
+#: (owner, field, value, element maximum): the finding's location is
+#: ``owner.field``, written out only for a value that fails (most never do)
+_Item = tuple[str, str, str | None, int]
+
+
+def _identifiers(claim: Claim) -> Iterator[_Item]:
+    """Every identifier and code the renderer may write (see :data:`_Item`)."""
+    yield "claim", "id", claim.id, x12.CLAIM_ID
+    yield "claim", "original_reference", claim.original_reference, x12.REFERENCE
+    yield "claim", "place_of_service", claim.place_of_service, x12.CODE
+    yield "claim", "frequency_code", claim.frequency_code, 1
     for _role, where, p in claim_providers(claim):
-        yield f"{where}.npi", p.npi, x12.ID_CODE
-        yield f"{where}.taxonomy", p.taxonomy, x12.REFERENCE
-        yield f"{where}.tax_id", p.tax_id, x12.REFERENCE
+        yield where, "npi", p.npi, x12.ID_CODE
+        yield where, "taxonomy", p.taxonomy, x12.REFERENCE
+        yield where, "tax_id", p.tax_id, x12.REFERENCE
     for where, cov in coverages(claim):
-        yield f"{where}.payer.id", cov.payer.id, x12.ID_CODE
-        yield f"{where}.subscriber.member_id", cov.subscriber.member_id, x12.ID_CODE
-        yield f"{where}.subscriber.group_number", cov.subscriber.group_number, x12.REFERENCE
-        yield f"{where}.claim_filing_indicator", cov.claim_filing_indicator, x12.CODE
+        yield where, "payer.id", cov.payer.id, x12.ID_CODE
+        yield where, "subscriber.member_id", cov.subscriber.member_id, x12.ID_CODE
+        yield where, "subscriber.group_number", cov.subscriber.group_number, x12.REFERENCE
+        yield where, "claim_filing_indicator", cov.claim_filing_indicator, x12.CODE
     for j, dx in enumerate(claim.diagnoses, 1):
-        yield f"claim.diagnoses[{j}].code", diagnosis_code(dx.code), x12.DIAGNOSIS
+        yield f"claim.diagnoses[{j}]", "code", diagnosis_code(dx.code), x12.DIAGNOSIS
     for i, ln in enumerate(claim.service_lines, 1):
-        yield line_where(i, "procedure_code"), ln.procedure_code, x12.PROCEDURE
+        line = line_where(i)
+        yield line, "procedure_code", ln.procedure_code, x12.PROCEDURE
         for k, m in enumerate(ln.modifiers, 1):
-            yield line_where(i, f"modifiers[{k}]"), m, x12.CODE
-        yield line_where(i, "place_of_service"), ln.place_of_service, x12.CODE
-        yield line_where(i, "control_number"), ln.control_number, x12.REFERENCE
-        yield line_where(i, "prior_authorization"), ln.prior_authorization, x12.REFERENCE
-        yield line_where(i, "referral_number"), ln.referral_number, x12.REFERENCE
+            yield line, f"modifiers[{k}]", m, x12.CODE
+        yield line, "place_of_service", ln.place_of_service, x12.CODE
+        yield line, "control_number", ln.control_number, x12.REFERENCE
+        yield line, "prior_authorization", ln.prior_authorization, x12.REFERENCE
+        yield line, "referral_number", ln.referral_number, x12.REFERENCE
         if ln.ndc:
-            yield line_where(i, "ndc"), ndc_code(ln.ndc), x12.NDC
-            yield line_where(i, "ndc_unit"), ln.ndc_unit, x12.CODE
-    yield "claim.prior_authorization", claim.prior_authorization, x12.REFERENCE
-    yield "claim.referral_number", claim.referral_number, x12.REFERENCE
-    yield "claim.delay_reason", claim.delay_reason, x12.CODE
+            yield line, "ndc", ndc_code(ln.ndc), x12.NDC
+            yield line, "ndc_unit", ln.ndc_unit, x12.CODE
+    yield "claim", "prior_authorization", claim.prior_authorization, x12.REFERENCE
+    yield "claim", "referral_number", claim.referral_number, x12.REFERENCE
+    yield "claim", "delay_reason", claim.delay_reason, x12.CODE
     if claim.related_causes:
         for k, cause in enumerate(claim.related_causes[:2], 1):
-            yield f"claim.related_causes[{k}]", cause, x12.CODE
-        yield "claim.accident_state", claim.accident_state, x12.STATE
+            yield "claim", f"related_causes[{k}]", cause, x12.CODE
+        yield "claim", "accident_state", claim.accident_state, x12.STATE
     for k, ref in enumerate(claim.additions.references, 1):
-        yield f"claim.additions.references[{k}].value", ref.value, x12.REFERENCE
+        yield f"claim.additions.references[{k}]", "value", ref.value, x12.REFERENCE
 
 
-def _addresses(claim: Claim) -> Iterator[tuple[str, Address]]:
+def _addresses(claim: Claim) -> Iterator[tuple[str, str, Address]]:
+    """(owner, field, address): the address at ``owner.field``."""
     if claim.patient.address is not None:
-        yield "claim.patient.address", claim.patient.address
+        yield "claim.patient", "address", claim.patient.address
     for where, cov in coverages(claim):
-        for part, addr in (("subscriber", cov.subscriber.address), ("payer", cov.payer.address)):
-            if addr is not None:
-                yield f"{where}.{part}.address", addr
+        if cov.subscriber.address is not None:
+            yield where, "subscriber.address", cov.subscriber.address
+        if cov.payer.address is not None:
+            yield where, "payer.address", cov.payer.address
     for _role, where, p in claim_providers(claim):
         if p.address is not None:
-            yield f"{where}.address", p.address
+            yield where, "address", p.address
 
 
-def _texts(claim: Claim) -> Iterator[tuple[str, str | None, int, int]]:
-    """(location, value, element maximum, minimum when required else 0) of the free text an 837P carries."""
+def _texts(claim: Claim) -> Iterator[tuple[str, str, str | None, int, int]]:
+    """(owner, field, value, element maximum, minimum when required else 0)
+    of the free text an 837P carries (location ``owner.field``)."""
     names = [("claim.patient.name", claim.patient.name)]
     names += [(f"{where}.subscriber.name", cov.subscriber.name) for where, cov in coverages(claim)]
     for _role, where, p in claim_providers(claim):
         if p.organization_name or p.name is None:
-            yield f"{where}.organization_name", p.display(), x12.ORG_NAME, 1
+            yield where, "organization_name", p.display(), x12.ORG_NAME, 1
         else:
             names.append((f"{where}.name", p.name))
     for where, n in names:
-        yield f"{where}.family", n.family, x12.ORG_NAME, 1
-        yield f"{where}.given", n.given, x12.GIVEN_NAME, 0
-        yield f"{where}.middle", n.middle, x12.MIDDLE_NAME, 0
-        yield f"{where}.suffix", n.suffix, x12.NAME_SUFFIX, 0
+        yield where, "family", n.family, x12.ORG_NAME, 1
+        yield where, "given", n.given, x12.GIVEN_NAME, 0
+        yield where, "middle", n.middle, x12.MIDDLE_NAME, 0
+        yield where, "suffix", n.suffix, x12.NAME_SUFFIX, 0
     for where, cov in coverages(claim):
-        yield f"{where}.payer.name", cov.payer.name, x12.ORG_NAME, 1
-        yield f"{where}.subscriber.group_name", cov.subscriber.group_name, x12.GROUP_NAME, 0
-        yield f"{where}.plan_name", cov.plan_name, x12.GROUP_NAME, 0
+        yield where, "payer.name", cov.payer.name, x12.ORG_NAME, 1
+        yield where, "subscriber.group_name", cov.subscriber.group_name, x12.GROUP_NAME, 0
+        yield where, "plan_name", cov.plan_name, x12.GROUP_NAME, 0
     for where, addr in written_addresses(claim):
         for k, line in enumerate(addr.lines[:2], 1):
-            yield f"{where}.lines[{k}]", line, x12.ADDRESS_LINE, 0
-        yield f"{where}.city", addr.city, x12.CITY, 2
-    yield "claim.note", claim.note, x12.NOTE, 0
+            yield where, f"lines[{k}]", line, x12.ADDRESS_LINE, 0
+        yield where, "city", addr.city, x12.CITY, 2
+    yield "claim", "note", claim.note, x12.NOTE, 0
     for i, ln in enumerate(claim.service_lines, 1):
-        yield line_where(i, "note"), ln.note, x12.NOTE, 0
+        yield line_where(i), "note", ln.note, x12.NOTE, 0
     for k, note in enumerate(claim.additions.notes, 1):
-        yield f"claim.additions.notes[{k}].text", note.text, x12.NOTE, 1
+        yield f"claim.additions.notes[{k}]", "text", note.text, x12.NOTE, 1
 
 
 def _label(where: str) -> str:
@@ -153,18 +162,25 @@ def identifiers(claim: Claim, ctx: Context) -> Iterator[Finding]:
     for where, value in required:
         if not (value or "").strip():
             yield ID.finding(f"{_label(where)} is empty", where)
-    for where, value, limit in _identifiers(claim):
-        if value and (not x12.is_safe(value) or len(value) > limit):
+    items = [item for item in _identifiers(claim) if item[2]]
+    # one character check over every value (the common case: all safe, none too long)
+    if not x12.is_safe("".join([v for _, _, v, _ in items])) or any(len(v) > limit for _, _, v, limit in items):  # type: ignore[arg-type]
+        for owner, field, value, limit in items:
+            if not x12.is_safe(value) or len(value) > limit:  # type: ignore[arg-type]
+                reason = x12.unsafe_reason(value, limit)  # type: ignore[arg-type]
+                if reason:
+                    where = f"{owner}.{field}"
+                    yield ID.finding(f"{_label(where)} {reason}; it cannot be written to an 837P as it is", where)
+    for owner, field, addr in _addresses(claim):
+        zip_ = postal_code(addr.postal_code)
+        for part, value, limit in (("postal_code", zip_, x12.POSTAL_CODE), ("state", addr.state, x12.STATE),
+                                   ("country", addr.country, x12.COUNTRY)):  # fmt: skip
+            if not value or (x12.is_safe(value) and len(value) <= limit):
+                continue  # unsafe_reason would find nothing
             reason = x12.unsafe_reason(value, limit)
             if reason:
-                yield ID.finding(f"{_label(where)} {reason}; it cannot be written to an 837P as it is", where)
-    for where, addr in _addresses(claim):
-        zip_ = postal_code(addr.postal_code)
-        for field, value, limit in (("postal_code", zip_, x12.POSTAL_CODE), ("state", addr.state, x12.STATE),
-                                    ("country", addr.country, x12.COUNTRY)):  # fmt: skip
-            reason = x12.unsafe_reason(value, limit) if value else None
-            if reason:
-                yield ID.finding(f"{_label(where)}.{field} {reason}", f"{where}.{field}")
+                where = f"{owner}.{field}"
+                yield ID.finding(f"{_label(where)}.{part} {reason}", f"{where}.{part}")
 
 
 def _plain(value: str) -> bool:
@@ -175,11 +191,12 @@ def _plain(value: str) -> bool:
 
 @check
 def texts(claim: Claim, ctx: Context) -> Iterator[Finding]:
-    for where, value, limit, minimum in _texts(claim):
+    for owner, field, value, limit, minimum in _texts(claim):
         if not minimum and (not value or (x12.is_safe(value) and len(value) <= limit)):
             continue
         if value and minimum <= len(value) <= limit and x12.is_safe(value) and _plain(value):
             continue  # written as it is (the common case): nothing to clean, nothing cut
+        where = f"{owner}.{field}"
         cleaned = x12.clean_text(value, limit) if value else ""
         if len(cleaned) < minimum:
             if value and value.strip():
@@ -189,8 +206,8 @@ def texts(claim: Claim, ctx: Context) -> Iterator[Finding]:
             yield TEXT.finding(
                 f"{_label(where)} {problem}; the 837P needs at least {minimum} here", where, severity=Severity.ERROR
             )
-        elif x12.visible_change(value, limit):
-            if len(x12.clean_text(value, len(value) * 4)) > limit:  # NFKD may lengthen ("ß" → "SS")
+        elif x12.visible_change(value, limit):  # type: ignore[arg-type]
+            if len(x12.clean_text(value, len(value) * 4)) > limit:  # type: ignore[arg-type]  # NFKD may lengthen ("ß" → "SS")
                 how = f"it is longer than the {limit} characters the element holds and is cut"
             else:
                 how = "characters an 837P cannot carry (separators, letters with no Latin form) become spaces"
@@ -216,13 +233,18 @@ def street_lines(claim: Claim, ctx: Context) -> Iterator[Finding]:
 
 @check
 def us_addresses(claim: Claim, ctx: Context) -> Iterator[Finding]:
-    for where, addr in _addresses(claim):
+    for owner, field, addr in _addresses(claim):
         if addr.country.strip().upper() not in US:
             continue
         zip_, state = postal_code(addr.postal_code), (addr.state or "").strip()
-        if zip_ and x12.is_safe(zip_) and not US_ZIP_RE.fullmatch(zip_):
+        bad_zip = zip_ and x12.is_safe(zip_) and not US_ZIP_RE.fullmatch(zip_)
+        bad_state = state and x12.is_safe(state) and state.upper() not in USPS_STATES
+        if not (bad_zip or bad_state):
+            continue
+        where = f"{owner}.{field}"
+        if bad_zip:
             yield ZIP.finding(f"{_label(where)}: the ZIP code is not 5 or 9 digits", f"{where}.postal_code")
-        if state and x12.is_safe(state) and state.upper() not in USPS_STATES:
+        if bad_state:
             yield STATE.finding(
                 f"{_label(where)}: the state is not a USPS code (is a part of the address missing or shifted?)",
                 f"{where}.state",
