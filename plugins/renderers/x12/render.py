@@ -308,6 +308,13 @@ def _claim(w: _Writer, claim: Claim) -> None:
         _line(w, claim, i, ln, pos, claim_npi)
 
 
+def _claim_loop(w: _Writer, claim: Claim) -> list[str]:
+    """The segments :func:`_claim` writes for ``claim``."""
+    w.segs = []
+    _claim(w, claim)
+    return w.segs
+
+
 def _related_causes(w: _Writer, claim: Claim) -> str:
     """CLM11: up to two related-cause codes (CLM11-3 is not used) and the auto accident state."""
     if not claim.related_causes:
@@ -351,12 +358,14 @@ def _line(w: _Writer, claim: Claim, i: int, ln: ServiceLine, pos: str, claim_npi
 @dataclass(frozen=True, slots=True)
 class _Placed:
     """Where one claim goes in an interchange, worked out as it is read: its
-    CLM01, clinic and 2000A/2000B/2000C blocks. A block that could not be
-    written holds its error, raised where the interchange asks for that block
-    (the errors and the control numbers used are as if every claim were held
-    at once). Rendering reads each claim twice (here, then for its 2300 loop)
-    and holds one at a time: a renderer given a sequence that validates each
-    claim as it is read (the batcher's) never holds a batch's models."""
+    CLM01, clinic, 2000A/2000B/2000C blocks and its 2300 loop. A block that
+    could not be written holds its error, raised where the interchange asks
+    for that block (the errors and the control numbers used are as if every
+    claim were held at once). Rendering reads each claim once and holds one
+    at a time: a renderer given a sequence that validates each claim as it is
+    read (the batcher's) never holds a batch's models, and validates each
+    claim once. What is held is the claim's segments, which the interchange
+    text holds anyway."""
 
     index: int
     id: str
@@ -365,6 +374,8 @@ class _Placed:
     billing: tuple[str, ...] | Exception
     subscriber: tuple[str, ...] | Exception
     patient: tuple[str, ...] | Exception
+    #: the 2300 claim loop with its 2310, 2320 and 2400 loops
+    loop: tuple[str, ...] | Exception
 
 
 def _block(value: tuple[str, ...] | Exception) -> tuple[str, ...]:
@@ -401,6 +412,7 @@ def _place_claim(
     return _Placed(
         index, claim.id, claim.clinic_id, claim.coverage.relationship == SELF, billing,
         block(lambda: _subscriber_block(w, claim)), block(lambda: _patient_block(w, claim)),
+        block(lambda: _claim_loop(w, claim)),
     )  # fmt: skip
 
 
@@ -410,7 +422,6 @@ def _chunks(claims: list[_Placed], size: int = MAX_CLAIMS_PER_HL) -> list[list[_
 
 def _transaction(
     w: _Writer,
-    items: Sequence[Claim],
     claims: list[_Placed],
     billing: list[str],
     st: str,
@@ -418,7 +429,7 @@ def _transaction(
     created: datetime,
     bht: str,
 ) -> list[str]:
-    """One ST..SE for one billing provider's claims (read from ``items``)."""
+    """One ST..SE for one billing provider's claims."""
     e = w.e
     out = [f"ST{e}837{e}{st}{e}{VERSION}", f"BHT{e}0019{e}00{e}{bht}{e}{created:%Y%m%d}{e}{created:%H%M}{e}{header[0]}"]
     out += header[1:]
@@ -436,9 +447,8 @@ def _transaction(
             sub_hl = hl
             out += [f"HL{e}{sub_hl}{e}1{e}22{e}{0 if is_self else 1}", *block]
             if is_self:
-                w.segs = out
                 for claim in chunk:
-                    _claim(w, items[claim.index])
+                    out += _block(claim.loop)
                 continue
             patients: dict[tuple[str, ...], list[_Placed]] = {}
             for claim in chunk:
@@ -447,9 +457,8 @@ def _transaction(
                 for pchunk in _chunks(pclaims):
                     hl += 1
                     out += [f"HL{e}{hl}{e}{sub_hl}{e}23{e}0", *pblock]
-                    w.segs = out
                     for claim in pchunk:
-                        _claim(w, items[claim.index])
+                        out += _block(claim.loop)
     out.append(f"SE{e}{len(out) + 1}{e}{st}")
     return out
 
@@ -488,10 +497,8 @@ def _scope(isa: tuple[str, str, str, str]) -> str:
     return "x12:" + ":".join(isa)
 
 
-def render_interchange(
-    items: Sequence[Claim], claims: list[_Placed], ctx: RenderContext, settings: X12Settings, clinic_id: str
-) -> Document:
-    """One clinic's claims (``claims``, placed from ``items``) as one 837P interchange document."""
+def render_interchange(claims: list[_Placed], ctx: RenderContext, settings: X12Settings, clinic_id: str) -> Document:
+    """One clinic's claims (``claims``, placed) as one 837P interchange document."""
     config = ctx.config
     d = settings.delimiters()
     w = _Writer(d, settings.uppercase)
@@ -522,7 +529,7 @@ def render_interchange(
             st = f"{numbers.next(scope, 'ST02'):04d}"
             transactions += 1
             chunk = group[start : start + limit]
-            body += _transaction(w, items, chunk, list(billing), st, header, created, f"{isa13}{st}")
+            body += _transaction(w, chunk, list(billing), st, header, created, f"{isa13}{st}")
     body += [f"GE{e}{transactions}{e}{gs06}", f"IEA{e}1{e}{isa13:09d}"]
     isa = isa_segment(
         d,
@@ -560,10 +567,10 @@ class Claim837Renderer:
     settings_model = X12Settings
 
     def render(self, items: Sequence[Claim], ctx: RenderContext) -> list[Document]:  # type: ignore[override]
-        """``items`` is read one claim at a time, twice (see :class:`_Placed`)."""
+        """``items`` is read one claim at a time, once (see :class:`_Placed`)."""
         settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
         return [
-            render_interchange(items, batch, ctx, settings, cid)
+            render_interchange(batch, ctx, settings, cid)
             for cid, claims in sorted(_place_all(items, ctx, settings).items())
             for batch in unique_batches(claims, items)
         ]
