@@ -248,9 +248,9 @@ def build_statements(
     (no coverage: the full charge) and insured encounters with ``self_pay``
     lines (those lines due, the rest shown as insurance pending). Insured
     encounters without self-pay lines get statements once payers answer."""
-    if not encounter.service_lines or claim_blockers(encounter):
-        return []
     if encounter.coverages and not any(ln.self_pay for ln in encounter.service_lines):
+        return []  # (the common case, checked first: claim_blockers costs ~10 µs)
+    if not encounter.service_lines or claim_blockers(encounter):
         return []
     patient = encounter.patient
     guarantor = encounter.guarantor or Guarantor(
