@@ -41,7 +41,7 @@ from gateway.posting import (
     remit_entries,
     remit_status,
 )
-from gateway.responsibility import Adjudication, ClaimFacts, next_step
+from gateway.responsibility import Adjudication, ClaimFacts, Step, next_step
 from gateway.store.codec import ref
 from gateway.store.remits import (
     AckRow,
@@ -582,10 +582,17 @@ class SQLRemits(SQLBase, RemitStore):
         self, cur: Any, adjudicated: Sequence[Adjudication], source: str, actor: str, now: float
     ) -> None:
         """Bill whoever owes what the payers left (:func:`gateway.responsibility.next_step`):
-        the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patient`),
+        the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patients`),
         in the posting transaction; a reversal or a denial takes back what the
-        patient was billed for the claim (:meth:`_unbill_patient`)."""
+        patient was billed for the claim (:meth:`_unbill_patient`). The
+        patient's bills are written together (:meth:`_bill_patients`), each
+        claim's steps in order."""
+        patient: list[tuple[Adjudication, Step]] = []
+        billing: set[str] = set()
         for adj in adjudicated:
+            if adj.clm01 in billing:  # the claim's earlier step first
+                self._bill_patients(cur, patient, source, actor, now)
+                patient, billing = [], set()
             if adj.status in ("reversed", "denied"):  # the payer took its answer back or denied: no patient share
                 self._unbill_patient(cur, adj, source, actor, now)
                 continue
@@ -593,7 +600,9 @@ class SQLRemits(SQLBase, RemitStore):
             if step.kind in ("secondary", "crossover"):
                 self._bill_next_payer(cur, adj, step, source, actor, now)
             elif step.kind == "patient":
-                self._bill_patient(cur, adj, step, source, actor, now)
+                patient.append((adj, step))
+                billing.add(adj.clm01)
+        self._bill_patients(cur, patient, source, actor, now)
 
     @staticmethod
     def _place(sent: dict[tuple[str, int], _Sent], clp: PostedClaim) -> _Sent | None:
