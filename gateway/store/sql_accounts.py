@@ -125,16 +125,12 @@ class SQLAccounts(SQLBase, AccountStore):
         clm01s = sorted({adj.clm01 for adj, _ in items})
         assert len(clm01s) == len(items) and all(adj.clinic_id == clinic for adj, _ in items)
         rows: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        accounts: dict[str, str] = {}
         for part in chunks(clm01s):
             cur.execute(f"SELECT clm01, kind, amount FROM account_ledger WHERE clinic_id = ? "
                         f"AND clm01 IN ({marks(len(part))})", (clinic, *part))  # fmt: skip
             for clm01, kind, amount in cur.fetchall():
                 rows[clm01].append((kind, amount))
-            cur.execute(f"SELECT clm01, account FROM claims WHERE clinic_id = ? AND clm01 IN ({marks(len(part))}) "
-                        "AND account IS NOT NULL ORDER BY clm01, payer_seq, version", (clinic, *part))  # fmt: skip
-            for clm01, account in cur.fetchall():
-                accounts.setdefault(clm01, str(account))
+        accounts = self._claim_accounts(cur, clinic, {adj.clm01: adj.claim_row for adj, _ in items})
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
         balances: dict[int, Decimal] = {}
@@ -142,7 +138,7 @@ class SQLAccounts(SQLBase, AccountStore):
             clm01, copay, claim_rows = adj.clm01, adj.facts.patient_paid, rows.get(adj.clm01, [])
             if not claim_rows and step.amount == 0 and copay <= 0:  # nothing owed, nothing paid: posting closed it
                 continue
-            account = accounts.get(clm01) or self._claim_account(cur, clinic, clm01, adj.claim_row)
+            account = accounts[clm01]
             balance = self._responsibility(adj, claim_rows, account, step.amount, source, actor, now, new)
             if copay > 0 and adj.facts.encounter_id:  # what the visit's self-pay statement took is not the claim's
                 copay -= self._copay_on_statement(cur, clinic, self_pay_statement_id(clinic, adj.facts.encounter_id))
@@ -290,18 +286,23 @@ class SQLAccounts(SQLBase, AccountStore):
     def _claim_account(self, cur: Any, clinic: str, clm01: str, row: int) -> str:
         """The account a claim is owed on: its rows' ``account`` (stored with
         the claim); for a claim stored before accounts, its patient id."""
-        cur.execute(
-            "SELECT account FROM claims WHERE clinic_id = ? AND clm01 = ? AND account IS NOT NULL "
-            "ORDER BY payer_seq, version LIMIT 1",
-            (clinic, clm01),
-        )
-        found = cur.fetchone()
-        if found is not None:
-            return str(found[0])
-        cur.execute(f"SELECT claim, {ROW_KEY['claims']} FROM claims WHERE id = ?", (row,))
-        body, *key = cur.fetchone()
-        patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
-        return str(patient.get("id") or clm01)
+        return self._claim_accounts(cur, clinic, {clm01: row})[clm01]
+
+    def _claim_accounts(self, cur: Any, clinic: str, rows: dict[str, int]) -> dict[str, str]:
+        """:meth:`_claim_account` of claims CLM01 → submission row, a query per chunk."""
+        out: dict[str, str] = {}
+        for part in chunks(sorted(rows)):
+            cur.execute(f"SELECT clm01, account FROM claims WHERE clinic_id = ? AND clm01 IN ({marks(len(part))}) "
+                        "AND account IS NOT NULL ORDER BY clm01, payer_seq, version", (clinic, *part))  # fmt: skip
+            for clm01, account in cur.fetchall():
+                out.setdefault(clm01, str(account))
+        before = sorted({rows[c] for c in rows if c not in out})  # claims stored before accounts: their patient id
+        for part in chunks(before):
+            cur.execute(f"SELECT clm01, claim, {ROW_KEY['claims']} FROM claims WHERE id IN ({marks(len(part))})", part)
+            for clm01, body, *key in cur.fetchall():
+                patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
+                out[clm01] = str(patient.get("id") or clm01)
+        return out
 
     def _patient_balance(self, cur: Any, clinic: str, clm01: str) -> Decimal:
         """A claim's patient balance: Σ of its account ledger rows."""
