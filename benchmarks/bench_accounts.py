@@ -44,7 +44,7 @@ def _off(poster: Poster) -> Callable[[], object]:
     """Post with the patient side switched off (no account rows, claims left as posting closes them)."""
 
     def run() -> object:
-        with mock.patch.object(SQLAccounts, "_bill_patient", lambda *a: None), \
+        with mock.patch.object(SQLAccounts, "_bill_patients", lambda *a: None), \
              mock.patch.object(SQLAccounts, "_unbill_patient", lambda *a: None):  # fmt: skip
             return poster.post()
 

@@ -1137,12 +1137,18 @@ class Remit835(_Model):
     #: a large remit is not held: ``claims`` stays empty and this re-reads them from the file's bytes
     _claim_stream: Callable[[], Iterator[RemitClaim]] | None = PrivateAttr(default=None)
     _claim_count: int = PrivateAttr(default=0)
+    #: the reader's lighter walk of the same claims for posting (``gateway.posting.PostedClaim``s)
+    _posting_stream: Callable[[], Iterator[Any]] | None = PrivateAttr(default=None)
 
-    def stream_claims(self, stream: Callable[[], Iterator[RemitClaim]], count: int) -> None:
+    def stream_claims(
+        self, stream: Callable[[], Iterator[RemitClaim]], count: int, posting: Callable[[], Iterator[Any]] | None = None
+    ) -> None:
         """Hand the claims over as a re-iterable stream (``stream()`` reads
-        them again from the file, one at a time) instead of a list."""
+        them again from the file, one at a time) instead of a list; with
+        ``posting``, a walk of the same claims made for posting them
+        (:meth:`iter_posting`)."""
         self.claims = []
-        self._claim_stream, self._claim_count = stream, count
+        self._claim_stream, self._claim_count, self._posting_stream = stream, count, posting
 
     @property
     def streamed(self) -> bool:
@@ -1157,6 +1163,10 @@ class Remit835(_Model):
     def iter_claims(self) -> Iterator[RemitClaim]:
         """The claims in file order, held or streamed (each call starts over)."""
         return self._claim_stream() if self._claim_stream is not None else iter(self.claims)
+
+    def iter_posting(self) -> Iterator[Any] | None:
+        """A streamed remit's claims as ``gateway.posting.PostedClaim``s, when the reader offers that walk."""
+        return self._posting_stream() if self._posting_stream is not None else None
 
 
 class RemitEnd(_Model):

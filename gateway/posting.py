@@ -11,6 +11,12 @@ response message. What is decided here:
   (:func:`remit_entries`);
 * the content hash a response document is deduplicated by
   (:func:`document_hash`).
+
+A CLP is posted as a :class:`PostedClaim`: the few values posting uses and
+the claim's JSON (what its :class:`~gateway.model.RemitClaim` model dumps),
+from which the content hash is taken and the model made when one is needed
+(billing the next payer). A large remit's claims are read for posting by
+the reader's fast walk (no model per claim); a small one's are its models'.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835, RemitClaim, ResponseDocument
 from gateway.responsibility import ClaimFacts
@@ -103,7 +109,64 @@ def ack277_reasons(doc: ClaimAck277) -> list[dict[str, Any]]:
 
 
 # -- remits -------------------------------------------------------------------------
-def remit_status(clp: RemitClaim) -> str:
+class PostedAdjustment(NamedTuple):
+    """One CAS triple as posting uses it."""
+
+    group: str
+    reason: str
+    amount: Decimal
+
+
+@dataclass(slots=True)
+class PostedLine:
+    """One SVC as posting uses it: what it paid, our REF*6R, its CAS."""
+
+    paid: Decimal
+    control_number: str | None
+    adjustments: list[PostedAdjustment]
+
+
+@dataclass(slots=True)
+class PostedClaim:
+    """One CLP as posting uses it (see the module doc). ``json`` is the
+    claim's ``RemitClaim.model_dump_json(exclude_none=True)``, byte for byte."""
+
+    claim_id: str
+    status: str
+    charge: Decimal
+    paid: Decimal
+    patient_responsibility: Decimal | None
+    payer_claim_id: str | None
+    crossover_payer: str | None
+    segment: int
+    adjustments: list[PostedAdjustment]
+    lines: list[PostedLine]
+    json: bytes
+    _model: RemitClaim | None = None
+
+    @classmethod
+    def of(cls, clp: RemitClaim) -> PostedClaim:
+        """A claim already read as a model."""
+        return cls(
+            clp.claim_id, clp.status, clp.charge, clp.paid, clp.patient_responsibility, clp.payer_claim_id,
+            clp.crossover_payer, clp.segment, [PostedAdjustment(a.group, a.reason, a.amount) for a in clp.adjustments],
+            [PostedLine(ln.paid, ln.control_number, [PostedAdjustment(a.group, a.reason, a.amount)
+                                                     for a in ln.adjustments]) for ln in clp.lines],
+            clp.model_dump_json(exclude_none=True).encode(), clp,
+        )  # fmt: skip
+
+    def all_adjustments(self) -> list[PostedAdjustment]:
+        """Claim-level and line-level CAS together."""
+        return self.adjustments + [a for ln in self.lines for a in ln.adjustments]
+
+    def model(self) -> RemitClaim:
+        """The claim as the typed reader reads it (made from ``json`` once)."""
+        if self._model is None:
+            self._model = RemitClaim.model_validate_json(self.json)
+        return self._model
+
+
+def remit_status(clp: RemitClaim | PostedClaim) -> str:
     """The claim status a CLP means: ``reversed`` (CLP02 = 22), ``denied``
     (CLP02 = 4, or nothing paid and nothing left to the patient), ``paid``
     (paid with contractual adjustments only), else ``partially_paid``."""
@@ -133,7 +196,7 @@ def line_numbers(clm01: str, controls: list[str | None]) -> dict[str, int]:
 _SUFFIX = re.compile(r"-(\d+)$")
 
 
-def remit_line_numbers(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[int | None]:
+def remit_line_numbers(clp: RemitClaim | PostedClaim, lx_of: dict[str, int], line_count: int) -> list[int | None]:
     """The LX of our line each SVC of ``clp`` pays: by its REF*6R (``lx_of``,
     :func:`line_numbers`, or a ``-<n>`` suffix), else by its place in the
     CLP; None when it matches none of our ``line_count`` lines."""
@@ -148,7 +211,7 @@ def remit_line_numbers(clp: RemitClaim, lx_of: dict[str, int], line_count: int) 
     return out
 
 
-def remit_entries(clp: RemitClaim, lx_of: dict[str, int], line_count: int) -> list[Entry]:
+def remit_entries(clp: RemitClaim | PostedClaim, lx_of: dict[str, int], line_count: int) -> list[Entry]:
     """What one CLP posts: per SVC line (LX by REF*6R, else by its place in
     the CLP) the payment SVC03 and each CAS; claim-level CAS with no line;
     and a claim-level payment for CLP04 − Σ SVC03 when they differ. Denied
@@ -220,6 +283,13 @@ def document_hash(doc: ResponseDocument | Remit835) -> str:
     return hashlib.sha256(_POSITION.sub(b"", data)).hexdigest()
 
 
+def posted_claims(doc: Remit835) -> Iterator[PostedClaim]:
+    """A remit's claims for posting, in file order: a streamed remit's from
+    the reader's walk for posting when it offers one, else made of the models."""
+    fast = doc.iter_posting()
+    return fast if fast is not None else (PostedClaim.of(c) for c in doc.iter_claims())
+
+
 class RemitDigest:
     """:func:`document_hash` of a streamed remit, taken while its claims are
     read once (for posting): the same bytes hashed claim by claim."""
@@ -231,10 +301,11 @@ class RemitDigest:
         self._sha = hashlib.sha256(_POSITION.sub(b"", head + b'"claims":['))
         self._done = False
 
-    def claims(self) -> Iterator[RemitClaim]:
-        """The remit's claims in file order, each hashed as it passes."""
-        for i, clp in enumerate(self.doc.iter_claims()):
-            self._sha.update(_POSITION.sub(b"", (b"," if i else b"") + clp.model_dump_json(exclude_none=True).encode()))
+    def claims(self) -> Iterator[PostedClaim]:
+        """The remit's claims in file order (:func:`posted_claims`), each hashed as it passes."""
+        sub, update = _POSITION.sub, self._sha.update
+        for i, clp in enumerate(posted_claims(self.doc)):
+            update(sub(b"", b"," + clp.json if i else clp.json))
             yield clp
         self._done = True
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from gateway.model import RemitClaim
+if TYPE_CHECKING:
+    from gateway.posting import PostedClaim
 
 ZERO = Decimal("0.00")
 #: CLP02: processed as primary/secondary/tertiary and forwarded to the next payer
@@ -55,7 +56,7 @@ class Adjudication:
     payer_seq: int
     claim_row: int
     remit_id: int
-    clp: RemitClaim
+    clp: PostedClaim
     status: str
     balance: Decimal
     patient_responsibility: Decimal

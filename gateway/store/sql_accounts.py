@@ -2,7 +2,7 @@
 what patients owe once payers have answered, what they paid, credits and
 write-offs.
 
-:meth:`SQLAccounts._bill_patient` is called by
+:meth:`SQLAccounts._bill_patients` is called by
 :meth:`gateway.store.sql_remits.SQLRemits._after_adjudication` inside the
 posting transaction when the last payer of a claim has answered (the claim's
 lock is held); :meth:`SQLAccounts._charge_statements` by
@@ -107,36 +107,54 @@ class SQLAccounts(SQLBase, AccountStore):
     _lock_clause: str
 
     # -- writing inside other transactions -----------------------------------------------
-    def _bill_patient(self, cur: Any, adj: Adjudication, step: Step, source: str, actor: str, now: float) -> None:
-        """Charge the guarantor account ``step.amount`` (the last payer's
-        patient responsibility) for ``adj``'s claim — the difference to what
-        it was charged before, when a correction changed it — and apply the
-        visit copay (AMT*F5) once per claim: up to the claim's patient
-        balance, the rest a credit on the account. The submission is
-        ``patient_due`` while a patient balance is left, else ``closed``."""
-        clinic, clm01 = adj.clinic_id, adj.clm01
-        copay = adj.facts.patient_paid
-        rows = self._claim_rows(cur, clinic, clm01)
-        if not rows and step.amount == 0 and copay <= 0:  # nothing owed, nothing paid: posting closed it
+    def _bill_patients(
+        self, cur: Any, items: Sequence[tuple[Adjudication, Step]], source: str, actor: str, now: float
+    ) -> None:
+        """For each (adjudication, step) — claims of one clinic, each once —
+        charge the guarantor account ``step.amount`` (the last payer's
+        patient responsibility) for the adjudication's claim — the
+        difference to what it was charged before, when a correction changed
+        it — and apply the visit copay (AMT*F5) once per claim: up to the
+        claim's patient balance, the rest a credit on the account. The
+        submission is ``patient_due`` while a patient balance is left, else
+        ``closed``. The claims' account rows and accounts are read in one
+        query per chunk, their new rows written in one statement."""
+        if not items:
             return
-        account = self._claim_account(cur, clinic, clm01, adj.claim_row)
+        clinic = items[0][0].clinic_id
+        clm01s = sorted({adj.clm01 for adj, _ in items})
+        assert len(clm01s) == len(items) and all(adj.clinic_id == clinic for adj, _ in items)
+        rows: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for part in chunks(clm01s):
+            cur.execute(f"SELECT clm01, kind, amount FROM account_ledger WHERE clinic_id = ? "
+                        f"AND clm01 IN ({marks(len(part))})", (clinic, *part))  # fmt: skip
+            for clm01, kind, amount in cur.fetchall():
+                rows[clm01].append((kind, amount))
+        accounts = self._claim_accounts(cur, clinic, {adj.clm01: adj.claim_row for adj, _ in items})
         on = day_of(now)
         new: list[tuple[Any, ...]] = []
-        balance = self._responsibility(adj, rows, account, step.amount, source, actor, now, new)
-        if copay > 0 and adj.facts.encounter_id:  # what the visit's self-pay statement took of it is not the claim's
-            copay -= self._copay_on_statement(cur, clinic, self_pay_statement_id(clinic, adj.facts.encounter_id))
-        if copay > 0:
-            cur.execute(
-                "SELECT 1 FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
-                "AND reference = ?",
-                (clinic, VISIT, clm01),
-            )
-            if cur.fetchone() is None:
-                parts = self._apply(clinic, account, clm01, None, copay, balance, on, actor, now, reference=clm01,
-                                    method=VISIT, source=VISIT, new=new)  # fmt: skip
-                balance -= parts
+        balances: dict[int, Decimal] = {}
+        for adj, step in items:
+            clm01, copay, claim_rows = adj.clm01, adj.facts.patient_paid, rows.get(adj.clm01, [])
+            if not claim_rows and step.amount == 0 and copay <= 0:  # nothing owed, nothing paid: posting closed it
+                continue
+            account = accounts[clm01]
+            balance = self._responsibility(adj, claim_rows, account, step.amount, source, actor, now, new)
+            if copay > 0 and adj.facts.encounter_id:  # what the visit's self-pay statement took is not the claim's
+                copay -= self._copay_on_statement(cur, clinic, self_pay_statement_id(clinic, adj.facts.encounter_id))
+            if copay > 0:
+                cur.execute(
+                    "SELECT 1 FROM account_ledger WHERE clinic_id = ? AND kind = 'payment' AND source = ? "
+                    "AND reference = ?",
+                    (clinic, VISIT, clm01),
+                )
+                if cur.fetchone() is None:
+                    parts = self._apply(clinic, account, clm01, None, copay, balance, on, actor, now, reference=clm01,
+                                        method=VISIT, source=VISIT, new=new)  # fmt: skip
+                    balance -= parts
+            balances[adj.claim_row] = balance
         self._insert_rows(cur, new)
-        self._settle_claim(cur, adj.claim_row, balance, source, actor, now)
+        self._settle_claims(cur, balances, source, actor, now)
 
     @staticmethod
     def _copay_on_statement(cur: Any, clinic: str, statement_id: str) -> Decimal:
@@ -268,18 +286,23 @@ class SQLAccounts(SQLBase, AccountStore):
     def _claim_account(self, cur: Any, clinic: str, clm01: str, row: int) -> str:
         """The account a claim is owed on: its rows' ``account`` (stored with
         the claim); for a claim stored before accounts, its patient id."""
-        cur.execute(
-            "SELECT account FROM claims WHERE clinic_id = ? AND clm01 = ? AND account IS NOT NULL "
-            "ORDER BY payer_seq, version LIMIT 1",
-            (clinic, clm01),
-        )
-        found = cur.fetchone()
-        if found is not None:
-            return str(found[0])
-        cur.execute(f"SELECT claim, {ROW_KEY['claims']} FROM claims WHERE id = ?", (row,))
-        body, *key = cur.fetchone()
-        patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
-        return str(patient.get("id") or clm01)
+        return self._claim_accounts(cur, clinic, {clm01: row})[clm01]
+
+    def _claim_accounts(self, cur: Any, clinic: str, rows: dict[str, int]) -> dict[str, str]:
+        """:meth:`_claim_account` of claims CLM01 → submission row, a query per chunk."""
+        out: dict[str, str] = {}
+        for part in chunks(sorted(rows)):
+            cur.execute(f"SELECT clm01, account FROM claims WHERE clinic_id = ? AND clm01 IN ({marks(len(part))}) "
+                        "AND account IS NOT NULL ORDER BY clm01, payer_seq, version", (clinic, *part))  # fmt: skip
+            for clm01, account in cur.fetchall():
+                out.setdefault(clm01, str(account))
+        before = sorted({rows[c] for c in rows if c not in out})  # claims stored before accounts: their patient id
+        for part in chunks(before):
+            cur.execute(f"SELECT clm01, claim, {ROW_KEY['claims']} FROM claims WHERE id IN ({marks(len(part))})", part)
+            for clm01, body, *key in cur.fetchall():
+                patient = json.loads(self.open("claims.claim", body, ref(*key))).get("patient") or {}
+                out[clm01] = str(patient.get("id") or clm01)
+        return out
 
     def _patient_balance(self, cur: Any, clinic: str, clm01: str) -> Decimal:
         """A claim's patient balance: Σ of its account ledger rows."""
@@ -309,14 +332,25 @@ class SQLAccounts(SQLBase, AccountStore):
     def _settle_claim(self, cur: Any, row: int, balance: Decimal, source: str, actor: str, now: float) -> bool:
         """Submission ``row`` is ``patient_due`` while the patient balance is
         above zero, else ``closed`` (an event when it moves). Whether it closed now."""
-        cur.execute(f"SELECT status FROM claims WHERE id = ?{self._lock_clause}", (row,))
-        current = cur.fetchone()[0]
-        want = "patient_due" if balance > 0 else "closed"
-        if current == want:
-            return False
-        cur.execute("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?", (want, now, row))
-        self._events(cur, "claims", [(row, want, want, source, actor, {"patient_balance": _money(balance)})], now)
-        return want == "closed"
+        return row in self._settle_claims(cur, {row: balance}, source, actor, now)
+
+    def _settle_claims(
+        self, cur: Any, balances: dict[int, Decimal], source: str, actor: str, now: float
+    ) -> set[int]:  # fmt: skip
+        """:meth:`_settle_claim` for each submission row → patient balance; the rows closed now."""
+        current: dict[int, str] = {}
+        for part in chunks(sorted(balances)):
+            cur.execute(f"SELECT id, status FROM claims WHERE id IN ({marks(len(part))}){self._lock_clause}", part)
+            current.update((int(i), st) for i, st in cur.fetchall())
+        moves = []
+        for row, balance in balances.items():
+            want = "patient_due" if balance > 0 else "closed"
+            if current[row] != want:
+                moves.append((row, want, balance))
+        cur.executemany("UPDATE claims SET status = ?, updated_at = ? WHERE id = ?", [(w, now, r) for r, w, _ in moves])
+        self._events(cur, "claims", [(r, w, w, source, actor, {"patient_balance": _money(b)}) for r, w, b in moves],
+                     now)  # fmt: skip
+        return {r for r, w, _ in moves if w == "closed"}
 
     def _close_paid(self, cur: Any, clinic: str, balances: dict[str, Decimal], source: str, actor: str,
                     now: float) -> list[tuple[str, str]]:  # fmt: skip

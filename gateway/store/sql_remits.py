@@ -20,13 +20,14 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835, RemitClaim
+from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835
 from gateway.posting import (
     ADJUSTING,
     CLP_PLACE,
     POSTABLE,
     ZERO,
     Entry,
+    PostedClaim,
     RemitDigest,
     ResponseItem,
     ack277_reasons,
@@ -36,10 +37,11 @@ from gateway.posting import (
     document_hash,
     line_numbers,
     may_move,
+    posted_claims,
     remit_entries,
     remit_status,
 )
-from gateway.responsibility import Adjudication, ClaimFacts, next_step
+from gateway.responsibility import Adjudication, ClaimFacts, Step, next_step
 from gateway.store.codec import ref
 from gateway.store.remits import (
     AckRow,
@@ -107,7 +109,7 @@ _LOCK_BUCKETS = 256
 _CLP_BATCH = 1000
 
 
-def _batches(clps: Iterator[RemitClaim]) -> Iterator[list[RemitClaim]]:
+def _batches(clps: Iterator[PostedClaim]) -> Iterator[list[PostedClaim]]:
     """``clps`` in lists of at most :data:`_CLP_BATCH`."""
     while part := list(islice(clps, _CLP_BATCH)):
         yield part
@@ -400,7 +402,7 @@ class SQLRemits(SQLBase, RemitStore):
                     f"unmatched remit {rid}, nothing posted")  # fmt: skip
             o.findings.append(_finding("warning", "GW-REMIT-UNMATCHED", note, where))
             seq = 0
-            for part in _batches(doc.iter_claims()):
+            for part in _batches(posted_claims(doc)):
                 self._remit_claims(cur, rid, None, [(c, None, "unmatched") for c in part], seq)
                 seq += len(part)
             cur.execute("UPDATE remits SET unmatched = ? WHERE id = ?", (doc.claim_count, rid))
@@ -425,7 +427,7 @@ class SQLRemits(SQLBase, RemitStore):
             self._lock_keys(cur, sorted({_claim_lock(clinic, c.claim_id) for c in doc.claims}))
         seq = unmatched = 0
         settle: set[int] = set()
-        for part in _batches(doc.iter_claims()):
+        for part in _batches(posted_claims(doc)):
             unmatched += self._post_clps(cur, o, part, rid, seq, clinic, source, actor, trace, now, settle)
             seq += len(part)
         self._plb(cur, rid, doc)
@@ -487,7 +489,7 @@ class SQLRemits(SQLBase, RemitStore):
         return "posted"
 
     def _post_clps(
-        self, cur: Any, o: Any, clps: list[RemitClaim], rid: int, seq: int, clinic: str, source: str, actor: str,
+        self, cur: Any, o: Any, clps: list[PostedClaim], rid: int, seq: int, clinic: str, source: str, actor: str,
         trace: str | None, now: float, settle: set[int],
     ) -> int:  # fmt: skip
         """Post a batch of a remit's CLPs (the ledger so far read per batch,
@@ -498,7 +500,7 @@ class SQLRemits(SQLBase, RemitStore):
         states = self._states(cur, clinic, sent)
         bodies = self._bodies(cur, [s.row for s in sent.values()])
         entries: list[tuple[Any, ...]] = []
-        remit_rows: list[tuple[RemitClaim, _Sent | None, str]] = []
+        remit_rows: list[tuple[PostedClaim, _Sent | None, str]] = []
         events: list[Event] = []
         status_of: dict[int, str] = {}
         icns: dict[int, str] = {}
@@ -580,10 +582,17 @@ class SQLRemits(SQLBase, RemitStore):
         self, cur: Any, adjudicated: Sequence[Adjudication], source: str, actor: str, now: float
     ) -> None:
         """Bill whoever owes what the payers left (:func:`gateway.responsibility.next_step`):
-        the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patient`),
+        the next payer (:meth:`_bill_next_payer`) or the patient (:meth:`_bill_patients`),
         in the posting transaction; a reversal or a denial takes back what the
-        patient was billed for the claim (:meth:`_unbill_patient`)."""
+        patient was billed for the claim (:meth:`_unbill_patient`). The
+        patient's bills are written together (:meth:`_bill_patients`), each
+        claim's steps in order."""
+        patient: list[tuple[Adjudication, Step]] = []
+        billing: set[str] = set()
         for adj in adjudicated:
+            if adj.clm01 in billing:  # the claim's earlier step first
+                self._bill_patients(cur, patient, source, actor, now)
+                patient, billing = [], set()
             if adj.status in ("reversed", "denied"):  # the payer took its answer back or denied: no patient share
                 self._unbill_patient(cur, adj, source, actor, now)
                 continue
@@ -591,10 +600,12 @@ class SQLRemits(SQLBase, RemitStore):
             if step.kind in ("secondary", "crossover"):
                 self._bill_next_payer(cur, adj, step, source, actor, now)
             elif step.kind == "patient":
-                self._bill_patient(cur, adj, step, source, actor, now)
+                patient.append((adj, step))
+                billing.add(adj.clm01)
+        self._bill_patients(cur, patient, source, actor, now)
 
     @staticmethod
-    def _place(sent: dict[tuple[str, int], _Sent], clp: RemitClaim) -> _Sent | None:
+    def _place(sent: dict[tuple[str, int], _Sent], clp: PostedClaim) -> _Sent | None:
         """The submission a CLP pays: the payer place CLP02 names, else (a
         reversal, a denial) the place whose ICN on record is CLP07 (a claim
         with a secondary out has two), else the first place the claim has."""
@@ -664,7 +675,7 @@ class SQLRemits(SQLBase, RemitStore):
         return int(cur.fetchone()[0])
 
     def _remit_claims(
-        self, cur: Any, rid: int, clinic: str | None, rows: list[tuple[RemitClaim, _Sent | None, str]], seq: int = 0
+        self, cur: Any, rid: int, clinic: str | None, rows: list[tuple[PostedClaim, _Sent | None, str]], seq: int = 0
     ) -> None:
         cur.executemany(
             "INSERT INTO remit_claims (remit_id, seq, clinic_id, clm01, claim_row, outcome, status_code, charge, "
@@ -890,7 +901,7 @@ class SQLRemits(SQLBase, RemitStore):
         return out
 
 
-def _adjustments(c: RemitClaim) -> list[dict[str, Any]]:
+def _adjustments(c: PostedClaim) -> list[dict[str, Any]]:
     out = [{"group": a.group, "reason": a.reason, "amount": _money(a.amount), "line": None} for a in c.adjustments]
     for i, ln in enumerate(c.lines, 1):
         out += [{"group": a.group, "reason": a.reason, "amount": _money(a.amount), "line": i} for a in ln.adjustments]

@@ -77,7 +77,7 @@ class SQLSecondary(SQLBase):
         body, encounter_row, message_id, account, lane, paid_on, *key = cur.fetchone()
         earlier = Claim.model_validate_json(self.open("claims.claim", body, ref(*key)))
         adjudicated = date.fromisoformat(paid_on) if paid_on else date.fromtimestamp(now)
-        claim, problems = next_payer_claim(earlier, adj.clp, adjudicated)
+        claim, problems = next_payer_claim(earlier, adj.clp.model(), adjudicated)
         crossover = step.kind == "crossover"
         if claim is None or (problems and not crossover):
             detail = {**base, "problems": problems}

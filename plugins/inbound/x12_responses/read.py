@@ -39,6 +39,7 @@ from gateway.x12 import Segment, SegmentStream, X12SyntaxError
 from .ack277 import Ack277Reader
 from .acks import Ack999Reader, read_ta1
 from .remit import RemitReader
+from .remit_walk import posting_claims
 from .values import Notes, count_said, d8, seg_name, whole
 
 #: what :func:`stream_responses` yields
@@ -307,7 +308,8 @@ def read_responses(data: bytes | str, stream_over: int | None = None) -> Respons
     ``stream_over`` claims (default :data:`STREAM_OVER`) is checked whole in
     this pass but its claims are not kept (nor made into models past the
     first ``stream_over``): they stream from ``data`` again when the
-    document is posted, so memory stays flat in the file size."""
+    document is posted (by :func:`.remit_walk.posting_claims`: no model per
+    claim), so memory stays flat in the file size."""
     with _collector_paused():
         return _collect(data, STREAM_OVER if stream_over is None else stream_over)
 
@@ -341,7 +343,8 @@ def _collect(data: bytes | str, stream_over: int) -> ResponseBatch:
                 remit.provider_adjustments = item.provider_adjustments
                 remit.findings = item.findings
                 if item.claims > stream_over:  # its first claims were kept only until now
-                    remit.stream_claims(partial(remit_claims, data, remits - 1), item.claims)
+                    remit.stream_claims(partial(remit_claims, data, remits - 1), item.claims,
+                                        partial(posting_claims, data, remits - 1, remit_claims))  # fmt: skip
                 remit = None
         elif isinstance(item, Remit835):
             remit = item

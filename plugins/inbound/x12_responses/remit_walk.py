@@ -1,0 +1,299 @@
+"""Reading a large 835's claims again for posting, fast.
+
+The checking pass (:func:`~.read.read_responses`) has read the remit whole
+with :class:`~.remit.RemitReader`: its findings are known. Posting reads the
+claims a second time; :func:`posting_claims` does it without the checks and
+without a pydantic model per claim: a walk over the segments that makes each
+CLP a :class:`~gateway.posting.PostedClaim` — the values posting uses and
+the claim's JSON written directly, byte for byte what
+``RemitClaim.model_dump_json(exclude_none=True)`` writes (the content hash
+is taken from it, and the model made from it when one is needed).
+
+The walk knows the usual claim segments only, and only their clean form
+(every amount and date readable, known qualifiers): at anything else — a
+segment or value the typed reader would make a finding of, MIA/MOA, a CAS
+it does not read the usual way — it hands over to the typed reader
+(:func:`~.read.remit_claims`) for the rest of the remit, skipping the claims
+already walked. Either way the claims are the same
+(tests/test_remit_walk.py compares them value by value, JSON byte by byte).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import islice
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  (json's own, ensure_ascii=False)
+
+from gateway.posting import PostedAdjustment, PostedClaim, PostedLine
+from gateway.x12 import SegmentStream, X12SyntaxError
+
+from .codes import ADJUSTMENT_GROUPS, CLAIM_STATUS, PROCEDURE_QUALIFIERS
+from .remit import _CLAIM_NAMES, IGNORED
+from .values import d8, is_amount, is_number
+
+_PAD = [""] * 24
+ZERO = Decimal("0")
+_ENVELOPE = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA", "TA1"})
+
+
+class _Unusual(Exception):
+    """Something the walk does not read: the typed reader takes over."""
+
+
+def _day(text: str) -> str | None:
+    """A DTM date as the reader takes it (the first of a range), ISO; None when absent."""
+    day = d8(text.split("-", 1)[0])
+    if day is None:
+        if text:
+            raise _Unusual
+        return None
+    return day.isoformat()
+
+
+def _amount(text: str) -> Decimal:
+    if not is_amount(text):
+        raise _Unusual
+    return Decimal(text)
+
+
+def _quantity(text: str) -> str | None:
+    if not text:
+        return None
+    if not is_number(text):
+        raise _Unusual
+    return str(Decimal(text))
+
+
+def _opt(key: str, value: str | None) -> str:
+    """``,"key":"value"`` (a string field), or nothing for None (``exclude_none``)."""
+    return "" if value is None else f',"{key}":{encode_basestring(value)}'
+
+
+def _strings(values: list[str]) -> str:
+    return "[" + ",".join(map(encode_basestring, values)) + "]"
+
+
+class _Line:
+    __slots__ = ("adj", "adj_json", "allowed", "control", "end", "head", "paid", "remarks", "segment", "start")
+
+    def __init__(self) -> None:
+        self.adj: list[PostedAdjustment] = []
+        self.adj_json: list[str] = []
+        self.remarks: list[str] = []
+        self.control: str | None = None
+        self.start = self.end = self.allowed = None
+        self.paid = ZERO
+        self.head = ""
+        self.segment = 0
+
+    def json(self) -> str:
+        """The line's JSON (RemitLine's field order), from where the reader's dicts set each."""
+        return (
+            self.head + _opt("service_date", self.start) + _opt("service_end", self.end)
+            + _opt("control_number", self.control) + (f',"allowed":"{self.allowed}"' if self.allowed else "")
+            + ',"adjustments":[' + ",".join(self.adj_json) + '],"remarks":' + _strings(self.remarks)
+            + f',"segment":{self.segment}}}'
+        )  # fmt: skip
+
+
+def _svc(elements: list[str], index: int, sep: str) -> _Line:
+    """A service line from its SVC."""
+    e = elements + _PAD
+    proc = e[1].split(sep) if e[1] else []
+    if not proc or proc[0] not in PROCEDURE_QUALIFIERS or len(proc) < 2 or not proc[1]:
+        raise _Unusual
+    charge, paid = _amount(e[2]), _amount(e[3])
+    ln = _Line()
+    ln.segment, ln.paid = index, paid
+    head = (f'{{"qualifier":{encode_basestring(proc[0])},"procedure":{encode_basestring(proc[1])},"modifiers":'
+            f'{_strings([m for m in proc[2:6] if m])},"charge":"{charge}","paid":"{paid}"')  # fmt: skip
+    if len(elements) > 4:  # SVC04 revenue code, SVC05 units, SVC06 the procedure billed, SVC07 its units
+        head += _opt("revenue_code", e[4] or None)
+        units = _quantity(e[5])
+        head += f',"units":"{units}"' if units is not None else ""
+        original = e[6].split(sep) if e[6] else []
+        if original:
+            if original[0] not in PROCEDURE_QUALIFIERS:
+                raise _Unusual
+            head += f',"original_qualifier":{encode_basestring(original[0])}'
+            head += _opt("original_procedure", original[1] if len(original) > 1 and original[1] else None)
+            head += ',"original_modifiers":' + _strings([m for m in original[2:6] if m])
+        else:
+            head += ',"original_modifiers":[]'
+        original_units = _quantity(e[7])
+        head += f',"original_units":"{original_units}"' if original_units is not None else ""
+    else:
+        head += ',"original_modifiers":[]'
+    ln.head = head
+    return ln
+
+
+def _cas(e: list[str], index: int, adj: list[PostedAdjustment], adj_json: list[str]) -> None:
+    """A CAS's triples (group, reason, amount, quantity) onto the claim's or line's lists."""
+    group, size = e[1] if len(e) > 1 else "", len(e)
+    if group not in ADJUSTMENT_GROUPS or size > 20:
+        raise _Unusual
+    found = False
+    head = f'{{"group":{encode_basestring(group)},"reason":'
+    for pos in range(2, size, 3):
+        reason = e[pos]
+        if not reason:
+            if any(e[pos + 1 : pos + 3]):
+                raise _Unusual
+            continue
+        found = True
+        amount = _amount(e[pos + 1] if pos + 1 < size else "")
+        quantity = _quantity(e[pos + 2]) if pos + 2 < size else None
+        adj.append(PostedAdjustment(group, reason, amount))
+        count = f',"quantity":"{quantity}"' if quantity is not None else ""
+        adj_json.append(f'{head}{encode_basestring(reason)},"amount":"{amount}"{count},"segment":{index}}}')
+    if not found:
+        raise _Unusual
+
+
+def posting_claims(data: bytes | str, index: int, full: object) -> Iterator[PostedClaim]:
+    """The claims of the ``index``-th 835 transaction set of ``data`` for
+    posting (see the module doc); ``full`` is ``remit_claims`` (the typed
+    reader, ``full(data, index)``) for what the walk does not read."""
+    done = 0
+    try:
+        for clp in _walk(data, index):
+            yield clp
+            done += 1
+    except _Unusual:
+        yield from (PostedClaim.of(c) for c in islice(full(data, index), done, None))  # type: ignore[operator]
+
+
+def _walk(data: bytes | str, index: int) -> Iterator[PostedClaim]:
+    try:
+        stream = SegmentStream(data)
+    except X12SyntaxError:
+        raise _Unusual from None
+    segments = iter(stream)
+    seen = -1
+    for seg in segments:
+        e = seg.elements
+        if e[0] == "ST" and len(e) > 1 and e[1] == "835":
+            seen += 1
+            if seen == index:
+                break
+    else:
+        return
+    sep = stream.delimiters.component
+    claim: dict | None = None
+    line: _Line | None = None
+    lines: list[_Line] = []
+    footer = False
+    for seg in segments:
+        e = seg.elements
+        sid = e[0]
+        if sid in _ENVELOPE:
+            break
+        if footer:  # past the PLB only PLBs (the reader makes findings of anything else)
+            if sid != "PLB":
+                raise _Unusual
+            continue
+        if sid == "CLP" or sid == "LX" or sid == "PLB":
+            if claim is not None:
+                yield _claim(claim, lines)
+                claim, line, lines = None, None, []
+            if sid == "PLB":
+                footer = True
+            elif sid == "CLP":
+                e = e + _PAD
+                status = e[2]
+                claim = {
+                    "e": e, "segment": seg.index, "status": status, "charge": _amount(e[3]), "paid": _amount(e[4]),
+                    "pr": _amount(e[5]) if e[5] else None, "adj": [], "adj_json": [], "member": None,
+                    "patient": None, "npi": None, "received": None, "start": None, "end": None, "tt": None,
+                    "tt_name": None, "remarks": [], "status_text": CLAIM_STATUS.get(status)
+                    or f"status {status[:3] or '(empty)'} (not in the gateway's list)",
+                }  # fmt: skip
+            continue
+        if claim is None:  # the header (its segments hold no claim's values)
+            if sid in ("CAS", "SVC", "NM1", "LQ", "MIA", "MOA"):
+                raise _Unusual
+            continue
+        if sid == "CAS":
+            adj, adj_json = (line.adj, line.adj_json) if line is not None else (claim["adj"], claim["adj_json"])
+            _cas(e, seg.index, adj, adj_json)
+        elif sid == "MOA" or sid == "MIA":
+            p = e + _PAD
+            claim["remarks"] += [p[i] for i in ((3, 4, 5, 6, 7) if sid == "MOA" else (5, 20, 21, 22, 23)) if p[i]]
+        elif sid == "SVC":
+            line = _svc(e, seg.index, sep)
+            lines.append(line)
+        elif sid == "DTM":
+            p = e + _PAD
+            q = p[1]
+            if line is not None:
+                if q in ("472", "150", "151"):
+                    day = _day(p[2])
+                    if day is None:
+                        raise _Unusual
+                    if q != "151":
+                        line.start = day
+                    if q != "150":
+                        line.end = day
+            elif q in ("050", "232", "233"):
+                claim[{"050": "received", "232": "start", "233": "end"}[q]] = _day(p[2])
+        elif sid == "REF":
+            if line is not None and len(e) > 1 and e[1] == "6R":
+                line.control = e[2] or None if len(e) > 2 else None
+        elif sid == "AMT":
+            if line is not None and len(e) > 2 and e[1] == "B6":
+                line.allowed = str(_amount(e[2]))
+        elif sid == "NM1":
+            if line is not None:
+                raise _Unusual
+            p = e + _PAD
+            q = p[1]
+            if q == "QC":
+                if p[3]:
+                    name = _opt("given", p[4] or None) + _opt("middle", p[5] or None) + _opt("suffix", p[7] or None)
+                    claim["patient"] = f'{{"family":{encode_basestring(p[3])}{name}}}'
+                claim["member"] = p[9] or None
+                claim["member_set"] = True
+            elif q == "IL":
+                if not claim.get("member_set"):
+                    claim["member"] = p[9] or None
+                    claim["member_set"] = True
+            elif q == "82" and p[8] == "XX":
+                claim["npi"] = p[9] or None
+            elif q == "TT":
+                claim["tt"], claim["tt_name"] = p[9] or None, p[3] or None
+            elif q not in _CLAIM_NAMES:
+                raise _Unusual
+        elif sid == "LQ":
+            if line is None or len(e) < 2 or e[1] not in ("HE", "RX"):
+                raise _Unusual
+            if e[1] == "HE" and len(e) > 2 and e[2]:
+                line.remarks.append(e[2])
+        elif sid not in IGNORED:
+            raise _Unusual  # MIA/MOA, or a segment the reader warns about
+    if claim is not None:
+        yield _claim(claim, lines)
+
+
+def _claim(c: dict, lines: list[_Line]) -> PostedClaim:
+    """The walked claim: its posting values and its JSON (RemitClaim's field order)."""
+    e = c["e"]
+    pr = c["pr"]
+    text = (
+        f'{{"claim_id":{encode_basestring(e[1])},"status":{encode_basestring(c["status"])},'
+        f'"status_text":{encode_basestring(c["status_text"])},"charge":"{c["charge"]}","paid":"{c["paid"]}"'
+        + (f',"patient_responsibility":"{pr}"' if pr is not None else "")
+        + _opt("filing_indicator", e[6] or None) + _opt("payer_claim_id", e[7] or None)
+        + _opt("facility_type", e[8] or None) + _opt("frequency", e[9] or None)
+        + (f',"patient":{c["patient"]}' if c["patient"] is not None else "")
+        + _opt("member_id", c["member"]) + _opt("rendering_npi", c["npi"])
+        + _opt("received_date", c["received"]) + _opt("service_date", c["start"]) + _opt("service_end", c["end"])
+        + ',"adjustments":[' + ",".join(c["adj_json"]) + '],"remarks":' + _strings(c["remarks"]) + ',"lines":['
+        + ",".join(ln.json() for ln in lines) + "]"
+        + _opt("crossover_payer", c["tt"]) + _opt("crossover_name", c["tt_name"]) + f',"segment":{c["segment"]}}}'
+    )  # fmt: skip
+    return PostedClaim(
+        e[1], c["status"], c["charge"], c["paid"], pr, e[7] or None, c["tt"], c["segment"], c["adj"],
+        [PostedLine(ln.paid, ln.control, ln.adj) for ln in lines], text.encode(),
+    )  # fmt: skip
