@@ -438,19 +438,22 @@ def load_config(path: Path) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    lines: dict[Path_, int] = {}
+    texts: dict[Path_, str] = {}
+    loader = SAFE_LOADER(text)  # parsed once: the nodes give lines, then the data is built from them
     try:
-        node = yaml.compose(text, Loader=SAFE_LOADER)
-        data = yaml.load(text, Loader=SAFE_LOADER)
+        node = loader.get_single_node()
+        if node is not None:
+            line_marks(node, (), lines, texts)  # before construction, which may rewrite merge keys
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError([f"{path.name}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([f"{path.name}: expected a mapping at the top level"])
-    lines: dict[Path_, int] = {}
-    texts: dict[Path_, str] = {}
-    if node is not None:
-        line_marks(node, (), lines, texts)
     problems: list[str] = []
     partial: set[int] = set()
     try:
