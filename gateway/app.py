@@ -10,7 +10,6 @@ these steps and raised together in one :class:`ConfigError`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +133,8 @@ class Registries:
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     known = sorted(known)
+    import difflib  # only for a problem (start-up)
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {kind} '{name}'{hint}; loaded: {', '.join(known) or 'none'}"

@@ -11,14 +11,15 @@ mapping files before it raises them all. Secrets are references
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import annotated_types
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -108,9 +109,10 @@ NPI = Annotated[str, AfterValidator(_check_npi)]
 
 
 class Strict(BaseModel):
-    """Config sections refuse unknown keys: a typo is an error, not a default."""
+    """Config sections refuse unknown keys: a typo is an error, not a default.
+    Built on first validation (a valid config is read by :func:`plain_model`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class BillingProviderConfig(Strict):
@@ -140,7 +142,7 @@ class PluginsConfig(Strict):
 class Extensible(BaseModel):
     """A section whose extra keys a plugin-registered model validates."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class SourceConfig(Extensible):
@@ -397,6 +399,8 @@ def validation_problems(
             msg = _quote_hint(str(loc[-1]), err["input"], (texts or {}).get(loc))
         elif err["type"] == "extra_forbidden":
             key = str(loc[-1])
+            import difflib  # only for a problem (start-up)
+
             close = difflib.get_close_matches(key, _known_keys(model, tuple(err["loc"])), n=1)
             msg = f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
         elif err["type"] == "missing":
@@ -434,29 +438,136 @@ def load_config(path: Path) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    lines: dict[Path_, int] = {}
+    texts: dict[Path_, str] = {}
+    loader = SAFE_LOADER(text)  # parsed once: the nodes give lines, then the data is built from them
     try:
-        node = yaml.compose(text, Loader=SAFE_LOADER)
-        data = yaml.load(text, Loader=SAFE_LOADER)
+        node = loader.get_single_node()
+        if node is not None:
+            line_marks(node, (), lines, texts)  # before construction, which may rewrite merge keys
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError([f"{path.name}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([f"{path.name}: expected a mapping at the top level"])
-    lines: dict[Path_, int] = {}
-    texts: dict[Path_, str] = {}
-    if node is not None:
-        line_marks(node, (), lines, texts)
     problems: list[str] = []
     partial: set[int] = set()
     try:
-        config = GatewayConfig.model_validate(data)
+        config = plain_model(GatewayConfig, data) or GatewayConfig.model_validate(data)
     except ValidationError as exc:
         problems += validation_problems(exc, GatewayConfig, path, lines, texts=texts)
         config, partial = _partial_config(data)
     loaded = LoadedConfig(config=config, path=path.resolve(), lines=lines, texts=texts, partial_clinics=partial)
     loaded.problems = problems + _cross_checks(loaded, data)
     return loaded
+
+
+_NO = object()  # plain_model's "not exactly so": pydantic decides
+
+
+def plain_model(model: type[BaseModel], raw: object) -> Any:
+    """``model`` made from ``raw`` without building pydantic's validator (a
+    start-up cost of ~15 ms), when every value is exactly of its field's type
+    (an ``int`` for ``int``, no coercion) and meets the field's constraints
+    and validators; the instance is what ``model.model_validate(raw)`` gives,
+    fields set included. None when anything is otherwise or unknown here:
+    pydantic then validates, and reports the problems."""
+    made = _plain_model(model, raw)
+    return None if made is _NO else made
+
+
+def _plain_model(model: type[BaseModel], raw: object) -> Any:
+    extra = model.model_config.get("extra")
+    if type(raw) is not dict or extra not in ("forbid", "allow") or any(type(k) is not str for k in raw):
+        return _NO
+    fields = model.model_fields
+    unknown = {k: v for k, v in raw.items() if k not in fields}
+    if unknown and extra == "forbid":
+        return _NO
+    values: dict[str, Any] = {}
+    for name, info in fields.items():
+        if info.alias or info.validation_alias:
+            return _NO
+        if name in raw:
+            value = _plain_value(info.annotation, info.metadata, raw[name])
+        elif info.is_required():
+            return _NO
+        elif info.default_factory is None:
+            value = info.default
+        elif isinstance(info.default_factory, type) and issubclass(info.default_factory, BaseModel):
+            value = _plain_model(info.default_factory, {})
+        elif info.default_factory in (list, dict):
+            value = info.default_factory()
+        else:
+            return _NO
+        if value is _NO:
+            return _NO
+        values[name] = value
+    return model.model_construct(set(raw), **values, **unknown)  # extra keys count as set, as in pydantic
+
+
+def _plain_value(tp: Any, metadata: Iterable[object], value: object) -> Any:
+    """``value`` as a field of type ``tp`` with ``metadata`` holds it, or _NO."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return _plain_value(args[0], [*metadata, *args[1:]], value)
+    if origin in (Union, UnionType):
+        if type(None) in args and value is None and not metadata:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _plain_value(rest[0], metadata, value) if len(rest) == 1 and value is not None else _NO
+    if tp is Any and not metadata:
+        return value
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and not metadata:
+        return _plain_model(tp, value)
+    if origin is list and type(value) is list:
+        items = [_plain_value(args[0], (), v) for v in value]
+        out: Any = _NO if any(v is _NO for v in items) else items
+    elif origin is dict and type(value) is dict and args[0] is str:
+        if any(type(k) is not str for k in value):
+            return _NO
+        pairs = {k: _plain_value(args[1], (), v) for k, v in value.items()}
+        out = _NO if any(v is _NO for v in pairs.values()) else pairs
+    elif tp is str and type(value) is str:
+        out = value
+    elif tp is bool and type(value) is bool:
+        out = value
+    elif tp is int and type(value) is int:
+        out = value
+    elif tp is float and type(value) in (int, float):
+        out = float(value)  # type: ignore[arg-type]
+    else:
+        return _NO
+    for meta in metadata:
+        if out is _NO:
+            return _NO
+        out = _plain_constraint(meta, out)
+    return out
+
+
+def _plain_constraint(meta: object, value: Any) -> Any:
+    """``value`` once ``meta`` (a bound, a length, a pattern, an after-validator) passed it, or _NO."""
+    try:
+        if isinstance(meta, AfterValidator):
+            return meta.func(value)  # type: ignore[call-arg]
+        if isinstance(meta, annotated_types.Gt):
+            return value if value > meta.gt else _NO
+        if isinstance(meta, annotated_types.Ge):
+            return value if value >= meta.ge else _NO
+        if isinstance(meta, annotated_types.MinLen):
+            return value if len(value) >= meta.min_length else _NO
+        pattern = getattr(meta, "pattern", None)
+        if type(meta).__name__ == "_PydanticGeneralMetadata" and vars(meta).keys() == {"pattern"}:
+            # the same answer as pydantic's regex engine for ASCII text on one line
+            ok = type(value) is str and value.isascii() and "\n" not in value and re.search(pattern, value)
+            return value if ok else _NO
+    except (ValueError, AssertionError, TypeError):
+        return _NO
+    return _NO
 
 
 def _partial(model: type[BaseModel], raw: object) -> Any:

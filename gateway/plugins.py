@@ -31,8 +31,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import import_module
+from importlib.machinery import ModuleSpec
 from importlib.metadata import EntryPoint, entry_points
 from importlib.util import cache_from_source, find_spec
+from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -107,10 +109,7 @@ def module_file(module: str) -> str | None:
     packages (only the top-level package is located); None when it is not a
     plain ``.py`` file on disk."""
     top, *parts = module.split(".")
-    try:
-        spec = find_spec(top)
-    except (ImportError, ValueError):
-        return None
+    spec = _top_spec(top)
     if spec is None:
         return None
     if not parts:
@@ -130,6 +129,24 @@ def module_file(module: str) -> str | None:
         else:
             return None
     return None
+
+
+#: top-level packages found, by name and ``sys.path`` (every built-in plugin lives in ``gateway_plugins``)
+_PACKAGES: dict[tuple[str, tuple[str, ...]], ModuleSpec] = {}
+
+
+def _top_spec(top: str) -> ModuleSpec | None:
+    """A top-level module's spec; a package's is looked up once per ``sys.path``."""
+    key = (top, tuple(sys.path))
+    spec = _PACKAGES.get(key)
+    if spec is None:
+        try:
+            spec = find_spec(top)
+        except (ImportError, ValueError):
+            return None
+        if spec is not None and spec.submodule_search_locations is not None:
+            _PACKAGES[key] = spec
+    return spec
 
 
 def scan_module(module: str) -> ModuleSource | None:
@@ -276,6 +293,15 @@ class PluginRefused(Exception):
     """A lazily loaded plugin that failed to import or was refused when loaded."""
 
 
+@lru_cache(maxsize=64)
+def _stand_in_code(args: tuple[str, ...]) -> CodeType:
+    """The code of a stand-in taking ``args`` and passing them on to ``_real``
+    (pluggy reads a hook's argument names from it); one per argument list."""
+    names = ", ".join(args)
+    module = compile(f"def stand_in({names}):\n    return _real({names})\n", "<lazy plugin>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, CodeType))
+
+
 class LazyPlugin:
     """Stands in for a plugin module until one of its hooks is first called."""
 
@@ -287,17 +313,15 @@ class LazyPlugin:
         self.loaded: object | None = None
         self.problem: str | None = None
         self._lock = threading.Lock()  # first uses from two threads (journal, sniffer) import once
-        self.stand_ins = type(f"lazy_{name}", (), {})  # a namespace pluggy reads the stand-ins from
+        # a namespace pluggy reads the stand-ins from: a module, whose dir() is its own names only
+        self.stand_ins = ModuleType(f"lazy_{name}")
         for hook in source.hooks:
-            setattr(self.stand_ins, hook.name, staticmethod(self._stand_in(hook)))
+            setattr(self.stand_ins, hook.name, self._stand_in(hook))
 
     def _stand_in(self, hook: HookSource) -> Callable[..., Any]:
-        args = ", ".join(hook.args)
-        namespace: dict[str, Any] = {}
-        code = f"def {hook.name}({args}):\n    return _real({args})\n"
-        exec(compile(code, f"<lazy {self.module}>", "exec"), {"_real": self._caller(hook.name)}, namespace)
-        function = namespace[hook.name]
+        function = FunctionType(_stand_in_code(hook.args), {"_real": self._caller(hook.name)}, hook.name)
         function.__module__ = self.module
+        function.__qualname__ = hook.name
         return hookspecs.hookimpl(**hook.opts)(function)
 
     def _caller(self, hook: str) -> Callable[..., Any]:

@@ -38,10 +38,10 @@ def with_dot(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
-#: lookups answered by searching a release's text before its code sets are built
-#: (a search is ~0.2 ms, building the sets ~30 ms: `gateway inspect` of a few
-#: encounters never builds them, a run of thousands builds them once)
-TEXT_LOOKUPS = 64
+#: distinct codes looked up by searching a release's text before its code sets
+#: are built (a search is ~0.2 ms; the sets take ~30 ms and ~12 MB): `gateway
+#: inspect`, and runs that see the same few hundred diagnoses, never build them
+TEXT_LOOKUPS = 256
 
 
 @dataclass(eq=False)
@@ -50,8 +50,8 @@ class Release:
 
     Made from a release file's ``[billable]`` and ``[header]`` parts, one
     code a line; the code sets (:attr:`billable`, :attr:`header`) are built
-    on first use, and :meth:`status` answers its first lookups by searching
-    the text instead."""
+    on first use, and :meth:`status` answers the first :data:`TEXT_LOOKUPS`
+    distinct codes by searching the text instead."""
 
     name: str
     valid_from: date
@@ -59,7 +59,8 @@ class Release:
     billable_text: str = field(repr=False)
     header_text: str = field(repr=False)
     _sets: tuple[frozenset[str], frozenset[str]] | None = field(default=None, repr=False)
-    _searches: int = field(default=0, repr=False)
+    #: the codes the text search answered, with their status (at most TEXT_LOOKUPS)
+    _searched: dict[str, Status] = field(default_factory=dict, repr=False)
     _sorted: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,12 +90,18 @@ class Release:
 
     def status(self, code: str) -> Status:
         """Billable, header (exists, not billable) or unknown; ``code`` normalised."""
-        if self._sets is None and self._searches < TEXT_LOOKUPS and code.isalnum():
-            self._searches += 1
-            line = f"\n{code}\n"
-            if line in self.billable_text:
-                return Status.BILLABLE
-            return Status.HEADER if line in self.header_text else Status.UNKNOWN
+        if self._sets is None:
+            found = self._searched.get(code)
+            if found is not None:
+                return found
+            if len(self._searched) < TEXT_LOOKUPS and code.isalnum():
+                line = f"\n{code}\n"
+                if line in self.billable_text:
+                    found = Status.BILLABLE
+                else:
+                    found = Status.HEADER if line in self.header_text else Status.UNKNOWN
+                self._searched[code] = found
+                return found
         billable, header = self._build()
         if code in billable:
             return Status.BILLABLE
