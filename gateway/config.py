@@ -497,7 +497,7 @@ def _plain_model(model: type[BaseModel], raw: object) -> Any:
         elif info.is_required():
             return _NO
         elif info.default_factory is None:
-            value = info.default
+            value = info.default if isinstance(info.default, str | int | float | bool | None) else _NO
         elif isinstance(info.default_factory, type) and issubclass(info.default_factory, BaseModel):
             value = _plain_model(info.default_factory, {})
         elif info.default_factory in (list, dict):
