@@ -69,6 +69,8 @@ def test_inspecting_hl7_imports_neither_fhir_nor_xml_nor_outputs(tmp_path: Path)
         "sources.http",
     )
     assert [m for m in outputs if f"gateway_plugins.{m}" in loaded] == [] and "asyncio" not in loaded
+    # every input is sniffed by x12_responses; its reader (and the 835 posting walk) only for X12
+    assert "gateway_plugins.inbound.x12_responses.read" not in loaded and "gateway.posting" not in loaded
 
 
 def test_outputs_are_checked_when_first_used_without_eager(example_config: Path) -> None:

@@ -7,15 +7,30 @@ files. See docs/remittance.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gateway.hookspecs import hookimpl
 from gateway.messages import Envelope, MessageMeta
-from gateway.model import ResponseBatch
 
-from .read import read_responses, stream_responses
 from .rules import RULES
 from .sniff import FORMAT, sniff
 
+if TYPE_CHECKING:
+    from gateway.model import ResponseBatch
+
+    from .read import read_responses, stream_responses
+
 __all__ = ["FORMAT", "RULES", "read_responses", "stream_responses"]
+
+
+def __getattr__(name: str) -> object:
+    """``read_responses`` and ``stream_responses`` import the reader (and the
+    835 posting walk) on first use: every input is sniffed here, few are X12."""
+    if name in ("read_responses", "stream_responses"):
+        from . import read
+
+        return getattr(read, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl
@@ -27,5 +42,6 @@ def gateway_sniff(raw: bytes, meta: MessageMeta) -> Envelope | None:
 def gateway_read_responses(raw: bytes, envelope: Envelope) -> ResponseBatch | None:
     if envelope.format != FORMAT:
         return None
-    return read_responses(raw)
+    from .read import read_responses
 
+    return read_responses(raw)
