@@ -14,7 +14,6 @@ a doubled character in MSH-2, text that is not UTF-8 (read as ISO 8859-1).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -88,21 +87,10 @@ def decode_text(raw: bytes) -> tuple[str, bool]:
     return text.lstrip(BOM + " \t\r\n"), latin
 
 
-_LINE = re.compile(r"[^\r\n]+")
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    """Segments of a text, one at a time: any mix of CR, LF, CRLF; trailing
-    blanks and blank lines dropped. No copy of the text is made (a batch's
-    text rewritten with one separator and split at once held about twice it)."""
-    for m in _LINE.finditer(text):
-        if ln := m.group().rstrip():
-            yield ln
-
-
 def split_lines(text: str) -> list[str]:
-    """:func:`iter_lines` as a list."""
-    return list(iter_lines(text))
+    """Segments of a text: any mix of CR, LF, CRLF; trailing blanks and blank lines dropped."""
+    lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
+    return [ln for ln in (s.rstrip() for s in lines) if ln]
 
 
 # --------------------------------------------------------------------------
@@ -324,7 +312,7 @@ def read_batch(text: str) -> Batch:
         if in_message and current and d is not None:
             messages.append(Message(current, d, len(messages) + 1, repaired))
 
-    for lineno, line in enumerate(iter_lines(text), 1):
+    for lineno, line in enumerate(split_lines(text), 1):
         name = line[:3]
         if name in HEADERS:
             nd, rep = delimiters_of(line)
