@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from gateway.model import Ack999, ClaimAck277, InterchangeAck, Remit835
@@ -27,6 +28,7 @@ from gateway.posting import (
     POSTABLE,
     ZERO,
     Entry,
+    PostedAdjustment,
     PostedClaim,
     RemitDigest,
     ResponseItem,
@@ -684,7 +686,7 @@ class SQLRemits(SQLBase, RemitStore):
             [
                 (rid, i, clinic, c.claim_id, s.row if s else None, outcome, c.status, _money(c.charge),
                  _money(c.paid), _money(c.patient_responsibility) if c.patient_responsibility is not None else None,
-                 c.payer_claim_id, to_json(_adjustments(c)), c.segment)
+                 c.payer_claim_id, _adjustments(c), c.segment)
                 for i, (c, s, outcome) in enumerate(rows, seq)
             ],
         )  # fmt: skip
@@ -901,11 +903,19 @@ class SQLRemits(SQLBase, RemitStore):
         return out
 
 
-def _adjustments(c: PostedClaim) -> list[dict[str, Any]]:
-    out = [{"group": a.group, "reason": a.reason, "amount": _money(a.amount), "line": None} for a in c.adjustments]
+def _adjustments(c: PostedClaim) -> str:
+    """A CLP's CAS as the remit row stores them: the JSON list of group,
+    reason, amount and line (None at claim level), written directly (what
+    ``to_json`` writes of the dicts, byte for byte: ASCII, compact)."""
+    out = [_adjustment(a, "null") for a in c.adjustments]
     for i, ln in enumerate(c.lines, 1):
-        out += [{"group": a.group, "reason": a.reason, "amount": _money(a.amount), "line": i} for a in ln.adjustments]
-    return out
+        out += [_adjustment(a, str(i)) for a in ln.adjustments]
+    return "[" + ",".join(out) + "]"
+
+
+def _adjustment(a: PostedAdjustment, line: str) -> str:
+    return (f'{{"group":{encode_basestring_ascii(a.group)},"reason":{encode_basestring_ascii(a.reason)},'
+            f'"amount":"{_money(a.amount)}","line":{line}}}')  # fmt: skip
 
 
 def _remit(r: Sequence[Any]) -> RemitRow:

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  (json's own, ensure_ascii=False)
+from typing import Any
 
 from gateway.posting import PostedAdjustment, PostedClaim, PostedLine
 from gateway.x12 import SegmentStream, X12SyntaxError
@@ -41,6 +43,7 @@ class _Unusual(Exception):
     """Something the walk does not read: the typed reader takes over."""
 
 
+@lru_cache(maxsize=4096)  # a remit repeats a few dates on every line
 def _day(text: str) -> str | None:
     """A DTM date as the reader takes it (the first of a range), ISO; None when absent."""
     day = d8(text.split("-", 1)[0])
@@ -89,10 +92,12 @@ class _Line:
 
     def json(self) -> str:
         """The line's JSON (RemitLine's field order), from where the reader's dicts set each."""
+        start, end, control = self.start, self.end, self.control
         return (
-            self.head + _opt("service_date", self.start) + _opt("service_end", self.end)
-            + _opt("control_number", self.control) + (f',"allowed":"{self.allowed}"' if self.allowed else "")
-            + ',"adjustments":[' + ",".join(self.adj_json) + '],"remarks":' + _strings(self.remarks)
+            self.head + (f',"service_date":"{start}"' if start else "") + (f',"service_end":"{end}"' if end else "")
+            + (f',"control_number":{encode_basestring(control)}' if control else "")
+            + (f',"allowed":"{self.allowed}"' if self.allowed else "") + ',"adjustments":[' + ",".join(self.adj_json)
+            + ('],"remarks":' + _strings(self.remarks) if self.remarks else '],"remarks":[]')
             + f',"segment":{self.segment}}}'
         )  # fmt: skip
 
@@ -106,8 +111,9 @@ def _svc(elements: list[str], index: int, sep: str) -> _Line:
     charge, paid = _amount(e[2]), _amount(e[3])
     ln = _Line()
     ln.segment, ln.paid = index, paid
+    modifiers = _strings([m for m in proc[2:6] if m]) if len(proc) > 2 else "[]"
     head = (f'{{"qualifier":{encode_basestring(proc[0])},"procedure":{encode_basestring(proc[1])},"modifiers":'
-            f'{_strings([m for m in proc[2:6] if m])},"charge":"{charge}","paid":"{paid}"')  # fmt: skip
+            f'{modifiers},"charge":"{charge}","paid":"{paid}"')  # fmt: skip
     if len(elements) > 4:  # SVC04 revenue code, SVC05 units, SVC06 the procedure billed, SVC07 its units
         head += _opt("revenue_code", e[4] or None)
         units = _quantity(e[5])
@@ -165,7 +171,7 @@ def posting_claims(data: bytes | str, index: int, full: object) -> Iterator[Post
         yield from (PostedClaim.of(c) for c in islice(full(data, index), done, None))  # type: ignore[operator]
 
 
-def _walk(data: bytes | str, index: int) -> Iterator[PostedClaim]:
+def _walk(data: bytes | str, nth: int) -> Iterator[PostedClaim]:
     try:
         stream = SegmentStream(data)
     except X12SyntaxError:
@@ -176,60 +182,49 @@ def _walk(data: bytes | str, index: int) -> Iterator[PostedClaim]:
         e = seg.elements
         if e[0] == "ST" and len(e) > 1 and e[1] == "835":
             seen += 1
-            if seen == index:
+            if seen == nth:
                 break
     else:
         return
     sep = stream.delimiters.component
-    claim: dict | None = None
+    claim: dict[str, Any] | None = None
     line: _Line | None = None
     lines: list[_Line] = []
     footer = False
-    for seg in segments:
-        e = seg.elements
+    for index, e in segments:
         sid = e[0]
-        if sid in _ENVELOPE:
-            break
-        if footer:  # past the PLB only PLBs (the reader makes findings of anything else)
-            if sid != "PLB":
-                raise _Unusual
-            continue
-        if sid == "CLP" or sid == "LX" or sid == "PLB":
-            if claim is not None:
-                yield _claim(claim, lines)
-                claim, line, lines = None, None, []
-            if sid == "PLB":
+        if claim is None:  # the header, between LX and CLP, the footer: no claim's values
+            if sid == "CLP":
+                if footer:  # a CLP past the PLB (the reader makes a finding of it)
+                    raise _Unusual
+                claim, line, lines = _clp(e, index), None, []
+            elif sid in _ENVELOPE:
+                break
+            elif sid == "PLB":
                 footer = True
-            elif sid == "CLP":
-                e = e + _PAD
-                status = e[2]
-                claim = {
-                    "e": e, "segment": seg.index, "status": status, "charge": _amount(e[3]), "paid": _amount(e[4]),
-                    "pr": _amount(e[5]) if e[5] else None, "adj": [], "adj_json": [], "member": None,
-                    "patient": None, "npi": None, "received": None, "start": None, "end": None, "tt": None,
-                    "tt_name": None, "remarks": [], "status_text": CLAIM_STATUS.get(status)
-                    or f"status {status[:3] or '(empty)'} (not in the gateway's list)",
-                }  # fmt: skip
-            continue
-        if claim is None:  # the header (its segments hold no claim's values)
-            if sid in ("CAS", "SVC", "NM1", "LQ", "MIA", "MOA"):
+            elif footer or sid in ("CAS", "SVC", "NM1", "LQ", "MIA", "MOA"):
                 raise _Unusual
             continue
         if sid == "CAS":
             adj, adj_json = (line.adj, line.adj_json) if line is not None else (claim["adj"], claim["adj_json"])
-            _cas(e, seg.index, adj, adj_json)
+            if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_amount(e[3]):  # the usual: one triple
+                amount = Decimal(e[3])
+                adj.append(PostedAdjustment(e[1], e[2], amount))
+                adj_json.append(f'{{"group":{encode_basestring(e[1])},"reason":{encode_basestring(e[2])},'
+                                f'"amount":"{amount}","segment":{index}}}')  # fmt: skip
+            else:
+                _cas(e, index, adj, adj_json)
         elif sid == "MOA" or sid == "MIA":
             p = e + _PAD
             claim["remarks"] += [p[i] for i in ((3, 4, 5, 6, 7) if sid == "MOA" else (5, 20, 21, 22, 23)) if p[i]]
         elif sid == "SVC":
-            line = _svc(e, seg.index, sep)
+            line = _svc(e, index, sep)
             lines.append(line)
         elif sid == "DTM":
-            p = e + _PAD
-            q = p[1]
+            q, text = (e[1], e[2]) if len(e) > 2 else (e[1] if len(e) > 1 else "", "")
             if line is not None:
                 if q in ("472", "150", "151"):
-                    day = _day(p[2])
+                    day = _day(text)
                     if day is None:
                         raise _Unusual
                     if q != "151":
@@ -237,7 +232,7 @@ def _walk(data: bytes | str, index: int) -> Iterator[PostedClaim]:
                     if q != "150":
                         line.end = day
             elif q in ("050", "232", "233"):
-                claim[{"050": "received", "232": "start", "233": "end"}[q]] = _day(p[2])
+                claim[{"050": "received", "232": "start", "233": "end"}[q]] = _day(text)
         elif sid == "REF":
             if line is not None and len(e) > 1 and e[1] == "6R":
                 line.control = e[2] or None if len(e) > 2 else None
@@ -270,27 +265,54 @@ def _walk(data: bytes | str, index: int) -> Iterator[PostedClaim]:
                 raise _Unusual
             if e[1] == "HE" and len(e) > 2 and e[2]:
                 line.remarks.append(e[2])
+        elif sid == "CLP" or sid == "LX" or sid == "PLB" or sid in _ENVELOPE:
+            yield _claim(claim, lines)
+            claim = line = None
+            if sid == "CLP":
+                claim, lines = _clp(e, index), []
+            elif sid == "PLB":
+                footer = True
+            elif sid != "LX":
+                break
         elif sid not in IGNORED:
-            raise _Unusual  # MIA/MOA, or a segment the reader warns about
+            raise _Unusual  # a segment the reader warns about
     if claim is not None:
         yield _claim(claim, lines)
 
 
-def _claim(c: dict, lines: list[_Line]) -> PostedClaim:
+def _clp(elements: list[str], index: int) -> dict[str, Any]:
+    """A claim being walked, from its CLP."""
+    e = elements + _PAD
+    status = e[2]
+    return {
+        "e": e, "segment": index, "status": status, "charge": _amount(e[3]), "paid": _amount(e[4]),
+        "pr": _amount(e[5]) if e[5] else None, "adj": [], "adj_json": [], "member": None, "patient": None,
+        "npi": None, "received": None, "start": None, "end": None, "tt": None, "tt_name": None, "remarks": [],
+        "status_text": CLAIM_STATUS.get(status) or f"status {status[:3] or '(empty)'} (not in the gateway's list)",
+    }  # fmt: skip
+
+
+def _claim(c: dict[str, Any], lines: list[_Line]) -> PostedClaim:
     """The walked claim: its posting values and its JSON (RemitClaim's field order)."""
     e = c["e"]
     pr = c["pr"]
+    patient, member, npi = c["patient"], c["member"], c["npi"]
+    received, start, end = c["received"], c["start"], c["end"]
     text = (
         f'{{"claim_id":{encode_basestring(e[1])},"status":{encode_basestring(c["status"])},'
         f'"status_text":{encode_basestring(c["status_text"])},"charge":"{c["charge"]}","paid":"{c["paid"]}"'
         + (f',"patient_responsibility":"{pr}"' if pr is not None else "")
-        + _opt("filing_indicator", e[6] or None) + _opt("payer_claim_id", e[7] or None)
-        + _opt("facility_type", e[8] or None) + _opt("frequency", e[9] or None)
-        + (f',"patient":{c["patient"]}' if c["patient"] is not None else "")
-        + _opt("member_id", c["member"]) + _opt("rendering_npi", c["npi"])
-        + _opt("received_date", c["received"]) + _opt("service_date", c["start"]) + _opt("service_end", c["end"])
-        + ',"adjustments":[' + ",".join(c["adj_json"]) + '],"remarks":' + _strings(c["remarks"]) + ',"lines":['
-        + ",".join(ln.json() for ln in lines) + "]"
+        + (f',"filing_indicator":{encode_basestring(e[6])}' if e[6] else "")
+        + (f',"payer_claim_id":{encode_basestring(e[7])}' if e[7] else "")
+        + (f',"facility_type":{encode_basestring(e[8])}' if e[8] else "")
+        + (f',"frequency":{encode_basestring(e[9])}' if e[9] else "")
+        + (f',"patient":{patient}' if patient is not None else "")
+        + (f',"member_id":{encode_basestring(member)}' if member else "")
+        + (f',"rendering_npi":{encode_basestring(npi)}' if npi else "")
+        + (f',"received_date":"{received}"' if received else "") + (f',"service_date":"{start}"' if start else "")
+        + (f',"service_end":"{end}"' if end else "") + ',"adjustments":[' + ",".join(c["adj_json"])
+        + '],"remarks":' + (_strings(c["remarks"]) if c["remarks"] else "[]") + ',"lines":['
+        + ",".join([ln.json() for ln in lines]) + "]"
         + _opt("crossover_payer", c["tt"]) + _opt("crossover_name", c["tt_name"]) + f',"segment":{c["segment"]}}}'
     )  # fmt: skip
     return PostedClaim(
