@@ -46,7 +46,7 @@ from gateway.store.accounts import (
     WriteOff,
 )
 from gateway.store.codec import ref
-from gateway.store.sql_remits import _claim_lock
+from gateway.store.sql_remits import _claim_lock, _money
 from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import SQLBase, chunks, marks
 
@@ -61,11 +61,6 @@ _FOREVER = date(9999, 12, 30)
 _ADJUSTING = ("adjustment", "manual", "prior_payer")
 #: submissions that are not (or no longer) at a payer
 _NOT_AT_PAYER = ("held", "superseded", "discarded", "failed")
-_CENT = Decimal("0.01")
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(_CENT))
 
 
 def day_of(t: float) -> date:

@@ -137,10 +137,19 @@ _CENT = Decimal("0.01")
 
 
 def _money(value: Decimal) -> str:
-    """An amount as stored: two decimals (most amounts have them already:
-    their text is taken as is, ``quantize`` is ten times dearer)."""
+    """An amount as stored: two decimals. Most amounts have at most two
+    already: their text gets the zeros it lacks (``quantize``, which the
+    others take, is several times dearer)."""
     text = str(value)
-    return text if text[-3:-2] == "." else str(value.quantize(_CENT))  # (scientific text never has "." there)
+    dot = text.find(".")
+    if dot < 0:
+        if "E" not in text:
+            return text + ".00"
+    elif dot == len(text) - 3:  # (scientific text never has "." there)
+        return text
+    elif dot == len(text) - 2 and "E" not in text:
+        return text + "0"
+    return str(value.quantize(_CENT))
 
 
 @dataclass
