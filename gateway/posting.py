@@ -145,14 +145,15 @@ class PostedClaim:
     _model: RemitClaim | None = None
 
     @classmethod
-    def of(cls, clp: RemitClaim) -> PostedClaim:
-        """A claim already read as a model."""
+    def of(cls, clp: RemitClaim, json: bool = True) -> PostedClaim:
+        """A claim already read as a model (without ``json``: its ``json`` is
+        left empty, for a held remit, whose hash is taken of the whole)."""
         return cls(
             clp.claim_id, clp.status, clp.charge, clp.paid, clp.patient_responsibility, clp.payer_claim_id,
             clp.crossover_payer, clp.segment, [PostedAdjustment(a.group, a.reason, a.amount) for a in clp.adjustments],
             [PostedLine(ln.paid, ln.control_number, [PostedAdjustment(a.group, a.reason, a.amount)
                                                      for a in ln.adjustments]) for ln in clp.lines],
-            clp.model_dump_json(exclude_none=True).encode(), clp,
+            clp.model_dump_json(exclude_none=True).encode() if json else b"", clp,
         )  # fmt: skip
 
     def all_adjustments(self) -> list[PostedAdjustment]:
@@ -285,9 +286,10 @@ def document_hash(doc: ResponseDocument | Remit835) -> str:
 
 def posted_claims(doc: Remit835) -> Iterator[PostedClaim]:
     """A remit's claims for posting, in file order: a streamed remit's from
-    the reader's walk for posting when it offers one, else made of the models."""
+    the reader's walk for posting when it offers one, else made of the
+    models (their JSON, for the hash, only for a streamed remit)."""
     fast = doc.iter_posting()
-    return fast if fast is not None else (PostedClaim.of(c) for c in doc.iter_claims())
+    return fast if fast is not None else (PostedClaim.of(c, doc.streamed) for c in doc.iter_claims())
 
 
 class RemitDigest:
