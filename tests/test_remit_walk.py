@@ -43,7 +43,7 @@ def test_the_benchmark_remit_is_walked_whole_and_reads_as_the_typed_reader() -> 
 # every claim-level and line-level form the walk reads: names, dates, multi-triple CAS with a quantity,
 # SVC04-07, MOA/MIA, LQ, AMT, REF*6R, a crossover (NM1*TT), an empty CLP05, text JSON must escape
 EXTRA = (
-    "CLP*W1*19*100*60**12*ICN1*11*1~NM1*QC*1*DOE \"Q\"*JANE*M***MI*M1~NM1*IL*1*DOE*JOHN****MI*M2~"
+    'CLP*W1*19*100*60**12*ICN1*11*1~NM1*QC*1*DOE "Q"*JANE*M***MI*M1~NM1*IL*1*DOE*JOHN****MI*M2~'
     "NM1*82*1*SMITH*AL****XX*1234567893~NM1*TT*2*NEXT PAYER CO*****PI*NP01~MOA***MA01*N1~"
     "DTM*050*20261001~DTM*232*20261002~DTM*233*20261003~CAS*OA*23*10*1*45*5~"
     "SVC*HC:99213:25:59*100*60*0450*2*HC:99212:76*3~DTM*150*20261002~DTM*151*20261003~"
@@ -58,7 +58,7 @@ def _with_extra(data: bytes, n: int) -> bytes:
     at = data.index(b"PLB*")
     out = data[:at] + extra + data[at:]
     # the remit no longer balances nor counts right: findings, but the same claims either way
-    return out.replace(b"SE*", b"SE*", 1)
+    return out
 
 
 def test_every_segment_form_the_walk_reads_is_the_typed_readers_value_for_value() -> None:
@@ -103,4 +103,3 @@ def test_the_second_835_of_a_file_is_walked_from_its_own_claims() -> None:
     two = two.replace(b"CLP*B0000", b"CLP*C0000")  # (both sets: the same ids either way)
     claims, made = same_claims(two, 1)
     assert len(claims) == 4 and all(c.claim_id.startswith("C") for c in claims) and made == 4
-

@@ -20,13 +20,14 @@ already walked. Either way the claims are the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  (json's own, ensure_ascii=False)
 from typing import Any
 
+from gateway.model import RemitClaim
 from gateway.posting import PostedAdjustment, PostedClaim, PostedLine
 from gateway.x12 import SegmentStream, X12SyntaxError
 
@@ -158,7 +159,9 @@ def _cas(e: list[str], index: int, adj: list[PostedAdjustment], adj_json: list[s
         raise _Unusual
 
 
-def posting_claims(data: bytes | str, index: int, full: object) -> Iterator[PostedClaim]:
+def posting_claims(
+    data: bytes | str, index: int, full: Callable[[bytes | str, int], Iterator[RemitClaim]]
+) -> Iterator[PostedClaim]:
     """The claims of the ``index``-th 835 transaction set of ``data`` for
     posting (see the module doc); ``full`` is ``remit_claims`` (the typed
     reader, ``full(data, index)``) for what the walk does not read."""
@@ -168,7 +171,7 @@ def posting_claims(data: bytes | str, index: int, full: object) -> Iterator[Post
             yield clp
             done += 1
     except _Unusual:
-        yield from (PostedClaim.of(c) for c in islice(full(data, index), done, None))  # type: ignore[operator]
+        yield from (PostedClaim.of(c) for c in islice(full(data, index), done, None))
 
 
 def _walk(data: bytes | str, nth: int) -> Iterator[PostedClaim]:
