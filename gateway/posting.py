@@ -156,6 +156,17 @@ class PostedClaim:
             clp.model_dump_json(exclude_none=True).encode() if json else b"", clp,
         )  # fmt: skip
 
+    @classmethod
+    def walked(cls, c: tuple[Any, ...]) -> PostedClaim:
+        """A claim as the reader's walk for posting gives it: a tuple of this
+        class's fields in order, CAS as (group, reason, amount) tuples and
+        lines as (paid, REF*6R, CAS) tuples."""
+        adjustment = PostedAdjustment._make
+        return cls(
+            *c[:8], list(map(adjustment, c[8])),
+            [PostedLine(paid, control, list(map(adjustment, adj))) for paid, control, adj in c[9]], c[10],
+        )  # fmt: skip
+
     def all_adjustments(self) -> list[PostedAdjustment]:
         """Claim-level and line-level CAS together."""
         return self.adjustments + [a for ln in self.lines for a in ln.adjustments]
@@ -286,10 +297,13 @@ def document_hash(doc: ResponseDocument | Remit835) -> str:
 
 def posted_claims(doc: Remit835) -> Iterator[PostedClaim]:
     """A remit's claims for posting, in file order: a streamed remit's from
-    the reader's walk for posting when it offers one, else made of the
-    models (their JSON, for the hash, only for a streamed remit)."""
+    the reader's walk for posting when it offers one (:meth:`PostedClaim.walked`,
+    or models where the walk handed over to the typed reader), else made of
+    the models (their JSON, for the hash, only for a streamed remit)."""
     fast = doc.iter_posting()
-    return fast if fast is not None else (PostedClaim.of(c, doc.streamed) for c in doc.iter_claims())
+    if fast is None:
+        return (PostedClaim.of(c, doc.streamed) for c in doc.iter_claims())
+    return (PostedClaim.of(c) if isinstance(c, RemitClaim) else PostedClaim.walked(c) for c in fast)
 
 
 class RemitDigest:

@@ -4,15 +4,16 @@ The checking pass (:func:`~.read.read_responses`) has read the remit whole
 with :class:`~.remit.RemitReader`: its findings are known. Posting reads the
 claims a second time; :func:`posting_claims` does it without the checks and
 without a pydantic model per claim: a walk over the segments that makes each
-CLP a :class:`~gateway.posting.PostedClaim` — the values posting uses and
-the claim's JSON written directly, byte for byte what
-``RemitClaim.model_dump_json(exclude_none=True)`` writes (the content hash
-is taken from it, and the model made from it when one is needed).
+CLP a plain tuple (``WalkedClaim``: the values posting uses, which the core
+makes a ``gateway.posting.PostedClaim`` of) with the claim's JSON written
+directly, byte for byte what ``RemitClaim.model_dump_json(exclude_none=True)``
+writes (the content hash is taken from it, and the model made from it when
+one is needed).
 
 The walk knows the usual claim segments only, and only their clean form
 (every amount and date readable, known qualifiers): at anything else — a
-segment or value the typed reader would make a finding of, MIA/MOA, a CAS
-it does not read the usual way — it hands over to the typed reader
+segment or value the typed reader would make a finding of, a segment it
+does not know — it hands over to the typed reader
 (:func:`~.read.remit_claims`) for the rest of the remit, skipping the claims
 already walked. Either way the claims are the same
 (tests/test_remit_walk.py compares them value by value, JSON byte by byte).
@@ -28,13 +29,18 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]  (json'
 from typing import Any
 
 from gateway.model import RemitClaim
-from gateway.posting import PostedAdjustment, PostedClaim, PostedLine
 from gateway.x12 import SegmentStream, X12SyntaxError
 
 from .codes import ADJUSTMENT_GROUPS, CLAIM_STATUS, PROCEDURE_QUALIFIERS
 from .remit import _CLAIM_NAMES, IGNORED
 from .values import d8, is_amount, is_number
 
+#: one CAS triple: (group, reason, amount)
+Adjustment = tuple[str, str, Decimal]
+#: a walked claim: (CLP01, CLP02, charge, paid, CLP05, CLP07, NM1*TT id, segment, claim CAS,
+#: lines as (paid, REF*6R, CAS), JSON) — gateway.posting.PostedClaim's fields, in its order
+WalkedClaim = tuple[str, str, Decimal, Decimal, Decimal | None, str | None, str | None, int, list[Adjustment],
+                    list[tuple[Decimal, str | None, list[Adjustment]]], bytes]  # fmt: skip
 _PAD = [""] * 24
 ZERO = Decimal("0")
 _ENVELOPE = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA", "TA1"})
@@ -82,7 +88,7 @@ class _Line:
     __slots__ = ("adj", "adj_json", "allowed", "control", "end", "head", "paid", "remarks", "segment", "start")
 
     def __init__(self) -> None:
-        self.adj: list[PostedAdjustment] = []
+        self.adj: list[Adjustment] = []
         self.adj_json: list[str] = []
         self.remarks: list[str] = []
         self.control: str | None = None
@@ -136,7 +142,7 @@ def _svc(elements: list[str], index: int, sep: str) -> _Line:
     return ln
 
 
-def _cas(e: list[str], index: int, adj: list[PostedAdjustment], adj_json: list[str]) -> None:
+def _cas(e: list[str], index: int, adj: list[Adjustment], adj_json: list[str]) -> None:
     """A CAS's triples (group, reason, amount, quantity) onto the claim's or line's lists."""
     group, size = e[1] if len(e) > 1 else "", len(e)
     if group not in ADJUSTMENT_GROUPS or size > 20:
@@ -152,7 +158,7 @@ def _cas(e: list[str], index: int, adj: list[PostedAdjustment], adj_json: list[s
         found = True
         amount = _amount(e[pos + 1] if pos + 1 < size else "")
         quantity = _quantity(e[pos + 2]) if pos + 2 < size else None
-        adj.append(PostedAdjustment(group, reason, amount))
+        adj.append((group, reason, amount))
         count = f',"quantity":"{quantity}"' if quantity is not None else ""
         adj_json.append(f'{head}{encode_basestring(reason)},"amount":"{amount}"{count},"segment":{index}}}')
     if not found:
@@ -161,20 +167,21 @@ def _cas(e: list[str], index: int, adj: list[PostedAdjustment], adj_json: list[s
 
 def posting_claims(
     data: bytes | str, index: int, full: Callable[[bytes | str, int], Iterator[RemitClaim]]
-) -> Iterator[PostedClaim]:
+) -> Iterator[WalkedClaim | RemitClaim]:
     """The claims of the ``index``-th 835 transaction set of ``data`` for
-    posting (see the module doc); ``full`` is ``remit_claims`` (the typed
-    reader, ``full(data, index)``) for what the walk does not read."""
+    posting (see the module doc), each a ``WalkedClaim`` or, from where the
+    walk hands over, the typed reader's ``RemitClaim``; ``full`` is
+    ``remit_claims`` (the typed reader, ``full(data, index)``)."""
     done = 0
     try:
         for clp in _walk(data, index):
             yield clp
             done += 1
     except _Unusual:
-        yield from (PostedClaim.of(c) for c in islice(full(data, index), done, None))
+        yield from islice(full(data, index), done, None)
 
 
-def _walk(data: bytes | str, nth: int) -> Iterator[PostedClaim]:
+def _walk(data: bytes | str, nth: int) -> Iterator[WalkedClaim | RemitClaim]:
     try:
         stream = SegmentStream(data)
     except X12SyntaxError:
@@ -212,7 +219,7 @@ def _walk(data: bytes | str, nth: int) -> Iterator[PostedClaim]:
             adj, adj_json = (line.adj, line.adj_json) if line is not None else (claim["adj"], claim["adj_json"])
             if len(e) == 4 and e[1] in ADJUSTMENT_GROUPS and e[2] and is_amount(e[3]):  # the usual: one triple
                 amount = Decimal(e[3])
-                adj.append(PostedAdjustment(e[1], e[2], amount))
+                adj.append((e[1], e[2], amount))
                 adj_json.append(f'{{"group":{encode_basestring(e[1])},"reason":{encode_basestring(e[2])},'
                                 f'"amount":"{amount}","segment":{index}}}')  # fmt: skip
             else:
@@ -295,7 +302,7 @@ def _clp(elements: list[str], index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _claim(c: dict[str, Any], lines: list[_Line]) -> PostedClaim:
+def _claim(c: dict[str, Any], lines: list[_Line]) -> WalkedClaim:
     """The walked claim: its posting values and its JSON (RemitClaim's field order)."""
     e = c["e"]
     pr = c["pr"]
@@ -318,7 +325,7 @@ def _claim(c: dict[str, Any], lines: list[_Line]) -> PostedClaim:
         + ",".join([ln.json() for ln in lines]) + "]"
         + _opt("crossover_payer", c["tt"]) + _opt("crossover_name", c["tt_name"]) + f',"segment":{c["segment"]}}}'
     )  # fmt: skip
-    return PostedClaim(
+    return (
         e[1], c["status"], c["charge"], c["paid"], pr, e[7] or None, c["tt"], c["segment"], c["adj"],
-        [PostedLine(ln.paid, ln.control, ln.adj) for ln in lines], text.encode(),
+        [(ln.paid, ln.control, ln.adj) for ln in lines], text.encode(),
     )  # fmt: skip
