@@ -11,8 +11,9 @@ Workload: issue 18's DFT^P03 files (bench_process; ``--quick``: 2 files of
 500, else 10 of 2,000). One daemon run per worker count and repeat, with a
 fresh state, after one file of 2,000 per worker put through untimed (what
 each process does once, on its first big input, is start-up too); medians
-of 3 (``--repeat N``; each repeat is three runs of 20,000 messages). Beside the wall clock: the CPU time of the daemon's main
-process (journal, batcher, dispatcher) and of its workers, per message.
+of 3 (``--repeat N``; each repeat is three runs of 20,000 messages).
+Beside the wall clock: the CPU time of the daemon's main process (journal,
+batcher, dispatcher) and of its workers, per message.
 
     .venv/bin/python -m benchmarks.bench_durable [--quick] [--repeat N]
 """
