@@ -64,8 +64,12 @@ CLAIM_BYTES = 32 * 1024 * 1024
 #: ``flush_encounters`` encounters), lease and claim size (one worker: no
 #: one to share with, so large claims)
 SETTINGS = WorkerSettings(batch=256, lease=600.0, claim_bytes=CLAIM_BYTES)
-#: messages whose reports are read at once for the summary
+#: messages whose reports are read at once for the summary, at most
 REPORT_CHUNK = 200
+#: encounters (each with its findings) the summary reads at once, about: a
+#: chunk of 200 files of 2,000 messages held 400,000 (54 MB at the end of a
+#: 100,000-message run, 200+ MB at 1,000,000)
+REPORT_ENCOUNTERS = 5_000
 #: waiting claims/statements the batcher cuts per pass (a multiple of the
 #: default 500 per 837), and documents the dispatcher holds at once: a large
 #: run's publishing holds a slice of its documents, not all of them
@@ -272,9 +276,16 @@ class OneShot:
 
     def _reports(self, ids: list[int]) -> Iterator[MessageReport]:
         """The stored reports of ``ids``, read a chunk at a time (a run of a
-        million messages never holds every report)."""
-        for at in range(0, len(ids), REPORT_CHUNK):
-            yield from self.store.reports(ids[at : at + REPORT_CHUNK])
+        million messages never holds every report): one message first, then
+        as many as :data:`REPORT_ENCOUNTERS` holds of the largest so far."""
+        at, size, most = 0, 1, 1
+        while at < len(ids):
+            chunk = self.store.reports(ids[at : at + size])
+            at += size
+            most = max([most, *(len(r.encounters) for r in chunk)])
+            yield from chunk
+            del chunk
+            size = max(1, min(REPORT_CHUNK, REPORT_ENCOUNTERS // most))
 
     def _count(self, r: MessageReport) -> None:
         s = self.summary

@@ -294,3 +294,31 @@ def test_a_run_larger_than_one_publishing_slice_writes_every_claim_once(
     assert claim_ids(files) == Counter({f"BH000000{i}": 1 for i in range(5)})
     for data in files.values():
         assert_valid_837(data)
+
+
+def test_the_summary_reads_reports_of_large_files_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of many messages is one stored message with many encounters:
+    the summary reads as many messages' reports at once as its encounter
+    budget holds of the largest so far (here one file at a time), and counts
+    the same as when it reads them all at once."""
+    import gateway.oneshot as oneshot
+    from gateway.store.sqlstore import SQLStore
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for f in range(3):
+        (inputs / f"batch-{f}.hl7").write_bytes(b"".join(hl7_visit(f * 10 + k) for k in range(5)))
+    (inputs / "one.hl7").write_bytes(hl7_visit(99))
+    outputs = []
+    reports = SQLStore.reports
+    for budget in (100_000, 4):
+        monkeypatch.setattr(oneshot, "REPORT_ENCOUNTERS", budget)
+        read: list[int] = []
+        monkeypatch.setattr(SQLStore, "reports", lambda s, ids, read=read: read.append(len(ids)) or reports(s, ids))
+        config = write_example_deployment(tmp_path / f"deploy-{budget}")
+        outputs.append(process(config, tmp_path / f"out-{budget}", inputs).split("written under")[0])
+        assert sum(read) == 4
+        assert max(read) == (1 if budget == 4 else 3)  # the first message alone, then as many as the budget holds
+    assert "encounters                              16" in outputs[0] and outputs[1] == outputs[0]
