@@ -484,6 +484,8 @@ def _plain_model(model: type[BaseModel], raw: object) -> Any:
     extra = model.model_config.get("extra")
     if type(raw) is not dict or extra not in ("forbid", "allow") or any(type(k) is not str for k in raw):
         return _NO
+    if _has_validators(model):  # a validator of the model's own would be skipped here: pydantic runs it
+        return _NO
     fields = model.model_fields
     unknown = {k: v for k, v in raw.items() if k not in fields}
     if unknown and extra == "forbid":
@@ -508,6 +510,13 @@ def _plain_model(model: type[BaseModel], raw: object) -> Any:
             return _NO
         values[name] = value
     return model.model_construct(set(raw), **values, **unknown)  # extra keys count as set, as in pydantic
+
+
+def _has_validators(model: type[BaseModel]) -> bool:
+    """Whether ``model`` declares validators of its own (``@field_validator``,
+    ``@model_validator``, legacy ``@validator``) or computed fields."""
+    d = model.__pydantic_decorators__
+    return bool(d.field_validators or d.model_validators or d.validators or d.root_validators or d.computed_fields)
 
 
 def _plain_value(tp: Any, metadata: Iterable[object], value: object) -> Any:

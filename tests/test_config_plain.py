@@ -108,3 +108,38 @@ def test_random_edits_are_read_plainly_only_when_pydantic_agrees(seed: int) -> N
                 parent[rnd.choice(["extra", "pth", "type", "id", 1])] = copy.deepcopy(rnd.choice(VALUES))
         used += assert_as_pydantic(data)
     assert used > 50, "the plain reading was exercised"
+
+
+def test_a_model_with_validators_of_its_own_is_left_to_pydantic() -> None:
+    """A section that grows a ``@field_validator`` or ``@model_validator`` is
+    never read plainly: the plain reading would skip the validator."""
+    from pydantic import ConfigDict, field_validator, model_validator
+
+    class Upper(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        code: str = "a"
+
+        @field_validator("code")
+        @classmethod
+        def _upper(cls, v: str) -> str:
+            return v.upper()
+
+    class Checked(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        low: int = 0
+        high: int = 1
+
+        @model_validator(mode="after")
+        def _ordered(self) -> Checked:
+            if self.low > self.high:
+                raise ValueError("low > high")
+            return self
+
+    class Plain(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        code: str = "a"
+
+    assert plain_model(Upper, {"code": "x"}) is None
+    assert Upper.model_validate({"code": "x"}).code == "X"
+    assert plain_model(Checked, {"low": 5, "high": 1}) is None
+    assert plain_model(Plain, {"code": "x"}) == Plain(code="x")
