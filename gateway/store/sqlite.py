@@ -6,6 +6,13 @@ of failing half-way; the busy timeout makes them wait. Several processes on
 one machine share the file safely; claiming is one ``UPDATE … WHERE id IN
 (SELECT … LIMIT n) RETURNING`` under the write lock, so two workers never get
 the same message. Open one :class:`SQLiteStore` per thread or process.
+
+Raw messages of :data:`BLOB_IO_BYTES` or more are written and read with
+SQLite's incremental blob I/O: a bound value is copied by SQLite (and into
+its record) and stays bound to the cached statement until the next message
+(a whole copy of the largest input alive for the rest of the run), and a
+selected one is assembled by SQLite before Python copies it. Written into a
+``zeroblob`` and read into one ``bytes``, the input is never copied by SQLite.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from typing import Any
 
 from gateway.store.codec import Codec
 from gateway.store.sql_submissions import INSERT_COLUMNS
+from gateway.store.sqlbase import chunks, marks
 from gateway.store.sqlstore import ENCOUNTER_COLUMNS, SQLStore
 from gateway.store.submissions import Kind
 
 FILE_NAME = "gateway.sqlite"
+#: raw messages this long or longer go through incremental blob I/O (smaller ones are bound: one statement)
+BLOB_IO_BYTES = 64 * 1024
 
 
 class SQLiteStore(SQLStore):
@@ -94,6 +104,31 @@ class SQLiteStore(SQLStore):
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         cur.executemany(sql, itertools.chain((head,), rest))
         return list(range(first, first + cur.rowcount))
+
+    # -- raw bytes: large ones through blob I/O, never copied by SQLite ---------
+    def _insert_raw(self, cur: Any, message_id: int, stored: bytes) -> None:
+        if len(stored) < BLOB_IO_BYTES:
+            super()._insert_raw(cur, message_id, stored)
+            return
+        cur.execute("INSERT INTO message_raw (message_id, raw) VALUES (?, zeroblob(?))", (message_id, len(stored)))
+        with self._db.blobopen("message_raw", "raw", message_id, readonly=False) as blob:
+            blob.write(stored)
+
+    def _raw_of(self, cur: Any, ids: list[int]) -> dict[int, Any]:
+        """Small raw bytes selected (``length()`` reads no overflow page), large ones read into one ``bytes``."""
+        out: dict[int, Any] = {}
+        for part in chunks(ids):
+            cur.execute(
+                f"SELECT message_id, CASE WHEN length(raw) < {BLOB_IO_BYTES} THEN raw END FROM message_raw "
+                f"WHERE message_id IN ({marks(len(part))})",
+                part,
+            )
+            for i, small in cur.fetchall():
+                if small is None:  # NOT NULL: a large one
+                    with self._db.blobopen("message_raw", "raw", i) as blob:
+                        small = blob.read()
+                out[int(i)] = small
+        return out
 
     def _insert_encounters(self, cur: Any, rows: Iterable[tuple[Any, ...]]) -> list[int]:
         return self._bulk(cur, "encounters", ENCOUNTER_COLUMNS, rows)

@@ -176,10 +176,7 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
                 )  # fmt: skip
                 row = cur.fetchone()
                 if row is not None:
-                    cur.execute(
-                        "INSERT INTO message_raw (message_id, raw) VALUES (?, ?)",
-                        (int(row[0]), self.seal("messages.raw", m.raw, ref(m.scope, m.sha256))),
-                    )
+                    self._insert_raw(cur, int(row[0]), self.seal("messages.raw", m.raw, ref(m.scope, m.sha256)))
                     out.append(Journaled(int(row[0]), False, m.ack, str(m.status), reused))
                     self._audit(cur, int(row[0]), actor, "received", {"source": m.source, "status": str(m.status)})
                     continue
@@ -214,8 +211,11 @@ class SQLStore(SQLSubmissions, SQLRemits, SQLSecondary, SQLAccounts, SQLCycles, 
             raws = self._raw_of(cur, [r[0] for r in rows])
         return [ClaimedMessage(r[0], self._opened_raw(raws.pop(r[0], None), r[6], r[7]), *r[1:6]) for r in rows]
 
-    @staticmethod
-    def _raw_of(cur: Any, ids: list[int]) -> dict[int, Any]:
+    def _insert_raw(self, cur: Any, message_id: int, stored: bytes) -> None:
+        """A message's raw bytes (their stored form) into ``message_raw``."""
+        cur.execute("INSERT INTO message_raw (message_id, raw) VALUES (?, ?)", (message_id, stored))
+
+    def _raw_of(self, cur: Any, ids: list[int]) -> dict[int, Any]:
         """The stored (sealed) raw bytes of the messages ``ids`` that still have them."""
         out: dict[int, Any] = {}
         for part in chunks(ids):
