@@ -119,14 +119,14 @@ def _codes(scope: Scope, fm: ChargeMap, own: frozenset[str] | None) -> dict[str,
 def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
     """(quantity, line charge: FT1-11 as stated, else FT1-12 × quantity in
     cents); None when a value is not a number or out of range."""
-    bad = len(problems.errors)
+    bad = len(problems.items)  # to_decimal adds errors only (HL7-NUMBER)
     qty_text, qpath, qseg = scope.first(fm.quantity)
     qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", MAX_UNITS) if qpath else None
     ext_text, epath, eseg = scope.first(fm.extended_amount)
     ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
     unit_text, upath, useg = scope.first(fm.unit_amount)
     unit = to_decimal(unit_text, problems, useg, upath.field, f"{_label(upath)} unit amount") if upath else None
-    if len(problems.errors) > bad:
+    if len(problems.items) > bad:
         return None
     currency, cpath, cseg = scope.first(fm.currency)
     if currency and currency.upper() != "USD":
@@ -152,8 +152,8 @@ def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any
     authorization, referral, note, supervising provider, NDC quantity/unit)."""
     out: dict[str, Any] = {}
     for key in ("prior_authorization", "referral_number", "note"):
-        value = scope.first(getattr(fm, key))[0]
-        if value:
+        paths = getattr(fm, key)
+        if paths and (value := scope.first(paths)[0]):
             out[key] = value
     for p in fm.supervising:
         parts, pseg = scope.parts(p)
@@ -161,12 +161,13 @@ def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any
         if supervising is not None:
             out["supervising_provider"] = supervising
             break
-    qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
-    if qpath is not None:
-        qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
-        if qty is not None:
-            out["ndc_quantity"] = qty
-    unit = scope.first(fm.ndc_unit)[0]
+    if fm.ndc_quantity:
+        qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
+        if qpath is not None:
+            qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
+            if qty is not None:
+                out["ndc_quantity"] = qty
+    unit = scope.first(fm.ndc_unit)[0] if fm.ndc_unit else ""
     if unit:
         out["ndc_unit"] = unit.upper()
     return out

@@ -34,7 +34,8 @@ def describe(msg: Message) -> dict[str, Any]:
     """What routing, dedup and the encounter's extensions need from the MSH."""
     msh = msg.msh
     declared = msh.value(12)
-    sizes = [(s.name, s.size) for s in msg.segments]
+    fs = msg.d.field
+    sizes = [(s.name, s.text.rstrip(fs).count(fs)) for s in msg.segments]  # Segment.size, inlined
     version, overruled = content_version(declared, sizes, bool(msh.value(9, 3)))
     mtype, trigger = msh.value(9, 1).upper(), msh.value(9, 2).upper()
     return {
