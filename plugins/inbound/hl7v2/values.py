@@ -103,12 +103,13 @@ class Scope:
         """Every repetition's value (component of the path, else 1) at the
         first path that has any."""
         for p in paths:
-            seg = self.segment(p.segment)
-            if seg is None:
+            reps, seg = self._reps(p)
+            if not reps:
                 continue
+            d, c, sub = seg.d, p.component or 1, p.sub or 1  # type: ignore[union-attr]
             out = []
-            for rep in seg.repetitions(p.field):
-                v = pick(rep, seg.d, p.component or 1, p.sub or 1).strip()
+            for rep in reps:
+                v = pick(rep, d, c, sub).strip()
                 if v and v != NULL:
                     out.append(v)
             if out:
