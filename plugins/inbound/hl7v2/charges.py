@@ -121,11 +121,11 @@ def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tup
     cents); None when a value is not a number or out of range."""
     bad = len(problems.items)  # to_decimal adds errors only (HL7-NUMBER)
     qty_text, qpath, qseg = scope.first(fm.quantity)
-    qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", MAX_UNITS) if qpath else None
+    qty = to_decimal(qty_text, problems, qseg, qpath.field, qpath, MAX_UNITS, "quantity") if qpath else None
     ext_text, epath, eseg = scope.first(fm.extended_amount)
-    ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
+    ext = to_decimal(ext_text, problems, eseg, epath.field, epath, what="extended amount") if epath else None
     unit_text, upath, useg = scope.first(fm.unit_amount)
-    unit = to_decimal(unit_text, problems, useg, upath.field, f"{_label(upath)} unit amount") if upath else None
+    unit = to_decimal(unit_text, problems, useg, upath.field, upath, what="unit amount") if upath else None
     if len(problems.items) > bad:
         return None
     currency, cpath, cseg = scope.first(fm.currency)
@@ -164,7 +164,7 @@ def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any
     if fm.ndc_quantity:
         qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
         if qpath is not None:
-            qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
+            qty = to_decimal(qty_text, problems, qseg, qpath.field, qpath, MAX_UNITS, "NDC quantity")
             if qty is not None:
                 out["ndc_quantity"] = qty
     unit = scope.first(fm.ndc_unit)[0] if fm.ndc_unit else ""
@@ -190,7 +190,7 @@ def charge_line(
     scope = Scope(ft1, related)
     kind = scope.get(fm.type).upper()
     when_text, wpath, wseg = scope.first(fm.date)
-    when = to_date(when_text, problems, wseg, wpath.field, _label(wpath)) if wpath else None
+    when = to_date(when_text, problems, wseg, wpath.field, wpath) if wpath else None
     when = when or default_date
     amounts = _amounts(scope, fm, problems, ft1)
     if kind in fm.not_billed_types or (kind and kind not in fm.billed_types):
@@ -264,7 +264,7 @@ def procedure_line(
     pointers from PR1-15 (associated diagnoses) when sent."""
     scope = Scope(pr1, base)
     code = scope.get(fm.code)
-    when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, _label(fm.date))
+    when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, fm.date)
     if not code or when is None:
         return None
     system = scope.get(fm.system)

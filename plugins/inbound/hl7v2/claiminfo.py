@@ -29,7 +29,7 @@ def read_claim_info(fm: ClaimMap, scope: Scope, problems: Issues) -> dict[str, A
             continue
         text, path, seg = scope.first(paths)
         if path is not None:
-            when = to_date(text, problems, seg, path.field, f"{path.segment}-{path.field}")
+            when = to_date(text, problems, seg, path.field, path)
             if when is not None:
                 out[key] = when
     causes: list[str] = []

@@ -105,7 +105,7 @@ def read_coverage(
     if not payer_id or not member_id or name is None:
         return None
     dob_text, dpath, dseg = scope.first(fm.insured_birth_date)
-    dob = to_date(dob_text, problems, dseg, dpath.field, f"{dpath.segment}-{dpath.field}") if dpath else None
+    dob = to_date(dob_text, problems, dseg, dpath.field, dpath) if dpath else None
     if relationship != "18" and _same_person(name, dob, patient):
         rpath = fm.relationship[0] if fm.relationship else None
         problems.add(

@@ -64,7 +64,7 @@ def read_patient(
         return None
     dob = fm.birth_date
     dob_seg = scope.segment(dob.segment)
-    birth_date = to_date(scope.get(dob), problems, dob_seg, dob.field, f"{dob.segment}-{dob.field}")
+    birth_date = to_date(scope.get(dob), problems, dob_seg, dob.field, dob)
     _plausible_birth_date(birth_date, sent, problems, dob_seg, dob.field)
     return {
         "id": pid_id,
@@ -120,7 +120,7 @@ def read_visit(fm: VisitMap, scope: Scope, problems: Issues, fallback_id: str) -
         problems.at("HL7-NO-VISIT", text, "PV1", 1, 19)
         visit_id = fallback_id
     admit, path, seg = scope.first(fm.admit_date)
-    admit_date = to_date(admit, problems, seg, path.field, f"{path.segment}-{path.field}") if path else None
+    admit_date = to_date(admit, problems, seg, path.field, path) if path else None
     klass = scope.get(fm.patient_class).upper()
     return Visit(
         id=visit_id,

@@ -206,12 +206,20 @@ _read_date_cached = lru_cache(maxsize=1024)(_read_date)
 _CACHED_LENGTH = 40
 
 
-def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: str) -> date | None:
-    """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date."""
+def label_of(label: str | FieldPath, what: str = "") -> str:
+    """A problem's subject: ``label`` as given, or a path's ``SEG-n``, then ``what``."""
+    text = label if isinstance(label, str) else f"{label.segment}-{label.field}"
+    return f"{text} {what}" if what else text
+
+
+def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: str | FieldPath) -> date | None:
+    """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date.
+    ``label`` names the field in a problem (a path: ``SEG-n``, written only then)."""
     if not value:
         return None
     when = _read_date_cached(value) if len(value) <= _CACHED_LENGTH else _read_date(value)
     if when.__class__ is str:
+        label = label_of(label)
         if when == "precision":
             problems.add("HL7-DATE-PRECISION", f"{label} has no day", seg, fld)
         else:
@@ -239,20 +247,21 @@ def to_decimal(
     problems: Issues,
     seg: Segment | None,
     fld: int,
-    label: str,
+    label: str | FieldPath,
     limit: Decimal = MAX_AMOUNT,
+    what: str = "",
 ) -> Decimal | None:
     """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated. A value
     beyond ``limit`` (gateway.money: 1e308, thousands of digits) is refused
-    with HL7-NUMBER."""
+    with HL7-NUMBER, named ``label`` and ``what`` (:func:`label_of`)."""
     if not value:
         return None
     number = _read_number_cached(value) if len(value) <= _CACHED_LENGTH else _read_number(value)
     if number is None:
-        problems.add("HL7-NUMBER", f"{label} is not a number", seg, fld)
+        problems.add("HL7-NUMBER", f"{label_of(label, what)} is not a number", seg, fld)
         return None
     if abs(number) > limit:
-        problems.add("HL7-NUMBER", f"{label} is out of range (at most {limit:,})", seg, fld)
+        problems.add("HL7-NUMBER", f"{label_of(label, what)} is out of range (at most {limit:,})", seg, fld)
         return None
     return number
 
