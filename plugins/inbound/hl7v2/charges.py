@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from gateway.codes import MAX_MODIFIERS, MAX_POINTERS
@@ -35,6 +36,10 @@ def _label(p: FieldPath | None) -> str:
     return f"{p.segment}-{p.field}" if p else ""
 
 
+#: a ranked diagnosis's sort key: (DG1-15 priority, position as sent)
+_rank = itemgetter(0, 1)
+
+
 def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str, Segment]) -> list[dict[str, Any]]:
     """DG1 diagnoses ordered by DG1-15 priority (blank last), then as sent."""
     if fm.from_charges_only:
@@ -49,7 +54,7 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
         desc, _, _ = scope.first(fm.description)
         dx = {"code": code, "system": diagnosis_system(scope.get(fm.system)), "description": desc or None}
         ranked.append((int(prio) if prio.isdigit() and int(prio) > 0 else 10_000, pos, dx))
-    ranked.sort(key=lambda r: (r[0], r[1]))
+    ranked.sort(key=_rank)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _, _, dx in ranked:
