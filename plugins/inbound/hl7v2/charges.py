@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from gateway.codes import MAX_MODIFIERS, MAX_POINTERS
@@ -35,6 +36,10 @@ def _label(p: FieldPath | None) -> str:
     return f"{p.segment}-{p.field}" if p else ""
 
 
+#: a ranked diagnosis's sort key: (DG1-15 priority, position as sent)
+_rank = itemgetter(0, 1)
+
+
 def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str, Segment]) -> list[dict[str, Any]]:
     """DG1 diagnoses ordered by DG1-15 priority (blank last), then as sent."""
     if fm.from_charges_only:
@@ -49,7 +54,7 @@ def read_diagnoses(fm: DiagnosisMap, segs: Sequence[Segment], base: Mapping[str,
         desc, _, _ = scope.first(fm.description)
         dx = {"code": code, "system": diagnosis_system(scope.get(fm.system)), "description": desc or None}
         ranked.append((int(prio) if prio.isdigit() and int(prio) > 0 else 10_000, pos, dx))
-    ranked.sort(key=lambda r: (r[0], r[1]))
+    ranked.sort(key=_rank)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _, _, dx in ranked:
@@ -119,14 +124,14 @@ def _codes(scope: Scope, fm: ChargeMap, own: frozenset[str] | None) -> dict[str,
 def _amounts(scope: Scope, fm: ChargeMap, problems: Issues, seg: Segment) -> tuple[Decimal, Decimal | None] | None:
     """(quantity, line charge: FT1-11 as stated, else FT1-12 × quantity in
     cents); None when a value is not a number or out of range."""
-    bad = len(problems.errors)
+    bad = len(problems.items)  # to_decimal adds errors only (HL7-NUMBER)
     qty_text, qpath, qseg = scope.first(fm.quantity)
-    qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} quantity", MAX_UNITS) if qpath else None
+    qty = to_decimal(qty_text, problems, qseg, qpath.field, qpath, MAX_UNITS, "quantity") if qpath else None
     ext_text, epath, eseg = scope.first(fm.extended_amount)
-    ext = to_decimal(ext_text, problems, eseg, epath.field, f"{_label(epath)} extended amount") if epath else None
+    ext = to_decimal(ext_text, problems, eseg, epath.field, epath, what="extended amount") if epath else None
     unit_text, upath, useg = scope.first(fm.unit_amount)
-    unit = to_decimal(unit_text, problems, useg, upath.field, f"{_label(upath)} unit amount") if upath else None
-    if len(problems.errors) > bad:
+    unit = to_decimal(unit_text, problems, useg, upath.field, upath, what="unit amount") if upath else None
+    if len(problems.items) > bad:
         return None
     currency, cpath, cseg = scope.first(fm.currency)
     if currency and currency.upper() != "USD":
@@ -152,8 +157,8 @@ def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any
     authorization, referral, note, supervising provider, NDC quantity/unit)."""
     out: dict[str, Any] = {}
     for key in ("prior_authorization", "referral_number", "note"):
-        value = scope.first(getattr(fm, key))[0]
-        if value:
+        paths = getattr(fm, key)
+        if paths and (value := scope.first(paths)[0]):
             out[key] = value
     for p in fm.supervising:
         parts, pseg = scope.parts(p)
@@ -161,12 +166,13 @@ def _line_extras(scope: Scope, fm: ChargeMap, problems: Issues) -> dict[str, Any
         if supervising is not None:
             out["supervising_provider"] = supervising
             break
-    qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
-    if qpath is not None:
-        qty = to_decimal(qty_text, problems, qseg, qpath.field, f"{_label(qpath)} NDC quantity", MAX_UNITS)
-        if qty is not None:
-            out["ndc_quantity"] = qty
-    unit = scope.first(fm.ndc_unit)[0]
+    if fm.ndc_quantity:
+        qty_text, qpath, qseg = scope.first(fm.ndc_quantity)
+        if qpath is not None:
+            qty = to_decimal(qty_text, problems, qseg, qpath.field, qpath, MAX_UNITS, "NDC quantity")
+            if qty is not None:
+                out["ndc_quantity"] = qty
+    unit = scope.first(fm.ndc_unit)[0] if fm.ndc_unit else ""
     if unit:
         out["ndc_unit"] = unit.upper()
     return out
@@ -189,7 +195,7 @@ def charge_line(
     scope = Scope(ft1, related)
     kind = scope.get(fm.type).upper()
     when_text, wpath, wseg = scope.first(fm.date)
-    when = to_date(when_text, problems, wseg, wpath.field, _label(wpath)) if wpath else None
+    when = to_date(when_text, problems, wseg, wpath.field, wpath) if wpath else None
     when = when or default_date
     amounts = _amounts(scope, fm, problems, ft1)
     if kind in fm.not_billed_types or (kind and kind not in fm.billed_types):
@@ -263,7 +269,7 @@ def procedure_line(
     pointers from PR1-15 (associated diagnoses) when sent."""
     scope = Scope(pr1, base)
     code = scope.get(fm.code)
-    when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, _label(fm.date))
+    when = to_date(scope.get(fm.date), problems, pr1, fm.date.field, fm.date)
     if not code or when is None:
         return None
     system = scope.get(fm.system)

@@ -20,13 +20,16 @@ def read_claim_info(fm: ClaimMap, scope: Scope, problems: Issues) -> dict[str, A
     """Encounter fields of the ``claim`` section (only those sent)."""
     out: dict[str, Any] = {}
     for key in _TEXTS:
-        value, _, _ = scope.first(getattr(fm, key))
-        if value:
+        paths = getattr(fm, key)
+        if paths and (value := scope.first(paths)[0]):
             out[key] = value
     for key in _DATES:
-        text, path, seg = scope.first(getattr(fm, key))
+        paths = getattr(fm, key)
+        if not paths:
+            continue
+        text, path, seg = scope.first(paths)
         if path is not None:
-            when = to_date(text, problems, seg, path.field, f"{path.segment}-{path.field}")
+            when = to_date(text, problems, seg, path.field, path)
             if when is not None:
                 out[key] = when
     causes: list[str] = []

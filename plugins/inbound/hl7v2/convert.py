@@ -199,11 +199,13 @@ def _encounter(
     how: Reading,
 ) -> Encounter:
     patient, visit, coverages, guarantor = parties
-    diagnoses = read_diagnoses(fm.diagnosis, [s for s in segs if s.name == fm.diagnosis.segment], base)
+    dg1 = fm.diagnosis.segment
+    diagnoses = read_diagnoses(fm.diagnosis, [s for s in segs if s.name == dg1], base)
     lines: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     own = how.settings.charge_master_systems
-    ft1s = sub_groups(segs, fm.charge.segment, base, lambda n: n not in ("PV1", fm.charge.segment))
+    outside = ("PV1", fm.charge.segment)  # segments that end a charge group
+    ft1s = sub_groups(segs, fm.charge.segment, base, lambda n: n not in outside)
     for ft1, related in ft1s:
         line, other = charge_line(ft1, related, fm.charge, diagnoses, problems, visit.admit_date, own, how.prefix)
         if line is not None:

@@ -94,7 +94,10 @@ def read_coverage(
         problems.add("HL7-COVERAGE", "IN1-36 policy number (member id) is empty", in1, 36)
     relationship = _relationship(scope, fm)
     self_insured = relationship == "18" and patient is not None
-    name = next((n for p in fm.insured_name if (n := to_name(scope.parts(p)[0])) is not None), None)
+    name = None
+    for p in fm.insured_name:
+        if (name := to_name(scope.parts(p)[0])) is not None:
+            break
     if name is None and self_insured:
         name = patient["name"]  # type: ignore[index]
     if name is None:
@@ -102,7 +105,7 @@ def read_coverage(
     if not payer_id or not member_id or name is None:
         return None
     dob_text, dpath, dseg = scope.first(fm.insured_birth_date)
-    dob = to_date(dob_text, problems, dseg, dpath.field, f"{dpath.segment}-{dpath.field}") if dpath else None
+    dob = to_date(dob_text, problems, dseg, dpath.field, dpath) if dpath else None
     if relationship != "18" and _same_person(name, dob, patient):
         rpath = fm.relationship[0] if fm.relationship else None
         problems.add(
@@ -112,15 +115,19 @@ def read_coverage(
             in1,
             rpath.field if rpath else None,
         )
-    address = next((a for p in fm.insured_address if (a := to_address(scope.parts(p)[0], country)) is not None), None)
+    address = None
+    for p in fm.insured_address:
+        if (address := to_address(scope.parts(p)[0], country)) is not None:
+            break
     sex = to_sex(scope.first(fm.insured_sex)[0])
     if self_insured:
         dob = dob or patient["birth_date"]  # type: ignore[index]
         address = address or patient["address"]  # type: ignore[index]
         sex = sex if sex != "U" else patient["sex"]  # type: ignore[index]
-    payer_address = next(
-        (a for p in fm.payer_address if (a := to_address(scope.parts(p)[0], country)) is not None), None
-    )
+    payer_address = None
+    for p in fm.payer_address:
+        if (payer_address := to_address(scope.parts(p)[0], country)) is not None:
+            break
     return {
         "payer": {"id": payer_id, "source_id": payer_id, "name": payer_name or payer_id, "address": payer_address},
         "subscriber": {

@@ -23,7 +23,7 @@ from .ack import batch_ack, build_ack
 from .convert import Built, Reading, build, kind_of
 from .fieldmap import FieldMap, claim_paths
 from .problems import Issues
-from .reader import STANDARD, Batch, Message, Segment, decode_text, read_batch, split_lines
+from .reader import STANDARD, Batch, Message, Segment, decode_text, pick, read_batch, split_lines
 from .settings import Hl7v2Settings
 from .versions import content_version, version_index
 
@@ -33,18 +33,27 @@ FORMAT = "hl7v2"
 def describe(msg: Message) -> dict[str, Any]:
     """What routing, dedup and the encounter's extensions need from the MSH."""
     msh = msg.msh
-    declared = msh.value(12)
-    sizes = [(s.name, s.size) for s in msg.segments]
-    version, overruled = content_version(declared, sizes, bool(msh.value(9, 3)))
-    mtype, trigger = msh.value(9, 1).upper(), msh.value(9, 2).upper()
+    fields, d = msh.fields, msh.d
+    count = len(fields)
+
+    def value(n: int) -> str:  # msh.value(n) for n > 2, without its checks
+        raw = fields[n] if n < count else ""
+        return pick(raw, d) if raw else ""
+
+    declared = value(12)
+    fs = d.field
+    sizes = [(s.name, s.text.rstrip(fs).count(fs)) for s in msg.segments]  # Segment.size, inlined
+    f9 = fields[9] if count > 9 else ""
+    version, overruled = content_version(declared, sizes, bool(f9 and pick(f9, d, 3)))
+    mtype, trigger = (pick(f9, d, 1).upper(), pick(f9, d, 2).upper()) if f9 else ("", "")
     return {
         "message_type": f"{mtype}^{trigger}" if trigger else mtype,
-        "control_id": msh.value(10),
+        "control_id": value(10),
         "version": version,
         "declared_version": declared,
         "version_overruled": overruled,
-        "sending_application": msh.value(3),
-        "sending_facility": msh.value(4),
+        "sending_application": value(3),
+        "sending_facility": value(4),
     }
 
 

@@ -12,7 +12,7 @@ from gateway.model import Patient
 
 from .fieldmap import GuarantorMap, PatientMap, VisitMap
 from .problems import Issues
-from .values import Scope, comp, to_address, to_date, to_name, to_provider, to_sex
+from .values import Scope, comp, split_parts, to_address, to_date, to_name, to_provider, to_sex
 
 #: a birth date before this year is implausible (a typo like 10131113)
 EARLIEST_BIRTH_YEAR = 1900
@@ -22,11 +22,11 @@ def _patient_id(fm: PatientMap, scope: Scope) -> str:
     """The MRN: the first repetition of the first path whose identifier type
     is preferred, else the first non-empty value of the paths in order."""
     first = fm.id[0]
-    seg = scope.segment(first.segment)
-    if fm.id_types and seg is not None:
+    if fm.id_types:
+        reps, seg = scope._reps(first)
         c = first.component or 1
-        for rep in range(len(seg.repetitions(first.field))):
-            parts, _ = scope.parts(first, rep)
+        for raw in reps:
+            parts = split_parts(raw, seg.d)  # type: ignore[union-attr]
             if comp(parts, 5).upper() in fm.id_types and comp(parts, c):
                 return comp(parts, c)
     return scope.first(fm.id)[0]
@@ -64,7 +64,7 @@ def read_patient(
         return None
     dob = fm.birth_date
     dob_seg = scope.segment(dob.segment)
-    birth_date = to_date(scope.get(dob), problems, dob_seg, dob.field, f"{dob.segment}-{dob.field}")
+    birth_date = to_date(scope.get(dob), problems, dob_seg, dob.field, dob)
     _plausible_birth_date(birth_date, sent, problems, dob_seg, dob.field)
     return {
         "id": pid_id,
@@ -120,7 +120,7 @@ def read_visit(fm: VisitMap, scope: Scope, problems: Issues, fallback_id: str) -
         problems.at("HL7-NO-VISIT", text, "PV1", 1, 19)
         visit_id = fallback_id
     admit, path, seg = scope.first(fm.admit_date)
-    admit_date = to_date(admit, problems, seg, path.field, f"{path.segment}-{path.field}") if path else None
+    admit_date = to_date(admit, problems, seg, path.field, path) if path else None
     klass = scope.get(fm.patient_class).upper()
     return Visit(
         id=visit_id,
@@ -138,7 +138,10 @@ def read_guarantor(fm: GuarantorMap, scope: Scope, problems: Issues, country: st
     if name is None:
         return None
     rel, _, _ = scope.first(fm.relationship)
-    address = next((a for p in fm.address if (a := to_address(scope.parts(p)[0], country)) is not None), None)
+    address = None
+    for p in fm.address:
+        if (address := to_address(scope.parts(p)[0], country)) is not None:
+            break
     return {
         "name": name,
         "address": address,

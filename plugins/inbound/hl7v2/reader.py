@@ -90,7 +90,7 @@ def decode_text(raw: bytes) -> tuple[str, bool]:
 def split_lines(text: str) -> list[str]:
     """Segments of a text: any mix of CR, LF, CRLF; trailing blanks and blank lines dropped."""
     lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
-    return [ln for ln in (s.rstrip() for s in lines) if ln]
+    return [ln for ln in map(str.rstrip, lines) if ln]
 
 
 # --------------------------------------------------------------------------
@@ -307,6 +307,7 @@ def read_batch(text: str) -> Batch:
     started = {"BHS": 0, "FHS": 0}  # messages / batches seen when the open BHS / FHS began
     batches = 0
     in_message = False  # a BHS/BTS/FHS/FTS closes the message before it
+    names_ok: set[str] = set()
 
     def flush() -> None:
         if in_message and current and d is not None:
@@ -340,10 +341,15 @@ def read_batch(text: str) -> Batch:
             trailers.append((trailer, seen - started["BHS" if name == "BTS" else "FHS"]))
             envelope[name] = trailer
             continue
-        if not in_message or d is None or not _is_segment_name(name) or (len(line) > 3 and line[3] != d.field):
+        if name not in names_ok:  # a name seen before in this input is known to be one
+            if not in_message or d is None or not _is_segment_name(name):
+                stray.append(lineno)
+                continue
+            names_ok.add(name)
+        if not in_message or d is None or (len(line) > 3 and line[3] != d.field):
             stray.append(lineno)
             continue
-        counts[name] = counts.get(name, 0) + 1
-        current.append(Segment(name, line, counts[name], len(current) + 1, d))
+        count = counts[name] = counts.get(name, 0) + 1
+        current.append(Segment(name, line, count, len(current) + 1, d))
     flush()
     return Batch(messages, envelope, stray, garbled, counts=trailers)

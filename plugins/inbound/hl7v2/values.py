@@ -21,12 +21,13 @@ from gateway.money import MAX_AMOUNT
 
 from .fieldmap import FieldPath
 from .problems import Issues
-from .reader import Segment, components, pick
+from .reader import HEADERS, Delimiters, Segment, components, pick, unescape
 
 NULL = '""'
 _DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _NPI_AUTHORITIES = ("NPI", "2.16.840.1.113883.4.6")
+_BLANK13 = [""] * 13
 #: the NPI check digit of identifiers seen recently (a feed repeats its providers' NPIs)
 _npi_ok = lru_cache(maxsize=1024)(npi_is_valid)
 
@@ -50,48 +51,92 @@ class Scope:
 
     def get(self, path: FieldPath, rep: int = 0) -> str:
         """The decoded, stripped value at ``path`` ('' for empty and ``""``)."""
-        name = path[0]
-        seg = self.home if self.home is not None and self.home.name == name else self.related.get(name)
+        name, n, comp, sub = path
+        home = self.home
+        seg = home if home is not None and home.name == name else self.related.get(name)
         if seg is None:
             return ""
-        raw = seg.field(path[1])
-        if not raw:
+        fields = seg._fields or seg._split()
+        if n >= len(fields) or not (raw := fields[n]):
             return ""
-        comp = path[2]
-        v = pick(raw, seg.d, comp, path[3] if comp is not None else None, rep).strip()
+        v = pick(raw, seg.d, comp, sub if comp is not None else None, rep).strip()
         return "" if v == NULL else v
 
     def first(self, paths: Iterable[FieldPath]) -> tuple[str, FieldPath | None, Segment | None]:
-        """The first non-empty value among ``paths``, with its path and segment."""
+        """The first non-empty value among ``paths``, with its path and segment.
+
+        :meth:`get` inlined (the mapping's most frequent call), with
+        :func:`pick`'s work done here for a component of the first repetition."""
+        home = self.home
+        hname = home.name if home is not None else None
         for p in paths:
-            v = self.get(p)
-            if v:
-                return v, p, self.segment(p.segment)
+            name, n, comp, sub = p
+            seg = home if name == hname else self.related.get(name)
+            if seg is None:
+                continue
+            fields = seg._fields or seg._split()
+            if n >= len(fields) or not (raw := fields[n]):
+                continue
+            d = seg.d
+            if comp is None:
+                v = pick(raw, d, None, None).strip()
+            else:
+                if d.repetition in raw:
+                    raw = raw.split(d.repetition, 1)[0]
+                if d.component in raw:
+                    comps = raw.split(d.component)
+                    raw = comps[comp - 1] if comp <= len(comps) else ""
+                elif comp != 1:
+                    continue
+                if sub is not None:
+                    if d.subcomponent in raw:
+                        subs = raw.split(d.subcomponent)
+                        raw = subs[sub - 1] if sub <= len(subs) else ""
+                    elif sub != 1:
+                        continue
+                v = (unescape(raw, d) if d.escape in raw else raw).strip()
+            if v and v != NULL:
+                return v, p, seg
         return "", None, None
 
     def repeated(self, paths: Iterable[FieldPath]) -> tuple[list[str], FieldPath | None]:
         """Every repetition's value (component of the path, else 1) at the
         first path that has any."""
         for p in paths:
-            seg = self.segment(p.segment)
-            if seg is None:
+            reps, seg = self._reps(p)
+            if not reps:
                 continue
+            d, c, sub = seg.d, p.component or 1, p.sub or 1  # type: ignore[union-attr]
             out = []
-            for rep in seg.repetitions(p.field):
-                v = pick(rep, seg.d, p.component or 1, p.sub or 1).strip()
+            for rep in reps:
+                v = pick(rep, d, c, sub).strip()
                 if v and v != NULL:
                     out.append(v)
             if out:
                 return out, p
         return [], None
 
+    def _reps(self, path: FieldPath) -> tuple[list[str], Segment | None]:
+        """The repetitions of the field at ``path`` as sent, with its segment."""
+        name, n = path[0], path[1]
+        home = self.home
+        seg = home if home is not None and home.name == name else self.related.get(name)
+        if seg is None:
+            return [], None
+        fields = seg._fields or seg._split()
+        raw = fields[n] if n < len(fields) else ""
+        if not raw:
+            return [], seg
+        if seg.d.repetition not in raw or (n <= 2 and seg.name in HEADERS):
+            return [raw], seg
+        return raw.split(seg.d.repetition), seg
+
     def phone(self, paths: Iterable[FieldPath]) -> str | None:
         """The first XTN repetition of ``paths`` that is a phone number (:func:`to_phone`)."""
         for p in paths:
-            seg = self.segment(p.segment)
-            reps = seg.repetitions(p.field) if seg is not None else []
-            for rep in range(len(reps)):
-                number = to_phone(self.parts(p, rep)[0])
+            reps, seg = self._reps(p)
+            for raw in reps:
+                number = to_phone(split_parts(raw, seg.d))  # type: ignore[union-attr]
                 if number is not None:
                     return number
         return None
@@ -103,24 +148,25 @@ class Scope:
             seg = self.segment(p.segment)
             if seg is None or "@" not in seg.field(p.field):
                 continue
-            for rep in range(len(seg.repetitions(p.field))):
-                address = to_email(self.parts(p, rep)[0])
+            for raw in self._reps(p)[0]:
+                address = to_email(split_parts(raw, seg.d))
                 if address is not None:
                     return address
         return None
 
     def parts(self, path: FieldPath, rep: int = 0) -> tuple[list[str], Segment | None]:
         """The decoded components of a composite field (one repetition)."""
-        seg = self.segment(path.segment)
-        if seg is None:
-            return [], None
-        reps = seg.repetitions(path.field)
+        reps, seg = self._reps(path)
         if rep >= len(reps):
             return [], seg
-        raw, d = reps[rep], seg.d
-        if d.subcomponent in raw or d.escape in raw:
-            return [c.strip() for c in components(raw, d)], seg
-        return [c.strip() for c in raw.split(d.component)], seg  # the common case: nothing to decode
+        return split_parts(reps[rep], seg.d), seg  # type: ignore[union-attr]
+
+
+def split_parts(raw: str, d: Delimiters) -> list[str]:
+    """The decoded, stripped components of one repetition."""
+    if d.subcomponent in raw or d.escape in raw:
+        return [c.strip() for c in components(raw, d)]
+    return [c.strip() for c in raw.split(d.component)]  # the common case: nothing to decode
 
 
 def comp(parts: list[str], n: int) -> str:
@@ -135,10 +181,9 @@ def comp(parts: list[str], n: int) -> str:
 # converters: value → canonical, problems reported at (segment, field)
 
 
-def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: str) -> date | None:
-    """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date."""
-    if not value:
-        return None
+def _read_date(value: str) -> date | str:
+    """The date of a DT/DTM/TS value, else what is wrong: "precision" (no
+    day) or "date" (not a date)."""
     m = _DATE.match(value) or None
     iso = _ISO_DATE.match(value)
     if iso:
@@ -146,16 +191,55 @@ def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: 
     elif m and (m.end() == len(value) or value[m.end()] in "0123456789.+-"):
         y, mo, d = m.groups()
         if mo is None or d is None:
-            problems.add("HL7-DATE-PRECISION", f"{label} has no day", seg, fld)
-            return None
+            return "precision"
     else:
-        problems.add("HL7-DATE", f"{label} is not a date", seg, fld)
-        return None
+        return "date"
     try:
         return date(int(y), int(mo), int(d))
     except ValueError:
-        problems.add("HL7-DATE", f"{label} is not a date", seg, fld)
+        return "date"
+
+
+#: dates seen recently (a message repeats its service date; a feed its day)
+_read_date_cached = lru_cache(maxsize=1024)(_read_date)
+#: values longer than this are read without the cache (a runaway value is not kept)
+_CACHED_LENGTH = 40
+
+
+def label_of(label: str | FieldPath, what: str = "") -> str:
+    """A problem's subject: ``label`` as given, or a path's ``SEG-n``, then ``what``."""
+    text = label if isinstance(label, str) else f"{label.segment}-{label.field}"
+    return f"{text} {what}" if what else text
+
+
+def to_date(value: str, problems: Issues, seg: Segment | None, fld: int, label: str | FieldPath) -> date | None:
+    """HL7 DT/DTM/TS (YYYY[MM[DD[HHMM…]]], time and zone ignored) → date.
+    ``label`` names the field in a problem (a path: ``SEG-n``, written only then)."""
+    if not value:
         return None
+    when = _read_date_cached(value) if len(value) <= _CACHED_LENGTH else _read_date(value)
+    if when.__class__ is str:
+        label = label_of(label)
+        if when == "precision":
+            problems.add("HL7-DATE-PRECISION", f"{label} has no day", seg, fld)
+        else:
+            problems.add("HL7-DATE", f"{label} is not a date", seg, fld)
+        return None
+    return when  # type: ignore[return-value]
+
+
+def _read_number(value: str) -> Decimal | None:
+    """A finite Decimal ($ and thousands commas tolerated), else None."""
+    text = value.replace(",", "").replace("$", "").strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+#: amounts and quantities seen recently (a clinic's prices repeat)
+_read_number_cached = lru_cache(maxsize=1024)(_read_number)
 
 
 def to_decimal(
@@ -163,24 +247,21 @@ def to_decimal(
     problems: Issues,
     seg: Segment | None,
     fld: int,
-    label: str,
+    label: str | FieldPath,
     limit: Decimal = MAX_AMOUNT,
+    what: str = "",
 ) -> Decimal | None:
     """HL7 NM/MO → Decimal; ``$`` and thousands commas are tolerated. A value
     beyond ``limit`` (gateway.money: 1e308, thousands of digits) is refused
-    with HL7-NUMBER."""
+    with HL7-NUMBER, named ``label`` and ``what`` (:func:`label_of`)."""
     if not value:
         return None
-    text = value.replace(",", "").replace("$", "").strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        problems.add("HL7-NUMBER", f"{label} is not a number", seg, fld)
+    number = _read_number_cached(value) if len(value) <= _CACHED_LENGTH else _read_number(value)
+    if number is None:
+        problems.add("HL7-NUMBER", f"{label_of(label, what)} is not a number", seg, fld)
         return None
     if abs(number) > limit:
-        problems.add("HL7-NUMBER", f"{label} is out of range (at most {limit:,})", seg, fld)
+        problems.add("HL7-NUMBER", f"{label_of(label, what)} is out of range (at most {limit:,})", seg, fld)
         return None
     return number
 
@@ -192,14 +273,16 @@ def to_sex(value: str) -> Sex:
 
 def to_name(parts: list[str]) -> dict[str, Any] | None:
     """XPN: family ^ given ^ middle ^ suffix (family's first subcomponent) → PersonName fields."""
-    family = comp(parts, 1)
-    if not family:
+    if not parts or not (family := parts[0]) or family == NULL:
         return None
+    if len(parts) < 4:
+        parts = [*parts, "", "", ""]
+    given, middle, suffix = parts[1], parts[2], parts[3]
     return {
         "family": family,
-        "given": comp(parts, 2) or None,
-        "middle": comp(parts, 3) or None,
-        "suffix": comp(parts, 4) or None,
+        "given": given if given and given != NULL else None,
+        "middle": middle if middle and middle != NULL else None,
+        "suffix": suffix if suffix and suffix != NULL else None,
     }
 
 
@@ -215,8 +298,10 @@ def to_country(value: str, default: str = "US") -> str:
 def to_address(parts: list[str], country: str = "US") -> dict[str, Any] | None:
     """XAD: street ^ other designation ^ city ^ state ^ zip ^ country → Address
     fields; ``country`` when XAD-6 is empty (the message's MSH-17)."""
-    lines = [x for x in (comp(parts, 1), comp(parts, 2)) if x]
-    city, state, postal = comp(parts, 3), comp(parts, 4), comp(parts, 5)
+    if len(parts) < 6:
+        parts = [*parts, "", "", "", "", "", ""]
+    street, other, city, state, postal, sent = [("" if v == NULL else v) for v in parts[:6]]
+    lines = [x for x in (street, other) if x]
     if not (lines or city or postal):
         return None
     return {
@@ -224,13 +309,14 @@ def to_address(parts: list[str], country: str = "US") -> dict[str, Any] | None:
         "city": city or None,
         "state": state or None,
         "postal_code": postal.replace("-", "").replace(" ", "") or None,
-        "country": to_country(sent, country) if (sent := comp(parts, 6)) else country,
+        "country": to_country(sent, country) if sent else country,
     }
 
 
 def _is_email_xtn(parts: list[str]) -> bool:
     """XTN-2 use code NET, or XTN-3 equipment type Internet / X.400."""
-    return comp(parts, 2).upper() == "NET" or comp(parts, 3).upper() in ("INTERNET", "X.400")
+    n = len(parts)
+    return (n > 1 and parts[1].upper() == "NET") or (n > 2 and parts[2].upper() in ("INTERNET", "X.400"))
 
 
 def to_phone(parts: list[str]) -> str | None:
@@ -239,7 +325,7 @@ def to_phone(parts: list[str]) -> str | None:
     if _is_email_xtn(parts):
         return None
     text = comp(parts, 1) or (comp(parts, 6) + comp(parts, 7))
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = text if text.isdigit() else "".join(filter(str.isdigit, text))
     return digits if 7 <= len(digits) <= 15 else None
 
 
@@ -261,11 +347,16 @@ def to_provider(parts: list[str], problems: Issues, seg: Segment | None, fld: in
     The id is an NPI when the id type or assigning authority says so, or
     when it is ten digits with a valid check digit.
     """
-    ident = comp(parts, 1)
-    name = to_name(parts[1:]) if len(parts) > 1 else None
+    if len(parts) < 13:
+        parts = [*parts, *_BLANK13[len(parts) :]]
+    ident = parts[0] if parts[0] != NULL else ""
+    name = to_name(parts[1:])
     if not ident and name is None:
         return None
-    declared = comp(parts, 13).upper() == "NPI" or any(a in comp(parts, 9) for a in _NPI_AUTHORITIES)
+    kind, authority = parts[12], parts[8]
+    declared = (kind != NULL and kind.upper() == "NPI") or (
+        authority != NULL and any(a in authority for a in _NPI_AUTHORITIES)
+    )
     npi = None
     if ident and declared:
         npi = ident

@@ -9,6 +9,7 @@ a later version keep their positions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 VERSIONS: tuple[str, ...] = ("2.1", "2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.8")
@@ -90,7 +91,15 @@ def content_version(declared: str, sizes: list[tuple[str, int]], structure_given
 
     ``sizes`` is (segment name, number of fields used) per segment;
     ``structure_given`` says MSH-9 has its third component (2.3.1 and later).
+    A feed sends the same shapes again and again: the answer for a message
+    of up to :data:`_CACHED_SEGMENTS` segments (and a short MSH-12) is kept.
     """
+    if len(sizes) <= _CACHED_SEGMENTS and len(declared) <= 16:
+        return _version_of_cached(declared, tuple(sizes), structure_given)
+    return _version_of(declared, sizes, structure_given)
+
+
+def _version_of(declared: str, sizes: Sequence[tuple[str, int]], structure_given: bool) -> tuple[str, bool]:
     have = version_index(declared)
     need = _V231 if structure_given else 0
     for name, size in sizes:
@@ -101,3 +110,8 @@ def content_version(declared: str, sizes: list[tuple[str, int]], structure_given
     if need > have:
         return VERSIONS[need], True
     return declared.strip(), False
+
+
+#: messages with more segments are not cached (their key would be large)
+_CACHED_SEGMENTS = 64
+_version_of_cached = lru_cache(maxsize=256)(_version_of)
