@@ -51,13 +51,16 @@ def rss_kb() -> int:
     return 0
 
 
-def sqlite_memory() -> int | None:
-    """Bytes SQLite has allocated in this process (page caches, statements, schema)."""
+def sqlite_memory() -> tuple[int, int] | None:
+    """Bytes SQLite has allocated in this process (page caches, statements,
+    sorts), now and at most since the last call."""
     lib = _library("sqlite3")
     if lib is None or not hasattr(lib, "sqlite3_memory_used"):
         return None
     lib.sqlite3_memory_used.restype = ctypes.c_int64
-    return int(lib.sqlite3_memory_used())
+    lib.sqlite3_memory_highwater.restype = ctypes.c_int64
+    lib.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
+    return int(lib.sqlite3_memory_used()), int(lib.sqlite3_memory_highwater(1))
 
 
 def malloc_heap() -> dict[str, int] | None:
@@ -134,12 +137,15 @@ class MemoryProbe:
         gc.collect()
         types = Counter(type(o).__name__ for o in gc.get_objects())
         current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        sqlite = sqlite_memory()
         out = {
             "n": self.n,
             "rss_kb": rss_kb(),
             "python_traced": current,
-            "python_peak": peak,
-            "sqlite": sqlite_memory(),
+            "python_peak": peak,  # since the last report
+            "sqlite": sqlite[0] if sqlite else None,
+            "sqlite_peak": sqlite[1] if sqlite else None,  # since the last report
             "malloc": malloc_heap(),
             "mappings_kb": resident_by_mapping(),
             "python_arenas": python_arenas(),
@@ -184,7 +190,7 @@ def compare(folder: Path, first: int, second: int, top: int = 15) -> list[str]:
 def series(folder: Path, labels: list[str]) -> list[str]:
     """One line per report: resident, Python, SQLite and glibc heap (in use, free), MB."""
     mb = 1 / (1 << 20)
-    heads = ("rss", "python", "arenas", "sqlite", "heap", "in use", "free", "[heap]", "anon", "file")
+    heads = ("rss", "python", "peak", "arenas", "sqlite", "peak", "heap", "in use", "free", "[heap]", "anon", "file")
     lines = [f"{'sample':>10}" + "".join(f" {h:>7}" for h in heads)]
     for n, label in enumerate(labels):
         path = folder / f"daemon-{n}.json"
@@ -194,8 +200,10 @@ def series(folder: Path, labels: list[str]) -> list[str]:
         m = r.get("malloc") or {"arena": 0, "in_use": 0, "free": 0}
         maps = r.get("mappings_kb") or {"heap": 0, "anon": 0, "file": 0}
         lines.append(
-            f"{label:>10} {r['rss_kb'] / 1024:>7.1f} {r['python_traced'] * mb:>7.1f} {r.get('python_arenas') or 0:>7} "
-            f"{(r['sqlite'] or 0) * mb:>7.1f} {m['arena'] * mb:>7.1f} {m['in_use'] * mb:>7.1f} {m['free'] * mb:>7.1f}"
+            f"{label:>10} {r['rss_kb'] / 1024:>7.1f} {r['python_traced'] * mb:>7.1f} {r['python_peak'] * mb:>7.1f} "
+            f"{r.get('python_arenas') or 0:>7} {(r['sqlite'] or 0) * mb:>7.1f} "
+            f"{(r.get('sqlite_peak') or 0) * mb:>7.1f} "
+            f"{m['arena'] * mb:>7.1f} {m['in_use'] * mb:>7.1f} {m['free'] * mb:>7.1f}"
             f" {maps['heap'] / 1024:>7.1f} {maps['anon'] / 1024:>7.1f} {maps['file'] / 1024:>7.1f}"
         )
     return lines
