@@ -4,9 +4,9 @@ The daemon's main process allocates and frees in many threads (journal
 writer, batcher, dispatcher, the thread pool): SQLite pages, the bytes of
 inbound files, rendered documents. glibc keeps what was freed inside its
 heaps, and a few long-lived blocks near a heap's top keep it from shrinking,
-so the free part grows with the peaks a long run goes through (measured:
-heap in use flat near 18 MB, free 13.7 -> 17.9 MB over 10k -> 120k messages;
-benchmarks/README.md, branch ``leak``). ``malloc_trim(0)`` returns every
+so the free part grows with the peaks a long run goes through (measured
+before this: heap in use 19.7 -> 21.7 MB, free 14.1 -> 20.1 MB from 20k to
+200k messages; benchmarks/README.md, branch ``leak``). ``malloc_trim(0)`` returns every
 free page inside the heaps, not only the top; the daemon calls it now and
 then (:attr:`gateway.daemon.DaemonOptions.trim_every`). Elsewhere than glibc
 it does nothing.
