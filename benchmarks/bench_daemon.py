@@ -9,6 +9,10 @@
 * resident memory of the daemon and its worker over a long run (sampled
   from /proc; flat is the target): 20,000 messages sampled every 1,000;
   ``--memory 200000`` runs only this part, over 200,000 sampled every 10,000.
+  With ``GATEWAY_MEMORY_DEBUG=DIR`` set (off by default) the daemon traces its
+  allocations and writes a report at every sample
+  (:mod:`gateway.daemon.memdebug`); the run ends by printing what grew
+  between the second sample and the one at 60 %, and over the whole run.
 
     .venv/bin/python -m benchmarks.bench_daemon [--quick | --memory N]
 """
@@ -184,6 +188,7 @@ def memory_run(dep: Deployment, n_long: int, chunk: int) -> None:
     the RSS of the daemon and of its worker (its largest child) after each."""
     daemon_pid = dep.proc.pid
     samples = []
+    debug = os.environ.get("GATEWAY_MEMORY_DEBUG")
     done = dep.store.claim_count()
     for start in range(0, n_long, chunk):
         dep.drop(dep.stage(50_000_000 + start, chunk))
@@ -191,6 +196,8 @@ def memory_run(dep: Deployment, n_long: int, chunk: int) -> None:
         dep.wait_claims(done, timeout=max(120.0, chunk * 0.1))
         worker = max((rss_mb(c) for c in children(daemon_pid)), default=0.0)
         samples.append((done, rss_mb(daemon_pid), worker))
+        if debug:
+            _probe(daemon_pid, Path(debug), len(samples) - 1)
         print(f"{done:>10} {samples[-1][1]:>8.1f} {worker:>8.1f}  load {os.getloadavg()[0]:.1f}", file=sys.stderr)
     print(f"\nResident memory over {n_long} more messages (MB, sampled every {chunk})")
     print(f"{'messages':>10} {'daemon':>8} {'worker':>8}")
@@ -203,6 +210,21 @@ def memory_run(dep: Deployment, n_long: int, chunk: int) -> None:
     grown = max(last[1] - first[1], last[2] - first[2])
     measured = f"+{grown:.1f} MB over {n_long // 1000}k msgs (sampled every {chunk // 1000}k)"
     goals.record("memory_daemon", measured, grown <= FLAT_MB)
+    if debug and len(samples) > 2:
+        from gateway.daemon.memdebug import compare, series
+
+        print("\nThe daemon's memory by owner (MB; python: 0 without tracemalloc)")
+        print("\n".join(series(Path(debug), [str(s[0]) for s in samples])))
+        for a, b in ((1, max(2, len(samples) * 3 // 5)), (1, len(samples) - 1)):
+            print(f"\nmessages {samples[a][0]} -> {samples[b][0]}: " + "\n".join(compare(Path(debug), a, b)))
+
+
+def _probe(pid: int, folder: Path, n: int) -> None:
+    """Ask the daemon for memory report ``n`` (GATEWAY_MEMORY_DEBUG) and wait for it."""
+    os.kill(pid, signal.SIGUSR2)
+    end = time.time() + 120
+    while not (folder / f"daemon-{n}.json").exists() and time.time() < end:
+        time.sleep(0.05)
 
 
 def long_memory(n_long: int) -> None:

@@ -111,3 +111,22 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path) ->
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_delivering_many_documents_compiles_no_pattern_per_document(tmp_path) -> None:
+    """A long-running daemon delivers a document under a new name again and
+    again: looking for a killed writer's temporaries must not leave one
+    compiled pattern per name in the ``re`` or ``pathlib`` caches (they grew
+    by one entry per delivered document up to 512 and 128, then churned)."""
+    import pathlib
+    import re
+
+    from gateway_plugins.transports.folder import write_atomically
+
+    write_atomically(tmp_path / "claims-0.x12", b"ISA")  # whatever is compiled once, is compiled
+    patterns, selectors = len(re._cache), pathlib._make_selector.cache_info().currsize  # type: ignore[attr-defined]
+    for n in range(1, 201):
+        write_atomically(tmp_path / f"claims-{n}.x12", b"ISA")
+    assert len(re._cache) <= patterns + 5  # type: ignore[attr-defined]
+    assert pathlib._make_selector.cache_info().currsize == selectors  # type: ignore[attr-defined]
+    assert len(list(tmp_path.iterdir())) == 201

@@ -30,11 +30,17 @@ class FolderSettings(BaseModel):
 
 def remove_stale_temporaries(path: Path) -> None:
     """Remove ``.<name>.<pid>.tmp`` files a killed writer of ``path`` left
-    behind (never one whose process is still alive: it may be writing)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2 : -4]
-        if local_process_gone(pid):
-            tmp.unlink(missing_ok=True)
+    behind (never one whose process is still alive: it may be writing).
+    Names are compared as strings: ``Path.glob`` with the document's name in
+    the pattern compiled a new regular expression per document, which the
+    ``re`` and ``pathlib`` caches kept (hundreds of entries, evicted and
+    refilled for as long as the daemon delivered)."""
+    prefix = f".{path.name}."
+    with os.scandir(path.parent) as entries:
+        stale = [e.name for e in entries if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    for name in stale:
+        if len(name) >= len(prefix) + 4 and local_process_gone(name[len(prefix) : -4]):
+            (path.parent / name).unlink(missing_ok=True)
 
 
 def write_atomically(path: Path, content: bytes) -> None:
