@@ -45,8 +45,12 @@ EXTRA_DG1 = "DG1|3|I10|E78.5^Hyperlipidemia, unspecified^I10|||F|||||||||3"
 
 
 def message(i: int) -> str:
-    """Message ``i``: its own control id and visit number."""
-    segs = SAMPLE.read_text().replace("RV-DFT-0001", f"RV-P-{i:07d}").replace("|V10001|", f"|P{i:07d}|")
+    """Message ``i``: its own control id and visit number, 3 FT1 and 3 DG1, v2.5.1, CR-separated.
+
+    The sample is read as bytes: ``read_text()`` turns its CR separators into LF
+    (universal newlines), and then neither the version nor the extra segments applied.
+    """
+    segs = SAMPLE.read_bytes().decode().replace("RV-DFT-0001", f"RV-P-{i:07d}").replace("|V10001|", f"|P{i:07d}|")
     segs = segs.replace("|P|2.5\r", "|P|2.5.1\r", 1)
     out = []
     for seg in segs.split("\r"):
