@@ -4,9 +4,9 @@ RSS from /proc). A refused input is refused before it is read whole: over
 ``max_bytes`` (the daemon), over ``settings.fhir.max_bytes`` (the FHIR sniff
 no longer decodes what the default cap refuses), over
 ``settings.hl7v2.max_segments`` (refused before it becomes encounters).
-Accepted inputs of 1 MB cost ``gateway inspect`` less than 10x their size
-(HL7 and FHIR); ``gateway process`` does not meet that yet and is not
-asserted here. benchmarks/bench_memory.py prints the figures."""
+Accepted inputs of 1 MB cost ``gateway inspect`` and ``gateway process``
+less than 10x their size (HL7 and FHIR). benchmarks/bench_memory.py prints
+the figures."""
 
 from __future__ import annotations
 
