@@ -3,13 +3,18 @@ blob I/O (written into a ``zeroblob``, read into one ``bytes``) instead of a
 bound and selected value: the same bytes come back from every reader (claim,
 ``raw``, reprocess, prune's archive, key rotation), plaintext and sealed, on
 both backends, around the threshold. The memory it saves is asserted by
-tests/security/test_memory.py (``gateway process`` of 1 MB inputs)."""
+tests/security/test_memory.py (``gateway process`` of 1 MB inputs); here,
+SQLite's own allocations while a 4 MB message is journaled and claimed."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import secrets
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +24,7 @@ from gateway.store.codec import Codec
 from gateway.store.postgres import PostgresStore
 from gateway.store.retention import Archive, read_archive
 from gateway.store.rotation import rotate
-from gateway.store.sqlite import BLOB_IO_BYTES, SQLiteStore
+from gateway.store.sqlite import BLOB_IO_BYTES, CACHE_KIB, SQLiteStore
 from tests.pg import pg_url, store_url  # noqa: F401  (fixtures)
 
 HEAD = b"MSH|^~\\&|X|RIVERSIDE|||20261021||DFT^P03|%d|P|2.5\rPID|1||R%d||TESTPATIENT^TAU\r"
@@ -94,3 +99,38 @@ def test_raw_bytes_around_the_blob_io_threshold_read_back_the_same(
         assert [r["raw"] for r in read_archive(archive.path)] == raws
     finally:
         final.close()
+
+
+def _sqlite_memory() -> tuple[Any, Any]:
+    """``sqlite3_memory_used`` and ``sqlite3_memory_highwater`` of the SQLite library Python's module uses."""
+    lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    lib.sqlite3_libversion.restype = ctypes.c_char_p
+    if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
+        pytest.skip("the sqlite3 module does not use the system's libsqlite3")
+    lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return lib.sqlite3_memory_used, lib.sqlite3_memory_highwater
+
+
+def test_sqlite_never_copies_a_large_raw_message_nor_keeps_it(tmp_path: Path) -> None:
+    """Bound, a 4 MB message was copied into the statement and into its
+    record (8 MB more at the insert), assembled again when claimed, and stayed
+    bound to the cached INSERT after the commit (4 MB for the rest of the run).
+    Through blob I/O SQLite holds at most its page cache (``CACHE_KIB``)."""
+    used, highwater = _sqlite_memory()
+    store = SQLiteStore(tmp_path / "gateway.sqlite")
+    try:
+        raw = _raw(1, 4_000_000)
+        store.journal([_new(_raw(2, 1_000), Status.PARSED)])  # the statements prepared, the schema read
+        before = used()
+        assert before > 0  # this library is the one in use
+        highwater(1)
+        (j,) = store.journal([_new(raw)])
+        journaled, journal_peak = used() - before, highwater(1) - before
+        (claimed,) = store.claim("w1", 10, 60.0)
+        claim_peak = highwater(1) - before
+        assert claimed.id == j.message_id and claimed.raw == raw
+        limit = CACHE_KIB * 1024 + 600_000  # the page cache and some slack: not the input (4 MB)
+        assert journaled < limit, f"SQLite kept {journaled} bytes after journaling a 4 MB message"
+        assert journal_peak < limit and claim_peak < limit, (journal_peak, claim_peak)
+    finally:
+        store.close()

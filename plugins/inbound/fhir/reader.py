@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from gateway.messages import ParseResult, RecordLookup, RecordUpdate
 from gateway.model import Coverage, Encounter, Finding, Guarantor, Patient, Provider, ServiceLine
@@ -45,6 +46,8 @@ RENDERING_ROLES = ("PPRF", "ATND", "PRF", "SPRF", "PART")
 INACTIVE = frozenset({"cancelled", "entered-in-error"})
 #: ChargeItem statuses that are billed
 BILLABLE_CHARGES = ("billable", "billed", "planned")
+#: messages this big have their equal strings shared while they are parsed (:func:`share_strings`)
+SHARE_STRINGS_BYTES = 256 * 1024
 
 
 def load(raw: bytes, fmt: str, sniffed: Json | None = None) -> tuple[Json | None, list[Finding]]:
@@ -118,6 +121,8 @@ def parse_stream(
     doc, problems = load(raw, fmt, sniffed)
     if doc is None:
         return ParseResult(findings=problems)
+    if len(raw) >= SHARE_STRINGS_BYTES:
+        share_strings(doc)
     root = doc["resourceType"]
     if root == "Bundle" and "id" in doc and not valid_id(doc["id"]):
         doc = {k: v for k, v in doc.items() if k != "id"}
@@ -133,6 +138,27 @@ def parse_stream(
     message = Message(Resolver(records, clinic_id), settings, problems, identity_of(doc, raw))
     message.index(doc)
     return message.result()
+
+
+def share_strings(doc: Json) -> None:
+    """Make the equal string values of ``doc`` one object each. A decoded
+    bundle repeats its systems, references, statuses and dates in every
+    entry (a billing bundle: a fifth of its 5.4x its size in memory), and it
+    stays alive while every visit is built; about 15 ms of CPU per MB, so
+    only for messages of :data:`SHARE_STRINGS_BYTES` or more."""
+    seen: dict[str, str] = {}
+    shared = seen.setdefault
+    stack: list[Any] = [doc]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        pairs = node.items() if type(node) is dict else enumerate(node)
+        for key, value in pairs:
+            kind = type(value)
+            if kind is str:
+                node[key] = shared(value, value)
+            elif kind is dict or kind is list:
+                push(value)
 
 
 def identity_of(doc: Json, raw: bytes) -> str:
