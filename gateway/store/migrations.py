@@ -529,6 +529,12 @@ INSERT INTO message_raw (message_id, raw) SELECT id, raw FROM messages WHERE raw
 ALTER TABLE messages DROP COLUMN raw
 """
 
+# What a worker's renderer worked out for a claim alone (the 837's 2000A/2000B/
+# 2000C blocks and 2300 loop, JSON: gateway.delivery.batcher.ClaimPlacer), so
+# the batcher does not read and render each claim again. NULL for claims stored
+# before (and for claims whose JSON changed since): rendered from the claim.
+_CLAIMS_RENDERED = "ALTER TABLE claims ADD COLUMN rendered TEXT"
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -589,6 +595,9 @@ MIGRATIONS: list[Migration] = [
             "sqlite": _MESSAGE_RAW.format(id="INTEGER", blob="BLOB"),
             "postgresql": _MESSAGE_RAW.format(id="BIGINT", blob="BYTEA"),
         },
+    ),
+    Migration(
+        22, "claims.rendered: a claim's 837 blocks, worked out by a worker for the batcher", portable(_CLAIMS_RENDERED)
     ),
 ]
 
