@@ -52,10 +52,10 @@ class _Counted(StoredItems):
 def _stored(claims: list[Claim], placed_ctx: RenderContext | None) -> _Counted:
     """The claims as the batcher hands them over: JSON, and the blocks a
     worker placed with ``placed_ctx`` (None: none stored), through JSON text."""
-    rows = []
+    rows, memo = [], {}  # one memo for the run, as a worker keeps it per destination
     for c in claims:
         body = c.model_dump_json(exclude_none=True)
-        data = Claim837Renderer().place(c, placed_ctx) if placed_ctx is not None else None
+        data = Claim837Renderer().place(c, placed_ctx, memo) if placed_ctx is not None else None
         text = None if data is None else json.dumps([c.id, c.clinic_id, Claim837Renderer.name, data])
         rows.append(StoredClaim.of(body, text))
     return _Counted(Claim, [r.body for r in rows], rows, Claim837Renderer.name)
@@ -95,6 +95,16 @@ def test_every_fixture_together_from_stored_blocks_is_the_same_837(settings: dic
     assert read == 2  # only the two claims sharing a CLM01, to order them by content
     for doc in placed:
         assert_valid_837(doc)
+
+
+def test_a_worker_placing_claim_after_claim_stores_what_each_claim_alone_gives() -> None:
+    """The billing provider's blocks are reused from the claim before (the
+    memo) only when they are the same."""
+    memo: dict[str, Any] = {}
+    for ctx in (_ctx(X12Settings()), _ctx(X12Settings(), _config(LOCKBOX))):
+        for c in [*CLAIMS.values(), *reversed(CLAIMS.values())]:
+            assert Claim837Renderer().place(c, ctx, memo) == Claim837Renderer().place(c, ctx)
+        memo.clear()
 
 
 def test_a_clinic_pay_to_address_is_in_the_stored_blocks() -> None:

@@ -104,6 +104,11 @@ class StoredItems(Sequence[Any]):
         return self.model.model_validate_json(self.bodies[i])
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))
+#: a claim route of :class:`ClaimPlacer`: renderer name, its ``place``, the context, its memo
+_Route = tuple[str, Callable[..., Any], RenderContext, dict[str, Any]]
+
+
 def claim_destination(gateway: Gateway, clinic_id: str, payer_id: str | None) -> tuple[str | None, list[Any]]:
     """Where a claim of ``clinic_id`` for ``payer_id`` goes: the payer
     directory's destination (``gateway_claim_destination``), else the
@@ -132,10 +137,12 @@ class ClaimPlacer:
     def __init__(self, gateway: Gateway, clock: Callable[[], datetime] = lambda: datetime.now().astimezone()) -> None:
         self.gateway = gateway
         self.clock = clock
-        #: (clinic, payer) → (renderer name, its place method, context), or None: nothing to place
-        self._routes: dict[tuple[str, str | None], tuple[str, Callable[..., Any], RenderContext] | None] = {}
+        #: per destination: what its renderer keeps between claims (``place``'s memo)
+        self._memos: dict[str, dict[str, Any]] = {}
+        #: (clinic, payer) → (renderer name, its place method, context, the renderer's memo), or None
+        self._routes: dict[tuple[str, str | None], _Route | None] = {}
 
-    def _route(self, clinic_id: str, payer_id: str | None) -> tuple[str, Callable[..., Any], RenderContext] | None:
+    def _route(self, clinic_id: str, payer_id: str | None) -> _Route | None:
         key = (clinic_id, payer_id)
         if key not in self._routes:
             route = None
@@ -148,7 +155,7 @@ class ClaimPlacer:
                                         control_numbers=MemoryControlNumbers(),
                                         settings=self.gateway.format_settings.get(dest),  # type: ignore[arg-type]
                                         clinics=self.gateway.clinics)  # fmt: skip
-                    route = (str(renderer.name), place, ctx)
+                    route = (str(renderer.name), place, ctx, self._memos.setdefault(dest, {}))
             except Exception:  # routing is the batcher's to report; nothing is placed
                 route = None
             self._routes[key] = route
@@ -160,12 +167,12 @@ class ClaimPlacer:
         route = self._route(clinic_id or claim.clinic_id, claim.payer.id)
         if route is None:
             return None
-        name, place, ctx = route
+        name, place, ctx, memo = route
         try:
-            data = place(claim, ctx)
+            data = place(claim, ctx, memo)
         except Exception:
             return None
-        return None if data is None else json.dumps([claim.id, claim.clinic_id, name, data], separators=(",", ":"))
+        return None if data is None else _JSON.encode([claim.id, claim.clinic_id, name, data])
 
 
 #: seconds between two looks for next payers' claims due for release (a forced tick always looks)

@@ -580,24 +580,32 @@ class Claim837Renderer:
             for batch in unique_batches(claims, items)
         ]
 
-    def place(self, claim: Claim, ctx: RenderContext) -> list[Any] | None:
+    def place(self, claim: Claim, ctx: RenderContext, memo: dict[str, Any] | None = None) -> list[Any] | None:
         """What :meth:`render` would work out for ``claim`` alone, before any
         batch (a worker stores it with the claim, so the batcher only joins
         segments with envelopes, HL numbers and control numbers): its
         2000A/2010AA, 2000B, 2000C blocks and 2300 loop as plain JSON data,
         stamped with what they depend on besides the claim (:func:`profile`).
         None when a block cannot be written (the batch renders that claim
-        from its JSON and raises where it always did)."""
+        from its JSON and raises where it always did). ``memo``: a dict the
+        caller keeps for one ``ctx`` (the last billing provider's blocks per
+        clinic are reused, as in a batch)."""
         settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
-        try:
-            pay_to = _clinic_settings(ctx, claim.clinic_id).pay_to_address
-        except Exception:
-            return None
-        placed = _place_claim(_Writer(settings.delimiters(), settings.uppercase), 0, claim, pay_to)
+        memo = {} if memo is None else memo
+        cid = claim.clinic_id
+        if (known := memo.get(cid)) is None:
+            try:
+                pay_to = _clinic_settings(ctx, cid).pay_to_address
+            except Exception:
+                return None
+            known = memo[cid] = [pay_to, profile(settings, pay_to), None]
+        pay_to, stamp, last = known
+        placed = _place_claim(_Writer(settings.delimiters(), settings.uppercase), 0, claim, pay_to, last)
         blocks = (placed.billing, placed.subscriber, placed.patient, placed.loop)
         if any(isinstance(b, Exception) for b in blocks):
             return None
-        return [profile(settings, pay_to), placed.is_self, *blocks]
+        known[2] = (claim.billing_provider, placed.billing)
+        return [stamp, placed.is_self, *blocks]
 
 
 @cache
