@@ -533,7 +533,17 @@ ALTER TABLE messages DROP COLUMN raw
 # 2000C blocks and 2300 loop, JSON: gateway.delivery.batcher.ClaimPlacer), so
 # the batcher does not read and render each claim again. NULL for claims stored
 # before (and for claims whose JSON changed since): rendered from the claim.
-_CLAIMS_RENDERED = "ALTER TABLE claims ADD COLUMN rendered TEXT"
+#
+# A message's status follows the statuses of its claims and encounters
+# (_settle_messages, at every cut and delivery): with (message_id, status)
+# indexes that is read from the indexes alone, not from each row of a file of
+# 2,000 encounters (claims_message, on message_id alone, is widened).
+_CLAIMS_RENDERED = """
+ALTER TABLE claims ADD COLUMN rendered TEXT;
+DROP INDEX claims_message;
+CREATE INDEX claims_message ON claims (message_id, status);
+CREATE INDEX encounters_message_status ON encounters (message_id, status)
+"""
 
 MIGRATIONS: list[Migration] = [
     Migration(
@@ -597,7 +607,9 @@ MIGRATIONS: list[Migration] = [
         },
     ),
     Migration(
-        22, "claims.rendered: a claim's 837 blocks, worked out by a worker for the batcher", portable(_CLAIMS_RENDERED)
+        22,
+        "claims.rendered: a claim's 837 blocks from its worker; (message_id, status) indexes",
+        portable(_CLAIMS_RENDERED),
     ),
 ]
 
