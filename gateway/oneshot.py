@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gateway.app import Gateway
-from gateway.delivery.batcher import Batcher, ClaimPlacer
+from gateway.delivery.batcher import Batcher
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.outbox import dead_local_holder, release_orphans
 from gateway.inspection import Input as Input
@@ -228,9 +228,8 @@ class OneShot:
 
     def _process(self) -> None:
         worker = Worker(
-            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane,
-            place=ClaimPlacer(self.gateway),
-        )  # fmt: skip
+            self.gateway.pipeline, self.store, worker_id("process"), SETTINGS, today=lambda: self.today, lane=self.lane
+        )
         worker.largest = self._largest  # the first claim sized by the largest input journaled
         while worker.run_once():
             self._processed += [c.message_id for c in worker.last]
