@@ -22,7 +22,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,37 @@ class BatchRecords:
 Place = Callable[[Claim, str | None], str | None]
 
 
+#: claims a worker places in one go (:class:`Placing`)
+PLACE_GROUP = 64
+
+
+class Placing:
+    """Claims waiting to be placed (:data:`Place`), placed a group at a time
+    once :data:`PLACE_GROUP` wait and when the message is done: one claim at a
+    time between the pipeline's stages, the renderer's code and data are cold
+    (~170 µs per claim in a run against ~80 in a loop)."""
+
+    __slots__ = ("place", "waiting")
+
+    def __init__(self, place: Place) -> None:
+        self.place = place
+        self.waiting: list[tuple[list[NewClaim], int, Claim, str | None]] = []
+
+    def add(self, stored: list[NewClaim], claims: list[Claim], clinic_id: str | None) -> None:
+        """``stored[i]`` is what the store gets for ``claims[i]``."""
+        self.waiting += [(stored, i, c, clinic_id) for i, c in enumerate(claims)]
+        if len(self.waiting) >= PLACE_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        place = self.place
+        for stored, i, claim, clinic_id in self.waiting:
+            text = place(claim, clinic_id)
+            if text is not None:
+                stored[i] = replace(stored[i], rendered=text)
+        self.waiting = []
+
+
 def new_claim(claim: Claim, account: str | None = None, rendered: str | None = None) -> NewClaim:
     """What the store needs of a built claim (JSON, packed until stored; digest,
     payer place, the guarantor ``account`` it is owed on; what the renderer
@@ -132,31 +163,33 @@ def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
 
 
 def encounter_outcome(
-    idx: int, e: EncounterResult, clinic_id: str | None, place: Place | None = None
+    idx: int, e: EncounterResult, clinic_id: str | None, placing: Placing | None = None
 ) -> EncounterOutcome:
     """What to store for one encounter: its JSON, its claims' and statements'
-    (each claim with what ``place`` works out for it)."""
+    (each claim handed to ``placing``, which adds what it works out for it)."""
     billable = bool(e.claims or e.statements)
     status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
     clinic = e.encounter.clinic_id or clinic_id or ""
-    placing = place is not None and not e.quarantined
-    return EncounterOutcome(
+    out = EncounterOutcome(
         idx=idx,
         clinic_id=clinic,
         visit=e.encounter.id,
         status=status,
         encounter=Packed(e.encounter.model_dump_json(exclude_none=True)),
         findings=_dump(e.findings),
-        claims=[
-            new_claim(c, guarantor_account(e.encounter, c.clinic_id), place(c, clinic) if placing else None)
-            for c in e.claims
-        ],
+        claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id)) for c in e.claims],
         statements=[new_statement(s) for s in e.statements],
     )
+    if placing is not None and e.claims and not e.quarantined:
+        placing.add(out.claims, e.claims, clinic)
+    return out
 
 
 def outcome_of(
-    message_id: int, result: MessageResult, encounters: list[EncounterOutcome] | None = None, place: Place | None = None
+    message_id: int,
+    result: MessageResult,
+    encounters: list[EncounterOutcome] | None = None,
+    placing: Placing | None = None,
 ) -> Outcome:
     """What to store for one pipeline result (``encounters``: its
     encounters' outcomes, when the pipeline handed them over one by one)."""
@@ -178,7 +211,7 @@ def outcome_of(
     ]
     if result.quarantined:
         return out
-    out.encounters = [encounter_outcome(i, e, result.clinic_id, place) for i, e in enumerate(result.encounters)]
+    out.encounters = [encounter_outcome(i, e, result.clinic_id, placing) for i, e in enumerate(result.encounters)]
     out.encounters += encounters or []
     statuses = {e.status for e in out.encounters}
     if not out.encounters:
@@ -297,14 +330,17 @@ class Worker:
             received_at=datetime.fromtimestamp(msg.received_at, UTC),
         )
         done: list[EncounterOutcome] = []  # each encounter stored as JSON once built, its models let go of
-        place = self.place
+        placing = Placing(self.place) if self.place is not None else None
         result = self.pipeline.process(
             msg.raw, meta, records,
-            each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id, place)),
+            each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id, placing)),
         )  # fmt: skip
         if result.clinic_id:
             records.apply(result.clinic_id, result.updates)
-        return outcome_of(msg.id, result, done, place)
+        out = outcome_of(msg.id, result, done, placing)
+        if placing is not None:
+            placing.flush()
+        return out
 
     def run(self) -> None:
         """Loop until ``stop``: claim, process, back off when idle."""

@@ -206,3 +206,25 @@ def test_the_store_keeps_the_blocks_and_drops_them_when_the_claim_changes(store:
         store._as_frequency(cur, row, "7", "ICN123", None, 0.0)  # type: ignore[attr-defined]
     (after,) = store.batch_items("claims", [row])
     assert after.rendered is None and json.loads(after.body)["frequency_code"] == "7"
+
+
+def test_a_worker_places_claims_a_group_at_a_time_and_all_before_storing() -> None:
+    from gateway.worker import PLACE_GROUP, Placing, new_claim
+
+    seen: list[tuple[str, str | None]] = []
+
+    def place(claim: Claim, clinic_id: str | None) -> str | None:
+        seen.append((claim.id, clinic_id))
+        return None if claim.id.endswith("7") else f"placed {claim.id}"
+
+    claims = [CLAIMS["self"].model_copy(update={"id": f"C{i}"}) for i in range(PLACE_GROUP + 10)]
+    placing = Placing(place)
+    first = [new_claim(c) for c in claims[: PLACE_GROUP - 1]]  # one encounter's claims
+    rest = [new_claim(c) for c in claims[PLACE_GROUP - 1 :]]  # the next one's
+    placing.add(first, claims[: PLACE_GROUP - 1], "riverside")
+    assert seen == []  # not a group yet
+    placing.add(rest, claims[PLACE_GROUP - 1 :], "riverside")
+    assert len(seen) == len(claims)  # a group: placed at once
+    placing.flush()
+    assert len(seen) == len(claims) and placing.waiting == []
+    assert [s.rendered for s in [*first, *rest]] == [None if c.id.endswith("7") else f"placed {c.id}" for c in claims]
