@@ -22,7 +22,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -106,13 +106,51 @@ class BatchRecords:
             self.pending[(clinic_id, u.kind, u.key)] = json.loads(to_json(u.value))
 
 
-def new_claim(claim: Claim, account: str | None = None) -> NewClaim:
+#: what a worker's renderer works out for a claim alone, stored with it for the
+#: batcher (:class:`gateway.delivery.batcher.ClaimPlacer`): (claim, the
+#: encounter's clinic) → text, or None
+Place = Callable[[Claim, str | None], str | None]
+
+
+#: claims a worker places in one go (:class:`Placing`)
+PLACE_GROUP = 64
+
+
+class Placing:
+    """Claims waiting to be placed (:data:`Place`), placed a group at a time
+    once :data:`PLACE_GROUP` wait and when the message is done: one claim at a
+    time between the pipeline's stages, the renderer's code and data are cold
+    (~170 µs per claim in a run against ~80 in a loop)."""
+
+    __slots__ = ("place", "waiting")
+
+    def __init__(self, place: Place) -> None:
+        self.place = place
+        self.waiting: list[tuple[list[NewClaim], int, Claim, str | None]] = []
+
+    def add(self, stored: list[NewClaim], claims: list[Claim], clinic_id: str | None) -> None:
+        """``stored[i]`` is what the store gets for ``claims[i]``."""
+        self.waiting += [(stored, i, c, clinic_id) for i, c in enumerate(claims)]
+        if len(self.waiting) >= PLACE_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        place = self.place
+        for stored, i, claim, clinic_id in self.waiting:
+            text = place(claim, clinic_id)
+            if text is not None:
+                stored[i] = replace(stored[i], rendered=text)
+        self.waiting = []
+
+
+def new_claim(claim: Claim, account: str | None = None, rendered: str | None = None) -> NewClaim:
     """What the store needs of a built claim (JSON, packed until stored; digest,
-    payer place, the guarantor ``account`` it is owed on)."""
+    payer place, the guarantor ``account`` it is owed on; what the renderer
+    worked out for it, ``rendered``)."""
     body = claim.model_dump_json(exclude_none=True)
     digest = content_digest("claims", body)
     return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), Packed(body), claim.coverage.order, digest,
-                    account)  # fmt: skip
+                    account, rendered)  # fmt: skip
 
 
 def new_statement(statement: Statement) -> NewStatement:
@@ -124,13 +162,17 @@ def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
     return [f.model_dump(mode="json", exclude_none=True) for f in findings]
 
 
-def encounter_outcome(idx: int, e: EncounterResult, clinic_id: str | None) -> EncounterOutcome:
-    """What to store for one encounter: its JSON, its claims' and statements'."""
+def encounter_outcome(
+    idx: int, e: EncounterResult, clinic_id: str | None, placing: Placing | None = None
+) -> EncounterOutcome:
+    """What to store for one encounter: its JSON, its claims' and statements'
+    (each claim handed to ``placing``, which adds what it works out for it)."""
     billable = bool(e.claims or e.statements)
     status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
-    return EncounterOutcome(
+    clinic = e.encounter.clinic_id or clinic_id or ""
+    out = EncounterOutcome(
         idx=idx,
-        clinic_id=e.encounter.clinic_id or clinic_id or "",
+        clinic_id=clinic,
         visit=e.encounter.id,
         status=status,
         encounter=Packed(e.encounter.model_dump_json(exclude_none=True)),
@@ -138,9 +180,17 @@ def encounter_outcome(idx: int, e: EncounterResult, clinic_id: str | None) -> En
         claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id)) for c in e.claims],
         statements=[new_statement(s) for s in e.statements],
     )
+    if placing is not None and e.claims and not e.quarantined:
+        placing.add(out.claims, e.claims, clinic)
+    return out
 
 
-def outcome_of(message_id: int, result: MessageResult, encounters: list[EncounterOutcome] | None = None) -> Outcome:
+def outcome_of(
+    message_id: int,
+    result: MessageResult,
+    encounters: list[EncounterOutcome] | None = None,
+    placing: Placing | None = None,
+) -> Outcome:
     """What to store for one pipeline result (``encounters``: its
     encounters' outcomes, when the pipeline handed them over one by one)."""
     env = result.envelope
@@ -161,7 +211,7 @@ def outcome_of(message_id: int, result: MessageResult, encounters: list[Encounte
     ]
     if result.quarantined:
         return out
-    out.encounters = [encounter_outcome(i, e, result.clinic_id) for i, e in enumerate(result.encounters)]
+    out.encounters = [encounter_outcome(i, e, result.clinic_id, placing) for i, e in enumerate(result.encounters)]
     out.encounters += encounters or []
     statuses = {e.status for e in out.encounters}
     if not out.encounters:
@@ -201,11 +251,18 @@ class Worker:
     last: list[Completed] = field(default_factory=list)
     #: the largest raw message of the last claim (sizes the next one)
     largest: int = 0
+    #: what the claims' renderer works out for each claim before its batch
+    #: (None: the batcher renders every claim from its JSON)
+    place: Place | None = None
+    #: asked with :attr:`refresh`: the placer of a reloaded config
+    refresh_place: Callable[[], Place | None] | None = None
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
         if self.refresh is not None and (pipeline := self.refresh()) is not None:
             self.pipeline = pipeline  # every message claimed from here on runs on the reloaded config
+            if self.refresh_place is not None:
+                self.place = self.refresh_place()
         limit = max(1, min(self.settings.batch, self.settings.claim_bytes // max(self.largest, 1)))
         batch = self._keep(self.store.claim(self.name, limit, self.settings.lease, self.lane))
         self.last = []
@@ -273,12 +330,17 @@ class Worker:
             received_at=datetime.fromtimestamp(msg.received_at, UTC),
         )
         done: list[EncounterOutcome] = []  # each encounter stored as JSON once built, its models let go of
+        placing = Placing(self.place) if self.place is not None else None
         result = self.pipeline.process(
-            msg.raw, meta, records, each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id))
-        )
+            msg.raw, meta, records,
+            each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id, placing)),
+        )  # fmt: skip
         if result.clinic_id:
             records.apply(result.clinic_id, result.updates)
-        return outcome_of(msg.id, result, done)
+        out = outcome_of(msg.id, result, done, placing)
+        if placing is not None:
+            placing.flush()
+        return out
 
     def run(self) -> None:
         """Loop until ``stop``: claim, process, back off when idle."""
@@ -320,9 +382,19 @@ def worker_process(config: Path, store_url: str, n: int, settings: WorkerSetting
         return
     store = open_store(store_url, gw.loaded.base_dir, codec=codec_for(gw.loaded))
     watch = Watch(store, config)  # type: ignore[arg-type]
+    from gateway.delivery.batcher import ClaimPlacer
+
+    current = [gw]
+
+    def refresh() -> Any:
+        g = watch.check()
+        if g is not None:
+            current[0] = g
+        return g.pipeline if g is not None else None
+
     tune_gc()
     try:
-        refresh = lambda: g.pipeline if (g := watch.check()) else None  # noqa: E731
-        Worker(gw.pipeline, store, worker_id(n), settings, stop, refresh=refresh).run()
+        Worker(gw.pipeline, store, worker_id(n), settings, stop, refresh=refresh, place=ClaimPlacer(gw),
+               refresh_place=lambda: ClaimPlacer(current[0])).run()  # fmt: skip
     finally:
         store.close()

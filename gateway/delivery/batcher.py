@@ -15,6 +15,7 @@ which is retried on the next tick).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -47,14 +48,23 @@ class _ClaimKey(BaseModel):
 @dataclass(frozen=True, slots=True)
 class StoredClaim:
     """What cutting needs of a waiting claim besides rendering it (its
-    CLM01 and clinic: which document carries it), and its stored JSON."""
+    CLM01 and clinic: which document carries it), its stored JSON and what
+    a worker's renderer already worked out for it (:class:`ClaimPlacer`:
+    the renderer's name and data), if anything."""
 
     id: str
     clinic_id: str
     body: str
+    placed: tuple[str, Any] | None = None
 
     @classmethod
-    def of(cls, body: str) -> StoredClaim:
+    def of(cls, body: str, rendered: str | None = None) -> StoredClaim:
+        if rendered:
+            try:
+                claim_id, clinic_id, renderer, data = json.loads(rendered)
+                return cls(str(claim_id), str(clinic_id), body, (str(renderer), data))
+            except (ValueError, TypeError):
+                pass  # not ours: read the claim
         key = _ClaimKey.model_validate_json(body)
         return cls(key.id, key.clinic_id, body)
 
@@ -62,10 +72,24 @@ class StoredClaim:
 class StoredItems(Sequence[Any]):
     """Items as the store keeps them (JSON), each validated when it is read:
     a renderer that reads a batch item by item (the 837's) holds one model
-    at a time, not a batch of 500 claims (about 22 KB each as models)."""
+    at a time, not a batch of 500 claims (about 22 KB each as models).
+    ``placed(i)``: (CLM01, clinic id, data) a worker stored for item ``i``
+    with the renderer ``renderer`` (see :class:`ClaimPlacer`), else None; a
+    renderer that knows the data need not read the item."""
 
-    def __init__(self, model: type[BaseModel], bodies: list[str]) -> None:
+    def __init__(
+        self, model: type[BaseModel], bodies: list[str], claims: Sequence[StoredClaim] = (), renderer: str = ""
+    ) -> None:
         self.model, self.bodies = model, bodies
+        self._claims, self._renderer = claims, renderer
+
+    def placed(self, i: int) -> tuple[str, str, Any] | None:
+        if not self._claims:
+            return None
+        c = self._claims[i]
+        if c.placed is None or c.placed[0] != self._renderer:
+            return None
+        return c.id, c.clinic_id, c.placed[1]
 
     def __len__(self) -> int:
         return len(self.bodies)
@@ -78,6 +102,77 @@ class StoredItems(Sequence[Any]):
         if isinstance(i, slice):
             return [self.model.model_validate_json(b) for b in self.bodies[i]]
         return self.model.model_validate_json(self.bodies[i])
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"))
+#: a claim route of :class:`ClaimPlacer`: renderer name, its ``place``, the context, its memo
+_Route = tuple[str, Callable[..., Any], RenderContext, dict[str, Any]]
+
+
+def claim_destination(gateway: Gateway, clinic_id: str, payer_id: str | None) -> tuple[str | None, list[Any]]:
+    """Where a claim of ``clinic_id`` for ``payer_id`` goes: the payer
+    directory's destination (``gateway_claim_destination``), else the
+    clinic's ``claims_to``; None for an unknown clinic. With the plugins
+    that failed."""
+    clinic = gateway.clinics.get(clinic_id)
+    if clinic is None:
+        return None, []
+    failed: list[Any] = []
+    if payer_id:
+        dest, failed = gateway.host.first_result("gateway_claim_destination", payer_id=payer_id, clinic=clinic)
+        if isinstance(dest, str) and dest in gateway.config.destinations:
+            return dest, failed
+    return clinic.config.claims_to, failed
+
+
+class ClaimPlacer:
+    """A worker's side of rendering: what the renderer of a claim's
+    destination can work out for the claim alone (its ``place``: the 837's
+    2000A/2000B/2000C blocks and 2300 loop), stored with the claim so the
+    batcher does not read and render it again. The stored text is
+    ``[CLM01, clinic id, renderer name, data]`` as JSON; the renderer checks
+    its data is still good for the destination when the batch is cut
+    (settings, code), else renders the claim from its JSON as before."""
+
+    def __init__(self, gateway: Gateway, clock: Callable[[], datetime] = lambda: datetime.now().astimezone()) -> None:
+        self.gateway = gateway
+        self.clock = clock
+        #: per destination: what its renderer keeps between claims (``place``'s memo)
+        self._memos: dict[str, dict[str, Any]] = {}
+        #: (clinic, payer) → (renderer name, its place method, context, the renderer's memo), or None
+        self._routes: dict[tuple[str, str | None], _Route | None] = {}
+
+    def _route(self, clinic_id: str, payer_id: str | None) -> _Route | None:
+        key = (clinic_id, payer_id)
+        if key not in self._routes:
+            route = None
+            try:
+                dest, failed = claim_destination(self.gateway, clinic_id, payer_id)
+                renderer = self.gateway.renderer(dest) if dest is not None and not failed else None
+                place = getattr(renderer, "place", None)
+                if renderer is not None and callable(place) and getattr(renderer, "kind", "") == "claims":
+                    ctx = RenderContext(created=self.clock(), config=self.gateway.config,
+                                        control_numbers=MemoryControlNumbers(),
+                                        settings=self.gateway.format_settings.get(dest),  # type: ignore[arg-type]
+                                        clinics=self.gateway.clinics)  # fmt: skip
+                    route = (str(renderer.name), place, ctx, self._memos.setdefault(dest, {}))
+            except Exception:  # routing is the batcher's to report; nothing is placed
+                route = None
+            self._routes[key] = route
+        return self._routes[key]
+
+    def __call__(self, claim: Claim, clinic_id: str | None = None) -> str | None:
+        """The text to store with ``claim`` (of the encounter's ``clinic_id``,
+        which routes it as the batcher will), or None."""
+        route = self._route(clinic_id or claim.clinic_id, claim.payer.id)
+        if route is None:
+            return None
+        name, place, ctx, memo = route
+        try:
+            data = place(claim, ctx, memo)
+        except Exception:
+            return None
+        return None if data is None else _JSON.encode([claim.id, claim.clinic_id, name, data])
 
 
 #: seconds between two looks for next payers' claims due for release (a forced tick always looks)
@@ -137,13 +232,12 @@ class Batcher:
         clinic = self.gateway.clinics.get(clinic_id)
         if clinic is None:
             return None
-        if kind == "claims" and payer_id:
-            dest, failed = self.gateway.host.first_result("gateway_claim_destination", payer_id=payer_id, clinic=clinic)
-            for f in failed:  # a plugin raised: the clinic's claims_to, and say so
-                glog.event(log, "batcher.route_failed", logging.WARNING, clinic=clinic_id, plugin=f.plugin)
-            if isinstance(dest, str) and dest in self.gateway.config.destinations:
-                return dest
-        return clinic.config.claims_to if kind == "claims" else clinic.config.statements_to
+        if kind != "claims":
+            return clinic.config.statements_to
+        dest, failed = claim_destination(self.gateway, clinic_id, payer_id)
+        for f in failed:  # a plugin raised: the clinic's claims_to, and say so
+            glog.event(log, "batcher.route_failed", logging.WARNING, clinic=clinic_id, plugin=f.plugin)
+        return dest
 
     def billing(self, clinic_id: str, payer_id: str | None) -> SecondaryBilling | None:
         """The payer directory's ``secondary:`` settings for a next payer
@@ -221,14 +315,15 @@ class Batcher:
         items = self.store.batch_items(kind, ids)
         if kind == "statements":
             return [(b.row, b.message_id, Statement.model_validate_json(b.body)) for b in items]
-        return [(b.row, b.message_id, StoredClaim.of(b.body)) for b in items]
+        return [(b.row, b.message_id, StoredClaim.of(b.body, b.rendered)) for b in items]
 
-    @staticmethod
-    def _items(kind: str, rows: list[Row]) -> Sequence[Any]:
+    def _items(self, kind: str, dest: str, rows: list[Row]) -> Sequence[Any]:
         """What the renderer is given for ``rows``."""
         if kind == "statements":
             return [r[2] for r in rows]
-        return StoredItems(Claim, [r[2].body for r in rows])
+        claims = [r[2] for r in rows]
+        renderer = str(getattr(self.gateway.renderer(dest), "name", ""))
+        return StoredItems(Claim, [c.body for c in claims], claims, renderer)
 
     def render(
         self, kind: str, dest: str, items: Sequence[Any], numbers: ControlNumbers | None = None
@@ -274,19 +369,19 @@ class Batcher:
         rendered (one by one, with throw-away control numbers) so one bad
         claim does not hold up the others. (rows, documents, failed rows)"""
         try:
-            return rows, self.render(kind, dest, self._items(kind, rows)), []
+            return rows, self.render(kind, dest, self._items(kind, dest, rows)), []
         except Exception:
             pass
         good, bad = [], []
         for r in rows:
             try:
-                self.render(kind, dest, self._items(kind, [r]), MemoryControlNumbers())
+                self.render(kind, dest, self._items(kind, dest, [r]), MemoryControlNumbers())
                 good.append(r)
             except Exception as exc:
                 bad.append(r)
                 glog.event(log, "batch.render_failed", logging.ERROR, destination=dest, kind=kind, row=r[0],
                            message_id=r[1], error=type(exc).__name__)  # fmt: skip
-        return good, self.render(kind, dest, self._items(kind, good)) if good else [], bad
+        return good, self.render(kind, dest, self._items(kind, dest, good)) if good else [], bad
 
 
 def x12_controls(doc: Document) -> dict[str, tuple[str, str, str, str]]:

@@ -50,6 +50,7 @@ PURPOSES: dict[str, str] = {
     "messages.raw": "raw inbound message bytes (the journal)",
     "encounters.encounter": "the canonical encounter JSON",
     "claims.claim": "a claim's JSON",
+    "claims.rendered": "a claim's 837 blocks worked out by a worker (names, member ids, addresses)",
     "statements.statement": "a statement's JSON",
     "records.value": "what earlier messages taught (patients, coverages, guarantors)",
     "records.key": "the lookup key of a record (an MRN, a member id): a keyed hash",

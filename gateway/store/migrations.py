@@ -529,6 +529,22 @@ INSERT INTO message_raw (message_id, raw) SELECT id, raw FROM messages WHERE raw
 ALTER TABLE messages DROP COLUMN raw
 """
 
+# What a worker's renderer worked out for a claim alone (the 837's 2000A/2000B/
+# 2000C blocks and 2300 loop, JSON: gateway.delivery.batcher.ClaimPlacer), so
+# the batcher does not read and render each claim again. NULL for claims stored
+# before (and for claims whose JSON changed since): rendered from the claim.
+#
+# A message's status follows the statuses of its claims and encounters
+# (_settle_messages, at every cut and delivery): with (message_id, status)
+# indexes that is read from the indexes alone, not from each row of a file of
+# 2,000 encounters (claims_message, on message_id alone, is widened).
+_CLAIMS_RENDERED = """
+ALTER TABLE claims ADD COLUMN rendered TEXT;
+DROP INDEX claims_message;
+CREATE INDEX claims_message ON claims (message_id, status);
+CREATE INDEX encounters_message_status ON encounters (message_id, status)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -589,6 +605,11 @@ MIGRATIONS: list[Migration] = [
             "sqlite": _MESSAGE_RAW.format(id="INTEGER", blob="BLOB"),
             "postgresql": _MESSAGE_RAW.format(id="BIGINT", blob="BYTEA"),
         },
+    ),
+    Migration(
+        22,
+        "claims.rendered: a claim's 837 blocks from its worker; (message_id, status) indexes",
+        portable(_CLAIMS_RENDERED),
     ),
 ]
 

@@ -34,11 +34,13 @@ class WaitingItem:
 
 @dataclass(frozen=True)
 class BatchItem:
-    """A waiting item's JSON, loaded for rendering."""
+    """A waiting item's JSON, loaded for rendering (a claim's ``rendered``:
+    what a worker's renderer stored with it, or None)."""
 
     row: int
     message_id: int
     body: str
+    rendered: str | None = None
 
 
 @dataclass

@@ -174,6 +174,7 @@ _PG_TYPES = {
     "frequency_code": "text", "original_reference": "text", "digest": "text", "encounter_row": "bigint",
     "message_id": "bigint", "payer_id": "text", "total_charge": "text", "status": "text", "claim": "text",
     "statement": "text", "lane": "text", "created_at": "float8", "updated_at": "float8", "account": "text",
+    "rendered": "text",
 }  # fmt: skip
 #: the unique key of an item row, to match returned ids to rows
 _ITEM_KEYS = {

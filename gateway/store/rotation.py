@@ -44,7 +44,7 @@ class Sealed:
 ROTATIONS: list[Sealed] = [
     Sealed("messages", ("raw",), ("scope", "sha256"), table="message_raw", key="message_id", parent="messages"),
     Sealed("encounters", ("encounter",), ("message_id", "idx")),
-    Sealed("claims", ("claim",), ("clinic_id", "clm01", "payer_seq", "version")),
+    Sealed("claims", ("claim", "rendered"), ("clinic_id", "clm01", "payer_seq", "version")),
     Sealed("statements", ("statement",), ("clinic_id", "statement_id", "version")),
     Sealed("outbox", ("content", "headers"), ("destination", "name")),
 ]

@@ -86,18 +86,19 @@ class SQLDelivery(SQLBase, DeliveryStore):
         from gateway.store.sql_submissions import ROW_KEY
 
         column = COLUMNS[kind][1]
+        rendered = "rendered" if kind == "claims" else "NULL"
         out: list[BatchItem] = []
         with self.read() as cur:
             for part in chunks(list(rows)):
                 cur.execute(
-                    f"SELECT id, message_id, {column}, {ROW_KEY[kind]} FROM {kind} "
+                    f"SELECT id, message_id, {column}, {rendered}, {ROW_KEY[kind]} FROM {kind} "
                     f"WHERE id IN ({', '.join('?' * len(part))})",
                     part,
                 )
-                out += [
-                    BatchItem(int(i), int(m), self.open(f"{kind}.{column}", body, ref(*key)))
-                    for i, m, body, *key in cur.fetchall()
-                ]
+                for i, m, body, done, *key in cur.fetchall():
+                    where = ref(*key)
+                    out.append(BatchItem(int(i), int(m), self.open(f"{kind}.{column}", body, where),
+                                         self.open("claims.rendered", done, where)))  # fmt: skip
         return sorted(out, key=lambda b: b.row)
 
     def cut(self, batch: BatchCut) -> list[tuple[int, str]] | None:
@@ -113,11 +114,22 @@ class SQLDelivery(SQLBase, DeliveryStore):
                         (now, row),
                     )
                     failed += [row] * cur.rowcount
-                cur.executemany(
-                    f"UPDATE {kind} SET status = 'batched', outbox_id = ?, updated_at = ? "
-                    "WHERE id = ? AND status = 'created'",
-                    [(stored[i][0], now, row) for row, i in batch.links],
-                )
+                if kind == "claims":  # one update per claim row: its X12 control numbers with its status;
+                    # its rendered blocks are spent (they made its 837), so later updates rewrite a smaller row
+                    none = (None, None, None, None)
+                    cur.executemany(
+                        "UPDATE claims SET status = 'batched', outbox_id = ?, updated_at = ?, rendered = NULL, "
+                        "x12_interchange = COALESCE(?, x12_interchange), x12_group = COALESCE(?, x12_group), "
+                        "x12_transaction = COALESCE(?, x12_transaction), x12_partner = COALESCE(?, x12_partner) "
+                        "WHERE id = ? AND status = 'created'",
+                        [(stored[i][0], now, *batch.controls.get(row, none), row) for row, i in batch.links],
+                    )
+                else:
+                    cur.executemany(
+                        f"UPDATE {kind} SET status = 'batched', outbox_id = ?, updated_at = ? "
+                        "WHERE id = ? AND status = 'created'",
+                        [(stored[i][0], now, row) for row, i in batch.links],
+                    )
                 if cur.rowcount != len(batch.links):
                     raise _Changed
                 self._events(
@@ -129,12 +141,6 @@ class SQLDelivery(SQLBase, DeliveryStore):
                        for row in failed],
                     now,
                 )  # fmt: skip
-                if kind == "claims" and batch.controls:
-                    cur.executemany(
-                        "UPDATE claims SET x12_interchange = ?, x12_group = ?, x12_transaction = ?, x12_partner = ? "
-                        "WHERE id = ?",
-                        [(*batch.controls[row], row) for row, _ in batch.links if row in batch.controls],
-                    )
                 touched = [row for row, _ in batch.links] + failed
                 self._settle_messages(cur, self._message_ids(cur, kind, touched), batch.actor, now)
         except _Changed:

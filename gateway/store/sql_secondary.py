@@ -90,7 +90,7 @@ class SQLSecondary(SQLBase):
             original_reference=None, digest=content_digest("claims", text), encounter_row=encounter_row,
             message_id=message_id, payer_id=claim.payer.id, total_charge=str(claim.total_charge), status=status,
             claim=self.seal("claims.claim", text, ref(adj.clinic_id, adj.clm01, nxt, 1)), lane=lane,
-            created_at=now, updated_at=now, account=account,
+            created_at=now, updated_at=now, account=account, rendered=None,
         )  # fmt: skip
         (row,) = self._insert_items(cur, "claims", [tuple(values[c] for c in INSERT_COLUMNS["claims"])])
         prior = claim.total_charge - step.amount
@@ -145,7 +145,7 @@ class SQLSecondary(SQLBase):
             if not claim_numbers:
                 text = without_claim_numbers(self.open("claims.claim", body, ref(*key)))
                 sealed = self.seal("claims.claim", text, ref(*key))
-                cur.execute("UPDATE claims SET claim = ?, digest = ? WHERE id = ?",
+                cur.execute("UPDATE claims SET claim = ?, digest = ?, rendered = NULL WHERE id = ?",
                             (sealed, content_digest("claims", text), row))  # fmt: skip
             cur.execute("UPDATE claims SET status = 'created', updated_at = ? WHERE id = ? AND status = 'waiting'",
                         (now, row))  # fmt: skip

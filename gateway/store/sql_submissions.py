@@ -48,7 +48,7 @@ INSERT_COLUMNS: dict[str, tuple[str, ...]] = {
     "claims": (
         "clinic_id", "clm01", "payer_seq", "version", "frequency_code", "original_reference", "digest",
         "encounter_row", "message_id", "payer_id", "total_charge", "status", "claim", "lane", "created_at",
-        "updated_at", "account",
+        "updated_at", "account", "rendered",
     ),
     "statements": (
         "clinic_id", "statement_id", "version", "digest", "encounter_row", "message_id", "status", "statement", "lane",
@@ -262,9 +262,11 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         version = a.decision.version
         if isinstance(a.new, NewClaim):
             c = a.new
-            body = self.seal("claims.claim", str(c.body), row_ref(a.clinic_id, c.clm01, c.payer_seq, version))
+            where = row_ref(a.clinic_id, c.clm01, c.payer_seq, version)
+            body = self.seal("claims.claim", str(c.body), where)
+            rendered = None if c.rendered is None else self.seal("claims.rendered", str(c.rendered), where)
             return (a.clinic_id, c.clm01, c.payer_seq, version, "1", None, a.digest, encounter_row, a.message_id,
-                    c.payer_id, c.total_charge, status, body, lane, now, now, c.account)  # fmt: skip
+                    c.payer_id, c.total_charge, status, body, lane, now, now, c.account, rendered)  # fmt: skip
         st = a.new
         body = self.seal("statements.statement", str(st.body), row_ref(a.clinic_id, st.statement_id, version))
         return (a.clinic_id, st.statement_id, version, a.digest, encounter_row, a.message_id, status, body, lane,
@@ -487,7 +489,8 @@ class SQLSubmissions(SQLBase, SubmissionStore):
         data = json.loads(body)  # type: ignore[arg-type]
         data.update(frequency_code=frequency, original_reference=original)
         cur.execute(
-            "UPDATE claims SET frequency_code = ?, original_reference = ?, claim = ?, updated_at = ? WHERE id = ?",
+            "UPDATE claims SET frequency_code = ?, original_reference = ?, claim = ?, rendered = NULL, updated_at = ? "
+            "WHERE id = ?",
             (frequency, original, self.seal("claims.claim", to_json(data), row_ref(*key)), now, row),
         )
 
@@ -506,7 +509,7 @@ class SQLSubmissions(SQLBase, SubmissionStore):
                                                                   version))  # fmt: skip
         values = (earlier.clinic_id, earlier.key, earlier.payer_seq, version, "8", ref, earlier.digest, encounter_row,
                   earlier.message_id, earlier.payer_id, earlier.total_charge, "created", sealed, held.lane,
-                  now, now, account)  # fmt: skip
+                  now, now, account, None)  # fmt: skip
         (row,) = self._insert_items(cur, "claims", [values])
         self._events(cur, "claims", [(row, "void", "created", f"operator:{actor}", actor,
                                       {"voids_version": earlier.version, "icn": ref, **detail})], now)  # fmt: skip

@@ -122,7 +122,9 @@ class Packed:
 class NewClaim:
     """A claim a worker built, for :meth:`Store.complete`: CLM01, payer id and
     place (``payer_seq``), total charge, the Claim JSON (text or packed) and its
-    digest, and the guarantor account it is owed on (:func:`gateway.claims.guarantor_account`)."""
+    digest, the guarantor account it is owed on (:func:`gateway.claims.guarantor_account`)
+    and what the worker's renderer worked out for it (``rendered``:
+    :class:`gateway.delivery.batcher.ClaimPlacer`), if anything."""
 
     clm01: str
     payer_id: str | None
@@ -131,6 +133,7 @@ class NewClaim:
     payer_seq: int = 1
     digest: str = ""
     account: str | None = None
+    rendered: str | Packed | None = None
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,13 @@ bytes are the same.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from gateway.codes import MAX_DIAGNOSES
@@ -567,7 +570,9 @@ class Claim837Renderer:
     settings_model = X12Settings
 
     def render(self, items: Sequence[Claim], ctx: RenderContext) -> list[Document]:  # type: ignore[override]
-        """``items`` is read one claim at a time, once (see :class:`_Placed`)."""
+        """``items`` is read one claim at a time, once (see :class:`_Placed`);
+        a claim whose placed blocks were stored with it (``items.placed``,
+        see :meth:`place`) is not read at all."""
         settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
         return [
             render_interchange(batch, ctx, settings, cid)
@@ -575,21 +580,100 @@ class Claim837Renderer:
             for batch in unique_batches(claims, items)
         ]
 
+    def place(self, claim: Claim, ctx: RenderContext, memo: dict[str, Any] | None = None) -> list[Any] | None:
+        """What :meth:`render` would work out for ``claim`` alone, before any
+        batch (a worker stores it with the claim, so the batcher only joins
+        segments with envelopes, HL numbers and control numbers): its
+        2000A/2010AA, 2000B, 2000C blocks and 2300 loop as plain JSON data,
+        stamped with what they depend on besides the claim (:func:`profile`).
+        None when a block cannot be written (the batch renders that claim
+        from its JSON and raises where it always did). ``memo``: a dict the
+        caller keeps for one ``ctx`` (the last billing provider's blocks per
+        clinic are reused, as in a batch)."""
+        settings = ctx.settings if isinstance(ctx.settings, X12Settings) else X12Settings()
+        memo = {} if memo is None else memo
+        cid = claim.clinic_id
+        if (known := memo.get(cid)) is None:
+            try:
+                pay_to = _clinic_settings(ctx, cid).pay_to_address
+            except Exception:
+                return None
+            known = memo[cid] = [pay_to, profile(settings, pay_to), None]
+        pay_to, stamp, last = known
+        placed = _place_claim(_Writer(settings.delimiters(), settings.uppercase), 0, claim, pay_to, last)
+        blocks = (placed.billing, placed.subscriber, placed.patient, placed.loop)
+        if any(isinstance(b, Exception) for b in blocks):
+            return None
+        known[2] = (claim.billing_provider, placed.billing)
+        return [stamp, placed.is_self, *blocks]
+
+
+@cache
+def _code_revision() -> str:
+    """A digest of the code a claim's placed blocks come from (this package,
+    the canonical model, the code limits): blocks stored by other code are
+    rendered afresh from the claim's JSON."""
+    import gateway.codes
+    import gateway.model
+
+    h = hashlib.blake2b(digest_size=12)
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(gateway.model.__file__),
+                 Path(gateway.codes.__file__)]:  # fmt: skip
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def profile(settings: X12Settings, pay_to: Address | None) -> str:
+    """What a claim's placed blocks depend on besides the claim: the
+    destination's settings, the clinic's pay-to address, the code."""
+    text = "\x1f".join((VERSION, _code_revision(), settings.model_dump_json(),
+                        pay_to.model_dump_json() if pay_to is not None else ""))  # fmt: skip
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _stored_place(index: int, claim_id: str, clinic_id: str, data: Any, expected: str) -> _Placed | None:
+    """A claim's :class:`_Placed` from what :meth:`Claim837Renderer.place`
+    stored, when it was made for ``expected`` (:func:`profile`); else None."""
+    if not (isinstance(data, list) and len(data) == 6 and data[0] == expected):
+        return None
+    _, is_self, billing, subscriber, patient, loop = data
+    return _Placed(index, claim_id, clinic_id, bool(is_self), tuple(billing), tuple(subscriber), tuple(patient),
+                   tuple(loop))  # fmt: skip
+
 
 def _place_all(items: Sequence[Claim], ctx: RenderContext, settings: X12Settings) -> dict[str, list[_Placed]]:
-    """Every claim of ``items`` placed (read once, let go of), by clinic."""
+    """Every claim of ``items`` placed (read once, let go of), by clinic;
+    from its stored blocks when ``items`` carries them (``items.placed(i)``:
+    (CLM01, clinic id, data) or None) and they fit this destination."""
     w = _Writer(settings.delimiters(), settings.uppercase)
     pay_to: dict[str, Address | Exception | None] = {}
+    profiles: dict[str, str | None] = {}
     by_clinic: dict[str, list[_Placed]] = {}
     billing: dict[str, tuple[Provider, tuple[str, ...]]] = {}  # by clinic: the last billing provider written
-    for i, claim in enumerate(items):
-        cid = claim.clinic_id
+    stored = getattr(items, "placed", None)
+
+    def clinic_pay_to(cid: str) -> Address | Exception | None:
         if cid not in pay_to:
             try:
                 pay_to[cid] = _clinic_settings(ctx, cid).pay_to_address
             except Exception as exc:  # raised when that clinic's interchange is written
                 pay_to[cid] = exc
-        placed = _place_claim(w, i, claim, pay_to[cid], billing.get(cid))
+        return pay_to[cid]
+
+    for i in range(len(items)):
+        if stored is not None and (found := stored(i)) is not None:
+            claim_id, cid, data = found
+            if cid not in profiles:
+                p = clinic_pay_to(cid)
+                profiles[cid] = None if isinstance(p, Exception) else profile(settings, p)
+            expected = profiles[cid]
+            placed = _stored_place(i, claim_id, cid, data, expected) if expected is not None else None
+            if placed is not None:
+                by_clinic.setdefault(cid, []).append(placed)
+                continue
+        claim = items[i]
+        cid = claim.clinic_id
+        placed = _place_claim(w, i, claim, clinic_pay_to(cid), billing.get(cid))
         if isinstance(placed.billing, tuple):
             billing[cid] = (claim.billing_provider, placed.billing)
         by_clinic.setdefault(cid, []).append(placed)
