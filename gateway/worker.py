@@ -108,8 +108,8 @@ class BatchRecords:
 
 #: what a worker's renderer works out for a claim alone, stored with it for the
 #: batcher (:class:`gateway.delivery.batcher.ClaimPlacer`): (claim, the
-#: encounter's clinic) → text, or None
-Place = Callable[[Claim, str | None], str | None]
+#: encounter's clinic, the digest of its stored JSON) → text, or None
+Place = Callable[[Claim, str | None, str], str | None]
 
 
 #: claims a worker places in one go (:class:`Placing`)
@@ -137,7 +137,7 @@ class Placing:
     def flush(self) -> None:
         place = self.place
         for stored, i, claim, clinic_id in self.waiting:
-            text = place(claim, clinic_id)
+            text = place(claim, clinic_id, stored[i].digest)
             if text is not None:
                 stored[i] = replace(stored[i], rendered=text)
         self.waiting = []

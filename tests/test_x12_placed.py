@@ -56,7 +56,8 @@ def _stored(claims: list[Claim], placed_ctx: RenderContext | None) -> _Counted:
     for c in claims:
         body = c.model_dump_json(exclude_none=True)
         data = Claim837Renderer().place(c, placed_ctx, memo) if placed_ctx is not None else None
-        text = None if data is None else json.dumps([c.id, c.clinic_id, Claim837Renderer.name, data])
+        text = None if data is None else json.dumps([c.id, c.clinic_id, Claim837Renderer.name, data,
+                                                     content_digest("claims", body)])  # fmt: skip
         rows.append(StoredClaim.of(body, text))
     return _Counted(Claim, [r.body for r in rows], rows, Claim837Renderer.name)
 
@@ -147,6 +148,30 @@ def test_blocks_from_other_code_or_renderer_are_not_used(monkeypatch: pytest.Mon
     assert other.read == len(claims)
 
 
+def test_blocks_beside_a_claim_whose_json_changed_are_never_billed() -> None:
+    """A writer that changes a claim's JSON but leaves its blocks: the 837
+    carries the claim as it is now (the blocks name the JSON they came from)."""
+    claim = CLAIMS["self"]
+    first = claim.service_lines[0]
+    assert first.charge is not None
+    changed = claim.model_copy(update={"total_charge": claim.total_charge + 1,
+                                       "service_lines": [first.model_copy(update={"charge": first.charge + 1}),
+                                                         *claim.service_lines[1:]]})  # fmt: skip
+    (old,) = _stored([claim], _ctx(X12Settings()))._claims
+    stale = StoredClaim.of(changed.model_dump_json(exclude_none=True), _rendered(old))
+    assert stale.placed is None
+    items = _Counted(Claim, [stale.body], [stale], Claim837Renderer.name)
+    got = Claim837Renderer().render(items, _ctx(X12Settings()))
+    fresh = Claim837Renderer().render([changed], _ctx(X12Settings()))
+    assert [d.content for d in got] == [d.content for d in fresh] and items.read == 1
+
+
+def _rendered(c: StoredClaim) -> str:
+    """The text a worker stored for ``c`` (as ClaimPlacer writes it)."""
+    assert c.placed is not None
+    return json.dumps([c.id, c.clinic_id, c.placed[0], c.placed[1], content_digest("claims", c.body)])
+
+
 def test_claims_stored_without_blocks_mix_with_placed_ones() -> None:
     """Claims from before migration 22 (no blocks) next to placed ones."""
     claims = list(CLAIMS.values())
@@ -213,7 +238,8 @@ def test_a_worker_places_claims_a_group_at_a_time_and_all_before_storing() -> No
 
     seen: list[tuple[str, str | None]] = []
 
-    def place(claim: Claim, clinic_id: str | None) -> str | None:
+    def place(claim: Claim, clinic_id: str | None, digest: str) -> str | None:
+        assert digest == content_digest("claims", claim.model_dump_json(exclude_none=True))
         seen.append((claim.id, clinic_id))
         return None if claim.id.endswith("7") else f"placed {claim.id}"
 

@@ -33,7 +33,7 @@ from gateway.model import Claim, SecondaryBilling, Statement
 from gateway.secondary import DEFAULT_BILLING
 from gateway.store import Store
 from gateway.store.outbox import BatchCut
-from gateway.store.submissions import Kind
+from gateway.store.submissions import Kind, content_digest
 from gateway.x12 import SegmentStream, X12SyntaxError
 
 log = glog.get("batcher")
@@ -59,10 +59,14 @@ class StoredClaim:
 
     @classmethod
     def of(cls, body: str, rendered: str | None = None) -> StoredClaim:
+        """``rendered`` counts only when it was placed from this very ``body``
+        (its digest): blocks left beside a claim whose JSON changed since are
+        never billed, whichever writer changed it."""
         if rendered:
             try:
-                claim_id, clinic_id, renderer, data = json.loads(rendered)
-                return cls(str(claim_id), str(clinic_id), body, (str(renderer), data))
+                claim_id, clinic_id, renderer, data, digest = json.loads(rendered)
+                if digest == content_digest("claims", body):
+                    return cls(str(claim_id), str(clinic_id), body, (str(renderer), data))
             except (ValueError, TypeError):
                 pass  # not ours: read the claim
         key = _ClaimKey.model_validate_json(body)
@@ -130,9 +134,10 @@ class ClaimPlacer:
     destination can work out for the claim alone (its ``place``: the 837's
     2000A/2000B/2000C blocks and 2300 loop), stored with the claim so the
     batcher does not read and render it again. The stored text is
-    ``[CLM01, clinic id, renderer name, data]`` as JSON; the renderer checks
-    its data is still good for the destination when the batch is cut
-    (settings, code), else renders the claim from its JSON as before."""
+    ``[CLM01, clinic id, renderer name, data, digest of the claim's JSON]``;
+    at the cut the batcher uses it only for that same JSON, and the renderer
+    only when its data is still good for the destination (settings, code),
+    else the claim is rendered from its JSON as before."""
 
     def __init__(self, gateway: Gateway, clock: Callable[[], datetime] = lambda: datetime.now().astimezone()) -> None:
         self.gateway = gateway
@@ -161,9 +166,10 @@ class ClaimPlacer:
             self._routes[key] = route
         return self._routes[key]
 
-    def __call__(self, claim: Claim, clinic_id: str | None = None) -> str | None:
+    def __call__(self, claim: Claim, clinic_id: str | None, digest: str) -> str | None:
         """The text to store with ``claim`` (of the encounter's ``clinic_id``,
-        which routes it as the batcher will), or None."""
+        which routes it as the batcher will; ``digest``: of the JSON stored
+        for it, :func:`gateway.store.submissions.content_digest`), or None."""
         route = self._route(clinic_id or claim.clinic_id, claim.payer.id)
         if route is None:
             return None
@@ -172,7 +178,7 @@ class ClaimPlacer:
             data = place(claim, ctx, memo)
         except Exception:
             return None
-        return None if data is None else _JSON.encode([claim.id, claim.clinic_id, name, data])
+        return None if data is None else _JSON.encode([claim.id, claim.clinic_id, name, data, digest])
 
 
 #: seconds between two looks for next payers' claims due for release (a forced tick always looks)
