@@ -21,7 +21,7 @@ from gateway.money import MAX_AMOUNT
 
 from .fieldmap import FieldPath
 from .problems import Issues
-from .reader import HEADERS, Delimiters, Segment, components, pick, unescape
+from .reader import HEADERS, Delimiters, Segment, components, pick
 
 NULL = '""'
 _DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
@@ -63,10 +63,8 @@ class Scope:
         return "" if v == NULL else v
 
     def first(self, paths: Iterable[FieldPath]) -> tuple[str, FieldPath | None, Segment | None]:
-        """The first non-empty value among ``paths``, with its path and segment.
-
-        :meth:`get` inlined (the mapping's most frequent call), with
-        :func:`pick`'s work done here for a component of the first repetition."""
+        """The first non-empty value among ``paths``, with its path and segment
+        (:meth:`get` inlined: the mapping's most frequent call)."""
         home = self.home
         hname = home.name if home is not None else None
         for p in paths:
@@ -77,24 +75,7 @@ class Scope:
             fields = seg._fields or seg._split()
             if n >= len(fields) or not (raw := fields[n]):
                 continue
-            d = seg.d
-            if comp is None:
-                v = pick(raw, d, None, None).strip()
-            else:
-                if d.repetition in raw:
-                    raw = raw.split(d.repetition, 1)[0]
-                if d.component in raw:
-                    comps = raw.split(d.component)
-                    raw = comps[comp - 1] if comp <= len(comps) else ""
-                elif comp != 1:
-                    continue
-                if sub is not None:
-                    if d.subcomponent in raw:
-                        subs = raw.split(d.subcomponent)
-                        raw = subs[sub - 1] if sub <= len(subs) else ""
-                    elif sub != 1:
-                        continue
-                v = (unescape(raw, d) if d.escape in raw else raw).strip()
+            v = pick(raw, seg.d, comp, sub if comp is not None else None).strip()
             if v and v != NULL:
                 return v, p, seg
         return "", None, None
