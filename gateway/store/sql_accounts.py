@@ -46,9 +46,10 @@ from gateway.store.accounts import (
     WriteOff,
 )
 from gateway.store.codec import ref
-from gateway.store.sql_remits import _claim_lock, _money
+from gateway.store.sql_remits import _claim_lock
 from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import SQLBase, chunks, marks
+from gateway.store.sqlbase import money_text as _money
 
 _COLUMNS = (
     "id, clinic_id, account, clm01, statement_id, line, kind, amount, reference, method, source, actor, note, "

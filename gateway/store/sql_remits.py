@@ -63,6 +63,7 @@ from gateway.store.remits import (
 )
 from gateway.store.sql_submissions import ROW_KEY
 from gateway.store.sqlbase import Event, SQLBase, chunks, marks, to_json
+from gateway.store.sqlbase import money_text as _money
 
 _REMIT_COLUMNS = (
     "id, message_id, doc_index, clinic_id, status, payer_id, payer_name, payee_npi, trace_number, originator, amount, "
@@ -131,25 +132,6 @@ def _finding(severity: str, rule: str, message: str, location: str | None = None
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else ZERO
-
-
-_CENT = Decimal("0.01")
-
-
-def _money(value: Decimal) -> str:
-    """An amount as stored: two decimals. Most amounts have at most two
-    already: their text gets the zeros it lacks (``quantize``, which the
-    others take, is several times dearer)."""
-    text = str(value)
-    dot = text.find(".")
-    if dot < 0:
-        if "E" not in text:
-            return text + ".00"
-    elif dot == len(text) - 3:  # (scientific text never has "." there)
-        return text
-    elif dot == len(text) - 2 and "E" not in text:
-        return text + "0"
-    return str(value.quantize(_CENT))
 
 
 @dataclass

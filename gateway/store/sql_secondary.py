@@ -38,9 +38,10 @@ from gateway.responsibility import Adjudication, Step
 from gateway.secondary import next_payer_claim, without_claim_numbers
 from gateway.store.codec import ref
 from gateway.store.outbox import WaitingItem
-from gateway.store.sql_remits import _INSERT_LEDGER, _UPSERT_BALANCE, _money, _Sent
+from gateway.store.sql_remits import _INSERT_LEDGER, _UPSERT_BALANCE, _Sent
 from gateway.store.sql_submissions import INSERT_COLUMNS, ROW_KEY
 from gateway.store.sqlbase import Event, SQLBase, lane_clause
+from gateway.store.sqlbase import money_text as _money
 from gateway.store.submissions import content_digest
 
 

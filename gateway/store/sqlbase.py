@@ -7,10 +7,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
+from gateway.money import CENT
 from gateway.store.codec import PLAIN, Codec, StoreKeyError, key_id_of
 from gateway.store.submissions import Kind, message_status
+
+
+def money_text(value: Decimal) -> str:
+    """An amount as the store keeps it: text with two decimals. Most amounts
+    have at most two already: their text gets the zeros it lacks
+    (``quantize``, which the others take, is several times dearer)."""
+    text = str(value)
+    dot = text.find(".")
+    if dot < 0:
+        if "E" not in text:
+            return text + ".00"
+    elif dot == len(text) - 3:  # (scientific text never has "." there)
+        return text
+    elif dot == len(text) - 2 and "E" not in text:
+        return text + "0"
+    return str(value.quantize(CENT))
 
 
 def _json_default(o: Any) -> Any:

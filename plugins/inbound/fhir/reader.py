@@ -143,9 +143,10 @@ def parse_stream(
 def share_strings(doc: Json) -> None:
     """Make the equal string values of ``doc`` one object each. A decoded
     bundle repeats its systems, references, statuses and dates in every
-    entry (a billing bundle: a fifth of its 5.4x its size in memory), and it
-    stays alive while every visit is built; about 15 ms of CPU per MB, so
-    only for messages of :data:`SHARE_STRINGS_BYTES` or more."""
+    entry (about a fifth of a decoded billing bundle, which takes ~5.4x the
+    bundle's size), and the bundle stays alive while every visit is built;
+    about 15 ms of CPU per MB, so only for messages of
+    :data:`SHARE_STRINGS_BYTES` or more."""
     seen: dict[str, str] = {}
     shared = seen.setdefault
     stack: list[Any] = [doc]
