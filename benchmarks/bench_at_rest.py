@@ -108,6 +108,7 @@ def main(quick: bool = False) -> None:
         one = raws[0]
         where = ref("bench", "x")
         sealed = codec.seal("messages.raw", one, where)
+
         def seal_many() -> None:
             for _ in range(1000):
                 codec.seal("messages.raw", one, where)

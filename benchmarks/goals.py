@@ -37,6 +37,7 @@ GOALS: dict[str, Goal] = {
         # issue 13 (benchmarks/bench_posting.py)
         ("posting", "issue 13: post an 835 of 10,000 claims durably (SQLite, fsync)", "≥ 2× edi-835-parser"),
         ("posting_memory", "issue 13: posting memory in the file size (peak RSS rise)", "flat"),
+        ("posting_floor", "issue 13: what the store's rows alone allow (bench_posting_floor)", "≥ 2× edi-835-parser"),
     )
 }
 
