@@ -8,17 +8,16 @@ SQLite's own allocations while a 4 MB message is journaled and claimed."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import secrets
-import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.daemon.memdebug import sqlite_counters
 from gateway.store import NewMessage, Status
 from gateway.store.codec import Codec
 from gateway.store.postgres import PostgresStore
@@ -101,14 +100,12 @@ def test_raw_bytes_around_the_blob_io_threshold_read_back_the_same(
         final.close()
 
 
-def _sqlite_memory() -> tuple[Any, Any]:
+def _sqlite_memory() -> tuple[Callable[[], int], Callable[[int], int]]:
     """``sqlite3_memory_used`` and ``sqlite3_memory_highwater`` of the SQLite library Python's module uses."""
-    lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
-    lib.sqlite3_libversion.restype = ctypes.c_char_p
-    if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
-        pytest.skip("the sqlite3 module does not use the system's libsqlite3")
-    lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
-    return lib.sqlite3_memory_used, lib.sqlite3_memory_highwater
+    counters = sqlite_counters()
+    if counters is None:
+        pytest.skip("the sqlite3 module's own libsqlite3 cannot be loaded: SQLite's memory counters are not readable")
+    return counters
 
 
 def test_sqlite_never_copies_a_large_raw_message_nor_keeps_it(tmp_path: Path) -> None:

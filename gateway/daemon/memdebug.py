@@ -20,8 +20,10 @@ import ctypes.util
 import gc
 import json
 import os
+import sqlite3
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +53,30 @@ def rss_kb() -> int:
     return 0
 
 
-def sqlite_memory() -> tuple[int, int] | None:
-    """Bytes SQLite has allocated in this process (page caches, statements,
-    sorts), now and at most since the last call."""
+def sqlite_counters() -> tuple[Callable[[], int], Callable[[int], int]] | None:
+    """``sqlite3_memory_used()`` and ``sqlite3_memory_highwater(reset)`` of the
+    SQLite library Python's ``sqlite3`` module uses; None when that library
+    cannot be loaded, or the one found is not the module's (another version)."""
     lib = _library("sqlite3")
     if lib is None or not hasattr(lib, "sqlite3_memory_used"):
+        return None
+    lib.sqlite3_libversion.restype = ctypes.c_char_p
+    if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
         return None
     lib.sqlite3_memory_used.restype = ctypes.c_int64
     lib.sqlite3_memory_highwater.restype = ctypes.c_int64
     lib.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
-    return int(lib.sqlite3_memory_used()), int(lib.sqlite3_memory_highwater(1))
+    return lib.sqlite3_memory_used, lib.sqlite3_memory_highwater
+
+
+def sqlite_memory() -> tuple[int, int] | None:
+    """Bytes SQLite has allocated in this process (page caches, statements,
+    sorts), now and at most since the last call."""
+    counters = sqlite_counters()
+    if counters is None:
+        return None
+    used, highwater = counters
+    return int(used()), int(highwater(1))
 
 
 def malloc_heap() -> dict[str, int] | None:
