@@ -3,7 +3,11 @@ user runs them (a new process each), next to bare ``python -c "import click"``
 and ``python -c "import pydantic"`` in the same run (issue 18's goals: within
 3x each). The four commands run interleaved, N rounds; medians of wall time.
 
-    python -m benchmarks.bench_startup [--rounds N]
+    python -m benchmarks.bench_startup [--rounds N] [--against DIR]
+
+``--against DIR``: another checkout with its own ``.venv`` (main's, for an
+A/B) runs the same two gateway commands in the same rounds, and a second
+table compares the two.
 """
 
 from __future__ import annotations
@@ -24,25 +28,32 @@ CPU: dict[str, list[float]] = {}
 HL7_FILE = "dft_p03_v25_cpt_modifiers.hl7"
 
 
-def _gateway() -> list[str]:
-    script = Path(sys.executable).with_name("gateway")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+def _gateway(python: str = sys.executable) -> list[str]:
+    script = Path(python).with_name("gateway")
+    return [str(script)] if script.exists() else [python, "-m", "gateway.cli"]
 
 
-def commands() -> dict[str, list[str]]:
+def commands(against: Path | None = None) -> dict[str, list[str]]:
+    """The four commands; with ``against``, that checkout's two gateway commands
+    too (named ``... [DIR]``), on the same HL7 file."""
     hl7 = FIXTURES / "hl7v2" / HL7_FILE
     if not hl7.exists():  # any DFT fixture will do
         hl7 = sorted((FIXTURES / "hl7v2").glob("dft*.hl7"))[0]
-    return {
+    out = {
         "python -c 'import click'": [sys.executable, "-c", "import click"],
         "gateway --help": [*_gateway(), "--help"],
         "python -c 'import pydantic'": [sys.executable, "-c", "import pydantic"],
         f"gateway inspect {hl7.name}": [*_gateway(), "inspect", str(hl7)],
     }
+    if against is not None:
+        other = _gateway(str(against / ".venv" / "bin" / "python"))
+        out[f"gateway --help [{against}]"] = [*other, "--help"]
+        out[f"gateway inspect {hl7.name} [{against}]"] = [*other, "inspect", str(hl7)]
+    return out
 
 
-def run(rounds: int) -> dict[str, list[float]]:
-    cmds = commands()
+def run(rounds: int, against: Path | None = None) -> dict[str, list[float]]:
+    cmds = commands(against)
     times: dict[str, list[float]] = {name: [] for name in cmds}
     # as installed: a user's Python writes and reads .pyc files (a session with
     # PYTHONDONTWRITEBYTECODE would compile every gateway module on every start)
@@ -65,7 +76,8 @@ def main(quick: bool = False) -> None:
     rounds = 5 if quick else 21
     if "--rounds" in sys.argv:
         rounds = int(sys.argv[sys.argv.index("--rounds") + 1])
-    times = run(rounds)
+    against = Path(sys.argv[sys.argv.index("--against") + 1]) if "--against" in sys.argv else None
+    times = run(rounds, against) if against is not None else run(rounds)  # benchmarks.goals wraps run(rounds)
     names = list(times)
     pairs = [(names[1], names[0]), (names[3], names[2])]
     print(f"\nstart-up: medians of {rounds} interleaved runs (a new process each); goal ≤ {GOAL:.0f}x (wall)")
@@ -83,6 +95,15 @@ def main(quick: bool = False) -> None:
             f"{what:<44} {m:>8.0f} {mc:>7.0f} {base:<28} {b:>8.0f} {bc:>7.0f}"
             f" {ratio:>5.2f}x {mc / bc:>5.2f}x {'pass' if ratio <= GOAL else 'FAIL':>5}"
         )
+    if against is not None:
+        print(f"\n{against} -> this checkout, same rounds: wall ms, CPU ms (x the same baseline's)")
+        for (what, base), other in zip(pairs, names[4:], strict=True):
+            cells = []
+            for data in (times, CPU):
+                b = statistics.median(data[base])
+                cells += [f"{statistics.median(data[n]) * 1000:.0f} ({statistics.median(data[n]) / b:.2f}x)"
+                          for n in (other, what)]  # fmt: skip
+            print(f"{what:<44} wall {cells[0]} -> {cells[1]}   CPU {cells[2]} -> {cells[3]}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,10 +26,12 @@ from gateway.config import (
     load_config,
     validation_problems,
 )
-from gateway.documents import Renderer
 from gateway.pipeline import Pipeline
 from gateway.plugins import PluginError, PluginHost, PluginRefused
-from gateway.transport import Transport
+
+if TYPE_CHECKING:  # annotations only: `gateway inspect` renders and sends nothing
+    from gateway.documents import Renderer
+    from gateway.transport import Transport
 
 
 @dataclass(frozen=True)

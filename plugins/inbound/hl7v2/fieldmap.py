@@ -9,14 +9,19 @@ errors name the file and key path.
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
+import sys
 from functools import cache
 from importlib.resources import files
+from importlib.util import cache_from_source
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import VERSION, BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, core_schema
 
 from gateway.config import ConfigError, format_path
 
@@ -32,6 +37,12 @@ class FieldPath(NamedTuple):
     field: int
     component: int | None = None
     sub: int | None = None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """Validated by :func:`parse_path` alone (text or a FieldPath): no schema of
+        the tuple's fields to build for the ~80 paths of a field map (start-up)."""
+        return core_schema.no_info_plain_validator_function(parse_path)
 
     def __str__(self) -> str:
         out = f"{self.segment}-{self.field}"
@@ -69,68 +80,80 @@ def _upper(values: list[str]) -> list[str]:
 Codes = Annotated[list[str], BeforeValidator(lambda v: _upper(v if isinstance(v, list) else [v]))]
 
 
+def _no_paths() -> list[Any]:
+    """A new empty list: ``list`` itself as a ``default_factory`` costs the field
+    map ~10 ms to build (pydantic reads its signature from its text, ~0.2 ms each)."""
+    return []
+
+
+def _no_codes() -> dict[str, str]:
+    """A new empty table (see :func:`_no_paths`)."""
+    return {}
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built once, as part of FieldMap, when the first map is validated (not one validator per section)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PatientMap(_Section):
     id: Paths
-    id_types: Codes = Field(default_factory=list)
+    id_types: Codes = Field(default_factory=_no_paths)
     name: Path1
     birth_date: Path1
     sex: Path1
     address: Path1
     phone: Path1
-    email: Paths = Field(default_factory=list)
-    account_number: Paths = Field(default_factory=list)
+    email: Paths = Field(default_factory=_no_paths)
+    account_number: Paths = Field(default_factory=_no_paths)
 
 
 class VisitMap(_Section):
     id: Paths
     patient_class: Path1
-    attending: Paths = Field(default_factory=list)
-    referring: Paths = Field(default_factory=list)
-    admit_date: Paths = Field(default_factory=list)
-    place_of_service: dict[str, str] = Field(default_factory=dict)
+    attending: Paths = Field(default_factory=_no_paths)
+    referring: Paths = Field(default_factory=_no_paths)
+    admit_date: Paths = Field(default_factory=_no_paths)
+    place_of_service: dict[str, str] = Field(default_factory=_no_codes)
 
 
 class DiagnosisMap(_Section):
     segment: str = "DG1"
     code: Path1
     system: Path1
-    description: Paths = Field(default_factory=list)
+    description: Paths = Field(default_factory=_no_paths)
     priority: Path1
     from_charges_only: bool = False
 
 
 class ChargeMap(_Section):
     segment: str = "FT1"
-    transaction_id: Paths = Field(default_factory=list)
+    transaction_id: Paths = Field(default_factory=_no_paths)
     date: Paths
     type: Path1
     billed_types: Codes
-    not_billed_types: Codes = Field(default_factory=list)
-    payment_types: Codes = Field(default_factory=list)
-    local_code: Paths = Field(default_factory=list)
-    local_code_system: Paths = Field(default_factory=list)
-    description: Paths = Field(default_factory=list)
-    quantity: Paths = Field(default_factory=list)
-    extended_amount: Paths = Field(default_factory=list)
-    unit_amount: Paths = Field(default_factory=list)
-    currency: Paths = Field(default_factory=list)
-    diagnoses: Paths = Field(default_factory=list)
-    performed_by: Paths = Field(default_factory=list)
-    procedure_code: Paths = Field(default_factory=list)
-    procedure_system: Paths = Field(default_factory=list)
-    modifiers: Paths = Field(default_factory=list)
-    ndc: Paths = Field(default_factory=list)
-    ndc_system: Paths = Field(default_factory=list)
-    ndc_quantity: Paths = Field(default_factory=list)
-    ndc_unit: Paths = Field(default_factory=list)
-    prior_authorization: Paths = Field(default_factory=list)
-    referral_number: Paths = Field(default_factory=list)
-    note: Paths = Field(default_factory=list)
-    supervising: Paths = Field(default_factory=list)
+    not_billed_types: Codes = Field(default_factory=_no_paths)
+    payment_types: Codes = Field(default_factory=_no_paths)
+    local_code: Paths = Field(default_factory=_no_paths)
+    local_code_system: Paths = Field(default_factory=_no_paths)
+    description: Paths = Field(default_factory=_no_paths)
+    quantity: Paths = Field(default_factory=_no_paths)
+    extended_amount: Paths = Field(default_factory=_no_paths)
+    unit_amount: Paths = Field(default_factory=_no_paths)
+    currency: Paths = Field(default_factory=_no_paths)
+    diagnoses: Paths = Field(default_factory=_no_paths)
+    performed_by: Paths = Field(default_factory=_no_paths)
+    procedure_code: Paths = Field(default_factory=_no_paths)
+    procedure_system: Paths = Field(default_factory=_no_paths)
+    modifiers: Paths = Field(default_factory=_no_paths)
+    ndc: Paths = Field(default_factory=_no_paths)
+    ndc_system: Paths = Field(default_factory=_no_paths)
+    ndc_quantity: Paths = Field(default_factory=_no_paths)
+    ndc_unit: Paths = Field(default_factory=_no_paths)
+    prior_authorization: Paths = Field(default_factory=_no_paths)
+    referral_number: Paths = Field(default_factory=_no_paths)
+    note: Paths = Field(default_factory=_no_paths)
+    supervising: Paths = Field(default_factory=_no_paths)
 
 
 class ProcedureMap(_Section):
@@ -138,56 +161,56 @@ class ProcedureMap(_Section):
     bill_when_no_charges: bool = True
     code: Path1
     system: Path1
-    description: Paths = Field(default_factory=list)
+    description: Paths = Field(default_factory=_no_paths)
     date: Path1
-    modifiers: Paths = Field(default_factory=list)
-    diagnoses: Paths = Field(default_factory=list)
+    modifiers: Paths = Field(default_factory=_no_paths)
+    diagnoses: Paths = Field(default_factory=_no_paths)
 
 
 class InsuranceMap(_Section):
     segment: str = "IN1"
-    plan_id: Paths = Field(default_factory=list)
-    plan_name: Paths = Field(default_factory=list)
+    plan_id: Paths = Field(default_factory=_no_paths)
+    plan_name: Paths = Field(default_factory=_no_paths)
     payer_id: Paths
     payer_name: Paths
-    payer_address: Paths = Field(default_factory=list)
-    group_number: Paths = Field(default_factory=list)
-    group_name: Paths = Field(default_factory=list)
-    plan_type: Paths = Field(default_factory=list)
-    insured_name: Paths = Field(default_factory=list)
-    relationship: Paths = Field(default_factory=list)
-    insured_birth_date: Paths = Field(default_factory=list)
-    insured_address: Paths = Field(default_factory=list)
-    insured_sex: Paths = Field(default_factory=list)
+    payer_address: Paths = Field(default_factory=_no_paths)
+    group_number: Paths = Field(default_factory=_no_paths)
+    group_name: Paths = Field(default_factory=_no_paths)
+    plan_type: Paths = Field(default_factory=_no_paths)
+    insured_name: Paths = Field(default_factory=_no_paths)
+    relationship: Paths = Field(default_factory=_no_paths)
+    insured_birth_date: Paths = Field(default_factory=_no_paths)
+    insured_address: Paths = Field(default_factory=_no_paths)
+    insured_sex: Paths = Field(default_factory=_no_paths)
     member_id: Paths
-    relationship_codes: dict[str, str] = Field(default_factory=dict)
-    filing_indicators: dict[str, str] = Field(default_factory=dict)
+    relationship_codes: dict[str, str] = Field(default_factory=_no_codes)
+    filing_indicators: dict[str, str] = Field(default_factory=_no_codes)
 
 
 class GuarantorMap(_Section):
     segment: str = "GT1"
-    number: Paths = Field(default_factory=list)
+    number: Paths = Field(default_factory=_no_paths)
     name: Path1
-    address: Paths = Field(default_factory=list)
-    phone: Paths = Field(default_factory=list)
-    email: Paths = Field(default_factory=list)
-    relationship: Paths = Field(default_factory=list)
+    address: Paths = Field(default_factory=_no_paths)
+    phone: Paths = Field(default_factory=_no_paths)
+    email: Paths = Field(default_factory=_no_paths)
+    relationship: Paths = Field(default_factory=_no_paths)
 
 
 class ClaimMap(_Section):
     """Situational claim data (Encounter prior_authorization … delay_reason)."""
 
-    prior_authorization: Paths = Field(default_factory=list)
-    referral_number: Paths = Field(default_factory=list)
-    onset_date: Paths = Field(default_factory=list)
-    accident_date: Paths = Field(default_factory=list)
-    last_seen_date: Paths = Field(default_factory=list)
-    related_causes: Paths = Field(default_factory=list)
-    employment_related: Paths = Field(default_factory=list)
-    accident_state: Paths = Field(default_factory=list)
-    note: Paths = Field(default_factory=list)
-    delay_reason: Paths = Field(default_factory=list)
-    related_cause_codes: dict[str, str] = Field(default_factory=dict)
+    prior_authorization: Paths = Field(default_factory=_no_paths)
+    referral_number: Paths = Field(default_factory=_no_paths)
+    onset_date: Paths = Field(default_factory=_no_paths)
+    accident_date: Paths = Field(default_factory=_no_paths)
+    last_seen_date: Paths = Field(default_factory=_no_paths)
+    related_causes: Paths = Field(default_factory=_no_paths)
+    employment_related: Paths = Field(default_factory=_no_paths)
+    accident_state: Paths = Field(default_factory=_no_paths)
+    note: Paths = Field(default_factory=_no_paths)
+    delay_reason: Paths = Field(default_factory=_no_paths)
+    related_cause_codes: dict[str, str] = Field(default_factory=_no_codes)
 
 
 class FieldMap(_Section):
@@ -251,10 +274,48 @@ def build_map(data: dict[str, Any], source: str) -> FieldMap:
         raise ConfigError(problems) from None
 
 
+#: bump when what :func:`default_map` keeps changes: maps kept by an older gateway are then built again
+KEPT_FORMAT = 1
+
+
+def _kept_map() -> tuple[str, tuple[Any, ...]] | tuple[None, None]:
+    """Where the validated default map is kept (beside this module's ``.pyc``,
+    or under ``sys.pycache_prefix``) and what it was made from: this module, the
+    default map file (modification time and size, as for a ``.pyc``) and pydantic."""
+    try:
+        kept = cache_from_source(__file__).removesuffix(".pyc") + ".default-map.pickle"
+        here, data = os.stat(__file__), os.stat(DEFAULT_MAP)
+    except (NotImplementedError, ValueError, OSError):
+        return None, None
+    return kept, (KEPT_FORMAT, VERSION, here.st_mtime_ns, here.st_size, data.st_mtime_ns, data.st_size)
+
+
 @cache
 def default_map() -> FieldMap:
-    """The shipped default map (read once per process)."""
-    return build_map(_read_yaml(DEFAULT_MAP), DEFAULT_MAP.name)
+    """The shipped default map (read once per process). Validated once per
+    version of it and of this module, and kept pickled beside the ``.pyc``
+    (not when Python writes no bytecode): later starts load it instead of
+    building the map's validator (~10 ms of ``gateway inspect``'s start-up)."""
+    kept, key = _kept_map()
+    if kept is not None:
+        try:
+            with open(kept, "rb") as fh:
+                if pickle.load(fh) == key and type(fm := pickle.load(fh)) is FieldMap:
+                    return fm
+        except Exception:  # missing, half-written or from another version: build it again
+            pass
+    fm = build_map(_read_yaml(DEFAULT_MAP), DEFAULT_MAP.name)
+    if kept is not None and not sys.dont_write_bytecode:
+        try:
+            os.makedirs(os.path.dirname(kept), exist_ok=True)
+            tmp = f"{kept}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                pickle.dump(key, fh)
+                pickle.dump(fm, fh)
+            os.replace(tmp, kept)  # readers see the old map or the new one, never half
+        except OSError:
+            pass
+    return fm
 
 
 def load_map(override: Path | None) -> FieldMap:

@@ -51,7 +51,7 @@ PDF = "application/pdf"
 class WindowSettings(BaseModel):
     """Addressee block position for the envelope's window (inches)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # with PdfFormatSettings
     top_in: float = Field(2.5, ge=1.5, le=3.2)
     left_in: float = Field(1.0, ge=0.5, le=2.0)
     width_in: float = Field(3.25, ge=2.5, le=4.0)
@@ -60,7 +60,8 @@ class WindowSettings(BaseModel):
 class PdfFormatSettings(BaseModel):
     """``format_settings`` of a destination with ``format: pdf``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # built when first validated: a destination's, checked when outputs are (not by `gateway inspect`)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     #: merge statements of one guarantor account into one
     group_by_account: bool = True
     individual_pdfs: bool = True

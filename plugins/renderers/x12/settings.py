@@ -32,7 +32,8 @@ class X12Settings(BaseModel):
     GS02) and ``receiver`` (ISA08, GS03).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # built when first validated: a destination's, checked when outputs are (not by `gateway inspect`)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     sender_id: str | None = Field(None, pattern=_ID, description="ISA06 (default: submitter.id)")
     sender_qualifier: str | None = Field(None, pattern=_QUALIFIER, description="ISA05 (default: submitter's)")
