@@ -25,14 +25,14 @@ from __future__ import annotations
 import ast
 import marshal
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import import_module
-from importlib.machinery import ModuleSpec, PathFinder
+from importlib.machinery import ModuleSpec
+from importlib.metadata import EntryPoint, entry_points
 from importlib.util import cache_from_source, find_spec
 from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -354,158 +354,16 @@ class LazyPlugin:
         return module
 
 
-class MetadataDir:
-    """An installed distribution's ``*.dist-info`` (or ``*.egg-info``) folder or file."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def read_text(self, name: str) -> str | None:
-        try:
-            with open(os.path.join(self.path, name) if name else self.path, encoding="utf-8") as fh:
-                return fh.read()
-        except OSError:
-            return None
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        """Name and Version from ``METADATA`` (``PKG-INFO``) as importlib.metadata
-        reads them (the email parser's first header of each name, leading blanks
-        dropped); by importlib.metadata itself when a line is not a plain header."""
-        text = self.read_text("METADATA") or self.read_text("PKG-INFO") or self.read_text("") or ""
-        found: dict[str, str] = {}
-        current = ""
-        for line in text.split("\n"):
-            line = line.removesuffix("\r")
-            if not line:
-                break  # the end of the headers
-            if line[0] in " \t":  # a folded header goes on
-                if current in ("name", "version"):
-                    return _read_by_importlib(self.path)
-                continue
-            header = _HEADER.fullmatch(line)
-            if header is None:
-                return _read_by_importlib(self.path)
-            current = header[1].lower()
-            if current in ("name", "version"):
-                found.setdefault(current.title(), header[2].lstrip(" \t"))
-        return found
-
-
-#: a header line of package metadata (the email parser's field names: printable, no blank or colon)
-_HEADER = re.compile(r"([\041-\071\073-\176]+):(.*)")
-
-
-def _read_by_importlib(path: str) -> dict[str, str]:
-    from importlib.metadata import PathDistribution
-    from pathlib import Path
-
-    meta = PathDistribution(Path(path)).metadata
-    return {k: v for k in ("Name", "Version") if (v := meta.get(k)) is not None}
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """An entry point as :class:`importlib.metadata.EntryPoint` gives it (the
-    parts the gateway uses), read without importing :mod:`importlib.metadata`."""
-
-    name: str
-    value: str
-    group: str
-    dist: MetadataDir | None = field(default=None, compare=False)
-
-    @property
-    def module(self) -> str:
-        return self.value.partition(":")[0].partition("[")[0].strip()
-
-    @property
-    def attr(self) -> str | None:
-        attr = self.value.partition(":")[2].partition("[")[0].strip()
-        return attr or None
-
-    def load(self) -> Any:
-        obj: Any = import_module(self.module)
-        for part in (self.attr or "").split("."):
-            obj = getattr(obj, part) if part else obj
-        return obj
-
-
-#: an entry point's value in the forms importlib.metadata reads (module, module:attr, extras)
-_EP_VALUE = r"[\w.]+\s*(:\s*[\w.]+\s*)?(\[.*\]\s*)?"
-
-
-class _Unusual(Exception):
-    """Something the quick reader leaves to :mod:`importlib.metadata`."""
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
-
-
-def _read_entry_points() -> list[EntryPoint]:
-    """Every installed entry point, as ``importlib.metadata.entry_points()``
-    finds them for the standard path finder: ``sys.path`` in order, the first
-    distribution of each name, ``entry_points.txt`` line by line. Raises
-    :class:`_Unusual` for anything else (zip files and eggs on ``sys.path``,
-    other finders of distributions, a line it would not parse the same way)."""
-    if any(getattr(f, "find_distributions", None) is not None and f is not PathFinder for f in sys.meta_path):
-        raise _Unusual("another finder of distributions")
-    out: list[EntryPoint] = []
-    seen: set[str] = set()
-    for root in sys.path:
-        if os.path.isfile(root) or os.path.basename(root).lower().endswith(".egg"):
-            raise _Unusual(f"{root}: a zip file or an egg")
-        try:
-            children = os.listdir(root or ".")
-        except OSError:
-            continue
-        groups: dict[str, list[str]] = {}
-        for child in children:
-            low = child.lower()
-            if low.endswith((".dist-info", ".egg-info")):
-                if not child.endswith((".dist-info", ".egg-info")):
-                    raise _Unusual(f"{child}: an upper-case suffix")
-                groups.setdefault(_normalize(low.rpartition(".")[0].partition("-")[0]), []).append(child)
-        for name, dists in groups.items():
-            for child in dists:
-                if name in seen:
-                    continue
-                seen.add(name)
-                dist = MetadataDir(os.path.join(root, child))
-                section = None
-                for line in filter(None, map(str.strip, (dist.read_text("entry_points.txt") or "").splitlines())):
-                    if line.startswith("#"):
-                        continue
-                    if line.startswith("[") and line.endswith("]"):
-                        section = line.strip("[]")
-                    elif section is not None:
-                        key, eq, value = line.partition("=")
-                        if not eq or not re.fullmatch(_EP_VALUE, value.strip()):
-                            raise _Unusual(f"{child}/entry_points.txt: {line!r}")
-                        out.append(EntryPoint(key.strip(), value.strip(), section, dist))
-    return out
-
-
 @lru_cache(maxsize=8)
-def _all_entry_points(_path: tuple[str, ...]) -> tuple[Any, ...]:
+def _all_entry_points(_path: tuple[str, ...]) -> Any:
     """Every installed entry point, read once per ``sys.path`` (one pass over
-    the distributions for the plugin and command groups both). Read by
-    :func:`_read_entry_points` (importing :mod:`importlib.metadata` and
-    ``email`` costs ``gateway --help`` ~25 ms), by importlib.metadata when that
-    cannot be sure to read them the same."""
-    try:
-        return tuple(_read_entry_points())
-    except _Unusual:
-        from importlib.metadata import entry_points
-
-        found = entry_points()
-        return tuple(ep for group in sorted(found.groups) for ep in found.select(group=group))
+    the distributions for the plugin and command groups both)."""
+    return entry_points()
 
 
 def group_entry_points(group: str) -> list[EntryPoint]:
     """A group's entry points sorted by name."""
-    eps = (ep for ep in _all_entry_points(tuple(sys.path)) if ep.group == group)
-    return sorted(eps, key=lambda e: (e.name, e.value))
+    return sorted(_all_entry_points(tuple(sys.path)).select(group=group), key=lambda e: (e.name, e.value))
 
 
 @lru_cache(maxsize=64)
@@ -515,7 +373,7 @@ def _distribution(dist: Any) -> tuple[str | None, str | None]:
     if dist is None:
         return None, None
     meta = dist.metadata
-    return meta.get("Name"), meta.get("Version")
+    return meta["Name"], meta["Version"]
 
 
 def plugins_mentioning(hook: str, disable: Iterable[str] = ()) -> list[str]:

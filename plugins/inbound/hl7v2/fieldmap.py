@@ -9,18 +9,14 @@ errors name the file and key path.
 
 from __future__ import annotations
 
-import os
-import pickle
 import re
-import sys
 from functools import cache
 from importlib.resources import files
-from importlib.util import cache_from_source
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import yaml
-from pydantic import VERSION, BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
 from pydantic_core import CoreSchema, core_schema
 
 from gateway.config import ConfigError, format_path
@@ -274,48 +270,10 @@ def build_map(data: dict[str, Any], source: str) -> FieldMap:
         raise ConfigError(problems) from None
 
 
-#: bump when what :func:`default_map` keeps changes: maps kept by an older gateway are then built again
-KEPT_FORMAT = 1
-
-
-def _kept_map() -> tuple[str, tuple[Any, ...]] | tuple[None, None]:
-    """Where the validated default map is kept (beside this module's ``.pyc``,
-    or under ``sys.pycache_prefix``) and what it was made from: this module, the
-    default map file (modification time and size, as for a ``.pyc``) and pydantic."""
-    try:
-        kept = cache_from_source(__file__).removesuffix(".pyc") + ".default-map.pickle"
-        here, data = os.stat(__file__), os.stat(DEFAULT_MAP)
-    except (NotImplementedError, ValueError, OSError):
-        return None, None
-    return kept, (KEPT_FORMAT, VERSION, here.st_mtime_ns, here.st_size, data.st_mtime_ns, data.st_size)
-
-
 @cache
 def default_map() -> FieldMap:
-    """The shipped default map (read once per process). Validated once per
-    version of it and of this module, and kept pickled beside the ``.pyc``
-    (not when Python writes no bytecode): later starts load it instead of
-    building the map's validator (~10 ms of ``gateway inspect``'s start-up)."""
-    kept, key = _kept_map()
-    if kept is not None:
-        try:
-            with open(kept, "rb") as fh:
-                if pickle.load(fh) == key and type(fm := pickle.load(fh)) is FieldMap:
-                    return fm
-        except Exception:  # missing, half-written or from another version: build it again
-            pass
-    fm = build_map(_read_yaml(DEFAULT_MAP), DEFAULT_MAP.name)
-    if kept is not None and not sys.dont_write_bytecode:
-        try:
-            os.makedirs(os.path.dirname(kept), exist_ok=True)
-            tmp = f"{kept}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as fh:
-                pickle.dump(key, fh)
-                pickle.dump(fm, fh)
-            os.replace(tmp, kept)  # readers see the old map or the new one, never half
-        except OSError:
-            pass
-    return fm
+    """The shipped default map (read once per process)."""
+    return build_map(_read_yaml(DEFAULT_MAP), DEFAULT_MAP.name)
 
 
 def load_map(override: Path | None) -> FieldMap:
