@@ -8,6 +8,11 @@ and ``python -c "import pydantic"`` in the same run (issue 18's goals: within
 ``--against DIR``: another checkout with its own ``.venv`` (main's, for an
 A/B) runs the same two gateway commands in the same rounds, and a second
 table compares the two.
+
+The floor under the inspect goal runs in the same rounds too: bare imports
+of what any ``gateway inspect`` needs before it reads a plugin (the core's
+models, configuration, pipeline and command line), in the same ratio to
+``import pydantic``.
 """
 
 from __future__ import annotations
@@ -49,7 +54,18 @@ def commands(against: Path | None = None) -> dict[str, list[str]]:
         other = _gateway(str(against / ".venv" / "bin" / "python"))
         out[f"gateway --help [{against}]"] = [*other, "--help"]
         out[f"gateway inspect {hl7.name} [{against}]"] = [*other, "inspect", str(hl7)]
+    for name, code in FLOOR.items():
+        out[name] = [sys.executable, "-c", code]
     return out
+
+
+#: the floor under ``gateway inspect``: what it imports before any plugin, cumulatively
+FLOOR = {
+    "floor: python -c pass": "pass",
+    "floor: from pydantic import BaseModel": "from pydantic import BaseModel",
+    "floor: import click, pluggy, gateway.model": "import click, pluggy, gateway.model",
+    "floor: + gateway.app, gateway.inspection": "import click, pluggy, gateway.model, gateway.app, gateway.inspection",
+}
 
 
 def run(rounds: int, against: Path | None = None) -> dict[str, list[float]]:
@@ -97,13 +113,19 @@ def main(quick: bool = False) -> None:
         )
     if against is not None:
         print(f"\n{against} -> this checkout, same rounds: wall ms, CPU ms (x the same baseline's)")
-        for (what, base), other in zip(pairs, names[4:], strict=True):
+        for (what, base), other in zip(pairs, names[4:6], strict=True):
             cells = []
             for data in (times, CPU):
                 b = statistics.median(data[base])
                 cells += [f"{statistics.median(data[n]) * 1000:.0f} ({statistics.median(data[n]) / b:.2f}x)"
                           for n in (other, what)]  # fmt: skip
             print(f"{what:<44} wall {cells[0]} -> {cells[1]}   CPU {cells[2]} -> {cells[3]}")
+    base = names[2]
+    print(f"\nthe floor under inspect (same rounds): x {base}, wall / CPU")
+    for name in FLOOR:
+        w, c = statistics.median(times[name]), statistics.median(CPU[name])
+        w_ratio, c_ratio = w / statistics.median(times[base]), c / statistics.median(CPU[base])
+        print(f"{name:<58} {w * 1000:>5.0f} ms {w_ratio:>5.2f}x  {c * 1000:>5.0f} ms {c_ratio:>5.2f}x")
 
 
 if __name__ == "__main__":
