@@ -159,29 +159,35 @@ def _rss(mode: str, n: int) -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
+def posters(root: Path, data: bytes, n: int, count: int) -> tuple[Path, list[Poster]]:
+    """The remit ``data`` (of ``n`` claims) written to ``root``/remit.835, and
+    ``count`` posters of it, each on a fresh store in ``root``/s0, s1…"""
+    path = root / "remit.835"
+    path.write_bytes(data)
+    gw = Gateway.from_config(write_example_deployment(root / "deploy"))
+    out = []
+    for i in range(count):
+        (root / f"s{i}").mkdir()
+        out.append(Poster(gw, root / f"s{i}", data, n))
+    return path, out
+
+
 def main(quick: bool = False, profile: bool = False) -> None:
     tune_gc()  # the collector as a worker runs it
     n = 2_000 if quick else 10_000
     repeat = 3
     data = remit_file(n)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        path = root / "remit.835"
-        path.write_bytes(data)
-        gw = Gateway.from_config(write_example_deployment(root / "deploy"))
+        path, posters_ = posters(Path(tmp), data, n, repeat + 1 + profile)
         assert _edi_parse(path) == n
         _edi_parse(path)  # warm-up
         baseline, baseline_cpu = _timed(f"edi-835-parser parse ({n} claims)", n, [lambda: _edi_parse(path)] * repeat)
-        posters = []
-        for i in range(repeat + 1 + profile):
-            (root / f"s{i}").mkdir()
-            posters.append(Poster(gw, root / f"s{i}", data, n))
-        posters[0].post()  # warm-up
+        posters_[0].post()  # warm-up
         posting, posting_cpu = _timed(f"post durably: read+match+ledger ({n})", n,
-                                      [p.post for p in posters[1 : repeat + 1]])  # fmt: skip
+                                      [p.post for p in posters_[1 : repeat + 1]])  # fmt: skip
         if profile:
-            _profile(posters[-1].post)
-        for p in posters:
+            _profile(posters_[-1].post)
+        for p in posters_:
             p.store.close()
     print_table("835 claims per second (wall clock, median; posting commits with fsync)", [posting, baseline], baseline)
     print_table("835 claims per second (CPU time of the process, median)", [posting_cpu, baseline_cpu], baseline_cpu)

@@ -36,11 +36,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks import goals
-from benchmarks.bench_posting import Poster, _edi_parse
+from benchmarks import bench_posting, goals
+from benchmarks.bench_posting import _edi_parse
 from benchmarks.bench_remit import remit_file
-from gateway.app import Gateway
-from gateway.examples import write_example_deployment
 from gateway.store.sqlite import CACHE_KIB
 from gateway.worker import tune_gc
 
@@ -162,13 +160,7 @@ def main(quick: bool = False) -> None:
     data = remit_file(n)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        path = root / "remit.835"
-        path.write_bytes(data)
-        gw = Gateway.from_config(write_example_deployment(root / "deploy"))
-        posters = []
-        for i in range(repeat + 1):
-            (root / f"s{i}").mkdir()
-            posters.append(Poster(gw, root / f"s{i}", data, n))
+        path, posters = bench_posting.posters(root, data, n, repeat + 1)
         snapshot = root / "before.sqlite"
         with sqlite3.connect(root / "s0" / "gateway.sqlite") as src, sqlite3.connect(snapshot) as dst:
             src.backup(dst)  # the committed state, WAL included
