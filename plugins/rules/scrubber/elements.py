@@ -155,17 +155,13 @@ def _label(where: str) -> str:
 
 @check
 def identifiers(claim: Claim, ctx: Context) -> Iterator[Finding]:
-    values = [claim.id, *[d.code for d in claim.diagnoses], *[ln.procedure_code for ln in claim.service_lines]]
-    if not all([(v or "").strip() for v in values]):  # locations written only for an empty one
-        required = [("claim.id", claim.id)] + [
-            (f"claim.diagnoses[{j}].code", d.code) for j, d in enumerate(claim.diagnoses, 1)
-        ]
-        required += [
-            (line_where(i, "procedure_code"), ln.procedure_code) for i, ln in enumerate(claim.service_lines, 1)
-        ]
-        for where, value in required:
-            if not (value or "").strip():
-                yield ID.finding(f"{_label(where)} is empty", where)
+    required = [("claim.id", claim.id)] + [
+        (f"claim.diagnoses[{j}].code", d.code) for j, d in enumerate(claim.diagnoses, 1)
+    ]
+    required += [(line_where(i, "procedure_code"), ln.procedure_code) for i, ln in enumerate(claim.service_lines, 1)]
+    for where, value in required:
+        if not (value or "").strip():
+            yield ID.finding(f"{_label(where)} is empty", where)
     items = [item for item in _identifiers(claim) if item[2]]
     # one character check over every value (the common case: all safe, none too long)
     if not x12.is_safe("".join([v for _, _, v, _ in items])) or any(len(v) > limit for _, _, v, limit in items):  # type: ignore[arg-type]
