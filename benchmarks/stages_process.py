@@ -8,7 +8,7 @@ Stages: the HL7 plugin's parse of one 2,000-message file (read + mapping,
 encounters validated); the pure pipeline (sniff, route, parse, coding,
 claims, scrub, payer rules); the 837 rendering of the claims it built; the
 whole one-shot job (``process_files``: journal, worker, store, batcher,
-outbox, files).
+outbox, files), and that job's parts (CPU inside each, in the same runs).
 
     .venv/bin/python -m benchmarks.stages_process [MESSAGES] [--rounds N]
 """
@@ -20,20 +20,41 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import hl7
 
+import gateway.delivery.batcher as batcher
+import gateway.worker as worker
 from benchmarks.bench_process import write_inputs
 from gateway.app import Gateway
+from gateway.delivery.dispatcher import Dispatcher
 from gateway.documents import MemoryControlNumbers, RenderContext
 from gateway.examples import write_example_deployment
 from gateway.messages import MemoryRecords, MessageMeta
 from gateway.model import Claim
-from gateway.oneshot import expand_inputs, process_files
+from gateway.oneshot import OneShot, expand_inputs, process_files
+from gateway.store.sqlstore import SQLStore
 from gateway.worker import GC_THRESHOLD
+
+#: the whole job's parts: (label, owner, attribute); indented labels are inside the one above
+PARTS: tuple[tuple[str, object, str], ...] = (
+    ("journal", OneShot, "_journal"),
+    ("worker (pipeline, results, complete)", OneShot, "_process"),
+    ("  results into rows (JSON, packing)", worker, "encounter_outcome"),
+    ("  store.complete", worker.Worker, "_complete"),
+    ("publish", OneShot, "_publish"),
+    ("  batcher: stored claims read", batcher.Batcher, "_load"),
+    ("  batcher: render (claims validated)", batcher.Batcher, "render"),
+    ("  batcher: X12 control numbers", batcher, "x12_controls"),
+    ("  store.cut", SQLStore, "cut"),
+    ("  dispatcher (files, delivered)", Dispatcher, "run_until_idle"),
+    ("summary", OneShot, "_report"),
+)
 
 
 def _cpu(fn: Callable[[], object]) -> float:
@@ -41,6 +62,33 @@ def _cpu(fn: Callable[[], object]) -> float:
     c0 = time.process_time()
     fn()
     return time.process_time() - c0
+
+
+@contextmanager
+def _parts(spent: Counter[str]) -> Iterator[None]:
+    """CPU spent inside each of :data:`PARTS` while in the block, into ``spent``."""
+    saved = []
+    for label, owner, name in PARTS:
+        own = name in vars(owner)
+        fn = getattr(owner, name)
+        saved.append((owner, name, own, fn))
+
+        def timed(*a: object, _fn: Callable[..., object] = fn, _label: str = label, **k: object) -> object:
+            c0 = time.process_time()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.process_time() - c0
+
+        setattr(owner, name, timed)
+    try:
+        yield
+    finally:
+        for owner, name, own, fn in reversed(saved):
+            if own:
+                setattr(owner, name, fn)
+            else:
+                delattr(owner, name)
 
 
 def main() -> None:
@@ -99,11 +147,18 @@ def main() -> None:
             process_files(gw, expand_inputs([root / "in"]), out, today=date(2026, 11, 27))
 
         # each job run needs a fresh state folder: a new deployment per round
+        parts: dict[str, list[float]] = {label: [] for label, _, _ in PARTS}
+
         def fresh_job() -> float:
             nonlocal gw
             deploy = root / f"deploy{runs[0]}"
             gw = Gateway.from_config(write_example_deployment(deploy))
-            return _cpu(job)
+            spent: Counter[str] = Counter()
+            with _parts(spent):
+                cpu = _cpu(job)
+            for label in parts:
+                parts[label].append(spent[label])
+            return cpu
 
         stages: dict[str, list[float]] = {
             k: [] for k in ("hl7.parse", "HL7 read + mapping", "pure pipeline", "837 render", "whole job")
@@ -120,6 +175,9 @@ def main() -> None:
     for name, cpu in stages.items():
         med = statistics.median(cpu)
         print(f"{name:<24} {med / n * 1e6:>8,.0f} {base / med:>17.2f}×")
+    print(f"\nwhole job by part, CPU µs/msg, median of {rounds}")
+    for label, cpu in parts.items():
+        print(f"{label:<40} {statistics.median(cpu) / n * 1e6:>8,.0f}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from gateway.posting import ResponseItem
 from gateway.rules import CORE
 from gateway.store import ClaimedMessage, Completed, EncounterOutcome, Outcome, Status, Store
 from gateway.store.sqlstore import to_json
-from gateway.store.submissions import NewClaim, NewStatement, Packed, content_digest
+from gateway.store.submissions import NewClaim, NewStatement, Packed, Packer, content_digest
 
 log = glog.get("worker")
 
@@ -143,19 +143,37 @@ class Placing:
         self.waiting = []
 
 
-def new_claim(claim: Claim, account: str | None = None, rendered: str | None = None) -> NewClaim:
+#: packs one text (:class:`gateway.store.submissions.Packer`, or ``Packed`` alone)
+Pack = Callable[[str], Packed]
+
+
+@dataclass
+class Packers:
+    """A worker's packers, one per kind of text: the store reads each kind
+    back in the order it was packed, a block at a time."""
+
+    encounters: Pack = field(default_factory=Packer)
+    claims: Pack = field(default_factory=Packer)
+    statements: Pack = field(default_factory=Packer)
+
+
+#: each text packed alone (callers without a worker's packers)
+ALONE = Packers(Packed, Packed, Packed)
+
+
+def new_claim(claim: Claim, account: str | None = None, rendered: str | None = None, pack: Pack = Packed) -> NewClaim:
     """What the store needs of a built claim (JSON, packed until stored; digest,
     payer place, the guarantor ``account`` it is owed on; what the renderer
     worked out for it, ``rendered``)."""
     body = claim.model_dump_json(exclude_none=True)
     digest = content_digest("claims", body)
-    return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), Packed(body), claim.coverage.order, digest,
+    return NewClaim(claim.id, claim.payer.id, str(claim.total_charge), pack(body), claim.coverage.order, digest,
                     account, rendered)  # fmt: skip
 
 
-def new_statement(statement: Statement) -> NewStatement:
+def new_statement(statement: Statement, pack: Pack = Packed) -> NewStatement:
     body = statement.model_dump_json(exclude_none=True)
-    return NewStatement(statement.id, Packed(body), content_digest("statements", body))
+    return NewStatement(statement.id, pack(body), content_digest("statements", body))
 
 
 def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
@@ -163,10 +181,11 @@ def _dump(findings: list[Finding]) -> list[dict[str, Any]]:
 
 
 def encounter_outcome(
-    idx: int, e: EncounterResult, clinic_id: str | None, placing: Placing | None = None
+    idx: int, e: EncounterResult, clinic_id: str | None, placing: Placing | None = None, packers: Packers = ALONE
 ) -> EncounterOutcome:
     """What to store for one encounter: its JSON, its claims' and statements'
-    (each claim handed to ``placing``, which adds what it works out for it)."""
+    (each claim handed to ``placing``, which adds what it works out for it),
+    packed by ``packers``."""
     billable = bool(e.claims or e.statements)
     status = Status.QUARANTINED if e.quarantined else (Status.CLAIMED if billable else Status.CODED)
     clinic = e.encounter.clinic_id or clinic_id or ""
@@ -175,10 +194,10 @@ def encounter_outcome(
         clinic_id=clinic,
         visit=e.encounter.id,
         status=status,
-        encounter=Packed(e.encounter.model_dump_json(exclude_none=True)),
+        encounter=packers.encounters(e.encounter.model_dump_json(exclude_none=True)),
         findings=_dump(e.findings),
-        claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id)) for c in e.claims],
-        statements=[new_statement(s) for s in e.statements],
+        claims=[new_claim(c, guarantor_account(e.encounter, c.clinic_id), pack=packers.claims) for c in e.claims],
+        statements=[new_statement(s, packers.statements) for s in e.statements],
     )
     if placing is not None and e.claims and not e.quarantined:
         placing.add(out.claims, e.claims, clinic)
@@ -190,6 +209,7 @@ def outcome_of(
     result: MessageResult,
     encounters: list[EncounterOutcome] | None = None,
     placing: Placing | None = None,
+    packers: Packers = ALONE,
 ) -> Outcome:
     """What to store for one pipeline result (``encounters``: its
     encounters' outcomes, when the pipeline handed them over one by one)."""
@@ -211,7 +231,9 @@ def outcome_of(
     ]
     if result.quarantined:
         return out
-    out.encounters = [encounter_outcome(i, e, result.clinic_id, placing) for i, e in enumerate(result.encounters)]
+    out.encounters = [
+        encounter_outcome(i, e, result.clinic_id, placing, packers) for i, e in enumerate(result.encounters)
+    ]
     out.encounters += encounters or []
     statuses = {e.status for e in out.encounters}
     if not out.encounters:
@@ -256,6 +278,8 @@ class Worker:
     place: Place | None = None
     #: asked with :attr:`refresh`: the placer of a reloaded config
     refresh_place: Callable[[], Place | None] | None = None
+    #: the results' texts, packed until stored
+    packers: Packers = field(default_factory=Packers, repr=False)
 
     def run_once(self) -> int:
         """Claim one batch and process it; how many messages were handled."""
@@ -331,13 +355,14 @@ class Worker:
         )
         done: list[EncounterOutcome] = []  # each encounter stored as JSON once built, its models let go of
         placing = Placing(self.place) if self.place is not None else None
+        packers = self.packers
         result = self.pipeline.process(
             msg.raw, meta, records,
-            each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id, placing)),
+            each=lambda e: done.append(encounter_outcome(len(done), e, e.encounter.clinic_id, placing, packers)),
         )  # fmt: skip
         if result.clinic_id:
             records.apply(result.clinic_id, result.updates)
-        out = outcome_of(msg.id, result, done, placing)
+        out = outcome_of(msg.id, result, done, placing, packers)
         if placing is not None:
             placing.flush()
         return out

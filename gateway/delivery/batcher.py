@@ -45,17 +45,44 @@ class _ClaimKey(BaseModel):
     clinic_id: str
 
 
-@dataclass(frozen=True, slots=True)
 class StoredClaim:
     """What cutting needs of a waiting claim besides rendering it (its
     CLM01 and clinic: which document carries it), its stored JSON and what
     a worker's renderer already worked out for it (:class:`ClaimPlacer`:
-    the renderer's name and data), if anything."""
+    the renderer's name and data), if anything.
 
-    id: str
-    clinic_id: str
-    body: str
-    placed: tuple[str, Any] | None = None
+    A claim rendered from its JSON is read once: its CLM01 and clinic are
+    taken from that read (:meth:`StoredItems.__getitem__`), and read from
+    the JSON on their own only when asked for before it (a claim the
+    renderer never read)."""
+
+    __slots__ = ("_clinic_id", "_id", "body", "placed")
+
+    def __init__(self, id: str | None, clinic_id: str | None, body: str, placed: tuple[str, Any] | None = None) -> None:
+        self._id, self._clinic_id = id, clinic_id
+        self.body = body
+        self.placed = placed
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            self._read_key()
+        return self._id  # type: ignore[return-value]
+
+    @property
+    def clinic_id(self) -> str:
+        if self._clinic_id is None:
+            self._read_key()
+        return self._clinic_id  # type: ignore[return-value]
+
+    def _read_key(self) -> None:
+        key = _ClaimKey.model_validate_json(self.body)
+        self._id, self._clinic_id = key.id, key.clinic_id
+
+    def read(self, claim: Claim) -> None:
+        """``claim`` was validated from :attr:`body`: its CLM01 and clinic are these."""
+        if self._id is None:
+            self._id, self._clinic_id = claim.id, claim.clinic_id
 
     @classmethod
     def of(cls, body: str, rendered: str | None = None) -> StoredClaim:
@@ -69,8 +96,7 @@ class StoredClaim:
                     return cls(str(claim_id), str(clinic_id), body, (str(renderer), data))
             except (ValueError, TypeError):
                 pass  # not ours: read the claim
-        key = _ClaimKey.model_validate_json(body)
-        return cls(key.id, key.clinic_id, body)
+        return cls(None, None, body)
 
 
 class StoredItems(Sequence[Any]):
@@ -104,8 +130,14 @@ class StoredItems(Sequence[Any]):
     def __getitem__(self, i: slice) -> list[Any]: ...
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
-            return [self.model.model_validate_json(b) for b in self.bodies[i]]
-        return self.model.model_validate_json(self.bodies[i])
+            return [self._read(j) for j in range(len(self.bodies))[i]]
+        return self._read(i)
+
+    def _read(self, i: int) -> Any:
+        item = self.model.model_validate_json(self.bodies[i])
+        if self._claims:
+            self._claims[i].read(item)
+        return item
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
