@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _NPI = re.compile(r"[12]\d{9}")
 
@@ -20,9 +21,11 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+@lru_cache(maxsize=1024)  # a clinic's few providers are on most of its claims
 def npi_is_valid(npi: str | None) -> bool:
     """An NPI is 10 digits starting with 1 or 2 whose last digit is the Luhn
-    check digit computed over "80840" + the first nine digits."""
+    check digit computed over "80840" + the first nine digits (the answers
+    for the NPIs seen lately are remembered)."""
     return bool(npi) and _NPI.fullmatch(npi) is not None and luhn_ok("80840" + npi)
 
 

@@ -289,13 +289,14 @@ def test_every_npi_on_the_claim_is_checked() -> None:
 
 
 def test_npis_checked_before_are_still_reported_each_time_and_the_memo_stays_small() -> None:
-    from gateway_plugins.rules.scrubber import providers
+    from gateway.identifiers import npi_is_valid
 
     for _ in range(2):  # the second time from the memo: the same findings
         test_every_npi_on_the_claim_is_checked()
-    for n in range(providers._CHECKED_MAX + 10):
-        providers._npi_valid(f"1{n:09d}")
-    assert len(providers._CHECKED) <= providers._CHECKED_MAX
+    for n in range(2_000):
+        npi_is_valid(f"1{n:09d}")
+    info = npi_is_valid.cache_info()
+    assert info.hits > 0 and info.currsize <= (info.maxsize or 0) == 1024
 
 
 def test_clinic_can_disable_a_rule_or_change_its_severity() -> None:

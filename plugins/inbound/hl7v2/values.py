@@ -28,8 +28,6 @@ _DATE = re.compile(r"(\d{4})(\d{2})?(\d{2})?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _NPI_AUTHORITIES = ("NPI", "2.16.840.1.113883.4.6")
 _BLANK13 = [""] * 13
-#: the NPI check digit of identifiers seen recently (a feed repeats its providers' NPIs)
-_npi_ok = lru_cache(maxsize=1024)(npi_is_valid)
 
 
 class Scope:
@@ -341,8 +339,8 @@ def to_provider(parts: list[str], problems: Issues, seg: Segment | None, fld: in
     npi = None
     if ident and declared:
         npi = ident
-        if not _npi_ok(ident):
+        if not npi_is_valid(ident):
             problems.add("HL7-NPI", "an identifier sent as an NPI fails the NPI check", seg, fld)
-    elif ident and _npi_ok(ident):
+    elif ident and npi_is_valid(ident):
         npi = ident
     return {"npi": npi, "name": name}

@@ -32,19 +32,6 @@ PO_BOX_RE = re.compile(
 )
 ZIP4_RE = re.compile(r"\d{5}-?\d{4}")
 STATE_RE = re.compile(r"[A-Z]{2}")
-#: NPIs checked lately and whether they are valid (a clinic's providers are on most of its claims)
-_CHECKED: dict[str, bool] = {}
-_CHECKED_MAX = 1024
-
-
-def _npi_valid(npi: str) -> bool:
-    """:func:`gateway.identifiers.npi_is_valid`, remembered for the NPIs seen lately."""
-    known = _CHECKED.get(npi)
-    if known is None:
-        if len(_CHECKED) >= _CHECKED_MAX:
-            _CHECKED.clear()
-        known = _CHECKED[npi] = npi_is_valid(npi)
-    return known
 
 
 def claim_providers(claim: Claim) -> Iterator[tuple[str, str, Provider]]:
@@ -75,7 +62,7 @@ def npis(claim: Claim, ctx: Context) -> Iterator[Finding]:
         if p.npi is None or not p.npi.strip():
             if role != "service facility":
                 yield NPI_MISSING.finding(f"the {role} has no NPI", f"{where}.npi")
-        elif not _npi_valid(p.npi.strip()):
+        elif not npi_is_valid(p.npi.strip()):
             yield NPI.finding(
                 f"the {role}'s NPI is not valid (10 digits starting 1 or 2 with a correct check digit)",
                 f"{where}.npi",
